@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  createKafka,
+  createLifecycle,
+  createMetricsRegistry,
+  createPool,
+  createServiceApp,
+  deadLetterTopic,
+  type Lifecycle,
+  type Logger,
+} from '@catchall/core';
+import { createEventDecoder } from '@catchall/schemas';
+import type { ConsumerConfig } from './config';
+import { createDeadLetters } from './dead-letters';
+import { createConsumerMetrics } from './metrics';
+import { migrate } from './migrate';
+import { createProjectionStore } from './projection-store';
+import { createProjector, type Projector } from './projector';
+import { liveReadModelVersion } from './read-model-version';
+
+export interface ConsumerService {
+  app: FastifyInstance;
+  projector: Projector;
+  lifecycle: Lifecycle;
+}
+
+/**
+ * Wires the projector and its health/metrics endpoint; does not listen or consume yet.
+ * Every resource registers its close, so `lifecycle.shutdown` undoes this in reverse.
+ */
+export async function buildConsumer(
+  config: ConsumerConfig,
+  logger: Logger,
+): Promise<ConsumerService> {
+  const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  const registry = createMetricsRegistry('consumer');
+  const metrics = createConsumerMetrics(registry);
+  if (config.MIGRATE_ON_START) await migrate({ databaseUrl: config.DATABASE_URL, logger });
+
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    max: config.PG_POOL_MAX,
+    logger,
+    applicationName: 'catchall-consumer',
+  });
+  lifecycle.onClose('postgres pool', () => pool.end());
+  const version = await liveReadModelVersion(pool);
+  const store = createProjectionStore({ pool, version, synchronousCommit: false });
+
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-consumer`,
+    logger,
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  lifecycle.onClose('dead-letter producer', () => producer.disconnect());
+
+  const projector = createProjector({
+    kafka,
+    codec: createEventDecoder({ registryUrl: config.SCHEMA_REGISTRY_URL }),
+    store,
+    deadLetters: createDeadLetters({ producer, topic: deadLetterTopic(config.EVENTS_TOPIC) }),
+    topic: config.EVENTS_TOPIC,
+    groupId: config.CONSUMER_GROUP,
+    flushIntervalMs: config.FLUSH_INTERVAL_MS,
+    maxPendingDomains: config.FLUSH_MAX_DOMAINS,
+    partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
+    logger,
+    metrics,
+  });
+  lifecycle.onClose('projector', () => projector.stop());
+
+  const app = createServiceApp({
+    logger,
+    metrics: registry,
+    readiness: {
+      postgres: () => store.ping(),
+      kafka: async () => {
+        if (!projector.isMember()) throw new Error('not a member of the consumer group');
+      },
+    },
+  });
+  lifecycle.onClose('http server', () => app.close());
+  logger.info({ version, topic: config.EVENTS_TOPIC }, 'projector wired');
+  return { app, projector, lifecycle };
+}

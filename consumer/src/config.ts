@@ -1,0 +1,51 @@
+import { Type } from '@sinclair/typebox';
+import { configFields, loadConfig } from '@catchall/core';
+
+export const consumerConfigFields = {
+  LOG_LEVEL: configFields.LOG_LEVEL,
+  HOST: configFields.HOST,
+  PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 3002,
+    description: 'consumer health and metrics port',
+  }),
+  SHUTDOWN_TIMEOUT_MS: configFields.SHUTDOWN_TIMEOUT_MS,
+  KAFKA_BROKERS: configFields.KAFKA_BROKERS,
+  KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
+  EVENTS_TOPIC: configFields.EVENTS_TOPIC,
+  SCHEMA_REGISTRY_URL: configFields.SCHEMA_REGISTRY_URL,
+  DATABASE_URL: configFields.DATABASE_URL,
+  PG_POOL_MAX: configFields.PG_POOL_MAX,
+  CONSUMER_GROUP: Type.String({
+    default: 'catchall-projector',
+    minLength: 1,
+    description: 'Kafka consumer group of the projector',
+  }),
+  FLUSH_INTERVAL_MS: Type.Integer({
+    minimum: 10,
+    maximum: 60000,
+    default: 250,
+    description: 'pending counts are written to Postgres at least this often (staleness bound)',
+  }),
+  FLUSH_MAX_DOMAINS: Type.Integer({
+    minimum: 1,
+    default: 50000,
+    description: 'a flush starts as soon as this many domains are pending (memory bound)',
+  }),
+  PARTITIONS_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    default: 4,
+    description: 'partitions processed (and flushed) concurrently by one consumer process',
+  }),
+  MIGRATE_ON_START: Type.Boolean({
+    default: true,
+    description: 'run the read model migrations when the consumer starts',
+  }),
+};
+
+export type ConsumerConfig = ReturnType<typeof loadConsumerConfig>;
+
+export function loadConsumerConfig(env: Record<string, string | undefined>) {
+  return loadConfig(consumerConfigFields, env);
+}

@@ -1,0 +1,19 @@
+import { createLogger } from '@catchall/core';
+import { buildConsumer } from './app';
+import { loadConsumerConfig } from './config';
+
+async function main(): Promise<void> {
+  const config = loadConsumerConfig(process.env);
+  const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL });
+  const { app, projector, lifecycle } = await buildConsumer(config, logger);
+  lifecycle.installSignalHandlers();
+  await app.listen({ host: config.HOST, port: config.PORT });
+  await projector.start();
+  logger.info('consumer started');
+}
+
+main().catch((err: unknown) => {
+  // Configuration and start-up failures end the process with the reason on stderr.
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Every metric the projector exposes, defined once. */
+export function createConsumerMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    recordsConsumed: new Counter({
+      name: 'catchall_records_consumed_total',
+      help: 'Records read from the events topic',
+      registers,
+    }),
+    eventsApplied: new Counter({
+      name: 'catchall_events_applied_total',
+      help: 'Events folded into the read model (committed or pending)',
+      labelNames: ['type'],
+      registers,
+    }),
+    recordsSkipped: new Counter({
+      name: 'catchall_records_skipped_total',
+      help: 'Records below the stored position, already applied before (duplicates)',
+      registers,
+    }),
+    eventsIgnored: new Counter({
+      name: 'catchall_events_ignored_total',
+      help: 'Events of a type this reader does not know (read as the enum default)',
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'catchall_records_dead_lettered_total',
+      help: 'Records sent to the dead-letter topic, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    flushConflicts: new Counter({
+      name: 'catchall_flush_conflicts_total',
+      help: 'Flushes refused because another member moved the position first',
+      registers,
+    }),
+    flushFailures: new Counter({
+      name: 'catchall_flush_failures_total',
+      help: 'Flushes that failed (Postgres unreachable or erroring)',
+      registers,
+    }),
+    flushDuration: new Histogram({
+      name: 'catchall_flush_duration_seconds',
+      help: 'Time to write one partition flush to Postgres',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    flushSize: new Histogram({
+      name: 'catchall_flush_domains',
+      help: 'Distinct domains written per partition flush',
+      buckets: [1, 10, 100, 1000, 5000, 10000, 50000],
+      registers,
+    }),
+    pendingDomains: new Gauge({
+      name: 'catchall_pending_domains',
+      help: 'Domains folded in memory and not yet flushed',
+      registers,
+    }),
+    freshness: new Gauge({
+      name: 'catchall_freshness_seconds',
+      help: 'Age of the newest committed record (Kafka timestamp) when it was committed',
+      registers,
+    }),
+    lag: new Gauge({
+      name: 'catchall_consumer_lag',
+      help: 'High watermark minus the next offset to apply, per partition',
+      labelNames: ['partition'],
+      registers,
+    }),
+  };
+}
+
+export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;

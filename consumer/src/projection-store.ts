@@ -1,0 +1,115 @@
+import type pg from 'pg';
+import type { DomainDelta } from '@catchall/core';
+
+export interface PartitionFlush {
+  topic: string;
+  partition: number;
+  /** The position this flush starts from, as last read or written; null when none is stored. */
+  expected: number | null;
+  /** The next offset to apply once this flush is committed. */
+  next: number;
+  deltas: Map<string, DomainDelta>;
+}
+
+export type FlushOutcome = 'committed' | 'conflict';
+
+export interface ProjectionStore {
+  /** The stored next offset to apply for a partition, or null when none was ever stored. */
+  loadPosition(topic: string, partition: number): Promise<number | null>;
+  /**
+   * Writes the deltas and moves the position from `expected` to `next` in one transaction.
+   * `conflict` means another writer moved the position first: nothing was written.
+   */
+  flush(batch: PartitionFlush): Promise<FlushOutcome>;
+  ping(): Promise<void>;
+}
+
+const UPSERT = `
+  INSERT INTO domain_stats AS s
+    (version, domain, delivered, bounced, first_event_at, last_event_at, updated_at)
+  SELECT $1, u.domain, u.delivered, u.bounced,
+         to_timestamp(u.first_ms / 1000.0), to_timestamp(u.last_ms / 1000.0), now()
+  FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[])
+       AS u(domain, delivered, bounced, first_ms, last_ms)
+  ON CONFLICT (version, domain) DO UPDATE SET
+    delivered = s.delivered + EXCLUDED.delivered,
+    bounced = s.bounced + EXCLUDED.bounced,
+    first_event_at = LEAST(s.first_event_at, EXCLUDED.first_event_at),
+    last_event_at = GREATEST(s.last_event_at, EXCLUDED.last_event_at),
+    updated_at = EXCLUDED.updated_at`;
+
+const ADVANCE = `
+  UPDATE projection_positions SET next_offset = $5, updated_at = now()
+  WHERE version = $1 AND topic = $2 AND partition = $3 AND next_offset = $4`;
+
+const CLAIM = `
+  INSERT INTO projection_positions (version, topic, partition, next_offset)
+  VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`;
+
+function columns(deltas: Map<string, DomainDelta>) {
+  // Rows in domain order: concurrent flushes of partitions that share a domain (a direct
+  // producer may put one domain on two partitions) then lock rows in the same order.
+  const domains = [...deltas.keys()].sort();
+  const delivered: number[] = [];
+  const bounced: number[] = [];
+  const first: number[] = [];
+  const last: number[] = [];
+  for (const domain of domains) {
+    const d = deltas.get(domain)!;
+    delivered.push(d.delivered);
+    bounced.push(d.bounced);
+    first.push(d.firstEventAt);
+    last.push(d.lastEventAt);
+  }
+  return [domains, delivered, bounced, first, last];
+}
+
+/** The read model's write side for one read-model version. */
+export function createProjectionStore(options: {
+  pool: pg.Pool;
+  version: number;
+  /** Off is safe here: a lost commit is re-applied from the older stored position. */
+  synchronousCommit: boolean;
+}): ProjectionStore {
+  const { pool, version } = options;
+
+  return {
+    async loadPosition(topic, partition) {
+      const { rows } = await pool.query<{ next_offset: number }>(
+        'SELECT next_offset FROM projection_positions WHERE version = $1 AND topic = $2 AND partition = $3',
+        [version, topic, partition],
+      );
+      return rows[0]?.next_offset ?? null;
+    },
+
+    async flush({ topic, partition, expected, next, deltas }) {
+      const client = await pool.connect();
+      let failure: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        if (!options.synchronousCommit) await client.query('SET LOCAL synchronous_commit = off');
+        const moved =
+          expected === null
+            ? await client.query(CLAIM, [version, topic, partition, next])
+            : await client.query(ADVANCE, [version, topic, partition, expected, next]);
+        if (moved.rowCount !== 1) {
+          await client.query('ROLLBACK');
+          return 'conflict';
+        }
+        if (deltas.size > 0) await client.query(UPSERT, [version, ...columns(deltas)]);
+        await client.query('COMMIT');
+        return 'committed';
+      } catch (err) {
+        failure = err as Error;
+        throw err;
+      } finally {
+        // A failed client is destroyed, not reused: the server aborts its open transaction.
+        client.release(failure);
+      }
+    },
+
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+  };
+}

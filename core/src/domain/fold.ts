@@ -1,0 +1,59 @@
+import type { EventType } from './event-type';
+
+/** What a run of events adds to one domain's row: counts and the span of event times. */
+export interface DomainDelta {
+  delivered: number;
+  bounced: number;
+  /** Epoch milliseconds of the earliest and latest event folded in. */
+  firstEventAt: number;
+  lastEventAt: number;
+}
+
+export interface CountedEvent {
+  type: EventType;
+  occurredAt: number;
+}
+
+/**
+ * Folds one event into a domain's delta. Counts add and times take min/max, so folding is
+ * commutative and associative: the order of partitions or batches never changes the result.
+ */
+export function evolve(state: DomainDelta | undefined, event: CountedEvent): DomainDelta {
+  const delivered = event.type === 'delivered' ? 1 : 0;
+  const bounced = event.type === 'bounced' ? 1 : 0;
+  if (state === undefined) {
+    return {
+      delivered,
+      bounced,
+      firstEventAt: event.occurredAt,
+      lastEventAt: event.occurredAt,
+    };
+  }
+  return {
+    delivered: state.delivered + delivered,
+    bounced: state.bounced + bounced,
+    firstEventAt: Math.min(state.firstEventAt, event.occurredAt),
+    lastEventAt: Math.max(state.lastEventAt, event.occurredAt),
+  };
+}
+
+/** Merges two deltas of the same domain; the same laws as `evolve`. */
+export function mergeDeltas(a: DomainDelta, b: DomainDelta): DomainDelta {
+  return {
+    delivered: a.delivered + b.delivered,
+    bounced: a.bounced + b.bounced,
+    firstEventAt: Math.min(a.firstEventAt, b.firstEventAt),
+    lastEventAt: Math.max(a.lastEventAt, b.lastEventAt),
+  };
+}
+
+/** Folds many (domain, event) pairs into one delta per domain. */
+export function foldEvents(
+  events: Iterable<{ domain: string; event: CountedEvent }>,
+  into: Map<string, DomainDelta> = new Map(),
+): Map<string, DomainDelta> {
+  for (const { domain, event } of events) {
+    into.set(domain, evolve(into.get(domain), event));
+  }
+  return into;
+}

@@ -1,0 +1,55 @@
+import createError, { type FastifyError } from '@fastify/error';
+
+export interface CatchallError extends FastifyError {
+  statusCode: number;
+  /** True when the same request may succeed later; retry and dead-letter logic read this. */
+  retriable: boolean;
+}
+
+type Constructor = (...args: unknown[]) => CatchallError;
+
+function defineError(
+  code: string,
+  statusCode: number,
+  message: string,
+  retriable: boolean,
+): Constructor {
+  const Ctor = createError(code, message, statusCode);
+  return (...args: unknown[]) => Object.assign(new Ctor(...args), { retriable }) as CatchallError;
+}
+
+/**
+ * Every error the system answers with, created once with a stable code. The README's
+ * error table lists the same codes; a test checks that they match.
+ */
+export const errors = {
+  invalidDomain: defineError(
+    'CATCHALL_INVALID_DOMAIN',
+    400,
+    'Invalid domain "%s": it %s. Send a host name such as example.com',
+    false,
+  ),
+  routeNotFound: defineError('CATCHALL_ROUTE_NOT_FOUND', 404, 'No route %s %s', false),
+  unavailable: defineError(
+    'CATCHALL_UNAVAILABLE',
+    503,
+    '%s is unavailable; nothing was accepted, retry later',
+    true,
+  ),
+  overloaded: defineError(
+    'CATCHALL_OVERLOADED',
+    503,
+    'The ingest queue is full; nothing was accepted, retry later',
+    true,
+  ),
+  timeout: defineError(
+    'CATCHALL_TIMEOUT',
+    503,
+    'Kafka did not acknowledge within %d ms; the event may or may not be stored, retry with the same event id',
+    true,
+  ),
+};
+
+export function isRetriable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as CatchallError).retriable === true;
+}

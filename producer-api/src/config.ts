@@ -1,0 +1,44 @@
+import { Type } from '@sinclair/typebox';
+import { configFields, loadConfig } from '@catchall/core';
+
+export const producerConfigFields = {
+  LOG_LEVEL: configFields.LOG_LEVEL,
+  HOST: configFields.HOST,
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'ingest API port' }),
+  SHUTDOWN_TIMEOUT_MS: configFields.SHUTDOWN_TIMEOUT_MS,
+  KAFKA_BROKERS: configFields.KAFKA_BROKERS,
+  KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
+  EVENTS_TOPIC: configFields.EVENTS_TOPIC,
+  SCHEMA_REGISTRY_URL: configFields.SCHEMA_REGISTRY_URL,
+  SCHEMA_AUTO_REGISTER: Type.Boolean({
+    default: true,
+    description: 'register the event schema at start (turn off in production to only look it up)',
+  }),
+  PRODUCE_LINGER_MS: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 2,
+    description: 'how long records wait to share a Kafka produce request',
+  }),
+  PRODUCE_BATCH_MAX: Type.Integer({
+    minimum: 1,
+    default: 5000,
+    description: 'records per Kafka produce request at most',
+  }),
+  PRODUCE_QUEUE_MAX: Type.Integer({
+    minimum: 1,
+    default: 100000,
+    description: 'records accepted but not yet acknowledged at most; beyond, 503',
+  }),
+  PRODUCE_ACK_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 10000,
+    description: 'a request not acknowledged by Kafka within this time answers 503',
+  }),
+};
+
+export type ProducerConfig = ReturnType<typeof loadProducerConfig>;
+
+export function loadProducerConfig(env: Record<string, string | undefined>) {
+  return loadConfig(producerConfigFields, env);
+}

@@ -1,0 +1,5 @@
+export * from './app';
+export * from './config';
+export * from './publisher';
+export * from './service';
+export * from './schema-registration';

@@ -1,0 +1,16 @@
+import { createLogger } from '@catchall/core';
+import { loadProducerConfig } from './config';
+import { startProducerService } from './service';
+
+async function main(): Promise<void> {
+  const config = loadProducerConfig(process.env);
+  const logger = createLogger({ name: 'producer-api', level: config.LOG_LEVEL });
+  const { app, lifecycle } = await startProducerService(config, logger);
+  lifecycle.installSignalHandlers();
+  await app.listen({ host: config.HOST, port: config.PORT });
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,131 @@
+import { KafkaJSError, type Message, type Producer } from 'kafkajs';
+import { errors, type CatchallError } from '@catchall/core';
+import type { ProducerMetrics } from './metrics';
+
+export interface PublisherOptions {
+  producer: Producer;
+  topic: string;
+  /** Records wait at most this long to share a produce request. */
+  lingerMs: number;
+  /** Records per produce request at most (a request's records are never split). */
+  maxBatchRecords: number;
+  /** Records queued or in flight at most; beyond, publish refuses with 503. */
+  maxQueuedRecords: number;
+  /** A publish not acknowledged within this time is answered 503. */
+  ackTimeoutMs: number;
+  metrics: ProducerMetrics;
+}
+
+export interface Publisher {
+  /** Resolves once Kafka acknowledged every message (acks=all), rejects with a 503 error. */
+  publish(messages: Message[]): Promise<void>;
+  /** Records accepted and not yet acknowledged. */
+  depth(): number;
+  /** Sends what is queued and waits for every acknowledgement. */
+  drain(): Promise<void>;
+  /** True when the last produce request failed (Kafka unreachable or refusing). */
+  failing(): boolean;
+}
+
+interface Pending {
+  messages: Message[];
+  enqueuedAt: bigint;
+  resolve: () => void;
+  reject: (err: CatchallError) => void;
+}
+
+function toHttpError(err: unknown): CatchallError {
+  const reason = err instanceof KafkaJSError ? err.message : String(err);
+  return errors.unavailable(`Kafka (${reason})`);
+}
+
+/**
+ * Micro-batching: concurrent requests share Kafka produce requests. Records gather for at
+ * most `lingerMs` or until `maxBatchRecords`, then go out in one send; each caller is
+ * answered when its own records are acknowledged.
+ */
+export function createPublisher(options: PublisherOptions): Publisher {
+  const { producer, metrics } = options;
+  let queue: Pending[] = [];
+  /** Records in `queue`, waiting for a produce request. */
+  let waitingRecords = 0;
+  /** Records accepted and not yet answered: waiting plus in flight. */
+  let queuedRecords = 0;
+  const inFlight = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let lastSendFailed = false;
+
+  async function send(batch: Pending[]): Promise<void> {
+    const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((p) => p.messages);
+    metrics.produceBatchSize.observe(messages.length);
+    try {
+      await producer.send({ topic: options.topic, acks: -1, messages });
+      lastSendFailed = false;
+      const now = process.hrtime.bigint();
+      for (const p of batch) {
+        metrics.produceLatency.observe(Number(now - p.enqueuedAt) / 1e9);
+        p.resolve();
+      }
+    } catch (err) {
+      lastSendFailed = true;
+      const httpError = toHttpError(err);
+      for (const p of batch) p.reject(httpError);
+    } finally {
+      queuedRecords -= messages.length;
+      metrics.queueDepth.set(queuedRecords);
+    }
+  }
+
+  function flush(): void {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    while (queue.length > 0) {
+      let records = 0;
+      let take = 0;
+      while (
+        take < queue.length &&
+        (take === 0 || records + queue[take]!.messages.length <= options.maxBatchRecords)
+      ) {
+        records += queue[take]!.messages.length;
+        take += 1;
+      }
+      const batch = queue.slice(0, take);
+      queue = queue.slice(take);
+      waitingRecords -= records;
+      const sending = send(batch);
+      inFlight.add(sending);
+      void sending.finally(() => inFlight.delete(sending));
+    }
+  }
+
+  function withTimeout(promise: Promise<void>): Promise<void> {
+    let t: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(errors.timeout(options.ackTimeoutMs)), options.ackTimeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
+  }
+
+  return {
+    publish(messages) {
+      if (queuedRecords + messages.length > options.maxQueuedRecords) {
+        return Promise.reject(errors.overloaded());
+      }
+      const acked = new Promise<void>((resolve, reject) => {
+        queue.push({ messages, enqueuedAt: process.hrtime.bigint(), resolve, reject });
+      });
+      queuedRecords += messages.length;
+      waitingRecords += messages.length;
+      metrics.queueDepth.set(queuedRecords);
+      if (waitingRecords >= options.maxBatchRecords) flush();
+      else if (!timer) timer = setTimeout(flush, options.lingerMs);
+      return withTimeout(acked);
+    },
+    depth: () => queuedRecords,
+    async drain() {
+      flush();
+      await Promise.allSettled([...inFlight]);
+    },
+    failing: () => lastSendFailed,
+  };
+}

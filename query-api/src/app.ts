@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { createServiceApp, type Logger } from '@catchall/core';
+import type { ReadModel } from './read-model';
+import { registerDomainRoutes } from './routes/domains';
+
+export interface QueryAppOptions {
+  logger: Logger;
+  registry: Registry;
+  readModel: ReadModel;
+  threshold: number;
+}
+
+/** The query API's routes over the shared service shell; does not listen. */
+export function buildApp(options: QueryAppOptions): FastifyInstance {
+  const app = createServiceApp({
+    logger: options.logger,
+    metrics: options.registry,
+    openapi: {
+      title: 'Catch-all query API',
+      description: 'Answers whether a mail domain is a catch-all.',
+      version: '0.1.0',
+    },
+    readiness: { postgres: () => options.readModel.ping() },
+  });
+  void app.register(async (api) => registerDomainRoutes(api, options));
+  return app;
+}

@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  createLifecycle,
+  createMetricsRegistry,
+  createPool,
+  type Lifecycle,
+  type Logger,
+} from '@catchall/core';
+import { buildApp } from './app';
+import type { QueryConfig } from './config';
+import { createReadModel } from './read-model';
+
+export interface QueryService {
+  app: FastifyInstance;
+  lifecycle: Lifecycle;
+}
+
+/** Opens the Postgres pool and wires the query API; does not listen. */
+export function startQueryService(config: QueryConfig, logger: Logger): QueryService {
+  const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    max: config.PG_POOL_MAX,
+    logger,
+    applicationName: 'catchall-query-api',
+  });
+  lifecycle.onClose('postgres pool', () => pool.end());
+  const app = buildApp({
+    logger,
+    registry: createMetricsRegistry('query-api'),
+    readModel: createReadModel({ pool }),
+    threshold: config.CATCH_ALL_THRESHOLD,
+  });
+  lifecycle.onClose('http server', () => app.close());
+  return { app, lifecycle };
+}

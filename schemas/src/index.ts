@@ -1,0 +1,3 @@
+export * from './domain-event';
+export * from './registry';
+export * from './codec';

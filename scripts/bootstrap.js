@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// The two commands of the README, complete on a fresh clone: installs what package-lock.json
+// pins (only when it changed), builds, then starts the system or runs the whole test suite.
+// Plain JavaScript with no dependencies, since it runs before anything is installed.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const { existsSync, statSync } = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+function step(title, command, args) {
+  console.log(`\n> ${title}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.error) throw result.error;
+  if (result.status !== 0) {
+    console.error(`${title} failed (exit code ${result.status})`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function installIsCurrent() {
+  const marker = path.join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(marker)) return false;
+  return statSync(marker).mtimeMs >= statSync(path.join(root, 'package-lock.json')).mtimeMs;
+}
+
+const command = process.argv[2];
+if (command !== 'start' && command !== 'test') {
+  console.error('usage: node scripts/bootstrap.js start|test [args for jest]');
+  process.exit(2);
+}
+if (!installIsCurrent())
+  step('installing dependencies (npm ci)', npm, ['ci', '--no-audit', '--no-fund']);
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+step('building (tsc -b)', process.execPath, [tsc, '-b']);
+if (command === 'test') {
+  step('type-checking the tests (tsc -p tsconfig.test.json)', process.execPath, [
+    tsc,
+    '-p',
+    'tsconfig.test.json',
+  ]);
+  step('linting (eslint)', process.execPath, [
+    path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'),
+    '.',
+  ]);
+  step('checking formatting (prettier --check)', process.execPath, [
+    path.join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'),
+    '--check',
+    '.',
+  ]);
+}
+const entry = command === 'start' ? 'start.js' : 'test-runner.js';
+const child = spawn(
+  process.execPath,
+  [path.join(root, 'scripts', 'dist', entry), ...process.argv.slice(3)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
+// Ctrl-C reaches the child from the terminal too; a signal sent to this process alone is
+// passed on. Either way this process waits for the child's orderly stop.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => child.kill(signal));
+}
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

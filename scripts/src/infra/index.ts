@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startKafka, type RunningKafka } from './kafka';
+import { localDir } from './paths';
+import { freePort } from './ports';
+import { externalPostgres, startPostgres, type RunningPostgres } from './postgres';
+import { startRegistry, type RunningRegistry } from './registry';
+
+export { startKafka, type RunningKafka } from './kafka';
+export { startRegistry } from './registry';
+export { startPostgres, externalPostgres, type RunningPostgres } from './postgres';
+export { freePort } from './ports';
+export { fetchKafka, fetchRegistry } from './maven';
+
+export interface Infra {
+  kafka: RunningKafka;
+  registry: RunningRegistry;
+  postgres: RunningPostgres;
+  /** Stops everything this started, in reverse order; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface InfraOptions {
+  /** `dev`: fixed ports, data kept in .local/; `test`: free ports, throwaway data. */
+  profile: 'dev' | 'test';
+  ports: { kafka: number; kafkaController: number; registry: number; postgres: number };
+  /** When set, this Postgres is used instead of starting one. */
+  databaseUrl?: string;
+  log?: (message: string) => void;
+}
+
+async function portsFor(options: InfraOptions) {
+  if (options.profile === 'dev') return options.ports;
+  return {
+    kafka: await freePort(),
+    kafkaController: await freePort(),
+    registry: await freePort(),
+    postgres: await freePort(),
+  };
+}
+
+/** Folders of a run: kept under .local/ for dev, a fresh temp folder for tests. */
+function runDirs(profile: InfraOptions['profile']) {
+  const base =
+    profile === 'dev' ? localDir('dev') : mkdtempSync(path.join(os.tmpdir(), 'catchall-test-'));
+  // As root, Postgres runs as its own user, which must be able to reach its data folder:
+  // a folder under the repository may sit below one only root can enter.
+  const pgBase =
+    profile === 'dev' && process.getuid?.() === 0
+      ? path.join(
+          os.tmpdir(),
+          `catchall-dev-${createHash('sha1').update(base).digest('hex').slice(0, 10)}`,
+        )
+      : base;
+  for (const d of [base, pgBase]) {
+    mkdirSync(d, { recursive: true });
+    chmodSync(d, 0o755);
+  }
+  return { base, pgBase, throwaway: profile === 'test' };
+}
+
+/**
+ * Starts Kafka, Postgres and then the registry (which stores its schemas in that Postgres
+ * for dev runs); a part that fails stops those already started and the error says why.
+ */
+export async function startInfra(options: InfraOptions): Promise<Infra> {
+  const log = options.log ?? (() => undefined);
+  const ports = await portsFor(options);
+  const dirs = runDirs(options.profile);
+  const started: { name: string; stop: () => Promise<void> }[] = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      for (const part of started.reverse()) {
+        log(`stopping ${part.name}`);
+        await part.stop();
+      }
+      if (dirs.throwaway) rmSync(dirs.base, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+  const track = <T extends { stop(): Promise<void> }>(name: string, part: T): T => {
+    started.push({ name, stop: () => part.stop() });
+    log(`${name} ready`);
+    return part;
+  };
+  const kafkaStarting = startKafka({
+    dir: path.join(dirs.base, 'kafka'),
+    port: ports.kafka,
+    controllerPort: ports.kafkaController,
+  }).then((k) => track('kafka', k));
+  const postgresStarting = options.databaseUrl
+    ? Promise.resolve(externalPostgres(options.databaseUrl))
+    : startPostgres({
+        dataDir: path.join(dirs.pgBase, 'postgres', 'data'),
+        logFile: path.join(dirs.base, 'postgres.log'),
+        port: ports.postgres,
+        unsafeFast: options.profile === 'test',
+      }).then((p) => track('postgres', p));
+  // Dev runs keep their schemas in Postgres; test runs keep them in memory and need not wait.
+  const registryStarting = (
+    options.profile === 'dev' ? postgresStarting.then(registryStorage) : Promise.resolve(undefined)
+  )
+    .then((storage) =>
+      startRegistry({
+        dir: path.join(dirs.base, 'registry'),
+        port: ports.registry,
+        postgres: storage,
+      }),
+    )
+    .then((r) => track('schema registry', r));
+  const [kafka, postgres, registry] = await Promise.allSettled([
+    kafkaStarting,
+    postgresStarting,
+    registryStarting,
+  ]);
+  if (
+    kafka.status === 'fulfilled' &&
+    postgres.status === 'fulfilled' &&
+    registry.status === 'fulfilled'
+  ) {
+    return { kafka: kafka.value, postgres: postgres.value, registry: registry.value, stop };
+  }
+  await stop();
+  const reasons = [kafka, postgres, registry]
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => (r.reason as Error).message);
+  throw new Error(`local infrastructure did not start:\n${reasons.join('\n\n')}`);
+}
+
+/** Dev runs keep their schemas across restarts, in a database of their own. */
+async function registryStorage(postgres: RunningPostgres) {
+  await postgres.createDatabase('registry');
+  const url = new URL(postgres.urlFor('registry'));
+  return {
+    jdbcUrl: `jdbc:postgresql://${url.host}${url.pathname}`,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  };
+}

@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MAVEN_DIR, localDir } from './paths';
+
+const run = promisify(execFile);
+
+function pomProperty(pom: string, name: string): string {
+  const match = new RegExp(`<${name}>([^<]+)</${name}>`).exec(readFileSync(pom, 'utf8'));
+  if (!match) throw new Error(`${pom} has no <${name}>`);
+  return match[1]!;
+}
+
+/**
+ * Runs a Maven goal once into a versioned folder under .local/ and marks it complete, so a
+ * second start costs nothing. Maven's own ~/.m2 cache serves a fresh folder quickly.
+ */
+async function fetchOnce(pomName: string, versionProperty: string, label: string, goal: string[]) {
+  const pom = path.join(MAVEN_DIR, pomName);
+  const version = pomProperty(pom, versionProperty);
+  const dir = localDir('dist', `${label}-${version}`);
+  const marker = path.join(dir, '.complete');
+  if (existsSync(marker)) return { dir, version };
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  try {
+    await run('mvn', ['-B', '-q', '-f', pom, ...goal, `-DoutputDirectory=${dir}`], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (err) {
+    const { stdout, stderr } = err as { stdout?: string; stderr?: string };
+    throw new Error(
+      `fetching ${label} ${version} with Maven failed:\n${(stdout ?? '') + (stderr ?? '')}`.slice(
+        0,
+        8000,
+      ),
+    );
+  }
+  writeFileSync(marker, new Date().toISOString());
+  return { dir, version };
+}
+
+/** Apache Kafka's broker and tools jars with their dependencies, from Maven Central. */
+export function fetchKafka(): Promise<{ dir: string; version: string }> {
+  return fetchOnce('kafka.xml', 'kafka.version', 'kafka', [
+    'dependency:copy-dependencies',
+    '-DincludeScope=runtime',
+  ]);
+}
+
+/** Apicurio Registry's runnable distribution (the `all` tar.gz), from Maven Central. */
+export function fetchRegistry(): Promise<{ dir: string; version: string }> {
+  return fetchOnce('registry.xml', 'apicurio.version', 'apicurio-registry', ['dependency:unpack']);
+}

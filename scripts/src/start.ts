@@ -1,0 +1,126 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { configFields, createKafka, createLogger, ensureTopics, loadConfig } from '@catchall/core';
+import { migrate } from '@catchall/consumer';
+import { Type } from '@sinclair/typebox';
+import { startInfra } from './infra';
+import { REPO_ROOT } from './infra/paths';
+import { pipeServiceLogs } from './service-logs';
+
+const port = (value: number, description: string) =>
+  Type.Integer({ minimum: 1, maximum: 65535, default: value, description });
+
+/** Ports of `npm start`, each overridable; everything binds to 127.0.0.1. */
+const startConfigFields = {
+  LOG_LEVEL: configFields.LOG_LEVEL,
+  DATABASE_URL: Type.Optional(
+    Type.String({ description: 'use this Postgres instead of starting one' }),
+  ),
+  CATCHALL_KAFKA_PORT: port(9092, 'Kafka broker listener'),
+  CATCHALL_KAFKA_CONTROLLER_PORT: port(9093, 'KRaft controller listener'),
+  CATCHALL_REGISTRY_PORT: port(8081, 'schema registry'),
+  CATCHALL_POSTGRES_PORT: port(5433, 'Postgres'),
+  CATCHALL_PRODUCER_PORT: port(3000, 'ingest API'),
+  CATCHALL_QUERY_PORT: port(3001, 'query API'),
+  CATCHALL_CONSUMER_PORT: port(3002, 'consumer health and metrics'),
+  EVENTS_TOPIC_PARTITIONS: configFields.EVENTS_TOPIC_PARTITIONS,
+};
+
+const SERVICES = [
+  { name: 'producer-api', portKey: 'CATCHALL_PRODUCER_PORT' },
+  { name: 'consumer', portKey: 'CATCHALL_CONSUMER_PORT' },
+  { name: 'query-api', portKey: 'CATCHALL_QUERY_PORT' },
+] as const;
+
+function waitExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(startConfigFields, process.env);
+  const logger = createLogger({ name: 'start', level: config.LOG_LEVEL });
+  const t0 = Date.now();
+  logger.info(
+    'starting Kafka, schema registry and Postgres (the first start fetches them with Maven)',
+  );
+  const infra = await startInfra({
+    profile: 'dev',
+    ports: {
+      kafka: config.CATCHALL_KAFKA_PORT,
+      kafkaController: config.CATCHALL_KAFKA_CONTROLLER_PORT,
+      registry: config.CATCHALL_REGISTRY_PORT,
+      postgres: config.CATCHALL_POSTGRES_PORT,
+    },
+    databaseUrl: config.DATABASE_URL,
+    log: (message) => logger.info(message),
+  });
+  const children: ChildProcess[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = (reason: string, code: number) => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'stopping the services, then the infrastructure');
+      for (const child of [...children].reverse()) {
+        child.kill('SIGTERM');
+        await waitExit(child);
+      }
+      await infra.stop();
+      logger.info('everything stopped');
+      process.exit(code);
+    })();
+    return stopping;
+  };
+  process.on('SIGINT', () => void stopAll('SIGINT', 0));
+  process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
+
+  try {
+    await infra.postgres.createDatabase('catchall');
+    const databaseUrl = infra.postgres.urlFor('catchall');
+    await migrate({ databaseUrl, logger });
+    await ensureTopics({
+      kafka: createKafka({ brokers: infra.kafka.brokers, clientId: 'catchall-setup', logger }),
+      topic: configFields.EVENTS_TOPIC.default,
+      partitions: config.EVENTS_TOPIC_PARTITIONS,
+      replicationFactor: 1,
+      logger,
+    });
+    SERVICES.forEach(({ name, portKey }, index) => {
+      const child = spawn(process.execPath, [path.join(REPO_ROOT, name, 'dist', 'main.js')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          PORT: String(config[portKey]),
+          KAFKA_BROKERS: infra.kafka.brokers,
+          SCHEMA_REGISTRY_URL: infra.registry.url,
+          DATABASE_URL: databaseUrl,
+          MIGRATE_ON_START: 'false',
+        },
+      });
+      pipeServiceLogs(name, index, child.stdout!);
+      pipeServiceLogs(name, index, child.stderr!);
+      child.on('exit', (code, signal) => {
+        if (!stopping) void stopAll(`${name} exited (code ${code}, signal ${signal})`, 1);
+      });
+      children.push(child);
+    });
+  } catch (err) {
+    logger.error({ err }, 'set-up failed');
+    await stopAll('set-up failed', 1);
+    return;
+  }
+  logger.info(
+    { seconds: (Date.now() - t0) / 1000 },
+    [
+      'Catch-all is up. Try:',
+      `  curl -X PUT http://localhost:${config.CATCHALL_PRODUCER_PORT}/events/example.com/delivered`,
+      `  curl http://localhost:${config.CATCHALL_QUERY_PORT}/domains/example.com`,
+      `API docs: http://localhost:${config.CATCHALL_PRODUCER_PORT}/docs and http://localhost:${config.CATCHALL_QUERY_PORT}/docs`,
+      'Ctrl-C stops everything.',
+    ].join('\n'),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { startInfra } from './infra';
+
+/**
+ * The test command: starts a throwaway Kafka, registry and Postgres on free loopback ports,
+ * runs jest against them (arguments are passed on), and stops everything whatever happens.
+ */
+async function main(): Promise<number> {
+  const started = Date.now();
+  const log = (message: string) =>
+    console.log(`[infra +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
+  log('starting Kafka, schema registry and Postgres');
+  const infra = await startInfra({
+    profile: 'test',
+    ports: { kafka: 0, kafkaController: 0, registry: 0, postgres: 0 },
+    databaseUrl: process.env.DATABASE_URL,
+    log,
+  });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await infra.stop();
+  };
+  try {
+    const jest = spawn(
+      process.execPath,
+      [require.resolve('jest/bin/jest'), '--ci', ...process.argv.slice(2)],
+      {
+        stdio: 'inherit',
+        env: {
+          ...process.env,
+          CATCHALL_TEST_KAFKA_BROKERS: infra.kafka.brokers,
+          CATCHALL_TEST_REGISTRY_URL: infra.registry.url,
+          CATCHALL_TEST_POSTGRES_ADMIN_URL: infra.postgres.adminUrl,
+          CATCHALL_TEST_KAFKA_LIBS: infra.kafka.libs,
+          CATCHALL_TEST_JAVA: infra.kafka.java,
+        },
+      },
+    );
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(signal, () => jest.kill(signal));
+    }
+    const code = await new Promise<number>((resolve) =>
+      jest.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))),
+    );
+    log(`jest finished with exit code ${code}; stopping infrastructure`);
+    return code;
+  } finally {
+    await stop();
+    log('infrastructure stopped');
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
