@@ -11,7 +11,9 @@ const swc = [
 const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc },
+  // cookie 2 (under fastify's inject) ships only as an ES module: compile it for jest too.
+  transform: { '^.+\\.ts$': swc, '/node_modules/cookie/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
   moduleNameMapper: {
     '^@catchall/(core|schemas|consumer|producer-api|query-api|scripts)$': '<rootDir>/$1/src',
   },
@@ -25,12 +27,14 @@ module.exports = {
       ...common,
       displayName: 'int',
       testMatch: ['<rootDir>/**/*.int.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/timeouts.ts'],
       slowTestThreshold: 30,
     },
     {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/**/*.e2e.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/timeouts.ts'],
       slowTestThreshold: 60,
     },
   ],

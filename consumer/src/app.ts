@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  createIdempotentProducer,
   createKafka,
   createLifecycle,
   createMetricsRegistry,
@@ -52,7 +53,7 @@ export async function buildConsumer(
     clientId: `${config.KAFKA_CLIENT_ID}-consumer`,
     logger,
   });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = createIdempotentProducer(kafka);
   await producer.connect();
   lifecycle.onClose('dead-letter producer', () => producer.disconnect());
 

@@ -75,11 +75,12 @@ export function createProjectionStore(options: {
 
   return {
     async loadPosition(topic, partition) {
-      const { rows } = await pool.query<{ next_offset: number }>(
-        'SELECT next_offset FROM projection_positions WHERE version = $1 AND topic = $2 AND partition = $3',
+      const { rows } = await pool.query<{ next_offset: string }>(
+        'SELECT next_offset::text FROM projection_positions WHERE version = $1 AND topic = $2 AND partition = $3',
         [version, topic, partition],
       );
-      return rows[0]?.next_offset ?? null;
+      const row = rows[0];
+      return row === undefined ? null : Number(row.next_offset);
     },
 
     async flush({ topic, partition, expected, next, deltas }) {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  createIdempotentProducer,
   createKafka,
   createLifecycle,
   createMetricsRegistry,
@@ -32,10 +33,7 @@ export async function startProducerService(
     clientId: `${config.KAFKA_CLIENT_ID}-producer-api`,
     logger,
   });
-  // Idempotent with acks=all: broker-side retries cannot duplicate or reorder records.
-  // kafkajs's default partitioner is the Java client's murmur2, so direct Java
-  // producers put a domain on the same partition.
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = createIdempotentProducer(kafka);
   await producer.connect();
   lifecycle.onClose('kafka producer', () => producer.disconnect());
 

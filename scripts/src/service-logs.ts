@@ -1,8 +1,18 @@
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import { prettyFactory } from 'pino-pretty';
+import pino, { type Logger } from 'pino';
+import pinoPretty, { prettyFactory } from 'pino-pretty';
 
 const COLORS = [36, 35, 33, 32, 34];
+const PRETTY = { ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss.l' };
+
+/** The start script's own logger, as readable as the services' lines. */
+export function terminalLogger(level: string): Logger {
+  return pino(
+    { name: 'start', level },
+    pinoPretty({ ...PRETTY, colorize: process.stdout.isTTY === true, sync: true }),
+  );
+}
 
 /**
  * Prints a child's pino JSON lines readably, each prefixed with the service's name, so that

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { configFields, createKafka, createLogger, ensureTopics, loadConfig } from '@catchall/core';
+import { configFields, createKafka, ensureTopics, loadConfig } from '@catchall/core';
 import { migrate } from '@catchall/consumer';
 import { Type } from '@sinclair/typebox';
 import { startInfra } from './infra';
 import { REPO_ROOT } from './infra/paths';
-import { pipeServiceLogs } from './service-logs';
+import { pipeServiceLogs, terminalLogger } from './service-logs';
 
 const port = (value: number, description: string) =>
   Type.Integer({ minimum: 1, maximum: 65535, default: value, description });
@@ -37,9 +37,23 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** Polls a service's /readyz until it answers 200. */
+async function waitReady(name: string, servicePort: number): Promise<void> {
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    const ready = await fetch(`http://127.0.0.1:${servicePort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`${name} was not ready within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig(startConfigFields, process.env);
-  const logger = createLogger({ name: 'start', level: config.LOG_LEVEL });
+  const logger = terminalLogger(config.LOG_LEVEL);
   const t0 = Date.now();
   logger.info(
     'starting Kafka, schema registry and Postgres (the first start fetches them with Maven)',
@@ -103,6 +117,7 @@ async function main(): Promise<void> {
       });
       children.push(child);
     });
+    await Promise.all(SERVICES.map(({ name, portKey }) => waitReady(name, config[portKey])));
   } catch (err) {
     logger.error({ err }, 'set-up failed');
     await stopAll('set-up failed', 1);

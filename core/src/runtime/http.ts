@@ -1,5 +1,6 @@
 /// <reference types="@fastify/swagger" preserve="true" />
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyServerOptions,
@@ -47,7 +48,10 @@ async function checkAll(
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One line per request is too much at the rates this serves; metrics count requests.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Unknown fields are an error the client should hear about, not something to drop.
+    ajv: { customOptions: { removeAdditional: false } },
     ...options.fastify,
   });
   const retryAfter = String(options.retryAfterSeconds ?? 1);

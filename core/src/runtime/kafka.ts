@@ -1,4 +1,11 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type KafkaConfig,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import { splitList } from './config';
 
@@ -28,5 +35,20 @@ export function createKafka(options: {
         const { message, ...rest } = entry;
         log[LEVELS[level] ?? 'info'](rest, message);
       },
+  });
+}
+
+/**
+ * The producer every service uses: idempotent with acks=all (set per send), so broker-side
+ * retries cannot duplicate or reorder records, and unlimited retries as kafkajs requires
+ * for idempotence; callers bound the wait themselves. The partitioner is the Java
+ * client's murmur2, so direct Java producers put a domain on the same partition.
+ */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
   });
 }

@@ -1,0 +1,244 @@
+import type { Registry } from 'prom-client';
+import {
+  createIdempotentProducer,
+  createKafka,
+  createMetricsRegistry,
+  createPool,
+} from '@catchall/core';
+import { createEventDecoder, domainEventSchema } from '@catchall/schemas';
+import { testInfra, uniqueName } from '../../test/support/env';
+import {
+  encoderFor,
+  expectedCounts,
+  makeEvents,
+  produceMessages,
+  publishEvents,
+  toEvent,
+} from '../../test/support/events';
+import { createTestTopic, readAll, testKafka, type TestTopic } from '../../test/support/kafka';
+import { testLogger } from '../../test/support/logger';
+import {
+  createTestDatabase,
+  readModelCounts,
+  type TestDatabase,
+} from '../../test/support/postgres';
+import { waitFor } from '../../test/support/wait';
+import { createDeadLetters } from './dead-letters';
+import { createConsumerMetrics } from './metrics';
+import { createProjectionStore } from './projection-store';
+import { createProjector, type Projector } from './projector';
+
+const infra = testInfra();
+
+interface Running {
+  projector: Projector;
+  registry: Registry;
+  stop(): Promise<void>;
+}
+
+async function startProjector(
+  topic: TestTopic,
+  db: TestDatabase,
+  groupId: string,
+): Promise<Running> {
+  const logger = testLogger('projector');
+  const kafka = createKafka({ brokers: infra.brokers, clientId: 'projector-test', logger });
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const pool = createPool({ connectionString: db.url, max: 4, logger, applicationName: 'test' });
+  const registry = createMetricsRegistry('consumer-test');
+  const projector = createProjector({
+    kafka,
+    codec: createEventDecoder({ registryUrl: infra.registryUrl }),
+    store: createProjectionStore({ pool, version: 1, synchronousCommit: false }),
+    deadLetters: createDeadLetters({ producer, topic: topic.dlq }),
+    topic: topic.name,
+    groupId,
+    flushIntervalMs: 100,
+    maxPendingDomains: 1000,
+    partitionsConsumedConcurrently: 3,
+    logger,
+    metrics: createConsumerMetrics(registry),
+  });
+  await projector.start();
+  return {
+    projector,
+    registry,
+    async stop() {
+      await projector.stop();
+      await producer.disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function metric(registry: Registry, name: string): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return (m?.values ?? []).reduce((sum, v) => sum + Number(v.value), 0);
+}
+
+async function countsEqual(db: TestDatabase, expected: Map<string, unknown>): Promise<boolean> {
+  const actual = await readModelCounts(db.pool);
+  return JSON.stringify([...actual].sort()) === JSON.stringify([...expected].sort());
+}
+
+describe('the projector against real Kafka, registry and Postgres', () => {
+  let topic: TestTopic;
+  let db: TestDatabase;
+  const running: Running[] = [];
+
+  beforeEach(async () => {
+    topic = await createTestTopic(3);
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    for (const r of running.splice(0)) await r.stop();
+    await db.drop();
+    await topic.delete();
+  });
+
+  it('counts every record of every partition exactly once', async () => {
+    const events = makeEvents(3000, 40, 'once');
+    await publishEvents(topic.name, events);
+    running.push(await startProjector(topic, db, uniqueName('group')));
+    const expected = expectedCounts(events);
+    await waitFor('the read model to hold every event', () => countsEqual(db, expected));
+  });
+
+  it('given records already applied, when they are delivered again, then nothing is counted twice', async () => {
+    const events = makeEvents(500, 10, 'twice');
+    await publishEvents(topic.name, events);
+    const first = await startProjector(topic, db, uniqueName('group'));
+    running.push(first);
+    const expected = expectedCounts(events);
+    await waitFor('the first pass', () => countsEqual(db, expected));
+    await running.pop()!.stop();
+
+    // A new group has no committed offsets in Kafka: it is handed every record again.
+    const second = await startProjector(topic, db, uniqueName('group'));
+    running.push(second);
+    await waitFor(
+      'the second pass to skip every record',
+      async () =>
+        (await metric(second.registry, 'catchall_records_skipped_total')) === events.length,
+    );
+    await second.projector.flush();
+    expect(await countsEqual(db, expected)).toBe(true);
+  });
+
+  it('resumes after a restart of the same group with the records published in between', async () => {
+    const before = makeEvents(300, 7, 'resume');
+    await publishEvents(topic.name, before);
+    const group = uniqueName('group');
+    running.push(await startProjector(topic, db, group));
+    await waitFor('the first batch', () => countsEqual(db, expectedCounts(before)));
+    await running.pop()!.stop();
+    const after = makeEvents(200, 9, 'resume');
+    await publishEvents(topic.name, after);
+    running.push(await startProjector(topic, db, group));
+    await waitFor('both batches', () => countsEqual(db, expectedCounts([...before, ...after])));
+  });
+
+  it('dead-letters records it can never apply, with the reason and origin, and moves on', async () => {
+    const encoder = await encoderFor(topic.name);
+    const good = toEvent({ domain: 'good.example', type: 'delivered' });
+    const invalid = toEvent({ domain: 'not a domain!', type: 'delivered' });
+    await produceMessages(topic.name, [
+      { key: 'x', value: Buffer.from('not avro at all'), partition: 0 },
+      { key: 'y', value: encoder.encode(invalid), partition: 0 },
+      { key: good.domain, value: encoder.encode(good), partition: 0 },
+    ]);
+    const r = await startProjector(topic, db, uniqueName('group'));
+    running.push(r);
+    await waitFor('the good event', async () =>
+      (await readModelCounts(db.pool)).get('good.example'),
+    );
+    const dead = await readAll(topic.dlq);
+    expect(dead).toHaveLength(2);
+    const headers = dead.map((d) => ({
+      reason: String(d.message.headers?.['dlq-reason']),
+      topic: String(d.message.headers?.['dlq-original-topic']),
+      partition: String(d.message.headers?.['dlq-original-partition']),
+      offset: String(d.message.headers?.['dlq-original-offset']),
+    }));
+    expect(headers).toEqual([
+      { reason: 'not-wire-format', topic: topic.name, partition: '0', offset: '0' },
+      { reason: 'invalid-domain', topic: topic.name, partition: '0', offset: '1' },
+    ]);
+    expect(dead[0]!.message.value?.toString()).toBe('not avro at all');
+    expect(await metric(r.registry, 'catchall_records_dead_lettered_total')).toBe(2);
+    expect((await readModelCounts(db.pool)).size).toBe(1);
+  });
+
+  it('normalizes the domain of direct producers again before counting', async () => {
+    const encoder = await encoderFor(topic.name);
+    await produceMessages(topic.name, [
+      {
+        key: 'Example.COM.',
+        value: encoder.encode(toEvent({ domain: 'Example.COM.', type: 'bounced' })),
+      },
+    ]);
+    running.push(await startProjector(topic, db, uniqueName('group')));
+    await waitFor(
+      'the normalized domain',
+      async () => (await readModelCounts(db.pool)).get('example.com')?.bounced === 1,
+    );
+  });
+
+  it('ignores an event type from a newer writer (read as unknown) without stalling', async () => {
+    const fields = (domainEventSchema.fields as Record<string, unknown>[]).map((f) =>
+      f.name === 'type'
+        ? {
+            ...f,
+            type: {
+              ...(f.type as object),
+              symbols: ['unknown', 'delivered', 'bounced', 'deferred'],
+            },
+          }
+        : f,
+    );
+    await encoderFor(topic.name);
+    const newer = await encoderFor(topic.name, { ...domainEventSchema, fields });
+    await produceMessages(topic.name, [
+      {
+        key: 'a.example',
+        value: newer.encode({
+          ...toEvent({ domain: 'a.example', type: 'delivered' }),
+          type: 'deferred' as never,
+        }),
+      },
+      {
+        key: 'a.example',
+        value: newer.encode(toEvent({ domain: 'a.example', type: 'delivered' })),
+      },
+    ]);
+    const r = await startProjector(topic, db, uniqueName('group'));
+    running.push(r);
+    await waitFor('the known event', async () => (await readModelCounts(db.pool)).get('a.example'));
+    expect((await readModelCounts(db.pool)).get('a.example')).toEqual({ delivered: 1, bounced: 0 });
+    expect(await metric(r.registry, 'catchall_events_ignored_total')).toBe(1);
+    expect(await readAll(topic.dlq)).toHaveLength(0);
+  });
+
+  it('commits its position to Kafka as a resume hint after Postgres', async () => {
+    const events = makeEvents(90, 3, 'hint');
+    await publishEvents(topic.name, events);
+    const group = uniqueName('group');
+    running.push(await startProjector(topic, db, group));
+    await waitFor('the events', () => countsEqual(db, expectedCounts(events)));
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      await waitFor('committed offsets to reach the end', async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic.name] });
+        const committed = offsets!.partitions.reduce(
+          (s, p) => s + Math.max(0, Number(p.offset)),
+          0,
+        );
+        return committed === events.length;
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});

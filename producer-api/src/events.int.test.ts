@@ -1,0 +1,148 @@
+import { createEventDecoder } from '@catchall/schemas';
+import { testInfra } from '../../test/support/env';
+import { createTestTopic, readAll, type TestTopic } from '../../test/support/kafka';
+import { testLogger } from '../../test/support/logger';
+import { loadProducerConfig } from './config';
+import { startProducerService, type ProducerService } from './service';
+
+const infra = testInfra();
+
+async function start(topic: string, env: Record<string, string> = {}): Promise<ProducerService> {
+  const config = loadProducerConfig({
+    KAFKA_BROKERS: infra.brokers,
+    SCHEMA_REGISTRY_URL: infra.registryUrl,
+    EVENTS_TOPIC: topic,
+    ...env,
+  });
+  const service = await startProducerService(config, testLogger('producer-api'));
+  await service.schemaReady;
+  return service;
+}
+
+describe('the ingest API against real Kafka and registry', () => {
+  let topic: TestTopic;
+  let service: ProducerService;
+
+  beforeAll(async () => {
+    topic = await createTestTopic(3);
+    service = await start(topic.name);
+  });
+  afterAll(async () => {
+    await service.lifecycle.shutdown('test done');
+    await topic.delete();
+  });
+
+  it('answers 202 with the event id, normalized domain and type once Kafka has the record', async () => {
+    const response = await service.app.inject({
+      method: 'PUT',
+      url: '/events/Example.COM./delivered',
+    });
+    expect(response.statusCode).toBe(202);
+    const body = response.json();
+    expect(body).toEqual({ eventId: expect.any(String), domain: 'example.com', type: 'delivered' });
+
+    const records = await readAll(topic.name);
+    const decoder = createEventDecoder({ registryUrl: infra.registryUrl });
+    const events = await Promise.all(records.map((r) => decoder.decode(r.message.value)));
+    const stored = events.find((e) => e.eventId === body.eventId);
+    expect(stored).toMatchObject({ domain: 'example.com', type: 'delivered', source: null });
+    const record = records.find((r) => r.message.key?.toString() === 'example.com');
+    expect(record).toBeDefined();
+  });
+
+  it('records a bounce with the client event id and time', async () => {
+    const response = await service.app.inject({
+      method: 'PUT',
+      url: '/events/b%C3%BCcher.de/bounced',
+      headers: { 'idempotency-key': 'client-id-42' },
+      payload: { occurredAt: '2026-01-02T03:04:05.000Z', source: 'mta-1' },
+    });
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({
+      eventId: 'client-id-42',
+      domain: 'xn--bcher-kva.de',
+      type: 'bounced',
+    });
+    const decoder = createEventDecoder({ registryUrl: infra.registryUrl });
+    const events = await Promise.all(
+      (await readAll(topic.name)).map((r) => decoder.decode(r.message.value)),
+    );
+    expect(events.find((e) => e.eventId === 'client-id-42')).toEqual({
+      eventId: 'client-id-42',
+      domain: 'xn--bcher-kva.de',
+      type: 'bounced',
+      occurredAt: Date.parse('2026-01-02T03:04:05.000Z'),
+      source: 'mta-1',
+    });
+  });
+
+  it('answers 400 with a JSON body that says what is wrong with an invalid domain', async () => {
+    const response = await service.app.inject({
+      method: 'PUT',
+      url: '/events/-bad-.com/delivered',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      statusCode: 400,
+      code: 'CATCHALL_INVALID_DOMAIN',
+      error: 'Bad Request',
+      message: expect.stringMatching(/hyphen/),
+    });
+  });
+
+  it('answers 404 for another event type or path', async () => {
+    for (const url of ['/events/example.com/opened', '/events/example.com', '/nothing']) {
+      const response = await service.app.inject({ method: 'PUT', url });
+      expect(response.statusCode).toBe(404);
+      expect(response.json()).toMatchObject({ code: 'CATCHALL_ROUTE_NOT_FOUND' });
+    }
+  });
+
+  it('answers 400 for unknown fields in the body', async () => {
+    const response = await service.app.inject({
+      method: 'PUT',
+      url: '/events/example.com/delivered',
+      payload: { occurredAt: '2026-01-02T03:04:05Z', color: 'red' },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toMatch(/additional properties/);
+  });
+
+  it('is alive and ready, and exposes its metrics', async () => {
+    expect((await service.app.inject('/healthz')).statusCode).toBe(200);
+    const ready = await service.app.inject('/readyz');
+    expect(ready.json()).toEqual({
+      status: 'ready',
+      checks: { schemaRegistry: { ok: true }, kafka: { ok: true } },
+    });
+    const metrics = await service.app.inject('/metrics');
+    expect(metrics.body).toMatch(
+      /catchall_events_accepted_total\{type="delivered"(,service="producer-api")?\} [1-9]/,
+    );
+  });
+});
+
+describe('the ingest API with the schema registry down at start', () => {
+  it('starts, reports not ready with the reason, and answers 503 with Retry-After', async () => {
+    const topic = await createTestTopic(1);
+    const config = loadProducerConfig({
+      KAFKA_BROKERS: infra.brokers,
+      SCHEMA_REGISTRY_URL: 'http://127.0.0.1:9/apis/ccompat/v7',
+      EVENTS_TOPIC: topic.name,
+    });
+    const service = await startProducerService(config, testLogger('producer-api'));
+    try {
+      const ready = await service.app.inject('/readyz');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().checks.schemaRegistry).toEqual({ ok: false, error: expect.any(String) });
+      const put = await service.app.inject({ method: 'PUT', url: '/events/example.com/delivered' });
+      expect(put.statusCode).toBe(503);
+      expect(put.headers['retry-after']).toBe('1');
+      expect(put.json()).toMatchObject({ code: 'CATCHALL_UNAVAILABLE' });
+      expect(await readAll(topic.name)).toEqual([]);
+    } finally {
+      await service.lifecycle.shutdown('test done');
+      await topic.delete();
+    }
+  });
+});

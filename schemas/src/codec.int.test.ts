@@ -1,0 +1,182 @@
+import { testInfra, uniqueName } from '../../test/support/env';
+import { createEventDecoder, createEventEncoder, DecodeError } from './codec';
+import { domainEventSchema, valueSubject, type DomainEvent } from './domain-event';
+import { lookupSchema, registerSchema, RegistryError } from './registry';
+
+const { registryUrl } = testInfra();
+
+function subject(): string {
+  return valueSubject(uniqueName('codec'));
+}
+
+const event: DomainEvent = {
+  eventId: 'e-1',
+  domain: 'example.com',
+  type: 'delivered',
+  occurredAt: 1_700_000_000_000,
+  source: null,
+};
+
+/** The contract with an extra optional field and an extra enum symbol: a newer writer. */
+function newerSchema() {
+  const fields = (domainEventSchema.fields as Record<string, unknown>[]).map((f) =>
+    f.name === 'type'
+      ? {
+          ...f,
+          type: {
+            ...(f.type as object),
+            symbols: ['unknown', 'delivered', 'bounced', 'deferred'],
+          },
+        }
+      : f,
+  );
+  return {
+    ...domainEventSchema,
+    fields: [...fields, { name: 'mailbox', type: ['null', 'string'], default: null }],
+  };
+}
+
+describe('the event schema in the real schema registry', () => {
+  it('registers under the subject and gets the same id when registered again', async () => {
+    const s = subject();
+    const id = await registerSchema({
+      registryUrl,
+      subject: s,
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const again = await registerSchema({
+      registryUrl,
+      subject: s,
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    expect(again).toBe(id);
+    expect(await lookupSchema({ registryUrl, subject: s, schema: domainEventSchema })).toBe(id);
+  });
+
+  it('sets the subject compatibility level to BACKWARD', async () => {
+    const s = subject();
+    await registerSchema({
+      registryUrl,
+      subject: s,
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const response = await fetch(`${registryUrl}/config/${s}`);
+    expect(await response.json()).toEqual({ compatibilityLevel: 'BACKWARD' });
+  });
+
+  it('refuses an incompatible schema under the same subject', async () => {
+    const s = subject();
+    await registerSchema({
+      registryUrl,
+      subject: s,
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const incompatible = {
+      ...domainEventSchema,
+      fields: [...(domainEventSchema.fields as object[]), { name: 'required', type: 'string' }],
+    };
+    await expect(
+      registerSchema({ registryUrl, subject: s, schema: incompatible, compatibility: 'BACKWARD' }),
+    ).rejects.toMatchObject({ code: 'CATCHALL_SCHEMA_REJECTED', retriable: false });
+  });
+
+  it('says the schema is not registered when looking it up under an empty subject', async () => {
+    await expect(
+      lookupSchema({ registryUrl, subject: subject(), schema: domainEventSchema }),
+    ).rejects.toBeInstanceOf(RegistryError);
+  });
+
+  it('encodes in the Confluent wire format and decodes back', async () => {
+    const id = await registerSchema({
+      registryUrl,
+      subject: subject(),
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const encoder = await createEventEncoder({ registryUrl, schemaId: id });
+    const bytes = encoder.encode({ ...event, source: 'mta-7' });
+    expect(bytes.readUInt8(0)).toBe(0);
+    expect(bytes.readInt32BE(1)).toBe(id);
+    await expect(createEventDecoder({ registryUrl }).decode(bytes)).resolves.toEqual({
+      ...event,
+      source: 'mta-7',
+    });
+  });
+
+  it('reads a newer writer schema: the added optional field is dropped', async () => {
+    const s = subject();
+    await registerSchema({
+      registryUrl,
+      subject: s,
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const newerId = await registerSchema({
+      registryUrl,
+      subject: s,
+      schema: newerSchema(),
+      compatibility: 'BACKWARD',
+    });
+    const encoder = await createEventEncoder({ registryUrl, schemaId: newerId });
+    const bytes = encoder.encode({ ...event, mailbox: 'info' } as DomainEvent);
+    await expect(createEventDecoder({ registryUrl }).decode(bytes)).resolves.toEqual(event);
+  });
+
+  it('reads an enum symbol it does not know as the default, unknown', async () => {
+    const s = subject();
+    await registerSchema({
+      registryUrl,
+      subject: s,
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const newerId = await registerSchema({
+      registryUrl,
+      subject: s,
+      schema: newerSchema(),
+      compatibility: 'BACKWARD',
+    });
+    const encoder = await createEventEncoder({ registryUrl, schemaId: newerId });
+    const bytes = encoder.encode({ ...event, type: 'deferred' } as unknown as DomainEvent);
+    const decoded = await createEventDecoder({ registryUrl }).decode(bytes);
+    expect(decoded.type).toBe('unknown');
+    expect(decoded.domain).toBe('example.com');
+  });
+
+  it('refuses values that are not in the wire format, and unknown schema ids, for good', async () => {
+    const decoder = createEventDecoder({ registryUrl });
+    await expect(decoder.decode(Buffer.from('{"domain":"x"}'))).rejects.toMatchObject({
+      reason: 'not-wire-format',
+    });
+    await expect(decoder.decode(null)).rejects.toBeInstanceOf(DecodeError);
+    const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xfe, 1, 2]);
+    await expect(decoder.decode(unknownId)).rejects.toMatchObject({ reason: 'unknown-schema-id' });
+  });
+
+  it('refuses a body that does not match its schema', async () => {
+    const id = await registerSchema({
+      registryUrl,
+      subject: subject(),
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const header = Buffer.from([0, 0, 0, 0, 0]);
+    header.writeInt32BE(id, 1);
+    await expect(
+      createEventDecoder({ registryUrl }).decode(
+        Buffer.concat([header, Buffer.from([0xff, 0xff])]),
+      ),
+    ).rejects.toMatchObject({ reason: 'undecodable' });
+  });
+
+  it('reports an unreachable registry as retriable', async () => {
+    const decoder = createEventDecoder({ registryUrl: 'http://127.0.0.1:9/apis/ccompat/v7' });
+    await expect(decoder.decode(Buffer.from([0, 0, 0, 0, 1, 0]))).rejects.toMatchObject({
+      retriable: true,
+    });
+  });
+});

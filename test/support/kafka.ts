@@ -1,0 +1,92 @@
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { deadLetterTopic } from '@catchall/core';
+import { testInfra, uniqueName } from './env';
+
+export function testKafka(): Kafka {
+  return new Kafka({
+    brokers: [testInfra().brokers],
+    clientId: 'catchall-test',
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+export interface TestTopic {
+  name: string;
+  dlq: string;
+  delete(): Promise<void>;
+}
+
+/** A topic (and its dead-letter topic) of its own for one test. */
+export async function createTestTopic(partitions = 3): Promise<TestTopic> {
+  const name = uniqueName('events');
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: name, numPartitions: partitions },
+        { topic: deadLetterTopic(name), numPartitions: 1 },
+      ],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  return {
+    name,
+    dlq: deadLetterTopic(name),
+    async delete() {
+      const a = testKafka().admin();
+      await a.connect();
+      try {
+        await a.deleteTopics({ topics: [name, deadLetterTopic(name)] });
+      } finally {
+        await a.disconnect();
+      }
+    },
+  };
+}
+
+export interface ReadRecord {
+  partition: number;
+  offset: string;
+  message: KafkaMessage;
+}
+
+/** Every record of the topic up to its current end, read with a throwaway group. */
+export async function readAll(topic: string, timeoutMs = 20000): Promise<ReadRecord[]> {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const remaining = new Map(
+    ends.filter((e) => e.high !== e.low).map((e) => [e.partition, Number(e.high)]),
+  );
+  const records: ReadRecord[] = [];
+  if (remaining.size === 0) return records;
+  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const done = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), timeoutMs);
+    void consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        records.push({ partition, offset: message.offset, message });
+        if (Number(message.offset) + 1 >= (remaining.get(partition) ?? Infinity)) {
+          remaining.delete(partition);
+        }
+        if (remaining.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
+  });
+  try {
+    await done;
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}

@@ -1,0 +1,59 @@
+import pg from 'pg';
+import { migrate } from '@catchall/consumer';
+import { testInfra, uniqueName } from './env';
+import { testLogger } from './logger';
+
+export interface TestDatabase {
+  url: string;
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+function urlFor(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** A fresh database with the read model migrated, dropped again by `drop()`. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const { postgresAdminUrl } = testInfra();
+  const name = uniqueName('catchall').replace(/-/g, '_');
+  const admin = new pg.Client({ connectionString: postgresAdminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = urlFor(postgresAdminUrl, name);
+  await migrate({ databaseUrl: url, logger: testLogger() });
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  return {
+    url,
+    pool,
+    async drop() {
+      await pool.end();
+      const client = new pg.Client({ connectionString: postgresAdminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** The live read model's counts, keyed by domain. */
+export async function readModelCounts(
+  pool: pg.Pool,
+): Promise<Map<string, { delivered: number; bounced: number }>> {
+  const { rows } = await pool.query<{ domain: string; delivered: string; bounced: string }>(
+    `SELECT s.domain, s.delivered, s.bounced FROM domain_stats s
+     JOIN live_read_model l ON l.version = s.version`,
+  );
+  return new Map(
+    rows.map((r) => [r.domain, { delivered: Number(r.delivered), bounced: Number(r.bounced) }]),
+  );
+}
