@@ -11,9 +11,7 @@ const swc = [
 const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  // cookie 2 (under fastify's inject) ships only as an ES module: compile it for jest too.
-  transform: { '^.+\\.ts$': swc, '/node_modules/cookie/.+\\.js$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
+  transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^@catchall/(core|schemas|consumer|producer-api|query-api|scripts)$': '<rootDir>/$1/src',
   },

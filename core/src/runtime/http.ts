@@ -8,7 +8,7 @@ import Fastify, {
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { errors } from './errors';
 
 export type ReadinessCheck = () => Promise<void>;
@@ -41,6 +41,34 @@ async function checkAll(
   return Object.fromEntries(entries);
 }
 
+/** Requests by route and status, and their duration: the RED metrics of every API. */
+function observeRequests(app: FastifyInstance, registry: Registry): void {
+  const labelNames = ['method', 'route', 'status'];
+  const requests = new Counter({
+    name: 'catchall_http_requests_total',
+    help: 'HTTP requests answered, by route and status code',
+    labelNames,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'catchall_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route and status code',
+    labelNames,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, not the URL: one series per route whatever the domains are.
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+}
+
 /**
  * The HTTP shell every service shares: JSON errors in fastify's shape, /healthz (the
  * process is alive), /readyz (its dependencies answer) and /metrics (Prometheus).
@@ -55,6 +83,8 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     ...options.fastify,
   });
   const retryAfter = String(options.retryAfterSeconds ?? 1);
+
+  observeRequests(app, options.metrics);
 
   app.setNotFoundHandler((request, reply) => {
     const err = errors.routeNotFound(request.method, request.url.split('?')[0]);
