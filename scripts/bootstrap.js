@@ -31,8 +31,17 @@ if (command !== 'start' && command !== 'test') {
   console.error('usage: node scripts/bootstrap.js start|test [args for jest]');
   process.exit(2);
 }
-if (!installIsCurrent())
-  step('installing dependencies (npm ci)', npm, ['ci', '--no-audit', '--no-fund']);
+// `npm install --no-save` installs the versions package-lock.json pins without rewriting it.
+// Not `npm ci`: npm leaves other platforms' optional packages (@swc/core-*, ...) out of a
+// lock file it writes and `npm ci` then refuses that same lock file (npm/cli#4828, #8669).
+if (!installIsCurrent()) {
+  step('installing dependencies (npm install)', npm, [
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--no-save',
+  ]);
+}
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 step('building (tsc -b)', process.execPath, [tsc, '-b']);
 if (command === 'test') {
