@@ -63,6 +63,11 @@ export function createConsumerMetrics(registry: Registry) {
       help: 'Age of the newest committed record (Kafka timestamp) when it was committed',
       registers,
     }),
+    paused: new Gauge({
+      name: 'catchall_projector_paused',
+      help: '1 while the projector waits to retry after Postgres, the registry or Kafka failed',
+      registers,
+    }),
     lag: new Gauge({
       name: 'catchall_consumer_lag',
       help: 'High watermark minus the next offset to apply, per partition',

@@ -22,6 +22,7 @@ import {
   readModelCounts,
   type TestDatabase,
 } from '../../test/support/postgres';
+import { createTcpProxy } from '../../test/support/tcp-proxy';
 import { waitFor } from '../../test/support/wait';
 import { createDeadLetters } from './dead-letters';
 import { createConsumerMetrics } from './metrics';
@@ -40,12 +41,18 @@ async function startProjector(
   topic: TestTopic,
   db: TestDatabase,
   groupId: string,
+  databaseUrl = db.url,
 ): Promise<Running> {
   const logger = testLogger('projector');
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'projector-test', logger });
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
-  const pool = createPool({ connectionString: db.url, max: 4, logger, applicationName: 'test' });
+  const pool = createPool({
+    connectionString: databaseUrl,
+    max: 4,
+    logger,
+    applicationName: 'test',
+  });
   const registry = createMetricsRegistry('consumer-test');
   const projector = createProjector({
     kafka,
@@ -239,6 +246,36 @@ describe('the projector against real Kafka, registry and Postgres', () => {
       });
     } finally {
       await admin.disconnect();
+    }
+  });
+
+  it('pauses while Postgres is unreachable, loses nothing, and resumes by itself', async () => {
+    const target = new URL(db.url);
+    const proxy = await createTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(proxy.port);
+    try {
+      const before = makeEvents(400, 20, 'pgdown');
+      await publishEvents(topic.name, before);
+      const r = await startProjector(topic, db, uniqueName('group'), viaProxy.toString());
+      running.push(r);
+      await waitFor('the events before the outage', () => countsEqual(db, expectedCounts(before)));
+
+      await proxy.cut();
+      const during = makeEvents(600, 30, 'pgdown');
+      await publishEvents(topic.name, during);
+      await waitFor(
+        'the projector to notice',
+        async () =>
+          (await metric(r.registry, 'catchall_flush_failures_total')) > 0 ||
+          (await metric(r.registry, 'catchall_projector_paused')) === 1,
+      );
+      await proxy.restore();
+      await waitFor('every event, once', () =>
+        countsEqual(db, expectedCounts([...before, ...during])),
+      );
+    } finally {
+      await proxy.close();
     }
   });
 });

@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
+import { createBackoff } from './backoff';
 import type { DeadLetters } from './dead-letters';
 import type { ConsumerMetrics } from './metrics';
 import type { ProjectionStore } from './projection-store';
@@ -48,6 +49,8 @@ export function createProjector(options: ProjectorOptions): Projector {
     groupId: options.groupId,
     // Positions live in Postgres; Kafka's committed offsets are only a resume hint.
     allowAutoTopicCreation: false,
+    // A fetch waits at most this long for data; seeks and shutdown wait for it too.
+    maxWaitTimeInMs: Math.min(options.flushIntervalMs, 1000),
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
   });
   let member = false;
@@ -187,36 +190,62 @@ export function createProjector(options: ProjectorOptions): Projector {
     if (pendingDomains() >= options.maxPendingDomains) await flushPartition(state);
   }
 
-  async function eachBatch(payload: EachBatchPayload): Promise<void> {
-    const state = stateOf(payload.batch.partition);
+  /**
+   * After a failure a partition's fetch position is ahead of what was committed: read the
+   * stored position again and seek there, so that no record is left out.
+   */
+  async function resync(): Promise<void> {
+    for (const state of states.values()) {
+      if (state.stored !== undefined) continue;
+      await runExclusive(state, async () => {
+        state.stored = await store.loadPosition(state.topic, state.partition);
+        state.next = state.stored ?? 0;
+        state.seekTo = state.next;
+        state.verified = false;
+        consumer.seek({
+          topic: state.topic,
+          partition: state.partition,
+          offset: String(state.next),
+        });
+      });
+    }
+  }
+
+  const backoff = createBackoff({
+    pause: () => consumer.pause([{ topic: options.topic }]),
+    recover: resync,
+    resume: () => consumer.resume([{ topic: options.topic }]),
+    logger: log,
+    onPausedChange: (paused) => metrics.paused.set(paused ? 1 : 0),
+  });
+
+  /** Runs a partition task; a failure drops what is uncommitted and pauses with backoff. */
+  async function guarded(state: PartitionState, during: string, task: () => Promise<void>) {
     await runExclusive(state, async () => {
       try {
-        await applyBatch(payload, state);
+        await task();
+        backoff.succeed();
       } catch (err) {
         // Nothing uncommitted survives a failure: the retry starts from the stored position.
         resetPartitionState(state);
-        throw err;
+        backoff.fail(err, during);
       }
     });
   }
 
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const state = stateOf(payload.batch.partition);
+    await guarded(state, 'batch', () => applyBatch(payload, state));
+  }
+
   async function flushAll(): Promise<void> {
     await Promise.all(
-      [...states.values()].map((state) =>
-        runExclusive(state, async () => {
-          try {
-            await flushPartition(state);
-          } catch (err) {
-            resetPartitionState(state);
-            throw err;
-          }
-        }),
-      ),
+      [...states.values()].map((state) => guarded(state, 'flush', () => flushPartition(state))),
     );
   }
 
   function tick(): void {
-    flushAll().catch((err: unknown) => log.error({ err }, 'periodic flush failed; will retry'));
+    void flushAll();
   }
 
   return {
@@ -244,6 +273,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     },
     async stop() {
       if (timer) clearInterval(timer);
+      backoff.stop();
       consumer.pause([{ topic: options.topic }]);
       await Promise.all([...states.values()].map((s) => s.queue));
       await flushAll();

@@ -1,0 +1,67 @@
+import type { Logger } from '@catchall/core';
+
+export interface Backoff {
+  /** Pauses consumption and resumes it after a delay that doubles with each failure in a row. */
+  fail(err: unknown, during: string): void;
+  /** A success resets the delay. */
+  succeed(): void;
+  paused(): boolean;
+  stop(): void;
+}
+
+/**
+ * What the projector does when Postgres, the registry or the dead-letter topic fails: not
+ * crash, not dead-letter good data, but stop fetching, wait, and try again, for as long as
+ * it takes. Uncommitted work was already dropped, so a retry starts from the stored position.
+ */
+export function createBackoff(options: {
+  pause: () => void;
+  /** Runs before consumption resumes (re-reading positions); a failure waits longer. */
+  recover: () => Promise<void>;
+  resume: () => void;
+  logger: Logger;
+  initialMs?: number;
+  maxMs?: number;
+  onPausedChange?: (paused: boolean) => void;
+}): Backoff {
+  const initial = options.initialMs ?? 200;
+  const max = options.maxMs ?? 5000;
+  let delay = initial;
+  let timer: NodeJS.Timeout | undefined;
+
+  function schedule(): void {
+    timer = setTimeout(() => {
+      options.recover().then(
+        () => {
+          timer = undefined;
+          options.onPausedChange?.(false);
+          options.resume();
+        },
+        (err: unknown) => {
+          options.logger.error({ err, retryInMs: delay }, 'recovery failed; will retry');
+          delay = Math.min(delay * 2, max);
+          schedule();
+        },
+      );
+    }, delay);
+  }
+
+  return {
+    fail(err, during) {
+      if (timer) return;
+      options.logger.error({ err, during, retryInMs: delay }, 'projection paused; will retry');
+      options.pause();
+      options.onPausedChange?.(true);
+      schedule();
+      delay = Math.min(delay * 2, max);
+    },
+    succeed() {
+      delay = initial;
+    },
+    paused: () => timer !== undefined,
+    stop() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
