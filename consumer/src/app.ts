@@ -67,6 +67,7 @@ export async function buildConsumer(
     flushIntervalMs: config.FLUSH_INTERVAL_MS,
     maxPendingDomains: config.FLUSH_MAX_DOMAINS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     logger,
     metrics,
   });

@@ -22,6 +22,12 @@ export const consumerConfigFields = {
     minLength: 1,
     description: 'Kafka consumer group of the projector',
   }),
+  KAFKA_SESSION_TIMEOUT_MS: Type.Integer({
+    minimum: 6000,
+    maximum: 300000,
+    default: 10000,
+    description: 'a member that stops heartbeating (crashed) loses its partitions after this long',
+  }),
   FLUSH_INTERVAL_MS: Type.Integer({
     minimum: 10,
     maximum: 60000,

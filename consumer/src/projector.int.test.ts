@@ -64,6 +64,7 @@ async function startProjector(
     flushIntervalMs: 100,
     maxPendingDomains: 1000,
     partitionsConsumedConcurrently: 3,
+    sessionTimeoutMs: 6000,
     logger,
     metrics: createConsumerMetrics(registry),
   });

@@ -27,6 +27,8 @@ export interface ProjectorOptions {
   /** A flush starts as soon as this many domains are pending. */
   maxPendingDomains: number;
   partitionsConsumedConcurrently: number;
+  /** A crashed member's partitions move to the others after this long. */
+  sessionTimeoutMs: number;
   logger: Logger;
   metrics: ConsumerMetrics;
 }
@@ -49,6 +51,8 @@ export function createProjector(options: ProjectorOptions): Projector {
     groupId: options.groupId,
     // Positions live in Postgres; Kafka's committed offsets are only a resume hint.
     allowAutoTopicCreation: false,
+    sessionTimeout: options.sessionTimeoutMs,
+    heartbeatInterval: Math.floor(options.sessionTimeoutMs / 5),
     // A fetch waits at most this long for data; seeks and shutdown wait for it too.
     maxWaitTimeInMs: Math.min(options.flushIntervalMs, 1000),
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },

@@ -25,7 +25,8 @@ async function main(): Promise<number> {
   try {
     const jest = spawn(
       process.execPath,
-      [require.resolve('jest/bin/jest'), '--ci', ...process.argv.slice(2)],
+      // --forceExit: a handle a test leaks must not hang the run; jest still reports it.
+      [require.resolve('jest/bin/jest'), '--ci', '--forceExit', ...process.argv.slice(2)],
       {
         stdio: 'inherit',
         env: {
