@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   createIdempotentProducer,
   createKafka,
+  createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
   createPool,
@@ -53,9 +54,9 @@ export async function buildConsumer(
     clientId: `${config.KAFKA_CLIENT_ID}-consumer`,
     logger,
   });
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  lifecycle.onClose('dead-letter producer', () => producer.disconnect());
+  const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
+  await producer.get();
+  lifecycle.onClose('dead-letter producer', () => producer.close());
 
   const projector = createProjector({
     kafka,

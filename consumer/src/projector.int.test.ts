@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import {
   createIdempotentProducer,
   createKafka,
+  createProducerHandle,
   createMetricsRegistry,
   createPool,
 } from '@catchall/core';
@@ -45,8 +46,8 @@ async function startProjector(
 ): Promise<Running> {
   const logger = testLogger('projector');
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'projector-test', logger });
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
+  const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
+  await producer.get();
   const pool = createPool({
     connectionString: databaseUrl,
     max: 4,
@@ -74,7 +75,7 @@ async function startProjector(
     registry,
     async stop() {
       await projector.stop();
-      await producer.disconnect();
+      await producer.close();
       await pool.end();
     },
   };

@@ -12,3 +12,4 @@ export * from './runtime/http';
 export * from './runtime/kafka';
 export * from './runtime/postgres';
 export * from './runtime/topics-admin';
+export * from './runtime/producer-handle';

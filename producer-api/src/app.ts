@@ -1,8 +1,11 @@
+import bearerAuth from '@fastify/bearer-auth';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { createServiceApp, type Logger } from '@catchall/core';
+import { createServiceApp, errors, splitList, type Logger } from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
 import type { Publisher } from './publisher';
+import { registerBatchRoute } from './routes/batch';
 import { registerEventRoutes } from './routes/events';
 import type { SchemaRegistration } from './schema-registration';
 
@@ -12,6 +15,13 @@ export interface ProducerAppOptions {
   metrics: ProducerMetrics;
   publisher: Publisher;
   schema: SchemaRegistration;
+  /** Accepted bearer tokens; empty turns authentication off. */
+  tokens: string;
+  /** Requests per minute per client; 0 turns rate limiting off. */
+  rateLimitPerMinute: number;
+  batchMaxEvents: number;
+  batchMaxBytes: number;
+  requestTimeoutMs: number;
 }
 
 /** The ingest API's routes over the shared service shell; does not listen. */
@@ -30,7 +40,35 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
         if (options.publisher.failing()) throw new Error('the last produce request failed');
       },
     },
+    fastify: { requestTimeout: options.requestTimeoutMs },
   });
-  void app.register(async (api) => registerEventRoutes(api, options));
+  // Auth and rate limits apply to the API routes only; health and metrics stay open.
+  void app.register(async (api) => {
+    const tokens = splitList(options.tokens);
+    if (tokens.length > 0) {
+      await api.register(bearerAuth, {
+        keys: tokens,
+        addHook: 'onRequest',
+        errorResponse: () => {
+          const err = errors.unauthorized();
+          return { statusCode: 401, code: err.code, error: 'Unauthorized', message: err.message };
+        },
+      });
+    }
+    if (options.rateLimitPerMinute > 0) {
+      await api.register(rateLimit, {
+        max: options.rateLimitPerMinute,
+        timeWindow: 60000,
+        keyGenerator: (request) => request.headers.authorization ?? request.ip,
+        errorResponseBuilder: (_request, context) => errors.rateLimited(context.after),
+      });
+    }
+    registerEventRoutes(api, options);
+    registerBatchRoute(api, {
+      ...options,
+      maxEvents: options.batchMaxEvents,
+      maxBytes: options.batchMaxBytes,
+    });
+  });
   return app;
 }

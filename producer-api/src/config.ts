@@ -14,6 +14,30 @@ export const producerConfigFields = {
     default: true,
     description: 'register the event schema at start (turn off in production to only look it up)',
   }),
+  API_TOKENS: Type.String({
+    default: '',
+    description: 'comma-separated bearer tokens accepted by /events; empty turns auth off',
+  }),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'requests per minute per client (token, else address) on /events; 0 is off',
+  }),
+  BATCH_MAX_EVENTS: Type.Integer({
+    minimum: 1,
+    default: 10000,
+    description: 'events per POST /events at most (413 beyond)',
+  }),
+  BATCH_MAX_BYTES: Type.Integer({
+    minimum: 1024,
+    default: 5 * 1024 * 1024,
+    description: 'body size of POST /events at most (413 beyond)',
+  }),
+  REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 1000,
+    default: 30000,
+    description: 'a request not received completely within this time is dropped (slow clients)',
+  }),
   PRODUCE_LINGER_MS: Type.Integer({
     minimum: 0,
     maximum: 1000,
@@ -37,6 +61,7 @@ export const producerConfigFields = {
   }),
 };
 
+export type ProducerConfigFields = typeof producerConfigFields;
 export type ProducerConfig = ReturnType<typeof loadProducerConfig>;
 
 export function loadProducerConfig(env: Record<string, string | undefined>) {

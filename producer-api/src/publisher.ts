@@ -1,9 +1,9 @@
-import { KafkaJSError, type Message, type Producer } from 'kafkajs';
-import { errors, type CatchallError } from '@catchall/core';
+import { KafkaJSError, type Message } from 'kafkajs';
+import { errors, type CatchallError, type ProducerHandle } from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
 
 export interface PublisherOptions {
-  producer: Producer;
+  producer: ProducerHandle;
   topic: string;
   /** Records wait at most this long to share a produce request. */
   lingerMs: number;
@@ -40,25 +40,45 @@ function toHttpError(err: unknown): CatchallError {
 }
 
 /**
- * Micro-batching: concurrent requests share Kafka produce requests. Records gather for at
- * most `lingerMs` or until `maxBatchRecords`, then go out in one send; each caller is
- * answered when its own records are acknowledged.
+ * Micro-batching: concurrent requests share Kafka produce requests. Records gather while a
+ * send is in flight, or for at most `lingerMs` when idle, and go out together, at most
+ * `maxBatchRecords` a send; each caller is answered when its own records are acknowledged.
+ * One send at a time: that is all an idempotent producer with one request in flight does
+ * anyway, and it keeps the sequence numbers of consecutive sends in order.
  */
 export function createPublisher(options: PublisherOptions): Publisher {
-  const { producer, metrics } = options;
+  const { metrics } = options;
   let queue: Pending[] = [];
   /** Records in `queue`, waiting for a produce request. */
   let waitingRecords = 0;
   /** Records accepted and not yet answered: waiting plus in flight. */
   let queuedRecords = 0;
-  const inFlight = new Set<Promise<void>>();
+  let sending: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastSendFailed = false;
+
+  function takeBatch(): Pending[] {
+    let records = 0;
+    let take = 0;
+    while (
+      take < queue.length &&
+      (take === 0 || records + queue[take]!.messages.length <= options.maxBatchRecords)
+    ) {
+      records += queue[take]!.messages.length;
+      take += 1;
+    }
+    const batch = queue.slice(0, take);
+    queue = queue.slice(take);
+    waitingRecords -= records;
+    return batch;
+  }
 
   async function send(batch: Pending[]): Promise<void> {
     const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((p) => p.messages);
     metrics.produceBatchSize.observe(messages.length);
+    let producer;
     try {
+      producer = await options.producer.get();
       await producer.send({ topic: options.topic, acks: -1, messages });
       lastSendFailed = false;
       const now = process.hrtime.bigint();
@@ -68,6 +88,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       }
     } catch (err) {
       lastSendFailed = true;
+      if (producer) options.producer.replace(producer);
       const httpError = toHttpError(err);
       for (const p of batch) p.reject(httpError);
     } finally {
@@ -76,26 +97,16 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
-  function flush(): void {
+  /** Sends batches one after another until the queue is empty. */
+  function drainQueue(): void {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    while (queue.length > 0) {
-      let records = 0;
-      let take = 0;
-      while (
-        take < queue.length &&
-        (take === 0 || records + queue[take]!.messages.length <= options.maxBatchRecords)
-      ) {
-        records += queue[take]!.messages.length;
-        take += 1;
-      }
-      const batch = queue.slice(0, take);
-      queue = queue.slice(take);
-      waitingRecords -= records;
-      const sending = send(batch);
-      inFlight.add(sending);
-      void sending.finally(() => inFlight.delete(sending));
-    }
+    if (sending || queue.length === 0) return;
+    sending = (async () => {
+      while (queue.length > 0) await send(takeBatch());
+    })().finally(() => {
+      sending = undefined;
+    });
   }
 
   function withTimeout(promise: Promise<void>): Promise<void> {
@@ -117,14 +128,17 @@ export function createPublisher(options: PublisherOptions): Publisher {
       queuedRecords += messages.length;
       waitingRecords += messages.length;
       metrics.queueDepth.set(queuedRecords);
-      if (waitingRecords >= options.maxBatchRecords) flush();
-      else if (!timer) timer = setTimeout(flush, options.lingerMs);
+      // While a send is in flight the queue fills and goes out when it returns.
+      if (!sending) {
+        if (waitingRecords >= options.maxBatchRecords) drainQueue();
+        else timer ??= setTimeout(drainQueue, options.lingerMs);
+      }
       return withTimeout(acked);
     },
     depth: () => queuedRecords,
     async drain() {
-      flush();
-      await Promise.allSettled([...inFlight]);
+      drainQueue();
+      while (sending) await sending;
     },
     failing: () => lastSendFailed,
   };

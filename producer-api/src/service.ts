@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   createIdempotentProducer,
   createKafka,
+  createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
   type Lifecycle,
@@ -33,9 +34,9 @@ export async function startProducerService(
     clientId: `${config.KAFKA_CLIENT_ID}-producer-api`,
     logger,
   });
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  lifecycle.onClose('kafka producer', () => producer.disconnect());
+  const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
+  await producer.get();
+  lifecycle.onClose('kafka producer', () => producer.close());
 
   const publisher = createPublisher({
     producer,
@@ -57,7 +58,18 @@ export async function startProducerService(
   const schemaReady = schema.start();
   lifecycle.onClose('schema registration', () => schema.stop());
 
-  const app = buildApp({ logger, registry, metrics, publisher, schema });
+  const app = buildApp({
+    logger,
+    registry,
+    metrics,
+    publisher,
+    schema,
+    tokens: config.API_TOKENS,
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    batchMaxEvents: config.BATCH_MAX_EVENTS,
+    batchMaxBytes: config.BATCH_MAX_BYTES,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+  });
   // Closed first: stop taking requests and answer those in flight, then drain the queue.
   lifecycle.onClose('http server', () => app.close());
   return { app, lifecycle, schemaReady };

@@ -57,11 +57,27 @@ describe('the projector under crashes and rebalances, as separate processes', ()
   async function expectReadModelToEqualTheTopic(): Promise<void> {
     const truth = await countsFromTopic(topic.name);
     expect(truth.size).toBeGreaterThan(0);
-    await waitFor(
-      'the read model to equal the counts computed from the topic',
-      async () => sorted(await readModelCounts(db.pool)) === sorted(truth),
-      { timeoutMs: 60000, intervalMs: 250 },
-    );
+    try {
+      await waitFor(
+        'the read model to equal the counts computed from the topic',
+        async () => sorted(await readModelCounts(db.pool)) === sorted(truth),
+        { timeoutMs: 90000, intervalMs: 250 },
+      );
+    } catch (err) {
+      // Say how they differ: fewer counts (lost or late) or more (counted twice).
+      const actual = await readModelCounts(db.pool);
+      const total = (m: Map<string, { delivered: number; bounced: number }>) =>
+        [...m.values()].reduce((n, c) => n + c.delivered + c.bounced, 0);
+      const differing = [...truth]
+        .filter(([d, c]) => JSON.stringify(actual.get(d)) !== JSON.stringify(c))
+        .slice(0, 5)
+        .map(
+          ([d, c]) => `${d}: expected ${JSON.stringify(c)}, got ${JSON.stringify(actual.get(d))}`,
+        );
+      throw new Error(
+        `${(err as Error).message}; events in topic ${total(truth)}, in read model ${total(actual)}; ${differing.join('; ')}`,
+      );
+    }
   }
 
   // Each kill leaves a dead member in the group until its session times out (6 s here).

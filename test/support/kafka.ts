@@ -2,9 +2,9 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { deadLetterTopic } from '@catchall/core';
 import { testInfra, uniqueName } from './env';
 
-export function testKafka(): Kafka {
+export function testKafka(brokers = testInfra().brokers): Kafka {
   return new Kafka({
-    brokers: [testInfra().brokers],
+    brokers: [brokers],
     clientId: 'catchall-test',
     logLevel: logLevel.NOTHING,
   });
@@ -17,9 +17,9 @@ export interface TestTopic {
 }
 
 /** A topic (and its dead-letter topic) of its own for one test. */
-export async function createTestTopic(partitions = 3): Promise<TestTopic> {
+export async function createTestTopic(partitions = 3, brokers?: string): Promise<TestTopic> {
   const name = uniqueName('events');
-  const admin = testKafka().admin();
+  const admin = testKafka(brokers).admin();
   await admin.connect();
   try {
     await admin.createTopics({
@@ -36,7 +36,7 @@ export async function createTestTopic(partitions = 3): Promise<TestTopic> {
     name,
     dlq: deadLetterTopic(name),
     async delete() {
-      const a = testKafka().admin();
+      const a = testKafka(brokers).admin();
       await a.connect();
       try {
         await a.deleteTopics({ topics: [name, deadLetterTopic(name)] });
@@ -54,8 +54,12 @@ export interface ReadRecord {
 }
 
 /** Every record of the topic up to its current end, read with a throwaway group. */
-export async function readAll(topic: string, timeoutMs = 20000): Promise<ReadRecord[]> {
-  const kafka = testKafka();
+export async function readAll(
+  topic: string,
+  timeoutMs = 20000,
+  brokers?: string,
+): Promise<ReadRecord[]> {
+  const kafka = testKafka(brokers);
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);

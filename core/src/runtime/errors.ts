@@ -29,6 +29,31 @@ export const errors = {
     'Invalid domain "%s": it %s. Send a host name such as example.com',
     false,
   ),
+  invalidBatch: defineError(
+    'CATCHALL_INVALID_BATCH',
+    400,
+    'The batch was refused, nothing was accepted: %d of its events are invalid (see errors)',
+    false,
+  ),
+  invalidBody: defineError('CATCHALL_INVALID_BODY', 400, 'Invalid body: %s', false),
+  batchTooLarge: defineError(
+    'CATCHALL_BATCH_TOO_LARGE',
+    413,
+    'A batch may hold at most %d events; split it',
+    false,
+  ),
+  unauthorized: defineError(
+    'CATCHALL_UNAUTHORIZED',
+    401,
+    'Send a valid token in the Authorization header: Bearer <token>',
+    false,
+  ),
+  rateLimited: defineError(
+    'CATCHALL_RATE_LIMITED',
+    429,
+    'Too many requests from this client; retry in %s',
+    true,
+  ),
   routeNotFound: defineError('CATCHALL_ROUTE_NOT_FOUND', 404, 'No route %s %s', false),
   unavailable: defineError(
     'CATCHALL_UNAVAILABLE',

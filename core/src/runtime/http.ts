@@ -5,11 +5,19 @@ import Fastify, {
   type FastifyInstance,
   type FastifyServerOptions,
 } from 'fastify';
+import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { errors } from './errors';
+
+/** What the error handler reads: fastify's errors, ours, and a batch's per-item errors. */
+interface ErrorWithDetails extends Error {
+  statusCode?: number;
+  code?: string;
+  errors?: unknown[];
+}
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -91,16 +99,20 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     void reply.code(404).send(err);
   });
 
-  app.setErrorHandler(
-    (err: Error & { statusCode?: number; retriable?: boolean }, request, reply) => {
-      const statusCode = err.statusCode ?? 500;
-      if (statusCode >= 500) {
-        request.log.error({ err, url: request.url }, 'request failed');
-      }
-      if (statusCode === 503) void reply.header('retry-after', retryAfter);
-      void reply.code(statusCode).send(err);
-    },
-  );
+  app.setErrorHandler((err: ErrorWithDetails, request, reply) => {
+    const statusCode = err.statusCode ?? 500;
+    if (statusCode >= 500) request.log.error({ err, url: request.url }, 'request failed');
+    if (statusCode === 503) void reply.header('retry-after', retryAfter);
+    // An unexpected failure is logged in full but not described to the client.
+    const unexpected = statusCode === 500 && err.code === undefined;
+    void reply.code(statusCode).send({
+      statusCode,
+      code: err.code ?? 'CATCHALL_INTERNAL',
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message: unexpected ? 'Internal error; it was logged' : err.message,
+      ...(Array.isArray(err.errors) ? { errors: err.errors } : {}),
+    });
+  });
 
   if (options.openapi) {
     // Route schemas are the single source of validation, serialization and this document.

@@ -78,6 +78,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
     }>(
       `/events/:domain/${type}`,
       {
+        bodyLimit: 16 * 1024,
         schema: {
           summary: `Record that mail to a domain was ${type}`,
           params: Params,

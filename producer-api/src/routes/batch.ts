@@ -1,0 +1,129 @@
+import { Type, type Static } from '@sinclair/typebox';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import type { FastifyInstance } from 'fastify';
+import { errors, type CatchallError } from '@catchall/core';
+import type { DomainEvent } from '@catchall/schemas';
+import { Accepted, buildEvent, type EventRouteDeps } from './events';
+
+/** One event of a batch; the same fields as the single-event routes. */
+export const BatchItem = Type.Object(
+  {
+    domain: Type.String({ minLength: 1, maxLength: 1024 }),
+    type: Type.Union([Type.Literal('delivered'), Type.Literal('bounced')]),
+    eventId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' }),
+    ),
+    occurredAt: Type.Optional(Type.String({ format: 'date-time' })),
+    source: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+type BatchItem = Static<typeof BatchItem>;
+
+const BatchAccepted = Type.Object({
+  accepted: Type.Integer(),
+  events: Type.Array(Accepted),
+});
+
+export const NDJSON = 'application/x-ndjson';
+
+interface ItemError {
+  index: number;
+  message: string;
+}
+
+/** A line of NDJSON that is not JSON stays in its place, so its index can be reported. */
+class UnparsableLine {
+  constructor(readonly message: string) {}
+}
+
+function parseNdjson(body: string): unknown[] {
+  return body
+    .split('\n')
+    .filter((line) => line.trim().length > 0)
+    .map((line) => {
+      try {
+        return JSON.parse(line) as unknown;
+      } catch (err) {
+        return new UnparsableLine(`is not JSON: ${(err as Error).message}`);
+      }
+    });
+}
+
+const ajv = addFormats(new Ajv({ allErrors: true }));
+const check = ajv.compile<BatchItem>(BatchItem);
+
+function validateAll(
+  items: unknown[],
+  now: number,
+): { events: DomainEvent[]; problems: ItemError[] } {
+  const events: DomainEvent[] = [];
+  const problems: ItemError[] = [];
+  items.forEach((item, index) => {
+    if (item instanceof UnparsableLine) {
+      problems.push({ index, message: item.message });
+    } else if (!check(item)) {
+      problems.push({ index, message: ajv.errorsText(check.errors, { dataVar: 'event' }) });
+    } else {
+      try {
+        events.push(buildEvent(item, now));
+      } catch (err) {
+        problems.push({ index, message: (err as Error).message });
+      }
+    }
+  });
+  return { events, problems };
+}
+
+/**
+ * POST /events: many events at once, as a JSON array or NDJSON. Validation is all or
+ * nothing: one bad event refuses the batch, and the answer lists every bad one by index.
+ */
+export function registerBatchRoute(
+  app: FastifyInstance,
+  deps: EventRouteDeps & { maxEvents: number; maxBytes: number },
+): void {
+  app.addContentTypeParser(
+    NDJSON,
+    { parseAs: 'string', bodyLimit: deps.maxBytes },
+    (_req, body, done) => done(null, parseNdjson(body as string)),
+  );
+  app.post<{ Body: unknown[] }>(
+    '/events',
+    {
+      bodyLimit: deps.maxBytes,
+      schema: {
+        summary: 'Record many delivery outcomes at once (JSON array or NDJSON)',
+        description: `At most ${deps.maxEvents} events and ${deps.maxBytes} bytes (413 beyond). All or nothing: any invalid event refuses the whole batch with 400 and lists each bad one by index.`,
+        body: Type.Array(BatchItem),
+        response: { 202: BatchAccepted },
+      },
+      // Items are checked one by one below, so that every bad one is reported by index.
+      validatorCompiler: () => (data) => ({ value: data }),
+    },
+    async (request, reply) => {
+      const items = request.body;
+      if (!Array.isArray(items)) {
+        throw errors.invalidBody('the body must be a JSON array of events, or NDJSON lines');
+      }
+      if (items.length > deps.maxEvents) throw errors.batchTooLarge(deps.maxEvents);
+      const { events, problems } = validateAll(items, Date.now());
+      if (problems.length > 0) {
+        const err: CatchallError & { errors?: ItemError[] } = errors.invalidBatch(problems.length);
+        err.errors = problems;
+        throw err;
+      }
+      const encoder = deps.schema.encoder();
+      await deps.publisher.publish(
+        events.map((e) => ({ key: e.domain, value: encoder.encode(e) })),
+      );
+      for (const e of events) deps.metrics.eventsAccepted.inc({ type: e.type });
+      void reply.code(202);
+      return {
+        accepted: events.length,
+        events: events.map((e) => ({ eventId: e.eventId, domain: e.domain, type: e.type })),
+      };
+    },
+  );
+}
