@@ -75,6 +75,19 @@ export function createProjector(options: ProjectorOptions): Projector {
     return total;
   }
 
+  /**
+   * After a failure or a conflict a partition's fetch position is ahead of what was
+   * committed: read the stored position again and seek there, so that no record is left
+   * out. (A partition no longer assigned to this member ignores the seek.)
+   */
+  async function resyncState(state: PartitionState): Promise<void> {
+    state.stored = await store.loadPosition(state.topic, state.partition);
+    state.next = state.stored ?? 0;
+    state.seekTo = state.next;
+    state.verified = false;
+    consumer.seek({ topic: state.topic, partition: state.partition, offset: String(state.next) });
+  }
+
   async function flushPartition(state: PartitionState): Promise<void> {
     if (state.next === undefined || state.stored === undefined || state.next === state.stored) {
       return;
@@ -101,6 +114,8 @@ export function createProjector(options: ProjectorOptions): Projector {
         'position moved by another member; dropping pending deltas',
       );
       resetPartitionState(state);
+      // The records behind the dropped deltas were fetched already: read them again.
+      await resyncState(state);
       return;
     }
     metrics.flushSize.observe(state.pending.size);
@@ -194,24 +209,10 @@ export function createProjector(options: ProjectorOptions): Projector {
     if (pendingDomains() >= options.maxPendingDomains) await flushPartition(state);
   }
 
-  /**
-   * After a failure a partition's fetch position is ahead of what was committed: read the
-   * stored position again and seek there, so that no record is left out.
-   */
+  /** Before resuming after a failure: resync every partition that dropped its deltas. */
   async function resync(): Promise<void> {
     for (const state of states.values()) {
-      if (state.stored !== undefined) continue;
-      await runExclusive(state, async () => {
-        state.stored = await store.loadPosition(state.topic, state.partition);
-        state.next = state.stored ?? 0;
-        state.seekTo = state.next;
-        state.verified = false;
-        consumer.seek({
-          topic: state.topic,
-          partition: state.partition,
-          offset: String(state.next),
-        });
-      });
+      if (state.stored === undefined) await runExclusive(state, () => resyncState(state));
     }
   }
 

@@ -125,5 +125,5 @@ describe('the projector under crashes and rebalances, as separate processes', ()
     stream = undefined;
     expect(sent).toBeGreaterThan(1000);
     await expectReadModelToEqualTheTopic();
-  });
+  }, 240_000);
 });

@@ -1,0 +1,217 @@
+/**
+ * Ingest benchmark: single PUTs and batched POSTs against the real ingest API, a real
+ * broker and registry on this machine, next to Kafka's own ProducerPerformance tool with
+ * the same record size in the same run (the baseline).
+ *
+ *   npm run bench:ingest            (BENCH_SECONDS=10 by default per scenario)
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import autocannon from 'autocannon';
+import { Kafka, logLevel } from 'kafkajs';
+import {
+  createEventEncoder,
+  domainEventSchema,
+  registerSchema,
+  valueSubject,
+} from '@catchall/schemas';
+import { latencyHistogram, report } from './lib/report';
+import { startService, startStack } from './lib/stack';
+
+const run = promisify(execFile);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const BATCH = 1000;
+
+async function createTopic(brokers: string, topic: string, partitions: number) {
+  const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: partitions }],
+  });
+  await admin.disconnect();
+}
+
+interface Load {
+  url: string;
+  connections: number;
+  method: 'PUT' | 'POST';
+  path: () => string;
+  body?: () => string;
+  eventsPerRequest: number;
+}
+
+async function load(l: Load) {
+  const latency = latencyHistogram();
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: l.url,
+        connections: l.connections,
+        duration: SECONDS,
+        requests: [
+          {
+            method: l.method,
+            setupRequest: (req) => ({
+              ...req,
+              path: l.path(),
+              ...(l.body
+                ? { body: l.body(), headers: { 'content-type': 'application/json' } }
+                : {}),
+            }),
+          },
+        ],
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) =>
+      latency.record(responseTime),
+    );
+  });
+  const ok = result['2xx'];
+  return {
+    connections: l.connections,
+    'events/s': Math.round((ok * l.eventsPerRequest) / SECONDS),
+    'requests/s': Math.round(ok / SECONDS),
+    ...latency.summary(),
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+async function producerPerformance(
+  java: string,
+  libs: string,
+  brokers: string,
+  recordSize: number,
+) {
+  const topic = 'perf-baseline';
+  await createTopic(brokers, topic, 12);
+  const records = Math.max(500_000, Number(process.env.BENCH_JAVA_RECORDS ?? 2_000_000));
+  const { stdout } = await run(
+    java,
+    [
+      '-Xmx512m',
+      '-cp',
+      `${libs}/*`,
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--topic',
+      topic,
+      '--num-records',
+      String(records),
+      '--record-size',
+      String(recordSize),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${brokers}`,
+      'acks=all',
+      'enable.idempotence=true',
+      'linger.ms=2',
+      'batch.size=262144',
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const last = stdout.trim().split('\n').pop() ?? '';
+  const match = /([\d.]+) records\/sec.*?(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th/.exec(last);
+  if (!match) throw new Error(`unexpected ProducerPerformance output: ${last}`);
+  return {
+    'events/s': Math.round(Number(match[1])),
+    p50: Number(match[2]),
+    p95: Number(match[3]),
+    p99: Number(match[4]),
+  };
+}
+
+async function main(): Promise<void> {
+  const infra = await startStack();
+  const topic = 'bench-events';
+  const stopping: (() => Promise<void>)[] = [() => infra.stop()];
+  try {
+    await createTopic(infra.kafka.brokers, topic, 12);
+    const producer = await startService('producer-api', {
+      KAFKA_BROKERS: infra.kafka.brokers,
+      SCHEMA_REGISTRY_URL: infra.registry.url,
+      EVENTS_TOPIC: topic,
+      PRODUCE_QUEUE_MAX: '200000',
+    });
+    stopping.unshift(() => producer.stop());
+    const schemaId = await registerSchema({
+      registryUrl: infra.registry.url,
+      subject: valueSubject(topic),
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const encoder = await createEventEncoder({ registryUrl: infra.registry.url, schemaId });
+    const recordSize = encoder.encode({
+      eventId: '3f2b1c5e-8d4a-4f6b-9c1e-2a7d5e8f9b0c',
+      domain: 'd123456.example',
+      type: 'delivered',
+      occurredAt: Date.now(),
+      source: null,
+    }).length;
+
+    let n = 0;
+    const single = (connections: number) =>
+      load({
+        url: producer.url,
+        connections,
+        method: 'PUT',
+        path: () => `/events/d${(n += 1) % 1_000_000}.example/delivered`,
+        eventsPerRequest: 1,
+      });
+    const bodies = Array.from({ length: 16 }, (_, b) =>
+      JSON.stringify(
+        Array.from({ length: BATCH }, (_, i) => ({
+          domain: `d${b * BATCH + i}.example`,
+          type: i % 10 === 0 ? 'bounced' : 'delivered',
+        })),
+      ),
+    );
+    const batched = (connections: number) =>
+      load({
+        url: producer.url,
+        connections,
+        method: 'POST',
+        path: () => '/events',
+        body: () => bodies[(n += 1) % bodies.length]!,
+        eventsPerRequest: BATCH,
+      });
+
+    const rows: Record<string, unknown>[] = [];
+    for (const c of [8, 32, 128])
+      rows.push({ scenario: `PUT, ${c} connections`, ...(await single(c)) });
+    for (const c of [2, 8])
+      rows.push({ scenario: `POST ${BATCH}/request, ${c} connections`, ...(await batched(c)) });
+    await producer.stop();
+    stopping.shift();
+    const java = await producerPerformance(
+      infra.kafka.java,
+      infra.kafka.libs,
+      infra.kafka.brokers,
+      recordSize,
+    );
+    rows.push({
+      scenario: `Kafka ProducerPerformance (${recordSize} B records, baseline)`,
+      ...java,
+    });
+
+    const bestBatch = Math.max(
+      ...rows
+        .filter((r) => String(r.scenario).startsWith('POST'))
+        .map((r) => Number(r['events/s'])),
+    );
+    report('ingest', rows, [
+      `record size ${recordSize} bytes; ${SECONDS} s per scenario; broker, API and load generator share this machine (${require('node:os').cpus().length} cores)`,
+      `batched ingest / Kafka ProducerPerformance = ${(bestBatch / java['events/s']).toFixed(2)} (${bestBatch} / ${java['events/s']} events/s)`,
+      'latencies in ms; ProducerPerformance latencies are per record, from send to ack',
+    ]);
+  } finally {
+    for (const stop of stopping) await stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,39 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as hdr from 'hdr-histogram-js';
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** A latency histogram in milliseconds (microsecond resolution). */
+export function latencyHistogram() {
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  return {
+    record(ms: number) {
+      h.recordValue(Math.max(1, Math.round(ms * 1000)));
+    },
+    summary(): LatencySummary {
+      const at = (p: number) => Math.round(h.getValueAtPercentile(p) / 10) / 100;
+      return { p50: at(50), p95: at(95), p99: at(99) };
+    },
+  };
+}
+
+/** Prints a table and writes the results as JSON under bench/results/ (ignored by git). */
+export function report(name: string, rows: Record<string, unknown>[], notes: string[]): void {
+  console.log(`\n${name}`);
+  console.table(rows);
+  for (const note of notes) console.log(note);
+  const dir = path.join(__dirname, '..', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ name, at: new Date().toISOString(), rows, notes }, null, 2));
+  console.log(`results written to ${path.relative(process.cwd(), file)}`);
+}

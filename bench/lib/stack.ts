@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { startInfra, freePort, type Infra } from '@catchall/scripts';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** The real broker, registry and Postgres on free loopback ports, as the tests use them. */
+export function startStack(): Promise<Infra> {
+  const t0 = Date.now();
+  return startInfra({
+    profile: 'test',
+    ports: { kafka: 0, kafkaController: 0, registry: 0, postgres: 0 },
+    databaseUrl: process.env.DATABASE_URL,
+    log: (m) => console.log(`[infra +${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`),
+  });
+}
+
+export interface ServiceProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Runs a service's compiled entry point and waits for /readyz. */
+export async function startService(
+  name: 'producer-api' | 'consumer' | 'query-api',
+  env: Record<string, string>,
+): Promise<ServiceProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, name, 'dist', 'main.js')], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url,
+    child,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
