@@ -6,6 +6,7 @@
  *   npm run bench:ingest            (BENCH_SECONDS=10 by default per scenario)
  */
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
         .map((r) => Number(r['events/s'])),
     );
     report('ingest', rows, [
-      `record size ${recordSize} bytes; ${SECONDS} s per scenario; broker, API and load generator share this machine (${require('node:os').cpus().length} cores)`,
+      `record size ${recordSize} bytes; ${SECONDS} s per scenario; broker, API and load generator share this machine (${os.cpus().length} cores)`,
       `batched ingest / Kafka ProducerPerformance = ${(bestBatch / java['events/s']).toFixed(2)} (${bestBatch} / ${java['events/s']} events/s)`,
       'latencies in ms; ProducerPerformance latencies are per record, from send to ack',
     ]);
