@@ -31,7 +31,7 @@ export function report(name: string, rows: Record<string, unknown>[], notes: str
   console.log(`\n${name}`);
   console.table(rows);
   for (const note of notes) console.log(note);
-  const dir = path.join(__dirname, '..', 'results');
+  const dir = path.join(__dirname, '..', '..', 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ name, at: new Date().toISOString(), rows, notes }, null, 2));

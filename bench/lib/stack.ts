@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { startInfra, freePort, type Infra } from '@catchall/scripts';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** The real broker, registry and Postgres on free loopback ports, as the tests use them. */
 export function startStack(): Promise<Infra> {
