@@ -1,0 +1,326 @@
+/**
+ * Projector benchmark: preloads topics with events over a 10,000,000-domain key space
+ * (Zipf-like, uniform, and shaped like the challenge's generator), then measures how fast
+ * the projector catches up into Postgres, next to two baselines from the same run: the same
+ * multi-row upsert fed straight from memory (the Postgres ceiling) and Kafka's own
+ * ConsumerPerformance tool on the same topic. Then freshness (Kafka ack to row in Postgres)
+ * at a steady 10,000 events/s, and the projector's memory.
+ *
+ *   npm run bench:catch-up     (BENCH_EVENTS=2000000 per workload by default)
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import pg from 'pg';
+import pino from 'pino';
+import { evolve, normalizeDomain, type DomainDelta } from '@catchall/core';
+import { createProjectionStore, migrate } from '@catchall/consumer';
+import {
+  createEventEncoder,
+  domainEventSchema,
+  registerSchema,
+  valueSubject,
+  type EventEncoder,
+} from '@catchall/schemas';
+import { latencyHistogram, report } from './lib/report';
+import { startService, startStack } from './lib/stack';
+import { events, type Workload } from './lib/workloads';
+
+const run = promisify(execFile);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
+const PARTITIONS = 12;
+const silent = pino({ level: 'silent' });
+
+type Stack = Awaited<ReturnType<typeof startStack>>;
+
+function kafkaOf(stack: Stack) {
+  return new Kafka({
+    brokers: [stack.kafka.brokers],
+    clientId: 'bench',
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+async function preload(stack: Stack, topic: string, workload: Workload, encoder: EventEncoder) {
+  const producer = kafkaOf(stack).producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const t0 = Date.now();
+  let batch: Message[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  let n = 0;
+  for (const [domain, type] of events(workload, EVENTS)) {
+    const key = normalizeDomain(domain);
+    batch.push({
+      key: key.ok ? key.domain : domain,
+      value: encoder.encode({
+        eventId: `e${(n += 1)}`,
+        domain,
+        type,
+        occurredAt: t0 + n,
+        source: null,
+      }),
+    });
+    if (batch.length === 10000) {
+      const sending = producer.send({ topic, acks: -1, messages: batch });
+      inFlight.add(sending);
+      void sending.finally(() => inFlight.delete(sending));
+      batch = [];
+      if (inFlight.size >= 4) await Promise.race(inFlight);
+    }
+  }
+  if (batch.length > 0) await producer.send({ topic, acks: -1, messages: batch });
+  await Promise.all(inFlight);
+  await producer.disconnect();
+  return Math.round(EVENTS / ((Date.now() - t0) / 1000));
+}
+
+/** The Postgres ceiling: the projector's own upsert, fed folded deltas from memory. */
+async function postgresCeiling(databaseUrl: string, workload: Workload): Promise<number> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const store = createProjectionStore({ pool, version: 1, synchronousCommit: false });
+  const chunk = 100_000;
+  const chunks: Map<string, DomainDelta>[] = [];
+  let current = new Map<string, DomainDelta>();
+  let n = 0;
+  for (const [domain, type] of events(workload, EVENTS)) {
+    const d = normalizeDomain(domain);
+    if (!d.ok) continue;
+    current.set(d.domain, evolve(current.get(d.domain), { type, occurredAt: (n += 1) }));
+    if (n % chunk === 0) {
+      chunks.push(current);
+      current = new Map();
+    }
+  }
+  if (current.size > 0) chunks.push(current);
+  const t0 = Date.now();
+  const positions = [0, 0, 0, 0];
+  const lanes = [0, 1, 2, 3].map(async (lane) => {
+    for (let i = lane; i < chunks.length; i += 4) {
+      const expected = positions[lane] === 0 ? null : positions[lane]!;
+      await store.flush({
+        topic: `ceiling-${workload}`,
+        partition: lane,
+        expected,
+        next: positions[lane]! + 1,
+        deltas: chunks[i]!,
+      });
+      positions[lane] = positions[lane]! + 1;
+    }
+  });
+  await Promise.all(lanes);
+  const rate = Math.round(EVENTS / ((Date.now() - t0) / 1000));
+  await pool.end();
+  return rate;
+}
+
+async function consumerPerformance(stack: Stack, topic: string): Promise<number> {
+  const { stdout } = await run(
+    stack.kafka.java,
+    [
+      '-Xmx512m',
+      '-cp',
+      `${stack.kafka.libs}/*`,
+      'org.apache.kafka.tools.ConsumerPerformance',
+      '--bootstrap-server',
+      stack.kafka.brokers,
+      '--topic',
+      topic,
+      '--messages',
+      String(EVENTS),
+      '--group',
+      `perf-${topic}`,
+      '--timeout',
+      '60000',
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const lines = stdout.trim().split('\n');
+  const header = lines.findIndex((l) => l.includes('nMsg.sec'));
+  const columns = lines[header]!.split(',').map((c) => c.trim());
+  const values = lines[header + 1]!.split(',').map((c) => c.trim());
+  return Math.round(Number(values[columns.indexOf('nMsg.sec')]));
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+async function appliedTotal(pool: pg.Pool, topic: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string | null }>(
+    'SELECT sum(next_offset)::text AS n FROM projection_positions WHERE topic = $1',
+    [topic],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function catchUp(stack: Stack, databaseUrl: string, pool: pg.Pool, topic: string) {
+  const consumer = await startService('consumer', {
+    KAFKA_BROKERS: stack.kafka.brokers,
+    SCHEMA_REGISTRY_URL: stack.registry.url,
+    DATABASE_URL: databaseUrl,
+    EVENTS_TOPIC: topic,
+    CONSUMER_GROUP: `projector-${topic}`,
+    MIGRATE_ON_START: 'false',
+  });
+  const t0 = Date.now();
+  let maxRss = 0;
+  let firstApplied = 0;
+  for (;;) {
+    maxRss = Math.max(maxRss, rssMb(consumer.child.pid!));
+    const applied = await appliedTotal(pool, topic);
+    if (applied > 0 && firstApplied === 0) firstApplied = Date.now();
+    if (applied >= EVENTS) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  return { consumer, rate: Math.round(EVENTS / seconds), seconds, maxRss };
+}
+
+/** Freshness at a steady rate: probe events timed from Kafka's ack to their row in Postgres. */
+async function freshness(
+  stack: Stack,
+  pool: pg.Pool,
+  topic: string,
+  encoder: EventEncoder,
+  perSecond: number,
+) {
+  const producer = kafkaOf(stack).producer();
+  await producer.connect();
+  const latency = latencyHistogram();
+  const seconds = Number(process.env.BENCH_FRESHNESS_SECONDS ?? 20);
+  const tickMs = 50;
+  const perTick = Math.round((perSecond * tickMs) / 1000);
+  const probes: Promise<void>[] = [];
+  let n = 0;
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    const tick = Date.now();
+    const probe = `probe-${(n += 1)}.example`;
+    const messages = Array.from({ length: perTick - 1 }, (_, i) => {
+      const domain = `steady-${(n * perTick + i) % 100000}.example`;
+      return {
+        key: domain,
+        value: encoder.encode({
+          eventId: `s${n}-${i}`,
+          domain,
+          type: 'delivered',
+          occurredAt: tick,
+          source: null,
+        }),
+      };
+    });
+    messages.push({
+      key: probe,
+      value: encoder.encode({
+        eventId: probe,
+        domain: probe,
+        type: 'delivered',
+        occurredAt: tick,
+        source: null,
+      }),
+    });
+    await producer.send({ topic, acks: -1, messages });
+    const acked = Date.now();
+    probes.push(
+      (async () => {
+        for (;;) {
+          const { rowCount } = await pool.query(
+            'SELECT 1 FROM domain_stats WHERE version = 1 AND domain = $1',
+            [probe],
+          );
+          if (rowCount) return latency.record(Date.now() - acked);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })(),
+    );
+    await new Promise((r) => setTimeout(r, Math.max(0, tickMs - (Date.now() - tick))));
+  }
+  await Promise.all(probes);
+  await producer.disconnect();
+  return { probes: n, ...latency.summary() };
+}
+
+async function main(): Promise<void> {
+  const stack = await startStack();
+  const cleanups: (() => Promise<void>)[] = [() => stack.stop()];
+  try {
+    await stack.postgres.createDatabase('bench');
+    await stack.postgres.createDatabase('bench_ceiling');
+    const databaseUrl = stack.postgres.urlFor('bench');
+    const ceilingUrl = stack.postgres.urlFor('bench_ceiling');
+    await migrate({ databaseUrl, logger: silent });
+    await migrate({ databaseUrl: ceilingUrl, logger: silent });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
+    cleanups.unshift(() => pool.end());
+    const admin = kafkaOf(stack).admin();
+    await admin.connect();
+    const rows: Record<string, unknown>[] = [];
+    const workloads = (process.env.BENCH_WORKLOADS ?? 'zipf,uniform,challenge').split(
+      ',',
+    ) as Workload[];
+    let zipfTopic: string | undefined;
+    let zipfEncoder: EventEncoder | undefined;
+    for (const workload of workloads) {
+      const topic = `bench-${workload}`;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: PARTITIONS }],
+      });
+      const schemaId = await registerSchema({
+        registryUrl: stack.registry.url,
+        subject: valueSubject(topic),
+        schema: domainEventSchema,
+        compatibility: 'BACKWARD',
+      });
+      const encoder = await createEventEncoder({ registryUrl: stack.registry.url, schemaId });
+      const preloadRate = await preload(stack, topic, workload, encoder);
+      const ceiling = await postgresCeiling(ceilingUrl, workload);
+      const kafkaRate = await consumerPerformance(stack, topic);
+      const projected = await catchUp(stack, databaseUrl, pool, topic);
+      const {
+        rows: [size],
+      } = await pool.query<{ domains: string }>(
+        'SELECT count(*)::text AS domains FROM domain_stats',
+      );
+      rows.push({
+        workload,
+        events: EVENTS,
+        'projector events/s': projected.rate,
+        'Postgres ceiling events/s': ceiling,
+        'Kafka ConsumerPerformance events/s': kafkaRate,
+        'projector / ceiling': Number((projected.rate / ceiling).toFixed(2)),
+        'max RSS MB': projected.maxRss,
+        'rows after': Number(size!.domains),
+        'preload events/s': preloadRate,
+      });
+      if (workload === 'zipf') {
+        zipfTopic = topic;
+        zipfEncoder = encoder;
+        cleanups.unshift(() => projected.consumer.stop());
+      } else {
+        await projected.consumer.stop();
+      }
+    }
+    await admin.disconnect();
+    const notes = [
+      `${EVENTS} events per workload over a ${(10_000_000).toLocaleString('en')}-domain key space, ${PARTITIONS} partitions; broker, Postgres, projector and load share this machine`,
+      'projector events/s: from the consumer process start to every record committed in Postgres (group join included)',
+    ];
+    if (zipfTopic && zipfEncoder) {
+      const fresh = await freshness(stack, pool, zipfTopic, zipfEncoder, 10000);
+      notes.push(
+        `freshness at 10,000 events/s (Kafka ack to row in Postgres), ${fresh.probes} probes: p50 ${fresh.p50} ms, p95 ${fresh.p95} ms, p99 ${fresh.p99} ms`,
+      );
+    }
+    report('catch-up', rows, notes);
+  } finally {
+    for (const cleanup of cleanups) await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
