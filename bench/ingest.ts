@@ -135,6 +135,10 @@ async function main(): Promise<void> {
       SCHEMA_REGISTRY_URL: infra.registry.url,
       EVENTS_TOPIC: topic,
       PRODUCE_QUEUE_MAX: '200000',
+      // For profiling: BENCH_PRODUCER_NODE_OPTIONS=--cpu-prof runs the API under the profiler.
+      ...(process.env.BENCH_PRODUCER_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_PRODUCER_NODE_OPTIONS }
+        : {}),
     });
     stopping.unshift(() => producer.stop());
     const schemaId = await registerSchema({
@@ -180,10 +184,16 @@ async function main(): Promise<void> {
       });
 
     const rows: Record<string, unknown>[] = [];
-    for (const c of [8, 32, 128])
-      rows.push({ scenario: `PUT, ${c} connections`, ...(await single(c)) });
-    for (const c of [2, 8])
-      rows.push({ scenario: `POST ${BATCH}/request, ${c} connections`, ...(await batched(c)) });
+    const only = process.env.BENCH_ONLY;
+    if (only !== 'batch') {
+      for (const c of [8, 32, 128])
+        rows.push({ scenario: `PUT, ${c} connections`, ...(await single(c)) });
+    }
+    if (only !== 'put') {
+      for (const c of [2, 8]) {
+        rows.push({ scenario: `POST ${BATCH}/request, ${c} connections`, ...(await batched(c)) });
+      }
+    }
     await producer.stop();
     stopping.shift();
     const java = await producerPerformance(

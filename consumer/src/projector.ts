@@ -174,19 +174,21 @@ export function createProjector(options: ProjectorOptions): Projector {
     const first = batch.messages[0];
     if (!first || payload.isStale()) return;
     if (!state.verified && !(await verifyStart(state, Number(first.offset)))) return;
+    // Counted per batch, not per record: metrics stay off the hot path.
+    const counts = { skipped: 0, delivered: 0, bounced: 0, ignored: 0 };
     for (const message of batch.messages) {
-      metrics.recordsConsumed.inc();
       const offset = Number(message.offset);
       if (offset < state.next!) {
-        metrics.recordsSkipped.inc();
+        counts.skipped += 1;
         continue;
       }
-      const record = await decodeRecord(options.codec, message);
+      const decoded = decodeRecord(options.codec, message);
+      const record = decoded instanceof Promise ? await decoded : decoded;
       if (record.kind === 'event') {
         foldInto(state, record.domain, record.event);
-        metrics.eventsApplied.inc({ type: record.event.type });
+        counts[record.event.type] += 1;
       } else if (record.kind === 'ignored') {
-        metrics.eventsIgnored.inc();
+        counts.ignored += 1;
       } else {
         await options.deadLetters.send(
           { topic: state.topic, partition: state.partition, message },
@@ -199,6 +201,11 @@ export function createProjector(options: ProjectorOptions): Projector {
       state.pendingRecords += 1;
       state.newestTimestamp = Math.max(state.newestTimestamp, Number(message.timestamp));
     }
+    metrics.recordsConsumed.inc(batch.messages.length);
+    metrics.recordsSkipped.inc(counts.skipped);
+    metrics.eventsApplied.inc({ type: 'delivered' }, counts.delivered);
+    metrics.eventsApplied.inc({ type: 'bounced' }, counts.bounced);
+    metrics.eventsIgnored.inc(counts.ignored);
     // Transaction markers after the last record are resolved by kafkajs too.
     state.next = Math.max(state.next!, Number(batch.lastOffset()) + 1);
     metrics.lag.set(

@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { normalizeDomain, isEventType, type CountedEvent } from '@catchall/core';
-import { DecodeError, type EventDecoder } from '@catchall/schemas';
+import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
 
 export type DecodedRecord =
   | { kind: 'event'; domain: string; event: CountedEvent }
@@ -12,18 +12,27 @@ export type DecodedRecord =
  * applied becomes `dead` (to the dead-letter topic); a retriable failure (the registry is
  * down) is thrown so that the partition retries instead of dead-lettering good data.
  */
-export async function decodeRecord(
+export function decodeRecord(
   codec: EventDecoder,
   message: KafkaMessage,
-): Promise<DecodedRecord> {
-  let value;
+): DecodedRecord | Promise<DecodedRecord> {
+  let value: DecodedDomainEvent | undefined;
   try {
-    value = await codec.decode(message.value);
+    value = codec.decodeKnown(message.value);
   } catch (err) {
-    if (err instanceof DecodeError)
-      return { kind: 'dead', reason: err.reason, detail: err.message };
-    throw err;
+    return deadOrThrow(err);
   }
+  // The writer schema is looked up once per id; every later record decodes without a promise.
+  if (value === undefined) return codec.decode(message.value).then(classify, deadOrThrow);
+  return classify(value);
+}
+
+function deadOrThrow(err: unknown): DecodedRecord {
+  if (err instanceof DecodeError) return { kind: 'dead', reason: err.reason, detail: err.message };
+  throw err;
+}
+
+function classify(value: DecodedDomainEvent): DecodedRecord {
   if (value.type === 'unknown') return { kind: 'ignored' };
   if (!isEventType(value.type)) {
     return { kind: 'dead', reason: 'unknown-event-type', detail: `type "${value.type}"` };

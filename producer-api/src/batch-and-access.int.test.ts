@@ -1,29 +1,16 @@
-import { testInfra } from '../../test/support/env';
 import { createTestTopic, readAll, type TestTopic } from '../../test/support/kafka';
-import { testLogger } from '../../test/support/logger';
-import { loadProducerConfig } from './config';
-import { startProducerService, type ProducerService } from './service';
-
-const infra = testInfra();
-
-async function start(topic: string, env: Record<string, string> = {}): Promise<ProducerService> {
-  const config = loadProducerConfig({
-    KAFKA_BROKERS: infra.brokers,
-    SCHEMA_REGISTRY_URL: infra.registryUrl,
-    EVENTS_TOPIC: topic,
-    ...env,
-  });
-  const service = await startProducerService(config, testLogger('producer-api'));
-  await service.schemaReady;
-  return service;
-}
+import { startTestProducer } from '../../test/support/producer-service';
+import type { ProducerService } from './service';
 
 describe('POST /events (batches) against real Kafka', () => {
   let topic: TestTopic;
   let service: ProducerService;
   beforeAll(async () => {
     topic = await createTestTopic(3);
-    service = await start(topic.name, { BATCH_MAX_EVENTS: '50', BATCH_MAX_BYTES: '8192' });
+    service = await startTestProducer(topic.name, {
+      BATCH_MAX_EVENTS: '50',
+      BATCH_MAX_BYTES: '8192',
+    });
   });
   afterAll(async () => {
     await service.lifecycle.shutdown('test done');
@@ -141,7 +128,7 @@ describe('optional bearer-token authentication and rate limiting', () => {
   let service: ProducerService;
   beforeAll(async () => {
     topic = await createTestTopic(1);
-    service = await start(topic.name, {
+    service = await startTestProducer(topic.name, {
       API_TOKENS: 'token-a, token-b',
       RATE_LIMIT_PER_MINUTE: '3',
     });
@@ -193,7 +180,7 @@ describe('optional bearer-token authentication and rate limiting', () => {
 describe('authentication off (the default)', () => {
   it('accepts requests without a token', async () => {
     const topic = await createTestTopic(1);
-    const service = await start(topic.name);
+    const service = await startTestProducer(topic.name);
     try {
       const response = await service.app.inject({
         method: 'PUT',

@@ -1,3 +1,4 @@
+import { startTestProducer } from '../../test/support/producer-service';
 import { createEventDecoder } from '@catchall/schemas';
 import { testInfra } from '../../test/support/env';
 import { createTestTopic, readAll, type TestTopic } from '../../test/support/kafka';
@@ -7,25 +8,13 @@ import { startProducerService, type ProducerService } from './service';
 
 const infra = testInfra();
 
-async function start(topic: string, env: Record<string, string> = {}): Promise<ProducerService> {
-  const config = loadProducerConfig({
-    KAFKA_BROKERS: infra.brokers,
-    SCHEMA_REGISTRY_URL: infra.registryUrl,
-    EVENTS_TOPIC: topic,
-    ...env,
-  });
-  const service = await startProducerService(config, testLogger('producer-api'));
-  await service.schemaReady;
-  return service;
-}
-
 describe('the ingest API against real Kafka and registry', () => {
   let topic: TestTopic;
   let service: ProducerService;
 
   beforeAll(async () => {
     topic = await createTestTopic(3);
-    service = await start(topic.name);
+    service = await startTestProducer(topic.name);
   });
   afterAll(async () => {
     await service.lifecycle.shutdown('test done');

@@ -1,4 +1,5 @@
 import { testInfra, uniqueName } from '../../test/support/env';
+import { newerWriterSchema } from '../../test/support/events';
 import { createEventDecoder, createEventEncoder, DecodeError } from './codec';
 import { domainEventSchema, valueSubject, type DomainEvent } from './domain-event';
 import { lookupSchema, registerSchema, RegistryError } from './registry';
@@ -17,23 +18,22 @@ const event: DomainEvent = {
   source: null,
 };
 
-/** The contract with an extra optional field and an extra enum symbol: a newer writer. */
-function newerSchema() {
-  const fields = (domainEventSchema.fields as Record<string, unknown>[]).map((f) =>
-    f.name === 'type'
-      ? {
-          ...f,
-          type: {
-            ...(f.type as object),
-            symbols: ['unknown', 'delivered', 'bounced', 'deferred'],
-          },
-        }
-      : f,
-  );
-  return {
-    ...domainEventSchema,
-    fields: [...fields, { name: 'mailbox', type: ['null', 'string'], default: null }],
-  };
+/** Registers the current contract, then the newer writer's schema, under a fresh subject. */
+async function newerWriterEncoder() {
+  const s = subject();
+  await registerSchema({
+    registryUrl,
+    subject: s,
+    schema: domainEventSchema,
+    compatibility: 'BACKWARD',
+  });
+  const newerId = await registerSchema({
+    registryUrl,
+    subject: s,
+    schema: newerWriterSchema(),
+    compatibility: 'BACKWARD',
+  });
+  return createEventEncoder({ registryUrl, schemaId: newerId });
 }
 
 describe('the event schema in the real schema registry', () => {
@@ -108,39 +108,13 @@ describe('the event schema in the real schema registry', () => {
   });
 
   it('reads a newer writer schema: the added optional field is dropped', async () => {
-    const s = subject();
-    await registerSchema({
-      registryUrl,
-      subject: s,
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
-    const newerId = await registerSchema({
-      registryUrl,
-      subject: s,
-      schema: newerSchema(),
-      compatibility: 'BACKWARD',
-    });
-    const encoder = await createEventEncoder({ registryUrl, schemaId: newerId });
+    const encoder = await newerWriterEncoder();
     const bytes = encoder.encode({ ...event, mailbox: 'info' } as DomainEvent);
     await expect(createEventDecoder({ registryUrl }).decode(bytes)).resolves.toEqual(event);
   });
 
   it('reads an enum symbol it does not know as the default, unknown', async () => {
-    const s = subject();
-    await registerSchema({
-      registryUrl,
-      subject: s,
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
-    const newerId = await registerSchema({
-      registryUrl,
-      subject: s,
-      schema: newerSchema(),
-      compatibility: 'BACKWARD',
-    });
-    const encoder = await createEventEncoder({ registryUrl, schemaId: newerId });
+    const encoder = await newerWriterEncoder();
     const bytes = encoder.encode({ ...event, type: 'deferred' } as unknown as DomainEvent);
     const decoded = await createEventDecoder({ registryUrl }).decode(bytes);
     expect(decoded.type).toBe('unknown');

@@ -28,6 +28,11 @@ export interface EventEncoder {
 
 export interface EventDecoder {
   decode(value: Buffer | null): Promise<DecodedDomainEvent>;
+  /**
+   * The same, without a promise, when the writer schema is known already (the hot path);
+   * undefined when it must be looked up first (then call decode).
+   */
+  decodeKnown(value: Buffer | null): DecodedDomainEvent | undefined;
 }
 
 interface Reader {
@@ -69,6 +74,7 @@ export function createEventDecoder(options: { registryUrl: string }): EventDecod
   const registry = new SchemaRegistry({ host: options.registryUrl });
   const readerType = avro.Type.forSchema(domainEventSchema as avro.Schema);
   const readers = new Map<number, Promise<Reader>>();
+  const loaded = new Map<number, Reader>();
 
   async function loadReader(id: number): Promise<Reader> {
     let writer: avro.Type;
@@ -85,7 +91,9 @@ export function createEventDecoder(options: { registryUrl: string }): EventDecod
       );
     }
     if (writer.equals(readerType)) {
-      return { read: (body) => readerType.fromBuffer(body) as DecodedDomainEvent };
+      const reader = { read: (body: Buffer) => readerType.fromBuffer(body) as DecodedDomainEvent };
+      loaded.set(id, reader);
+      return reader;
     }
     let resolver: avro.Resolver;
     try {
@@ -96,7 +104,11 @@ export function createEventDecoder(options: { registryUrl: string }): EventDecod
         `writer schema ${id} cannot be read as a domain event: ${(err as Error).message}`,
       );
     }
-    return { read: (body) => readerType.fromBuffer(body, resolver) as DecodedDomainEvent };
+    const reader = {
+      read: (body: Buffer) => readerType.fromBuffer(body, resolver) as DecodedDomainEvent,
+    };
+    loaded.set(id, reader);
+    return reader;
   }
 
   function readerFor(id: number): Promise<Reader> {
@@ -112,20 +124,32 @@ export function createEventDecoder(options: { registryUrl: string }): EventDecod
     return reader;
   }
 
+  function checkHeader(value: Buffer | null): asserts value is Buffer {
+    if (!value || value.length < HEADER || value.readUInt8(0) !== MAGIC) {
+      throw new DecodeError('not-wire-format', 'value is not in the Confluent wire format');
+    }
+  }
+
+  function read(reader: Reader, value: Buffer): DecodedDomainEvent {
+    try {
+      return reader.read(value.subarray(HEADER));
+    } catch (err) {
+      throw new DecodeError(
+        'undecodable',
+        `Avro body cannot be decoded: ${(err as Error).message}`,
+      );
+    }
+  }
+
   return {
     async decode(value) {
-      if (!value || value.length < HEADER || value.readUInt8(0) !== MAGIC) {
-        throw new DecodeError('not-wire-format', 'value is not in the Confluent wire format');
-      }
-      const reader = await readerFor(value.readInt32BE(1));
-      try {
-        return reader.read(value.subarray(HEADER));
-      } catch (err) {
-        throw new DecodeError(
-          'undecodable',
-          `Avro body cannot be decoded: ${(err as Error).message}`,
-        );
-      }
+      checkHeader(value);
+      return read(await readerFor(value.readInt32BE(1)), value);
+    },
+    decodeKnown(value) {
+      checkHeader(value);
+      const reader = loaded.get(value.readInt32BE(1));
+      return reader === undefined ? undefined : read(reader, value);
     },
   };
 }

@@ -77,3 +77,22 @@ export function makeEvents(count: number, domains: number, prefix: string): Test
     type: i % 7 === 3 ? 'bounced' : 'delivered',
   }));
 }
+
+/**
+ * The contract as a newer writer might extend it: an extra optional field and an extra enum
+ * symbol. Readers of the current contract must still read it (schema evolution).
+ */
+export function newerWriterSchema(): Record<string, unknown> {
+  const fields = (domainEventSchema.fields as Record<string, unknown>[]).map((f) =>
+    f.name === 'type'
+      ? {
+          ...f,
+          type: { ...(f.type as object), symbols: ['unknown', 'delivered', 'bounced', 'deferred'] },
+        }
+      : f,
+  );
+  return {
+    ...domainEventSchema,
+    fields: [...fields, { name: 'mailbox', type: ['null', 'string'], default: null }],
+  };
+}
