@@ -130,16 +130,18 @@ async function main(): Promise<void> {
   const stopping: (() => Promise<void>)[] = [() => infra.stop()];
   try {
     await createTopic(infra.kafka.brokers, topic, 12);
-    const producer = await startService('producer-api', {
-      KAFKA_BROKERS: infra.kafka.brokers,
-      SCHEMA_REGISTRY_URL: infra.registry.url,
-      EVENTS_TOPIC: topic,
-      PRODUCE_QUEUE_MAX: '200000',
-      // For profiling: BENCH_PRODUCER_NODE_OPTIONS=--cpu-prof runs the API under the profiler.
-      ...(process.env.BENCH_PRODUCER_NODE_OPTIONS
-        ? { NODE_OPTIONS: process.env.BENCH_PRODUCER_NODE_OPTIONS }
-        : {}),
-    });
+    const producer = await startService(
+      'producer-api',
+      {
+        KAFKA_BROKERS: infra.kafka.brokers,
+        SCHEMA_REGISTRY_URL: infra.registry.url,
+        EVENTS_TOPIC: topic,
+        PRODUCE_QUEUE_MAX: '200000',
+        ...(process.env.PRODUCE_BATCH_MAX ? { PRODUCE_BATCH_MAX: process.env.PRODUCE_BATCH_MAX } : {}),
+      },
+      // For profiling: BENCH_PRODUCER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      (process.env.BENCH_PRODUCER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    );
     stopping.unshift(() => producer.stop());
     const schemaId = await registerSchema({
       registryUrl: infra.registry.url,

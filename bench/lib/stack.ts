@@ -25,9 +25,10 @@ export interface ServiceProcess {
 export async function startService(
   name: 'producer-api' | 'consumer' | 'query-api',
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, name, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, name, 'dist', 'main.js')], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

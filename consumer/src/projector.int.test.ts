@@ -44,6 +44,7 @@ async function startProjector(
   db: TestDatabase,
   groupId: string,
   databaseUrl = db.url,
+  registryUrl = infra.registryUrl,
 ): Promise<Running> {
   const logger = testLogger('projector');
   const kafka = createKafka({ brokers: infra.brokers, clientId: 'projector-test', logger });
@@ -58,7 +59,7 @@ async function startProjector(
   const registry = createMetricsRegistry('consumer-test');
   const projector = createProjector({
     kafka,
-    codec: createEventDecoder({ registryUrl: infra.registryUrl }),
+    codec: createEventDecoder({ registryUrl }),
     store: createProjectionStore({ pool, version: 1, synchronousCommit: false }),
     deadLetters: createDeadLetters({ producer, topic: topic.dlq }),
     topic: topic.name,
@@ -266,6 +267,30 @@ describe('the projector against real Kafka, registry and Postgres', () => {
       await waitFor('every event, once', () =>
         countsEqual(db, expectedCounts([...before, ...during])),
       );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('waits for a registry that is down instead of dead-lettering good records', async () => {
+    const events = makeEvents(300, 10, 'regdown');
+    await publishEvents(topic.name, events);
+    const target = new URL(infra.registryUrl);
+    const proxy = await createTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const viaProxy = new URL(infra.registryUrl);
+    viaProxy.port = String(proxy.port);
+    try {
+      await proxy.cut();
+      const r = await startProjector(topic, db, uniqueName('group'), db.url, viaProxy.toString());
+      running.push(r);
+      await waitFor(
+        'the projector to pause',
+        async () => (await metric(r.registry, 'catchall_projector_paused')) === 1,
+      );
+      expect((await readModelCounts(db.pool)).size).toBe(0);
+      await proxy.restore();
+      await waitFor('every event, once', () => countsEqual(db, expectedCounts(events)));
+      expect(await readAll(topic.dlq)).toHaveLength(0);
     } finally {
       await proxy.close();
     }
