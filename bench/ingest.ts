@@ -137,7 +137,9 @@ async function main(): Promise<void> {
         SCHEMA_REGISTRY_URL: infra.registry.url,
         EVENTS_TOPIC: topic,
         PRODUCE_QUEUE_MAX: '200000',
-        ...(process.env.PRODUCE_BATCH_MAX ? { PRODUCE_BATCH_MAX: process.env.PRODUCE_BATCH_MAX } : {}),
+        ...(process.env.PRODUCE_BATCH_MAX
+          ? { PRODUCE_BATCH_MAX: process.env.PRODUCE_BATCH_MAX }
+          : {}),
       },
       // For profiling: BENCH_PRODUCER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
       (process.env.BENCH_PRODUCER_NODE_ARGS ?? '').split(' ').filter(Boolean),
