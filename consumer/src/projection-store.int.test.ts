@@ -135,4 +135,12 @@ describe('the projection store on a real Postgres', () => {
     expect(await store.loadPosition('t', 1)).toBe(9);
     expect((await readModelCounts(db.pool)).get('a.com')).toEqual({ delivered: 2, bounced: 0 });
   });
+
+  it('accepts positions from the Kafka cluster they were read from and refuses another one', async () => {
+    const store = createProjectionStore({ pool: db.pool, version: 1, synchronousCommit: false });
+    await store.claimSource('t', 'cluster-a');
+    await store.claimSource('t', 'cluster-a');
+    await expect(store.claimSource('t', 'cluster-b')).rejects.toThrow(/cluster-a.*cluster-b/s);
+    await store.claimSource('other-topic', 'cluster-b');
+  });
 });

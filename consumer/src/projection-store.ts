@@ -21,6 +21,11 @@ export interface ProjectionStore {
    * `conflict` means another writer moved the position first: nothing was written.
    */
   flush(batch: PartitionFlush): Promise<FlushOutcome>;
+  /**
+   * Records the Kafka cluster the positions of `topic` belong to, or checks it against the
+   * one recorded: a different cluster throws, since its offsets mean other records.
+   */
+  claimSource(topic: string, clusterId: string): Promise<void>;
   ping(): Promise<void>;
 }
 
@@ -106,6 +111,25 @@ export function createProjectionStore(options: {
       } finally {
         // A failed client is destroyed, not reused: the server aborts its open transaction.
         client.release(failure);
+      }
+    },
+
+    async claimSource(topic, clusterId) {
+      await pool.query(
+        'INSERT INTO projection_sources (version, topic, cluster_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+        [version, topic, clusterId],
+      );
+      const { rows } = await pool.query<{ cluster_id: string }>(
+        'SELECT cluster_id FROM projection_sources WHERE version = $1 AND topic = $2',
+        [version, topic],
+      );
+      const recorded = rows[0]?.cluster_id;
+      if (recorded !== clusterId) {
+        throw new Error(
+          `read model version ${version} holds positions of topic ${topic} in Kafka cluster ${recorded}, ` +
+            `but the brokers are cluster ${clusterId}: the topic's offsets mean other records now. ` +
+            'Rebuild the read model from this cluster (a new version) instead of reusing it.',
+        );
       }
     },
 

@@ -256,6 +256,18 @@ export function createProjector(options: ProjectorOptions): Projector {
     );
   }
 
+  /** Positions are only valid on the Kafka cluster they were read from. */
+  async function checkSource(): Promise<void> {
+    const admin = options.kafka.admin();
+    await admin.connect();
+    try {
+      const { clusterId } = await admin.describeCluster();
+      await store.claimSource(options.topic, clusterId);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   function tick(): void {
     void flushAll();
   }
@@ -273,6 +285,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         member = false;
         log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
       });
+      await checkSource();
       await consumer.connect();
       await consumer.subscribe({ topic: options.topic, fromBeginning: true });
       await consumer.run({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startKafka, type RunningKafka } from './kafka';
@@ -54,6 +54,12 @@ function runDirs(profile: InfraOptions['profile']) {
           `catchall-dev-${createHash('sha1').update(base).digest('hex').slice(0, 10)}`,
         )
       : base;
+  // Kafka's data and the read model are one unit: positions stored in Postgres mean nothing
+  // on a broker formatted anew, so a dev Postgres whose broker data is gone starts anew too.
+  const pgData = path.join(pgBase, 'postgres');
+  if (profile === 'dev' && !existsSync(path.join(base, 'kafka', 'data', 'meta.properties'))) {
+    rmSync(pgData, { recursive: true, force: true });
+  }
   for (const d of [base, pgBase]) {
     mkdirSync(d, { recursive: true });
     chmodSync(d, 0o755);
