@@ -19,8 +19,6 @@ export interface PublisherOptions {
 export interface Publisher {
   /** Resolves once Kafka acknowledged every message (acks=all), rejects with a 503 error. */
   publish(messages: Message[]): Promise<void>;
-  /** Records accepted and not yet acknowledged. */
-  depth(): number;
   /** Sends what is queued and waits for every acknowledgement. */
   drain(): Promise<void>;
   /** True when the last produce request failed (Kafka unreachable or refusing). */
@@ -135,7 +133,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
       }
       return withTimeout(acked);
     },
-    depth: () => queuedRecords,
     async drain() {
       drainQueue();
       while (sending) await sending;

@@ -37,16 +37,6 @@ export function evolve(state: DomainDelta | undefined, event: CountedEvent): Dom
   };
 }
 
-/** Merges two deltas of the same domain; the same laws as `evolve`. */
-export function mergeDeltas(a: DomainDelta, b: DomainDelta): DomainDelta {
-  return {
-    delivered: a.delivered + b.delivered,
-    bounced: a.bounced + b.bounced,
-    firstEventAt: Math.min(a.firstEventAt, b.firstEventAt),
-    lastEventAt: Math.max(a.lastEventAt, b.lastEventAt),
-  };
-}
-
 /** Folds many (domain, event) pairs into one delta per domain. */
 export function foldEvents(
   events: Iterable<{ domain: string; event: CountedEvent }>,

@@ -74,7 +74,3 @@ export const errors = {
     true,
   ),
 };
-
-export function isRetriable(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as CatchallError).retriable === true;
-}
