@@ -9,6 +9,7 @@ export interface QueryAppOptions {
   registry: Registry;
   readModel: ReadModel;
   threshold: number;
+  lookupMaxDomains: number;
 }
 
 /** The query API's routes over the shared service shell; does not listen. */

@@ -9,6 +9,11 @@ export const queryConfigFields = {
   DATABASE_URL: configFields.DATABASE_URL,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
   CATCH_ALL_THRESHOLD: configFields.CATCH_ALL_THRESHOLD,
+  LOOKUP_MAX_DOMAINS: Type.Integer({
+    minimum: 1,
+    default: 1000,
+    description: 'domains per POST /domains/lookup at most (413 beyond)',
+  }),
 };
 
 export type QueryConfig = ReturnType<typeof loadQueryConfig>;

@@ -20,7 +20,10 @@ describe('the query API against a real Postgres', () => {
     await insert(db, 'catchall.example', 1001, 0);
     await insert(db, 'threshold.example', 1000, 0);
     await insert(db, 'bounced.example', 5000, 1);
-    service = startQueryService(loadQueryConfig({ DATABASE_URL: db.url }), testLogger('query-api'));
+    service = startQueryService(
+      loadQueryConfig({ DATABASE_URL: db.url, LOOKUP_MAX_DOMAINS: '5' }),
+      testLogger('query-api'),
+    );
   });
   afterAll(async () => {
     await service.lifecycle.shutdown('test done');
@@ -80,10 +83,68 @@ describe('the query API against a real Postgres', () => {
     ).toBe(404);
   });
 
+  it('looks up many domains at once, in the order asked, normalized, with per-domain errors', async () => {
+    const response = await service.app.inject({
+      method: 'POST',
+      url: '/domains/lookup',
+      payload: { domains: ['CatchAll.EXAMPLE.', 'never-seen.example', 'a..b', 'bounced.example'] },
+    });
+    expect(response.statusCode).toBe(200);
+    const { results } = response.json();
+    expect(results).toEqual([
+      expect.objectContaining({
+        input: 'CatchAll.EXAMPLE.',
+        domain: 'catchall.example',
+        found: true,
+        status: 'catch-all',
+        delivered: 1001,
+      }),
+      {
+        input: 'never-seen.example',
+        domain: 'never-seen.example',
+        found: false,
+        status: 'unknown',
+      },
+      {
+        input: 'a..b',
+        found: false,
+        error: { code: 'CATCHALL_INVALID_DOMAIN', message: expect.stringMatching(/empty label/) },
+      },
+      expect.objectContaining({ input: 'bounced.example', found: true, status: 'not catch-all' }),
+    ]);
+  });
+
+  it('answers 413 beyond the maximum number of domains, and 400 for an empty or malformed body', async () => {
+    const tooMany = await service.app.inject({
+      method: 'POST',
+      url: '/domains/lookup',
+      payload: {
+        domains: ['a.example', 'b.example', 'c.example', 'd.example', 'e.example', 'f.example'],
+      },
+    });
+    expect(tooMany.statusCode).toBe(413);
+    expect(tooMany.json()).toMatchObject({ code: 'CATCHALL_LOOKUP_TOO_LARGE' });
+    const empty = await service.app.inject({
+      method: 'POST',
+      url: '/domains/lookup',
+      payload: { domains: [] },
+    });
+    expect(empty.statusCode).toBe(400);
+    const extra = await service.app.inject({
+      method: 'POST',
+      url: '/domains/lookup',
+      payload: { domains: ['a.example'], limit: 3 },
+    });
+    expect(extra.statusCode).toBe(400);
+  });
+
   it('serves its OpenAPI document', async () => {
     const response = await service.app.inject('/openapi.json');
     expect(response.statusCode).toBe(200);
-    expect(Object.keys(response.json().paths)).toEqual(['/domains/{domain}']);
+    expect(Object.keys(response.json().paths).sort()).toEqual([
+      '/domains/lookup',
+      '/domains/{domain}',
+    ]);
   });
 });
 

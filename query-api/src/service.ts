@@ -30,6 +30,7 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
     registry: createMetricsRegistry('query-api'),
     readModel: createReadModel({ pool }),
     threshold: config.CATCH_ALL_THRESHOLD,
+    lookupMaxDomains: config.LOOKUP_MAX_DOMAINS,
   });
   lifecycle.onClose('http server', () => app.close());
   return { app, lifecycle };

@@ -42,6 +42,12 @@ export const errors = {
     'A batch may hold at most %d events; split it',
     false,
   ),
+  lookupTooLarge: defineError(
+    'CATCHALL_LOOKUP_TOO_LARGE',
+    413,
+    'A lookup may hold at most %d domains; split it',
+    false,
+  ),
   unauthorized: defineError(
     'CATCHALL_UNAUTHORIZED',
     401,

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DOMAIN_STATUSES, domainStatus, errors, normalizeDomain } from '@catchall/core';
-import type { ReadModel } from '../read-model';
+import type { DomainRow, ReadModel } from '../read-model';
 
 const Params = Type.Object({
   domain: Type.String({ maxLength: 1024, description: 'the mail domain; normalized before use' }),
@@ -28,10 +28,43 @@ const NeverSeen = Type.Object({
   status: Type.Literal('unknown'),
 });
 
-/** GET /domains/<domain>: the domain's status and counts from the live read model. */
+const LookupBody = Type.Object(
+  { domains: Type.Array(Type.String({ maxLength: 1024 }), { minItems: 1 }) },
+  { additionalProperties: false },
+);
+
+const LookupResult = Type.Object({
+  input: Type.String({ description: 'the domain as sent' }),
+  domain: Type.Optional(Type.String({ description: 'normalized; absent when invalid' })),
+  status: Type.Optional(Status),
+  found: Type.Boolean({ description: 'false for a domain never seen (status unknown) or invalid' }),
+  delivered: Type.Optional(Type.Integer()),
+  bounced: Type.Optional(Type.Integer()),
+  firstEventAt: Type.Optional(Type.String({ format: 'date-time' })),
+  lastEventAt: Type.Optional(Type.String({ format: 'date-time' })),
+  updatedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+});
+
+function answer(row: DomainRow, threshold: number) {
+  return {
+    domain: row.domain,
+    status: domainStatus(row, threshold),
+    delivered: row.delivered,
+    bounced: row.bounced,
+    firstEventAt: row.firstEventAt.toISOString(),
+    lastEventAt: row.lastEventAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/**
+ * GET /domains/<domain>: the domain's status and counts from the live read model.
+ * POST /domains/lookup: many at once, answered in the order asked, one query.
+ */
 export function registerDomainRoutes(
   app: FastifyInstance,
-  deps: { readModel: ReadModel; threshold: number },
+  deps: { readModel: ReadModel; threshold: number; lookupMaxDomains: number },
 ): void {
   app.get<{ Params: Static<typeof Params> }>(
     '/domains/:domain',
@@ -56,12 +89,37 @@ export function registerDomainRoutes(
           status: 'unknown',
         });
       }
+      return answer(row, deps.threshold);
+    },
+  );
+
+  app.post<{ Body: Static<typeof LookupBody> }>(
+    '/domains/lookup',
+    {
+      schema: {
+        summary: `Whether each of many domains is a catch-all (at most ${deps.lookupMaxDomains})`,
+        body: LookupBody,
+        response: { 200: Type.Object({ results: Type.Array(LookupResult) }) },
+      },
+    },
+    async (request) => {
+      const inputs = request.body.domains;
+      if (inputs.length > deps.lookupMaxDomains) throw errors.lookupTooLarge(deps.lookupMaxDomains);
+      const normalized = inputs.map((input) => ({ input, result: normalizeDomain(input) }));
+      const valid = normalized.flatMap(({ result }) => (result.ok ? [result.domain] : []));
+      const rows =
+        valid.length > 0 ? await deps.readModel.findMany([...new Set(valid)]) : new Map();
       return {
-        ...row,
-        status: domainStatus(row, deps.threshold),
-        firstEventAt: row.firstEventAt.toISOString(),
-        lastEventAt: row.lastEventAt.toISOString(),
-        updatedAt: row.updatedAt.toISOString(),
+        results: normalized.map(({ input, result }) => {
+          if (!result.ok) {
+            const err = errors.invalidDomain(input, result.reason);
+            return { input, found: false, error: { code: err.code, message: err.message } };
+          }
+          const row = rows.get(result.domain);
+          return row
+            ? { input, found: true, ...answer(row, deps.threshold) }
+            : { input, found: false, domain: result.domain, status: 'unknown' as const };
+        }),
       };
     },
   );
