@@ -1,10 +1,30 @@
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startInfra } from './infra';
 
 /**
  * The test command: starts a throwaway Kafka, registry and Postgres on free loopback ports,
  * runs jest against them (arguments are passed on), and stops everything whatever happens.
  */
+const summaryFile = path.join(os.tmpdir(), `catchall-jest-${process.pid}.json`);
+
+/** The plain closing line a CI log reader understands, from jest's JSON results. */
+function printSummary(): void {
+  if (!existsSync(summaryFile)) return;
+  const results = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+  };
+  rmSync(summaryFile, { force: true });
+  const skipped = results.numPendingTests > 0 ? `, ${results.numPendingTests} skipped` : '';
+  console.log(
+    `Tests: ${results.numPassedTests} passed, ${results.numFailedTests} failed${skipped}`,
+  );
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const log = (message: string) =>
@@ -26,7 +46,14 @@ async function main(): Promise<number> {
     const jest = spawn(
       process.execPath,
       // --forceExit: a handle a test leaks must not hang the run; jest still reports it.
-      [require.resolve('jest/bin/jest'), '--ci', '--forceExit', ...process.argv.slice(2)],
+      [
+        require.resolve('jest/bin/jest'),
+        '--ci',
+        '--forceExit',
+        '--json',
+        `--outputFile=${summaryFile}`,
+        ...process.argv.slice(2),
+      ],
       {
         stdio: 'inherit',
         env: {
@@ -54,7 +81,11 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    // Last, so that it is the closing line of the run.
+    printSummary();
+    process.exit(code);
+  },
   (err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
