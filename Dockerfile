@@ -1,0 +1,54 @@
+# syntax=docker/dockerfile:1
+# One image for the three services: the command chooses which one runs.
+#   docker build -t catch-all .
+#   docker run catch-all producer-api/dist/main.js
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY core/package.json core/
+COPY schemas/package.json schemas/
+COPY producer-api/package.json producer-api/
+COPY consumer/package.json consumer/
+COPY query-api/package.json query-api/
+COPY scripts/package.json scripts/
+# npm install, not npm ci: see scripts/bootstrap.js.
+RUN npm install --no-audit --no-fund --no-save
+COPY tsconfig.base.json tsconfig.json ./
+COPY core core
+COPY schemas schemas
+COPY producer-api producer-api
+COPY consumer consumer
+COPY query-api query-api
+RUN node node_modules/typescript/bin/tsc -b core schemas producer-api consumer query-api
+
+FROM node:20-bookworm-slim AS runtime
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends tini \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production \
+    HOST=0.0.0.0
+COPY package.json package-lock.json ./
+COPY core/package.json core/
+COPY schemas/package.json schemas/
+COPY producer-api/package.json producer-api/
+COPY consumer/package.json consumer/
+COPY query-api/package.json query-api/
+# Production dependencies of the services only (not the local-infrastructure scripts).
+RUN npm install --omit=dev --no-audit --no-fund --no-save \
+      -w core -w schemas -w producer-api -w consumer -w query-api \
+  && npm cache clean --force
+COPY --from=build /app/core/dist core/dist
+COPY --from=build /app/schemas/dist schemas/dist
+COPY schemas/domain-event.avsc schemas/
+COPY --from=build /app/producer-api/dist producer-api/dist
+COPY --from=build /app/consumer/dist consumer/dist
+COPY consumer/migrations consumer/migrations
+COPY --from=build /app/query-api/dist query-api/dist
+USER node
+# tini is PID 1, so that SIGTERM reaches node and the graceful shutdown runs.
+ENTRYPOINT ["/usr/bin/tini", "--", "node"]
+CMD ["producer-api/dist/main.js"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
