@@ -43,8 +43,9 @@ function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    // EPERM: it exists but is not ours to signal; ESRCH: it is gone.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -113,14 +114,23 @@ export async function startProcess(options: {
   };
 
   const deadline = Date.now() + options.timeoutMs;
+  // Why the last readiness check failed, for the error when the deadline passes.
+  let lastCheck = 'no check answered yet';
+  const check = () =>
+    options.ready().catch((err: unknown) => {
+      lastCheck = err instanceof Error ? err.message : String(err);
+      return false;
+    });
   try {
     for (;;) {
       if (exitCode !== undefined) {
         throw new StartError(`${options.name} exited with code ${exitCode} while starting`);
       }
-      if (await Promise.race([options.ready().catch(() => false), spawnError])) return handle;
+      if (await Promise.race([check(), spawnError])) return handle;
       if (Date.now() > deadline) {
-        throw new StartError(`${options.name} was not ready within ${options.timeoutMs} ms`);
+        throw new StartError(
+          `${options.name} was not ready within ${options.timeoutMs} ms (last check: ${lastCheck})`,
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     }
