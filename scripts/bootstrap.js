@@ -4,7 +4,7 @@
 // Plain JavaScript with no dependencies, since it runs before anything is installed.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, statSync } = require('node:fs');
+const { existsSync, statSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -26,6 +26,27 @@ function installIsCurrent() {
   return statSync(marker).mtimeMs >= statSync(path.join(root, 'package-lock.json')).mtimeMs;
 }
 
+/** Python tools of the test suite (scripts/python-requirements.txt), installed once. */
+function installPythonTools() {
+  const requirements = path.join(root, 'scripts', 'python-requirements.txt');
+  const target = path.join(root, '.local', 'python');
+  const marker = path.join(target, '.installed');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(requirements).mtimeMs) return;
+  step('installing Python test tools (pip)', 'python3', [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '--upgrade',
+    '--target',
+    target,
+    '-r',
+    requirements,
+  ]);
+  writeFileSync(marker, new Date().toISOString());
+}
+
 const command = process.argv[2];
 if (command !== 'start' && command !== 'test') {
   console.error('usage: node scripts/bootstrap.js start|test [args for jest]');
@@ -45,6 +66,7 @@ if (!installIsCurrent()) {
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 step('building (tsc -b)', process.execPath, [tsc, '-b']);
 if (command === 'test') {
+  installPythonTools();
   step('type-checking the tests (tsc -p tsconfig.test.json)', process.execPath, [
     tsc,
     '-p',

@@ -55,3 +55,14 @@ export type ConsumerConfig = ReturnType<typeof loadConsumerConfig>;
 export function loadConsumerConfig(env: Record<string, string | undefined>) {
   return loadConfig(consumerConfigFields, env);
 }
+
+/** What the one-shot setup (migrations, then topics) reads. */
+export const setupConfigFields = {
+  LOG_LEVEL: configFields.LOG_LEVEL,
+  DATABASE_URL: configFields.DATABASE_URL,
+  KAFKA_BROKERS: configFields.KAFKA_BROKERS,
+  KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
+  EVENTS_TOPIC: configFields.EVENTS_TOPIC,
+  EVENTS_TOPIC_PARTITIONS: configFields.EVENTS_TOPIC_PARTITIONS,
+  EVENTS_TOPIC_REPLICATION: configFields.EVENTS_TOPIC_REPLICATION,
+};

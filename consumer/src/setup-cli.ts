@@ -1,4 +1,5 @@
-import { configFields, createKafka, createLogger, ensureTopics, loadConfig } from '@catchall/core';
+import { createKafka, createLogger, ensureTopics, loadConfig } from '@catchall/core';
+import { setupConfigFields } from './config';
 import { migrate } from './migrate';
 
 /**
@@ -6,18 +7,7 @@ import { migrate } from './migrate';
  * `npm start`): read model migrations, then the topics.
  */
 async function main(): Promise<void> {
-  const config = loadConfig(
-    {
-      LOG_LEVEL: configFields.LOG_LEVEL,
-      DATABASE_URL: configFields.DATABASE_URL,
-      KAFKA_BROKERS: configFields.KAFKA_BROKERS,
-      KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
-      EVENTS_TOPIC: configFields.EVENTS_TOPIC,
-      EVENTS_TOPIC_PARTITIONS: configFields.EVENTS_TOPIC_PARTITIONS,
-      EVENTS_TOPIC_REPLICATION: configFields.EVENTS_TOPIC_REPLICATION,
-    },
-    process.env,
-  );
+  const config = loadConfig(setupConfigFields, process.env);
   const logger = createLogger({ name: 'setup', level: config.LOG_LEVEL });
   await migrate({ databaseUrl: config.DATABASE_URL, logger });
   await ensureTopics({
