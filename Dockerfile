@@ -3,7 +3,8 @@
 #   docker build -t catch-all .
 #   docker run catch-all producer-api/dist/main.js
 
-FROM node:20-bookworm-slim AS build
+# The package manifests, shared by both stages (installs are cached while they do not change).
+FROM node:20-bookworm-slim AS manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY core/package.json core/
@@ -11,6 +12,8 @@ COPY schemas/package.json schemas/
 COPY producer-api/package.json producer-api/
 COPY consumer/package.json consumer/
 COPY query-api/package.json query-api/
+
+FROM manifests AS build
 COPY scripts/package.json scripts/
 # npm install, not npm ci: see scripts/bootstrap.js.
 RUN npm install --no-audit --no-fund --no-save
@@ -22,19 +25,12 @@ COPY consumer consumer
 COPY query-api query-api
 RUN node node_modules/typescript/bin/tsc -b core schemas producer-api consumer query-api
 
-FROM node:20-bookworm-slim AS runtime
+FROM manifests AS runtime
 RUN apt-get update \
   && apt-get install -y --no-install-recommends tini \
   && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
 ENV NODE_ENV=production \
     HOST=0.0.0.0
-COPY package.json package-lock.json ./
-COPY core/package.json core/
-COPY schemas/package.json schemas/
-COPY producer-api/package.json producer-api/
-COPY consumer/package.json consumer/
-COPY query-api/package.json query-api/
 # Production dependencies of the services only (not the local-infrastructure scripts).
 RUN npm install --omit=dev --no-audit --no-fund --no-save \
       -w core -w schemas -w producer-api -w consumer -w query-api \

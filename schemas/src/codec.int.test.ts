@@ -18,15 +18,20 @@ const event: DomainEvent = {
   source: null,
 };
 
-/** Registers the current contract, then the newer writer's schema, under a fresh subject. */
-async function newerWriterEncoder() {
-  const s = subject();
-  await registerSchema({
+/** Registers the current contract under a subject; returns its schema id. */
+function registerContract(s: string): Promise<number> {
+  return registerSchema({
     registryUrl,
     subject: s,
     schema: domainEventSchema,
     compatibility: 'BACKWARD',
   });
+}
+
+/** Registers the current contract, then the newer writer's schema, under a fresh subject. */
+async function newerWriterEncoder() {
+  const s = subject();
+  await registerContract(s);
   const newerId = await registerSchema({
     registryUrl,
     subject: s,
@@ -39,42 +44,22 @@ async function newerWriterEncoder() {
 describe('the event schema in the real schema registry', () => {
   it('registers under the subject and gets the same id when registered again', async () => {
     const s = subject();
-    const id = await registerSchema({
-      registryUrl,
-      subject: s,
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
-    const again = await registerSchema({
-      registryUrl,
-      subject: s,
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
+    const id = await registerContract(s);
+    const again = await registerContract(s);
     expect(again).toBe(id);
     expect(await lookupSchema({ registryUrl, subject: s, schema: domainEventSchema })).toBe(id);
   });
 
   it('sets the subject compatibility level to BACKWARD', async () => {
     const s = subject();
-    await registerSchema({
-      registryUrl,
-      subject: s,
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
+    await registerContract(s);
     const response = await fetch(`${registryUrl}/config/${s}`);
     expect(await response.json()).toEqual({ compatibilityLevel: 'BACKWARD' });
   });
 
   it('refuses an incompatible schema under the same subject', async () => {
     const s = subject();
-    await registerSchema({
-      registryUrl,
-      subject: s,
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
+    await registerContract(s);
     const incompatible = {
       ...domainEventSchema,
       fields: [...(domainEventSchema.fields as object[]), { name: 'required', type: 'string' }],
@@ -91,12 +76,7 @@ describe('the event schema in the real schema registry', () => {
   });
 
   it('encodes in the Confluent wire format and decodes back', async () => {
-    const id = await registerSchema({
-      registryUrl,
-      subject: subject(),
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
+    const id = await registerContract(subject());
     const encoder = await createEventEncoder({ registryUrl, schemaId: id });
     const bytes = encoder.encode({ ...event, source: 'mta-7' });
     expect(bytes.readUInt8(0)).toBe(0);
@@ -132,12 +112,7 @@ describe('the event schema in the real schema registry', () => {
   });
 
   it('refuses a body that does not match its schema', async () => {
-    const id = await registerSchema({
-      registryUrl,
-      subject: subject(),
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
+    const id = await registerContract(subject());
     const header = Buffer.from([0, 0, 0, 0, 0]);
     header.writeInt32BE(id, 1);
     await expect(
