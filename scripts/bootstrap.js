@@ -47,9 +47,10 @@ function installPythonTools() {
   writeFileSync(marker, new Date().toISOString());
 }
 
+const entries = { start: 'start.js', test: 'test-runner.js', 'check-k8s': 'check-k8s.js' };
 const command = process.argv[2];
-if (command !== 'start' && command !== 'test') {
-  console.error('usage: node scripts/bootstrap.js start|test [args for jest]');
+if (!Object.hasOwn(entries, command)) {
+  console.error('usage: node scripts/bootstrap.js start|test|check-k8s [args for jest]');
   process.exit(2);
 }
 // `npm install --no-save` installs the versions package-lock.json pins without rewriting it.
@@ -65,8 +66,8 @@ if (!installIsCurrent()) {
 }
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 step('building (tsc -b)', process.execPath, [tsc, '-b']);
+if (command !== 'start') installPythonTools();
 if (command === 'test') {
-  installPythonTools();
   step('type-checking the tests (tsc -p tsconfig.test.json)', process.execPath, [
     tsc,
     '-p',
@@ -82,10 +83,9 @@ if (command === 'test') {
     '.',
   ]);
 }
-const entry = command === 'start' ? 'start.js' : 'test-runner.js';
 const child = spawn(
   process.execPath,
-  [path.join(root, 'scripts', 'dist', entry), ...process.argv.slice(3)],
+  [path.join(root, 'scripts', 'dist', entries[command]), ...process.argv.slice(3)],
   {
     cwd: root,
     stdio: 'inherit',

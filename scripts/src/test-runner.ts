@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startInfra } from './infra';
+import { prepareK8sTools } from './k8s';
 
 /**
  * The test command: starts a throwaway Kafka, registry and Postgres on free loopback ports,
@@ -29,12 +30,22 @@ async function main(): Promise<number> {
   const started = Date.now();
   const log = (message: string) =>
     console.log(`[infra +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
-  log('starting Kafka, schema registry and Postgres');
+  log('starting Kafka, schema registry and Postgres; preparing the Kubernetes manifest checks');
+  // The manifest tools are built while the servers start; a failure of either fails the run
+  // (after stopping whatever did start).
+  const k8sTools = prepareK8sTools(log);
   const infra = await startInfra({
     profile: 'test',
     ports: { kafka: 0, kafkaController: 0, registry: 0, postgres: 0 },
     databaseUrl: process.env.DATABASE_URL,
     log,
+  }).catch(async (err: unknown) => {
+    await k8sTools.catch(() => undefined);
+    throw err;
+  });
+  const tools = await k8sTools.catch(async (err: unknown) => {
+    await infra.stop();
+    throw err;
   });
   let stopping = false;
   const stop = async () => {
@@ -63,6 +74,7 @@ async function main(): Promise<number> {
           CATCHALL_TEST_POSTGRES_ADMIN_URL: infra.postgres.adminUrl,
           CATCHALL_TEST_KAFKA_LIBS: infra.kafka.libs,
           CATCHALL_TEST_JAVA: infra.kafka.java,
+          CATCHALL_TEST_K8S_TOOLS: JSON.stringify(tools),
         },
       },
     );

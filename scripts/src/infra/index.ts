@@ -12,7 +12,7 @@ export { startKafka, type RunningKafka } from './kafka';
 export { startRegistry } from './registry';
 export { startPostgres, externalPostgres, type RunningPostgres } from './postgres';
 export { freePort } from './ports';
-export { fetchKafka, fetchRegistry } from './maven';
+export { fetchKafka, fetchRegistry, fetchStrimziCrdGenerator } from './maven';
 
 export interface Infra {
   kafka: RunningKafka;

@@ -53,3 +53,10 @@ export function fetchKafka(): Promise<{ dir: string; version: string }> {
 export function fetchRegistry(): Promise<{ dir: string; version: string }> {
   return fetchOnce('registry.xml', 'apicurio.version', 'apicurio-registry', ['dependency:unpack']);
 }
+
+/** Strimzi's API model and CRD generator jars, from Maven Central. */
+export function fetchStrimziCrdGenerator(): Promise<{ dir: string; version: string }> {
+  return fetchOnce('strimzi.xml', 'strimzi.version', 'strimzi-crd-generator', [
+    'dependency:copy-dependencies',
+  ]);
+}
