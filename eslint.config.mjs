@@ -19,7 +19,7 @@ export default tseslint.config(
   {
     // Configuration enters once: only config modules, entry points and tooling read it.
     files: ['**/src/**/*.ts'],
-    ignores: ['**/main.ts', '**/setup-cli.ts', 'scripts/**', '**/*.test.ts'],
+    ignores: ['**/main.ts', '**/*-cli.ts', 'scripts/**', '**/*.test.ts'],
     rules: {
       'no-restricted-properties': [
         'error',

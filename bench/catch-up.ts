@@ -14,7 +14,12 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import pg from 'pg';
 import pino from 'pino';
-import { evolve, normalizeDomain, type DomainDelta } from '@catchall/core';
+import {
+  DEFAULT_CATCH_ALL_THRESHOLD,
+  evolve,
+  normalizeDomain,
+  type DomainDelta,
+} from '@catchall/core';
 import { createProjectionStore, migrate } from '@catchall/consumer';
 import {
   createEventEncoder,
@@ -78,7 +83,12 @@ async function preload(stack: Stack, topic: string, workload: Workload, encoder:
 /** The Postgres ceiling: the projector's own upsert, fed folded deltas from memory. */
 async function postgresCeiling(databaseUrl: string, workload: Workload): Promise<number> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
-  const store = createProjectionStore({ pool, version: 1, synchronousCommit: false });
+  const store = createProjectionStore({
+    pool,
+    version: 1,
+    threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+    synchronousCommit: false,
+  });
   const chunk = 100_000;
   const chunks: Map<string, DomainDelta>[] = [];
   let current = new Map<string, DomainDelta>();

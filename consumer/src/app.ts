@@ -18,7 +18,7 @@ import { createConsumerMetrics } from './metrics';
 import { migrate } from './migrate';
 import { createProjectionStore } from './projection-store';
 import { createProjector, type Projector } from './projector';
-import { liveReadModelVersion } from './read-model-version';
+import { liveReadModelVersion, openVersion } from './read-model-version';
 
 export interface ConsumerService {
   app: FastifyInstance;
@@ -46,8 +46,15 @@ export async function buildConsumer(
     applicationName: 'catchall-consumer',
   });
   lifecycle.onClose('postgres pool', () => pool.end());
+  const openStore = async (version: number) =>
+    createProjectionStore({
+      pool,
+      version,
+      threshold: await openVersion(pool, version, config.CATCH_ALL_THRESHOLD, logger),
+      synchronousCommit: false,
+    });
   const version = await liveReadModelVersion(pool);
-  const store = createProjectionStore({ pool, version, synchronousCommit: false });
+  const store = await openStore(version);
 
   const kafka = createKafka({
     brokers: config.KAFKA_BROKERS,
@@ -73,6 +80,23 @@ export async function buildConsumer(
     metrics,
   });
   lifecycle.onClose('projector', () => projector.stop());
+
+  // After a rebuild switched the live version (or a rollback switched back), the projector
+  // continues the live one from its stored positions.
+  let checking = false;
+  const followLive = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    liveReadModelVersion(pool)
+      .then(async (live) => {
+        if (live !== projector.version()) await projector.useStore(await openStore(live));
+      })
+      .catch((err: unknown) => logger.warn({ err }, 'checking the live read model version failed'))
+      .finally(() => {
+        checking = false;
+      });
+  }, config.LIVE_VERSION_CHECK_MS);
+  lifecycle.onClose('live version check', () => clearInterval(followLive));
 
   const app = createServiceApp({
     logger,

@@ -44,6 +44,14 @@ export const consumerConfigFields = {
     default: 4,
     description: 'partitions processed (and flushed) concurrently by one consumer process',
   }),
+  CATCH_ALL_THRESHOLD: configFields.CATCH_ALL_THRESHOLD,
+  LIVE_VERSION_CHECK_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60000,
+    default: 1000,
+    description:
+      'how often the projector checks which read model version is live (after a rebuild)',
+  }),
   MIGRATE_ON_START: Type.Boolean({
     default: true,
     description: 'run the read model migrations when the consumer starts',

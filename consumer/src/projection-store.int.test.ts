@@ -1,3 +1,4 @@
+import { DEFAULT_CATCH_ALL_THRESHOLD } from '@catchall/core';
 import {
   createTestDatabase,
   readModelCounts,
@@ -22,7 +23,12 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('given no stored position, when a flush claims one, then counts and position are written together', async () => {
-    const store = createProjectionStore({ pool: db.pool, version: 1, synchronousCommit: false });
+    const store = createProjectionStore({
+      pool: db.pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: false,
+    });
     expect(await store.loadPosition('t', 0)).toBeNull();
     const outcome = await store.flush({
       topic: 't',
@@ -43,7 +49,12 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('adds to existing counts and widens the event time span', async () => {
-    const store = createProjectionStore({ pool: db.pool, version: 1, synchronousCommit: true });
+    const store = createProjectionStore({
+      pool: db.pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: true,
+    });
     await store.flush({
       topic: 't',
       partition: 0,
@@ -78,7 +89,12 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('refuses a flush from a stale position and writes nothing (compare-and-set)', async () => {
-    const live = createProjectionStore({ pool: db.pool, version: 1, synchronousCommit: false });
+    const live = createProjectionStore({
+      pool: db.pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: false,
+    });
     await live.flush({
       topic: 't',
       partition: 1,
@@ -108,7 +124,12 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('moves the position even when a flush has no counts (dead letters only)', async () => {
-    const store = createProjectionStore({ pool: db.pool, version: 1, synchronousCommit: false });
+    const store = createProjectionStore({
+      pool: db.pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: false,
+    });
     expect(
       await store.flush({ topic: 't', partition: 2, expected: null, next: 5, deltas: new Map() }),
     ).toBe('committed');
@@ -116,7 +137,12 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('keeps partitions apart: each has its own position', async () => {
-    const store = createProjectionStore({ pool: db.pool, version: 1, synchronousCommit: false });
+    const store = createProjectionStore({
+      pool: db.pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: false,
+    });
     await store.flush({
       topic: 't',
       partition: 0,
@@ -137,7 +163,12 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('accepts positions from the Kafka cluster they were read from and refuses another one', async () => {
-    const store = createProjectionStore({ pool: db.pool, version: 1, synchronousCommit: false });
+    const store = createProjectionStore({
+      pool: db.pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: false,
+    });
     await store.claimSource('t', 'cluster-a');
     await store.claimSource('t', 'cluster-a');
     await expect(store.claimSource('t', 'cluster-b')).rejects.toThrow(/cluster-a.*cluster-b/s);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { DomainDelta } from '@catchall/core';
+import { domainStatusSql, type DomainDelta } from '@catchall/core';
 
 export interface PartitionFlush {
   topic: string;
@@ -26,14 +26,21 @@ export interface ProjectionStore {
    * one recorded: a different cluster throws, since its offsets mean other records.
    */
   claimSource(topic: string, clusterId: string): Promise<void>;
+  /** Stores starting positions for partitions that have none yet (a rebuild's start). */
+  initPositions(topic: string, offsets: Map<number, number>): Promise<void>;
+  /** Every stored position of the topic, by partition. */
+  positions(topic: string): Promise<Map<number, number>>;
   ping(): Promise<void>;
+  readonly version: number;
 }
 
+// $7 is the version's threshold: the status is stored with the counts it follows from.
 const UPSERT = `
   INSERT INTO domain_stats AS s
-    (version, domain, delivered, bounced, first_event_at, last_event_at, updated_at)
+    (version, domain, delivered, bounced, first_event_at, last_event_at, updated_at, status)
   SELECT $1, u.domain, u.delivered, u.bounced,
-         to_timestamp(u.first_ms / 1000.0), to_timestamp(u.last_ms / 1000.0), now()
+         to_timestamp(u.first_ms / 1000.0), to_timestamp(u.last_ms / 1000.0), now(),
+         ${domainStatusSql('u.delivered', 'u.bounced', '$7::bigint')}
   FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[])
        AS u(domain, delivered, bounced, first_ms, last_ms)
   ON CONFLICT (version, domain) DO UPDATE SET
@@ -41,7 +48,12 @@ const UPSERT = `
     bounced = s.bounced + EXCLUDED.bounced,
     first_event_at = LEAST(s.first_event_at, EXCLUDED.first_event_at),
     last_event_at = GREATEST(s.last_event_at, EXCLUDED.last_event_at),
-    updated_at = EXCLUDED.updated_at`;
+    updated_at = EXCLUDED.updated_at,
+    status = ${domainStatusSql(
+      's.delivered + EXCLUDED.delivered',
+      's.bounced + EXCLUDED.bounced',
+      '$7::bigint',
+    )}`;
 
 const ADVANCE = `
   UPDATE projection_positions SET next_offset = $5, updated_at = now()
@@ -69,16 +81,19 @@ function columns(deltas: Map<string, DomainDelta>) {
   return [domains, delivered, bounced, first, last];
 }
 
-/** The read model's write side for one read-model version. */
+/** The read model's write side for one read-model version and its threshold. */
 export function createProjectionStore(options: {
   pool: pg.Pool;
   version: number;
+  threshold: number;
   /** Off is safe here: a lost commit is re-applied from the older stored position. */
   synchronousCommit: boolean;
 }): ProjectionStore {
-  const { pool, version } = options;
+  const { pool, version, threshold } = options;
 
   return {
+    version,
+
     async loadPosition(topic, partition) {
       const { rows } = await pool.query<{ next_offset: string }>(
         'SELECT next_offset::text FROM projection_positions WHERE version = $1 AND topic = $2 AND partition = $3',
@@ -102,7 +117,9 @@ export function createProjectionStore(options: {
           await client.query('ROLLBACK');
           return 'conflict';
         }
-        if (deltas.size > 0) await client.query(UPSERT, [version, ...columns(deltas)]);
+        if (deltas.size > 0) {
+          await client.query(UPSERT, [version, ...columns(deltas), threshold]);
+        }
         await client.query('COMMIT');
         return 'committed';
       } catch (err) {
@@ -131,6 +148,24 @@ export function createProjectionStore(options: {
             'Rebuild the read model from this cluster (a new version) instead of reusing it.',
         );
       }
+    },
+
+    async initPositions(topic, offsets) {
+      await pool.query(
+        `INSERT INTO projection_positions (version, topic, partition, next_offset)
+         SELECT $1, $2, p.partition, p.next_offset
+         FROM unnest($3::int[], $4::bigint[]) AS p(partition, next_offset)
+         ON CONFLICT DO NOTHING`,
+        [version, topic, [...offsets.keys()], [...offsets.values()]],
+      );
+    },
+
+    async positions(topic) {
+      const { rows } = await pool.query<{ partition: number; next_offset: number }>(
+        'SELECT partition, next_offset FROM projection_positions WHERE version = $1 AND topic = $2',
+        [version, topic],
+      );
+      return new Map(rows.map((r) => [r.partition, Number(r.next_offset)]));
     },
 
     async ping() {

@@ -5,6 +5,7 @@ import {
   createProducerHandle,
   createMetricsRegistry,
   createPool,
+  DEFAULT_CATCH_ALL_THRESHOLD,
 } from '@catchall/core';
 import { createEventDecoder } from '@catchall/schemas';
 import { testInfra, uniqueName } from '../../test/support/env';
@@ -60,7 +61,12 @@ async function startProjector(
   const projector = createProjector({
     kafka,
     codec: createEventDecoder({ registryUrl }),
-    store: createProjectionStore({ pool, version: 1, synchronousCommit: false }),
+    store: createProjectionStore({
+      pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: false,
+    }),
     deadLetters: createDeadLetters({ producer, topic: topic.dlq }),
     topic: topic.name,
     groupId,

@@ -41,10 +41,20 @@ export interface Projector {
   flush(): Promise<void>;
   /** True while the consumer is a member of the group and not crashed. */
   isMember(): boolean;
+  /**
+   * Writes to another read model version from now on (the live one changed): every
+   * partition forgets what it had not committed and continues from that version's stored
+   * position. Safe at any moment: flushes compare-and-set positions per version.
+   */
+  useStore(next: ProjectionStore): Promise<void>;
+  /** The version written to now. */
+  version(): number;
 }
 
 export function createProjector(options: ProjectorOptions): Projector {
-  const { store, metrics, logger } = options;
+  const { metrics, logger } = options;
+  let store = options.store;
+  let clusterId: string | undefined;
   const log = logger.child({ component: 'projector', topic: options.topic });
   const states = new Map<number, PartitionState>();
   const consumer: Consumer = options.kafka.consumer({
@@ -261,7 +271,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     const admin = options.kafka.admin();
     await admin.connect();
     try {
-      const { clusterId } = await admin.describeCluster();
+      clusterId = (await admin.describeCluster()).clusterId;
       await store.claimSource(options.topic, clusterId);
     } finally {
       await admin.disconnect();
@@ -307,5 +317,24 @@ export function createProjector(options: ProjectorOptions): Projector {
     },
     flush: flushAll,
     isMember: () => member,
+    async useStore(next) {
+      if (next.version === store.version) return;
+      const from = store.version;
+      consumer.pause([{ topic: options.topic }]);
+      try {
+        if (clusterId !== undefined) await next.claimSource(options.topic, clusterId);
+        store = next;
+        for (const state of states.values()) {
+          await runExclusive(state, async () => {
+            resetPartitionState(state);
+            await resyncState(state);
+          });
+        }
+        log.info({ from, to: next.version }, 'now writing another read model version');
+      } finally {
+        if (!backoff.paused()) consumer.resume([{ topic: options.topic }]);
+      }
+    },
+    version: () => store.version,
   };
 }

@@ -1,3 +1,4 @@
+import etag from '@fastify/etag';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createServiceApp, type Logger } from '@catchall/core';
@@ -8,8 +9,9 @@ export interface QueryAppOptions {
   logger: Logger;
   registry: Registry;
   readModel: ReadModel;
-  threshold: number;
   lookupMaxDomains: number;
+  listMaxLimit: number;
+  cacheMaxAgeS: number;
 }
 
 /** The query API's routes over the shared service shell; does not listen. */
@@ -24,6 +26,10 @@ export function buildApp(options: QueryAppOptions): FastifyInstance {
     },
     readiness: { postgres: () => options.readModel.ping() },
   });
-  void app.register(async (api) => registerDomainRoutes(api, options));
+  void app.register(async (api) => {
+    // A weak ETag from the body's hash: If-None-Match with an unchanged answer gets 304.
+    await api.register(etag, { weak: true });
+    registerDomainRoutes(api, options);
+  });
   return app;
 }

@@ -8,11 +8,23 @@ export const queryConfigFields = {
   SHUTDOWN_TIMEOUT_MS: configFields.SHUTDOWN_TIMEOUT_MS,
   DATABASE_URL: configFields.DATABASE_URL,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
-  CATCH_ALL_THRESHOLD: configFields.CATCH_ALL_THRESHOLD,
   LOOKUP_MAX_DOMAINS: Type.Integer({
     minimum: 1,
     default: 1000,
     description: 'domains per POST /domains/lookup at most (413 beyond)',
+  }),
+  LIST_MAX_LIMIT: Type.Integer({
+    minimum: 1,
+    maximum: 10000,
+    default: 1000,
+    description: 'domains per page of GET /domains at most (the limit parameter)',
+  }),
+  CACHE_MAX_AGE_S: Type.Integer({
+    minimum: 0,
+    maximum: 60,
+    default: 1,
+    description:
+      'Cache-Control max-age of answers, within the projector staleness bound; 0 sends no-cache',
   }),
 };
 

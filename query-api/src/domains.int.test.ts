@@ -1,14 +1,31 @@
+import { DEFAULT_CATCH_ALL_THRESHOLD } from '@catchall/core';
+import { createProjectionStore } from '@catchall/consumer';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
 import { testLogger } from '../../test/support/logger';
 import { loadQueryConfig } from './config';
 import { startQueryService, type QueryService } from './service';
 
+const FIRST = Date.parse('2026-01-01T00:00:00Z');
+const LAST = Date.parse('2026-01-02T00:00:00Z');
+let nextPartition = 0;
+
+/** Counts written as the projector writes them (so the stored status is its own). */
 async function insert(db: TestDatabase, domain: string, delivered: number, bounced: number) {
-  await db.pool.query(
-    `INSERT INTO domain_stats (version, domain, delivered, bounced, first_event_at, last_event_at, updated_at)
-     VALUES (1, $1, $2, $3, '2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', '2026-01-03T00:00:00Z')`,
-    [domain, delivered, bounced],
-  );
+  const store = createProjectionStore({
+    pool: db.pool,
+    version: 1,
+    threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+    synchronousCommit: true,
+  });
+  const partition = nextPartition++;
+  const outcome = await store.flush({
+    topic: 'query-test',
+    partition,
+    expected: null,
+    next: 1,
+    deltas: new Map([[domain, { delivered, bounced, firstEventAt: FIRST, lastEventAt: LAST }]]),
+  });
+  expect(outcome).toBe('committed');
 }
 
 describe('the query API against a real Postgres', () => {
@@ -21,7 +38,7 @@ describe('the query API against a real Postgres', () => {
     await insert(db, 'threshold.example', 1000, 0);
     await insert(db, 'bounced.example', 5000, 1);
     service = startQueryService(
-      loadQueryConfig({ DATABASE_URL: db.url, LOOKUP_MAX_DOMAINS: '5' }),
+      loadQueryConfig({ DATABASE_URL: db.url, LOOKUP_MAX_DOMAINS: '5', LIST_MAX_LIMIT: '50' }),
       testLogger('query-api'),
     );
   });
@@ -40,7 +57,7 @@ describe('the query API against a real Postgres', () => {
       bounced: 0,
       firstEventAt: '2026-01-01T00:00:00.000Z',
       lastEventAt: '2026-01-02T00:00:00.000Z',
-      updatedAt: '2026-01-03T00:00:00.000Z',
+      updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
   });
 
@@ -142,9 +159,120 @@ describe('the query API against a real Postgres', () => {
     const response = await service.app.inject('/openapi.json');
     expect(response.statusCode).toBe(200);
     expect(Object.keys(response.json().paths).sort()).toEqual([
+      '/domains',
       '/domains/lookup',
       '/domains/{domain}',
     ]);
+  });
+
+  it('lets a client cache an answer within the staleness bound and revalidate it by ETag', async () => {
+    await insert(db, 'cached.example', 5, 0);
+    const first = await service.app.inject('/domains/cached.example');
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['cache-control']).toBe('public, max-age=1');
+    const tag = first.headers.etag as string;
+    expect(tag).toMatch(/^W\/"/);
+    const unchanged = await service.app.inject({
+      url: '/domains/cached.example',
+      headers: { 'if-none-match': tag },
+    });
+    expect(unchanged.statusCode).toBe(304);
+    expect(unchanged.body).toBe('');
+    await insert(db, 'cached.example', 1, 0);
+    const changed = await service.app.inject({
+      url: '/domains/cached.example',
+      headers: { 'if-none-match': tag },
+    });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.json().delivered).toBe(6);
+    expect(changed.headers.etag).not.toBe(tag);
+    const notSeen = await service.app.inject('/domains/never-seen.example');
+    expect(notSeen.headers['cache-control']).toBe('public, max-age=1');
+  });
+});
+
+describe('listing domains by status', () => {
+  let db: TestDatabase;
+  let service: QueryService;
+  const catchAll = Array.from({ length: 25 }, (_, i) => `c${String(i).padStart(2, '0')}.example`);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    for (const domain of catchAll) await insert(db, domain, 2000, 0);
+    await insert(db, 'bounced.example', 10, 1);
+    await insert(db, 'young.example', 3, 0);
+    service = startQueryService(
+      loadQueryConfig({ DATABASE_URL: db.url, LIST_MAX_LIMIT: '10' }),
+      testLogger('query-api'),
+    );
+  });
+  afterAll(async () => {
+    await service.lifecycle.shutdown('test done');
+    await db.drop();
+  });
+
+  async function page(query: string) {
+    const response = await service.app.inject(`/domains?${query}`);
+    expect(response.statusCode).toBe(200);
+    return response.json() as {
+      status: string;
+      items: { domain: string; status: string }[];
+      nextCursor: string | null;
+    };
+  }
+
+  it('pages through every domain of a status, in domain order, once each', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = '';
+    let pages = 0;
+    while (cursor !== null) {
+      const body = await page(`status=catch-all&limit=10${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(body.items.every((item) => item.status === 'catch-all')).toBe(true);
+      seen.push(...body.items.map((item) => item.domain));
+      cursor = body.nextCursor;
+      pages += 1;
+    }
+    expect(seen).toEqual(catchAll);
+    expect(pages).toBe(3);
+    expect((await page('status=not%20catch-all')).items.map((i) => i.domain)).toEqual([
+      'bounced.example',
+    ]);
+    expect((await page('status=unknown')).items.map((i) => i.domain)).toEqual(['young.example']);
+  });
+
+  it('stays stable under concurrent writes: nothing repeats or is skipped', async () => {
+    const first = await page('status=catch-all&limit=10');
+    expect(first.items.at(-1)!.domain).toBe('c09.example');
+    // Writes between the pages: a new domain before the cursor, one after it, one that
+    // stops being a catch-all, and more deliveries for a domain on a later page.
+    await insert(db, 'a-new.example', 2000, 0);
+    await insert(db, 'z-new.example', 2000, 0);
+    await insert(db, 'c15.example', 0, 1);
+    await insert(db, 'c20.example', 50, 0);
+    const rest: string[] = [];
+    let cursor = first.nextCursor;
+    while (cursor !== null) {
+      const body = await page(`status=catch-all&limit=10&cursor=${cursor}`);
+      rest.push(...body.items.map((item) => item.domain));
+      cursor = body.nextCursor;
+    }
+    const expected = [...catchAll.slice(10).filter((d) => d !== 'c15.example'), 'z-new.example'];
+    expect(rest).toEqual(expected);
+    expect(rest.filter((d) => first.items.some((item) => item.domain === d))).toEqual([]);
+  });
+
+  it('refuses a bad status, limit or cursor with 400 saying which', async () => {
+    const status = await service.app.inject('/domains?status=maybe');
+    expect(status.statusCode).toBe(400);
+    expect(status.json().message).toMatch(/status/);
+    const limit = await service.app.inject('/domains?status=catch-all&limit=11');
+    expect(limit.statusCode).toBe(400);
+    expect(limit.json().message).toMatch(/limit/);
+    const cursor = await service.app.inject('/domains?status=catch-all&cursor=not-a-cursor');
+    expect(cursor.statusCode).toBe(400);
+    expect(cursor.json()).toMatchObject({ code: 'CATCHALL_INVALID_CURSOR' });
+    const missing = await service.app.inject('/domains');
+    expect(missing.statusCode).toBe(400);
   });
 });
 

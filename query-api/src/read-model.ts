@@ -1,8 +1,10 @@
+import DataLoader from 'dataloader';
 import type pg from 'pg';
-import { errors } from '@catchall/core';
+import { errors, type DomainStatus } from '@catchall/core';
 
 export interface DomainRow {
   domain: string;
+  status: DomainStatus;
   delivered: number;
   bounced: number;
   firstEventAt: Date;
@@ -15,20 +17,31 @@ export interface ReadModel {
   find(domain: string): Promise<DomainRow | undefined>;
   /** The rows of those domains that were ever seen, keyed by domain: one index scan. */
   findMany(domains: string[]): Promise<Map<string, DomainRow>>;
+  /**
+   * Up to `limit` domains with this status, in domain order, after `after` (keyset
+   * pagination on the (version, status, domain) index: no offset to skip, and rows written
+   * meanwhile never shift a page).
+   */
+  list(status: DomainStatus, after: string | undefined, limit: number): Promise<DomainRow[]>;
   ping(): Promise<void>;
 }
 
-const FIND = `
-  SELECT s.domain, s.delivered, s.bounced, s.first_event_at AS "firstEventAt",
-         s.last_event_at AS "lastEventAt", s.updated_at AS "updatedAt"
-  FROM live_read_model l
-  JOIN domain_stats s ON s.version = l.version AND s.domain = $1`;
+const COLUMNS = `s.domain, s.status::text AS status, s.delivered, s.bounced,
+  s.first_event_at AS "firstEventAt", s.last_event_at AS "lastEventAt",
+  s.updated_at AS "updatedAt"`;
 
 const FIND_MANY = `
-  SELECT s.domain, s.delivered, s.bounced, s.first_event_at AS "firstEventAt",
-         s.last_event_at AS "lastEventAt", s.updated_at AS "updatedAt"
+  SELECT ${COLUMNS}
   FROM live_read_model l
   JOIN domain_stats s ON s.version = l.version AND s.domain = ANY($1::text[])`;
+
+const LIST = `
+  SELECT ${COLUMNS}
+  FROM live_read_model l
+  JOIN domain_stats s ON s.version = l.version AND s.status = $1::domain_status
+  WHERE s.domain > $2
+  ORDER BY s.domain
+  LIMIT $3`;
 
 /** Postgres errors that mean "not reachable now": connection refused, reset, timeouts. */
 function isConnectivity(err: unknown): boolean {
@@ -39,8 +52,11 @@ function isConnectivity(err: unknown): boolean {
   );
 }
 
-/** The read side of the read model: one primary-key lookup per question. */
-export function createReadModel(options: { pool: pg.Pool }): ReadModel {
+/**
+ * The read side of the read model. Single lookups that arrive together (in one turn of the
+ * event loop) share one index scan: under load a query serves many requests.
+ */
+export function createReadModel(options: { pool: pg.Pool; maxBatch?: number }): ReadModel {
   async function query(name: string, text: string, values: unknown[]): Promise<DomainRow[]> {
     try {
       return (await options.pool.query<DomainRow>({ name, text, values })).rows;
@@ -50,14 +66,24 @@ export function createReadModel(options: { pool: pg.Pool }): ReadModel {
     }
   }
 
+  async function findMany(domains: readonly string[]): Promise<Map<string, DomainRow>> {
+    const rows = await query('find-domains', FIND_MANY, [domains]);
+    return new Map(rows.map((row) => [row.domain, row]));
+  }
+
+  const loader = new DataLoader<string, DomainRow | undefined>(
+    async (domains) => {
+      const rows = await findMany(domains);
+      return domains.map((d) => rows.get(d));
+    },
+    // No cache across requests: each answer is as fresh as the read model.
+    { cache: false, maxBatchSize: options.maxBatch ?? 256 },
+  );
+
   return {
-    async find(domain) {
-      return (await query('find-domain', FIND, [domain]))[0];
-    },
-    async findMany(domains) {
-      const rows = await query('find-domains', FIND_MANY, [domains]);
-      return new Map(rows.map((row) => [row.domain, row]));
-    },
+    find: (domain) => loader.load(domain),
+    findMany: (domains) => findMany(domains),
+    list: (status, after, limit) => query('list-domains', LIST, [status, after ?? '', limit]),
     async ping() {
       await options.pool.query('SELECT 1');
     },

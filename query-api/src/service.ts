@@ -29,8 +29,9 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
     logger,
     registry: createMetricsRegistry('query-api'),
     readModel: createReadModel({ pool }),
-    threshold: config.CATCH_ALL_THRESHOLD,
     lookupMaxDomains: config.LOOKUP_MAX_DOMAINS,
+    listMaxLimit: config.LIST_MAX_LIMIT,
+    cacheMaxAgeS: config.CACHE_MAX_AGE_S,
   });
   lifecycle.onClose('http server', () => app.close());
   return { app, lifecycle };

@@ -87,9 +87,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll('SIGINT', 0));
   process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
 
+  const databaseUrl = infra.postgres.urlFor('catchall');
   try {
     await infra.postgres.createDatabase('catchall');
-    const databaseUrl = infra.postgres.urlFor('catchall');
     await migrate({ databaseUrl, logger });
     await ensureTopics({
       kafka: createKafka({ brokers: infra.kafka.brokers, clientId: 'catchall-setup', logger }),
@@ -130,6 +130,8 @@ async function main(): Promise<void> {
       `  curl -X PUT http://localhost:${config.CATCHALL_PRODUCER_PORT}/events/example.com/delivered`,
       `  curl http://localhost:${config.CATCHALL_QUERY_PORT}/domains/example.com`,
       `API docs: http://localhost:${config.CATCHALL_PRODUCER_PORT}/docs and http://localhost:${config.CATCHALL_QUERY_PORT}/docs`,
+      `Rebuild the read model from the topic (the other settings are the defaults):`,
+      `  DATABASE_URL=${databaseUrl} npm run replay -- rebuild`,
       'Ctrl-C stops everything.',
     ].join('\n'),
   );

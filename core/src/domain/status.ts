@@ -21,3 +21,15 @@ export function domainStatus(
   if (counts.delivered > threshold) return 'catch-all';
   return 'unknown';
 }
+
+/**
+ * The same rule as an SQL expression, for the projector's upsert (which stores the status
+ * beside the counts). Arguments are SQL expressions; a test checks both agree.
+ */
+export function domainStatusSql(delivered: string, bounced: string, threshold: string): string {
+  return (
+    `(CASE WHEN (${bounced}) > 0 THEN 'not catch-all' ` +
+    `WHEN (${delivered}) > (${threshold}) THEN 'catch-all' ` +
+    `ELSE 'unknown' END)::domain_status`
+  );
+}

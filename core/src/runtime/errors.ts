@@ -36,6 +36,12 @@ export const errors = {
     false,
   ),
   invalidBody: defineError('CATCHALL_INVALID_BODY', 400, 'Invalid body: %s', false),
+  invalidCursor: defineError(
+    'CATCHALL_INVALID_CURSOR',
+    400,
+    'Invalid cursor: send back the nextCursor of the previous page unchanged',
+    false,
+  ),
   batchTooLarge: defineError(
     'CATCHALL_BATCH_TOO_LARGE',
     413,

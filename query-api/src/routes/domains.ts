@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { DOMAIN_STATUSES, domainStatus, errors, normalizeDomain } from '@catchall/core';
+import { DOMAIN_STATUSES, errors, normalizeDomain } from '@catchall/core';
 import type { DomainRow, ReadModel } from '../read-model';
 
 const Params = Type.Object({
@@ -46,10 +46,53 @@ const LookupResult = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 });
 
-function answer(row: DomainRow, threshold: number) {
+const listQuery = (maxLimit: number) =>
+  Type.Object(
+    {
+      status: Status,
+      limit: Type.Integer({
+        minimum: 1,
+        maximum: maxLimit,
+        default: Math.min(100, maxLimit),
+        description: 'domains per page',
+      }),
+      cursor: Type.Optional(
+        Type.String({ maxLength: 2048, description: 'nextCursor of the previous page' }),
+      ),
+    },
+    { additionalProperties: false },
+  );
+type ListQuery = Static<ReturnType<typeof listQuery>>;
+
+const ListAnswer = Type.Object({
+  status: Status,
+  items: Type.Array(DomainAnswer),
+  nextCursor: Type.Union([Type.String(), Type.Null()], {
+    description: 'pass as cursor for the next page; null on the last page',
+  }),
+});
+
+/** An opaque cursor: the last domain of the page, base64url-encoded. */
+function encodeCursor(domain: string): string {
+  return Buffer.from(JSON.stringify({ after: domain })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const { after } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
+      after?: unknown;
+    };
+    if (typeof after === 'string' && after.length > 0) return after;
+  } catch {
+    // Falls through to the same answer as a well-formed cursor of the wrong shape.
+  }
+  throw errors.invalidCursor();
+}
+
+function answer(row: DomainRow) {
   return {
     domain: row.domain,
-    status: domainStatus(row, threshold),
+    status: row.status,
     delivered: row.delivered,
     bounced: row.bounced,
     firstEventAt: row.firstEventAt.toISOString(),
@@ -61,11 +104,52 @@ function answer(row: DomainRow, threshold: number) {
 /**
  * GET /domains/<domain>: the domain's status and counts from the live read model.
  * POST /domains/lookup: many at once, answered in the order asked, one query.
+ * GET /domains?status=: the domains with a status, a page at a time.
+ * Answers may be cached for `cacheMaxAgeS` (within the projector's staleness bound); each
+ * carries an ETag, so a client revalidating an unchanged answer gets 304 and no body.
  */
 export function registerDomainRoutes(
   app: FastifyInstance,
-  deps: { readModel: ReadModel; threshold: number; lookupMaxDomains: number },
+  deps: {
+    readModel: ReadModel;
+    lookupMaxDomains: number;
+    listMaxLimit: number;
+    cacheMaxAgeS: number;
+  },
 ): void {
+  const cacheControl = deps.cacheMaxAgeS > 0 ? `public, max-age=${deps.cacheMaxAgeS}` : 'no-cache';
+  app.addHook('onSend', async (request, reply) => {
+    if (request.method === 'GET' && reply.statusCode < 500) {
+      reply.header('cache-control', cacheControl);
+    }
+  });
+
+  app.get<{ Querystring: ListQuery }>(
+    '/domains',
+    {
+      schema: {
+        summary: `Domains with a status, a page at a time (at most ${deps.listMaxLimit} a page)`,
+        description:
+          'Keyset pagination in domain order: follow nextCursor until it is null. A domain whose ' +
+          'status changes while you page may appear in the old status, the new one, or both.',
+        querystring: listQuery(deps.listMaxLimit),
+        response: { 200: ListAnswer },
+      },
+    },
+    async (request) => {
+      const { status, cursor, limit } = request.query;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      // One row more than the page tells whether another page follows.
+      const rows = await deps.readModel.list(status, after, limit + 1);
+      const page = rows.slice(0, limit);
+      return {
+        status,
+        items: page.map(answer),
+        nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.domain) : null,
+      };
+    },
+  );
+
   app.get<{ Params: Static<typeof Params> }>(
     '/domains/:domain',
     {
@@ -89,7 +173,7 @@ export function registerDomainRoutes(
           status: 'unknown',
         });
       }
-      return answer(row, deps.threshold);
+      return answer(row);
     },
   );
 
@@ -117,7 +201,7 @@ export function registerDomainRoutes(
           }
           const row = rows.get(result.domain);
           return row
-            ? { input, found: true, ...answer(row, deps.threshold) }
+            ? { input, found: true, ...answer(row) }
             : { input, found: false, domain: result.domain, status: 'unknown' as const };
         }),
       };

@@ -1,0 +1,253 @@
+import { parseArgs } from 'node:util';
+import { SingleBar } from 'cli-progress';
+import { createKafka, createLogger, createPool, type Logger } from '@catchall/core';
+import { createEventDecoder } from '@catchall/schemas';
+import { loadConsumerConfig, type ConsumerConfig } from './config';
+import { migrate } from './migrate';
+import {
+  dropVersion,
+  listVersions,
+  switchLive,
+  VersionError,
+  type ReadModelVersion,
+} from './read-model-version';
+import { rebuild, RebuildRefused, type RebuildProgress } from './rebuild';
+
+const USAGE = `Rebuilds the read model from the events topic, beside the live one.
+
+usage: npm run replay -- <command> [options]    (or: node consumer/dist/replay-cli.js)
+
+commands:
+  rebuild             build a new read model version from the topic, then make it live
+    --from-time ISO     start at the records at or after this time (default: the earliest)
+    --accept-truncated  rebuild even though retention deleted records from the topic
+    --no-switch         only mark the version ready; switch later with \`switch\`
+    --fresh             start a new version even if an unfinished rebuild could resume
+    --threshold N       catch-all threshold of the new version (default CATCH_ALL_THRESHOLD)
+    --switch-lag N      caught up at N records or fewer behind the topic (default 10000);
+                        the switch then waits until the new version is at or past the
+                        live one on every partition, so no answer goes backwards
+  status              list the read model versions and which one is live
+  switch VERSION      make a ready version live (a rollback is a switch back)
+  drop VERSION        delete a version that is not live
+
+It reads the consumer's configuration (KAFKA_BROKERS, DATABASE_URL, EVENTS_TOPIC, ...).
+Interrupted (Ctrl-C), a rebuild flushes what it has and stops; run it again to resume.`;
+
+function parse(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'from-time': { type: 'string' },
+      'accept-truncated': { type: 'boolean', default: false },
+      'no-switch': { type: 'boolean', default: false },
+      fresh: { type: 'boolean', default: false },
+      threshold: { type: 'string' },
+      'switch-lag': { type: 'string', default: '10000' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  return { values, positionals };
+}
+
+function integer(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new UsageError(`${name} must be a whole number >= 0, got "${text}"`);
+  }
+  return value;
+}
+
+class UsageError extends Error {}
+
+function formatDuration(seconds: number | null): string {
+  if (seconds === null) return 'unknown (not gaining on the topic)';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** A progress bar on a terminal; a log line every 5 seconds otherwise. */
+function progressReporter(logger: Logger): {
+  update(p: RebuildProgress): void;
+  stop(): void;
+} {
+  if (process.stderr.isTTY) {
+    const bar = new SingleBar({
+      stream: process.stderr,
+      format:
+        'version {version} [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | lag {lag} | left {left}',
+      barsize: 30,
+      hideCursor: true,
+    });
+    let started = false;
+    return {
+      update(p) {
+        const payload = {
+          version: p.version,
+          rate: Math.round(p.eventsPerSecond).toLocaleString('en-US'),
+          lag: p.lag.toLocaleString('en-US'),
+          left: formatDuration(p.secondsLeft),
+        };
+        if (!started) {
+          bar.start(Math.max(p.total, 1), p.applied, payload);
+          started = true;
+        } else {
+          bar.setTotal(Math.max(p.total, 1));
+          bar.update(p.applied, payload);
+        }
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  let last = 0;
+  return {
+    update(p) {
+      if (Date.now() - last < 5000 && p.lag > 0) return;
+      last = Date.now();
+      logger.info(
+        {
+          version: p.version,
+          applied: p.applied,
+          total: p.total,
+          lag: p.lag,
+          eventsPerSecond: Math.round(p.eventsPerSecond),
+          secondsLeft: p.secondsLeft === null ? null : Math.round(p.secondsLeft),
+        },
+        'rebuild progress',
+      );
+    },
+    stop: () => undefined,
+  };
+}
+
+function printVersions(versions: ReadModelVersion[]): void {
+  const rows = versions.map((v) => ({
+    version: v.version,
+    live: v.live ? 'live' : '',
+    state: v.state,
+    threshold: v.threshold ?? '',
+    domains: v.rows ?? '',
+    'started from': v.startedFrom ?? '',
+    created: v.createdAt.toISOString(),
+    ready: v.readyAt?.toISOString() ?? '',
+  }));
+  console.table(rows);
+}
+
+async function runRebuild(
+  config: ConsumerConfig,
+  logger: Logger,
+  values: ReturnType<typeof parse>['values'],
+): Promise<void> {
+  const fromTime = values['from-time'] === undefined ? undefined : new Date(values['from-time']);
+  if (fromTime && Number.isNaN(fromTime.getTime())) {
+    throw new UsageError(`--from-time must be an ISO date and time, got "${values['from-time']}"`);
+  }
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    max: config.PG_POOL_MAX,
+    logger,
+    applicationName: 'catchall-rebuild',
+  });
+  const controller = new AbortController();
+  const onSignal = () => {
+    logger.info('interrupted: flushing and stopping; run the same command again to resume');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = progressReporter(logger);
+  try {
+    const result = await rebuild({
+      pool,
+      kafka: createKafka({
+        brokers: config.KAFKA_BROKERS,
+        clientId: `${config.KAFKA_CLIENT_ID}-rebuild`,
+        logger,
+      }),
+      codec: createEventDecoder({ registryUrl: config.SCHEMA_REGISTRY_URL }),
+      topic: config.EVENTS_TOPIC,
+      consumerGroup: config.CONSUMER_GROUP,
+      threshold: integer('--threshold', values.threshold, config.CATCH_ALL_THRESHOLD),
+      fromTime,
+      acceptTruncated: values['accept-truncated'],
+      fresh: values.fresh,
+      switchWhenReady: !values['no-switch'],
+      switchLag: integer('--switch-lag', values['switch-lag'], 10000),
+      flushIntervalMs: config.FLUSH_INTERVAL_MS,
+      maxPendingDomains: config.FLUSH_MAX_DOMAINS,
+      partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+      logger,
+      onProgress: (p) => progress.update(p),
+      signal: controller.signal,
+    });
+    progress.stop();
+    const messages = {
+      switched: `version ${result.version} is live (was ${result.previous}); roll back with: npm run replay -- switch ${result.previous}`,
+      ready: `version ${result.version} is ready; make it live with: npm run replay -- switch ${result.version}`,
+      interrupted: `version ${result.version} is not finished; run the same command again to resume`,
+    };
+    console.log(messages[result.outcome]);
+    if (result.outcome === 'interrupted') process.exitCode = 130;
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await pool.end();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv);
+  const [command, argument] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    if (!values.help) process.exitCode = 2;
+    return;
+  }
+  if (!['rebuild', 'status', 'switch', 'drop'].includes(command)) {
+    throw new UsageError(`unknown command "${command}"`);
+  }
+  const config = loadConsumerConfig(process.env);
+  // Log lines go to stderr, so that `status` output stays clean on stdout. On a terminal,
+  // the progress bar speaks for the rebuild: only warnings are logged unless LOG_LEVEL says.
+  const level =
+    process.stderr.isTTY && process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL;
+  const logger = createLogger({ name: 'replay', level, destination: 2 });
+  await migrate({ databaseUrl: config.DATABASE_URL, logger });
+  if (command === 'rebuild') return runRebuild(config, logger, values);
+
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    max: 2,
+    logger,
+    applicationName: 'catchall-replay',
+  });
+  try {
+    if (command === 'status') return printVersions(await listVersions(pool, { countRows: true }));
+    const version = integer('VERSION', argument, -1);
+    if (version < 1) throw new UsageError(`${command} needs a version number (see \`status\`)`);
+    if (command === 'switch') {
+      const { from, to } = (await switchLive(pool, version))!;
+      console.log(`version ${to} is live (was ${from})`);
+    } else {
+      await dropVersion(pool, version);
+      console.log(`version ${version} dropped`);
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const known =
+    err instanceof UsageError || err instanceof VersionError || err instanceof RebuildRefused;
+  console.error(err instanceof Error ? err.message : err);
+  if (err instanceof UsageError) console.error('\n' + USAGE);
+  process.exit(known ? 2 : 1);
+});
