@@ -11,16 +11,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { Kafka, logLevel, type Message } from 'kafkajs';
 import pg from 'pg';
 import pino from 'pino';
-import {
-  DEFAULT_CATCH_ALL_THRESHOLD,
-  evolve,
-  normalizeDomain,
-  type DomainDelta,
-} from '@catchall/core';
-import { createProjectionStore, migrate } from '@catchall/consumer';
+import { migrate } from '@catchall/consumer';
 import {
   createEventEncoder,
   domainEventSchema,
@@ -28,9 +21,10 @@ import {
   valueSubject,
   type EventEncoder,
 } from '@catchall/schemas';
+import { benchKafka, postgresCeiling, preload } from './lib/preload';
 import { latencyHistogram, report } from './lib/report';
 import { startService, startStack } from './lib/stack';
-import { events, type Workload } from './lib/workloads';
+import type { Workload } from './lib/workloads';
 
 const run = promisify(execFile);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
@@ -40,88 +34,7 @@ const silent = pino({ level: 'silent' });
 type Stack = Awaited<ReturnType<typeof startStack>>;
 
 function kafkaOf(stack: Stack) {
-  return new Kafka({
-    brokers: [stack.kafka.brokers],
-    clientId: 'bench',
-    logLevel: logLevel.NOTHING,
-  });
-}
-
-async function preload(stack: Stack, topic: string, workload: Workload, encoder: EventEncoder) {
-  const producer = kafkaOf(stack).producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  const t0 = Date.now();
-  let batch: Message[] = [];
-  const inFlight = new Set<Promise<unknown>>();
-  let n = 0;
-  for (const [domain, type] of events(workload, EVENTS)) {
-    const key = normalizeDomain(domain);
-    batch.push({
-      key: key.ok ? key.domain : domain,
-      value: encoder.encode({
-        eventId: `e${(n += 1)}`,
-        domain,
-        type,
-        occurredAt: t0 + n,
-        source: null,
-      }),
-    });
-    if (batch.length === 10000) {
-      const sending = producer.send({ topic, acks: -1, messages: batch });
-      inFlight.add(sending);
-      void sending.finally(() => inFlight.delete(sending));
-      batch = [];
-      if (inFlight.size >= 4) await Promise.race(inFlight);
-    }
-  }
-  if (batch.length > 0) await producer.send({ topic, acks: -1, messages: batch });
-  await Promise.all(inFlight);
-  await producer.disconnect();
-  return Math.round(EVENTS / ((Date.now() - t0) / 1000));
-}
-
-/** The Postgres ceiling: the projector's own upsert, fed folded deltas from memory. */
-async function postgresCeiling(databaseUrl: string, workload: Workload): Promise<number> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
-  const store = createProjectionStore({
-    pool,
-    version: 1,
-    threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-    synchronousCommit: false,
-  });
-  const chunk = 100_000;
-  const chunks: Map<string, DomainDelta>[] = [];
-  let current = new Map<string, DomainDelta>();
-  let n = 0;
-  for (const [domain, type] of events(workload, EVENTS)) {
-    const d = normalizeDomain(domain);
-    if (!d.ok) continue;
-    current.set(d.domain, evolve(current.get(d.domain), { type, occurredAt: (n += 1) }));
-    if (n % chunk === 0) {
-      chunks.push(current);
-      current = new Map();
-    }
-  }
-  if (current.size > 0) chunks.push(current);
-  const t0 = Date.now();
-  const positions = [0, 0, 0, 0];
-  const lanes = [0, 1, 2, 3].map(async (lane) => {
-    for (let i = lane; i < chunks.length; i += 4) {
-      const expected = positions[lane] === 0 ? null : positions[lane]!;
-      await store.flush({
-        topic: `ceiling-${workload}`,
-        partition: lane,
-        expected,
-        next: positions[lane]! + 1,
-        deltas: chunks[i]!,
-      });
-      positions[lane] = positions[lane]! + 1;
-    }
-  });
-  await Promise.all(lanes);
-  const rate = Math.round(EVENTS / ((Date.now() - t0) / 1000));
-  await pool.end();
-  return rate;
+  return benchKafka(stack.kafka.brokers);
 }
 
 async function consumerPerformance(stack: Stack, topic: string): Promise<number> {
@@ -285,8 +198,8 @@ async function main(): Promise<void> {
         compatibility: 'BACKWARD',
       });
       const encoder = await createEventEncoder({ registryUrl: stack.registry.url, schemaId });
-      const preloadRate = await preload(stack, topic, workload, encoder);
-      const ceiling = await postgresCeiling(ceilingUrl, workload);
+      const preloadRate = await preload(stack.kafka.brokers, topic, workload, EVENTS, encoder);
+      const ceiling = await postgresCeiling(ceilingUrl, workload, EVENTS);
       const kafkaRate = await consumerPerformance(stack, topic);
       const projected = await catchUp(stack, databaseUrl, pool, topic);
       const {

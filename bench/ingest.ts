@@ -8,7 +8,6 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   createEventEncoder,
@@ -16,7 +15,8 @@ import {
   registerSchema,
   valueSubject,
 } from '@catchall/schemas';
-import { latencyHistogram, report } from './lib/report';
+import { httpLoad } from './lib/http-load';
+import { report } from './lib/report';
 import { startService, startStack } from './lib/stack';
 
 const run = promisify(execFile);
@@ -31,53 +31,6 @@ async function createTopic(brokers: string, topic: string, partitions: number) {
     topics: [{ topic, numPartitions: partitions }],
   });
   await admin.disconnect();
-}
-
-interface Load {
-  url: string;
-  connections: number;
-  method: 'PUT' | 'POST';
-  path: () => string;
-  body?: () => string;
-  eventsPerRequest: number;
-}
-
-async function load(l: Load) {
-  const latency = latencyHistogram();
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: l.url,
-        connections: l.connections,
-        duration: SECONDS,
-        requests: [
-          {
-            method: l.method,
-            setupRequest: (req) => ({
-              ...req,
-              path: l.path(),
-              ...(l.body
-                ? { body: l.body(), headers: { 'content-type': 'application/json' } }
-                : {}),
-            }),
-          },
-        ],
-      },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    );
-    instance.on('response', (_client, _status, _bytes, responseTime) =>
-      latency.record(responseTime),
-    );
-  });
-  const ok = result['2xx'];
-  return {
-    connections: l.connections,
-    'events/s': Math.round((ok * l.eventsPerRequest) / SECONDS),
-    'requests/s': Math.round(ok / SECONDS),
-    ...latency.summary(),
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-  };
 }
 
 async function producerPerformance(
@@ -117,7 +70,7 @@ async function producerPerformance(
   const match = /([\d.]+) records\/sec.*?(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th/.exec(last);
   if (!match) throw new Error(`unexpected ProducerPerformance output: ${last}`);
   return {
-    'events/s': Math.round(Number(match[1])),
+    'items/s': Math.round(Number(match[1])),
     p50: Number(match[2]),
     p95: Number(match[3]),
     p99: Number(match[4]),
@@ -162,12 +115,13 @@ async function main(): Promise<void> {
 
     let n = 0;
     const single = (connections: number) =>
-      load({
+      httpLoad({
         url: producer.url,
         connections,
+        seconds: SECONDS,
         method: 'PUT',
         path: () => `/events/d${(n += 1) % 1_000_000}.example/delivered`,
-        eventsPerRequest: 1,
+        itemsPerRequest: 1,
       });
     const bodies = Array.from({ length: 16 }, (_, b) =>
       JSON.stringify(
@@ -178,13 +132,14 @@ async function main(): Promise<void> {
       ),
     );
     const batched = (connections: number) =>
-      load({
+      httpLoad({
         url: producer.url,
         connections,
+        seconds: SECONDS,
         method: 'POST',
         path: () => '/events',
         body: () => bodies[(n += 1) % bodies.length]!,
-        eventsPerRequest: BATCH,
+        itemsPerRequest: BATCH,
       });
 
     const rows: Record<string, unknown>[] = [];
@@ -212,13 +167,11 @@ async function main(): Promise<void> {
     });
 
     const bestBatch = Math.max(
-      ...rows
-        .filter((r) => String(r.scenario).startsWith('POST'))
-        .map((r) => Number(r['events/s'])),
+      ...rows.filter((r) => String(r.scenario).startsWith('POST')).map((r) => Number(r['items/s'])),
     );
     report('ingest', rows, [
       `record size ${recordSize} bytes; ${SECONDS} s per scenario; broker, API and load generator share this machine (${os.cpus().length} cores)`,
-      `batched ingest / Kafka ProducerPerformance = ${(bestBatch / java['events/s']).toFixed(2)} (${bestBatch} / ${java['events/s']} events/s)`,
+      `batched ingest / Kafka ProducerPerformance = ${(bestBatch / java['items/s']).toFixed(2)} (${bestBatch} / ${java['items/s']} events/s)`,
       'latencies in ms; ProducerPerformance latencies are per record, from send to ack',
     ]);
   } finally {

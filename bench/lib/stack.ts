@@ -5,12 +5,13 @@ import { startInfra, freePort, type Infra } from '@catchall/scripts';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** The real broker, registry and Postgres on free loopback ports, as the tests use them. */
-export function startStack(): Promise<Infra> {
+export function startStack(options: { postgresSharedBuffers?: string } = {}): Promise<Infra> {
   const t0 = Date.now();
   return startInfra({
     profile: 'test',
     ports: { kafka: 0, kafkaController: 0, registry: 0, postgres: 0 },
     databaseUrl: process.env.DATABASE_URL,
+    postgresSharedBuffers: options.postgresSharedBuffers,
     log: (m) => console.log(`[infra +${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`),
   });
 }

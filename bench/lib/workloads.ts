@@ -1,5 +1,5 @@
-/** Key spaces of the catch-up benchmark. Each yields [domain, type] pairs. */
-export type Workload = 'zipf' | 'uniform' | 'challenge';
+/** Key spaces of the benchmarks. Each yields [domain, type] pairs. */
+export type Workload = 'zipf' | 'uniform' | 'challenge' | 'distinct';
 
 export const KEY_SPACE = 10_000_000;
 
@@ -72,8 +72,19 @@ function* challenge(
   }
 }
 
+/** Every event a domain of its own (`d<i>.example`): as many read model rows as events. */
+function* distinct(
+  count: number,
+  random: () => number,
+): Generator<[string, 'delivered' | 'bounced']> {
+  for (let i = 0; i < count; i += 1) {
+    yield [`d${i}.example`, random() < 0.05 ? 'bounced' : 'delivered'];
+  }
+}
+
 export function events(workload: Workload, count: number, seed = 7) {
   const random = rng(seed);
+  if (workload === 'distinct') return distinct(count, random);
   if (workload === 'zipf') return zipf(count, random);
   if (workload === 'uniform') return uniform(count, random);
   return challenge(count, random);

@@ -4,3 +4,4 @@ export * from './migrate';
 export * from './projector';
 export * from './projection-store';
 export * from './read-model-version';
+export * from './rebuild';

@@ -30,16 +30,18 @@ const COLUMNS = `s.domain, s.status::text AS status, s.delivered, s.bounced,
   s.first_event_at AS "firstEventAt", s.last_event_at AS "lastEventAt",
   s.updated_at AS "updatedAt"`;
 
+// The live version as a scalar subquery (read in the statement's snapshot, like the rows):
+// Postgres then prunes to that version's partition and scans its index on (version, ...).
+// A join with live_read_model would let the planner scan domain_stats by domain alone.
+const LIVE = '(SELECT version FROM live_read_model)';
+
 const FIND_MANY = `
-  SELECT ${COLUMNS}
-  FROM live_read_model l
-  JOIN domain_stats s ON s.version = l.version AND s.domain = ANY($1::text[])`;
+  SELECT ${COLUMNS} FROM domain_stats s
+  WHERE s.version = ${LIVE} AND s.domain = ANY($1::text[])`;
 
 const LIST = `
-  SELECT ${COLUMNS}
-  FROM live_read_model l
-  JOIN domain_stats s ON s.version = l.version AND s.status = $1::domain_status
-  WHERE s.domain > $2
+  SELECT ${COLUMNS} FROM domain_stats s
+  WHERE s.version = ${LIVE} AND s.status = $1::domain_status AND s.domain > $2
   ORDER BY s.domain
   LIMIT $3`;
 
@@ -76,8 +78,13 @@ export function createReadModel(options: { pool: pg.Pool; maxBatch?: number }): 
       const rows = await findMany(domains);
       return domains.map((d) => rows.get(d));
     },
-    // No cache across requests: each answer is as fresh as the read model.
-    { cache: false, maxBatchSize: options.maxBatch ?? 256 },
+    {
+      // No cache across requests: each answer is as fresh as the read model.
+      cache: false,
+      maxBatchSize: options.maxBatch ?? 256,
+      // After the poll phase: every request read from any socket in this turn joins.
+      batchScheduleFn: (dispatch) => setImmediate(dispatch),
+    },
   );
 
   return {

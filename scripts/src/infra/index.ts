@@ -28,6 +28,8 @@ export interface InfraOptions {
   ports: { kafka: number; kafkaController: number; registry: number; postgres: number };
   /** When set, this Postgres is used instead of starting one. */
   databaseUrl?: string;
+  /** Postgres's shared_buffers (default 256MB); benchmarks size it to their read model. */
+  postgresSharedBuffers?: string;
   log?: (message: string) => void;
 }
 
@@ -104,6 +106,7 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
         logFile: path.join(dirs.base, 'postgres.log'),
         port: ports.postgres,
         unsafeFast: options.profile === 'test',
+        sharedBuffers: options.postgresSharedBuffers,
       }).then((p) => track('postgres', p));
   // Dev runs keep their schemas in Postgres; test runs keep them in memory and need not wait.
   const registryStarting = (

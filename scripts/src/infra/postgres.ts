@@ -15,6 +15,8 @@ export interface PostgresOptions {
   port: number;
   /** Trades durability for speed: for throwaway test clusters only. */
   unsafeFast?: boolean;
+  /** shared_buffers, 256MB unless set. */
+  sharedBuffers?: string;
 }
 
 export interface RunningPostgres {
@@ -124,7 +126,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     'listen_addresses=127.0.0.1',
     'unix_socket_directories=',
     'max_connections=200',
-    'shared_buffers=256MB',
+    `shared_buffers=${options.sharedBuffers ?? '256MB'}`,
     ...(options.unsafeFast ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : []),
   ];
   const proc = await startProcess({

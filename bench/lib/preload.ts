@@ -1,0 +1,106 @@
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import pg from 'pg';
+import {
+  DEFAULT_CATCH_ALL_THRESHOLD,
+  evolve,
+  normalizeDomain,
+  type DomainDelta,
+} from '@catchall/core';
+import { createProjectionStore } from '@catchall/consumer';
+import type { EventEncoder } from '@catchall/schemas';
+import { events, type Workload } from './workloads';
+
+export function benchKafka(brokers: string): Kafka {
+  return new Kafka({ brokers: [brokers], clientId: 'bench', logLevel: logLevel.NOTHING });
+}
+
+/** Appends `count` events of a workload to the topic as fast as kafkajs goes; events/s. */
+export async function preload(
+  brokers: string,
+  topic: string,
+  workload: Workload,
+  count: number,
+  encoder: EventEncoder,
+): Promise<number> {
+  const producer = benchKafka(brokers).producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const t0 = Date.now();
+  let batch: Message[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  let n = 0;
+  for (const [domain, type] of events(workload, count)) {
+    const key = normalizeDomain(domain);
+    batch.push({
+      key: key.ok ? key.domain : domain,
+      value: encoder.encode({
+        eventId: `e${(n += 1)}`,
+        domain,
+        type,
+        occurredAt: t0 + n,
+        source: null,
+      }),
+    });
+    if (batch.length === 10000) {
+      const sending = producer.send({ topic, acks: -1, messages: batch });
+      inFlight.add(sending);
+      void sending.finally(() => inFlight.delete(sending));
+      batch = [];
+      if (inFlight.size >= 4) await Promise.race(inFlight);
+    }
+  }
+  if (batch.length > 0) await producer.send({ topic, acks: -1, messages: batch });
+  await Promise.all(inFlight);
+  await producer.disconnect();
+  return Math.round(count / ((Date.now() - t0) / 1000));
+}
+
+/**
+ * The Postgres ceiling: the projector's own upsert, fed folded deltas (100,000 events a
+ * flush) from memory by four lanes, as fast as Postgres takes them; events/s. Deltas are
+ * folded lazily, between flushes, so that 10,000,000 domains fit in memory.
+ */
+export async function postgresCeiling(
+  databaseUrl: string,
+  workload: Workload,
+  count: number,
+): Promise<number> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const store = createProjectionStore({
+    pool,
+    version: 1,
+    threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+    synchronousCommit: false,
+  });
+  const source = events(workload, count);
+  let n = 0;
+  const nextChunk = (): Map<string, DomainDelta> | undefined => {
+    const chunk = new Map<string, DomainDelta>();
+    for (let i = 0; i < 100_000; i += 1) {
+      const next = source.next();
+      if (next.done) break;
+      const [domain, type] = next.value;
+      const d = normalizeDomain(domain);
+      if (!d.ok) continue;
+      chunk.set(d.domain, evolve(chunk.get(d.domain), { type, occurredAt: (n += 1) }));
+    }
+    return chunk.size > 0 ? chunk : undefined;
+  };
+  const t0 = Date.now();
+  const lanes = [0, 1, 2, 3].map(async (lane) => {
+    let position = 0;
+    for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
+      await store.flush({
+        topic: `ceiling-${workload}`,
+        partition: lane,
+        expected: position === 0 ? null : position,
+        next: position + 1,
+        deltas: chunk,
+      });
+      position += 1;
+    }
+  });
+  await Promise.all(lanes);
+  const rate = Math.round(count / ((Date.now() - t0) / 1000));
+  await pool.end();
+  return rate;
+}

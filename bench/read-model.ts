@@ -1,0 +1,236 @@
+/**
+ * Read model benchmark, on a 10,000,000-domain read model built the way production builds
+ * one: the topic is preloaded with one event per domain, then `rebuild` (the library behind
+ * `npm run replay -- rebuild`) builds a new version from it and switches to it.
+ *
+ * 1. Rebuild: events/s from start to switch, next to the Postgres ceiling measured in the
+ *    same run (the projector's upsert fed the same events from memory).
+ * 2. Lookups: GET /domains/<d> on random domains through the query API (its own process) at
+ *    rising concurrency, next to the same primary-key query sent straight through `pg`.
+ * 3. Listing: pages of GET /domains?status=... from random points of the key space.
+ *
+ *   npm run bench:read-model     (BENCH_DOMAINS=10000000, BENCH_SECONDS=10 by default)
+ */
+import pg from 'pg';
+import pino from 'pino';
+import { createKafka } from '@catchall/core';
+import { migrate, rebuild, type RebuildProgress } from '@catchall/consumer';
+import {
+  createEventDecoder,
+  createEventEncoder,
+  domainEventSchema,
+  registerSchema,
+  valueSubject,
+} from '@catchall/schemas';
+import { httpLoad } from './lib/http-load';
+import { benchKafka, postgresCeiling, preload } from './lib/preload';
+import { latencyHistogram, report } from './lib/report';
+import { startService, startStack } from './lib/stack';
+import { rng } from './lib/workloads';
+
+const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 10_000_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const TOPIC = 'bench-read-model';
+const PARTITIONS = 12;
+const silent = pino({ level: 'silent' });
+const log = (message: string) => console.log(`[bench] ${message}`);
+
+/** The query API's lookup, sent straight through pg by `concurrency` loops. */
+async function directLookups(databaseUrl: string, concurrency: number) {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+  const latency = latencyHistogram();
+  const random = rng(11);
+  const deadline = Date.now() + SECONDS * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) {
+        const domain = `d${Math.floor(random() * DOMAINS)}.example`;
+        const t0 = process.hrtime.bigint();
+        const { rowCount } = await pool.query({
+          name: 'lookup',
+          text: `SELECT s.domain, s.status::text, s.delivered, s.bounced, s.first_event_at,
+                        s.last_event_at, s.updated_at
+                 FROM domain_stats s
+                 WHERE s.version = (SELECT version FROM live_read_model) AND s.domain = $1`,
+          values: [domain],
+        });
+        if (rowCount !== 1) throw new Error(`${domain} not found`);
+        latency.record(Number(process.hrtime.bigint() - t0) / 1e6);
+        done += 1;
+      }
+    }),
+  );
+  await pool.end();
+  return { connections: concurrency, 'items/s': Math.round(done / SECONDS), ...latency.summary() };
+}
+
+async function main(): Promise<void> {
+  // Postgres sized like a server for this read model: its indexes and hot rows in memory.
+  const stack = await startStack({ postgresSharedBuffers: '4GB' });
+  const cleanups: (() => Promise<void>)[] = [() => stack.stop()];
+  try {
+    await stack.postgres.createDatabase('bench');
+    await stack.postgres.createDatabase('bench_ceiling');
+    const databaseUrl = stack.postgres.urlFor('bench');
+    const ceilingUrl = stack.postgres.urlFor('bench_ceiling');
+    await migrate({ databaseUrl, logger: silent });
+    await migrate({ databaseUrl: ceilingUrl, logger: silent });
+
+    const admin = benchKafka(stack.kafka.brokers).admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: TOPIC, numPartitions: PARTITIONS }],
+    });
+    await admin.disconnect();
+    const schemaId = await registerSchema({
+      registryUrl: stack.registry.url,
+      subject: valueSubject(TOPIC),
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    const encoder = await createEventEncoder({ registryUrl: stack.registry.url, schemaId });
+    log(`preloading ${DOMAINS.toLocaleString('en')} events, one per domain`);
+    const preloadRate = await preload(stack.kafka.brokers, TOPIC, 'distinct', DOMAINS, encoder);
+
+    log('measuring the Postgres ceiling');
+    const ceiling = await postgresCeiling(ceilingUrl, 'distinct', DOMAINS);
+
+    log('rebuilding');
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
+    cleanups.unshift(() => pool.end());
+    const t0 = Date.now();
+    let last: RebuildProgress | undefined;
+    const result = await rebuild({
+      pool,
+      kafka: createKafka({ brokers: stack.kafka.brokers, clientId: 'bench', logger: silent }),
+      codec: createEventDecoder({ registryUrl: stack.registry.url }),
+      topic: TOPIC,
+      consumerGroup: 'bench-projector',
+      threshold: 1000,
+      acceptTruncated: false,
+      fresh: false,
+      switchWhenReady: true,
+      switchLag: 0,
+      flushIntervalMs: 250,
+      maxPendingDomains: 50_000,
+      partitionsConsumedConcurrently: 4,
+      sessionTimeoutMs: 10_000,
+      logger: silent,
+      progressIntervalMs: 1000,
+      onProgress: (p) => {
+        if (!last || p.applied - last.applied > 0) {
+          log(`rebuild: ${p.applied}/${p.total} events, ${Math.round(p.eventsPerSecond)}/s`);
+        }
+        last = p;
+      },
+    });
+    const rebuildSeconds = (Date.now() - t0) / 1000;
+    const rebuildRate = Math.round(DOMAINS / rebuildSeconds);
+    const {
+      rows: [size],
+    } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM domain_stats WHERE version = $1',
+      [result.version],
+    );
+    if (size!.n !== DOMAINS) throw new Error(`rebuilt ${size!.n} rows, expected ${DOMAINS}`);
+    await pool.query('VACUUM ANALYZE domain_stats');
+
+    log('lookups');
+    const query = await startService('query-api', { DATABASE_URL: databaseUrl, PG_POOL_MAX: '8' });
+    cleanups.unshift(() => query.stop());
+    const random = rng(13);
+    const lookups: Record<string, unknown>[] = [];
+    for (const connections of [8, 32, 64, 128]) {
+      lookups.push({
+        scenario: `query API GET /domains/<d>, ${connections} connections`,
+        ...(await httpLoad({
+          url: query.url,
+          connections,
+          seconds: SECONDS,
+          method: 'GET',
+          path: () => `/domains/d${Math.floor(random() * DOMAINS)}.example`,
+          itemsPerRequest: 1,
+        })),
+      });
+    }
+    // The HTTP ceiling of this machine: the same server answering its liveness route.
+    lookups.push({
+      scenario: 'query API GET /healthz, 32 connections (HTTP ceiling)',
+      ...(await httpLoad({
+        url: query.url,
+        connections: 32,
+        seconds: SECONDS,
+        method: 'GET',
+        path: () => '/healthz',
+        itemsPerRequest: 1,
+      })),
+    });
+    for (const concurrency of [8, 32]) {
+      lookups.push({
+        scenario: `pg primary-key query, ${concurrency} concurrent (baseline)`,
+        ...(await directLookups(databaseUrl, concurrency)),
+      });
+    }
+
+    log('listing');
+    const listing = latencyHistogram();
+    for (let i = 0; i < 200; i += 1) {
+      const after = `d${Math.floor(random() * DOMAINS)}.example`;
+      const cursor = Buffer.from(JSON.stringify({ after })).toString('base64url');
+      const t = process.hrtime.bigint();
+      const response = await fetch(
+        `${query.url}/domains?status=unknown&limit=100&cursor=${cursor}`,
+      );
+      const body = (await response.json()) as { items: unknown[] };
+      if (!response.ok || body.items.length === 0) throw new Error('listing failed');
+      listing.record(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+
+    const passes = lookups.filter(
+      (r) => String(r.scenario).startsWith('query API GET /domains') && Number(r.p99) < 10,
+    );
+    const httpCeiling = Number(
+      lookups.find((r) => String(r.scenario).includes('/healthz'))!['items/s'],
+    );
+    const best = passes.sort((a, b) => Number(b['items/s']) - Number(a['items/s']))[0];
+    const baseline = Math.max(
+      ...lookups
+        .filter((r) => String(r.scenario).startsWith('pg'))
+        .map((r) => Number(r['items/s'])),
+    );
+    report(
+      'read-model',
+      [
+        {
+          scenario: `rebuild ${DOMAINS.toLocaleString('en')} domains from the topic`,
+          'items/s': rebuildRate,
+          seconds: Number(rebuildSeconds.toFixed(1)),
+        },
+        {
+          scenario: 'Postgres ceiling (same upsert fed from memory, baseline)',
+          'items/s': ceiling,
+        },
+        { scenario: 'topic preload (kafkajs)', 'items/s': preloadRate },
+        ...lookups,
+        { scenario: 'GET /domains?status=unknown&limit=100 (200 pages)', ...listing.summary() },
+      ],
+      [
+        `read model of ${DOMAINS.toLocaleString('en')} domains (version ${result.version}, switched from ${result.previous}); ${SECONDS} s per load; Postgres, Kafka, the API and the load generator share this machine`,
+        `rebuild / Postgres ceiling = ${(rebuildRate / ceiling).toFixed(2)} (${rebuildRate} / ${ceiling} events/s)`,
+        best
+          ? `highest query API rate with p99 < 10 ms: ${best['items/s']} lookups/s at p99 ${best.p99} ms = ${(Number(best['items/s']) / baseline).toFixed(2)} of the direct pg baseline (${baseline}/s), ${(Number(best['items/s']) / httpCeiling).toFixed(2)} of the HTTP ceiling (${httpCeiling}/s)`
+          : 'no query API load kept p99 under 10 ms',
+        'latencies in ms',
+      ],
+    );
+  } finally {
+    for (const cleanup of cleanups) await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
