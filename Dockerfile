@@ -12,6 +12,8 @@ COPY schemas/package.json schemas/
 COPY producer-api/package.json producer-api/
 COPY consumer/package.json consumer/
 COPY query-api/package.json query-api/
+# Fixes applied to dependencies after install (patch-package, the root postinstall).
+COPY patches patches
 
 FROM manifests AS build
 COPY scripts/package.json scripts/
@@ -32,7 +34,8 @@ RUN apt-get update \
 ENV NODE_ENV=production \
     HOST=0.0.0.0
 # Production dependencies of the services only (not the local-infrastructure scripts).
-RUN npm install --omit=dev --no-audit --no-fund --no-save \
+# --include-workspace-root: the root's patch-package runs the kafkajs fix in patches/.
+RUN npm install --omit=dev --no-audit --no-fund --no-save --include-workspace-root \
       -w core -w schemas -w producer-api -w consumer -w query-api \
   && npm cache clean --force
 COPY --from=build /app/core/dist core/dist

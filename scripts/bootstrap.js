@@ -4,7 +4,7 @@
 // Plain JavaScript with no dependencies, since it runs before anything is installed.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, statSync, writeFileSync } = require('node:fs');
+const { existsSync, readdirSync, statSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -20,10 +20,17 @@ function step(title, command, args) {
   }
 }
 
+/** Installed after the last change of the lock file and of the dependency patches. */
 function installIsCurrent() {
   const marker = path.join(root, 'node_modules', '.package-lock.json');
   if (!existsSync(marker)) return false;
-  return statSync(marker).mtimeMs >= statSync(path.join(root, 'package-lock.json')).mtimeMs;
+  const patches = path.join(root, 'patches');
+  const inputs = [
+    path.join(root, 'package-lock.json'),
+    ...readdirSync(patches).map((f) => path.join(patches, f)),
+  ];
+  const installed = statSync(marker).mtimeMs;
+  return inputs.every((file) => statSync(file).mtimeMs <= installed);
 }
 
 /** Python tools of the test suite (scripts/python-requirements.txt), installed once. */

@@ -1,0 +1,44 @@
+// The kafkajs internals that patches/kafkajs+2.2.4.patch rewrites, typed for its tests.
+declare module 'kafkajs/src/producer/partitioners/default/murmur2' {
+  const murmur2: (key: string | Buffer) => number;
+  export default murmur2;
+}
+declare module 'kafkajs/src/producer/groupMessagesPerPartition' {
+  const group: (options: {
+    topic: string;
+    partitionMetadata: { partitionId: number }[];
+    messages: unknown[];
+    partitioner: (options: { message: never }) => number;
+  }) => Record<string, unknown[]>;
+  export default group;
+}
+declare module 'kafkajs/src/protocol/recordBatch/record/v0' {
+  const encode: (record: {
+    key: string | Buffer | null;
+    value: string | Buffer | null;
+    offsetDelta?: number;
+    timestampDelta?: number;
+    headers?: Record<string, string | Buffer | (string | Buffer)[]>;
+  }) => unknown;
+  export default encode;
+}
+declare module 'kafkajs/src/protocol/recordBatch/record/v0/decoder' {
+  const decode: (
+    decoder: unknown,
+    context: { firstOffset: string; firstTimestamp: number; magicByte: number },
+  ) => {
+    offset: string;
+    timestamp: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Record<string, Buffer | Buffer[]>;
+  };
+  export default decode;
+}
+declare module 'kafkajs/src/protocol/decoder' {
+  export default class Decoder {
+    constructor(buffer: Buffer);
+    offset: number;
+    readVarInt(): number;
+  }
+}

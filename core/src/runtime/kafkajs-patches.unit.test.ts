@@ -1,0 +1,84 @@
+/**
+ * patches/kafkajs+2.2.4.patch (applied by patch-package after install) rewrites four hot
+ * spots of kafkajs's producer for speed. These tests hold the rewrites to the original
+ * behaviour: Java's murmur2 hashes, record bytes that kafkajs's own decoder reads back, and
+ * per-partition grouping in order.
+ */
+import murmur2 from 'kafkajs/src/producer/partitioners/default/murmur2';
+import groupMessagesPerPartition from 'kafkajs/src/producer/groupMessagesPerPartition';
+import Record from 'kafkajs/src/protocol/recordBatch/record/v0';
+import RecordDecoder from 'kafkajs/src/protocol/recordBatch/record/v0/decoder';
+import Decoder from 'kafkajs/src/protocol/decoder';
+
+describe('the kafkajs patches', () => {
+  it('hash keys as Java does (the vectors of Kafka UtilsTest.testMurmur2)', () => {
+    const vectors: [string, number][] = [
+      ['21', -973932308],
+      ['foobar', -790332482],
+      ['a-little-bit-long-string', -985981536],
+      ['a-little-bit-longer-string', -1486304829],
+      ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+      ['abc', 479470107],
+    ];
+    for (const [key, hash] of vectors) {
+      expect(murmur2(key)).toBe(hash);
+      expect(murmur2(Buffer.from(key))).toBe(hash);
+    }
+  });
+
+  it('encode records that the kafkajs decoder reads back field for field', () => {
+    const cases = [
+      { key: 'example.com', value: Buffer.from([0, 0, 0, 0, 7, 1, 2]), offsetDelta: 0 },
+      { key: Buffer.from('k'), value: null, offsetDelta: 4999, timestampDelta: 3 },
+      {
+        key: null,
+        value: Buffer.alloc(300, 7),
+        offsetDelta: 70,
+        timestampDelta: -5,
+        headers: { 'dlq-reason': 'undecodable', multi: ['a', Buffer.from('b')] },
+      },
+      { key: 'a', value: 'v', offsetDelta: 1, timestampDelta: 1_234_567_890_123 },
+    ];
+    for (const c of cases) {
+      const encoded = Record(c) as { buffer: Buffer };
+      const decoder = new Decoder(encoded.buffer);
+      const length = decoder.readVarInt();
+      expect(length).toBe(encoded.buffer.length - decoder.offset);
+      const record = RecordDecoder(decoder, {
+        firstOffset: '100',
+        firstTimestamp: 1_000_000,
+        magicByte: 2,
+      });
+      expect(record.offset).toBe(String(100 + c.offsetDelta));
+      expect(record.timestamp).toBe(String(1_000_000 + (c.timestampDelta ?? 0)));
+      expect(record.key).toEqual(c.key === null ? null : Buffer.from(c.key));
+      expect(record.value).toEqual(c.value === null ? null : Buffer.from(c.value));
+      const headers = (record.headers ?? {}) as Record<string, Buffer | Buffer[]>;
+      expect(headers).toEqual(
+        Object.fromEntries(
+          Object.entries(c.headers ?? {}).map(([k, v]) => [
+            k,
+            Array.isArray(v) ? v.map((x) => Buffer.from(x)) : Buffer.from(v),
+          ]),
+        ),
+      );
+    }
+  });
+
+  it('group messages by partition, in order', () => {
+    const messages = Array.from({ length: 1000 }, (_, i) => ({ key: `d${i}`, value: `${i}` }));
+    const grouped = groupMessagesPerPartition({
+      topic: 't',
+      partitionMetadata: [{ partitionId: 0 }, { partitionId: 1 }, { partitionId: 2 }],
+      messages,
+      partitioner: ({ message }: { message: { key: string } }) => Number(message.key.slice(1)) % 3,
+    }) as Record<string, { value: string }[]>;
+    expect(Object.keys(grouped).sort()).toEqual(['0', '1', '2']);
+    for (const [partition, list] of Object.entries(grouped)) {
+      const values = list.map((m) => Number(m.value));
+      expect(values.every((v) => v % 3 === Number(partition))).toBe(true);
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+    }
+    expect(Object.values(grouped).flat()).toHaveLength(1000);
+  });
+});
