@@ -4,7 +4,7 @@ import { loadQueryConfig, startQueryService, type QueryService } from '@catchall
 import { createEventDecoder } from '@catchall/schemas';
 import { testInfra, uniqueName } from '../../test/support/env';
 import { streamEvents } from '../../test/support/event-stream';
-import { publishEvents, makeEvents } from '../../test/support/events';
+import { expectedCounts, makeEvents, publishEvents } from '../../test/support/events';
 import { createTestTopic, testKafka, type TestTopic } from '../../test/support/kafka';
 import { testLogger } from '../../test/support/logger';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
@@ -256,6 +256,21 @@ describe('rebuilding the read model from the topic', () => {
     expect(await versionCounts(pool, second.version)).toEqual(await countsFromTopic(topic.name));
     expect(await liveReadModelVersion(pool)).toBe(1);
     await dropVersion(pool, second.version);
+  });
+
+  it('rebuilds from a given time: only the records from then on are counted', async () => {
+    await publishEvents(topic.name, makeEvents(1000, 50, 'older'));
+    await new Promise((r) => setTimeout(r, 100));
+    const from = new Date();
+    await new Promise((r) => setTimeout(r, 100));
+    const newer = makeEvents(1500, 60, 'newer');
+    await publishEvents(topic.name, newer);
+    const result = await rebuild(options({ fromTime: from, switchWhenReady: false }));
+    expect(result.outcome).toBe('ready');
+    expect(await versionCounts(pool, result.version)).toEqual(expectedCounts(newer));
+    const [built] = (await listVersions(pool)).filter((v) => v.version === result.version);
+    expect(built!.startedFrom).toBe(from.toISOString());
+    await dropVersion(pool, result.version);
   });
 
   it('refuses to rebuild from a topic that retention has cut, unless told to accept it', async () => {

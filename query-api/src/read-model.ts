@@ -7,9 +7,10 @@ export interface DomainRow {
   status: DomainStatus;
   delivered: number;
   bounced: number;
-  firstEventAt: Date;
-  lastEventAt: Date;
-  updatedAt: Date;
+  /** ISO 8601 in UTC, as Date.toISOString writes it. */
+  firstEventAt: string;
+  lastEventAt: string;
+  updatedAt: string;
 }
 
 export interface ReadModel {
@@ -26,9 +27,13 @@ export interface ReadModel {
   ping(): Promise<void>;
 }
 
+// Times formatted by Postgres exactly as Date.toISOString does: no Date per field here.
+const iso = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 const COLUMNS = `s.domain, s.status::text AS status, s.delivered, s.bounced,
-  s.first_event_at AS "firstEventAt", s.last_event_at AS "lastEventAt",
-  s.updated_at AS "updatedAt"`;
+  ${iso('s.first_event_at')} AS "firstEventAt", ${iso('s.last_event_at')} AS "lastEventAt",
+  ${iso('s.updated_at')} AS "updatedAt"`;
 
 // The live version as a scalar subquery (read in the statement's snapshot, like the rows):
 // Postgres then prunes to that version's partition and scans its index on (version, ...).

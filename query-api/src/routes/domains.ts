@@ -95,9 +95,9 @@ function answer(row: DomainRow) {
     status: row.status,
     delivered: row.delivered,
     bounced: row.bounced,
-    firstEventAt: row.firstEventAt.toISOString(),
-    lastEventAt: row.lastEventAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
+    firstEventAt: row.firstEventAt,
+    lastEventAt: row.lastEventAt,
+    updatedAt: row.updatedAt,
   };
 }
 
