@@ -12,8 +12,6 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import pino from 'pino';
-import { migrate } from '@catchall/consumer';
 import {
   createEventEncoder,
   domainEventSchema,
@@ -21,7 +19,7 @@ import {
   valueSubject,
   type EventEncoder,
 } from '@catchall/schemas';
-import { benchKafka, postgresCeiling, preload } from './lib/preload';
+import { benchDatabases, benchKafka, postgresCeiling, preload } from './lib/preload';
 import { latencyHistogram, report } from './lib/report';
 import { startService, startStack } from './lib/stack';
 import type { Workload } from './lib/workloads';
@@ -29,7 +27,6 @@ import type { Workload } from './lib/workloads';
 const run = promisify(execFile);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
 const PARTITIONS = 12;
-const silent = pino({ level: 'silent' });
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
 
@@ -169,12 +166,7 @@ async function main(): Promise<void> {
   const stack = await startStack();
   const cleanups: (() => Promise<void>)[] = [() => stack.stop()];
   try {
-    await stack.postgres.createDatabase('bench');
-    await stack.postgres.createDatabase('bench_ceiling');
-    const databaseUrl = stack.postgres.urlFor('bench');
-    const ceilingUrl = stack.postgres.urlFor('bench_ceiling');
-    await migrate({ databaseUrl, logger: silent });
-    await migrate({ databaseUrl: ceilingUrl, logger: silent });
+    const { databaseUrl, ceilingUrl } = await benchDatabases(stack.postgres);
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
     cleanups.unshift(() => pool.end());
     const admin = kafkaOf(stack).admin();

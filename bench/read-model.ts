@@ -14,7 +14,7 @@
 import pg from 'pg';
 import pino from 'pino';
 import { createKafka } from '@catchall/core';
-import { migrate, rebuild, type RebuildProgress } from '@catchall/consumer';
+import { rebuild, type RebuildProgress } from '@catchall/consumer';
 import {
   createEventDecoder,
   createEventEncoder,
@@ -23,7 +23,7 @@ import {
   valueSubject,
 } from '@catchall/schemas';
 import { httpLoad } from './lib/http-load';
-import { benchKafka, postgresCeiling, preload } from './lib/preload';
+import { benchDatabases, benchKafka, postgresCeiling, preload } from './lib/preload';
 import { latencyHistogram, report } from './lib/report';
 import { startService, startStack } from './lib/stack';
 import { rng } from './lib/workloads';
@@ -70,12 +70,7 @@ async function main(): Promise<void> {
   const stack = await startStack({ postgresSharedBuffers: '4GB' });
   const cleanups: (() => Promise<void>)[] = [() => stack.stop()];
   try {
-    await stack.postgres.createDatabase('bench');
-    await stack.postgres.createDatabase('bench_ceiling');
-    const databaseUrl = stack.postgres.urlFor('bench');
-    const ceilingUrl = stack.postgres.urlFor('bench_ceiling');
-    await migrate({ databaseUrl, logger: silent });
-    await migrate({ databaseUrl: ceilingUrl, logger: silent });
+    const { databaseUrl, ceilingUrl } = await benchDatabases(stack.postgres);
 
     const admin = benchKafka(stack.kafka.brokers).admin();
     await admin.connect();

@@ -7,7 +7,9 @@ import {
   type DomainDelta,
 } from '@catchall/core';
 import { createProjectionStore } from '@catchall/consumer';
+import { migrate } from '@catchall/consumer';
 import type { EventEncoder } from '@catchall/schemas';
+import pino from 'pino';
 import { events, type Workload } from './workloads';
 
 export function benchKafka(brokers: string): Kafka {
@@ -103,4 +105,24 @@ export async function postgresCeiling(
   const rate = Math.round(count / ((Date.now() - t0) / 1000));
   await pool.end();
   return rate;
+}
+
+/**
+ * The two databases of a benchmark, migrated: one for the service under test, one for the
+ * Postgres ceiling.
+ */
+export async function benchDatabases(postgres: {
+  createDatabase(name: string): Promise<void>;
+  urlFor(name: string): string;
+}): Promise<{ databaseUrl: string; ceilingUrl: string }> {
+  const silent = pino({ level: 'silent' });
+  const urls = { databaseUrl: 'bench', ceilingUrl: 'bench_ceiling' };
+  for (const name of Object.values(urls)) {
+    await postgres.createDatabase(name);
+    await migrate({ databaseUrl: postgres.urlFor(name), logger: silent });
+  }
+  return {
+    databaseUrl: postgres.urlFor(urls.databaseUrl),
+    ceilingUrl: postgres.urlFor(urls.ceilingUrl),
+  };
 }

@@ -26,6 +26,25 @@ function partitionTable(version: number): string {
   return `domain_stats_v${version}`;
 }
 
+/** Runs `work` in one transaction on one client: committed if it returns, else rolled back. */
+async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 /** The read model version queries are served from (the one the live projector writes). */
 export async function liveReadModelVersion(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ version: number }>('SELECT version FROM live_read_model');
@@ -73,9 +92,7 @@ export async function openVersion(
   configured: number,
   logger: Logger,
 ): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     const { rows } = await client.query<{ threshold: number | null }>(
       'SELECT catch_all_threshold AS threshold FROM read_model_versions WHERE version = $1 FOR UPDATE',
       [version],
@@ -90,7 +107,7 @@ export async function openVersion(
       );
       const { rowCount } = await client.query(
         `UPDATE domain_stats SET status = ${domainStatusSql('delivered', 'bounced', '$2::bigint')}
-         WHERE version = $1`,
+           WHERE version = $1`,
         [version, threshold],
       );
       logger.info({ version, threshold, rows: rowCount }, 'recorded the version threshold');
@@ -100,14 +117,8 @@ export async function openVersion(
         'this version was built with another CATCH_ALL_THRESHOLD; its own applies (rebuild to change it)',
       );
     }
-    await client.query('COMMIT');
     return threshold;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** A new, empty version in state `building`, with its own partition of domain_stats. */
@@ -115,9 +126,7 @@ export async function createVersion(
   pool: pg.Pool,
   options: { threshold: number; consumerGroup: (version: number) => string; startedFrom: string },
 ): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     // Serializes concurrent creations (the next number is read, then used).
     await client.query('LOCK TABLE read_model_versions IN SHARE ROW EXCLUSIVE MODE');
     const { rows } = await client.query<{ next: number }>(
@@ -126,22 +135,16 @@ export async function createVersion(
     const version = rows[0]!.next;
     await client.query(
       `INSERT INTO read_model_versions
-         (version, state, catch_all_threshold, consumer_group, started_from, note, ready_at)
-       VALUES ($1, 'building', $2, $3, $4, 'rebuild from the topic', NULL)`,
+           (version, state, catch_all_threshold, consumer_group, started_from, note, ready_at)
+         VALUES ($1, 'building', $2, $3, $4, 'rebuild from the topic', NULL)`,
       [version, options.threshold, options.consumerGroup(version), options.startedFrom],
     );
     await client.query(
       `CREATE TABLE ${partitionTable(version)} PARTITION OF domain_stats
-       FOR VALUES IN (${version}) WITH (fillfactor = 80)`,
+         FOR VALUES IN (${version}) WITH (fillfactor = 80)`,
     );
-    await client.query('COMMIT');
     return version;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function markReady(pool: pg.Pool, version: number): Promise<void> {
@@ -163,9 +166,7 @@ export async function switchLive(
   version: number,
   options: { notBehindOn?: string } = {},
 ): Promise<{ from: number; to: number } | null> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     const live = await client.query<{ version: number }>(
       'SELECT version FROM live_read_model FOR UPDATE',
     );
@@ -185,34 +186,24 @@ export async function switchLive(
     if (options.notBehindOn !== undefined && from !== version) {
       const behind = await client.query(
         `SELECT 1 FROM projection_positions l
-         LEFT JOIN projection_positions n
-           ON n.version = $2 AND n.topic = l.topic AND n.partition = l.partition
-         WHERE l.version = $1 AND l.topic = $3
-           AND (n.next_offset IS NULL OR n.next_offset < l.next_offset)
-         FOR UPDATE OF l`,
+           LEFT JOIN projection_positions n
+             ON n.version = $2 AND n.topic = l.topic AND n.partition = l.partition
+           WHERE l.version = $1 AND l.topic = $3
+             AND (n.next_offset IS NULL OR n.next_offset < l.next_offset)
+           FOR UPDATE OF l`,
         [from, version, options.notBehindOn],
       );
-      if (behind.rowCount !== 0) {
-        await client.query('ROLLBACK');
-        return null;
-      }
+      // Nothing was written: committing only releases the locks.
+      if (behind.rowCount !== 0) return null;
     }
     await client.query('UPDATE live_read_model SET version = $1, switched_at = now()', [version]);
-    await client.query('COMMIT');
     return { from, to: version };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Drops a version that is not live: its partition, positions and record. */
 export async function dropVersion(pool: pg.Pool, version: number): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     // Holding the live row keeps a concurrent switch from making this version live now.
     const live = await client.query<{ version: number }>(
       'SELECT version FROM live_read_model FOR UPDATE',
@@ -231,11 +222,5 @@ export async function dropVersion(pool: pg.Pool, version: number): Promise<void>
     await client.query('DELETE FROM projection_positions WHERE version = $1', [version]);
     await client.query('DELETE FROM projection_sources WHERE version = $1', [version]);
     await client.query('DELETE FROM read_model_versions WHERE version = $1', [version]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

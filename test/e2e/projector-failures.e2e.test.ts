@@ -1,12 +1,10 @@
-import { uniqueName, testInfra } from '../support/env';
+import { projectorEnv } from '../support/env';
 import { streamEvents, type EventStream } from '../support/event-stream';
 import { createTestTopic, type TestTopic } from '../support/kafka';
 import { createTestDatabase, readModelCounts, type TestDatabase } from '../support/postgres';
 import { spawnService, type RunningService } from '../support/services';
 import { countsFromTopic } from '../support/topic-truth';
 import { waitFor } from '../support/wait';
-
-const infra = testInfra();
 
 function sorted(counts: Map<string, unknown>): string {
   return JSON.stringify([...counts].sort(([a], [b]) => a.localeCompare(b)));
@@ -34,11 +32,7 @@ describe('the projector under crashes and rebalances, as separate processes', ()
     topic = await createTestTopic(6);
     db = await createTestDatabase();
     env = {
-      KAFKA_BROKERS: infra.brokers,
-      SCHEMA_REGISTRY_URL: infra.registryUrl,
-      DATABASE_URL: db.url,
-      EVENTS_TOPIC: topic.name,
-      CONSUMER_GROUP: uniqueName('projector'),
+      ...projectorEnv(topic.name, db.url),
       FLUSH_INTERVAL_MS: '100',
       KAFKA_SESSION_TIMEOUT_MS: '6000',
       PARTITIONS_CONCURRENCY: '6',

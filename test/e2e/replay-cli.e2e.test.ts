@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { testInfra, uniqueName } from '../support/env';
+import { projectorEnv } from '../support/env';
 import { makeEvents, publishEvents } from '../support/events';
 import { createTestTopic, type TestTopic } from '../support/kafka';
 import { createTestDatabase, readModelCounts, type TestDatabase } from '../support/postgres';
@@ -29,16 +29,9 @@ describe('npm run replay', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    const infra = testInfra();
     topic = await createTestTopic(3);
     db = await createTestDatabase();
-    env = {
-      KAFKA_BROKERS: infra.brokers,
-      SCHEMA_REGISTRY_URL: infra.registryUrl,
-      DATABASE_URL: db.url,
-      EVENTS_TOPIC: topic.name,
-      CONSUMER_GROUP: uniqueName('projector'),
-    };
+    env = projectorEnv(topic.name, db.url);
     await publishEvents(topic.name, makeEvents(5000, 300, 'cli'));
   });
   afterAll(async () => {

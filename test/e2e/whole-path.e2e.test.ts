@@ -1,10 +1,8 @@
-import { testInfra } from '../support/env';
+import { projectorEnv } from '../support/env';
 import { createTestTopic, type TestTopic } from '../support/kafka';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { spawnService, type RunningService } from '../support/services';
 import { waitFor } from '../support/wait';
-
-const infra = testInfra();
 
 describe('the whole path: HTTP in, through Kafka and the projector, HTTP out', () => {
   let topic: TestTopic;
@@ -14,13 +12,7 @@ describe('the whole path: HTTP in, through Kafka and the projector, HTTP out', (
   beforeAll(async () => {
     topic = await createTestTopic(3);
     db = await createTestDatabase();
-    const env = {
-      KAFKA_BROKERS: infra.brokers,
-      SCHEMA_REGISTRY_URL: infra.registryUrl,
-      DATABASE_URL: db.url,
-      EVENTS_TOPIC: topic.name,
-      CONSUMER_GROUP: `${topic.name}-projector`,
-    };
+    const env = projectorEnv(topic.name, db.url);
     services = await Promise.all([
       spawnService('producer-api', env),
       spawnService('consumer', env),

@@ -29,3 +29,15 @@ export function testInfra(): TestInfra {
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** The projector's settings for a topic and database of a test's own (a fresh group). */
+export function projectorEnv(topic: string, databaseUrl: string): Record<string, string> {
+  const infra = testInfra();
+  return {
+    KAFKA_BROKERS: infra.brokers,
+    SCHEMA_REGISTRY_URL: infra.registryUrl,
+    DATABASE_URL: databaseUrl,
+    EVENTS_TOPIC: topic,
+    CONSUMER_GROUP: uniqueName('projector'),
+  };
+}
