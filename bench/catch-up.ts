@@ -12,23 +12,18 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import {
-  createEventEncoder,
-  domainEventSchema,
-  registerSchema,
-  valueSubject,
-  type EventEncoder,
-} from '@catchall/schemas';
-import { benchDatabases, benchKafka, postgresCeiling, preload } from './lib/preload';
+import type { EventEncoder } from '@catchall/schemas';
+import { benchDatabases, benchKafka, eventsTopic, postgresCeiling, preload } from './lib/preload';
 import { latencyHistogram, report } from './lib/report';
-import { startService, startStack } from './lib/stack';
+import type { Infra } from '@catchall/scripts';
+import { startService, withStack } from './lib/stack';
 import type { Workload } from './lib/workloads';
 
 const run = promisify(execFile);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
 const PARTITIONS = 12;
 
-type Stack = Awaited<ReturnType<typeof startStack>>;
+type Stack = Infra;
 
 function kafkaOf(stack: Stack) {
   return benchKafka(stack.kafka.brokers);
@@ -163,14 +158,10 @@ async function freshness(
 }
 
 async function main(): Promise<void> {
-  const stack = await startStack();
-  const cleanups: (() => Promise<void>)[] = [() => stack.stop()];
-  try {
+  await withStack({}, async (stack, lifecycle) => {
     const { databaseUrl, ceilingUrl } = await benchDatabases(stack.postgres);
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
-    cleanups.unshift(() => pool.end());
-    const admin = kafkaOf(stack).admin();
-    await admin.connect();
+    lifecycle.onClose('pool', () => pool.end());
     const rows: Record<string, unknown>[] = [];
     const workloads = (process.env.BENCH_WORKLOADS ?? 'zipf,uniform,challenge').split(
       ',',
@@ -179,17 +170,7 @@ async function main(): Promise<void> {
     let zipfEncoder: EventEncoder | undefined;
     for (const workload of workloads) {
       const topic = `bench-${workload}`;
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: PARTITIONS }],
-      });
-      const schemaId = await registerSchema({
-        registryUrl: stack.registry.url,
-        subject: valueSubject(topic),
-        schema: domainEventSchema,
-        compatibility: 'BACKWARD',
-      });
-      const encoder = await createEventEncoder({ registryUrl: stack.registry.url, schemaId });
+      const encoder = await eventsTopic(stack, topic, PARTITIONS);
       const preloadRate = await preload(stack.kafka.brokers, topic, workload, EVENTS, encoder);
       const ceiling = await postgresCeiling(ceilingUrl, workload, EVENTS);
       const kafkaRate = await consumerPerformance(stack, topic);
@@ -213,12 +194,11 @@ async function main(): Promise<void> {
       if (workload === 'zipf') {
         zipfTopic = topic;
         zipfEncoder = encoder;
-        cleanups.unshift(() => projected.consumer.stop());
+        lifecycle.onClose('projector', () => projected.consumer.stop());
       } else {
         await projected.consumer.stop();
       }
     }
-    await admin.disconnect();
     const notes = [
       `${EVENTS} events per workload over a ${(10_000_000).toLocaleString('en')}-domain key space, ${PARTITIONS} partitions; broker, Postgres, projector and load share this machine`,
       'projector events/s: from the consumer process start to every record committed in Postgres (group join included)',
@@ -230,9 +210,7 @@ async function main(): Promise<void> {
       );
     }
     report('catch-up', rows, notes);
-  } finally {
-    for (const cleanup of cleanups) await cleanup();
-  }
+  });
 }
 
 main().catch((err: unknown) => {

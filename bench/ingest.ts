@@ -8,30 +8,14 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
-import {
-  createEventEncoder,
-  domainEventSchema,
-  registerSchema,
-  valueSubject,
-} from '@catchall/schemas';
 import { httpLoad } from './lib/http-load';
+import { createTopic, eventsTopic } from './lib/preload';
 import { report } from './lib/report';
-import { startService, startStack } from './lib/stack';
+import { startService, withStack } from './lib/stack';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BATCH = 1000;
-
-async function createTopic(brokers: string, topic: string, partitions: number) {
-  const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic, numPartitions: partitions }],
-  });
-  await admin.disconnect();
-}
 
 async function producerPerformance(
   java: string,
@@ -78,11 +62,9 @@ async function producerPerformance(
 }
 
 async function main(): Promise<void> {
-  const infra = await startStack();
   const topic = 'bench-events';
-  const stopping: (() => Promise<void>)[] = [() => infra.stop()];
-  try {
-    await createTopic(infra.kafka.brokers, topic, 12);
+  await withStack({}, async (infra, lifecycle) => {
+    const encoder = await eventsTopic(infra, topic, 12);
     const producer = await startService(
       'producer-api',
       {
@@ -97,14 +79,7 @@ async function main(): Promise<void> {
       // For profiling: BENCH_PRODUCER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
       (process.env.BENCH_PRODUCER_NODE_ARGS ?? '').split(' ').filter(Boolean),
     );
-    stopping.unshift(() => producer.stop());
-    const schemaId = await registerSchema({
-      registryUrl: infra.registry.url,
-      subject: valueSubject(topic),
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
-    const encoder = await createEventEncoder({ registryUrl: infra.registry.url, schemaId });
+    lifecycle.onClose('ingest API', () => producer.stop());
     const recordSize = encoder.encode({
       eventId: '3f2b1c5e-8d4a-4f6b-9c1e-2a7d5e8f9b0c',
       domain: 'd123456.example',
@@ -153,8 +128,8 @@ async function main(): Promise<void> {
         rows.push({ scenario: `POST ${BATCH}/request, ${c} connections`, ...(await batched(c)) });
       }
     }
+    // Stopped before the baseline runs (stopping again at the end is a no-op).
     await producer.stop();
-    stopping.shift();
     const java = await producerPerformance(
       infra.kafka.java,
       infra.kafka.libs,
@@ -174,9 +149,7 @@ async function main(): Promise<void> {
       `batched ingest / Kafka ProducerPerformance = ${(bestBatch / java['items/s']).toFixed(2)} (${bestBatch} / ${java['items/s']} events/s)`,
       'latencies in ms; ProducerPerformance latencies are per record, from send to ack',
     ]);
-  } finally {
-    for (const stop of stopping) await stop();
-  }
+  });
 }
 
 main().catch((err: unknown) => {

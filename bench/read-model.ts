@@ -15,17 +15,11 @@ import pg from 'pg';
 import pino from 'pino';
 import { createKafka } from '@catchall/core';
 import { rebuild, type RebuildProgress } from '@catchall/consumer';
-import {
-  createEventDecoder,
-  createEventEncoder,
-  domainEventSchema,
-  registerSchema,
-  valueSubject,
-} from '@catchall/schemas';
+import { createEventDecoder } from '@catchall/schemas';
 import { httpLoad } from './lib/http-load';
-import { benchDatabases, benchKafka, postgresCeiling, preload } from './lib/preload';
+import { benchDatabases, eventsTopic, postgresCeiling, preload } from './lib/preload';
 import { latencyHistogram, report } from './lib/report';
-import { startService, startStack } from './lib/stack';
+import { startService, withStack } from './lib/stack';
 import { rng } from './lib/workloads';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 10_000_000);
@@ -67,25 +61,10 @@ async function directLookups(databaseUrl: string, concurrency: number) {
 
 async function main(): Promise<void> {
   // Postgres sized like a server for this read model: its indexes and hot rows in memory.
-  const stack = await startStack({ postgresSharedBuffers: '4GB' });
-  const cleanups: (() => Promise<void>)[] = [() => stack.stop()];
-  try {
+  await withStack({ postgresSharedBuffers: '4GB' }, async (stack, lifecycle) => {
     const { databaseUrl, ceilingUrl } = await benchDatabases(stack.postgres);
 
-    const admin = benchKafka(stack.kafka.brokers).admin();
-    await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic: TOPIC, numPartitions: PARTITIONS }],
-    });
-    await admin.disconnect();
-    const schemaId = await registerSchema({
-      registryUrl: stack.registry.url,
-      subject: valueSubject(TOPIC),
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
-    const encoder = await createEventEncoder({ registryUrl: stack.registry.url, schemaId });
+    const encoder = await eventsTopic(stack, TOPIC, PARTITIONS);
     log(`preloading ${DOMAINS.toLocaleString('en')} events, one per domain`);
     const preloadRate = await preload(stack.kafka.brokers, TOPIC, 'distinct', DOMAINS, encoder);
 
@@ -94,7 +73,7 @@ async function main(): Promise<void> {
 
     log('rebuilding');
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
-    cleanups.unshift(() => pool.end());
+    lifecycle.onClose('pool', () => pool.end());
     const t0 = Date.now();
     let last: RebuildProgress | undefined;
     const result = await rebuild({
@@ -134,7 +113,7 @@ async function main(): Promise<void> {
 
     log('lookups');
     const query = await startService('query-api', { DATABASE_URL: databaseUrl, PG_POOL_MAX: '8' });
-    cleanups.unshift(() => query.stop());
+    lifecycle.onClose('query API', () => query.stop());
     const random = rng(13);
     const lookups: Record<string, unknown>[] = [];
     for (const connections of [8, 32, 64, 128]) {
@@ -220,9 +199,7 @@ async function main(): Promise<void> {
         'latencies in ms',
       ],
     );
-  } finally {
-    for (const cleanup of cleanups) await cleanup();
-  }
+  });
 }
 
 main().catch((err: unknown) => {

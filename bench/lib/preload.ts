@@ -8,12 +8,47 @@ import {
 } from '@catchall/core';
 import { createProjectionStore } from '@catchall/consumer';
 import { migrate } from '@catchall/consumer';
-import type { EventEncoder } from '@catchall/schemas';
+import {
+  createEventEncoder,
+  domainEventSchema,
+  registerSchema,
+  valueSubject,
+  type EventEncoder,
+} from '@catchall/schemas';
 import pino from 'pino';
 import { events, type Workload } from './workloads';
 
 export function benchKafka(brokers: string): Kafka {
   return new Kafka({ brokers: [brokers], clientId: 'bench', logLevel: logLevel.NOTHING });
+}
+
+export async function createTopic(brokers: string, topic: string, partitions: number) {
+  const admin = benchKafka(brokers).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: partitions }],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** An events topic of the benchmark's own with the contract registered: its encoder. */
+export async function eventsTopic(
+  stack: { kafka: { brokers: string }; registry: { url: string } },
+  topic: string,
+  partitions: number,
+): Promise<EventEncoder> {
+  await createTopic(stack.kafka.brokers, topic, partitions);
+  const schemaId = await registerSchema({
+    registryUrl: stack.registry.url,
+    subject: valueSubject(topic),
+    schema: domainEventSchema,
+    compatibility: 'BACKWARD',
+  });
+  return createEventEncoder({ registryUrl: stack.registry.url, schemaId });
 }
 
 /** Appends `count` events of a workload to the topic as fast as kafkajs goes; events/s. */

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import pino from 'pino';
+import { createLifecycle, type Lifecycle } from '@catchall/core';
 import { startInfra, freePort, type Infra } from '@catchall/scripts';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** The real broker, registry and Postgres on free loopback ports, as the tests use them. */
-export function startStack(options: { postgresSharedBuffers?: string } = {}): Promise<Infra> {
+function startStack(options: { postgresSharedBuffers?: string } = {}): Promise<Infra> {
   const t0 = Date.now();
   return startInfra({
     profile: 'test',
@@ -53,4 +55,22 @@ export async function startService(
       await exited;
     },
   };
+}
+
+/**
+ * Runs a benchmark on a stack of its own: what the benchmark registers with the lifecycle is
+ * closed in reverse order when it ends (or fails), then the stack is stopped.
+ */
+export async function withStack(
+  options: { postgresSharedBuffers?: string },
+  bench: (stack: Infra, lifecycle: Lifecycle) => Promise<void>,
+): Promise<void> {
+  const stack = await startStack(options);
+  const lifecycle = createLifecycle({ logger: pino({ level: 'warn' }), timeoutMs: 300_000 });
+  lifecycle.onClose('infrastructure', () => stack.stop());
+  try {
+    await bench(stack, lifecycle);
+  } finally {
+    await lifecycle.shutdown('benchmark done');
+  }
 }

@@ -21,14 +21,17 @@ describe('the projection store on a real Postgres', () => {
   afterEach(async () => {
     await db.drop();
   });
-
-  it('given no stored position, when a flush claims one, then counts and position are written together', async () => {
-    const store = createProjectionStore({
+  /** The live version's store with the default threshold. */
+  const openStore = (synchronousCommit = false) =>
+    createProjectionStore({
       pool: db.pool,
       version: 1,
       threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-      synchronousCommit: false,
+      synchronousCommit,
     });
+
+  it('given no stored position, when a flush claims one, then counts and position are written together', async () => {
+    const store = openStore();
     expect(await store.loadPosition('t', 0)).toBeNull();
     const outcome = await store.flush({
       topic: 't',
@@ -49,12 +52,7 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('adds to existing counts and widens the event time span', async () => {
-    const store = createProjectionStore({
-      pool: db.pool,
-      version: 1,
-      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-      synchronousCommit: true,
-    });
+    const store = openStore(true);
     await store.flush({
       topic: 't',
       partition: 0,
@@ -89,12 +87,7 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('refuses a flush from a stale position and writes nothing (compare-and-set)', async () => {
-    const live = createProjectionStore({
-      pool: db.pool,
-      version: 1,
-      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-      synchronousCommit: false,
-    });
+    const live = openStore();
     await live.flush({
       topic: 't',
       partition: 1,
@@ -124,12 +117,7 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('moves the position even when a flush has no counts (dead letters only)', async () => {
-    const store = createProjectionStore({
-      pool: db.pool,
-      version: 1,
-      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-      synchronousCommit: false,
-    });
+    const store = openStore();
     expect(
       await store.flush({ topic: 't', partition: 2, expected: null, next: 5, deltas: new Map() }),
     ).toBe('committed');
@@ -137,12 +125,7 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('keeps partitions apart: each has its own position', async () => {
-    const store = createProjectionStore({
-      pool: db.pool,
-      version: 1,
-      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-      synchronousCommit: false,
-    });
+    const store = openStore();
     await store.flush({
       topic: 't',
       partition: 0,
@@ -163,12 +146,7 @@ describe('the projection store on a real Postgres', () => {
   });
 
   it('accepts positions from the Kafka cluster they were read from and refuses another one', async () => {
-    const store = createProjectionStore({
-      pool: db.pool,
-      version: 1,
-      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-      synchronousCommit: false,
-    });
+    const store = openStore();
     await store.claimSource('t', 'cluster-a');
     await store.claimSource('t', 'cluster-a');
     await expect(store.claimSource('t', 'cluster-b')).rejects.toThrow(/cluster-a.*cluster-b/s);

@@ -44,7 +44,7 @@ function parse(argv: string[]) {
       'no-switch': { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       threshold: { type: 'string' },
-      'switch-lag': { type: 'string', default: '10000' },
+      'switch-lag': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

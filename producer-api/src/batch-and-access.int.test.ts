@@ -1,24 +1,14 @@
-import { createTestTopic, readAll, type TestTopic } from '../../test/support/kafka';
-import { startTestProducer } from '../../test/support/producer-service';
-import type { ProducerService } from './service';
+import { createTestTopic, readAll } from '../../test/support/kafka';
+import { startTestProducer, useTestProducer } from '../../test/support/producer-service';
 
 describe('POST /events (batches) against real Kafka', () => {
-  let topic: TestTopic;
-  let service: ProducerService;
-  beforeAll(async () => {
-    topic = await createTestTopic(3);
-    service = await startTestProducer(topic.name, {
-      BATCH_MAX_EVENTS: '50',
-      BATCH_MAX_BYTES: '8192',
-    });
-  });
-  afterAll(async () => {
-    await service.lifecycle.shutdown('test done');
-    await topic.delete();
+  const producer = useTestProducer(3, {
+    BATCH_MAX_EVENTS: '50',
+    BATCH_MAX_BYTES: '8192',
   });
 
   it('accepts a JSON array and answers each event with its id and normalized domain', async () => {
-    const response = await service.app.inject({
+    const response = await producer.service.app.inject({
       method: 'POST',
       url: '/events',
       payload: [
@@ -39,12 +29,12 @@ describe('POST /events (batches) against real Kafka', () => {
         { eventId: 'batch-1', domain: 'b.example', type: 'bounced' },
       ],
     });
-    const keys = (await readAll(topic.name)).map((r) => r.message.key?.toString());
+    const keys = (await readAll(producer.topic.name)).map((r) => r.message.key?.toString());
     expect(keys).toEqual(expect.arrayContaining(['a.example', 'b.example']));
   });
 
   it('accepts NDJSON', async () => {
-    const response = await service.app.inject({
+    const response = await producer.service.app.inject({
       method: 'POST',
       url: '/events',
       headers: { 'content-type': 'application/x-ndjson' },
@@ -56,8 +46,8 @@ describe('POST /events (batches) against real Kafka', () => {
   });
 
   it('refuses the whole batch when any event is bad, listing each bad one by index', async () => {
-    const before = (await readAll(topic.name)).length;
-    const response = await service.app.inject({
+    const before = (await readAll(producer.topic.name)).length;
+    const response = await producer.service.app.inject({
       method: 'POST',
       url: '/events',
       payload: [
@@ -76,11 +66,11 @@ describe('POST /events (batches) against real Kafka', () => {
     });
     expect(body.errors.map((e: { index: number }) => e.index)).toEqual([1, 2, 3]);
     expect(body.errors[0].message).toMatch(/bad_domain!/);
-    expect((await readAll(topic.name)).length).toBe(before);
+    expect((await readAll(producer.topic.name)).length).toBe(before);
   });
 
   it('reports an NDJSON line that is not JSON by its index', async () => {
-    const response = await service.app.inject({
+    const response = await producer.service.app.inject({
       method: 'POST',
       url: '/events',
       headers: { 'content-type': 'application/x-ndjson' },
@@ -97,7 +87,7 @@ describe('POST /events (batches) against real Kafka', () => {
       domain: `c${i}.example`,
       type: 'delivered',
     }));
-    const response = await service.app.inject({ method: 'POST', url: '/events', payload });
+    const response = await producer.service.app.inject({ method: 'POST', url: '/events', payload });
     expect(response.statusCode).toBe(413);
     expect(response.json()).toMatchObject({ code: 'CATCHALL_BATCH_TOO_LARGE' });
   });
@@ -107,13 +97,13 @@ describe('POST /events (batches) against real Kafka', () => {
       domain: `${'x'.repeat(200)}${i}.example`,
       type: 'delivered',
     }));
-    const response = await service.app.inject({ method: 'POST', url: '/events', payload });
+    const response = await producer.service.app.inject({ method: 'POST', url: '/events', payload });
     expect(response.statusCode).toBe(413);
     expect(response.json()).toMatchObject({ statusCode: 413 });
   });
 
   it('answers 400 for a body that is not an array', async () => {
-    const response = await service.app.inject({
+    const response = await producer.service.app.inject({
       method: 'POST',
       url: '/events',
       payload: { domain: 'x.example' },
@@ -124,31 +114,25 @@ describe('POST /events (batches) against real Kafka', () => {
 });
 
 describe('optional bearer-token authentication and rate limiting', () => {
-  let topic: TestTopic;
-  let service: ProducerService;
-  beforeAll(async () => {
-    topic = await createTestTopic(1);
-    service = await startTestProducer(topic.name, {
-      API_TOKENS: 'token-a, token-b',
-      RATE_LIMIT_PER_MINUTE: '3',
-    });
-  });
-  afterAll(async () => {
-    await service.lifecycle.shutdown('test done');
-    await topic.delete();
+  const producer = useTestProducer(1, {
+    API_TOKENS: 'token-a, token-b',
+    RATE_LIMIT_PER_MINUTE: '3',
   });
 
   it('answers 401 without a token or with a wrong one, and 202 with a configured one', async () => {
-    const none = await service.app.inject({ method: 'PUT', url: '/events/a.example/delivered' });
+    const none = await producer.service.app.inject({
+      method: 'PUT',
+      url: '/events/a.example/delivered',
+    });
     expect(none.statusCode).toBe(401);
     expect(none.json()).toMatchObject({ code: 'CATCHALL_UNAUTHORIZED' });
-    const wrong = await service.app.inject({
+    const wrong = await producer.service.app.inject({
       method: 'PUT',
       url: '/events/a.example/delivered',
       headers: { authorization: 'Bearer nope' },
     });
     expect(wrong.statusCode).toBe(401);
-    const right = await service.app.inject({
+    const right = await producer.service.app.inject({
       method: 'PUT',
       url: '/events/a.example/delivered',
       headers: { authorization: 'Bearer token-b' },
@@ -157,13 +141,13 @@ describe('optional bearer-token authentication and rate limiting', () => {
   });
 
   it('keeps health, readiness and metrics open', async () => {
-    expect((await service.app.inject('/healthz')).statusCode).toBe(200);
-    expect((await service.app.inject('/metrics')).statusCode).toBe(200);
+    expect((await producer.service.app.inject('/healthz')).statusCode).toBe(200);
+    expect((await producer.service.app.inject('/metrics')).statusCode).toBe(200);
   });
 
   it('answers 429 with Retry-After once a client passes its rate', async () => {
     const put = () =>
-      service.app.inject({
+      producer.service.app.inject({
         method: 'PUT',
         url: '/events/r.example/delivered',
         headers: { authorization: 'Bearer token-a' },

@@ -1,28 +1,18 @@
-import { startTestProducer } from '../../test/support/producer-service';
+import { useTestProducer } from '../../test/support/producer-service';
 import { createEventDecoder } from '@catchall/schemas';
 import { testInfra } from '../../test/support/env';
-import { createTestTopic, readAll, type TestTopic } from '../../test/support/kafka';
+import { createTestTopic, readAll } from '../../test/support/kafka';
 import { testLogger } from '../../test/support/logger';
 import { loadProducerConfig } from './config';
-import { startProducerService, type ProducerService } from './service';
+import { startProducerService } from './service';
 
 const infra = testInfra();
 
 describe('the ingest API against real Kafka and registry', () => {
-  let topic: TestTopic;
-  let service: ProducerService;
-
-  beforeAll(async () => {
-    topic = await createTestTopic(3);
-    service = await startTestProducer(topic.name);
-  });
-  afterAll(async () => {
-    await service.lifecycle.shutdown('test done');
-    await topic.delete();
-  });
+  const producer = useTestProducer(3);
 
   it('answers 202 with the event id, normalized domain and type once Kafka has the record', async () => {
-    const response = await service.app.inject({
+    const response = await producer.service.app.inject({
       method: 'PUT',
       url: '/events/Example.COM./delivered',
     });
@@ -30,7 +20,7 @@ describe('the ingest API against real Kafka and registry', () => {
     const body = response.json();
     expect(body).toEqual({ eventId: expect.any(String), domain: 'example.com', type: 'delivered' });
 
-    const records = await readAll(topic.name);
+    const records = await readAll(producer.topic.name);
     const decoder = createEventDecoder({ registryUrl: infra.registryUrl });
     const events = await Promise.all(records.map((r) => decoder.decode(r.message.value)));
     const stored = events.find((e) => e.eventId === body.eventId);
@@ -40,7 +30,7 @@ describe('the ingest API against real Kafka and registry', () => {
   });
 
   it('records a bounce with the client event id and time', async () => {
-    const response = await service.app.inject({
+    const response = await producer.service.app.inject({
       method: 'PUT',
       url: '/events/b%C3%BCcher.de/bounced',
       headers: { 'idempotency-key': 'client-id-42' },
@@ -54,7 +44,7 @@ describe('the ingest API against real Kafka and registry', () => {
     });
     const decoder = createEventDecoder({ registryUrl: infra.registryUrl });
     const events = await Promise.all(
-      (await readAll(topic.name)).map((r) => decoder.decode(r.message.value)),
+      (await readAll(producer.topic.name)).map((r) => decoder.decode(r.message.value)),
     );
     expect(events.find((e) => e.eventId === 'client-id-42')).toEqual({
       eventId: 'client-id-42',
@@ -66,7 +56,7 @@ describe('the ingest API against real Kafka and registry', () => {
   });
 
   it('answers 400 with a JSON body that says what is wrong with an invalid domain', async () => {
-    const response = await service.app.inject({
+    const response = await producer.service.app.inject({
       method: 'PUT',
       url: '/events/-bad-.com/delivered',
     });
@@ -81,14 +71,14 @@ describe('the ingest API against real Kafka and registry', () => {
 
   it('answers 404 for another event type or path', async () => {
     for (const url of ['/events/example.com/opened', '/events/example.com', '/nothing']) {
-      const response = await service.app.inject({ method: 'PUT', url });
+      const response = await producer.service.app.inject({ method: 'PUT', url });
       expect(response.statusCode).toBe(404);
       expect(response.json()).toMatchObject({ code: 'CATCHALL_ROUTE_NOT_FOUND' });
     }
   });
 
   it('answers 400 for unknown fields in the body', async () => {
-    const response = await service.app.inject({
+    const response = await producer.service.app.inject({
       method: 'PUT',
       url: '/events/example.com/delivered',
       payload: { occurredAt: '2026-01-02T03:04:05Z', color: 'red' },
@@ -98,13 +88,13 @@ describe('the ingest API against real Kafka and registry', () => {
   });
 
   it('is alive and ready, and exposes its metrics', async () => {
-    expect((await service.app.inject('/healthz')).statusCode).toBe(200);
-    const ready = await service.app.inject('/readyz');
+    expect((await producer.service.app.inject('/healthz')).statusCode).toBe(200);
+    const ready = await producer.service.app.inject('/readyz');
     expect(ready.json()).toEqual({
       status: 'ready',
       checks: { schemaRegistry: { ok: true }, kafka: { ok: true } },
     });
-    const metrics = await service.app.inject('/metrics');
+    const metrics = await producer.service.app.inject('/metrics');
     expect(metrics.body).toMatch(
       /catchall_events_accepted_total\{type="delivered"(,service="producer-api")?\} [1-9]/,
     );

@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { runCommand } from '../run-command';
 import { MAVEN_DIR, localDir } from './paths';
-
-const run = promisify(execFile);
 
 function pomProperty(pom: string, name: string): string {
   const match = new RegExp(`<${name}>([^<]+)</${name}>`).exec(readFileSync(pom, 'utf8'));
@@ -24,19 +21,9 @@ async function fetchOnce(pomName: string, versionProperty: string, label: string
   if (existsSync(marker)) return { dir, version };
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  try {
-    await run('mvn', ['-B', '-q', '-f', pom, ...goal, `-DoutputDirectory=${dir}`], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (err) {
-    const { stdout, stderr } = err as { stdout?: string; stderr?: string };
-    throw new Error(
-      `fetching ${label} ${version} with Maven failed:\n${(stdout ?? '') + (stderr ?? '')}`.slice(
-        0,
-        8000,
-      ),
-    );
-  }
+  await runCommand('mvn', ['-B', '-q', '-f', pom, ...goal, `-DoutputDirectory=${dir}`], {
+    neededFor: `fetching ${label} ${version}`,
+  });
   writeFileSync(marker, new Date().toISOString());
   return { dir, version };
 }

@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { findJava } from '../infra/java';
 import { fetchStrimziCrdGenerator } from '../infra/maven';
 import { localDir } from '../infra/paths';
-
-const run = promisify(execFile);
+import { runCommand } from '../run-command';
 
 /**
  * What validates the Kubernetes manifests, offline, all from package registries:
@@ -56,23 +53,11 @@ export interface K8sTools {
 
 type Log = (message: string) => void;
 
-async function exec(command: string, args: string[], options: { cwd?: string; env?: object }) {
-  try {
-    return await run(command, args, {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (err) {
-    const { stdout, stderr, code } = err as { stdout?: string; stderr?: string; code?: unknown };
-    if (code === 'ENOENT') {
-      throw new Error(`\`${command}\` is not installed; the Kubernetes manifest checks need it`);
-    }
-    throw new Error(
-      `${command} ${args.join(' ')} failed:\n${(stdout ?? '') + (stderr ?? '')}`.slice(0, 8000),
-    );
-  }
-}
+const exec = (
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> },
+) => runCommand(command, args, { ...options, neededFor: 'the Kubernetes manifest checks' });
 
 /** Go never fetches another toolchain here: the installed one builds everything. */
 const GO_ENV = { GOTOOLCHAIN: 'local' };

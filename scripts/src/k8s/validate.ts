@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { runCommand } from '../run-command';
 import type { K8sTools } from './tools';
 
 const run = promisify(execFile);
@@ -24,13 +25,7 @@ export interface ValidationReport {
 
 /** `kustomize build <dir>`: the manifests as one YAML stream; throws kustomize's message. */
 export async function kustomizeBuild(tools: K8sTools, dir: string): Promise<string> {
-  try {
-    const { stdout } = await run(tools.kustomize, ['build', dir], { maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
-  } catch (err) {
-    const { stderr } = err as { stderr?: string };
-    throw new Error(`kustomize build ${dir} failed: ${stderr ?? String(err)}`);
-  }
+  return (await runCommand(tools.kustomize, ['build', dir])).stdout;
 }
 
 /**
