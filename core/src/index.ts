@@ -8,6 +8,7 @@ export * from './runtime/errors';
 export * from './runtime/lifecycle';
 export * from './runtime/logger';
 export * from './runtime/metrics';
+export * from './runtime/workers';
 export * from './runtime/http';
 export * from './runtime/kafka';
 export * from './runtime/postgres';

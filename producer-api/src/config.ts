@@ -1,11 +1,12 @@
 import { Type } from '@sinclair/typebox';
-import { configFields, loadConfig } from '@catchall/core';
+import { ConfigError, configFields, loadConfig } from '@catchall/core';
 
 export const producerConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
   HOST: configFields.HOST,
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'ingest API port' }),
   SHUTDOWN_TIMEOUT_MS: configFields.SHUTDOWN_TIMEOUT_MS,
+  WORKERS: configFields.WORKERS,
   KAFKA_BROKERS: configFields.KAFKA_BROKERS,
   KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
   EVENTS_TOPIC: configFields.EVENTS_TOPIC,
@@ -65,5 +66,12 @@ export type ProducerConfigFields = typeof producerConfigFields;
 export type ProducerConfig = ReturnType<typeof loadProducerConfig>;
 
 export function loadProducerConfig(env: Record<string, string | undefined>) {
-  return loadConfig(producerConfigFields, env);
+  const config = loadConfig(producerConfigFields, env);
+  // Each process would count a client's requests on its own: the limit would multiply.
+  if (config.WORKERS > 1 && config.RATE_LIMIT_PER_MINUTE > 0) {
+    throw new ConfigError(
+      'Invalid configuration: RATE_LIMIT_PER_MINUTE needs WORKERS=1 (each worker would count on its own)',
+    );
+  }
+  return config;
 }

@@ -1,13 +1,11 @@
-import { createLogger } from '@catchall/core';
+import { createLogger, serveInWorkers } from '@catchall/core';
 import { loadProducerConfig } from './config';
 import { startProducerService } from './service';
 
 async function main(): Promise<void> {
   const config = loadProducerConfig(process.env);
   const logger = createLogger({ name: 'producer-api', level: config.LOG_LEVEL });
-  const { app, lifecycle } = await startProducerService(config, logger);
-  lifecycle.installSignalHandlers();
-  await app.listen({ host: config.HOST, port: config.PORT });
+  await serveInWorkers(config, logger, async () => startProducerService(config, logger));
 }
 
 main().catch((err: unknown) => {

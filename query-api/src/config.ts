@@ -6,8 +6,15 @@ export const queryConfigFields = {
   HOST: configFields.HOST,
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3001, description: 'query API port' }),
   SHUTDOWN_TIMEOUT_MS: configFields.SHUTDOWN_TIMEOUT_MS,
+  WORKERS: configFields.WORKERS,
   DATABASE_URL: configFields.DATABASE_URL,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
+  PG_IDLE_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    default: 300000,
+    description:
+      'how long an unused Postgres connection stays open (0: until the pool ends); a kept backend keeps its warm caches',
+  }),
   LOOKUP_MAX_DOMAINS: Type.Integer({
     minimum: 1,
     default: 1000,

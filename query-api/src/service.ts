@@ -21,13 +21,15 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
   const pool = createPool({
     connectionString: config.DATABASE_URL,
     max: config.PG_POOL_MAX,
+    idleTimeoutMs: config.PG_IDLE_TIMEOUT_MS,
     logger,
     applicationName: 'catchall-query-api',
   });
   lifecycle.onClose('postgres pool', () => pool.end());
+  const registry = createMetricsRegistry('query-api');
   const app = buildApp({
     logger,
-    registry: createMetricsRegistry('query-api'),
+    registry,
     readModel: createReadModel({ pool }),
     lookupMaxDomains: config.LOOKUP_MAX_DOMAINS,
     listMaxLimit: config.LIST_MAX_LIMIT,

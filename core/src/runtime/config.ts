@@ -19,6 +19,13 @@ export const configFields = {
     default: 10000,
     description: 'deadline for a graceful shutdown before the process exits anyway',
   }),
+  WORKERS: Type.Integer({
+    minimum: 1,
+    maximum: 64,
+    default: 1,
+    description:
+      'processes answering on the port (node:cluster); 1 in a container, where replicas scale instead',
+  }),
   KAFKA_BROKERS: Type.String({
     default: '127.0.0.1:9092',
     description: 'comma-separated Kafka bootstrap brokers (the broker listener)',

@@ -11,6 +11,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { errors } from './errors';
+import { serviceMetrics } from './workers';
 
 /** What the error handler reads: fastify's errors, ours, and a batch's per-item errors. */
 interface ErrorWithDetails extends Error {
@@ -23,6 +24,7 @@ export type ReadinessCheck = () => Promise<void>;
 
 export interface ServiceAppOptions {
   logger: Logger;
+  /** The service's metrics; in a worker of runWorkers, /metrics adds up all workers'. */
   metrics: Registry;
   /** Named dependency checks; /readyz answers 503 naming the ones that fail. */
   readiness: Record<string, ReadinessCheck>;
@@ -65,15 +67,21 @@ function observeRequests(app: FastifyInstance, registry: Registry): void {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  app.addHook('onResponse', async (request, reply) => {
+  // One child per series, made once: labels are not hashed again on every request.
+  const series = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
+  app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, not the URL: one series per route whatever the domains are.
-    const labels = {
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
-    };
-    requests.inc(labels);
-    duration.observe(labels, reply.elapsedTime / 1000);
+    const route = request.routeOptions.url ?? 'unmatched';
+    const key = `${request.method} ${route} ${reply.statusCode}`;
+    let s = series.get(key);
+    if (!s) {
+      const labels = { method: request.method, route, status: String(reply.statusCode) };
+      s = { count: requests.labels(labels), time: duration.labels(labels) };
+      series.set(key, s);
+    }
+    s.count.inc();
+    s.time.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
 
@@ -130,9 +138,10 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     return { status: ready ? 'ready' : 'not ready', checks };
   });
 
+  const metricsText = serviceMetrics(options.metrics);
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     void reply.header('content-type', options.metrics.contentType);
-    return options.metrics.metrics();
+    return metricsText();
   });
 
   return app;

@@ -12,12 +12,15 @@ export function createPool(options: {
   max: number;
   logger: Logger;
   applicationName: string;
+  /** How long an unused connection stays open (pg's default, 10 s, when absent; 0: always). */
+  idleTimeoutMs?: number;
 }): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max,
     application_name: options.applicationName,
     connectionTimeoutMillis: 5000,
+    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMs }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as never,

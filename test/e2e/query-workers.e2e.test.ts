@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { spawnService, type RunningService } from '../support/services';
+import { waitFor } from '../support/wait';
+
+/** GET on a connection of its own, so that the cluster hands each to the next worker. */
+function getOnNewConnection(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http
+      .get(url, { agent: false, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', reject);
+    request.on('timeout', () => request.destroy(new Error(`no answer from ${url} in 5 s`)));
+  });
+}
+
+/** The worker processes of a primary (Linux: its task's children). */
+function workersOf(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return children === '' ? [] : children.split(/\s+/).map(Number);
+}
+
+function requestsCounted(metrics: string, route: string, status: number): number {
+  const line = metrics
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('catchall_http_requests_total{') &&
+        l.includes(`route="${route}"`) &&
+        l.includes(`status="${status}"`),
+    );
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('the query API in several processes (WORKERS=2)', () => {
+  let db: TestDatabase;
+  let query: RunningService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    query = await spawnService('query-api', { DATABASE_URL: db.url, WORKERS: '2' });
+    await waitFor('two workers', async () => workersOf(query.child.pid!).length === 2);
+  });
+
+  afterAll(async () => {
+    await query.stop();
+    await db.drop();
+  });
+
+  it('counts in /metrics the requests of every worker, not only of the one scraped', async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        getOnNewConnection(`${query.url}/domains/never-${i}.workers.example`),
+      ),
+    );
+    expect(statuses).toEqual(Array(10).fill(404));
+    // Each worker counts a request once its answer is sent: the sum gets there a moment later.
+    await waitFor('all ten requests in /metrics', async () => {
+      const metrics = await (await fetch(`${query.url}/metrics`)).text();
+      return requestsCounted(metrics, '/domains/:domain', 404) === 10;
+    });
+  });
+
+  it('replaces a worker that dies, and answers meanwhile', async () => {
+    const [victim, survivor] = workersOf(query.child.pid!);
+    process.kill(victim!, 'SIGKILL');
+    await waitFor('the primary to see it', () => query.output().includes('worker died'));
+    for (let i = 0; i < 4; i += 1) {
+      expect(await getOnNewConnection(`${query.url}/healthz`)).toBe(200);
+    }
+    const replaced = await waitFor('a new worker', async () => {
+      const now = workersOf(query.child.pid!);
+      return now.length === 2 && !now.includes(victim!) ? now : undefined;
+    });
+    expect(replaced).toContain(survivor);
+  });
+
+  it('stops every worker on SIGTERM and exits 0', async () => {
+    const workers = workersOf(query.child.pid!);
+    expect(await query.stop()).toBe(0);
+    for (const pid of workers) {
+      expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    }
+  });
+});
