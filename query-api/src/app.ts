@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import etag from '@fastify/etag';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -28,7 +29,8 @@ export function buildApp(options: QueryAppOptions): FastifyInstance {
   });
   void app.register(async (api) => {
     // A weak ETag from the body's hash: If-None-Match with an unchanged answer gets 304.
-    await api.register(etag, { weak: true });
+    // crypto.hash: the one-shot digest, without a Hash object per answer.
+    await api.register(etag, { weak: true, hashFn: (body) => hash('sha1', body, 'base64') });
     registerDomainRoutes(api, options);
   });
   return app;

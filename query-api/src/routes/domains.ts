@@ -118,10 +118,11 @@ export function registerDomainRoutes(
   },
 ): void {
   const cacheControl = deps.cacheMaxAgeS > 0 ? `public, max-age=${deps.cacheMaxAgeS}` : 'no-cache';
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (request.method === 'GET' && reply.statusCode < 500) {
       reply.header('cache-control', cacheControl);
     }
+    done(null, payload);
   });
 
   app.get<{ Querystring: ListQuery }>(
