@@ -1,6 +1,6 @@
 /**
  * Projector benchmark: preloads topics with events over a 10,000,000-domain key space
- * (Zipf-like, uniform, and shaped like the challenge's generator), then measures how fast
+ * (Zipf-like, uniform, and heavy: mixed-case names with up to 2,500 events each), then measures how fast
  * the projector catches up into Postgres, next to two baselines from the same run: the same
  * multi-row upsert fed straight from memory (the Postgres ceiling) and Kafka's own
  * ConsumerPerformance tool on the same topic. Then freshness (Kafka ack to row in Postgres)
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
     lifecycle.onClose('pool', () => pool.end());
     const rows: Record<string, unknown>[] = [];
-    const workloads = (process.env.BENCH_WORKLOADS ?? 'zipf,uniform,challenge').split(
+    const workloads = (process.env.BENCH_WORKLOADS ?? 'zipf,uniform,heavy').split(
       ',',
     ) as Workload[];
     let zipfTopic: string | undefined;

@@ -3,7 +3,9 @@
  * broker and registry on this machine, next to Kafka's own ProducerPerformance tool with
  * the same record size in the same run (the baseline).
  *
- *   npm run bench:ingest            (BENCH_SECONDS=10 by default per scenario)
+ * Each load runs on one API process, then the largest ones on one process per core.
+ *
+ *   npm run bench:ingest   (BENCH_SECONDS=10 per scenario, BENCH_PRODUCER_WORKERS=<cores>)
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
@@ -16,6 +18,8 @@ import { startService, withStack } from './lib/stack';
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BATCH = 1000;
+/** Ingest API processes of the second round (its WORKERS): one per core by default. */
+const WORKERS = Number(process.env.BENCH_PRODUCER_WORKERS ?? os.availableParallelism());
 
 async function producerPerformance(
   java: string,
@@ -65,20 +69,23 @@ async function main(): Promise<void> {
   const topic = 'bench-events';
   await withStack({}, async (infra, lifecycle) => {
     const encoder = await eventsTopic(infra, topic, 12);
-    const producer = await startService(
-      'producer-api',
-      {
-        KAFKA_BROKERS: infra.kafka.brokers,
-        SCHEMA_REGISTRY_URL: infra.registry.url,
-        EVENTS_TOPIC: topic,
-        PRODUCE_QUEUE_MAX: '200000',
-        ...(process.env.PRODUCE_BATCH_MAX
-          ? { PRODUCE_BATCH_MAX: process.env.PRODUCE_BATCH_MAX }
-          : {}),
-      },
-      // For profiling: BENCH_PRODUCER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-      (process.env.BENCH_PRODUCER_NODE_ARGS ?? '').split(' ').filter(Boolean),
-    );
+    const startProducer = (workers: number) =>
+      startService(
+        'producer-api',
+        {
+          KAFKA_BROKERS: infra.kafka.brokers,
+          SCHEMA_REGISTRY_URL: infra.registry.url,
+          EVENTS_TOPIC: topic,
+          PRODUCE_QUEUE_MAX: '200000',
+          WORKERS: String(workers),
+          ...(process.env.PRODUCE_BATCH_MAX
+            ? { PRODUCE_BATCH_MAX: process.env.PRODUCE_BATCH_MAX }
+            : {}),
+        },
+        // For profiling: BENCH_PRODUCER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+        (process.env.BENCH_PRODUCER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      );
+    let producer = await startProducer(1);
     lifecycle.onClose('ingest API', () => producer.stop());
     const recordSize = encoder.encode({
       eventId: '3f2b1c5e-8d4a-4f6b-9c1e-2a7d5e8f9b0c',
@@ -126,6 +133,20 @@ async function main(): Promise<void> {
     if (only !== 'put') {
       for (const c of [2, 8]) {
         rows.push({ scenario: `POST ${BATCH}/request, ${c} connections`, ...(await batched(c)) });
+      }
+    }
+    if (WORKERS > 1) {
+      // The same loads on one process per core (WORKERS), each with its own producer.
+      await producer.stop();
+      producer = await startProducer(WORKERS);
+      if (only !== 'batch') {
+        rows.push({ scenario: `PUT, ${WORKERS} workers, 128 connections`, ...(await single(128)) });
+      }
+      if (only !== 'put') {
+        rows.push({
+          scenario: `POST ${BATCH}/request, ${WORKERS} workers, 8 connections`,
+          ...(await batched(8)),
+        });
       }
     }
     // Stopped before the baseline runs (stopping again at the end is a no-op).

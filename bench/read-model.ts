@@ -5,36 +5,46 @@
  *
  * 1. Rebuild: events/s from start to switch, next to the Postgres ceiling measured in the
  *    same run (the projector's upsert fed the same events from memory).
- * 2. Lookups: GET /domains/<d> on random domains through the query API (its own process) at
- *    rising concurrency, next to the same primary-key query sent straight through `pg`.
+ * 2. Lookups: GET /domains/<d> on random domains through the query API (its own processes,
+ *    one worker, then one per core) at rising concurrency, with wrk as the load generator,
+ *    next to the same primary-key query sent straight through `pg`. Each load starts after
+ *    a warm-up that is reported but not counted.
  * 3. Listing: pages of GET /domains?status=... from random points of the key space.
  *
- *   npm run bench:read-model     (BENCH_DOMAINS=10000000, BENCH_SECONDS=10 by default)
+ *   npm run bench:read-model     (BENCH_DOMAINS=10000000, BENCH_SECONDS=10,
+ *                                 BENCH_WARM_UP_SECONDS=30, BENCH_QUERY_WORKERS=<cores>)
  */
+import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import pino from 'pino';
-import { createKafka } from '@catchall/core';
+import { createKafka, type Lifecycle } from '@catchall/core';
 import { rebuild, type RebuildProgress } from '@catchall/consumer';
 import { createEventDecoder } from '@catchall/schemas';
-import { httpLoad } from './lib/http-load';
 import { benchDatabases, eventsTopic, postgresCeiling, preload } from './lib/preload';
 import { latencyHistogram, report } from './lib/report';
 import { startService, withStack } from './lib/stack';
 import { rng } from './lib/workloads';
+import { ensureWrk, wrkLoad } from './lib/wrk';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 10_000_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 30);
+/** Query API processes (its WORKERS): one per core of this machine by default. */
+const WORKERS = Number(process.env.BENCH_QUERY_WORKERS ?? availableParallelism());
 const TOPIC = 'bench-read-model';
 const PARTITIONS = 12;
 const silent = pino({ level: 'silent' });
 const log = (message: string) => console.log(`[bench] ${message}`);
 
-/** The query API's lookup, sent straight through pg by `concurrency` loops. */
-async function directLookups(databaseUrl: string, concurrency: number) {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+/**
+ * The query API's lookup, sent straight through pg by `concurrency` loops on `pool`. The
+ * pool is warmed first like the API's: a new Postgres backend maps shared buffers page by
+ * page as it touches them, and its first seconds on a 4 GB cache are slow ones.
+ */
+async function directLookups(pool: pg.Pool, concurrency: number, seconds: number) {
   const latency = latencyHistogram();
   const random = rng(11);
-  const deadline = Date.now() + SECONDS * 1000;
+  const deadline = Date.now() + seconds * 1000;
   let done = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -55,11 +65,44 @@ async function directLookups(databaseUrl: string, concurrency: number) {
       }
     }),
   );
-  await pool.end();
-  return { connections: concurrency, 'items/s': Math.round(done / SECONDS), ...latency.summary() };
+  return { connections: concurrency, 'items/s': Math.round(done / seconds), ...latency.summary() };
+}
+
+/** GET /domains/<random d> through the query API with `workers` processes. */
+async function apiLookups(
+  databaseUrl: string,
+  workers: number,
+  connections: number[],
+  lifecycle: Lifecycle,
+) {
+  const query = await startService('query-api', {
+    DATABASE_URL: databaseUrl,
+    // Batched lookups need few connections, and each new backend is cold (see above).
+    PG_POOL_MAX: '4',
+    WORKERS: String(workers),
+  });
+  lifecycle.onClose(`query API (${workers} workers)`, () => query.stop());
+  const rows: Record<string, unknown>[] = [];
+  const label = `${workers} worker${workers > 1 ? 's' : ''}`;
+  log(`lookups, ${label}: warming up for ${WARM_UP_SECONDS} s`);
+  const warmUp = await wrkLoad({
+    url: query.url,
+    connections: 64,
+    seconds: WARM_UP_SECONDS,
+    domains: DOMAINS,
+  });
+  rows.push({ scenario: `warm-up, query API ${label} (not counted)`, ...warmUp });
+  for (const c of connections) {
+    rows.push({
+      scenario: `query API GET /domains/<d>, ${label}, ${c} connections`,
+      ...(await wrkLoad({ url: query.url, connections: c, seconds: SECONDS, domains: DOMAINS })),
+    });
+  }
+  return { query, rows };
 }
 
 async function main(): Promise<void> {
+  ensureWrk(log);
   // Postgres sized like a server for this read model: its indexes and hot rows in memory.
   await withStack({ postgresSharedBuffers: '4GB' }, async (stack, lifecycle) => {
     const { databaseUrl, ceilingUrl } = await benchDatabases(stack.postgres);
@@ -111,42 +154,29 @@ async function main(): Promise<void> {
     if (size!.n !== DOMAINS) throw new Error(`rebuilt ${size!.n} rows, expected ${DOMAINS}`);
     await pool.query('VACUUM ANALYZE domain_stats');
 
-    log('lookups');
-    const query = await startService('query-api', { DATABASE_URL: databaseUrl, PG_POOL_MAX: '8' });
-    lifecycle.onClose('query API', () => query.stop());
-    const random = rng(13);
     const lookups: Record<string, unknown>[] = [];
-    for (const connections of [8, 32, 64, 128]) {
-      lookups.push({
-        scenario: `query API GET /domains/<d>, ${connections} connections`,
-        ...(await httpLoad({
-          url: query.url,
-          connections,
-          seconds: SECONDS,
-          method: 'GET',
-          path: () => `/domains/d${Math.floor(random() * DOMAINS)}.example`,
-          itemsPerRequest: 1,
-        })),
-      });
-    }
+    // One process first, then one per core: the API's own ceiling, then the machine's.
+    const single = await apiLookups(databaseUrl, 1, [32, 64], lifecycle);
+    lookups.push(...single.rows);
+    await single.query.stop();
+    const { query, rows } = await apiLookups(databaseUrl, WORKERS, [32, 64, 96, 128], lifecycle);
+    lookups.push(...rows);
     // The HTTP ceiling of this machine: the same server answering its liveness route.
     lookups.push({
-      scenario: 'query API GET /healthz, 32 connections (HTTP ceiling)',
-      ...(await httpLoad({
-        url: query.url,
-        connections: 32,
-        seconds: SECONDS,
-        method: 'GET',
-        path: () => '/healthz',
-        itemsPerRequest: 1,
-      })),
+      scenario: `query API GET /healthz, ${WORKERS} workers, 64 connections (HTTP ceiling)`,
+      ...(await wrkLoad({ url: query.url, connections: 64, seconds: SECONDS, path: '/healthz' })),
     });
+    log('lookups straight through pg');
+    const direct = new pg.Pool({ connectionString: databaseUrl, max: 32, idleTimeoutMillis: 0 });
+    lifecycle.onClose('baseline pool', () => direct.end());
+    await directLookups(direct, 32, WARM_UP_SECONDS);
     for (const concurrency of [8, 32]) {
       lookups.push({
         scenario: `pg primary-key query, ${concurrency} concurrent (baseline)`,
-        ...(await directLookups(databaseUrl, concurrency)),
+        ...(await directLookups(direct, concurrency, SECONDS)),
       });
     }
+    const random = rng(13);
 
     log('listing');
     const listing = latencyHistogram();
@@ -163,7 +193,9 @@ async function main(): Promise<void> {
     }
 
     const passes = lookups.filter(
-      (r) => String(r.scenario).startsWith('query API GET /domains') && Number(r.p99) < 10,
+      (r) =>
+        String(r.scenario).startsWith(`query API GET /domains/<d>, ${WORKERS} workers`) &&
+        Number(r.p99) < 10,
     );
     const httpCeiling = Number(
       lookups.find((r) => String(r.scenario).includes('/healthz'))!['items/s'],

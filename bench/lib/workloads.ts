@@ -1,5 +1,5 @@
 /** Key spaces of the benchmarks. Each yields [domain, type] pairs. */
-export type Workload = 'zipf' | 'uniform' | 'challenge' | 'distinct';
+export type Workload = 'zipf' | 'uniform' | 'heavy' | 'distinct';
 
 export const KEY_SPACE = 10_000_000;
 
@@ -38,14 +38,11 @@ function* uniform(
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 /**
- * Shaped like the challenge's public event generator: mixed-case random names, up to 2,500
+ * Heavy domains: mixed-case random names (normalized on the way in), up to 2,500
  * events per domain, about a third of them bounces, except on every 25th domain, which
  * never bounces. Domains are interleaved in groups so that the stream is not sorted.
  */
-function* challenge(
-  count: number,
-  random: () => number,
-): Generator<[string, 'delivered' | 'bounced']> {
+function* heavy(count: number, random: () => number): Generator<[string, 'delivered' | 'bounced']> {
   let emitted = 0;
   let index = 0;
   while (emitted < count) {
@@ -87,5 +84,5 @@ export function events(workload: Workload, count: number, seed = 7) {
   if (workload === 'distinct') return distinct(count, random);
   if (workload === 'zipf') return zipf(count, random);
   if (workload === 'uniform') return uniform(count, random);
-  return challenge(count, random);
+  return heavy(count, random);
 }

@@ -1,0 +1,90 @@
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const SCRIPT = path.join(__dirname, '..', '..', 'lib', 'wrk-lookups.lua');
+
+/**
+ * wrk (C, one thread, epoll) as the load generator of the lookups: at 20,000 requests/s
+ * it takes a quarter of a core where autocannon takes most of one, and on a 2-core machine
+ * that shares everything the generator's appetite is the API's ceiling. Installed from the
+ * distribution's packages when missing (Debian's `wrk`, run as root), else a clear error.
+ */
+export function ensureWrk(log: (m: string) => void): void {
+  if (!spawnSync('wrk', ['--version']).error) return;
+  const root = process.getuid?.() === 0;
+  if (!root || spawnSync('apt-get', ['--version']).error) {
+    throw new Error(
+      'wrk is needed by this benchmark: install it (apt-get install wrk, brew install wrk)',
+    );
+  }
+  log('installing wrk (apt-get install wrk)');
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', 'wrk'],
+  ]) {
+    const r = spawnSync('apt-get', args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (${r.status})`);
+  }
+}
+
+export interface WrkLoad {
+  url: string;
+  connections: number;
+  seconds: number;
+  /** GET /domains/d<random>.example over this many domains; or one fixed path. */
+  domains?: number;
+  path?: string;
+}
+
+interface WrkResult {
+  requests: number;
+  seconds: number;
+  non2xx: number;
+  errors: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** A closed-loop load of `connections` keep-alive connections for `seconds`. */
+export async function wrkLoad(l: WrkLoad) {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(
+      'wrk',
+      ['-t1', `-c${l.connections}`, `-d${l.seconds}s`, '-s', SCRIPT, l.url],
+      {
+        env: {
+          ...process.env,
+          WRK_DOMAINS: String(l.domains ?? 1),
+          ...(l.path ? { WRK_PATH: l.path } : {}),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}`)),
+    );
+  });
+  const line = out.split('\n').find((s) => s.startsWith('WRK_RESULT '));
+  if (!line) throw new Error(`wrk printed no result:\n${out}`);
+  const r = JSON.parse(line.slice('WRK_RESULT '.length)) as WrkResult;
+  const ok = r.requests - r.non2xx;
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return {
+    connections: l.connections,
+    'items/s': Math.round(ok / r.seconds),
+    p50: round(r.p50),
+    p95: round(r.p95),
+    p99: round(r.p99),
+    max: round(r.max),
+    failed: r.non2xx,
+    errors: r.errors,
+  };
+}
