@@ -13,6 +13,7 @@
  *
  *   npm run bench:read-model     (BENCH_DOMAINS=10000000, BENCH_SECONDS=10,
  *                                 BENCH_WARM_UP_SECONDS=30, BENCH_QUERY_WORKERS=<cores>)
+ *   BENCH_ONLY=lookups           writes the rows by SQL instead of rebuilding: 2 and 3 only
  */
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
@@ -23,6 +24,7 @@ import { createEventDecoder } from '@catchall/schemas';
 import { benchDatabases, eventsTopic, postgresCeiling, preload } from './lib/preload';
 import { latencyHistogram, report } from './lib/report';
 import { startService, withStack } from './lib/stack';
+import type { Infra } from '@catchall/scripts';
 import { rng } from './lib/workloads';
 import { ensureWrk, wrkLoad } from './lib/wrk';
 
@@ -101,65 +103,115 @@ async function apiLookups(
   return { query, rows };
 }
 
+/** Preloads the topic, measures the Postgres ceiling and rebuilds from the topic. */
+async function rebuildFromTopic(stack: Infra, lifecycle: Lifecycle) {
+  const { databaseUrl, ceilingUrl } = await benchDatabases(stack.postgres);
+  const encoder = await eventsTopic(stack, TOPIC, PARTITIONS);
+  log(`preloading ${DOMAINS.toLocaleString('en')} events, one per domain`);
+  const preloadRate = await preload(stack.kafka.brokers, TOPIC, 'distinct', DOMAINS, encoder);
+
+  log('measuring the Postgres ceiling');
+  const ceiling = await postgresCeiling(ceilingUrl, 'distinct', DOMAINS);
+
+  log('rebuilding');
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
+  lifecycle.onClose('pool', () => pool.end());
+  const t0 = Date.now();
+  let last: RebuildProgress | undefined;
+  const result = await rebuild({
+    pool,
+    kafka: createKafka({ brokers: stack.kafka.brokers, clientId: 'bench', logger: silent }),
+    codec: createEventDecoder({ registryUrl: stack.registry.url }),
+    topic: TOPIC,
+    consumerGroup: 'bench-projector',
+    threshold: 1000,
+    acceptTruncated: false,
+    fresh: false,
+    switchWhenReady: true,
+    switchLag: 0,
+    flushIntervalMs: 250,
+    maxPendingDomains: 50_000,
+    partitionsConsumedConcurrently: 4,
+    sessionTimeoutMs: 10_000,
+    logger: silent,
+    progressIntervalMs: 1000,
+    onProgress: (p) => {
+      if (!last || p.applied - last.applied > 0) {
+        log(`rebuild: ${p.applied}/${p.total} events, ${Math.round(p.eventsPerSecond)}/s`);
+      }
+      last = p;
+    },
+  });
+  const rebuildSeconds = (Date.now() - t0) / 1000;
+  const rebuildRate = Math.round(DOMAINS / rebuildSeconds);
+  const {
+    rows: [size],
+  } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM domain_stats WHERE version = $1',
+    [result.version],
+  );
+  if (size!.n !== DOMAINS) throw new Error(`rebuilt ${size!.n} rows, expected ${DOMAINS}`);
+  await pool.query('VACUUM ANALYZE domain_stats');
+  return {
+    databaseUrl,
+    rows: [
+      {
+        scenario: `rebuild ${DOMAINS.toLocaleString('en')} domains from the topic`,
+        'items/s': rebuildRate,
+        seconds: Number(rebuildSeconds.toFixed(1)),
+      },
+      { scenario: 'Postgres ceiling (same upsert fed from memory, baseline)', 'items/s': ceiling },
+      { scenario: 'topic preload (kafkajs)', 'items/s': preloadRate },
+    ],
+    notes: [
+      `read model of ${DOMAINS.toLocaleString('en')} domains (version ${result.version}, switched from ${result.previous})`,
+      `rebuild / Postgres ceiling = ${(rebuildRate / ceiling).toFixed(2)} (${rebuildRate} / ${ceiling} events/s)`,
+    ],
+  };
+}
+
+/** BENCH_ONLY=lookups: the same rows written by one INSERT into the live version. */
+async function fillBySql(stack: Infra) {
+  const { databaseUrl } = await benchDatabases(stack.postgres);
+  log(`writing ${DOMAINS.toLocaleString('en')} rows by SQL (no rebuild)`);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO domain_stats (version, domain, delivered, bounced, first_event_at,
+                                 last_event_at, updated_at, status)
+       SELECT (SELECT version FROM live_read_model), 'd' || i || '.example', 1, 0,
+              now(), now(), now(), 'unknown'
+       FROM generate_series(0, $1::int - 1) i`,
+      [DOMAINS],
+    );
+    await client.query('VACUUM ANALYZE domain_stats');
+  } finally {
+    await client.end();
+  }
+  return {
+    databaseUrl,
+    rows: [],
+    notes: [`read model of ${DOMAINS.toLocaleString('en')} domains written by SQL`],
+  };
+}
+
 async function main(): Promise<void> {
   ensureWrk(log);
   // Postgres sized like a server for this read model: its indexes and hot rows in memory.
   await withStack({ postgresSharedBuffers: '4GB' }, async (stack, lifecycle) => {
-    const { databaseUrl, ceilingUrl } = await benchDatabases(stack.postgres);
-
-    const encoder = await eventsTopic(stack, TOPIC, PARTITIONS);
-    log(`preloading ${DOMAINS.toLocaleString('en')} events, one per domain`);
-    const preloadRate = await preload(stack.kafka.brokers, TOPIC, 'distinct', DOMAINS, encoder);
-
-    log('measuring the Postgres ceiling');
-    const ceiling = await postgresCeiling(ceilingUrl, 'distinct', DOMAINS);
-
-    log('rebuilding');
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
-    lifecycle.onClose('pool', () => pool.end());
-    const t0 = Date.now();
-    let last: RebuildProgress | undefined;
-    const result = await rebuild({
-      pool,
-      kafka: createKafka({ brokers: stack.kafka.brokers, clientId: 'bench', logger: silent }),
-      codec: createEventDecoder({ registryUrl: stack.registry.url }),
-      topic: TOPIC,
-      consumerGroup: 'bench-projector',
-      threshold: 1000,
-      acceptTruncated: false,
-      fresh: false,
-      switchWhenReady: true,
-      switchLag: 0,
-      flushIntervalMs: 250,
-      maxPendingDomains: 50_000,
-      partitionsConsumedConcurrently: 4,
-      sessionTimeoutMs: 10_000,
-      logger: silent,
-      progressIntervalMs: 1000,
-      onProgress: (p) => {
-        if (!last || p.applied - last.applied > 0) {
-          log(`rebuild: ${p.applied}/${p.total} events, ${Math.round(p.eventsPerSecond)}/s`);
-        }
-        last = p;
-      },
-    });
-    const rebuildSeconds = (Date.now() - t0) / 1000;
-    const rebuildRate = Math.round(DOMAINS / rebuildSeconds);
-    const {
-      rows: [size],
-    } = await pool.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM domain_stats WHERE version = $1',
-      [result.version],
-    );
-    if (size!.n !== DOMAINS) throw new Error(`rebuilt ${size!.n} rows, expected ${DOMAINS}`);
-    await pool.query('VACUUM ANALYZE domain_stats');
+    const built =
+      process.env.BENCH_ONLY === 'lookups'
+        ? await fillBySql(stack)
+        : await rebuildFromTopic(stack, lifecycle);
+    const { databaseUrl } = built;
 
     const lookups: Record<string, unknown>[] = [];
     // One process first, then one per core: the API's own ceiling, then the machine's.
     const single = await apiLookups(databaseUrl, 1, [32, 64], lifecycle);
     lookups.push(...single.rows);
     await single.query.stop();
-    const { query, rows } = await apiLookups(databaseUrl, WORKERS, [32, 64, 96, 128], lifecycle);
+    const { query, rows } = await apiLookups(databaseUrl, WORKERS, [32, 48, 64, 96], lifecycle);
     lookups.push(...rows);
     // The HTTP ceiling of this machine: the same server answering its liveness route.
     lookups.push({
@@ -209,22 +261,13 @@ async function main(): Promise<void> {
     report(
       'read-model',
       [
-        {
-          scenario: `rebuild ${DOMAINS.toLocaleString('en')} domains from the topic`,
-          'items/s': rebuildRate,
-          seconds: Number(rebuildSeconds.toFixed(1)),
-        },
-        {
-          scenario: 'Postgres ceiling (same upsert fed from memory, baseline)',
-          'items/s': ceiling,
-        },
-        { scenario: 'topic preload (kafkajs)', 'items/s': preloadRate },
+        ...built.rows,
         ...lookups,
         { scenario: 'GET /domains?status=unknown&limit=100 (200 pages)', ...listing.summary() },
       ],
       [
-        `read model of ${DOMAINS.toLocaleString('en')} domains (version ${result.version}, switched from ${result.previous}); ${SECONDS} s per load; Postgres, Kafka, the API and the load generator share this machine`,
-        `rebuild / Postgres ceiling = ${(rebuildRate / ceiling).toFixed(2)} (${rebuildRate} / ${ceiling} events/s)`,
+        ...built.notes,
+        `${SECONDS} s per load; Postgres, Kafka, the API and the load generator share this machine`,
         best
           ? `highest query API rate with p99 < 10 ms: ${best['items/s']} lookups/s at p99 ${best.p99} ms = ${(Number(best['items/s']) / baseline).toFixed(2)} of the direct pg baseline (${baseline}/s), ${(Number(best['items/s']) / httpCeiling).toFixed(2)} of the HTTP ceiling (${httpCeiling}/s)`
           : 'no query API load kept p99 under 10 ms',

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import pino from 'pino';
 import { createLifecycle, type Lifecycle } from '@catchall/core';
@@ -15,6 +16,20 @@ function startStack(options: { postgresSharedBuffers?: string } = {}): Promise<I
     databaseUrl: process.env.DATABASE_URL,
     postgresSharedBuffers: options.postgresSharedBuffers,
     log: (m) => console.log(`[infra +${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`),
+  });
+}
+
+function readyOnNewConnection(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    http
+      .get(url, { agent: false, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      })
+      .on('error', () => resolve(false))
+      .on('timeout', function (this: http.ClientRequest) {
+        this.destroy();
+      });
   });
 }
 
@@ -37,12 +52,12 @@ export async function startService(
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60000;
+  // Ready on several fresh connections in a row: with WORKERS, each goes to the next worker.
+  let readyInARow = 0;
   for (;;) {
-    const ok = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
+    readyInARow = (await readyOnNewConnection(`${url}/readyz`)) ? readyInARow + 1 : 0;
+    if (readyInARow >= 2 * Number(env.WORKERS ?? 1)) break;
+    if (readyInARow > 0) continue;
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start`);
     await new Promise((r) => setTimeout(r, 200));
   }
