@@ -55,12 +55,21 @@ export async function createEventEncoder(options: {
       true,
     );
   }
-  const header = Buffer.alloc(HEADER);
-  header.writeUInt8(MAGIC, 0);
-  header.writeInt32BE(options.schemaId, 1);
+  // Header and body written once into scratch space, then copied out into one exact-size
+  // buffer: no zero-filled body buffer and no concatenation per event.
+  const scratch = Buffer.alloc(64 * 1024);
+  scratch.writeUInt8(MAGIC, 0);
+  scratch.writeInt32BE(options.schemaId, 1);
   return {
     schemaId: options.schemaId,
-    encode: (event) => Buffer.concat([header, writerType.toBuffer(event)]),
+    encode(event) {
+      const end = writerType.encode(event, scratch, HEADER);
+      // Negative: the event does not fit in the scratch space.
+      if (end < 0) return Buffer.concat([scratch.subarray(0, HEADER), writerType.toBuffer(event)]);
+      const value = Buffer.allocUnsafe(end);
+      scratch.copy(value, 0, 0, end);
+      return value;
+    },
   };
 }
 

@@ -72,4 +72,31 @@ describe('normalizeDomain', () => {
     const name253 = ['a'.repeat(63), 'b'.repeat(63), 'c'.repeat(63), 'd'.repeat(61)].join('.');
     expect(normalized(`${name253}.`)).toBe(name253);
   });
+
+  it('accepts exactly the ASCII names the RFC 1123 rules allow (10,000 random names)', () => {
+    // The rules spelled out once more, label by label, for names without punycode.
+    const valid = (name: string) =>
+      name.length >= 1 &&
+      name.length <= 253 &&
+      name
+        .split('.')
+        .every((l) => /^[a-z0-9-]{1,63}$/.test(l) && !l.startsWith('-') && !l.endsWith('-'));
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const pieces = ['a', 'Z', '7', '-', '.', 'x'.repeat(30), 'q'.repeat(62), ' '];
+    let accepted = 0;
+    for (let i = 0; i < 10_000; i += 1) {
+      let input = '';
+      const n = 1 + Math.floor(random() * 12);
+      for (let j = 0; j < n; j += 1) input += pieces[Math.floor(random() * pieces.length)];
+      const name = input.trim().toLowerCase().replace(/\.$/, '');
+      const result = normalizeDomain(input);
+      expect({ input, ok: result.ok }).toEqual({ input, ok: valid(name) });
+      if (result.ok) expect(result.domain).toBe(name);
+      if (result.ok) accepted += 1;
+    }
+    // Both answers are well represented among the random names.
+    expect(accepted).toBeGreaterThan(1000);
+    expect(accepted).toBeLessThan(9000);
+  });
 });
