@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { spawnService, type RunningService } from '../support/services';
 import { waitFor } from '../support/wait';
@@ -84,5 +87,38 @@ describe('the query API in several processes (WORKERS=2)', () => {
     for (const pid of workers) {
       expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
     }
+  });
+});
+
+describe('the query API with WORKERS=2 on a port that is taken', () => {
+  let blocker: net.Server;
+
+  beforeAll(async () => {
+    blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+
+  it('exits 1 and says why, instead of starting workers again and again', async () => {
+    const port = (blocker.address() as net.AddressInfo).port;
+    const main = path.resolve(__dirname, '..', '..', 'query-api', 'dist', 'main.js');
+    const child = spawn(process.execPath, [main], {
+      env: {
+        ...process.env,
+        DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:1/unused',
+        WORKERS: '2',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(output).toContain('EADDRINUSE');
+    expect(output).toContain('a worker failed before it listened');
   });
 });

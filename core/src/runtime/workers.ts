@@ -84,17 +84,26 @@ export async function runWorkers(options: WorkersOptions): Promise<void> {
     );
   };
 
+  const listening = new Set<number>();
+  cluster.on('listening', (worker) => listening.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    const pid = worker.process.pid;
+    if (!listening.has(worker.id)) {
+      // It failed at start (its error is logged above): another would fail the same way.
+      logger.fatal({ worker: pid, code, signal }, 'a worker failed before it listened');
+      stop('a worker failed to start', true);
+      return;
+    }
     // A worker that died takes its connections with it; the others go on answering.
-    logger.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
-    setTimeout(fork, 1000).unref();
+    logger.error({ worker: pid, code, signal }, 'worker died; starting another');
+    setTimeout(fork, 1000);
   });
 
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (reason: string, failure = false) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping workers');
+    logger.info({ reason }, 'stopping workers');
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
     const kill = setTimeout(() => {
       logger.error('workers did not stop in time; killing them');
@@ -102,9 +111,9 @@ export async function runWorkers(options: WorkersOptions): Promise<void> {
       process.exit(1);
     }, options.shutdownTimeoutMs);
     kill.unref();
-    let failed = false;
+    let failed = failure;
     let left = workers.length;
-    if (left === 0) process.exit(0);
+    if (left === 0) process.exit(failed ? 1 : 0);
     for (const w of workers) {
       w.once('exit', (code, signal) => {
         // A worker still starting has no signal handler yet: SIGTERM ends it, nothing to drain.
@@ -118,8 +127,8 @@ export async function runWorkers(options: WorkersOptions): Promise<void> {
       w.process.kill('SIGTERM');
     }
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
 
   logger.info({ workers: options.workers }, 'starting workers');
   for (let i = 0; i < options.workers; i += 1) fork();
