@@ -70,6 +70,8 @@ export async function runWorkers(options: WorkersOptions): Promise<void> {
   let stopping = false;
 
   const fork = () => {
+    // A replacement due after a stop began is not started.
+    if (stopping) return;
     const worker = cluster.fork();
     worker.on('message', (message: unknown) => {
       if (isMetricsMessage(message) && message.type === REQUEST) answerMetrics(worker, message.id);
