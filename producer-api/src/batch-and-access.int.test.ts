@@ -33,6 +33,26 @@ describe('POST /events (batches) against real Kafka', () => {
     expect(keys).toEqual(expect.arrayContaining(['a.example', 'b.example']));
   });
 
+  it('counts the accepted events by type in /metrics', async () => {
+    const accepted = async (type: string) => {
+      const text = (await producer.service.app.inject('/metrics')).body;
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`catchall_events_accepted_total{type="${type}"`));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const before = { delivered: await accepted('delivered'), bounced: await accepted('bounced') };
+    const types = ['delivered', 'bounced', 'delivered', 'delivered', 'bounced'];
+    const response = await producer.service.app.inject({
+      method: 'POST',
+      url: '/events',
+      payload: types.map((type, i) => ({ domain: `metric-${i}.example`, type })),
+    });
+    expect(response.statusCode).toBe(202);
+    expect(await accepted('delivered')).toBe(before.delivered + 3);
+    expect(await accepted('bounced')).toBe(before.bounced + 2);
+  });
+
   it('accepts NDJSON', async () => {
     const response = await producer.service.app.inject({
       method: 'POST',

@@ -115,10 +115,14 @@ export function registerBatchRoute(
         throw err;
       }
       const encoder = deps.schema.encoder();
+      // The key as bytes once: the partitioner and the record encoder both take a Buffer.
       await deps.publisher.publish(
-        events.map((e) => ({ key: e.domain, value: encoder.encode(e) })),
+        events.map((e) => ({ key: Buffer.from(e.domain), value: encoder.encode(e) })),
       );
-      for (const e of events) deps.metrics.eventsAccepted.inc({ type: e.type });
+      // One metric update per type, not per event.
+      const perType = new Map<string, number>();
+      for (const e of events) perType.set(e.type, (perType.get(e.type) ?? 0) + 1);
+      for (const [type, n] of perType) deps.metrics.eventsAccepted.inc({ type }, n);
       void reply.code(202);
       return {
         accepted: events.length,
