@@ -143,10 +143,12 @@ async function main(): Promise<void> {
         rows.push({ scenario: `PUT, ${WORKERS} workers, 128 connections`, ...(await single(128)) });
       }
       if (only !== 'put') {
-        rows.push({
-          scenario: `POST ${BATCH}/request, ${WORKERS} workers, 8 connections`,
-          ...(await batched(8)),
-        });
+        for (const c of [8, 16]) {
+          rows.push({
+            scenario: `POST ${BATCH}/request, ${WORKERS} workers, ${c} connections`,
+            ...(await batched(c)),
+          });
+        }
       }
     }
     // Stopped before the baseline runs (stopping again at the end is a no-op).
