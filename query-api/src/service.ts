@@ -26,10 +26,9 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
     applicationName: 'catchall-query-api',
   });
   lifecycle.onClose('postgres pool', () => pool.end());
-  const registry = createMetricsRegistry('query-api');
   const app = buildApp({
     logger,
-    registry,
+    registry: createMetricsRegistry('query-api'),
     readModel: createReadModel({ pool }),
     lookupMaxDomains: config.LOOKUP_MAX_DOMAINS,
     listMaxLimit: config.LIST_MAX_LIMIT,

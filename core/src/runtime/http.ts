@@ -24,7 +24,7 @@ export type ReadinessCheck = () => Promise<void>;
 
 export interface ServiceAppOptions {
   logger: Logger;
-  /** The service's metrics; in a worker of runWorkers, /metrics adds up all workers'. */
+  /** The service's metrics; in a worker of serveInWorkers, /metrics adds up all workers'. */
   metrics: Registry;
   /** Named dependency checks; /readyz answers 503 naming the ones that fail. */
   readiness: Record<string, ReadinessCheck>;

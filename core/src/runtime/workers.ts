@@ -4,9 +4,6 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Lifecycle } from './lifecycle';
 
-/** Source of the text that GET /metrics answers with. */
-export type MetricsText = () => Promise<string>;
-
 const REQUEST = 'catchall:metrics-request';
 const ANSWER = 'catchall:metrics-answer';
 
@@ -21,11 +18,11 @@ const isMetricsMessage = (m: unknown): m is MetricsMessage =>
   typeof m === 'object' && m !== null && [REQUEST, ANSWER].includes((m as MetricsMessage).type);
 
 /**
- * The metrics of a whole service. In a worker of `runWorkers`, the primary adds up every
+ * The metrics of a whole service. In a worker of `serveInWorkers`, the primary adds up every
  * worker's registry (prom-client's AggregatorRegistry: counters and histograms summed),
  * so a scrape sees the service and not whichever worker took the connection.
  */
-export function serviceMetrics(registry: Registry): MetricsText {
+export function serviceMetrics(registry: Registry): () => Promise<string> {
   if (!cluster.isWorker) return () => registry.metrics();
   AggregatorRegistry.setRegistries([registry]);
   // prom-client installs a worker's answer to the primary's requests in this constructor.
@@ -47,7 +44,7 @@ export function serviceMetrics(registry: Registry): MetricsText {
     });
 }
 
-export interface WorkersOptions {
+interface WorkersOptions {
   /** Processes that share the listening port; 1 runs `run` in this process. */
   workers: number;
   logger: Logger;
@@ -63,7 +60,7 @@ export interface WorkersOptions {
  * the workers' metrics and passes SIGTERM/SIGINT on; each worker is the whole service
  * with its own pool and its own graceful shutdown.
  */
-export async function runWorkers(options: WorkersOptions): Promise<void> {
+async function runWorkers(options: WorkersOptions): Promise<void> {
   if (options.workers <= 1 || cluster.isWorker) return options.run();
   const { logger } = options;
   const aggregator = new AggregatorRegistry();
