@@ -133,22 +133,45 @@ async function runWorkers(options: WorkersOptions): Promise<void> {
   for (let i = 0; i < options.workers; i += 1) fork();
 }
 
+/** How long a worker waits for its dependencies before it listens anyway. */
+const WORKER_READY_WAIT_MS = 5_000;
+
+export interface StartedService {
+  app: FastifyInstance;
+  lifecycle: Lifecycle;
+  /** Resolves once the service can take requests (never rejects); absent: at once. */
+  ready?: Promise<void>;
+}
+
+/** Resolves when `promise` does or after `ms`, whichever is first. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([promise, elapsed]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Starts an HTTP service in `WORKERS` processes, each with its signal handlers, listening
  * on HOST:PORT: what each API's entry point does.
+ *
+ * One process listens at once, and its /readyz keeps traffic away until it is ready. Workers
+ * share one port instead: a worker that listens gets its share of connections whatever the
+ * others' /readyz said, so a worker listens once it is ready, or after 5 s at the latest
+ * so that /readyz can still tell what is missing.
  */
 export function serveInWorkers(
   config: { WORKERS: number; SHUTDOWN_TIMEOUT_MS: number; HOST: string; PORT: number },
   logger: Logger,
-  start: () => Promise<{ app: FastifyInstance; lifecycle: Lifecycle }>,
+  start: () => Promise<StartedService>,
 ): Promise<void> {
   return runWorkers({
     workers: config.WORKERS,
     logger,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     async run() {
-      const { app, lifecycle } = await start();
+      const { app, lifecycle, ready } = await start();
       lifecycle.installSignalHandlers();
+      if (cluster.isWorker && ready) await within(ready, WORKER_READY_WAIT_MS);
       await app.listen({ host: config.HOST, port: config.PORT });
     },
   });
