@@ -10,10 +10,10 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { httpLoad } from './lib/http-load';
 import { createTopic, eventsTopic } from './lib/preload';
 import { report } from './lib/report';
 import { startService, withStack } from './lib/stack';
+import { ensureWrk, wrkLoad } from './lib/wrk';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -67,6 +67,7 @@ async function producerPerformance(
 
 async function main(): Promise<void> {
   const topic = 'bench-events';
+  ensureWrk((m) => console.log(`[bench] ${m}`));
   await withStack({}, async (infra, lifecycle) => {
     const encoder = await eventsTopic(infra, topic, 12);
     const startProducer = (workers: number) =>
@@ -95,15 +96,14 @@ async function main(): Promise<void> {
       source: null,
     }).length;
 
-    let n = 0;
     const single = (connections: number) =>
-      httpLoad({
+      wrkLoad({
         url: producer.url,
         connections,
         seconds: SECONDS,
         method: 'PUT',
-        path: () => `/events/d${(n += 1) % 1_000_000}.example/delivered`,
-        itemsPerRequest: 1,
+        path: '/events/d{key}.example/delivered',
+        keys: 1_000_000,
       });
     const bodies = Array.from({ length: 16 }, (_, b) =>
       JSON.stringify(
@@ -114,13 +114,13 @@ async function main(): Promise<void> {
       ),
     );
     const batched = (connections: number) =>
-      httpLoad({
+      wrkLoad({
         url: producer.url,
         connections,
         seconds: SECONDS,
         method: 'POST',
-        path: () => '/events',
-        body: () => bodies[(n += 1) % bodies.length]!,
+        path: '/events',
+        bodies,
         itemsPerRequest: BATCH,
       });
 

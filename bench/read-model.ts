@@ -87,17 +87,18 @@ async function apiLookups(
   const rows: Record<string, unknown>[] = [];
   const label = `${workers} worker${workers > 1 ? 's' : ''}`;
   log(`lookups, ${label}: warming up for ${WARM_UP_SECONDS} s`);
+  const lookup = { path: '/domains/d{key}.example', keys: DOMAINS };
   const warmUp = await wrkLoad({
     url: query.url,
     connections: 64,
     seconds: WARM_UP_SECONDS,
-    domains: DOMAINS,
+    ...lookup,
   });
   rows.push({ scenario: `warm-up, query API ${label} (not counted)`, ...warmUp });
   for (const c of connections) {
     rows.push({
       scenario: `query API GET /domains/<d>, ${label}, ${c} connections`,
-      ...(await wrkLoad({ url: query.url, connections: c, seconds: SECONDS, domains: DOMAINS })),
+      ...(await wrkLoad({ url: query.url, connections: c, seconds: SECONDS, ...lookup })),
     });
   }
   return { query, rows };
