@@ -13,14 +13,31 @@ declare module 'kafkajs/src/producer/groupMessagesPerPartition' {
   export default group;
 }
 declare module 'kafkajs/src/protocol/recordBatch/record/v0' {
-  const encode: (record: {
-    key: string | Buffer | null;
-    value: string | Buffer | null;
-    offsetDelta?: number;
-    timestampDelta?: number;
-    headers?: Record<string, string | Buffer | (string | Buffer)[]>;
-  }) => unknown;
+  type Headers = Record<string, string | Buffer | (string | Buffer)[]>;
+  const encode: {
+    (record: {
+      key: string | Buffer | null;
+      value: string | Buffer | null;
+      offsetDelta?: number;
+      timestampDelta?: number;
+      headers?: Headers;
+    }): unknown;
+    encodeRecords(
+      messages: {
+        key?: string | Buffer | null;
+        value: string | Buffer | null;
+        headers?: Headers;
+        timestamp?: string;
+      }[],
+      firstTimestamp: number,
+      now: number,
+    ): Buffer;
+  };
   export default encode;
+}
+declare module 'kafkajs/src/protocol/recordBatch/crc32C/crc32C' {
+  const crc32C: (buffer: Buffer) => number;
+  export default crc32C;
 }
 declare module 'kafkajs/src/protocol/recordBatch/record/v0/decoder' {
   const decode: (

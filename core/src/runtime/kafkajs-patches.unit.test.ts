@@ -1,9 +1,12 @@
 /**
- * patches/kafkajs+2.2.4.patch (applied by patch-package after install) rewrites four hot
- * spots of kafkajs's producer for speed. These tests hold the rewrites to the original
- * behaviour: Java's murmur2 hashes, record bytes that kafkajs's own decoder reads back, and
- * per-partition grouping in order.
+ * patches/kafkajs+2.2.4.patch (applied by patch-package after install) rewrites hot spots of
+ * kafkajs's producer for speed. These tests hold the rewrites to the original behaviour:
+ * Java's murmur2 hashes, record bytes that kafkajs's own decoder reads back, a batch's records
+ * written at once equal to records written one by one, CRC-32C checksums, and per-partition
+ * grouping in order.
  */
+import { randomBytes } from 'node:crypto';
+import crc32C from 'kafkajs/src/protocol/recordBatch/crc32C/crc32C';
 import murmur2 from 'kafkajs/src/producer/partitioners/default/murmur2';
 import groupMessagesPerPartition from 'kafkajs/src/producer/groupMessagesPerPartition';
 import Record from 'kafkajs/src/protocol/recordBatch/record/v0';
@@ -23,6 +26,54 @@ describe('the kafkajs patches', () => {
     for (const [key, hash] of vectors) {
       expect(murmur2(key)).toBe(hash);
       expect(murmur2(Buffer.from(key))).toBe(hash);
+    }
+    // Strings hash as their UTF-8 bytes, ASCII or not, short or long.
+    for (const key of ['bücher.example', 'xn--bcher-kva.example', 'a'.repeat(1000), '']) {
+      expect(murmur2(key)).toBe(murmur2(Buffer.from(key)));
+    }
+  });
+
+  it('write the records of a batch at once as the same bytes as one by one', () => {
+    const messages = [
+      { key: 'example.com', value: Buffer.from([0, 0, 0, 0, 7, 1, 2]) },
+      { key: 'bücher.example', value: 'v', timestamp: '1700000000123' },
+      { key: null, value: null, headers: { 'dlq-reason': 'undecodable', multi: ['a', 'ü'] } },
+      { key: Buffer.from('k'), value: Buffer.alloc(300, 7) },
+      ...Array.from({ length: 200 }, (_, i) => ({ key: `d${i}.example`, value: randomBytes(i) })),
+    ];
+    const first = 1_700_000_000_000;
+    const now = first + 50;
+    const oneByOne = Buffer.concat(
+      messages.map(
+        (m, i) =>
+          (
+            Record({
+              ...m,
+              offsetDelta: i,
+              timestampDelta: Number(m.timestamp ?? now) - first,
+            }) as { buffer: Buffer }
+          ).buffer,
+      ),
+    );
+    expect(Record.encodeRecords(messages, first, now).equals(oneByOne)).toBe(true);
+  });
+
+  it('checksum with CRC-32C (Castagnoli) at every length', () => {
+    expect(crc32C(Buffer.from('123456789'))).toBe(0xe3069283);
+    // The plain byte-at-a-time definition, against the eight-byte steps of the patch.
+    const table = Array.from({ length: 256 }, (_, n) => {
+      let c = n;
+      for (let k = 0; k < 8; k += 1) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+      return c >>> 0;
+    });
+    const reference = (buffer: Buffer) => {
+      let crc = 0xffffffff;
+      for (const byte of buffer) crc = (table[(crc ^ byte) & 0xff]! ^ (crc >>> 8)) >>> 0;
+      return (crc ^ 0xffffffff) >>> 0;
+    };
+    for (let length = 0; length < 100; length += 1) {
+      const buffer = randomBytes(length);
+      expect(crc32C(buffer)).toBe(reference(buffer));
     }
   });
 

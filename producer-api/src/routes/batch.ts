@@ -115,10 +115,8 @@ export function registerBatchRoute(
         throw err;
       }
       const encoder = deps.schema.encoder();
-      // The key as bytes once: the partitioner and the record encoder both take a Buffer.
-      await deps.publisher.publish(
-        events.map((e) => ({ key: Buffer.from(e.domain), value: encoder.encode(e) })),
-      );
+      // Keys stay strings: the (patched) partitioner and record encoder read ASCII directly.
+      await deps.publisher.publish(events.map((e) => ({ key: e.domain, value: encoder.encode(e) })));
       // One metric update per type, not per event.
       const perType = new Map<string, number>();
       for (const e of events) perType.set(e.type, (perType.get(e.type) ?? 0) + 1);

@@ -99,7 +99,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
           Date.now(),
         );
         const value = deps.schema.encoder().encode(event);
-        await deps.publisher.publish([{ key: Buffer.from(event.domain), value }]);
+        await deps.publisher.publish([{ key: event.domain, value }]);
         deps.metrics.eventsAccepted.inc({ type });
         void reply.code(202);
         return { eventId: event.eventId, domain: event.domain, type };
