@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { errors, normalizeDomain, type EventType } from '@catchall/core';
 import type { DomainEvent } from '@catchall/schemas';
+import { newEventId } from '../event-ids';
 import type { ProducerMetrics } from '../metrics';
 import type { Publisher } from '../publisher';
 import type { SchemaRegistration } from '../schema-registration';
@@ -60,7 +60,7 @@ export function buildEvent(
   const normalized = normalizeDomain(input.domain);
   if (!normalized.ok) throw errors.invalidDomain(input.domain, normalized.reason);
   return {
-    eventId: input.eventId ?? randomUUID(),
+    eventId: input.eventId ?? newEventId(),
     domain: normalized.domain,
     type: input.type,
     occurredAt: input.occurredAt === undefined ? now : Date.parse(input.occurredAt),
