@@ -1,3 +1,5 @@
+import { createEventDecoder } from '@catchall/schemas';
+import { testInfra } from '../../test/support/env';
 import { createTestTopic, readAll } from '../../test/support/kafka';
 import { startTestProducer, useTestProducer } from '../../test/support/producer-service';
 
@@ -31,6 +33,44 @@ describe('POST /events (batches) against real Kafka', () => {
     });
     const keys = (await readAll(producer.topic.name)).map((r) => r.message.key?.toString());
     expect(keys).toEqual(expect.arrayContaining(['a.example', 'b.example']));
+  });
+
+  it('answers the count only with Prefer: return=minimal, and publishes every event', async () => {
+    const response = await producer.service.app.inject({
+      method: 'POST',
+      url: '/events',
+      headers: { prefer: 'return=minimal' },
+      payload: [
+        { domain: 'Minimal-1.example', type: 'delivered', eventId: 'minimal-1' },
+        { domain: 'minimal-2.example', type: 'bounced', eventId: 'minimal-2' },
+      ],
+    });
+    expect(response.statusCode).toBe(202);
+    expect(response.headers['preference-applied']).toBe('return=minimal');
+    expect(response.json()).toEqual({ accepted: 2 });
+    const decoder = createEventDecoder({ registryUrl: testInfra().registryUrl });
+    const published = await Promise.all(
+      (await readAll(producer.topic.name))
+        .filter((r) => r.message.key?.toString().startsWith('minimal-'))
+        .map(async (r) => ({
+          key: r.message.key?.toString(),
+          ...(await decoder.decode(r.message.value)),
+        })),
+    );
+    expect(published.sort((a, b) => a.eventId.localeCompare(b.eventId))).toEqual([
+      expect.objectContaining({
+        key: 'minimal-1.example',
+        eventId: 'minimal-1',
+        domain: 'minimal-1.example',
+        type: 'delivered',
+      }),
+      expect.objectContaining({
+        key: 'minimal-2.example',
+        eventId: 'minimal-2',
+        domain: 'minimal-2.example',
+        type: 'bounced',
+      }),
+    ]);
   });
 
   it('counts the accepted events by type in /metrics', async () => {

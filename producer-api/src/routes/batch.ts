@@ -23,8 +23,39 @@ type BatchItem = Static<typeof BatchItem>;
 
 const BatchAccepted = Type.Object({
   accepted: Type.Integer(),
-  events: Type.Array(Accepted),
+  events: Type.Optional(
+    Type.Array(Accepted, {
+      description: 'each event in the order sent; left out with `Prefer: return=minimal`',
+    }),
+  ),
 });
+
+const BatchHeaders = Type.Object({
+  prefer: Type.Optional(
+    Type.String({
+      description:
+        '`return=minimal` (RFC 7240): answer with the count only, not each event (for bulk clients that send their own event ids)',
+    }),
+  ),
+});
+
+/** True when a Prefer header (RFC 7240) asks for return=minimal. */
+export function prefersMinimal(prefer: string | string[] | undefined): boolean {
+  if (prefer === undefined) return false;
+  const values = Array.isArray(prefer) ? prefer : [prefer];
+  return values.some((value) =>
+    value.split(',').some((preference) => {
+      const [name, token] = preference.split(';')[0]!.split('=');
+      return (
+        name?.trim().toLowerCase() === 'return' &&
+        token
+          ?.trim()
+          .replace(/^"(.*)"$/, '$1')
+          .toLowerCase() === 'minimal'
+      );
+    }),
+  );
+}
 
 export const NDJSON = 'application/x-ndjson';
 
@@ -95,7 +126,8 @@ export function registerBatchRoute(
       bodyLimit: deps.maxBytes,
       schema: {
         summary: 'Record many delivery outcomes at once (JSON array or NDJSON)',
-        description: `At most ${deps.maxEvents} events and ${deps.maxBytes} bytes (413 beyond). All or nothing: any invalid event refuses the whole batch with 400 and lists each bad one by index.`,
+        description: `At most ${deps.maxEvents} events and ${deps.maxBytes} bytes (413 beyond). All or nothing: any invalid event refuses the whole batch with 400 and lists each bad one by index. The answer lists each event (its id, normalized domain and type) unless \`Prefer: return=minimal\` asks for the count only.`,
+        headers: BatchHeaders,
         body: Type.Array(BatchItem),
         response: { 202: BatchAccepted },
       },
@@ -116,12 +148,18 @@ export function registerBatchRoute(
       }
       const encoder = deps.schema.encoder();
       // Keys stay strings: the (patched) partitioner and record encoder read ASCII directly.
-      await deps.publisher.publish(events.map((e) => ({ key: e.domain, value: encoder.encode(e) })));
+      await deps.publisher.publish(
+        events.map((e) => ({ key: e.domain, value: encoder.encode(e) })),
+      );
       // One metric update per type, not per event.
       const perType = new Map<string, number>();
       for (const e of events) perType.set(e.type, (perType.get(e.type) ?? 0) + 1);
       for (const [type, n] of perType) deps.metrics.eventsAccepted.inc({ type }, n);
       void reply.code(202);
+      if (prefersMinimal(request.headers.prefer)) {
+        void reply.header('preference-applied', 'return=minimal');
+        return { accepted: events.length };
+      }
       return {
         accepted: events.length,
         events: events.map((e) => ({ eventId: e.eventId, domain: e.domain, type: e.type })),
