@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import pino from 'pino';
@@ -36,7 +37,30 @@ function readyOnNewConnection(url: string): Promise<boolean> {
 export interface ServiceProcess {
   url: string;
   child: ChildProcess;
+  /** CPU seconds the service used so far, its workers included (Linux /proc; else NaN). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
+}
+
+let ticksPerSecond: number | undefined;
+
+/** User and system CPU seconds of a process and of its children (a primary's workers). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    const pids = [pid, ...(children ? children.split(/\s+/).map(Number) : [])];
+    let ticks = 0;
+    for (const p of pids) {
+      // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks / ticksPerSecond;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Runs a service's compiled entry point and waits for /readyz. */
@@ -65,6 +89,7 @@ export async function startService(
   return {
     url,
     child,
+    cpuSeconds: () => cpuSecondsOf(child.pid!),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
