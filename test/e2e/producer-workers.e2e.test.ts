@@ -22,19 +22,23 @@ function onNewConnection(method: string, url: string): Promise<number> {
   });
 }
 
+/** Every service a test started: stopped after the tests, whether they passed or not. */
+const started: ChildProcess[] = [];
+
 function startWorkers(env: Record<string, string>, port: number) {
   let output = '';
   const child = spawn(process.execPath, [MAIN], {
     env: { ...process.env, WORKERS: '2', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.push(child);
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   return { child, output: () => output };
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   return exited;
@@ -42,13 +46,12 @@ async function stop(child: ChildProcess): Promise<number | null> {
 
 describe('the ingest API in several processes (WORKERS=2)', () => {
   let topic: TestTopic;
-  let child: ChildProcess | undefined;
 
   beforeAll(async () => {
     topic = await createTestTopic(3);
   });
   afterAll(async () => {
-    if (child) await stop(child);
+    await Promise.all(started.map(stop));
     await topic.delete();
   });
 
@@ -64,7 +67,6 @@ describe('the ingest API in several processes (WORKERS=2)', () => {
       },
       port,
     );
-    child = service.child;
     const statuses: number[] = [];
     // From the first moment the port takes connections: a worker listening before its schema
     // is registered would answer 503 here.
@@ -94,7 +96,6 @@ describe('the ingest API in several processes (WORKERS=2)', () => {
       },
       port,
     );
-    child = service.child;
     const readyz = await waitFor(
       'an answer on /readyz',
       async () => {
