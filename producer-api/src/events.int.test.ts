@@ -29,6 +29,36 @@ describe('the ingest API against real Kafka and registry', () => {
     expect(record).toBeDefined();
   });
 
+  it('describes its routes in an OpenAPI document, and shows them on a docs page', async () => {
+    const response = await producer.service.app.inject('/openapi.json');
+    expect(response.statusCode).toBe(200);
+    const document = response.json();
+    expect(Object.keys(document.paths).sort()).toEqual([
+      '/events',
+      '/events/{domain}/bounced',
+      '/events/{domain}/delivered',
+    ]);
+    const batch = document.paths['/events'].post;
+    expect(batch.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'prefer' })]),
+    );
+    expect(batch.requestBody.content['application/json'].schema.items).toMatchObject({
+      additionalProperties: false,
+      required: ['domain', 'type'],
+    });
+    expect(Object.keys(batch.responses)).toEqual(expect.arrayContaining(['202']));
+    const put = document.paths['/events/{domain}/delivered'].put;
+    expect(put.parameters).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ in: 'path', name: 'domain' }),
+        expect.objectContaining({ in: 'header', name: 'idempotency-key' }),
+      ]),
+    );
+    const docs = await producer.service.app.inject('/docs/');
+    expect(docs.statusCode).toBe(200);
+    expect(docs.headers['content-type']).toMatch(/text\/html/);
+  });
+
   it('records a bounce with the client event id and time', async () => {
     const response = await producer.service.app.inject({
       method: 'PUT',
