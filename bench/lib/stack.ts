@@ -37,7 +37,7 @@ function readyOnNewConnection(url: string): Promise<boolean> {
 export interface ServiceProcess {
   url: string;
   child: ChildProcess;
-  /** CPU seconds the service used so far, its workers included (Linux /proc; else NaN). */
+  /** CPU seconds the service used so far, its workers included (from /proc: Linux; else NaN). */
   cpuSeconds(): number;
   stop(): Promise<void>;
 }
@@ -46,21 +46,25 @@ let ticksPerSecond: number | undefined;
 
 /** User and system CPU seconds of a process and of its children (a primary's workers). */
 function cpuSecondsOf(pid: number): number {
-  try {
-    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-    const pids = [pid, ...(children ? children.split(/\s+/).map(Number) : [])];
-    let ticks = 0;
-    for (const p of pids) {
-      // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+  if (process.platform !== 'linux') return NaN;
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  const pids = [pid, ...(children ? children.split(/\s+/).map(Number) : [])];
+  let ticks = 0;
+  for (const p of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    } catch (err) {
+      // A worker that exited since the list was read: its time is gone with it.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
     }
-    return ticks / ticksPerSecond;
-  } catch {
-    return NaN;
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
   }
+  return ticks / ticksPerSecond;
 }
 
 /** Runs a service's compiled entry point and waits for /readyz. */
