@@ -84,6 +84,27 @@ describe('the ingest API in several processes (WORKERS=2)', () => {
     expect(await stop(service.child)).toBe(0);
   });
 
+  it('stops with exit 0 on SIGTERM while its workers still wait for the registry', async () => {
+    const infra = testInfra();
+    const service = startWorkers(
+      {
+        KAFKA_BROKERS: infra.brokers,
+        SCHEMA_REGISTRY_URL: `http://127.0.0.1:${await freePort()}`,
+        EVENTS_TOPIC: topic.name,
+        LOG_LEVEL: 'info',
+      },
+      await freePort(),
+    );
+    await waitFor('both workers to wait for the registry', () =>
+      (service.output().match(/event schema not ready; retrying/g) ?? []).length >= 2
+        ? true
+        : undefined,
+    );
+    expect(await stop(service.child)).toBe(0);
+    // Both workers and the primary.
+    expect(service.output().match(/"msg":"stopped"/g)).toHaveLength(3);
+  });
+
   it('listens after 5 s without a registry, and /readyz says what is missing', async () => {
     const infra = testInfra();
     const port = await freePort();

@@ -170,8 +170,15 @@ export function serveInWorkers(
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     async run() {
       const { app, lifecycle, ready } = await start();
+      // Registered last, so closed first: a stop while waiting below means never listening
+      // (fastify would listen even after its close).
+      let stopping = false;
+      lifecycle.onClose('start-up', () => {
+        stopping = true;
+      });
       lifecycle.installSignalHandlers();
       if (cluster.isWorker && ready) await within(ready, WORKER_READY_WAIT_MS);
+      if (stopping) return;
       await app.listen({ host: config.HOST, port: config.PORT });
     },
   });
