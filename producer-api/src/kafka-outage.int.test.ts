@@ -36,7 +36,7 @@ describe('the ingest API while the Kafka broker goes down and comes back', () =>
       }),
       testLogger('producer-api'),
     );
-    await service.schemaReady;
+    await service.ready;
     const accepted: string[] = [];
     const refused: number[] = [];
     let sending = true;

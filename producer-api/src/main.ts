@@ -5,10 +5,7 @@ import { startProducerService } from './service';
 async function main(): Promise<void> {
   const config = loadProducerConfig(process.env);
   const logger = createLogger({ name: 'producer-api', level: config.LOG_LEVEL });
-  await serveInWorkers(config, logger, async () => {
-    const service = await startProducerService(config, logger);
-    return { ...service, ready: service.schemaReady };
-  });
+  await serveInWorkers(config, logger, async () => startProducerService(config, logger));
 }
 
 main().catch((err: unknown) => {

@@ -1,12 +1,11 @@
-import type { FastifyInstance } from 'fastify';
 import {
   createIdempotentProducer,
   createKafka,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
-  type Lifecycle,
   type Logger,
+  type StartedService,
 } from '@catchall/core';
 import { buildApp } from './app';
 import type { ProducerConfig } from './config';
@@ -14,11 +13,9 @@ import { createProducerMetrics } from './metrics';
 import { createPublisher } from './publisher';
 import { createSchemaRegistration } from './schema-registration';
 
-export interface ProducerService {
-  app: FastifyInstance;
-  lifecycle: Lifecycle;
+export interface ProducerService extends StartedService {
   /** Resolves when the event schema is registered (or gives up on stop). */
-  schemaReady: Promise<void>;
+  ready: Promise<void>;
 }
 
 /** Opens the Kafka producer and wires the ingest API; does not listen. */
@@ -55,7 +52,7 @@ export async function startProducerService(
     autoRegister: config.SCHEMA_AUTO_REGISTER,
     logger,
   });
-  const schemaReady = schema.start();
+  const ready = schema.start();
   lifecycle.onClose('schema registration', () => schema.stop());
 
   const app = buildApp({
@@ -72,5 +69,5 @@ export async function startProducerService(
   });
   // Closed first: stop taking requests and answer those in flight, then drain the queue.
   lifecycle.onClose('http server', () => app.close());
-  return { app, lifecycle, schemaReady };
+  return { app, lifecycle, ready };
 }

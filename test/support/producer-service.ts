@@ -20,7 +20,7 @@ export async function startTestProducer(
     ...env,
   });
   const service = await startProducerService(config, testLogger('producer-api'));
-  await service.schemaReady;
+  await service.ready;
   return service;
 }
 
