@@ -1,24 +1,13 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { spawnService, type RunningService } from '../support/services';
+import {
+  requestOnNewConnection,
+  spawnService,
+  spawnServiceProcess,
+  type RunningService,
+} from '../support/services';
 import { waitFor } from '../support/wait';
-
-/** GET on a connection of its own, so that the cluster hands each to the next worker. */
-function getOnNewConnection(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = http
-      .get(url, { agent: false, timeout: 5000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      })
-      .on('error', reject);
-    request.on('timeout', () => request.destroy(new Error(`no answer from ${url} in 5 s`)));
-  });
-}
 
 /** The worker processes of a primary (Linux: its task's children). */
 function workersOf(pid: number): number[] {
@@ -56,7 +45,7 @@ describe('the query API in several processes (WORKERS=2)', () => {
   it('counts in /metrics the requests of every worker, not only of the one scraped', async () => {
     const statuses = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        getOnNewConnection(`${query.url}/domains/never-${i}.workers.example`),
+        requestOnNewConnection('GET', `${query.url}/domains/never-${i}.workers.example`),
       ),
     );
     expect(statuses).toEqual(Array(10).fill(404));
@@ -72,7 +61,7 @@ describe('the query API in several processes (WORKERS=2)', () => {
     process.kill(victim!, 'SIGKILL');
     await waitFor('the primary to see it', () => query.output().includes('worker died'));
     for (let i = 0; i < 4; i += 1) {
-      expect(await getOnNewConnection(`${query.url}/healthz`)).toBe(200);
+      expect(await requestOnNewConnection('GET', `${query.url}/healthz`)).toBe(200);
     }
     const replaced = await waitFor('a new worker', async () => {
       const now = workersOf(query.child.pid!);
@@ -101,24 +90,14 @@ describe('the query API with WORKERS=2 on a port that is taken', () => {
 
   it('exits 1 and says why, instead of starting workers again and again', async () => {
     const port = (blocker.address() as net.AddressInfo).port;
-    const main = path.resolve(__dirname, '..', '..', 'query-api', 'dist', 'main.js');
-    const child = spawn(process.execPath, [main], {
-      env: {
-        ...process.env,
-        DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:1/unused',
-        WORKERS: '2',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const query = spawnServiceProcess(
+      'query-api',
+      { DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:1/unused', WORKERS: '2' },
+      port,
+    );
+    const code = await query.exited;
     expect(code).toBe(1);
-    expect(output).toContain('EADDRINUSE');
-    expect(output).toContain('a worker failed before it listened');
+    expect(query.output()).toContain('EADDRINUSE');
+    expect(query.output()).toContain('a worker failed before it listened');
   });
 });

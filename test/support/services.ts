@@ -1,25 +1,30 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { freePort } from '../../scripts/src/infra/ports';
 import { waitFor } from './wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
+type ServiceName = 'producer-api' | 'consumer' | 'query-api';
+
 export interface RunningService {
   name: string;
   url: string;
   child: ChildProcess;
   output(): string;
-  /** SIGTERM, then the exit code of the graceful shutdown. */
+  /** Its exit code once it ended (null when a signal ended it). */
+  exited: Promise<number | null>;
+  /** SIGTERM (unless it ended already), then the exit code of the graceful shutdown. */
   stop(): Promise<number | null>;
 }
 
-/** Runs a service's compiled entry point as its own process, as `npm start` does. */
-export async function spawnService(
-  name: 'producer-api' | 'consumer' | 'query-api',
+/** Runs a service's compiled entry point as its own process, without waiting for anything. */
+export function spawnServiceProcess(
+  name: ServiceName,
   env: Record<string, string>,
-): Promise<RunningService> {
-  const port = await freePort();
+  port: number,
+): RunningService {
   const child = spawn(process.execPath, [path.join(ROOT, name, 'dist', 'main.js')], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,23 +33,46 @@ export async function spawnService(
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    `${name} to be ready`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited: ${output}`);
-      return (await fetch(`${url}/readyz`)).ok;
-    },
-    { timeoutMs: 60000, intervalMs: 200 },
-  );
   return {
     name,
-    url,
+    url: `http://127.0.0.1:${port}`,
     child,
     output: () => output,
+    exited,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
     },
   };
+}
+
+/** Runs a service's compiled entry point as its own process, as `npm start` does; ready. */
+export async function spawnService(
+  name: ServiceName,
+  env: Record<string, string>,
+): Promise<RunningService> {
+  const service = spawnServiceProcess(name, env, await freePort());
+  await waitFor(
+    `${name} to be ready`,
+    async () => {
+      if (service.child.exitCode !== null) throw new Error(`${name} exited: ${service.output()}`);
+      return (await fetch(`${service.url}/readyz`)).ok;
+    },
+    { timeoutMs: 60000, intervalMs: 200 },
+  );
+  return service;
+}
+
+/** A request on a connection of its own, so that a cluster hands each to the next worker. */
+export function requestOnNewConnection(method: string, url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http
+      .request(url, { method, agent: false, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', reject);
+    request.on('timeout', () => request.destroy(new Error(`no answer from ${url} in 5 s`)));
+    request.end();
+  });
 }
