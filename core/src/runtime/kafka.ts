@@ -7,6 +7,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import { registerCompressionCodecs } from './compression';
 import { splitList } from './config';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -23,6 +24,7 @@ export function createKafka(options: {
   logger: Logger;
   retry?: KafkaConfig['retry'];
 }): Kafka {
+  registerCompressionCodecs();
   const log = options.logger.child({ component: 'kafkajs' });
   return new Kafka({
     brokers: splitList(options.brokers),
