@@ -29,3 +29,92 @@ export function createPool(options: {
   pool.on('error', (err) => options.logger.warn({ err }, 'idle Postgres client failed'));
   return pool;
 }
+
+/** SQLSTATE classes (PostgreSQL, Appendix A) whose failures may pass when tried again. */
+const TRANSIENT_CLASSES = new Set(['08', '40', '53', '57', '58']);
+const TRANSIENT_STATES = new Set(['55P03', '55006']);
+/** Data exception, integrity constraint violation: the values were refused. */
+const REFUSED_CLASSES = new Set(['22', '23']);
+
+export type PostgresFailureKind = 'unavailable' | 'refused' | 'failed';
+
+/**
+ * A Postgres operation that failed, classified by its SQLSTATE (PostgreSQL documentation,
+ * Appendix A "Error Codes"):
+ * - `unavailable` (retriable): no SQLSTATE (the connection broke or could not be made), or
+ *   classes 08 connection, 40 transaction rollback (serialization failure, deadlock), 53
+ *   insufficient resources, 57 operator intervention, 58 system error, and 55P03/55006
+ *   (lock or object in use);
+ * - `refused` (not retriable): classes 22 data exception and 23 integrity constraint
+ *   violation, the values written were refused: writing them again fails again;
+ * - `failed` (not retriable): anything else (42 undefined table or column, XX internal):
+ *   the database or the code is wrong, not the data.
+ */
+export class PostgresFailure extends Error {
+  readonly code:
+    'CATCHALL_POSTGRES_UNAVAILABLE' | 'CATCHALL_POSTGRES_REFUSED' | 'CATCHALL_POSTGRES_FAILED';
+  readonly retriable: boolean;
+  constructor(
+    readonly kind: PostgresFailureKind,
+    /** The five-character SQLSTATE, when the server answered with one. */
+    readonly sqlState: string | undefined,
+    cause: Error,
+  ) {
+    super(`Postgres ${kind}${sqlState ? ` (SQLSTATE ${sqlState})` : ''}: ${cause.message}`, {
+      cause,
+    });
+    this.code =
+      kind === 'unavailable'
+        ? 'CATCHALL_POSTGRES_UNAVAILABLE'
+        : kind === 'refused'
+          ? 'CATCHALL_POSTGRES_REFUSED'
+          : 'CATCHALL_POSTGRES_FAILED';
+    this.retriable = kind === 'unavailable';
+  }
+}
+
+/** Classifies an error thrown by pg (see PostgresFailure); errors of other origins pass as they are. */
+export function postgresFailure(err: unknown): unknown {
+  if (err instanceof PostgresFailure || !(err instanceof Error)) return err;
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError) {
+    return err;
+  }
+  if (typeof (err as { retriable?: unknown }).retriable === 'boolean') return err;
+  if (!(err instanceof pg.DatabaseError)) return new PostgresFailure('unavailable', undefined, err);
+  const state = err.code ?? '';
+  const kind: PostgresFailureKind =
+    TRANSIENT_CLASSES.has(state.slice(0, 2)) || TRANSIENT_STATES.has(state)
+      ? 'unavailable'
+      : REFUSED_CLASSES.has(state.slice(0, 2))
+        ? 'refused'
+        : 'failed';
+  return new PostgresFailure(kind, state || undefined, err);
+}
+
+/**
+ * Runs `work` in one transaction on one pooled client: committed when it returns, rolled back
+ * when it throws (the error is passed on, classified by postgresFailure). A client whose
+ * transaction failed is destroyed rather than returned to the pool: its connection may be
+ * broken or still inside the aborted transaction.
+ */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect().catch((err: unknown) => {
+    throw postgresFailure(err);
+  });
+  let failure: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw postgresFailure(err);
+  } finally {
+    client.release(failure);
+  }
+}
