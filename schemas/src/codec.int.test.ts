@@ -1,6 +1,6 @@
 import { testInfra, uniqueName } from '../../test/support/env';
 import { newerWriterSchema } from '../../test/support/events';
-import { createEventDecoder, createEventEncoder, DecodeError } from './codec';
+import { createEventDecoder, createEventEncoder, DecodeError, SchemaIdNotYetKnown } from './codec';
 import { domainEventSchema, valueSubject, type DomainEvent } from './domain-event';
 import { lookupSchema, registerSchema, RegistryError } from './registry';
 
@@ -102,12 +102,26 @@ describe('the event schema in the real schema registry', () => {
   });
 
   it('refuses values that are not in the wire format, and unknown schema ids, for good', async () => {
-    const decoder = createEventDecoder({ registryUrl });
+    const decoder = createEventDecoder({ registryUrl, unknownSchemaRetryMs: 0 });
     await expect(decoder.decode(Buffer.from('{"domain":"x"}'))).rejects.toMatchObject({
       reason: 'not-wire-format',
     });
     await expect(decoder.decode(null)).rejects.toBeInstanceOf(DecodeError);
     const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xfe, 1, 2]);
+    await expect(decoder.decode(unknownId)).rejects.toMatchObject({ reason: 'unknown-schema-id' });
+  });
+
+  it('retries an unknown schema id for the window it is given, then refuses it', async () => {
+    let now = 1000000;
+    const decoder = createEventDecoder({ registryUrl, unknownSchemaRetryMs: 5000, now: () => now });
+    const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xfd, 1, 2]);
+    await expect(decoder.decode(unknownId)).rejects.toMatchObject({
+      retriable: true,
+      code: 'CATCHALL_SCHEMA_ID_UNKNOWN',
+    });
+    now += 4999;
+    await expect(decoder.decode(unknownId)).rejects.toBeInstanceOf(SchemaIdNotYetKnown);
+    now += 1;
     await expect(decoder.decode(unknownId)).rejects.toMatchObject({ reason: 'unknown-schema-id' });
   });
 

@@ -1,24 +1,15 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { domainEventSchema, type DecodedDomainEvent, type DomainEvent } from './domain-event';
+import { DecodeError, SchemaIdNotYetKnown } from './decode-error';
+
+export { DecodeError, SchemaIdNotYetKnown, type DecodeFailure } from './decode-error';
 import { RegistryError } from './registry';
+import { createWriterReader, writerTypeOptions, type EventReader } from './writer-projection';
 
 /** Confluent wire format: magic byte 0, a 4-byte big-endian schema id, then the Avro body. */
 const MAGIC = 0;
 const HEADER = 5;
-
-export type DecodeFailure = 'not-wire-format' | 'unknown-schema-id' | 'undecodable';
-
-/** A record that can never be decoded, however often it is retried: dead-letter it. */
-export class DecodeError extends Error {
-  readonly retriable = false;
-  constructor(
-    readonly reason: DecodeFailure,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface EventEncoder {
   readonly schemaId: number;
@@ -33,10 +24,6 @@ export interface EventDecoder {
    * undefined when it must be looked up first (then call decode).
    */
   decodeKnown(value: Buffer | null): DecodedDomainEvent | undefined;
-}
-
-interface Reader {
-  read(body: Buffer): DecodedDomainEvent;
 }
 
 /** Looks the writer schema up once; encoding is then pure CPU. */
@@ -73,62 +60,96 @@ export async function createEventEncoder(options: {
   };
 }
 
-/**
- * Decodes any writer schema of the subject into this reader's schema (Avro schema
- * resolution: an added optional field is dropped, an unknown enum symbol becomes the
- * enum's default). The registry client looks writer schemas up by id and caches them;
- * resolvers are built once per writer id.
- */
-export function createEventDecoder(options: { registryUrl: string }): EventDecoder {
-  const registry = new SchemaRegistry({ host: options.registryUrl });
-  const readerType = avro.Type.forSchema(domainEventSchema as avro.Schema);
-  const readers = new Map<number, Promise<Reader>>();
-  const loaded = new Map<number, Reader>();
+/** Default of EventDecoderOptions.unknownSchemaRetryMs (and of SCHEMA_UNKNOWN_RETRY_MS). */
+export const DEFAULT_UNKNOWN_SCHEMA_RETRY_MS = 30000;
 
-  async function loadReader(id: number): Promise<Reader> {
+export interface EventDecoderOptions {
+  registryUrl: string;
+  /**
+   * How long records with a schema id the registry does not know are retried (the
+   * SchemaIdNotYetKnown error, retriable) before they are dead-lettered as
+   * `unknown-schema-id`, in milliseconds. Counted from the first such answer for the id;
+   * the registry is asked again at least this often afterwards, so an id it learns later
+   * is read from then on.
+   */
+  unknownSchemaRetryMs?: number;
+  /** The clock, in epoch milliseconds (tests pass their own). */
+  now?: () => number;
+}
+
+/**
+ * Decodes any writer schema of the subject into a domain event (see createWriterReader for
+ * the resolution rules). The registry client looks writer schemas up by id; a reader is
+ * built once per writer id. Transient registry failures are never cached; an unknown id is
+ * retried for `unknownSchemaRetryMs`, then dead-lettered, and asked for again after as long.
+ */
+export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
+  const registry = new SchemaRegistry(
+    { host: options.registryUrl },
+    { forSchemaOptions: writerTypeOptions() },
+  );
+  const now = options.now ?? Date.now;
+  const retryMs = options.unknownSchemaRetryMs ?? DEFAULT_UNKNOWN_SCHEMA_RETRY_MS;
+  const readerType = avro.Type.forSchema(domainEventSchema as avro.Schema);
+  const readSame: EventReader = (body) => readerType.fromBuffer(body) as DecodedDomainEvent;
+  const loading = new Map<number, Promise<EventReader>>();
+  const loaded = new Map<number, EventReader>();
+  /** Ids the registry answered 404 for: since when, and when it was last asked. */
+  const unknown = new Map<number, { since: number; askedAt: number }>();
+
+  async function loadReader(id: number): Promise<EventReader> {
     let writer: avro.Type;
     try {
       writer = (await registry.getSchema(id)) as unknown as avro.Type;
     } catch (err) {
-      if ((err as { status?: number }).status === 404) {
-        throw new DecodeError('unknown-schema-id', `schema id ${id} is not in the registry`);
-      }
+      if ((err as { status?: number }).status === 404) throw notKnown(id);
       throw new RegistryError(
         `schema registry lookup of id ${id} failed: ${(err as Error).message}`,
         'CATCHALL_REGISTRY_UNAVAILABLE',
         true,
       );
     }
-    if (writer.equals(readerType)) {
-      const reader = { read: (body: Buffer) => readerType.fromBuffer(body) as DecodedDomainEvent };
-      loaded.set(id, reader);
-      return reader;
-    }
-    let resolver: avro.Resolver;
-    try {
-      resolver = readerType.createResolver(writer);
-    } catch (err) {
-      throw new DecodeError(
-        'undecodable',
-        `writer schema ${id} cannot be read as a domain event: ${(err as Error).message}`,
-      );
-    }
-    const reader = {
-      read: (body: Buffer) => readerType.fromBuffer(body, resolver) as DecodedDomainEvent,
-    };
+    unknown.delete(id);
+    const reader = writer.equals(readerType) ? readSame : createWriterReader(writer, id);
     loaded.set(id, reader);
     return reader;
   }
 
-  function readerFor(id: number): Promise<Reader> {
-    let reader = readers.get(id);
+  function notKnown(id: number): Error {
+    const at = now();
+    const entry = unknown.get(id) ?? { since: at, askedAt: at };
+    entry.askedAt = at;
+    unknown.set(id, entry);
+    return verdict(id, entry.since);
+  }
+
+  function verdict(id: number, since: number): Error {
+    const waited = now() - since;
+    if (waited < retryMs) {
+      return new SchemaIdNotYetKnown(
+        `schema id ${id} is not in the registry (yet): retrying for ${retryMs - waited} ms more`,
+      );
+    }
+    return new DecodeError(
+      'unknown-schema-id',
+      `schema id ${id} is not in the registry (asked for ${Math.round(waited / 1000)} s)`,
+    );
+  }
+
+  function readerFor(id: number): Promise<EventReader> {
+    const known = unknown.get(id);
+    if (known) {
+      // Asked again at most once a second while retrying, once a window after giving up.
+      const givenUp = now() - known.since >= retryMs;
+      const askEvery = givenUp ? retryMs : Math.min(1000, retryMs);
+      if (now() - known.askedAt < askEvery) return Promise.reject(verdict(id, known.since));
+    }
+    let reader = loading.get(id);
     if (!reader) {
       reader = loadReader(id);
-      readers.set(id, reader);
-      // A transient registry failure must not stay cached; a permanent verdict may.
-      reader.catch((err: unknown) => {
-        if (!(err instanceof DecodeError)) readers.delete(id);
-      });
+      loading.set(id, reader);
+      // Only a found schema stays cached; every failure is asked about again.
+      reader.catch(() => loading.delete(id));
     }
     return reader;
   }
@@ -139,10 +160,11 @@ export function createEventDecoder(options: { registryUrl: string }): EventDecod
     }
   }
 
-  function read(reader: Reader, value: Buffer): DecodedDomainEvent {
+  function read(reader: EventReader, value: Buffer): DecodedDomainEvent {
     try {
-      return reader.read(value.subarray(HEADER));
+      return reader(value.subarray(HEADER));
     } catch (err) {
+      if (err instanceof DecodeError) throw err;
       throw new DecodeError(
         'undecodable',
         `Avro body cannot be decoded: ${(err as Error).message}`,

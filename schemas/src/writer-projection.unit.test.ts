@@ -1,0 +1,129 @@
+import avro from 'avsc';
+import { DecodeError } from './decode-error';
+import { domainEventSchema } from './domain-event';
+import { createWriterReader, exactLong, writerTypeOptions } from './writer-projection';
+
+type Schema = { fields: Record<string, unknown>[] } & Record<string, unknown>;
+const base = (): Schema => structuredClone(domainEventSchema) as Schema;
+const field = (s: Schema, name: string) => s.fields.find((f) => f.name === name)!;
+
+const event = {
+  eventId: 'e-1',
+  domain: 'example.com',
+  type: 'delivered',
+  occurredAt: 1700000000123,
+  source: null,
+};
+
+/** Writes `value` with the writer schema, reads it with the projection. */
+function roundTrip(schema: Schema, value: Record<string, unknown>) {
+  const writer = avro.Type.forSchema(schema as avro.Schema, writerTypeOptions());
+  return createWriterReader(writer, 7)(writer.toBuffer(value));
+}
+
+describe('reading a writer schema other than the reader', () => {
+  it.each([
+    ['another namespace', (s: Schema) => (s.namespace = 'com.example.other'), event],
+    ['another record name', (s: Schema) => (s.name = 'Outcome'), event],
+    ['fields in another order', (s: Schema) => s.fields.reverse(), event],
+    [
+      'an added optional field',
+      (s: Schema) => s.fields.push({ name: 'mx', type: ['null', 'string'], default: null }),
+      { ...event, mx: 'mx1.example.com' },
+    ],
+    [
+      'source removed',
+      (s: Schema) => (s.fields = s.fields.filter((f) => f.name !== 'source')),
+      event,
+    ],
+    [
+      'occurredAt as int',
+      (s: Schema) => (field(s, 'occurredAt').type = 'int'),
+      { ...event, occurredAt: 5 },
+    ],
+    [
+      'domain as bytes',
+      (s: Schema) => (field(s, 'domain').type = 'bytes'),
+      { ...event, domain: Buffer.from('example.com') },
+    ],
+    [
+      'domain in a wider union',
+      (s: Schema) => (field(s, 'domain').type = ['null', 'string']),
+      event,
+    ],
+    [
+      'a renamed field with the old name as alias',
+      (s: Schema) => Object.assign(field(s, 'domain'), { name: 'host', aliases: ['domain'] }),
+      { ...event, host: 'example.com' },
+    ],
+  ])('reads %s', (_name, change, value) => {
+    const schema = base();
+    change(schema);
+    const read = roundTrip(schema, value as Record<string, unknown>);
+    expect({ ...read, occurredAt: 0 }).toEqual({ ...event, occurredAt: 0 });
+  });
+
+  it('reads a double time, dropping the fraction of a millisecond', () => {
+    const schema = base();
+    field(schema, 'occurredAt').type = 'double';
+    expect(roundTrip(schema, { ...event, occurredAt: 1700000000123.9 }).occurredAt).toBe(
+      1700000000123,
+    );
+  });
+
+  it.each([
+    ['timestamp-micros', 1700000000123456n],
+    ['timestamp-nanos', 1700000000123456789n],
+  ])('converts %s to milliseconds, exactly past 2^53', (logicalType, value) => {
+    const schema = base();
+    field(schema, 'occurredAt').type = { type: 'long', logicalType };
+    const writer = avro.Type.forSchema(schema as avro.Schema, writerTypeOptions());
+    // The same bytes as the writer's: a long (avsc looks only bare names up in `registry`).
+    const plain = base();
+    field(plain, 'occurredAt').type = 'long';
+    const exact = avro.Type.forSchema(plain as avro.Schema, { registry: { long: exactLong } });
+    const body = exact.toBuffer({ ...event, occurredAt: value });
+    expect(createWriterReader(writer, 7)(body).occurredAt).toBe(1700000000123);
+  });
+
+  it('reads an enum symbol the reader does not know as its default, unknown', () => {
+    const schema = base();
+    const type = field(schema, 'type').type as { symbols: string[] };
+    type.symbols.push('deferred');
+    expect(roundTrip(schema, { ...event, type: 'deferred' }).type).toBe('unknown');
+  });
+
+  it('reads a wider source union, a value that is not a string as no source', () => {
+    const schema = base();
+    field(schema, 'source').type = ['null', 'string', 'int'];
+    expect(roundTrip(schema, { ...event, source: 'mta-1' }).source).toBe('mta-1');
+    expect(roundTrip(schema, { ...event, source: 3 })).toEqual(event);
+  });
+
+  it('reads a writer without eventId as an event without an id', () => {
+    const schema = base();
+    schema.fields = schema.fields.filter((f) => f.name !== 'eventId');
+    expect(roundTrip(schema, event)).toEqual({ ...event, eventId: '' });
+  });
+
+  it('refuses the record whose domain is null in a wider union, as undecodable', () => {
+    const schema = base();
+    field(schema, 'domain').type = ['null', 'string'];
+    expect(() => roundTrip(schema, { ...event, domain: null })).toThrow(
+      expect.objectContaining({ reason: 'undecodable' }),
+    );
+  });
+
+  it('refuses every record of a writer without a field an event needs, naming it', () => {
+    const schema = base();
+    schema.fields = schema.fields.filter((f) => f.name !== 'domain');
+    expect(() => roundTrip(schema, event)).toThrow(/no field domain/);
+  });
+
+  it('refuses a body that is not what the writer schema says', () => {
+    const writer = avro.Type.forSchema(base() as avro.Schema);
+    expect(() => createWriterReader(writer, 7)(Buffer.from([0xff, 0xff, 0xff]))).toThrow(
+      DecodeError,
+    );
+  });
+});
