@@ -18,6 +18,7 @@ import { createConsumerMetrics } from './metrics';
 import { migrate } from './migrate';
 import { createProjectionStore } from './projection-store';
 import { createProjector, type Projector } from './projector';
+import { followLiveVersion } from './live-version-follower';
 import { liveReadModelVersion, openVersion } from './read-model-version';
 
 export interface ConsumerService {
@@ -33,6 +34,8 @@ export interface ConsumerService {
 export async function buildConsumer(
   config: ConsumerConfig,
   logger: Logger,
+  /** Called once if the projector stops for good (see ProjectorOptions.onFatal). */
+  onFatal: (err: unknown) => void = () => undefined,
 ): Promise<ConsumerService> {
   const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   const registry = createMetricsRegistry('consumer');
@@ -67,7 +70,10 @@ export async function buildConsumer(
 
   const projector = createProjector({
     kafka,
-    codec: createEventDecoder({ registryUrl: config.SCHEMA_REGISTRY_URL }),
+    codec: createEventDecoder({
+      registryUrl: config.SCHEMA_REGISTRY_URL,
+      unknownSchemaRetryMs: config.SCHEMA_UNKNOWN_RETRY_MS,
+    }),
     store,
     deadLetters: createDeadLetters({ producer, topic: deadLetterTopic(config.EVENTS_TOPIC) }),
     topic: config.EVENTS_TOPIC,
@@ -76,35 +82,50 @@ export async function buildConsumer(
     maxPendingDomains: config.FLUSH_MAX_DOMAINS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    partitionStallMs: config.PARTITION_STALL_MS,
     logger,
     metrics,
+    onFatal: (err) => onFatal(err),
   });
   lifecycle.onClose('projector', () => projector.stop());
 
-  // After a rebuild switched the live version (or a rollback switched back), the projector
-  // continues the live one from its stored positions.
-  let checking = false;
-  const followLive = setInterval(() => {
-    if (checking) return;
-    checking = true;
-    liveReadModelVersion(pool)
-      .then(async (live) => {
-        if (live !== projector.version()) await projector.useStore(await openStore(live));
-      })
-      .catch((err: unknown) => logger.warn({ err }, 'checking the live read model version failed'))
-      .finally(() => {
-        checking = false;
-      });
-  }, config.LIVE_VERSION_CHECK_MS);
-  lifecycle.onClose('live version check', () => clearInterval(followLive));
+  const stopFollowing = followLiveVersion({
+    pool,
+    projector,
+    openStore,
+    intervalMs: config.LIVE_VERSION_CHECK_MS,
+    logger,
+  });
+  lifecycle.onClose('live version check', stopFollowing);
 
   const app = createServiceApp({
     logger,
     metrics: registry,
+    // A projector stopped by a failure it cannot mend is not alive: the orchestrator
+    // restarts it (the process also exits non-zero).
+    liveness: () => {
+      const failure = projector.failure();
+      if (failure !== undefined) {
+        throw new Error(`projector stopped: ${(failure as Error).message ?? String(failure)}`);
+      }
+    },
     readiness: {
       postgres: () => store.ping(),
       kafka: async () => {
         if (!projector.isMember()) throw new Error('not a member of the consumer group');
+      },
+      partitions: async () => {
+        const stalled = projector.stalled();
+        if (stalled.length > 0) {
+          throw new Error(
+            `stalled: ${stalled
+              .map(
+                (p) =>
+                  `partition ${p.partition} at offset ${p.offset} (lag ${p.lag}, ${Math.round(p.forMs / 1000)} s)`,
+              )
+              .join('; ')}`,
+          );
+        }
       },
     },
   });

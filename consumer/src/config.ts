@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { configFields, loadConfig } from '@catchall/core';
+import { DEFAULT_UNKNOWN_SCHEMA_RETRY_MS } from '@catchall/schemas';
 
 export const consumerConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
@@ -43,6 +44,18 @@ export const consumerConfigFields = {
     minimum: 1,
     default: 4,
     description: 'partitions processed (and flushed) concurrently by one consumer process',
+  }),
+  PARTITION_STALL_MS: Type.Integer({
+    minimum: 1000,
+    default: 30000,
+    description:
+      'a partition with records to apply whose position has not moved for this long is reported stalled (/readyz, catchall_partition_stalled, a log line)',
+  }),
+  SCHEMA_UNKNOWN_RETRY_MS: Type.Integer({
+    minimum: 0,
+    default: DEFAULT_UNKNOWN_SCHEMA_RETRY_MS,
+    description:
+      'records with a schema id the registry does not know are retried this long (a lagging or restored registry) before they are dead-lettered',
   }),
   CATCH_ALL_THRESHOLD: configFields.CATCH_ALL_THRESHOLD,
   LIVE_VERSION_CHECK_MS: Type.Integer({

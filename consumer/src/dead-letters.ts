@@ -1,53 +1,90 @@
-import type { KafkaMessage } from 'kafkajs';
+import type { KafkaMessage, Message } from 'kafkajs';
 import type { ProducerHandle } from '@catchall/core';
+import type { DeadLetterReason } from './record-decoder';
 
-export interface DeadLetterSource {
+/** A refused record, where it came from, and why. */
+export interface DeadLetter {
   topic: string;
   partition: number;
   message: KafkaMessage;
+  reason: DeadLetterReason;
+  detail: string;
 }
 
 export interface DeadLetters {
-  /** Appends the record to the dead-letter topic with why it was refused; resolves on ack. */
-  send(source: DeadLetterSource, reason: string, detail: string): Promise<void>;
+  /**
+   * Appends the records to the dead-letter topic, in order, with why each was refused;
+   * resolves once Kafka acknowledged all of them (acks=all), rejects if any send failed.
+   */
+  send(letters: DeadLetter[]): Promise<void>;
+}
+
+/**
+ * Bytes of dead letters per produce request at most: under the broker's default
+ * `message.max.bytes` (1 MiB) for the record batch a partition gets, whatever the records.
+ */
+const MAX_SEND_BYTES = 512 * 1024;
+
+function toMessage(letter: DeadLetter): Message {
+  const { message } = letter;
+  return {
+    key: message.key,
+    value: message.value,
+    headers: {
+      ...message.headers,
+      'dlq-reason': letter.reason,
+      'dlq-detail': letter.detail.slice(0, 1000),
+      'dlq-original-topic': letter.topic,
+      'dlq-original-partition': String(letter.partition),
+      'dlq-original-offset': message.offset,
+      'dlq-original-timestamp': message.timestamp,
+    },
+  };
+}
+
+function sizeOf(letter: DeadLetter): number {
+  let size = 1200 + (letter.message.key?.length ?? 0) + (letter.message.value?.length ?? 0);
+  for (const [name, value] of Object.entries(letter.message.headers ?? {})) {
+    size +=
+      name.length + 16 + (Array.isArray(value) ? value.join('').length : (value?.length ?? 0));
+  }
+  return size;
 }
 
 /**
  * Keeps the original key, value and headers, and adds the reason and the record's origin
- * so that an operator can inspect, fix and re-publish it.
+ * so that an operator can inspect, fix and re-publish it. A fetched batch's dead letters go
+ * out together, in as few produce requests as fit under MAX_SEND_BYTES each (a storm of bad
+ * records costs a request per half megabyte, not a round trip per record).
  */
 export function createDeadLetters(options: {
   producer: ProducerHandle;
   topic: string;
 }): DeadLetters {
+  async function sendChunk(messages: Message[]): Promise<void> {
+    const producer = await options.producer.get();
+    await producer.send({ topic: options.topic, acks: -1, messages }).catch((err: unknown) => {
+      // A failed send poisons the idempotent producer (see ProducerHandle.replace).
+      options.producer.replace(producer);
+      throw err;
+    });
+  }
+
   return {
-    async send({ topic, partition, message }, reason, detail) {
-      const producer = await options.producer.get();
-      await producer
-        .send({
-          topic: options.topic,
-          acks: -1,
-          messages: [
-            {
-              key: message.key,
-              value: message.value,
-              headers: {
-                ...message.headers,
-                'dlq-reason': reason,
-                'dlq-detail': detail.slice(0, 1000),
-                'dlq-original-topic': topic,
-                'dlq-original-partition': String(partition),
-                'dlq-original-offset': message.offset,
-                'dlq-original-timestamp': message.timestamp,
-              },
-            },
-          ],
-        })
-        .catch((err: unknown) => {
-          // A failed send poisons the idempotent producer (see ProducerHandle.replace).
-          options.producer.replace(producer);
-          throw err;
-        });
+    async send(letters) {
+      let chunk: Message[] = [];
+      let bytes = 0;
+      for (const letter of letters) {
+        const size = sizeOf(letter);
+        if (chunk.length > 0 && bytes + size > MAX_SEND_BYTES) {
+          await sendChunk(chunk);
+          chunk = [];
+          bytes = 0;
+        }
+        chunk.push(toMessage(letter));
+        bytes += size;
+      }
+      if (chunk.length > 0) await sendChunk(chunk);
     },
   };
 }

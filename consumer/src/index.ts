@@ -5,3 +5,8 @@ export * from './projector';
 export * from './projection-store';
 export * from './read-model-version';
 export * from './rebuild';
+export * from './dead-letters';
+export * from './partition-state';
+export * from './partition-work';
+export * from './record-decoder';
+export * from './partitions';

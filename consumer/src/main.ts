@@ -5,7 +5,12 @@ import { loadConsumerConfig } from './config';
 async function main(): Promise<void> {
   const config = loadConsumerConfig(process.env);
   const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL });
-  const { app, projector, lifecycle } = await buildConsumer(config, logger);
+  const { app, projector, lifecycle } = await buildConsumer(config, logger, (err) => {
+    // Exit non-zero so that the orchestrator (or npm start) restarts the projector.
+    void lifecycle
+      .shutdown(`projector stopped: ${(err as Error).message ?? String(err)}`)
+      .finally(() => process.exit(1));
+  });
   lifecycle.installSignalHandlers();
   await app.listen({ host: config.HOST, port: config.PORT });
   await projector.start();

@@ -65,7 +65,13 @@ export function createConsumerMetrics(registry: Registry) {
     }),
     paused: new Gauge({
       name: 'catchall_projector_paused',
-      help: '1 while the projector waits to retry after Postgres, the registry or Kafka failed',
+      help: '1 while a partition of the projector waits to retry after Postgres, the registry or Kafka failed',
+      registers,
+    }),
+    partitionStalled: new Gauge({
+      name: 'catchall_partition_stalled',
+      help: '1 while a partition has records to apply and its position has not moved for PARTITION_STALL_MS',
+      labelNames: ['partition'],
       registers,
     }),
     lag: new Gauge({

@@ -1,78 +1,229 @@
+import type { KafkaMessage } from 'kafkajs';
 import { evolve, type CountedEvent, type DomainDelta } from '@catchall/core';
+import type { PartitionFlush } from './projection-store';
+
+/** A record kept while a refused flush is taken apart (see PartitionState.isolate). */
+export interface IsolatedRecord {
+  offset: number;
+  domain: string;
+  event: CountedEvent;
+  message: KafkaMessage;
+}
+
+/** `gap`: the batch answers our seek but starts above it (records gone to retention). */
+export type StartDecision = { action: 'process'; gap: boolean } | { action: 'seek'; to: number };
 
 /**
- * What the projector knows about one topic partition: the position stored in Postgres, the
- * next offset to apply (after the pending deltas), and the deltas not yet flushed.
- * Invariant: pending holds exactly the records in [stored ?? start, next).
+ * What the projector knows about one topic partition, and the only code that changes it:
+ * - `stored`: the position in Postgres (next offset to apply), as last read or written;
+ *   undefined until read, null when none is stored yet;
+ * - `next`: the next offset to apply after the pending deltas;
+ * - pending: the deltas of exactly the records in [stored ?? 0, next).
+ * Every failure forgets what is uncommitted (`forget`) and the partition starts again from
+ * the stored position, so nothing is counted twice or left out. Batches and flushes of a
+ * partition run one at a time (`run`).
  */
 export interface PartitionState {
   readonly topic: string;
   readonly partition: number;
-  /** undefined: not read from Postgres yet; null: none stored. */
-  stored: number | null | undefined;
-  next: number | undefined;
-  /** The consumer's fetch position is known to be `next` (checked on the first batch). */
-  verified: boolean;
-  /** A seek the projector asked for: the next batch starts there. */
-  seekTo: number | undefined;
-  pending: Map<string, DomainDelta>;
-  pendingRecords: number;
-  /** Kafka timestamp of the newest record in pending. */
-  newestTimestamp: number;
-  /** Serializes batches and flushes of this partition. */
-  queue: Promise<unknown>;
+  /** Runs `task` after every earlier task of the partition; a failure does not block later ones. */
+  run<T>(task: () => Promise<T>): Promise<T>;
+  /** Resolves once every task queued so far has ended. */
+  idle(): Promise<void>;
+
+  /** The stored position must be read from Postgres before the next batch. */
+  needsPosition(): boolean;
+  /** The stored position as read from Postgres (null: none). */
+  positionLoaded(stored: number | null): void;
+  /** The consumer's fetch position is known to be `next`. */
+  isVerified(): boolean;
+  /**
+   * For the first batch after an assignment or a seek: process it, or seek to the stored
+   * position first (a batch that starts above it may have skipped records, unless it is the
+   * answer to our own seek: the gap is then transaction markers or retention).
+   */
+  decideStart(firstOffset: number): StartDecision;
+  /** The group was joined again: the fetch position must be checked again. */
+  rejoined(): void;
+
+  /** True when the record at `offset` is below `next`: applied already, skip it. */
+  isApplied(offset: number): boolean;
+  /** Folds an event into the pending deltas and moves past its record. */
+  fold(offset: number, domain: string, event: CountedEvent, timestamp: number): void;
+  /** Moves past a record that counts nothing (ignored or dead-lettered). */
+  pass(offset: number, timestamp: number): void;
+  /** The batch ended at `lastOffset` (transaction markers after the last record included). */
+  endOfBatch(lastOffset: number, highWatermark: number): void;
+
+  /** The flush that would commit what is pending, or undefined when there is nothing to move. */
+  pendingFlush(): PartitionFlush | undefined;
+  /** The flush committed: its position is the stored one now, its deltas are gone. */
+  committed(flush: PartitionFlush, at: number): void;
+  /** Forgets everything not committed: the next batch reads the stored position again. */
+  forget(): void;
+  /** The stored position was read again after a failure or a conflict: seek there. */
+  resyncedTo(stored: number | null): number;
+
+  /**
+   * A flush of [stored, next) was refused for its values: forget it, seek back, and take
+   * its records apart (collect, then commit them in smaller flushes) up to `until`.
+   */
+  isolate(): number;
+  /** True when the record at `offset` belongs to the range being taken apart. */
+  isIsolating(offset: number): boolean;
+  /** Keeps a record of the range being taken apart. */
+  collect(record: IsolatedRecord): void;
+  /** The range's records once it has been read whole, and its end; clears the isolation. */
+  takeIsolated(): { records: IsolatedRecord[]; until: number } | undefined;
+
+  /** Records below this offset were dead-lettered already (not sent twice after a retry). */
+  deadLetteredBelow: number;
+
+  readonly pendingDomains: number;
+  /** Kafka timestamp of the newest record in pending (0: none). */
+  readonly newestTimestamp: number;
+  /** Records behind the end of the partition, after the stored position; undefined: unknown. */
+  lag(): number | undefined;
+  /** When the stored position last moved, or the partition was last caught up (epoch ms). */
+  readonly progressAt: number;
+  /** The stored position, or undefined when not read. */
+  readonly position: number | null | undefined;
 }
 
-export function createPartitionState(topic: string, partition: number): PartitionState {
-  return {
+export function createPartitionState(
+  topic: string,
+  partition: number,
+  now: () => number = Date.now,
+): PartitionState {
+  let stored: number | null | undefined;
+  let next: number | undefined;
+  let verified = false;
+  let seekTo: number | undefined;
+  let pending = new Map<string, DomainDelta>();
+  let newestTimestamp = 0;
+  let highWatermark: number | undefined;
+  let progressAt = now();
+  let isolation: { until: number; records: IsolatedRecord[] } | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  function forget(): void {
+    stored = undefined;
+    next = undefined;
+    verified = false;
+    seekTo = undefined;
+    pending = new Map();
+    newestTimestamp = 0;
+  }
+
+  function moveTo(offset: number, timestamp: number): void {
+    next = offset + 1;
+    if (timestamp > newestTimestamp) newestTimestamp = timestamp;
+  }
+
+  const state: PartitionState = {
     topic,
     partition,
-    stored: undefined,
-    next: undefined,
-    verified: false,
-    seekTo: undefined,
-    pending: new Map(),
-    pendingRecords: 0,
-    newestTimestamp: 0,
-    queue: Promise.resolve(),
+    run(task) {
+      const result = queue.then(task, task);
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    idle: () => queue.then(() => undefined),
+
+    needsPosition: () => stored === undefined,
+    positionLoaded(position) {
+      stored = position;
+      next = position ?? 0;
+    },
+    isVerified: () => verified,
+    decideStart(firstOffset) {
+      const position = next ?? 0;
+      if (firstOffset > position && seekTo === undefined) {
+        seekTo = position;
+        return { action: 'seek', to: position };
+      }
+      verified = true;
+      seekTo = undefined;
+      return { action: 'process', gap: firstOffset > position };
+    },
+    rejoined() {
+      verified = false;
+    },
+
+    isApplied: (offset) => offset < (next ?? 0),
+    fold(offset, domain, event, timestamp) {
+      pending.set(domain, evolve(pending.get(domain), event));
+      moveTo(offset, timestamp);
+    },
+    pass: moveTo,
+    endOfBatch(lastOffset, watermark) {
+      next = Math.max(next ?? 0, lastOffset + 1);
+      highWatermark = watermark;
+    },
+
+    pendingFlush() {
+      if (next === undefined || stored === undefined || next === stored) return undefined;
+      return { topic, partition, expected: stored, next, deltas: pending };
+    },
+    committed(flush, at) {
+      stored = flush.next;
+      if (flush.deltas === pending) {
+        pending = new Map();
+        newestTimestamp = 0;
+      }
+      progressAt = at;
+    },
+    forget,
+    resyncedTo(position) {
+      forget();
+      stored = position;
+      next = position ?? 0;
+      seekTo = next;
+      return next;
+    },
+
+    isolate() {
+      const until = next ?? 0;
+      const from = stored ?? 0;
+      const position = stored ?? null;
+      forget();
+      stored = position;
+      next = from;
+      seekTo = from;
+      isolation = { until, records: [] };
+      return from;
+    },
+    isIsolating: (offset) => isolation !== undefined && offset < isolation.until,
+    collect(record) {
+      isolation?.records.push(record);
+    },
+    takeIsolated() {
+      if (isolation === undefined || (next ?? 0) < isolation.until) return undefined;
+      const taken = isolation;
+      isolation = undefined;
+      return taken;
+    },
+
+    deadLetteredBelow: 0,
+
+    get pendingDomains() {
+      return pending.size;
+    },
+    get newestTimestamp() {
+      return newestTimestamp;
+    },
+    lag() {
+      if (highWatermark === undefined) return undefined;
+      const lag = Math.max(0, highWatermark - (stored ?? next ?? 0));
+      if (lag === 0) progressAt = now();
+      return lag;
+    },
+    get progressAt() {
+      return progressAt;
+    },
+    get position() {
+      return stored;
+    },
   };
-}
-
-/** Forgets everything not committed: the next batch re-reads the stored position. */
-export function resetPartitionState(state: PartitionState): void {
-  state.stored = undefined;
-  state.next = undefined;
-  state.verified = false;
-  state.seekTo = undefined;
-  state.pending = new Map();
-  state.pendingRecords = 0;
-  state.newestTimestamp = 0;
-}
-
-export function foldInto(state: PartitionState, domain: string, event: CountedEvent): void {
-  state.pending.set(domain, evolve(state.pending.get(domain), event));
-}
-
-/** Runs `task` after every earlier task of the partition; a failure does not block later ones. */
-export function runExclusive<T>(state: PartitionState, task: () => Promise<T>): Promise<T> {
-  const run = state.queue.then(task, task);
-  state.queue = run.catch(() => undefined);
-  return run;
-}
-
-export type StartDecision = { action: 'process'; from: number } | { action: 'seek'; to: number };
-
-/**
- * Decides, for the first batch after (re)assignment, whether the consumer's fetch position
- * matches the stored one. Records below the position are skipped later; a batch that
- * starts above it may have skipped records, so the consumer seeks back, unless the batch
- * is the answer to that seek (the gap is then transaction markers or retention).
- */
-export function decideStart(
-  position: number,
-  firstOffset: number,
-  seekTo: number | undefined,
-): StartDecision {
-  if (firstOffset <= position || seekTo !== undefined) return { action: 'process', from: position };
-  return { action: 'seek', to: position };
+  return state;
 }

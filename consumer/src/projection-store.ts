@@ -1,5 +1,10 @@
 import type pg from 'pg';
-import { domainStatusSql, type DomainDelta } from '@catchall/core';
+import {
+  domainStatusSql,
+  postgresFailure,
+  withTransaction,
+  type DomainDelta,
+} from '@catchall/core';
 
 export interface PartitionFlush {
   topic: string;
@@ -32,6 +37,12 @@ export interface ProjectionStore {
   positions(topic: string): Promise<Map<number, number>>;
   ping(): Promise<void>;
   readonly version: number;
+}
+
+/** The positions belong to another Kafka cluster: never retriable, the projector stops. */
+export class ClusterMismatch extends Error {
+  readonly code = 'CATCHALL_CLUSTER_MISMATCH';
+  readonly retriable = false;
 }
 
 // $7 is the version's threshold: the status is stored with the counts it follows from.
@@ -90,12 +101,17 @@ export function createProjectionStore(options: {
   synchronousCommit: boolean;
 }): ProjectionStore {
   const { pool, version, threshold } = options;
+  // Every failure reaches the projector classified (retriable or not, values refused or not).
+  const query = <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
+    pool.query<R>(text, values).catch((err: unknown) => {
+      throw postgresFailure(err);
+    });
 
   return {
     version,
 
     async loadPosition(topic, partition) {
-      const { rows } = await pool.query<{ next_offset: string }>(
+      const { rows } = await query<{ next_offset: string }>(
         'SELECT next_offset::text FROM projection_positions WHERE version = $1 AND topic = $2 AND partition = $3',
         [version, topic, partition],
       );
@@ -103,46 +119,34 @@ export function createProjectionStore(options: {
       return row === undefined ? null : Number(row.next_offset);
     },
 
-    async flush({ topic, partition, expected, next, deltas }) {
-      const client = await pool.connect();
-      let failure: Error | undefined;
-      try {
-        await client.query('BEGIN');
+    flush({ topic, partition, expected, next, deltas }) {
+      return withTransaction(pool, async (client) => {
         if (!options.synchronousCommit) await client.query('SET LOCAL synchronous_commit = off');
         const moved =
           expected === null
             ? await client.query(CLAIM, [version, topic, partition, next])
             : await client.query(ADVANCE, [version, topic, partition, expected, next]);
-        if (moved.rowCount !== 1) {
-          await client.query('ROLLBACK');
-          return 'conflict';
-        }
+        // Nothing was written: committing the empty transaction changes nothing.
+        if (moved.rowCount !== 1) return 'conflict';
         if (deltas.size > 0) {
           await client.query(UPSERT, [version, ...columns(deltas), threshold]);
         }
-        await client.query('COMMIT');
         return 'committed';
-      } catch (err) {
-        failure = err as Error;
-        throw err;
-      } finally {
-        // A failed client is destroyed, not reused: the server aborts its open transaction.
-        client.release(failure);
-      }
+      });
     },
 
     async claimSource(topic, clusterId) {
-      await pool.query(
+      await query(
         'INSERT INTO projection_sources (version, topic, cluster_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
         [version, topic, clusterId],
       );
-      const { rows } = await pool.query<{ cluster_id: string }>(
+      const { rows } = await query<{ cluster_id: string }>(
         'SELECT cluster_id FROM projection_sources WHERE version = $1 AND topic = $2',
         [version, topic],
       );
       const recorded = rows[0]?.cluster_id;
       if (recorded !== clusterId) {
-        throw new Error(
+        throw new ClusterMismatch(
           `read model version ${version} holds positions of topic ${topic} in Kafka cluster ${recorded}, ` +
             `but the brokers are cluster ${clusterId}: the topic's offsets mean other records now. ` +
             'Rebuild the read model from this cluster (a new version) instead of reusing it.',
@@ -151,7 +155,7 @@ export function createProjectionStore(options: {
     },
 
     async initPositions(topic, offsets) {
-      await pool.query(
+      await query(
         `INSERT INTO projection_positions (version, topic, partition, next_offset)
          SELECT $1, $2, p.partition, p.next_offset
          FROM unnest($3::int[], $4::bigint[]) AS p(partition, next_offset)
@@ -161,7 +165,7 @@ export function createProjectionStore(options: {
     },
 
     async positions(topic) {
-      const { rows } = await pool.query<{ partition: number; next_offset: number }>(
+      const { rows } = await query<{ partition: number; next_offset: number }>(
         'SELECT partition, next_offset FROM projection_positions WHERE version = $1 AND topic = $2',
         [version, topic],
       );
@@ -169,7 +173,7 @@ export function createProjectionStore(options: {
     },
 
     async ping() {
-      await pool.query('SELECT 1');
+      await query('SELECT 1');
     },
   };
 }

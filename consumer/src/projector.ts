@@ -1,19 +1,13 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
-import { createBackoff } from './backoff';
 import type { DeadLetters } from './dead-letters';
 import type { ConsumerMetrics } from './metrics';
+import { createPartitionWork } from './partition-work';
+import { createPartitions, GroupError, type StalledPartition } from './partitions';
 import type { ProjectionStore } from './projection-store';
-import { decodeRecord } from './record-decoder';
-import {
-  createPartitionState,
-  decideStart,
-  foldInto,
-  resetPartitionState,
-  runExclusive,
-  type PartitionState,
-} from './partition-state';
+
+export type { StalledPartition } from './partitions';
 
 export interface ProjectorOptions {
   kafka: Kafka;
@@ -29,8 +23,15 @@ export interface ProjectorOptions {
   partitionsConsumedConcurrently: number;
   /** A crashed member's partitions move to the others after this long. */
   sessionTimeoutMs: number;
+  /** A partition with lag whose position has not moved for this long is reported stalled (30 s). */
+  partitionStallMs?: number;
   logger: Logger;
   metrics: ConsumerMetrics;
+  /**
+   * Called once when a failure that retrying cannot mend stopped the projector (a bug, a
+   * database that is not what the code expects); the service then exits non-zero.
+   */
+  onFatal?: (err: unknown) => void;
 }
 
 export interface Projector {
@@ -41,6 +42,10 @@ export interface Projector {
   flush(): Promise<void>;
   /** True while the consumer is a member of the group and not crashed. */
   isMember(): boolean;
+  /** The stalled partitions this member owns (see ProjectorOptions.partitionStallMs). */
+  stalled(): StalledPartition[];
+  /** The failure that stopped the projector for good, or undefined while it works. */
+  failure(): unknown;
   /**
    * Writes to another read model version from now on (the live one changed): every
    * partition forgets what it had not committed and continues from that version's stored
@@ -51,219 +56,97 @@ export interface Projector {
   version(): number;
 }
 
+const RESTART_MIN_MS = 200;
+const RESTART_MAX_MS = 30000;
+
+/**
+ * The consumer group wiring: one kafkajs consumer whose batches go to the per-partition
+ * work (partition-work.ts), supervised per partition (partitions.ts). A consumer that
+ * kafkajs gives up on (a crash it does not restart) is replaced with backoff; calls on a
+ * crashed consumer never escape as uncaught errors.
+ */
 export function createProjector(options: ProjectorOptions): Projector {
-  const { metrics, logger } = options;
+  const { metrics, logger, topic } = options;
   let store = options.store;
   let clusterId: string | undefined;
-  const log = logger.child({ component: 'projector', topic: options.topic });
-  const states = new Map<number, PartitionState>();
-  const consumer: Consumer = options.kafka.consumer({
-    groupId: options.groupId,
-    // Positions live in Postgres; Kafka's committed offsets are only a resume hint.
-    allowAutoTopicCreation: false,
-    sessionTimeout: options.sessionTimeoutMs,
-    heartbeatInterval: Math.floor(options.sessionTimeoutMs / 5),
-    // A fetch waits at most this long for data; seeks and shutdown wait for it too.
-    maxWaitTimeInMs: Math.min(options.flushIntervalMs, 1000),
-    retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
-  });
+  const log = logger.child({ component: 'projector', topic });
+  let consumer: Consumer | undefined;
   let member = false;
+  let stopping = false;
   let timer: NodeJS.Timeout | undefined;
-
-  function stateOf(partition: number): PartitionState {
-    let state = states.get(partition);
-    if (!state) {
-      state = createPartitionState(options.topic, partition);
-      states.set(partition, state);
-    }
-    return state;
-  }
-
-  function pendingDomains(): number {
-    let total = 0;
-    for (const s of states.values()) total += s.pending.size;
-    return total;
-  }
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restartDelay = RESTART_MIN_MS;
 
   /**
-   * After a failure or a conflict a partition's fetch position is ahead of what was
-   * committed: read the stored position again and seek there, so that no record is left
-   * out. (A partition no longer assigned to this member ignores the seek.)
+   * pause, resume and seek on a consumer that crashed throw ("Consumer group was not
+   * initialized"); its replacement starts from the stored positions anyway, so the call
+   * has nothing left to do.
    */
-  async function resyncState(state: PartitionState): Promise<void> {
-    state.stored = await store.loadPosition(state.topic, state.partition);
-    state.next = state.stored ?? 0;
-    state.seekTo = state.next;
-    state.verified = false;
-    consumer.seek({ topic: state.topic, partition: state.partition, offset: String(state.next) });
-  }
-
-  async function flushPartition(state: PartitionState): Promise<void> {
-    if (state.next === undefined || state.stored === undefined || state.next === state.stored) {
-      return;
-    }
-    const started = process.hrtime.bigint();
-    let outcome;
+  function onConsumer(what: string, call: (c: Consumer) => void): void {
+    if (!consumer) return;
     try {
-      outcome = await store.flush({
-        topic: state.topic,
-        partition: state.partition,
-        expected: state.stored,
-        next: state.next,
-        deltas: state.pending,
-      });
+      call(consumer);
     } catch (err) {
-      metrics.flushFailures.inc();
-      throw err;
-    }
-    metrics.flushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    if (outcome === 'conflict') {
-      metrics.flushConflicts.inc();
-      log.warn(
-        { partition: state.partition, expected: state.stored },
-        'position moved by another member; dropping pending deltas',
-      );
-      resetPartitionState(state);
-      // The records behind the dropped deltas were fetched already: read them again.
-      await resyncState(state);
-      return;
-    }
-    metrics.flushSize.observe(state.pending.size);
-    if (state.newestTimestamp > 0) {
-      metrics.freshness.set((Date.now() - state.newestTimestamp) / 1000);
-    }
-    const next = state.next;
-    state.stored = next;
-    state.pending = new Map();
-    state.pendingRecords = 0;
-    metrics.pendingDomains.set(pendingDomains());
-    await commitHint(state.partition, next);
-  }
-
-  async function commitHint(partition: number, next: number): Promise<void> {
-    try {
-      await consumer.commitOffsets([{ topic: options.topic, partition, offset: String(next) }]);
-    } catch (err) {
-      // Kafka's offset is a hint (resume point, lag); Postgres holds the truth.
-      log.warn({ err, partition }, 'committing the offset hint to Kafka failed');
+      log.warn({ err, what }, 'consumer not running; its replacement starts from stored positions');
     }
   }
+  const on = (partition: number | undefined) => [
+    partition === undefined ? { topic } : { topic, partitions: [partition] },
+  ];
 
-  async function verifyStart(state: PartitionState, firstOffset: number): Promise<boolean> {
-    if (state.stored === undefined) {
-      state.stored = await store.loadPosition(state.topic, state.partition);
-      state.next = state.stored ?? 0;
-    }
-    const decision = decideStart(state.next!, firstOffset, state.seekTo);
-    if (decision.action === 'seek') {
-      log.info(
-        { partition: state.partition, to: decision.to, firstOffset },
-        'seeking to stored position',
-      );
-      state.seekTo = decision.to;
-      consumer.seek({
-        topic: state.topic,
-        partition: state.partition,
-        offset: String(decision.to),
-      });
-      return false;
-    }
-    if (state.seekTo !== undefined && firstOffset > state.next!) {
-      log.warn(
-        { partition: state.partition, position: state.next, firstOffset },
-        'records between the stored position and the first available offset are gone',
-      );
-    }
-    state.verified = true;
-    state.seekTo = undefined;
-    return true;
-  }
-
-  async function applyBatch(payload: EachBatchPayload, state: PartitionState): Promise<void> {
-    const { batch } = payload;
-    const first = batch.messages[0];
-    if (!first || payload.isStale()) return;
-    if (!state.verified && !(await verifyStart(state, Number(first.offset)))) return;
-    // Counted per batch, not per record: metrics stay off the hot path.
-    const counts = { skipped: 0, delivered: 0, bounced: 0, ignored: 0 };
-    for (const message of batch.messages) {
-      const offset = Number(message.offset);
-      if (offset < state.next!) {
-        counts.skipped += 1;
-        continue;
+  const work = createPartitionWork({
+    codec: options.codec,
+    store: () => store,
+    deadLetters: options.deadLetters,
+    seek: (partition, offset) =>
+      onConsumer('seek', (c) => c.seek({ topic, partition, offset: String(offset) })),
+    commitHint: async (partition, next) => {
+      try {
+        await consumer?.commitOffsets([{ topic, partition, offset: String(next) }]);
+      } catch (err) {
+        // Kafka's offset is a hint (resume point, lag); Postgres holds the truth.
+        log.warn({ err, partition }, 'committing the offset hint to Kafka failed');
       }
-      const decoded = decodeRecord(options.codec, message);
-      const record = decoded instanceof Promise ? await decoded : decoded;
-      if (record.kind === 'event') {
-        foldInto(state, record.domain, record.event);
-        counts[record.event.type] += 1;
-      } else if (record.kind === 'ignored') {
-        counts.ignored += 1;
-      } else {
-        await options.deadLetters.send(
-          { topic: state.topic, partition: state.partition, message },
-          record.reason,
-          record.detail,
-        );
-        metrics.deadLettered.inc({ reason: record.reason });
-      }
-      state.next = offset + 1;
-      state.pendingRecords += 1;
-      state.newestTimestamp = Math.max(state.newestTimestamp, Number(message.timestamp));
-    }
-    metrics.recordsConsumed.inc(batch.messages.length);
-    metrics.recordsSkipped.inc(counts.skipped);
-    metrics.eventsApplied.inc({ type: 'delivered' }, counts.delivered);
-    metrics.eventsApplied.inc({ type: 'bounced' }, counts.bounced);
-    metrics.eventsIgnored.inc(counts.ignored);
-    // Transaction markers after the last record are resolved by kafkajs too.
-    state.next = Math.max(state.next!, Number(batch.lastOffset()) + 1);
-    metrics.lag.set(
-      { partition: String(state.partition) },
-      Number(batch.highWatermark) - state.next,
-    );
-    metrics.pendingDomains.set(pendingDomains());
-    if (pendingDomains() >= options.maxPendingDomains) await flushPartition(state);
-  }
-
-  /** Before resuming after a failure: resync every partition that dropped its deltas. */
-  async function resync(): Promise<void> {
-    for (const state of states.values()) {
-      if (state.stored === undefined) await runExclusive(state, () => resyncState(state));
-    }
-  }
-
-  const backoff = createBackoff({
-    pause: () => consumer.pause([{ topic: options.topic }]),
-    recover: resync,
-    resume: () => consumer.resume([{ topic: options.topic }]),
-    logger: log,
-    onPausedChange: (paused) => metrics.paused.set(paused ? 1 : 0),
+    },
+    metrics,
+    log,
+  });
+  const partitions = createPartitions({
+    topic,
+    work,
+    consumer: {
+      pause: (partition) => onConsumer('pause', (c) => c.pause(on(partition))),
+      resume: (partition) => onConsumer('resume', (c) => c.resume(on(partition))),
+    },
+    stallMs: options.partitionStallMs ?? 30000,
+    metrics,
+    log,
+    onFatal: options.onFatal,
   });
 
-  /** Runs a partition task; a failure drops what is uncommitted and pauses with backoff. */
-  async function guarded(state: PartitionState, during: string, task: () => Promise<void>) {
-    await runExclusive(state, async () => {
-      try {
-        await task();
-        backoff.succeed();
-      } catch (err) {
-        // Nothing uncommitted survives a failure: the retry starts from the stored position.
-        resetPartitionState(state);
-        backoff.fail(err, during);
-      }
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const control = {
+      isStale: payload.isStale,
+      heartbeat: () =>
+        payload.heartbeat().catch((err: unknown) => {
+          throw new GroupError(err);
+        }),
+    };
+    await partitions.guarded(payload.batch.partition, 'batch', async (state) => {
+      await work.applyBatch(state, payload.batch, control);
+      metrics.pendingDomains.set(partitions.pendingDomains());
+      if (partitions.pendingDomains() >= options.maxPendingDomains) await work.flush(state);
     });
   }
 
-  async function eachBatch(payload: EachBatchPayload): Promise<void> {
-    const state = stateOf(payload.batch.partition);
-    await guarded(state, 'batch', () => applyBatch(payload, state));
+  async function flushAll(): Promise<void> {
+    await partitions.each('flush', (state) => work.flush(state));
+    metrics.pendingDomains.set(partitions.pendingDomains());
   }
 
-  async function flushAll(): Promise<void> {
-    await Promise.all(
-      [...states.values()].map((state) => guarded(state, 'flush', () => flushPartition(state))),
-    );
+  function tick(): void {
+    partitions.checkStalls();
+    void flushAll();
   }
 
   /** Positions are only valid on the Kafka cluster they were read from. */
@@ -272,67 +155,90 @@ export function createProjector(options: ProjectorOptions): Projector {
     await admin.connect();
     try {
       clusterId = (await admin.describeCluster()).clusterId;
-      await store.claimSource(options.topic, clusterId);
+      await store.claimSource(topic, clusterId);
     } finally {
       await admin.disconnect();
     }
   }
 
-  function tick(): void {
-    void flushAll();
+  function scheduleRestart(reason: unknown): void {
+    if (stopping || partitions.failure() !== undefined || restartTimer) return;
+    log.error({ err: reason, retryInMs: restartDelay }, 'consumer stopped; starting a new one');
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      runConsumer().catch((err: unknown) => scheduleRestart(err));
+    }, restartDelay);
+    restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
+  }
+
+  async function runConsumer(): Promise<void> {
+    const c = options.kafka.consumer({
+      groupId: options.groupId,
+      // Positions live in Postgres; Kafka's committed offsets are only a resume hint.
+      allowAutoTopicCreation: false,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(options.sessionTimeoutMs / 5),
+      // A fetch waits at most this long for data; seeks and shutdown wait for it too.
+      maxWaitTimeInMs: Math.min(options.flushIntervalMs, 1000),
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
+    });
+    consumer = c;
+    c.on(c.events.GROUP_JOIN, (e) => {
+      member = true;
+      restartDelay = RESTART_MIN_MS;
+      log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
+      partitions.assigned(e.payload.memberAssignment[topic] ?? []);
+    });
+    c.on(c.events.REBALANCING, () => tick());
+    c.on(c.events.CRASH, (e) => {
+      member = false;
+      // kafkajs restarts the consumer itself after a retriable crash; the others are ours.
+      const level = e.payload.restart ? 'warn' : 'error';
+      log[level]({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && c === consumer) scheduleRestart(e.payload.error);
+    });
+    await c.connect();
+    await c.subscribe({ topic, fromBeginning: true });
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+      eachBatch,
+    });
   }
 
   return {
     async start() {
-      consumer.on(consumer.events.GROUP_JOIN, (e) => {
-        member = true;
-        log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
-        // Fetch positions may have moved while we were away: check them again.
-        for (const state of states.values()) state.verified = false;
-      });
-      consumer.on(consumer.events.REBALANCING, () => tick());
-      consumer.on(consumer.events.CRASH, (e) => {
-        member = false;
-        log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-      });
       await checkSource();
-      await consumer.connect();
-      await consumer.subscribe({ topic: options.topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: true,
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
-        eachBatch,
-      });
+      await runConsumer();
       timer = setInterval(tick, options.flushIntervalMs);
     },
     async stop() {
+      stopping = true;
       if (timer) clearInterval(timer);
-      backoff.stop();
-      consumer.pause([{ topic: options.topic }]);
-      await Promise.all([...states.values()].map((s) => s.queue));
+      if (restartTimer) clearTimeout(restartTimer);
+      onConsumer('pause', (c) => c.pause(on(undefined)));
+      await partitions.close();
       await flushAll();
-      await consumer.disconnect();
+      await consumer?.disconnect();
       member = false;
     },
     flush: flushAll,
     isMember: () => member,
+    stalled: () => partitions.stalled(),
+    failure: () => partitions.failure(),
     async useStore(next) {
       if (next.version === store.version) return;
       const from = store.version;
-      consumer.pause([{ topic: options.topic }]);
+      onConsumer('pause', (c) => c.pause(on(undefined)));
       try {
-        if (clusterId !== undefined) await next.claimSource(options.topic, clusterId);
+        if (clusterId !== undefined) await next.claimSource(topic, clusterId);
         store = next;
-        for (const state of states.values()) {
-          await runExclusive(state, async () => {
-            resetPartitionState(state);
-            await resyncState(state);
-          });
-        }
+        await partitions.each('switch', (state) => work.resync(state));
         log.info({ from, to: next.version }, 'now writing another read model version');
       } finally {
-        if (!backoff.paused()) consumer.resume([{ topic: options.topic }]);
+        onConsumer('resume', (c) => c.resume(on(undefined)));
+        for (const p of partitions.paused()) onConsumer('pause', (c) => c.pause(on(p)));
       }
     },
     version: () => store.version,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { domainStatusSql, type Logger } from '@catchall/core';
+import { domainStatusSql, withTransaction, type Logger } from '@catchall/core';
 
 /**
  * Read model versions: each is one complete projection of the topic, in its own partition
@@ -19,30 +19,15 @@ export interface ReadModelVersion {
   rows?: number;
 }
 
-export class VersionError extends Error {}
+/** A version that does not exist or cannot take the operation asked (a live one dropped, say). */
+export class VersionError extends Error {
+  readonly code = 'CATCHALL_READ_MODEL_VERSION';
+  readonly retriable = false;
+}
 
 function partitionTable(version: number): string {
   if (!Number.isInteger(version) || version < 1) throw new VersionError(`bad version ${version}`);
   return `domain_stats_v${version}`;
-}
-
-/** Runs `work` in one transaction on one client: committed if it returns, else rolled back. */
-async function inTransaction<T>(
-  pool: pg.Pool,
-  work: (client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /** The read model version queries are served from (the one the live projector writes). */
@@ -92,7 +77,7 @@ export async function openVersion(
   configured: number,
   logger: Logger,
 ): Promise<number> {
-  return inTransaction(pool, async (client) => {
+  return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ threshold: number | null }>(
       'SELECT catch_all_threshold AS threshold FROM read_model_versions WHERE version = $1 FOR UPDATE',
       [version],
@@ -126,7 +111,7 @@ export async function createVersion(
   pool: pg.Pool,
   options: { threshold: number; consumerGroup: (version: number) => string; startedFrom: string },
 ): Promise<number> {
-  return inTransaction(pool, async (client) => {
+  return withTransaction(pool, async (client) => {
     // Serializes concurrent creations (the next number is read, then used).
     await client.query('LOCK TABLE read_model_versions IN SHARE ROW EXCLUSIVE MODE');
     const { rows } = await client.query<{ next: number }>(
@@ -166,7 +151,7 @@ export async function switchLive(
   version: number,
   options: { notBehindOn?: string } = {},
 ): Promise<{ from: number; to: number } | null> {
-  return inTransaction(pool, async (client) => {
+  return withTransaction(pool, async (client) => {
     const live = await client.query<{ version: number }>(
       'SELECT version FROM live_read_model FOR UPDATE',
     );
@@ -203,7 +188,7 @@ export async function switchLive(
 
 /** Drops a version that is not live: its partition, positions and record. */
 export async function dropVersion(pool: pg.Pool, version: number): Promise<void> {
-  await inTransaction(pool, async (client) => {
+  await withTransaction(pool, async (client) => {
     // Holding the live row keeps a concurrent switch from making this version live now.
     const live = await client.query<{ version: number }>(
       'SELECT version FROM live_read_model FOR UPDATE',

@@ -1,16 +1,40 @@
 import type { KafkaMessage } from 'kafkajs';
-import { normalizeDomain, isEventType, type CountedEvent } from '@catchall/core';
+import {
+  MAX_EVENT_TIME_MS,
+  MIN_EVENT_TIME_MS,
+  isEventTimeInRange,
+  isEventType,
+  normalizeDomain,
+  type CountedEvent,
+} from '@catchall/core';
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
+
+/** Why a record went to the dead-letter topic (the `dlq-reason` header). */
+export type DeadLetterReason =
+  | DecodeError['reason']
+  | 'unknown-event-type'
+  | 'invalid-domain'
+  | 'time-out-of-range'
+  | 'store-refused';
+
+/**
+ * Reasons that may not hold later: the registry may learn a schema id it did not know. A
+ * rebuild that dead-lettered records for such a reason does not switch on its own.
+ */
+export const TRANSIENT_DEAD_LETTER_REASONS: ReadonlySet<DeadLetterReason> = new Set([
+  'unknown-schema-id',
+]);
 
 export type DecodedRecord =
   | { kind: 'event'; domain: string; event: CountedEvent }
   | { kind: 'ignored' }
-  | { kind: 'dead'; reason: string; detail: string };
+  | { kind: 'dead'; reason: DeadLetterReason; detail: string };
 
 /**
  * Turns a record into something the projector can act on. A record that can never be
  * applied becomes `dead` (to the dead-letter topic); a retriable failure (the registry is
- * down) is thrown so that the partition retries instead of dead-lettering good data.
+ * down, or does not know the schema id yet) is thrown so that the partition retries
+ * instead of dead-lettering good data.
  */
 export function decodeRecord(
   codec: EventDecoder,
@@ -32,7 +56,11 @@ function deadOrThrow(err: unknown): DecodedRecord {
   throw err;
 }
 
-function classify(value: DecodedDomainEvent): DecodedRecord {
+/**
+ * The event's meaning: an unknown type is ignored; an invalid domain or a time outside
+ * what RFC 3339 writes (and the ingest API takes) is dead-lettered.
+ */
+export function classify(value: DecodedDomainEvent): DecodedRecord {
   if (value.type === 'unknown') return { kind: 'ignored' };
   if (!isEventType(value.type)) {
     return { kind: 'dead', reason: 'unknown-event-type', detail: `type "${value.type}"` };
@@ -43,7 +71,14 @@ function classify(value: DecodedDomainEvent): DecodedRecord {
     return {
       kind: 'dead',
       reason: 'invalid-domain',
-      detail: `domain "${value.domain}" ${normalized.reason}`,
+      detail: `domain "${value.domain.slice(0, 300)}" ${normalized.reason}`,
+    };
+  }
+  if (!isEventTimeInRange(value.occurredAt)) {
+    return {
+      kind: 'dead',
+      reason: 'time-out-of-range',
+      detail: `occurredAt ${value.occurredAt} ms is outside ${MIN_EVENT_TIME_MS}..${MAX_EVENT_TIME_MS} (years 0000 to 9999)`,
     };
   }
   return {

@@ -26,6 +26,12 @@ export interface ServiceAppOptions {
   logger: Logger;
   /** The service's metrics; in a worker of serveInWorkers, /metrics adds up all workers'. */
   metrics: Registry;
+  /**
+   * Throws when the process can no longer do its job whatever its dependencies do (the
+   * projector stopped for good): /healthz then answers 503 with the reason, and an
+   * orchestrator restarts the process. Absent: alive while it answers.
+   */
+  liveness?: () => void;
   /** Named dependency checks; /readyz answers 503 naming the ones that fail. */
   readiness: Record<string, ReadinessCheck>;
   /** Seconds a client should wait before retrying a 503. */
@@ -129,7 +135,15 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   }
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      options.liveness?.();
+    } catch (err) {
+      void reply.code(503).header('retry-after', retryAfter);
+      return { status: 'failed', error: (err as Error).message };
+    }
+    return { status: 'ok' };
+  });
 
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const checks = await checkAll(options.readiness);

@@ -1,0 +1,266 @@
+import type { KafkaMessage } from 'kafkajs';
+import { PostgresFailure, foldEvents, type Logger } from '@catchall/core';
+import type { EventDecoder } from '@catchall/schemas';
+import type { DeadLetter, DeadLetters } from './dead-letters';
+import type { ConsumerMetrics } from './metrics';
+import type { IsolatedRecord, PartitionState } from './partition-state';
+import type { PartitionFlush, ProjectionStore } from './projection-store';
+import { decodeRecord } from './record-decoder';
+
+/** What the per-partition work reads of a kafkajs batch. */
+export interface FetchedBatch {
+  partition: number;
+  messages: KafkaMessage[];
+  highWatermark: string;
+  lastOffset(): string;
+}
+
+/** What it may do to the consumer while working on a batch. */
+export interface BatchControl {
+  /** The partition was revoked or the consumer is stopping: the batch is not worth applying. */
+  isStale(): boolean;
+  /** Tells the group coordinator the member is alive (throttled by kafkajs). */
+  heartbeat(): Promise<void>;
+}
+
+export interface PartitionWorkOptions {
+  codec: EventDecoder;
+  /** The store of the read model version written now (it changes after a switch). */
+  store(): ProjectionStore;
+  deadLetters: DeadLetters;
+  /** Makes the consumer fetch the partition from `offset` next. */
+  seek(partition: number, offset: number): void;
+  /** Kafka's committed offset: a resume hint and lag signal only. */
+  commitHint(partition: number, next: number): Promise<void>;
+  metrics: ConsumerMetrics;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface PartitionWork {
+  /** Applies a fetched batch: folds its events, dead-letters what cannot be used. */
+  applyBatch(state: PartitionState, batch: FetchedBatch, control: BatchControl): Promise<void>;
+  /** Commits the pending deltas and the position in one transaction (see ProjectionStore.flush). */
+  flush(state: PartitionState): Promise<void>;
+  /** After a failure: reads the stored position again and seeks there. */
+  resync(state: PartitionState): Promise<void>;
+}
+
+/** Records between two heartbeats of a long batch (a storm of bad records, say). */
+const HEARTBEAT_EVERY = 5000;
+
+/** A flush lost its compare-and-set: another member moved the position first. */
+class PositionConflict extends Error {}
+
+/**
+ * The work on one partition, given its state: what the projector does between a fetch and
+ * a commit. It throws what it cannot handle; the caller classifies (retry or stop).
+ * - A record that cannot be used is dead-lettered with its reason, the fetched batch's
+ *   dead letters in as few produce requests as fit, acknowledged before the position that
+ *   passes them is committed.
+ * - A flush that Postgres refuses for its values (a data exception or constraint, class 22
+ *   or 23) is taken apart: the partition reads the flush's records again, commits them in
+ *   halves, and dead-letters (`store-refused`) each record that is refused alone; the
+ *   others are counted.
+ */
+export function createPartitionWork(options: PartitionWorkOptions): PartitionWork {
+  const { metrics, log } = options;
+  const now = options.now ?? Date.now;
+
+  async function sendDeadLetters(state: PartitionState, letters: DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await options.deadLetters.send(letters);
+    const last = Number(letters[letters.length - 1]!.message.offset);
+    state.deadLetteredBelow = Math.max(state.deadLetteredBelow, last + 1);
+    const byReason = new Map<string, number>();
+    for (const { reason } of letters) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+    for (const [reason, n] of byReason) metrics.deadLettered.inc({ reason }, n);
+  }
+
+  async function resync(state: PartitionState): Promise<void> {
+    const offset = state.resyncedTo(
+      await options.store().loadPosition(state.topic, state.partition),
+    );
+    options.seek(state.partition, offset);
+  }
+
+  /** For the first batch after an assignment or a seek; false: seeking, skip this batch. */
+  async function checkStart(state: PartitionState, firstOffset: number): Promise<boolean> {
+    if (state.needsPosition()) {
+      state.positionLoaded(await options.store().loadPosition(state.topic, state.partition));
+    }
+    const decision = state.decideStart(firstOffset);
+    if (decision.action === 'seek') {
+      log.info(
+        { partition: state.partition, to: decision.to, firstOffset },
+        'seeking to stored position',
+      );
+      options.seek(state.partition, decision.to);
+      return false;
+    }
+    if (decision.gap) {
+      log.warn(
+        { partition: state.partition, position: state.position, firstOffset },
+        'records between the stored position and the first available offset are gone',
+      );
+    }
+    return true;
+  }
+
+  async function applyBatch(
+    state: PartitionState,
+    batch: FetchedBatch,
+    control: BatchControl,
+  ): Promise<void> {
+    const first = batch.messages[0];
+    if (!first || control.isStale()) return;
+    if (!state.isVerified() && !(await checkStart(state, Number(first.offset)))) return;
+    // Counted per batch, not per record: metrics stay off the hot path.
+    const counts = { skipped: 0, delivered: 0, bounced: 0, ignored: 0 };
+    let letters: DeadLetter[] = [];
+    let sinceHeartbeat = 0;
+    for (const message of batch.messages) {
+      const offset = Number(message.offset);
+      if (state.isApplied(offset)) {
+        counts.skipped += 1;
+        continue;
+      }
+      const decoded = decodeRecord(options.codec, message);
+      const record = decoded instanceof Promise ? await decoded : decoded;
+      const timestamp = Number(message.timestamp);
+      if (record.kind === 'event') {
+        if (state.isIsolating(offset)) {
+          state.collect({ offset, domain: record.domain, event: record.event, message });
+          state.pass(offset, timestamp);
+        } else {
+          state.fold(offset, record.domain, record.event, timestamp);
+        }
+        counts[record.event.type] += 1;
+      } else {
+        if (record.kind === 'ignored') counts.ignored += 1;
+        else if (offset >= state.deadLetteredBelow) {
+          letters.push({ topic: state.topic, partition: state.partition, message, ...record });
+        }
+        state.pass(offset, timestamp);
+      }
+      if (++sinceHeartbeat === HEARTBEAT_EVERY) {
+        sinceHeartbeat = 0;
+        await sendDeadLetters(state, letters);
+        letters = [];
+        await control.heartbeat();
+      }
+    }
+    await sendDeadLetters(state, letters);
+    metrics.recordsConsumed.inc(batch.messages.length);
+    metrics.recordsSkipped.inc(counts.skipped);
+    metrics.eventsApplied.inc({ type: 'delivered' }, counts.delivered);
+    metrics.eventsApplied.inc({ type: 'bounced' }, counts.bounced);
+    metrics.eventsIgnored.inc(counts.ignored);
+    // Transaction markers after the last record are resolved by kafkajs too.
+    state.endOfBatch(Number(batch.lastOffset()), Number(batch.highWatermark));
+    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
+    const isolated = state.takeIsolated();
+    if (isolated) await commitIsolated(state, isolated.records, isolated.until);
+  }
+
+  /** Writes one flush; a lost compare-and-set throws PositionConflict. */
+  async function write(state: PartitionState, flush: PartitionFlush): Promise<void> {
+    const started = process.hrtime.bigint();
+    let outcome;
+    try {
+      outcome = await options.store().flush(flush);
+    } catch (err) {
+      metrics.flushFailures.inc();
+      throw err;
+    }
+    metrics.flushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    if (outcome === 'conflict') throw new PositionConflict();
+    metrics.flushSize.observe(flush.deltas.size);
+    if (flush.deltas.size > 0 && state.newestTimestamp > 0) {
+      metrics.freshness.set((now() - state.newestTimestamp) / 1000);
+    }
+    state.committed(flush, now());
+    await options.commitHint(state.partition, flush.next);
+  }
+
+  async function onConflict(state: PartitionState, expected: number | null): Promise<void> {
+    metrics.flushConflicts.inc();
+    log.warn(
+      { partition: state.partition, expected },
+      'position moved by another member; dropping pending deltas',
+    );
+    // The records behind the dropped deltas were fetched already: read them again.
+    await resync(state);
+  }
+
+  async function flush(state: PartitionState): Promise<void> {
+    const pending = state.pendingFlush();
+    if (pending === undefined) return;
+    try {
+      await write(state, pending);
+    } catch (err) {
+      if (err instanceof PositionConflict) return onConflict(state, pending.expected);
+      if (!(err instanceof PostgresFailure && err.kind === 'refused')) throw err;
+      const from = state.isolate();
+      log.warn(
+        { partition: state.partition, from, until: pending.next, err },
+        'Postgres refused the values of a flush; reading its records again to find the refused ones',
+      );
+      options.seek(state.partition, from);
+    }
+  }
+
+  /**
+   * Commits the records of a refused flush in halves, down to single records; a record
+   * refused alone is dead-lettered and the position moves past it.
+   */
+  async function commitIsolated(
+    state: PartitionState,
+    records: IsolatedRecord[],
+    until: number,
+  ): Promise<void> {
+    let position = state.position ?? null;
+    const commit = async (lo: number, hi: number): Promise<void> => {
+      const next = hi < records.length ? records[hi]!.offset : until;
+      const deltas = foldEvents(records.slice(lo, hi));
+      const { topic, partition } = state;
+      try {
+        await write(state, { topic, partition, expected: position, next, deltas });
+      } catch (err) {
+        if (!(err instanceof PostgresFailure && err.kind === 'refused') || deltas.size === 0) {
+          throw err;
+        }
+        if (hi - lo > 1) {
+          const mid = (lo + hi) >>> 1;
+          await commit(lo, mid);
+          await commit(mid, hi);
+          return;
+        }
+        const refused = records[lo]!;
+        log.warn(
+          { partition: state.partition, offset: refused.offset, domain: refused.domain, err },
+          'Postgres refused a record; dead-lettering it',
+        );
+        await sendDeadLetters(state, [
+          {
+            topic: state.topic,
+            partition: state.partition,
+            message: refused.message,
+            reason: 'store-refused',
+            detail: err.message,
+          },
+        ]);
+        await write(state, { topic, partition, expected: position, next, deltas: new Map() });
+      }
+      position = next;
+    };
+    try {
+      await commit(0, records.length);
+    } catch (err) {
+      if (err instanceof PositionConflict) return onConflict(state, position);
+      throw err;
+    }
+  }
+
+  return { applyBatch, flush, resync };
+}

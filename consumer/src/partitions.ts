@@ -1,0 +1,183 @@
+import { isRetriable, type Logger } from '@catchall/core';
+import { createBackoff, type Backoff } from './backoff';
+import type { ConsumerMetrics } from './metrics';
+import { createPartitionState, type PartitionState } from './partition-state';
+import type { PartitionWork } from './partition-work';
+
+/** An error of the consumer group itself (a heartbeat failed): kafkajs handles it. */
+export class GroupError extends Error {
+  constructor(readonly original: unknown) {
+    super('consumer group error', { cause: original });
+  }
+}
+
+/** A partition that has records to apply and has not moved for `stallMs`. */
+export interface StalledPartition {
+  partition: number;
+  /** The offset of the record the partition waits on (its stored position; 0: none yet). */
+  offset: number;
+  lag: number;
+  /** Milliseconds since the position last moved. */
+  forMs: number;
+}
+
+/** What the supervision may do to the consumer, for one partition or the whole topic. */
+export interface ConsumerControl {
+  pause(partition?: number): void;
+  resume(partition?: number): void;
+}
+
+export interface Partitions {
+  /**
+   * Runs a task on a partition's state after its earlier ones. A failure drops what is
+   * uncommitted; a retriable one pauses the partition with backoff and resumes it from its
+   * stored position, a GroupError goes to kafkajs, any other stops the projector (onFatal).
+   */
+  guarded(
+    partition: number,
+    during: string,
+    task: (s: PartitionState) => Promise<void>,
+  ): Promise<void>;
+  /** Runs a task on every partition's state (see guarded). */
+  each(during: string, task: (s: PartitionState) => Promise<void>): Promise<void>;
+  /** Domains pending over every partition. */
+  pendingDomains(): number;
+  /** The group was joined again with these partitions of the topic. */
+  assigned(partitions: number[]): void;
+  /** Marks the assigned partitions that have lag and have not moved; logs each new one. */
+  checkStalls(): void;
+  stalled(): StalledPartition[];
+  /** The failure that stopped the projector, or undefined. */
+  failure(): unknown;
+  /** Partitions whose backoff holds them paused (to pause again after a topic-wide resume). */
+  paused(): number[];
+  /** Stops every backoff and waits for every partition's queued tasks. */
+  close(): Promise<void>;
+}
+
+/**
+ * The per-partition supervision of the projector: each partition's state
+ * (partition-state.ts) with its own backoff, failures classified once (isRetriable), and
+ * stalls detected (a partition with lag whose position has not moved for `stallMs`).
+ */
+export function createPartitions(options: {
+  topic: string;
+  work: PartitionWork;
+  consumer: ConsumerControl;
+  stallMs: number;
+  metrics: ConsumerMetrics;
+  log: Logger;
+  onFatal?: (err: unknown) => void;
+}): Partitions {
+  const { topic, work, consumer, metrics, log } = options;
+  const entries = new Map<number, { state: PartitionState; backoff: Backoff }>();
+  let assigned = new Set<number>();
+  const stalledNow = new Set<number>();
+  let fatal: unknown;
+
+  function pausedPartitions(): number[] {
+    return [...entries].filter(([, e]) => e.backoff.paused()).map(([p]) => p);
+  }
+
+  function entryOf(partition: number) {
+    let entry = entries.get(partition);
+    if (!entry) {
+      const state = createPartitionState(topic, partition);
+      const backoff = createBackoff({
+        pause: () => consumer.pause(partition),
+        // Before resuming: read the stored position again (what was pending was dropped).
+        recover: () =>
+          state.run(async () => {
+            if (state.needsPosition()) await work.resync(state);
+          }),
+        resume: () => consumer.resume(partition),
+        logger: log.child({ partition }),
+        onPausedChange: () => metrics.paused.set(pausedPartitions().length > 0 ? 1 : 0),
+      });
+      entry = { state, backoff };
+      entries.set(partition, entry);
+    }
+    return entry;
+  }
+
+  function stop(err: unknown, during: string, state: PartitionState): void {
+    if (fatal !== undefined) return;
+    fatal = err;
+    log.fatal(
+      { err, during, partition: state.partition, offset: state.position ?? 0 },
+      'projector stopped: a failure that retrying cannot mend',
+    );
+    consumer.pause();
+    options.onFatal?.(err);
+  }
+
+  function guarded(partition: number, during: string, task: (s: PartitionState) => Promise<void>) {
+    const { state, backoff } = entryOf(partition);
+    return state.run(async () => {
+      if (fatal !== undefined) return;
+      try {
+        await task(state);
+        backoff.succeed();
+      } catch (err) {
+        // Nothing uncommitted survives a failure: a retry starts from the stored position.
+        state.forget();
+        if (err instanceof GroupError) throw err.original;
+        if (isRetriable(err)) backoff.fail(err, during);
+        else stop(err, during, state);
+      }
+    });
+  }
+
+  return {
+    guarded,
+    async each(during, task) {
+      await Promise.all([...entries.keys()].map((p) => guarded(p, during, task)));
+    },
+    pendingDomains() {
+      let total = 0;
+      for (const { state } of entries.values()) total += state.pendingDomains;
+      return total;
+    },
+    assigned(partitions) {
+      assigned = new Set(partitions);
+      // Fetch positions may have moved while the member was away: check them again.
+      for (const { state } of entries.values()) state.rejoined();
+    },
+    checkStalls() {
+      const now = Date.now();
+      for (const [partition, { state }] of entries) {
+        const lag = state.lag();
+        const stalled =
+          assigned.has(partition) &&
+          lag !== undefined &&
+          lag > 0 &&
+          now - state.progressAt > options.stallMs;
+        metrics.partitionStalled.set({ partition: String(partition) }, stalled ? 1 : 0);
+        if (stalled && !stalledNow.has(partition)) {
+          log.error(
+            { partition, offset: state.position ?? 0, lag, forMs: now - state.progressAt },
+            'partition stalled: its position has not moved although records wait',
+          );
+        }
+        if (stalled) stalledNow.add(partition);
+        else stalledNow.delete(partition);
+      }
+    },
+    stalled: () =>
+      [...stalledNow].map((partition) => {
+        const { state } = entries.get(partition)!;
+        return {
+          partition,
+          offset: state.position ?? 0,
+          lag: state.lag() ?? 0,
+          forMs: Date.now() - state.progressAt,
+        };
+      }),
+    failure: () => fatal,
+    paused: pausedPartitions,
+    async close() {
+      for (const { backoff } of entries.values()) backoff.stop();
+      await Promise.all([...entries.values()].map(({ state }) => state.idle()));
+    },
+  };
+}
