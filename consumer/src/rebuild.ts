@@ -1,9 +1,14 @@
-import type { Admin, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { createMetricsRegistry, type Logger } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetters } from './dead-letters';
 import { createConsumerMetrics } from './metrics';
+import { TRANSIENT_DEAD_LETTER_REASONS } from './record-decoder';
+import { checkTruncation, startOffsets } from './rebuild-offsets';
+import { followUntilCaughtUp, sleep, topicEnds } from './rebuild-progress';
+
+export { RebuildRefused } from './rebuild-offsets';
 import { createProjectionStore, type ProjectionStore } from './projection-store';
 import { createProjector } from './projector';
 import {
@@ -32,6 +37,14 @@ export interface RebuildOptions {
   fresh: boolean;
   /** Switch the query API to the new version once it has caught up (else only mark it ready). */
   switchWhenReady: boolean;
+  /**
+   * Switch even though records were dead-lettered for a reason that may not last (a schema
+   * id the registry did not know: a lagging or restored registry), which the live version
+   * may have counted.
+   */
+  acceptTransientDeadLetters?: boolean;
+  /** See ProjectorOptions.partitionStallMs (default 30 s). */
+  partitionStallMs?: number;
   /** Caught up: at most this many records behind the topic's end, summed over partitions. */
   switchLag: number;
   flushIntervalMs: number;
@@ -64,62 +77,11 @@ export interface RebuildResult {
   version: number;
   outcome: 'switched' | 'ready' | 'interrupted';
   previous?: number;
-}
-
-/** Refused before anything was written: the message says why and what to do. */
-export class RebuildRefused extends Error {}
-
-const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
-
-async function topicEnds(admin: Admin, topic: string) {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return new Map(
-    offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }] as const),
-  );
-}
-
-/** The starting offset of each partition: the earliest, or the first at `fromTime`. */
-async function startOffsets(
-  admin: Admin,
-  options: RebuildOptions,
-  ends: Map<number, { low: number; high: number }>,
-): Promise<Map<number, number>> {
-  if (options.fromTime) {
-    const byTime = await admin.fetchTopicOffsetsByTimestamp(
-      options.topic,
-      options.fromTime.getTime(),
-    );
-    // A partition with nothing at or after that time starts at its end.
-    return new Map(
-      byTime.map((o) => {
-        const offset = Number(o.offset);
-        return [o.partition, offset < 0 ? ends.get(o.partition)!.high : offset];
-      }),
-    );
-  }
-  return new Map([...ends].map(([partition, { low }]) => [partition, low]));
-}
-
-/**
- * Records the rebuild needs but retention deleted: a new rebuild from the earliest offsets
- * needs every record from 0; a resumed one those from its stored positions on.
- */
-function checkTruncation(
-  options: RebuildOptions,
-  ends: Map<number, { low: number }>,
-  from: Map<number, number>,
-  resumed: boolean,
-): void {
-  if (options.acceptTruncated || (options.fromTime && !resumed)) return;
-  const truncated = [...ends]
-    .filter(([partition, { low }]) => (resumed ? (from.get(partition) ?? 0) < low : low > 0))
-    .map(([partition, { low }]) => `${partition} (earliest offset ${low})`);
-  if (truncated.length === 0) return;
-  throw new RebuildRefused(
-    `Topic ${options.topic} has lost records the rebuild needs on partition ${truncated.join(', ')}: ` +
-      'retention deleted them, so the rebuilt counts would be lower than the true ones. ' +
-      'Refusing. Pass --accept-truncated to rebuild from what is left anyway.',
-  );
+  /**
+   * Records not counted for a reason that may not last, by reason: the switch was withheld
+   * (outcome `ready`) unless acceptTransientDeadLetters.
+   */
+  transientDeadLetters?: Record<string, number>;
 }
 
 /** The newest unfinished rebuild of this group, to resume. */
@@ -188,27 +150,49 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult> {
       resumed ? 'resuming the rebuild' : 'rebuilding into a new read model version',
     );
 
+    const transient = new Map<string, number>();
+    // A failure the rebuild's projector cannot mend ends the rebuild with that failure.
+    let fatal: unknown;
+    const failed = new AbortController();
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, failed.signal])
+      : failed.signal;
+    const following = { ...options, signal };
     const projector = createProjector({
       kafka: options.kafka,
       codec: options.codec,
       store,
-      deadLetters: loggedDeadLetters(log),
+      deadLetters: loggedDeadLetters(log, transient),
       topic: options.topic,
       groupId: groupOf(version.version),
       flushIntervalMs: options.flushIntervalMs,
       maxPendingDomains: options.maxPendingDomains,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
       sessionTimeoutMs: options.sessionTimeoutMs,
+      partitionStallMs: options.partitionStallMs ?? 30000,
       logger: log,
       metrics: createConsumerMetrics(createMetricsRegistry('rebuild')),
+      onFatal: (err) => {
+        fatal = err;
+        failed.abort();
+      },
     });
     await projector.start();
     try {
       const target = new Map([...ends].map(([partition, { high }]) => [partition, high]));
-      if (!(await followUntilCaughtUp(options, admin, store, start, target, version.version))) {
+      if (!(await followUntilCaughtUp(following, admin, store, start, target, version.version))) {
+        if (fatal !== undefined) throw fatal;
         return { version: version.version, outcome: 'interrupted' };
       }
       await markReady(options.pool, version.version);
+      if (transient.size > 0 && !options.acceptTransientDeadLetters) {
+        const transientDeadLetters = Object.fromEntries(transient);
+        log.warn(
+          { version: version.version, transientDeadLetters },
+          'not switching: records were left out for a reason that may not last; check the registry, then switch or rebuild again',
+        );
+        return { version: version.version, outcome: 'ready', transientDeadLetters };
+      }
       if (!options.switchWhenReady) {
         log.info({ version: version.version }, 'rebuilt version is ready (not switched)');
         return { version: version.version, outcome: 'ready' };
@@ -260,75 +244,23 @@ async function switchWhenAhead(
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-async function followUntilCaughtUp(
-  options: RebuildOptions,
-  admin: Admin,
-  store: ProjectionStore,
-  start: Map<number, number>,
-  /** Caught up needs at least these positions: the topic's end when the rebuild began. */
-  target: Map<number, number>,
-  version: number,
-): Promise<boolean> {
-  const interval = options.progressIntervalMs ?? 1000;
-  let previous: { at: number; applied: number; end: number } | undefined;
-  for (;;) {
-    if (options.signal?.aborted) return false;
-    const [positions, ends] = await Promise.all([
-      store.positions(options.topic),
-      topicEnds(admin, options.topic),
-    ]);
-    let applied = 0;
-    let lag = 0;
-    let total = 0;
-    for (const [partition, { high }] of ends) {
-      const from = start.get(partition) ?? 0;
-      const at = positions.get(partition) ?? from;
-      applied += Math.max(0, at - from);
-      total += Math.max(0, high - from);
-      lag += Math.max(0, high - at);
-    }
-    const end = sum([...ends.values()].map((e) => e.high));
-    const now = Date.now();
-    let eventsPerSecond = 0;
-    let secondsLeft: number | null = null;
-    if (previous) {
-      const seconds = (now - previous.at) / 1000;
-      eventsPerSecond = (applied - previous.applied) / seconds;
-      const closing = eventsPerSecond - (end - previous.end) / seconds;
-      secondsLeft = lag === 0 ? 0 : closing > 0 ? lag / closing : null;
-    }
-    previous = { at: now, applied, end };
-    options.onProgress?.({ version, applied, total, lag, eventsPerSecond, secondsLeft });
-    if (options.signal?.aborted) return false;
-    const reached = [...target].every(
-      ([partition, high]) => (positions.get(partition) ?? 0) >= high,
-    );
-    if (reached && lag <= options.switchLag) return true;
-    await sleep(interval, options.signal);
-  }
-}
-
 /**
  * A rebuild reads records the live projector already judged: those it dead-lettered are
- * in the dead-letter topic once. The rebuild logs them rather than appending them again.
+ * in the dead-letter topic once. The rebuild logs them rather than appending them again,
+ * and tallies those left out for a reason that may not last.
  */
-function loggedDeadLetters(log: Logger): DeadLetters {
+function loggedDeadLetters(log: Logger, transient: Map<string, number>): DeadLetters {
   return {
-    send({ partition, message }, reason, detail) {
-      log.warn(
-        { partition, offset: message.offset, reason, detail },
-        'record not counted (already in the dead-letter topic from the live projector)',
-      );
+    send(letters) {
+      for (const { partition, message, reason, detail } of letters) {
+        if (TRANSIENT_DEAD_LETTER_REASONS.has(reason)) {
+          transient.set(reason, (transient.get(reason) ?? 0) + 1);
+        }
+        log.warn(
+          { partition, offset: message.offset, reason, detail },
+          'record not counted (the live projector dead-letters it)',
+        );
+      }
       return Promise.resolve();
     },
   };

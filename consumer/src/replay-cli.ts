@@ -21,6 +21,9 @@ commands:
   rebuild             build a new read model version from the topic, then make it live
     --from-time ISO     start at the records at or after this time (default: the earliest)
     --accept-truncated  rebuild even though retention deleted records from the topic
+    --accept-dead-letters
+                        switch even though records were dead-lettered for a reason that
+                        may not last (a schema id the registry did not know)
     --no-switch         only mark the version ready; switch later with \`switch\`
     --fresh             start a new version even if an unfinished rebuild could resume
     --threshold N       catch-all threshold of the new version (default CATCH_ALL_THRESHOLD)
@@ -41,6 +44,7 @@ function parse(argv: string[]) {
     options: {
       'from-time': { type: 'string' },
       'accept-truncated': { type: 'boolean', default: false },
+      'accept-dead-letters': { type: 'boolean', default: false },
       'no-switch': { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       threshold: { type: 'string' },
@@ -60,7 +64,10 @@ function integer(name: string, text: string | undefined, fallback: number): numb
   return value;
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  readonly code = 'CATCHALL_USAGE';
+  readonly retriable = false;
+}
 
 function formatDuration(seconds: number | null): string {
   if (seconds === null) return 'unknown (not gaining on the topic)';
@@ -169,12 +176,17 @@ async function runRebuild(
         clientId: `${config.KAFKA_CLIENT_ID}-rebuild`,
         logger,
       }),
-      codec: createEventDecoder({ registryUrl: config.SCHEMA_REGISTRY_URL }),
+      codec: createEventDecoder({
+        registryUrl: config.SCHEMA_REGISTRY_URL,
+        unknownSchemaRetryMs: config.SCHEMA_UNKNOWN_RETRY_MS,
+      }),
       topic: config.EVENTS_TOPIC,
       consumerGroup: config.CONSUMER_GROUP,
       threshold: integer('--threshold', values.threshold, config.CATCH_ALL_THRESHOLD),
       fromTime,
       acceptTruncated: values['accept-truncated'],
+      acceptTransientDeadLetters: values['accept-dead-letters'],
+      partitionStallMs: config.PARTITION_STALL_MS,
       fresh: values.fresh,
       switchWhenReady: !values['no-switch'],
       switchLag: integer('--switch-lag', values['switch-lag'], 10000),
@@ -192,6 +204,12 @@ async function runRebuild(
       ready: `version ${result.version} is ready; make it live with: npm run replay -- switch ${result.version}`,
       interrupted: `version ${result.version} is not finished; run the same command again to resume`,
     };
+    if (result.transientDeadLetters) {
+      console.log(
+        `not switched: records were left out for a reason that may not last (${JSON.stringify(result.transientDeadLetters)}); ` +
+          'check the schema registry, then rebuild again, or switch with --accept-dead-letters',
+      );
+    }
     console.log(messages[result.outcome]);
     if (result.outcome === 'interrupted') process.exitCode = 130;
   } finally {
