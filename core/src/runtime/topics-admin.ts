@@ -28,6 +28,9 @@ export async function ensureTopics(options: {
           replicationFactor: options.replicationFactor,
           configEntries: [
             { name: 'min.insync.replicas', value: String(Math.min(2, options.replicationFactor)) },
+            // A dead letter is the original record plus headers: room for the largest
+            // record the events topic takes (1 MiB by default) and more.
+            ...(topic === options.topic ? [] : [{ name: 'max.message.bytes', value: '16777216' }]),
           ],
         })),
       });
