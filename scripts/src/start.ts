@@ -98,7 +98,16 @@ async function main(): Promise<void> {
       replicationFactor: 1,
       logger,
     });
-    SERVICES.forEach(({ name, portKey }, index) => {
+    // A service that exits on its own is started again, as an orchestrator would: the
+    // projector exits non-zero when it cannot go on, and a restart resumes it from its
+    // stored positions. The delay doubles while it keeps failing within a minute of start.
+    const launch = (
+      name: string,
+      portKey: (typeof SERVICES)[number]['portKey'],
+      index: number,
+      delayMs: number,
+    ) => {
+      const started = Date.now();
       const child = spawn(process.execPath, [path.join(REPO_ROOT, name, 'dist', 'main.js')], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
@@ -113,10 +122,23 @@ async function main(): Promise<void> {
       pipeServiceLogs(name, index, child.stdout!);
       pipeServiceLogs(name, index, child.stderr!);
       child.on('exit', (code, signal) => {
-        if (!stopping) void stopAll(`${name} exited (code ${code}, signal ${signal})`, 1);
+        const at = children.indexOf(child);
+        if (stopping || at < 0) return;
+        const next = Date.now() - started > 60000 ? 1000 : Math.min(delayMs * 2, 30000);
+        logger.error(
+          { service: name, code, signal, restartInMs: next },
+          `${name} exited; starting it again`,
+        );
+        const timer = setTimeout(() => {
+          if (!stopping) children[at] = launch(name, portKey, index, next);
+        }, next);
+        timer.unref();
       });
-      children.push(child);
-    });
+      return child;
+    };
+    SERVICES.forEach(({ name, portKey }, index) =>
+      children.push(launch(name, portKey, index, 500)),
+    );
     await Promise.all(SERVICES.map(({ name, portKey }) => waitReady(name, config[portKey])));
   } catch (err) {
     logger.error({ err }, 'set-up failed');
