@@ -1,0 +1,115 @@
+import { createPartitionState } from './partition-state';
+
+const delivered = { type: 'delivered' as const, occurredAt: 1000 };
+
+describe('partition state', () => {
+  it('given no position read yet, when none is stored, then it starts at offset 0', () => {
+    const state = createPartitionState('events', 0);
+    expect(state.needsPosition()).toBe(true);
+    state.positionLoaded(null);
+    expect(state.needsPosition()).toBe(false);
+    expect(state.decideStart(0)).toEqual({ action: 'process', gap: false });
+    expect(state.isVerified()).toBe(true);
+  });
+
+  it('given a stored position, when the first batch starts above it, then it seeks back once and takes the answer', () => {
+    const state = createPartitionState('events', 0);
+    state.positionLoaded(10);
+    expect(state.decideStart(15)).toEqual({ action: 'seek', to: 10 });
+    expect(state.isVerified()).toBe(false);
+    // The answer to the seek starts above it too: retention or transaction markers.
+    expect(state.decideStart(12)).toEqual({ action: 'process', gap: true });
+  });
+
+  it('skips records below the position: they were applied before', () => {
+    const state = createPartitionState('events', 0);
+    state.positionLoaded(10);
+    expect(state.isApplied(9)).toBe(true);
+    expect(state.isApplied(10)).toBe(false);
+  });
+
+  it('given folded events, when the flush commits, then its position is stored and nothing is pending', () => {
+    const state = createPartitionState('events', 0, () => 500);
+    state.positionLoaded(null);
+    state.fold(0, 'a.example', delivered, 111);
+    state.pass(1, 112);
+    state.fold(2, 'a.example', delivered, 113);
+    const flush = state.pendingFlush()!;
+    expect(flush).toMatchObject({ expected: null, next: 3 });
+    expect(flush.deltas.get('a.example')).toMatchObject({ delivered: 2 });
+    expect(state.newestTimestamp).toBe(113);
+    state.committed(flush, 600);
+    expect(state.position).toBe(3);
+    expect(state.pendingDomains).toBe(0);
+    expect(state.pendingFlush()).toBeUndefined();
+    expect(state.progressAt).toBe(600);
+  });
+
+  it('moves past transaction markers after the last record of a batch', () => {
+    const state = createPartitionState('events', 0);
+    state.positionLoaded(0);
+    state.fold(0, 'a.example', delivered, 1);
+    state.endOfBatch(2, 3);
+    expect(state.pendingFlush()).toMatchObject({ expected: 0, next: 3 });
+    expect(state.lag()).toBe(3);
+  });
+
+  it('forgets what is not committed after a failure, and resyncs to the stored position', () => {
+    const state = createPartitionState('events', 0);
+    state.positionLoaded(4);
+    state.fold(4, 'a.example', delivered, 1);
+    state.forget();
+    expect(state.needsPosition()).toBe(true);
+    expect(state.pendingDomains).toBe(0);
+    expect(state.resyncedTo(4)).toBe(4);
+    expect(state.isVerified()).toBe(false);
+    // The batch answering the resync's seek is processed.
+    expect(state.decideStart(4)).toEqual({ action: 'process', gap: false });
+  });
+
+  it('given the group was joined again, then the fetch position is checked again', () => {
+    const state = createPartitionState('events', 0);
+    state.positionLoaded(0);
+    state.decideStart(0);
+    state.rejoined();
+    expect(state.isVerified()).toBe(false);
+  });
+
+  it('given a refused flush, when it is isolated, then the range is read again and handed over once read whole', () => {
+    const state = createPartitionState('events', 0);
+    state.positionLoaded(5);
+    state.fold(5, 'a.example', delivered, 1);
+    state.fold(6, 'b.example', delivered, 1);
+    expect(state.isolate()).toBe(5);
+    expect(state.pendingDomains).toBe(0);
+    expect(state.isIsolating(6)).toBe(true);
+    expect(state.isIsolating(7)).toBe(false);
+    state.decideStart(5);
+    state.collect({ offset: 5, domain: 'a.example', event: delivered, message: {} as never });
+    state.pass(5, 1);
+    expect(state.takeIsolated()).toBeUndefined();
+    state.collect({ offset: 6, domain: 'b.example', event: delivered, message: {} as never });
+    state.pass(6, 1);
+    const taken = state.takeIsolated()!;
+    expect(taken.until).toBe(7);
+    expect(taken.records.map((r) => r.offset)).toEqual([5, 6]);
+    expect(state.isIsolating(5)).toBe(false);
+  });
+
+  it('runs the tasks of a partition one at a time, and a failure does not block the next', async () => {
+    const state = createPartitionState('events', 0);
+    const order: string[] = [];
+    const first = state.run(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      order.push('first');
+      throw new Error('failed');
+    });
+    const second = state.run(() => {
+      order.push('second');
+      return Promise.resolve();
+    });
+    await expect(first).rejects.toThrow('failed');
+    await second;
+    expect(order).toEqual(['first', 'second']);
+  });
+});

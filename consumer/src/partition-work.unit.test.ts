@@ -1,0 +1,150 @@
+import { createMetricsRegistry } from '@catchall/core';
+import {
+  createInMemoryDeadLetters,
+  createInMemoryStore,
+  fetchedBatch,
+  jsonDecoder,
+  jsonRecord,
+} from '../../test/support/in-memory-ports';
+import { testLogger } from '../../test/support/logger';
+import { createConsumerMetrics } from './metrics';
+import { createPartitionState } from './partition-state';
+import { createPartitionWork } from './partition-work';
+
+function setUp() {
+  const store = createInMemoryStore();
+  const deadLetters = createInMemoryDeadLetters();
+  const seeks: number[] = [];
+  let heartbeats = 0;
+  const work = createPartitionWork({
+    codec: jsonDecoder,
+    store: () => store,
+    deadLetters,
+    seek: (_partition, offset) => seeks.push(offset),
+    commitHint: () => Promise.resolve(),
+    metrics: createConsumerMetrics(createMetricsRegistry('test')),
+    log: testLogger(),
+  });
+  const state = createPartitionState('events', 0);
+  const control = {
+    isStale: () => false,
+    heartbeat: () => {
+      heartbeats += 1;
+      return Promise.resolve();
+    },
+  };
+  const apply = (records: ReturnType<typeof jsonRecord>[]) =>
+    work.applyBatch(state, fetchedBatch(0, records), control);
+  return { store, deadLetters, seeks, work, state, apply, heartbeats: () => heartbeats };
+}
+
+const events = (from: number, domains: string[]) =>
+  domains.map((domain, i) => jsonRecord(from + i, { domain }));
+
+describe('partition work', () => {
+  it('given a batch of events, when it is applied and flushed, then the counts and the position commit together', async () => {
+    const { store, work, state, apply } = setUp();
+    await apply(events(0, ['a.example', 'b.example', 'a.example']));
+    await work.flush(state);
+    expect(store.rows.get('a.example')?.delivered).toBe(2);
+    expect(store.rows.get('b.example')?.delivered).toBe(1);
+    expect(store.stored.get(0)).toBe(3);
+  });
+
+  it('given records applied and committed, when the same records arrive again, then nothing is counted twice', async () => {
+    const { store, work, state, apply } = setUp();
+    const records = events(0, ['a.example', 'b.example']);
+    await apply(records);
+    await work.flush(state);
+    await apply(records);
+    await work.flush(state);
+    expect(store.rows.get('a.example')?.delivered).toBe(1);
+    expect(store.flushes).toHaveLength(1);
+  });
+
+  it('given a first batch above the stored position, when it arrives, then the consumer seeks back and counts nothing of it', async () => {
+    const { store, seeks, work, state, apply } = setUp();
+    store.stored.set(0, 5);
+    await apply(events(9, ['late.example']));
+    await work.flush(state);
+    expect(seeks).toEqual([5]);
+    expect(store.rows.size).toBe(0);
+  });
+
+  it('given bad records among good ones, when the batch is applied, then they go to the dead letters in one send with their reasons', async () => {
+    const { store, deadLetters, work, state, apply } = setUp();
+    await apply([
+      jsonRecord(0, { domain: 'ok.example' }),
+      jsonRecord(1, Buffer.from('not json')),
+      jsonRecord(2, { domain: 'not a domain!' }),
+      jsonRecord(3, { domain: 'old.example', occurredAt: -300000000000000 }),
+      jsonRecord(4, { domain: 'new.example', type: 'unknown' }),
+    ]);
+    await work.flush(state);
+    expect(deadLetters.sends).toBe(1);
+    expect(deadLetters.letters.map((l) => [l.message.offset, l.reason])).toEqual([
+      ['1', 'not-wire-format'],
+      ['2', 'invalid-domain'],
+      ['3', 'time-out-of-range'],
+    ]);
+    expect([...store.rows.keys()]).toEqual(['ok.example']);
+    expect(store.stored.get(0)).toBe(5);
+  });
+
+  it('given a failure after dead letters were sent, when the batch is read again, then no record is dead-lettered twice', async () => {
+    const { store, deadLetters, work, state, apply } = setUp();
+    const records = [jsonRecord(0, Buffer.from('x')), jsonRecord(1, { domain: 'a.example' })];
+    await apply(records);
+    store.failures.push(new Error('connection lost'));
+    await expect(work.flush(state)).rejects.toThrow('connection lost');
+    state.forget();
+    await work.resync(state);
+    await apply(records);
+    await work.flush(state);
+    expect(deadLetters.letters).toHaveLength(1);
+    expect(store.rows.get('a.example')?.delivered).toBe(1);
+  });
+
+  it('given a storm of bad records, when the batch is applied, then the member heartbeats and sends the dead letters in few requests', async () => {
+    const { deadLetters, apply, heartbeats } = setUp();
+    const storm = Array.from({ length: 12000 }, (_, i) => jsonRecord(i, Buffer.from('bad')));
+    await apply(storm);
+    expect(heartbeats()).toBe(2);
+    expect(deadLetters.letters).toHaveLength(12000);
+    expect(deadLetters.sends).toBe(3);
+  });
+
+  it('given a flush whose values Postgres refuses, when its records are read again, then only the refused record is dead-lettered and the others are counted', async () => {
+    const { store, deadLetters, seeks, work, state, apply } = setUp();
+    const records = events(0, [
+      'a.example',
+      'b.example',
+      'refused.example',
+      'c.example',
+      'a.example',
+    ]);
+    store.refused.add('refused.example');
+    await apply(records);
+    await work.flush(state);
+    expect(seeks).toEqual([0]);
+    expect(store.rows.size).toBe(0);
+    await apply(records);
+    expect(deadLetters.letters.map((l) => [l.message.offset, l.reason])).toEqual([
+      ['2', 'store-refused'],
+    ]);
+    expect(store.rows.get('a.example')?.delivered).toBe(2);
+    expect(store.rows.get('c.example')?.delivered).toBe(1);
+    expect(store.rows.has('refused.example')).toBe(false);
+    expect(store.stored.get(0)).toBe(5);
+  });
+
+  it('given another member moved the position, when this one flushes, then it drops its deltas and seeks to the stored position', async () => {
+    const { store, seeks, work, state, apply } = setUp();
+    await apply(events(0, ['a.example', 'b.example']));
+    store.stored.set(0, 7);
+    await work.flush(state);
+    expect(store.rows.size).toBe(0);
+    expect(seeks).toEqual([7]);
+    expect(state.position).toBe(7);
+  });
+});

@@ -1,0 +1,157 @@
+import type { KafkaMessage } from 'kafkajs';
+import { PostgresFailure, type DomainDelta } from '@catchall/core';
+import type {
+  DeadLetter,
+  DeadLetters,
+  FetchedBatch,
+  FlushOutcome,
+  PartitionFlush,
+  ProjectionStore,
+} from '@catchall/consumer';
+import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
+
+/**
+ * In-memory implementations of the projector's own ports (store, dead letters, decoder), in
+ * the manner of emmett's in-memory event store: the same contracts as the Postgres, Kafka
+ * and registry implementations, for fast unit tests of the logic between them.
+ */
+export interface InMemoryStore extends ProjectionStore {
+  rows: Map<string, DomainDelta>;
+  /** Stored positions by partition. */
+  stored: Map<number, number>;
+  flushes: PartitionFlush[];
+  /** Domains whose rows the store refuses, as a CHECK constraint would (SQLSTATE 23514). */
+  refused: Set<string>;
+  /** The next calls of flush throw these (a connection lost, say). */
+  failures: Error[];
+}
+
+export function createInMemoryStore(version = 1): InMemoryStore {
+  const rows = new Map<string, DomainDelta>();
+  const stored = new Map<number, number>();
+  const store: InMemoryStore = {
+    version,
+    rows,
+    stored,
+    flushes: [],
+    refused: new Set(),
+    failures: [],
+    loadPosition: (_topic, partition) => Promise.resolve(stored.get(partition) ?? null),
+    flush(flush): Promise<FlushOutcome> {
+      const failure = store.failures.shift();
+      if (failure) return Promise.reject(failure);
+      const current = stored.get(flush.partition) ?? null;
+      if (current !== flush.expected) return Promise.resolve('conflict');
+      for (const domain of flush.deltas.keys()) {
+        if (store.refused.has(domain)) {
+          const refusal = Object.assign(new Error(`check constraint refused ${domain}`), {
+            code: '23514',
+          });
+          return Promise.reject(new PostgresFailure('refused', '23514', refusal));
+        }
+      }
+      for (const [domain, d] of flush.deltas) {
+        const row = rows.get(domain);
+        rows.set(
+          domain,
+          row === undefined
+            ? { ...d }
+            : {
+                delivered: row.delivered + d.delivered,
+                bounced: row.bounced + d.bounced,
+                firstEventAt: Math.min(row.firstEventAt, d.firstEventAt),
+                lastEventAt: Math.max(row.lastEventAt, d.lastEventAt),
+              },
+        );
+      }
+      stored.set(flush.partition, flush.next);
+      store.flushes.push(flush);
+      return Promise.resolve('committed');
+    },
+    claimSource: () => Promise.resolve(),
+    initPositions: (_topic, offsets) => {
+      for (const [p, o] of offsets) if (!stored.has(p)) stored.set(p, o);
+      return Promise.resolve();
+    },
+    positions: () => Promise.resolve(new Map(stored)),
+    ping: () => Promise.resolve(),
+  };
+  return store;
+}
+
+export interface InMemoryDeadLetters extends DeadLetters {
+  letters: DeadLetter[];
+  /** How many times send was called (a produce round trip each, at least). */
+  sends: number;
+}
+
+export function createInMemoryDeadLetters(): InMemoryDeadLetters {
+  const dlq: InMemoryDeadLetters = {
+    letters: [],
+    sends: 0,
+    send(letters) {
+      dlq.sends += 1;
+      dlq.letters.push(...letters);
+      return Promise.resolve();
+    },
+  };
+  return dlq;
+}
+
+/**
+ * A decoder of JSON values (the event itself) standing in for the registry-backed Avro
+ * one; a value that is not JSON is "not in the wire format", as in the real decoder.
+ */
+export const jsonDecoder: EventDecoder = {
+  decodeKnown(value) {
+    try {
+      return JSON.parse(value?.toString('utf8') ?? '') as DecodedDomainEvent;
+    } catch {
+      throw new DecodeError('not-wire-format', 'value is not JSON');
+    }
+  },
+  decode(value) {
+    return Promise.resolve(this.decodeKnown(value)!);
+  },
+};
+
+/** A record as kafkajs delivers it, its value the JSON of `event` (or raw bytes). */
+export function jsonRecord(
+  offset: number,
+  event: Partial<DecodedDomainEvent> | Buffer,
+  timestamp = 1700000000000,
+): KafkaMessage {
+  const value = Buffer.isBuffer(event)
+    ? event
+    : Buffer.from(
+        JSON.stringify({
+          eventId: `e${offset}`,
+          type: 'delivered',
+          occurredAt: timestamp,
+          source: null,
+          ...event,
+        }),
+      );
+  return {
+    key: null,
+    value,
+    offset: String(offset),
+    timestamp: String(timestamp),
+    attributes: 0,
+    headers: {},
+  } as KafkaMessage;
+}
+
+/** A fetched batch of `messages`, ending at the last one, the partition's end at `highWatermark`. */
+export function fetchedBatch(
+  partition: number,
+  messages: KafkaMessage[],
+  highWatermark = Number(messages[messages.length - 1]?.offset ?? -1) + 1,
+): FetchedBatch {
+  return {
+    partition,
+    messages,
+    highWatermark: String(highWatermark),
+    lastOffset: () => messages[messages.length - 1]?.offset ?? String(highWatermark - 1),
+  };
+}
