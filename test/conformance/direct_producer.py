@@ -1,0 +1,230 @@
+"""A direct producer of another stack (librdkafka through confluent-kafka, Avro through
+fastavro) that writes everything a Kafka client may legally write to the events topic, and
+says what the projector must make of each record.
+
+Usage: direct_producer.py BROKERS REGISTRY_URL TOPIC CONTRACT_AVSC MANIFEST_OUT
+
+The manifest (JSON) holds `counts` (domain -> {delivered, bounced}: what the read model
+must hold) and `deadLetters` ([{partition, offset, reason}]: what the dead-letter topic must
+hold, each once). Records of aborted transactions appear in neither.
+"""
+
+import copy
+import io
+import json
+import os
+import struct
+import sys
+import urllib.request
+import uuid
+
+import fastavro
+from confluent_kafka import KafkaException, Producer
+
+BROKERS, REGISTRY, TOPIC, CONTRACT, MANIFEST = sys.argv[1:6]
+RUN = "r" + uuid.uuid4().hex[:10]
+NOW_MS = 1767225600000  # 2026-01-01T00:00:00Z
+
+counts = {}
+dead_letters = []
+
+
+def registry(method, path, body=None):
+    request = urllib.request.Request(
+        REGISTRY + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def register(subject, schema):
+    """Registers under `subject` (checked by the registry, BACKWARD); fails if refused."""
+    answer = registry(
+        "POST",
+        f"/subjects/{subject}/versions",
+        {"schema": json.dumps(schema), "schemaType": "AVRO"},
+    )
+    return answer["id"]
+
+
+with open(CONTRACT) as f:
+    BASE = json.load(f)
+
+base_subject = f"{TOPIC}-value"
+BASE_ID = register(base_subject, BASE)
+
+
+def variant(name, change):
+    """The contract changed by `change`, registered in a subject of its own after the
+    contract itself, under BACKWARD: the registry's own check decides it is acceptable."""
+    schema = copy.deepcopy(BASE)
+    change(schema)
+    subject = f"{TOPIC}-{name}-value"
+    register(subject, BASE)
+    registry("PUT", f"/config/{subject}", {"compatibility": "BACKWARD"})
+    return schema, register(subject, schema)
+
+
+def field(schema, name):
+    return next(f for f in schema["fields"] if f["name"] == name)
+
+
+def wire(schema_id, schema, record):
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(copy.deepcopy(schema)), record)
+    return b"\x00" + struct.pack(">I", schema_id) + body.getvalue()
+
+
+def event(domain, kind="delivered", occurred=NOW_MS, **extra):
+    value = {"eventId": str(uuid.uuid4()), "domain": domain, "type": kind,
+             "occurredAt": occurred, "source": None}
+    value.update(extra)
+    return value
+
+
+def domain(case, i=0):
+    return f"{case}-{i}.{RUN}.conformance.test"
+
+
+def expect_count(name, kind="delivered"):
+    entry = counts.setdefault(name, {"delivered": 0, "bounced": 0})
+    entry[kind] += 1
+
+
+def producer(**config):
+    settings = {
+        "bootstrap.servers": BROKERS,
+        # The documented contract: a domain lands where the Java client and kafkajs put it.
+        "partitioner": "murmur2_random",
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+    }
+    settings.update(config)
+    return Producer(settings)
+
+
+def send(p, value, key, outcome, headers=None):
+    """Produces one record; `outcome` is ('count', domain, kind), ('dead', reason) or None."""
+
+    def delivered(err, msg):
+        if outcome is None:
+            # Not counted either way (an aborted transaction's records may be purged unsent).
+            return
+        if err is not None:
+            raise KafkaException(err)
+        if outcome[0] == "count":
+            expect_count(outcome[1], outcome[2])
+        else:
+            dead_letters.append(
+                {"partition": msg.partition(), "offset": msg.offset(), "reason": outcome[1]}
+            )
+
+    p.produce(TOPIC, value=value, key=key, headers=headers, on_delivery=delivered)
+    p.poll(0)
+
+
+def counted(p, schema_id, schema, record, key=None, **kw):
+    kind = record["type"] if record["type"] in ("delivered", "bounced") else None
+    outcome = ("count", record["domain"], kind) if kind else None
+    send(p, wire(schema_id, schema, record), key if key is not None else record["domain"], outcome, **kw)
+
+
+# Every compression codec Kafka defines.
+for codec in ("none", "gzip", "snappy", "lz4", "zstd"):
+    p = producer(**{"compression.type": codec})
+    for i in range(40):
+        d = domain(f"codec-{codec}", i % 7)
+        counted(p, BASE_ID, BASE, event(d, "bounced" if i % 5 == 0 else "delivered"))
+    p.flush(30)
+
+p = producer(**{"compression.type": "lz4"})
+# Null keys (the domain in the value counts), keys that disagree with the value, headers.
+counted(p, BASE_ID, BASE, event(domain("null-key")), key=b"")
+send(p, wire(BASE_ID, BASE, event(domain("no-key"))), None, ("count", domain("no-key"), "delivered"))
+counted(p, BASE_ID, BASE, event(domain("other-key")), key="somewhere.else.example")
+counted(p, BASE_ID, BASE, event(domain("headers")), headers=[("trace", b"abc"), ("trace", b"def")])
+# Normalized by the projector: Mixed-CASE-0.<RUN>.CONFORMANCE.TEST. counts as mixed-case-0.<run>...
+raw = "Mixed-" + domain("case").upper() + "."
+send(p, wire(BASE_ID, BASE, event(raw)), raw, ("count", domain("mixed-case"), "delivered"))
+
+# Writer schemas the registry accepts under BACKWARD.
+variants = [
+    ("namespace", lambda s: s.update(namespace="com.example.other"), {}),
+    ("renamed", lambda s: s.update(name="Outcome", aliases=["io.catchall.events.DomainEvent"]), {}),
+    ("reordered", lambda s: s["fields"].reverse(), {}),
+    ("added-field", lambda s: s["fields"].append(
+        {"name": "mx", "type": ["null", "string"], "default": None}), {"mx": "mx1.example"}),
+    ("no-source", lambda s: s.update(fields=[f for f in s["fields"] if f["name"] != "source"]), {}),
+    ("no-event-id", lambda s: s.update(fields=[f for f in s["fields"] if f["name"] != "eventId"]), {}),
+    ("double-time", lambda s: field(s, "occurredAt").update(type="double"), {"occurredAt": NOW_MS + 0.75}),
+    ("bytes-domain", lambda s: field(s, "domain").update(type="bytes"), "bytes"),
+    ("union-domain", lambda s: field(s, "domain").update(type=["null", "string"]), {}),
+    ("wide-source", lambda s: field(s, "source").update(type=["null", "string", "int"]), {"source": 7}),
+    ("micros", lambda s: field(s, "occurredAt").update(
+        type={"type": "long", "logicalType": "timestamp-micros"}), {"occurredAt": NOW_MS * 1000}),
+    ("alias-field", lambda s: field(s, "domain").update(name="host", aliases=["domain"]), "host"),
+    ("more-symbols", lambda s: field(s, "type")["type"]["symbols"].append("deferred"), {}),
+]
+for name, change, extra in variants:
+    schema, schema_id = variant(name, change)
+    d = domain(f"schema-{name}")
+    record = event(d)
+    if extra == "bytes":
+        record["domain"] = d.encode()
+    elif extra == "host":
+        record["host"] = record.pop("domain")
+    else:
+        record.update(extra)
+    if name == "no-source":
+        record.pop("source")
+    if name == "no-event-id":
+        record.pop("eventId")
+    send(p, wire(schema_id, schema, record), d, ("count", d, "delivered"))
+    if name == "union-domain":
+        send(p, wire(schema_id, schema, event(None)), None, ("dead", "undecodable"))
+    if name == "more-symbols":
+        send(p, wire(schema_id, schema, event(d, "deferred")), d, None)
+
+# Records that must be dead-lettered, each with its reason.
+send(p, b"plain text, not Avro", b"bad", ("dead", "not-wire-format"))
+send(p, None, b"tombstone", ("dead", "not-wire-format"))
+send(p, b"\x00" + struct.pack(">I", 2**31 - 7) + b"\x02", b"unknown", ("dead", "unknown-schema-id"))
+send(p, wire(BASE_ID, BASE, event("not a domain!")), b"invalid", ("dead", "invalid-domain"))
+send(p, wire(BASE_ID, BASE, event(domain("ancient"), occurred=-300000000000000)), b"t1",
+     ("dead", "time-out-of-range"))
+# Beyond 2^53 ms the contract's own long cannot be read as a number: undecodable.
+send(p, wire(BASE_ID, BASE, event(domain("far-future"), occurred=2**62)), b"t2",
+     ("dead", "undecodable"))
+p.flush(30)
+
+# A storm of bad records, then one good record, on one partition (one key).
+storm_key = domain("storm").encode()
+for i in range(3000):
+    send(p, b"junk-%d" % i, storm_key, ("dead", "not-wire-format"))
+send(p, wire(BASE_ID, BASE, event(domain("storm"))), storm_key, ("count", domain("storm"), "delivered"))
+p.flush(30)
+
+# Transactions: committed ones count, aborted ones do not (read_committed).
+t = producer(**{"transactional.id": f"conformance-{RUN}", "compression.type": "snappy"})
+t.init_transactions(30)
+t.begin_transaction()
+for i in range(10):
+    counted(t, BASE_ID, BASE, event(domain("committed", i % 3)))
+t.commit_transaction(30)
+t.begin_transaction()
+for i in range(10):
+    send(t, wire(BASE_ID, BASE, event(domain("aborted", i % 3))), None, None)
+t.abort_transaction(30)
+t.begin_transaction()
+counted(t, BASE_ID, BASE, event(domain("after-abort")))
+t.commit_transaction(30)
+t.flush(30)
+
+with open(MANIFEST, "w") as f:
+    json.dump({"run": RUN, "counts": counts, "deadLetters": dead_letters}, f)
+print(f"{sum(c['delivered'] + c['bounced'] for c in counts.values())} events counted over "
+      f"{len(counts)} domains, {len(dead_letters)} dead letters expected")
