@@ -5,7 +5,12 @@ import { DecodeError, SchemaIdNotYetKnown } from './decode-error';
 
 export { DecodeError, SchemaIdNotYetKnown, type DecodeFailure } from './decode-error';
 import { RegistryError } from './registry';
-import { createWriterReader, writerTypeOptions, type EventReader } from './writer-projection';
+import {
+  createWriterReader,
+  readsAsContract,
+  writerTypeOptions,
+  type EventReader,
+} from './writer-projection';
 
 /** Confluent wire format: magic byte 0, a 4-byte big-endian schema id, then the Avro body. */
 const MAGIC = 0;
@@ -110,7 +115,7 @@ export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
       );
     }
     unknown.delete(id);
-    const reader = writer.equals(readerType) ? readSame : createWriterReader(writer, id);
+    const reader = readsAsContract(writer, readerType) ? readSame : createWriterReader(writer, id);
     loaded.set(id, reader);
     return reader;
   }

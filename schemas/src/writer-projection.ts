@@ -120,6 +120,17 @@ function plainLongs(schema: unknown): unknown {
   return copy;
 }
 
+/**
+ * True when bodies of `writer` read as the contract `reader` itself (the fast path): the
+ * same canonical form (Avro's Parsing Canonical Form ignores logical types) and a time in
+ * milliseconds, not a `timestamp-micros` or `-nanos` long that only looks the same.
+ */
+export function readsAsContract(writer: avro.Type, reader: avro.Type): boolean {
+  if (!writer.equals(reader) || writer.typeName !== 'record') return false;
+  const time = (writer as avro.types.RecordType).fields.find((f) => f.name === 'occurredAt');
+  return time !== undefined && TIME_UNITS[logicalTypeOf(time.type) ?? 'timestamp-millis'] === 1;
+}
+
 function fieldNamed(fields: WriterField[], name: string): WriterField | undefined {
   return fields.find((f) => f.name === name) ?? fields.find((f) => f.aliases.includes(name));
 }

@@ -1,7 +1,12 @@
 import avro from 'avsc';
 import { DecodeError } from './decode-error';
 import { domainEventSchema } from './domain-event';
-import { createWriterReader, exactLong, writerTypeOptions } from './writer-projection';
+import {
+  createWriterReader,
+  exactLong,
+  readsAsContract,
+  writerTypeOptions,
+} from './writer-projection';
 
 type Schema = { fields: Record<string, unknown>[] } & Record<string, unknown>;
 const base = (): Schema => structuredClone(domainEventSchema) as Schema;
@@ -84,6 +89,17 @@ describe('reading a writer schema other than the reader', () => {
     const exact = avro.Type.forSchema(plain as avro.Schema, { registry: { long: exactLong } });
     const body = exact.toBuffer({ ...event, occurredAt: value });
     expect(createWriterReader(writer, 7)(body).occurredAt).toBe(1700000000123);
+  });
+
+  it('reads the contract itself on the fast path, and a micros time that only looks like it not', () => {
+    const reader = avro.Type.forSchema(domainEventSchema as avro.Schema);
+    const same = avro.Type.forSchema(base() as avro.Schema, writerTypeOptions());
+    expect(readsAsContract(same, reader)).toBe(true);
+    const micros = base();
+    field(micros, 'occurredAt').type = { type: 'long', logicalType: 'timestamp-micros' };
+    expect(
+      readsAsContract(avro.Type.forSchema(micros as avro.Schema, writerTypeOptions()), reader),
+    ).toBe(false);
   });
 
   it('reads an enum symbol the reader does not know as its default, unknown', () => {
