@@ -176,8 +176,10 @@ describe('rebuilding the read model from the topic', () => {
     try {
       result = await rebuild(options({ onProgress: (p) => progress.push(p) }));
       endAtSwitch = sum(await topicEnd(topic.name));
-      await new Promise((r) => setTimeout(r, 500));
-      endAfter = sum(await topicEnd(topic.name));
+      endAfter = await waitFor('events to arrive after the switch', async () => {
+        const end = sum(await topicEnd(topic.name));
+        return end > endAtSwitch && end;
+      });
     } finally {
       await stream.stop();
     }
@@ -260,9 +262,10 @@ describe('rebuilding the read model from the topic', () => {
 
   it('rebuilds from a given time: only the records from then on are counted', async () => {
     await publishEvents(topic.name, makeEvents(1000, 50, 'older'));
-    await new Promise((r) => setTimeout(r, 100));
-    const from = new Date();
-    await new Promise((r) => setTimeout(r, 100));
+    // Every older record was acknowledged, stamped before now: `from` is after all of them,
+    // and the newer ones are stamped once the clock has passed it.
+    const from = new Date(Date.now() + 1);
+    await waitFor('the clock to pass the start time', () => Date.now() > from.getTime());
     const newer = makeEvents(1500, 60, 'newer');
     await publishEvents(topic.name, newer);
     const result = await rebuild(options({ fromTime: from, switchWhenReady: false }));
