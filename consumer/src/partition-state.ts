@@ -113,6 +113,8 @@ export function createPartitionState(
     seekTo = undefined;
     pending = new Map();
     newestTimestamp = 0;
+    // A range being taken apart is read again from the stored position, as any other.
+    isolation = undefined;
   }
 
   function moveTo(offset: number, timestamp: number): void {

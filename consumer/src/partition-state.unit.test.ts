@@ -96,6 +96,16 @@ describe('partition state', () => {
     expect(state.isIsolating(5)).toBe(false);
   });
 
+  it('given a range being taken apart, when a failure forgets what is uncommitted, then the range is read again as any other', () => {
+    const state = createPartitionState('events', 0);
+    state.positionLoaded(0);
+    state.fold(0, 'a.example', delivered, 1);
+    state.isolate();
+    state.forget();
+    expect(state.isIsolating(0)).toBe(false);
+    expect(state.takeIsolated()).toBeUndefined();
+  });
+
   it('runs the tasks of a partition one at a time, and a failure does not block the next', async () => {
     const state = createPartitionState('events', 0);
     const order: string[] = [];
