@@ -160,7 +160,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     state.endOfBatch(Number(batch.lastOffset()), Number(batch.highWatermark));
     metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
     const isolated = state.takeIsolated();
-    if (isolated) await commitIsolated(state, isolated.records, isolated.until);
+    if (isolated) await commitIsolated(state, isolated.records, isolated.until, control);
   }
 
   /** Writes one flush; a lost compare-and-set throws PositionConflict. */
@@ -218,6 +218,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     state: PartitionState,
     records: IsolatedRecord[],
     until: number,
+    control: BatchControl,
   ): Promise<void> {
     let position = state.position ?? null;
     const commit = async (lo: number, hi: number): Promise<void> => {
@@ -253,6 +254,8 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         await write(state, { topic, partition, expected: position, next, deltas: new Map() });
       }
       position = next;
+      // Many refused records mean many small transactions: the member stays in the group.
+      await control.heartbeat();
     };
     try {
       await commit(0, records.length);
