@@ -14,6 +14,7 @@ const common = {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^@catchall/(core|schemas|consumer|producer-api|query-api|scripts)$': '<rootDir>/$1/src',
+    '^@catchall/core/domain$': '<rootDir>/core/src/domain',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };
