@@ -109,7 +109,7 @@ export default tseslint.config(
     },
   },
   {
-    // The domain rules are pure (ARCHITECTURE.md, "Boundaries"): no I/O, and nothing of the
+    // The domain rules are pure (ARCHITECTURE.md, section 7 "Boundaries"): no I/O, and nothing of the
     // service runtime, so that `@catchall/core/domain` loads without fastify, kafkajs or pg.
     files: ['core/src/domain/**/*.ts'],
     rules: pure('The domain rules stay free of I/O.', {
@@ -122,7 +122,7 @@ export default tseslint.config(
     }),
   },
   {
-    // The pure part of the contract (ARCHITECTURE.md, "Boundaries"): decode errors and the
+    // The pure part of the contract (ARCHITECTURE.md, section 7 "Boundaries"): decode errors and the
     // reading of any writer schema. registry.ts and codec.ts talk to the registry; they and
     // index.ts (which re-exports them) are the I/O side of schemas/.
     files: ['schemas/src/decode-error.ts', 'schemas/src/writer-projection.ts'],
