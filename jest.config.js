@@ -1,4 +1,4 @@
-// One jest project per kind of test, told apart by file name (STYLE.md, rule 12).
+// One jest project per kind of test, told apart by file name (CONTRIBUTING.md, "Tests").
 const swc = [
   '@swc/jest',
   {
