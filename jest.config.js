@@ -1,4 +1,4 @@
-// One jest project per kind of test, told apart by file name (STYLE.md, rule 12).
+// One jest project per kind of test, told apart by file name (CONTRIBUTING.md, "Tests").
 const swc = [
   '@swc/jest',
   {
@@ -14,6 +14,7 @@ const common = {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^@catchall/(core|schemas|consumer|producer-api|query-api|scripts)$': '<rootDir>/$1/src',
+    '^@catchall/core/domain$': '<rootDir>/core/src/domain',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };

@@ -1,9 +1,5 @@
-export * from './domain/normalize-domain';
-export * from './domain/status';
-export * from './domain/event-type';
-export * from './domain/fold';
-export * from './domain/event-time';
-export * from './domain/topics';
+// The pure domain rules (also `@catchall/core/domain` alone), then the service runtime.
+export * from './domain';
 export * from './runtime/config';
 export * from './runtime/errors';
 export * from './runtime/lifecycle';

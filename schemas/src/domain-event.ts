@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { EventType } from '@catchall/core';
+import type { EventType } from '@catchall/core/domain';
 
 /** The Avro contract, read from the one file that defines it. */
 export const domainEventSchema: Record<string, unknown> = JSON.parse(

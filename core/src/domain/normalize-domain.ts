@@ -32,7 +32,7 @@ function checkLabel(label: string): string | undefined {
 }
 
 /**
- * Normalizes a domain name as ARCHITECTURE.md section 3 says: trimmed, lower-cased, one
+ * Normalizes a domain name as ARCHITECTURE.md, section 3 says: trimmed, lower-cased, one
  * trailing dot removed, internationalized names converted to punycode, then checked to be
  * a valid RFC 1123 host name. Pure: the same input always gives the same answer.
  */
