@@ -90,7 +90,9 @@ async function catchUp(stack: Stack, databaseUrl: string, pool: pg.Pool, topic: 
     await new Promise((r) => setTimeout(r, 250));
   }
   const seconds = (Date.now() - t0) / 1000;
-  return { consumer, rate: Math.round(EVENTS / seconds), seconds, maxRss };
+  // CPU time per event: the figure the machine's other load moves least.
+  const cpuMicros = Number(((consumer.cpuSeconds() * 1e6) / EVENTS).toFixed(2));
+  return { consumer, rate: Math.round(EVENTS / seconds), seconds, maxRss, cpuMicros };
 }
 
 /** Freshness at a steady rate: probe events timed from Kafka's ack to their row in Postgres. */
@@ -187,6 +189,7 @@ async function main(): Promise<void> {
         'Postgres ceiling events/s': ceiling,
         'Kafka ConsumerPerformance events/s': kafkaRate,
         'projector / ceiling': Number((projected.rate / ceiling).toFixed(2)),
+        'projector CPU µs/event': projected.cpuMicros,
         'max RSS MB': projected.maxRss,
         'rows after': Number(size!.domains),
         'preload events/s': preloadRate,
