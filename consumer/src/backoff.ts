@@ -49,7 +49,8 @@ export function createBackoff(options: {
   return {
     fail(err, during) {
       if (timer) return;
-      options.logger.error({ err, during, retryInMs: delay }, 'projection paused; will retry');
+      // A warning: what waits too long is reported as a stalled partition (an error).
+      options.logger.warn({ err, during, retryInMs: delay }, 'projection paused; will retry');
       options.pause();
       options.onPausedChange?.(true);
       schedule();

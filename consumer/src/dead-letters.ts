@@ -25,13 +25,38 @@ export interface DeadLetters {
  */
 const MAX_SEND_BYTES = 512 * 1024;
 
+/**
+ * A record's key, value and headers are kept in its dead letter up to this size together:
+ * under the broker's default `message.max.bytes` (1 MiB) whatever the dead-letter topic's own
+ * limit. A larger record (compressed far below the events topic's limit, say, or with
+ * thousands of headers) is dead-lettered with the reason and origin only; the original stays
+ * in the events topic at the offset the headers name, and `dlq-original-bytes` says how
+ * large it was.
+ */
+const MAX_KEPT_BYTES = 900 * 1024;
+
+function headerBytes(headers: KafkaMessage['headers']): number {
+  let size = 0;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) size += name.length + 8 + (v?.length ?? 0);
+  }
+  return size;
+}
+
+function bodyBytes(message: KafkaMessage): number {
+  return (message.key?.length ?? 0) + (message.value?.length ?? 0) + headerBytes(message.headers);
+}
+
 function toMessage(letter: DeadLetter): Message {
   const { message } = letter;
+  const bytes = bodyBytes(message);
+  const kept = bytes <= MAX_KEPT_BYTES;
   return {
-    key: message.key,
-    value: message.value,
+    key: kept ? message.key : null,
+    value: kept ? message.value : null,
     headers: {
-      ...message.headers,
+      ...(kept ? message.headers : { 'dlq-original-bytes': String(bytes) }),
       'dlq-reason': letter.reason,
       'dlq-detail': letter.detail.slice(0, 1000),
       'dlq-original-topic': letter.topic,
@@ -43,12 +68,8 @@ function toMessage(letter: DeadLetter): Message {
 }
 
 function sizeOf(letter: DeadLetter): number {
-  let size = 1200 + (letter.message.key?.length ?? 0) + (letter.message.value?.length ?? 0);
-  for (const [name, value] of Object.entries(letter.message.headers ?? {})) {
-    size +=
-      name.length + 16 + (Array.isArray(value) ? value.join('').length : (value?.length ?? 0));
-  }
-  return size;
+  const bytes = bodyBytes(letter.message);
+  return 1200 + (bytes <= MAX_KEPT_BYTES ? bytes : 0);
 }
 
 /**

@@ -52,6 +52,8 @@ export interface PartitionState {
   fold(offset: number, domain: string, event: CountedEvent, timestamp: number): void;
   /** Moves past a record that counts nothing (ignored or dead-lettered). */
   pass(offset: number, timestamp: number): void;
+  /** A batch arrived: the partition's end (high watermark) is known before it is applied. */
+  sawEnd(highWatermark: number): void;
   /** The batch ended at `lastOffset` (transaction markers after the last record included). */
   endOfBatch(lastOffset: number, highWatermark: number): void;
 
@@ -158,6 +160,9 @@ export function createPartitionState(
       moveTo(offset, timestamp);
     },
     pass: moveTo,
+    sawEnd(watermark) {
+      highWatermark = watermark;
+    },
     endOfBatch(lastOffset, watermark) {
       next = Math.max(next ?? 0, lastOffset + 1);
       highWatermark = watermark;

@@ -42,6 +42,12 @@ export interface PartitionWork {
   applyBatch(state: PartitionState, batch: FetchedBatch, control: BatchControl): Promise<void>;
   /** Commits the pending deltas and the position in one transaction (see ProjectionStore.flush). */
   flush(state: PartitionState): Promise<void>;
+  /**
+   * A fetched batch held only records the consumer filters out (transaction markers,
+   * aborted records): kafkajs does not hand it over, so the position moves past it here,
+   * when it follows on from the position.
+   */
+  passFiltered(state: PartitionState, first: number, last: number, highWatermark: number): void;
   /** After a failure: reads the stored position again and seeks there. */
   resync(state: PartitionState): Promise<void>;
 }
@@ -114,10 +120,13 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
   ): Promise<void> {
     const first = batch.messages[0];
     if (!first || control.isStale()) return;
+    // Known before the batch is applied, so that a partition stuck on it shows its lag.
+    state.sawEnd(Number(batch.highWatermark));
     if (!state.isVerified() && !(await checkStart(state, Number(first.offset)))) return;
     // Counted per batch, not per record: metrics stay off the hot path.
     const counts = { skipped: 0, delivered: 0, bounced: 0, ignored: 0 };
     let letters: DeadLetter[] = [];
+    let deadLettered = 0;
     let sinceHeartbeat = 0;
     for (const message of batch.messages) {
       const offset = Number(message.offset);
@@ -146,11 +155,13 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
       if (++sinceHeartbeat === HEARTBEAT_EVERY) {
         sinceHeartbeat = 0;
         await sendDeadLetters(state, letters);
+        deadLettered += letters.length;
         letters = [];
         await control.heartbeat();
       }
     }
     await sendDeadLetters(state, letters);
+    deadLettered += letters.length;
     metrics.recordsConsumed.inc(batch.messages.length);
     metrics.recordsSkipped.inc(counts.skipped);
     metrics.eventsApplied.inc({ type: 'delivered' }, counts.delivered);
@@ -161,6 +172,8 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
     const isolated = state.takeIsolated();
     if (isolated) await commitIsolated(state, isolated.records, isolated.until, control);
+    // Committed at once: a restart before the next flush would send these dead letters again.
+    if (deadLettered > 0) await flush(state);
   }
 
   /** Writes one flush; a lost compare-and-set throws PositionConflict. */
@@ -180,6 +193,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
       metrics.freshness.set((now() - state.newestTimestamp) / 1000);
     }
     state.committed(flush, now());
+    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
     await options.commitHint(state.partition, flush.next);
   }
 
@@ -265,5 +279,10 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     }
   }
 
-  return { applyBatch, flush, resync };
+  function passFiltered(state: PartitionState, first: number, last: number, end: number): void {
+    if (state.needsPosition() || !state.isVerified() || !state.isApplied(first - 1)) return;
+    state.endOfBatch(last, end);
+  }
+
+  return { applyBatch, flush, resync, passFiltered };
 }

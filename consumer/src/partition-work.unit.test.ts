@@ -94,15 +94,33 @@ describe('partition work', () => {
   it('given a failure after dead letters were sent, when the batch is read again, then no record is dead-lettered twice', async () => {
     const { store, deadLetters, work, state, apply } = setUp();
     const records = [jsonRecord(0, Buffer.from('x')), jsonRecord(1, { domain: 'a.example' })];
-    await apply(records);
     store.failures.push(new Error('connection lost'));
-    await expect(work.flush(state)).rejects.toThrow('connection lost');
+    await expect(apply(records)).rejects.toThrow('connection lost');
     state.forget();
     await work.resync(state);
     await apply(records);
     await work.flush(state);
     expect(deadLetters.letters).toHaveLength(1);
     expect(store.rows.get('a.example')?.delivered).toBe(1);
+  });
+
+  it('commits the position past dead letters at once, so that a restart does not send them again', async () => {
+    const { store, deadLetters, apply } = setUp();
+    await apply([jsonRecord(0, { domain: 'a.example' }), jsonRecord(1, Buffer.from('x'))]);
+    expect(deadLetters.letters).toHaveLength(1);
+    expect(store.stored.get(0)).toBe(2);
+  });
+
+  it('moves past a batch of only transaction markers or aborted records that follows on from the position', async () => {
+    const { store, work, state, apply } = setUp();
+    await apply(events(0, ['a.example']));
+    work.passFiltered(state, 1, 1, 2);
+    await work.flush(state);
+    expect(store.stored.get(0)).toBe(2);
+    expect(state.lag()).toBe(0);
+    // One that does not follow on (records in between not seen yet) changes nothing.
+    work.passFiltered(state, 5, 6, 7);
+    expect(state.pendingFlush()).toBeUndefined();
   });
 
   it('given a storm of bad records, when the batch is applied, then the member heartbeats and sends the dead letters in few requests', async () => {

@@ -100,11 +100,11 @@ export function createPartitions(options: {
     return entry;
   }
 
-  function stop(err: unknown, during: string, state: PartitionState): void {
+  function stop(err: unknown, during: string, partition: number, offset: number): void {
     if (fatal !== undefined) return;
     fatal = err;
     log.fatal(
-      { err, during, partition: state.partition, offset: state.position ?? 0 },
+      { err, during, partition, offset },
       'projector stopped: a failure that retrying cannot mend',
     );
     consumer.pause();
@@ -119,11 +119,12 @@ export function createPartitions(options: {
         await task(state);
         backoff.succeed();
       } catch (err) {
+        const offset = state.position ?? 0;
         // Nothing uncommitted survives a failure: a retry starts from the stored position.
         state.forget();
         if (err instanceof GroupError) throw err.original;
         if (isRetriable(err)) backoff.fail(err, during);
-        else stop(err, during, state);
+        else stop(err, during, state.partition, offset);
       }
     });
   }

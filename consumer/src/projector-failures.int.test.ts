@@ -165,6 +165,57 @@ describe('the projector when the store or the consumer fails', () => {
     expect(running.fatal).toEqual([]);
   });
 
+  it('moves its positions past transaction markers and aborted records at the end of a partition: caught up, not stalled', async () => {
+    const encoder = await encoderFor(topic.name);
+    const record = (domain: string, type: 'delivered' | 'bounced') => ({
+      key: domain,
+      value: encoder.encode(toEvent({ domain, type })),
+    });
+    const running = await startProjector(topic, db);
+    stops.push(() => running.stop());
+    const producer = testKafka().producer({
+      transactionalId: uniqueName('tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    const admin = testKafka().admin();
+    await Promise.all([producer.connect(), admin.connect()]);
+    try {
+      const positionsAtEnd = async () => {
+        const end = (await admin.fetchTopicOffsets(topic.name)).reduce(
+          (n, o) => n + Number(o.high),
+          0,
+        );
+        const { rows } = await db.pool.query<{ n: string }>(
+          'SELECT coalesce(sum(next_offset), 0)::text AS n FROM projection_positions',
+        );
+        return Number(rows[0]!.n) === end;
+      };
+      const committed = await producer.transaction();
+      await committed.send({
+        topic: topic.name,
+        acks: -1,
+        messages: [record('a.example', 'delivered')],
+      });
+      await committed.commit();
+      await waitFor('the committed transaction to be applied, its marker included', positionsAtEnd);
+      // Then a fetch that holds only an aborted record and its marker: the consumer filters
+      // both out and kafkajs does not hand the batch to eachBatch.
+      const aborted = await producer.transaction();
+      await aborted.send({
+        topic: topic.name,
+        acks: -1,
+        messages: [record('a.example', 'bounced')],
+      });
+      await aborted.abort();
+      await waitFor('the positions to pass the aborted transaction', positionsAtEnd);
+    } finally {
+      await Promise.all([producer.disconnect(), admin.disconnect()]);
+    }
+    expect(running.projector.stalled()).toEqual([]);
+    expect((await readModelCounts(db.pool)).get('a.example')).toEqual({ delivered: 1, bounced: 0 });
+  });
+
   it('replaces a consumer that kafkajs gives up on, also while a partition is paused, and loses nothing', async () => {
     // A store that fails (retriably) at first: the partitions pause with backoff.
     let failures = 3;

@@ -190,6 +190,18 @@ export function createProjector(options: ProjectorOptions): Projector {
       partitions.assigned(e.payload.memberAssignment[topic] ?? []);
     });
     c.on(c.events.REBALANCING, () => tick());
+    // Batches of only transaction markers or aborted records never reach eachBatch.
+    c.on(c.events.END_BATCH_PROCESS, ({ payload: b }) => {
+      if (b.topic !== topic || b.batchSize > 0 || b.firstOffset === null) return;
+      void partitions.guarded(b.partition, 'batch', async (state) =>
+        work.passFiltered(
+          state,
+          Number(b.firstOffset),
+          Number(b.lastOffset),
+          Number(b.highWatermark),
+        ),
+      );
+    });
     c.on(c.events.CRASH, (e) => {
       member = false;
       // kafkajs restarts the consumer itself after a retriable crash; the others are ours.

@@ -23,7 +23,8 @@ commands:
     --accept-truncated  rebuild even though retention deleted records from the topic
     --accept-dead-letters
                         switch even though records were dead-lettered for a reason that
-                        may not last (a schema id the registry did not know)
+                        may not last (a schema id the registry did not know); without it
+                        such a rebuild ends ready, not live, with exit code 3
     --no-switch         only mark the version ready; switch later with \`switch\`
     --fresh             start a new version even if an unfinished rebuild could resume
     --threshold N       catch-all threshold of the new version (default CATCH_ALL_THRESHOLD)
@@ -207,10 +208,13 @@ async function runRebuild(
     if (result.transientDeadLetters) {
       console.log(
         `not switched: records were left out for a reason that may not last (${JSON.stringify(result.transientDeadLetters)}); ` +
-          'check the schema registry, then rebuild again, or switch with --accept-dead-letters',
+          'check the schema registry, then rebuild again (with --accept-dead-letters to switch anyway)',
       );
+      // Not the outcome asked for: scripts see it in the exit code.
+      process.exitCode = 3;
+    } else {
+      console.log(messages[result.outcome]);
     }
-    console.log(messages[result.outcome]);
     if (result.outcome === 'interrupted') process.exitCode = 130;
   } finally {
     progress.stop();

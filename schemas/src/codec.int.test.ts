@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { testInfra, uniqueName } from '../../test/support/env';
 import { newerWriterSchema } from '../../test/support/events';
 import { createEventDecoder, createEventEncoder, DecodeError, SchemaIdNotYetKnown } from './codec';
@@ -123,6 +124,13 @@ describe('the event schema in the real schema registry', () => {
     await expect(decoder.decode(unknownId)).rejects.toBeInstanceOf(SchemaIdNotYetKnown);
     now += 1;
     await expect(decoder.decode(unknownId)).rejects.toMatchObject({ reason: 'unknown-schema-id' });
+    // Another unknown id right after: the registry was just waited on, given up at once.
+    const otherId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xfc, 1, 2]);
+    await expect(decoder.decode(otherId)).rejects.toMatchObject({ reason: 'unknown-schema-id' });
+    // Once the window has passed since, a new unknown id is waited on again.
+    now += 5000;
+    const thirdId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xfb, 1, 2]);
+    await expect(decoder.decode(thirdId)).rejects.toBeInstanceOf(SchemaIdNotYetKnown);
   });
 
   it('refuses a body that does not match its schema', async () => {
@@ -134,6 +142,41 @@ describe('the event schema in the real schema registry', () => {
         Buffer.concat([header, Buffer.from([0xff, 0xff])]),
       ),
     ).rejects.toMatchObject({ reason: 'undecodable' });
+  });
+
+  it('refuses every record of a schema id that is not Avro (a JSON Schema), as undecodable', async () => {
+    const s = subject();
+    const response = await fetch(`${registryUrl}/subjects/${s}/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify({ type: 'object' }) }),
+    });
+    const { id } = (await response.json()) as { id: number };
+    const value = Buffer.from([0, 0, 0, 0, 0, 0x7b, 0x7d]);
+    value.writeInt32BE(id, 1);
+    await expect(createEventDecoder({ registryUrl }).decode(value)).rejects.toMatchObject({
+      reason: 'undecodable',
+      message: expect.stringMatching(/not an Avro schema/),
+    });
+  });
+
+  it('reports a registry that accepts connections but never answers as retriable, within seconds', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as net.AddressInfo;
+      const decoder = createEventDecoder({
+        registryUrl: `http://127.0.0.1:${port}/apis/ccompat/v7`,
+      });
+      await expect(decoder.decode(Buffer.from([0, 0, 0, 0, 1, 0]))).rejects.toMatchObject({
+        retriable: true,
+        message: expect.stringMatching(/no answer within/),
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('reports an unreachable registry as retriable', async () => {

@@ -65,6 +65,26 @@ export async function createEventEncoder(options: {
   };
 }
 
+/** How long one schema lookup may take before it counts as a registry failure (retried). */
+const LOOKUP_TIMEOUT_MS = 5000;
+
+class LookupTimeout extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LookupTimeout(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The reader of a schema id that is not Avro: every record of it is undecodable. */
+function notAvro(id: number): EventReader {
+  return () => {
+    throw new DecodeError('undecodable', `schema id ${id} is not an Avro schema`);
+  };
+}
+
 /** Default of EventDecoderOptions.unknownSchemaRetryMs (and of SCHEMA_UNKNOWN_RETRY_MS). */
 export const DEFAULT_UNKNOWN_SCHEMA_RETRY_MS = 30000;
 
@@ -75,7 +95,9 @@ export interface EventDecoderOptions {
    * SchemaIdNotYetKnown error, retriable) before they are dead-lettered as
    * `unknown-schema-id`, in milliseconds. Counted from the first such answer for the id;
    * the registry is asked again at least this often afterwards, so an id it learns later
-   * is read from then on.
+   * is read from then on. Within this time after an id was given up, another unknown id is
+   * given up at once: the registry was just waited on, so a storm of ids it does not know
+   * costs one wait, not one per id.
    */
   unknownSchemaRetryMs?: number;
   /** The clock, in epoch milliseconds (tests pass their own). */
@@ -101,28 +123,49 @@ export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
   const loaded = new Map<number, EventReader>();
   /** Ids the registry answered 404 for: since when, and when it was last asked. */
   const unknown = new Map<number, { since: number; askedAt: number }>();
+  /** When an unknown id was last given up (dead-lettered). */
+  let lastGaveUp = -Infinity;
 
   async function loadReader(id: number): Promise<EventReader> {
-    let writer: avro.Type;
+    let writer: unknown;
     try {
-      writer = (await registry.getSchema(id)) as unknown as avro.Type;
+      writer = await withTimeout(registry.getSchema(id), LOOKUP_TIMEOUT_MS);
     } catch (err) {
-      if ((err as { status?: number }).status === 404) throw notKnown(id);
-      throw new RegistryError(
-        `schema registry lookup of id ${id} failed: ${(err as Error).message}`,
-        'CATCHALL_REGISTRY_UNAVAILABLE',
-        true,
+      const status = (err as { status?: unknown }).status;
+      if (status === 404) throw notKnown(id);
+      // An HTTP answer (mappersmith reports a failed connection as 400) or no answer at
+      // all: the registry, not the record, is the problem.
+      if (typeof status === 'number' || err instanceof LookupTimeout) {
+        throw new RegistryError(
+          `schema registry lookup of id ${id} failed: ${(err as Error).message}`,
+          'CATCHALL_REGISTRY_UNAVAILABLE',
+          true,
+        );
+      }
+      // The registry answered with a schema the client cannot parse.
+      throw new DecodeError(
+        'undecodable',
+        `writer schema ${id} cannot be parsed: ${(err as Error).message}`,
       );
     }
     unknown.delete(id);
-    const reader = readsAsContract(writer, readerType) ? readSame : createWriterReader(writer, id);
+    // A JSON Schema or Protobuf id (the registry holds those too) is no Avro writer.
+    // avsc's own check (duck-typed: the registry client may hold another copy of avsc).
+    const reader = !avro.Type.isType(writer)
+      ? notAvro(id)
+      : readsAsContract(writer as avro.Type, readerType)
+        ? readSame
+        : createWriterReader(writer as avro.Type, id);
     loaded.set(id, reader);
     return reader;
   }
 
   function notKnown(id: number): Error {
     const at = now();
-    const entry = unknown.get(id) ?? { since: at, askedAt: at };
+    // Right after the registry has been waited on for a whole window, it is not lagging:
+    // another unknown id is given up at once instead of stalling its partition again.
+    const since = at - lastGaveUp < retryMs ? at - retryMs : at;
+    const entry = unknown.get(id) ?? { since, askedAt: at };
     entry.askedAt = at;
     unknown.set(id, entry);
     return verdict(id, entry.since);
@@ -135,6 +178,7 @@ export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
         `schema id ${id} is not in the registry (yet): retrying for ${retryMs - waited} ms more`,
       );
     }
+    lastGaveUp = now();
     return new DecodeError(
       'unknown-schema-id',
       `schema id ${id} is not in the registry (asked for ${Math.round(waited / 1000)} s)`,

@@ -131,6 +131,20 @@ export function readsAsContract(writer: avro.Type, reader: avro.Type): boolean {
   return time !== undefined && TIME_UNITS[logicalTypeOf(time.type) ?? 'timestamp-millis'] === 1;
 }
 
+/**
+ * The record a writer schema holds: itself, or the one record branch of a union (Avro
+ * resolution reads a union writer's value by its branch: specification 1.12, "Schema
+ * Resolution"); undefined for anything else.
+ */
+function recordOf(writer: avro.Type): avro.types.RecordType | undefined {
+  if (writer.typeName === 'record') return writer as avro.types.RecordType;
+  if (!writer.typeName.startsWith('union')) return undefined;
+  const records = (writer as unknown as { types: avro.Type[] }).types.filter(
+    (t) => t.typeName === 'record',
+  );
+  return records.length === 1 ? (records[0] as avro.types.RecordType) : undefined;
+}
+
 function fieldNamed(fields: WriterField[], name: string): WriterField | undefined {
   return fields.find((f) => f.name === name) ?? fields.find((f) => f.aliases.includes(name));
 }
@@ -156,8 +170,9 @@ function fieldNamed(fields: WriterField[], name: string): WriterField | undefine
  * Per record, the body is decoded with the writer's own schema (avsc), then projected.
  */
 export function createWriterReader(writer: avro.Type, schemaId: number): EventReader {
-  if (writer.typeName !== 'record') {
-    const message = `writer schema ${schemaId} is a ${writer.typeName}, not a record`;
+  const record = recordOf(writer);
+  if (record === undefined) {
+    const message = `writer schema ${schemaId} is a ${writer.typeName} with no one record to read`;
     return () => {
       throw undecodable(message);
     };
@@ -165,8 +180,8 @@ export function createWriterReader(writer: avro.Type, schemaId: number): EventRe
   // The same schema read with exact longs (the registry client's type rounds past 2^53).
   const exact = avro.Type.forSchema(plainLongs(writer.schema()) as avro.Schema, {
     registry: { long: exactLong },
-  }) as avro.types.RecordType;
-  const fields = (writer as avro.types.RecordType).fields.map((f) => ({
+  });
+  const fields = record.fields.map((f) => ({
     name: f.name,
     aliases: f.aliases,
     type: f.type,
@@ -205,12 +220,17 @@ export function createWriterReader(writer: avro.Type, schemaId: number): EventRe
   }
 
   return (body) => {
-    let record: Record<string, unknown>;
+    let decoded: unknown;
     try {
-      record = exact.fromBuffer(body) as Record<string, unknown>;
+      decoded = unwrap(exact.fromBuffer(body));
     } catch (err) {
       throw undecodable(`Avro body cannot be decoded: ${(err as Error).message}`);
     }
+    // A union writer's value may be of another branch than the record (null, say).
+    if (decoded === null || typeof decoded !== 'object' || Buffer.isBuffer(decoded)) {
+      throw undecodable(`the value is ${decoded === null ? 'null' : typeof decoded}, not a record`);
+    }
+    const record = decoded as Record<string, unknown>;
     const from = source === undefined ? null : unwrap(record[source]);
     return {
       eventId: eventId === undefined ? '' : text(record[eventId], 'eventId'),

@@ -136,6 +136,18 @@ describe('reading a writer schema other than the reader', () => {
     expect(() => roundTrip(schema, event)).toThrow(/no field domain/);
   });
 
+  it('reads a union writer by its one record branch, and refuses only a value of another branch', () => {
+    const union = avro.Type.forSchema(['null', base()] as avro.Schema, writerTypeOptions());
+    const read = createWriterReader(union, 7);
+    expect(read(union.toBuffer(event))).toEqual(event);
+    expect(() => read(union.toBuffer(null))).toThrow(/null, not a record/);
+  });
+
+  it('refuses every record of a writer that holds no one record', () => {
+    const writer = avro.Type.forSchema('string', writerTypeOptions());
+    expect(() => createWriterReader(writer, 7)(writer.toBuffer('x'))).toThrow(/no one record/);
+  });
+
   it('refuses a body that is not what the writer schema says', () => {
     const writer = avro.Type.forSchema(base() as avro.Schema);
     expect(() => createWriterReader(writer, 7)(Buffer.from([0xff, 0xff, 0xff]))).toThrow(

@@ -77,6 +77,28 @@ describe('the kafkajs patches', () => {
     }
   });
 
+  it('decode a record with thousands of headers, repeated names and names of Object members', () => {
+    const names = new Map<string, string[]>();
+    for (let i = 0; i < 20_000; i += 1) {
+      names.set(`h${i % 5000}`, [...(names.get(`h${i % 5000}`) ?? []), `v${i}`]);
+    }
+    // fromEntries makes own properties, '__proto__' included.
+    const headers = Object.fromEntries([...names, ['constructor', ['c']], ['__proto__', ['p']]]);
+    const encoded = Record({ key: null, value: 'v', headers }) as { buffer: Buffer };
+    const decoder = new Decoder(encoded.buffer);
+    decoder.readVarInt();
+    const record = RecordDecoder(decoder, { firstOffset: '0', firstTimestamp: 0, magicByte: 2 });
+    expect(Object.keys(record.headers)).toHaveLength(5002);
+    expect((record.headers.h7 as Buffer[]).map(String)).toEqual([
+      'v7',
+      'v5007',
+      'v10007',
+      'v15007',
+    ]);
+    expect(String(record.headers['constructor'])).toBe('c');
+    expect(String(record.headers['__proto__'])).toBe('p');
+  });
+
   it('encode records that the kafkajs decoder reads back field for field', () => {
     const cases = [
       { key: 'example.com', value: Buffer.from([0, 0, 0, 0, 7, 1, 2]), offsetDelta: 0 },
