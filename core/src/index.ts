@@ -14,3 +14,8 @@ export * from './runtime/kafka';
 export * from './runtime/postgres';
 export * from './runtime/topics-admin';
 export * from './runtime/producer-handle';
+export * from './domain/event-time';
+export { ErrorBody, errorBody, errorResponses } from './runtime/http-errors';
+export { decodeBody } from './runtime/http-body';
+export { createAjv } from './runtime/validation';
+export { DomainField } from './runtime/route-fields';

@@ -1,0 +1,13 @@
+import { Type } from '@sinclair/typebox';
+import { MAX_RAW_DOMAIN_LENGTH } from '../domain/normalize-domain';
+
+/**
+ * A domain in a path, a batch item or a lookup: the one limit of every route, on the name
+ * as sent; normalization then allows 253 characters (RFC 1123) and answers 400 beyond.
+ */
+export const DomainField = Type.String({
+  minLength: 1,
+  maxLength: MAX_RAW_DOMAIN_LENGTH,
+  description:
+    'the mail domain as sent (Unicode or punycode, any case, one trailing dot); normalized before use, then at most 253 characters (RFC 1123)',
+});
