@@ -74,16 +74,21 @@ export async function readAll(
   await consumer.subscribe({ topic, fromBeginning: true });
   const done = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), timeoutMs);
+    // Read committed: records of aborted transactions and the transactions' markers are
+    // not delivered, so a partition is done when a batch's last offset (markers included,
+    // which only the batch events see) reaches its end.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (Number(payload.lastOffset) + 1 >= (remaining.get(payload.partition) ?? Infinity)) {
+        remaining.delete(payload.partition);
+      }
+      if (remaining.size === 0) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
     void consumer.run({
       eachMessage: async ({ partition, message }) => {
         records.push({ partition, offset: message.offset, message });
-        if (Number(message.offset) + 1 >= (remaining.get(partition) ?? Infinity)) {
-          remaining.delete(partition);
-        }
-        if (remaining.size === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
       },
     });
   });
