@@ -88,8 +88,9 @@ export function toCatalogueError(err: FrameworkError, request: FastifyRequest): 
       return errors.invalidBody(err.message);
     default:
   }
-  // zlib's errors (Z_DATA_ERROR, ...): the body is not in the coding it claims.
-  if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code === 'ERR__ERROR_FORMAT') {
+  // zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR): the body is not in the coding it claims.
+  // Brotli's are ERR__ERROR_FORMAT_* and the like (its decoder's error names, prefixed).
+  if (code.startsWith('Z_') || code.startsWith('ERR__')) {
     return errors.invalidBody(
       `it is not valid ${String(request.headers['content-encoding'])} data (${err.message})`,
     );
