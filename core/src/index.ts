@@ -18,4 +18,4 @@ export * from './domain/event-time';
 export { ErrorBody, errorBody, errorResponses } from './runtime/http-errors';
 export { decodeBody } from './runtime/http-body';
 export { createAjv } from './runtime/validation';
-export { DomainField } from './runtime/route-fields';
+export { CURSOR_FORMAT, DomainField } from './runtime/route-fields';

@@ -3,6 +3,8 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -141,7 +143,7 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
 
   observeRequests(app, options.metrics);
 
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]!;
     const allowed = allowedMethods(path);
     if (allowed.length > 0) {
@@ -150,9 +152,15 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
       return;
     }
     void reply.code(404).send(errorBody(errors.routeNotFound(request.method, path)));
-  });
+  };
+  app.setNotFoundHandler(notFound);
 
   app.setErrorHandler((raw: ErrorWithDetails, request, reply) => {
+    // No route: the answer is 404 or 405 whatever the body (which fastify reads first).
+    if (request.is404) {
+      notFound(request, reply);
+      return;
+    }
     const err = toCatalogueError(raw, request);
     const { statusCode } = err;
     // An unexpected failure is logged in full but not described to the client.

@@ -21,13 +21,15 @@ export const EventTimeField = Type.String({
     'when it happened, RFC 3339 (`T`/`Z` in either case, `Z` or an offset; a leap second is read as second 59; precision: milliseconds); default: now',
 });
 
-/** Well-formed Unicode: a lone surrogate (`\ud800` in JSON) has no UTF-8 form to store. */
 export const SourceField = Type.String({
   minLength: 1,
   maxLength: 200,
-  pattern: '^[^\\ud800-\\udfff]*$',
-  description: 'the system that reported the event',
+  description:
+    'the system that reported the event; well-formed Unicode (a lone surrogate such as `\\ud800` has no UTF-8 form to store: 400)',
 });
+
+/** A lone surrogate: JSON can carry one (`"\\ud800"`), UTF-8 and so Avro cannot. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 const Params = Type.Object({ domain: DomainField });
 
@@ -85,6 +87,9 @@ export function buildEvent(
 ): DomainEvent {
   const normalized = normalizeDomain(input.domain);
   if (!normalized.ok) throw errors.invalidDomain(input.domain, normalized.reason);
+  if (input.source !== undefined && LONE_SURROGATE.test(input.source)) {
+    throw errors.invalidRequest('source is not well-formed Unicode (it holds a lone surrogate)');
+  }
   const occurredAt = input.occurredAt === undefined ? now : parseEventTime(input.occurredAt);
   // The schema's date-time format is parseEventTime itself; this guards its callers.
   if (occurredAt === undefined) throw errors.invalidEventTime(input.occurredAt);

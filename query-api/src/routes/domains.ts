@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import {
+  CURSOR_FORMAT,
   DOMAIN_STATUSES,
   DomainField,
   errorResponses,
@@ -69,7 +70,11 @@ const listQuery = (maxLimit: number) =>
         }),
       ),
       cursor: Type.Optional(
-        Type.String({ maxLength: 2048, description: 'nextCursor of the previous page' }),
+        Type.String({
+          maxLength: 2048,
+          format: CURSOR_FORMAT,
+          description: 'nextCursor of the previous page, unchanged (400 otherwise)',
+        }),
       ),
     },
     { additionalProperties: false },
