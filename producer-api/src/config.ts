@@ -50,6 +50,13 @@ export const producerConfigFields = {
     default: 5000,
     description: 'records per Kafka transaction at most',
   }),
+  PRODUCE_TRANSACTIONS: Type.Integer({
+    minimum: 1,
+    maximum: 64,
+    default: 4,
+    description:
+      'Kafka transactions in flight at most, one transactional producer each (a producer starts its next only once the broker completed its last)',
+  }),
   PRODUCE_REQUEST_MAX_BYTES: Type.Integer({
     minimum: 4096,
     default: 1048576,

@@ -40,7 +40,12 @@ export function splitToFit(messages: Message[], maxBytes: number): Message[][] {
 }
 
 export interface PublisherOptions {
-  producer: ProducerHandle;
+  /**
+   * One transactional producer per transaction in flight: a producer has one transaction
+   * open at a time, and its next one waits until the broker has completed the last (the
+   * transaction markers written), so transactions overlap across producers.
+   */
+  producers: ProducerHandle[];
   topic: string;
   /** Records wait at most this long to share a produce request. */
   lingerMs: number;
@@ -86,14 +91,16 @@ function toHttpError(err: unknown): CatchallError {
 }
 
 /**
- * Micro-batching: concurrent requests share Kafka transactions. Records gather while a
- * transaction is in flight, or for at most `lingerMs` when idle, and go out together, at
- * most `maxBatchRecords` a transaction, in produce requests of at most `maxRequestBytes`;
+ * Micro-batching: concurrent requests share Kafka transactions. Records gather while every
+ * producer has a transaction in flight, or for at most `lingerMs` when one is idle, and go
+ * out together, at most `maxBatchRecords` a transaction, in produce requests of at most
+ * `maxRequestBytes`;
  * each caller is answered when the transaction holding its records is committed. A
  * request's records are all in one transaction, so they are stored all together or not at
  * all, whatever their partitions and however many produce requests they take (a partition
  * that refuses its records, a broker lost between two requests: the transaction aborts).
- * One transaction at a time: a producer has at most one open.
+ * Several transactions at a time, one per producer: events are counted, not ordered, so
+ * two transactions may commit in either order.
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   const { metrics } = options;
@@ -102,7 +109,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
   let waitingRecords = 0;
   /** Records accepted and not yet answered: waiting plus in flight. */
   let queuedRecords = 0;
-  let sending: Promise<void> | undefined;
+  /** Producers without a transaction in flight. */
+  const idle = [...options.producers];
+  const inFlight = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let lastSendFailed = false;
 
@@ -141,12 +150,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
-  async function send(batch: Pending[]): Promise<void> {
+  async function send(handle: ProducerHandle, batch: Pending[]): Promise<void> {
     const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((p) => p.messages);
     let producer: Producer | undefined;
     let committing = false;
     try {
-      producer = await options.producer.get();
+      producer = await handle.get();
       const transaction = await producer.transaction();
       try {
         for (const group of splitToFit(messages, options.maxRequestBytes)) {
@@ -167,7 +176,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       }
     } catch (err) {
       lastSendFailed = true;
-      if (producer) options.producer.replace(producer);
+      if (producer) handle.replace(producer);
       // Before the commit request nothing is visible; once it is sent, it may have landed.
       const httpError = committing ? errors.commitUnknown(reason(err)) : toHttpError(err);
       for (const p of batch) p.reject(httpError);
@@ -177,16 +186,20 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
-  /** Sends batches one after another until the queue is empty. */
-  function drainQueue(): void {
+  /** Starts a transaction on each idle producer while records wait. */
+  function pump(): void {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (sending || queue.length === 0) return;
-    sending = (async () => {
-      while (queue.length > 0) await send(takeBatch());
-    })().finally(() => {
-      sending = undefined;
-    });
+    while (queue.length > 0 && idle.length > 0) {
+      const handle = idle.pop()!;
+      const running: Promise<void> = send(handle, takeBatch()).finally(() => {
+        inFlight.delete(running);
+        idle.push(handle);
+        // What gathered meanwhile goes out now, on the producer just freed.
+        pump();
+      });
+      inFlight.add(running);
+    }
   }
 
   function withTimeout(promise: Promise<void>): Promise<void> {
@@ -208,16 +221,17 @@ export function createPublisher(options: PublisherOptions): Publisher {
       queuedRecords += messages.length;
       waitingRecords += messages.length;
       metrics.queueDepth.set(queuedRecords);
-      // While a send is in flight the queue fills and goes out when it returns.
-      if (!sending) {
-        if (waitingRecords >= options.maxBatchRecords) drainQueue();
-        else timer ??= setTimeout(drainQueue, options.lingerMs);
+      // While every producer has a transaction in flight the queue fills and goes out when
+      // one returns; an idle producer waits `lingerMs` for more, unless a batch is full.
+      if (idle.length > 0) {
+        if (waitingRecords >= options.maxBatchRecords) pump();
+        else timer ??= setTimeout(pump, options.lingerMs);
       }
       return withTimeout(acked);
     },
     async drain() {
-      drainQueue();
-      while (sending) await sending;
+      pump();
+      while (inFlight.size > 0) await Promise.all(inFlight);
     },
     failing: () => lastSendFailed,
   };

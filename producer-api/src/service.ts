@@ -34,28 +34,32 @@ export async function startProducerService(
     clientId: `${config.KAFKA_CLIENT_ID}-producer-api`,
     logger,
   });
-  // One transactional id per process: each replacement producer (after a failed send)
-  // takes it over and so fences its predecessor.
-  const transactionalId = `${config.KAFKA_CLIENT_ID}-producer-api-${hostname()}-${process.pid}-${randomUUID()}`;
-  const producer = createProducerHandle({
-    create: () =>
-      createTransactionalProducer(kafka, {
-        transactionalId,
-        // A transaction left open by a crashed process blocks read_committed readers of its
-        // partitions until the broker aborts it: no longer than a request may wait anyway.
-        transactionTimeoutMs: config.PRODUCE_ACK_TIMEOUT_MS,
-      }),
-    logger,
+  // One transactional id per producer and process: each replacement producer (after a
+  // failed send) takes its predecessor's id over and so fences it.
+  const idPrefix = `${config.KAFKA_CLIENT_ID}-producer-api-${hostname()}-${process.pid}-${randomUUID()}`;
+  const producers = Array.from({ length: config.PRODUCE_TRANSACTIONS }, (_, i) =>
+    createProducerHandle({
+      create: () =>
+        createTransactionalProducer(kafka, {
+          transactionalId: `${idPrefix}-${i}`,
+          // A transaction left open by a crashed process blocks read_committed readers of its
+          // partitions until the broker aborts it: no longer than a request may wait anyway.
+          transactionTimeoutMs: config.PRODUCE_ACK_TIMEOUT_MS,
+        }),
+      logger,
+    }),
+  );
+  await Promise.all(producers.map((p) => p.get()));
+  lifecycle.onClose('kafka producers', async () => {
+    await Promise.all(producers.map((p) => p.close()));
   });
-  await producer.get();
-  lifecycle.onClose('kafka producer', () => producer.close());
   // Produce requests are split to fit the topic's per-batch limit, whatever it is set to.
   const topicLimit = await topicMaxMessageBytes(kafka, config.EVENTS_TOPIC);
   const maxRequestBytes = Math.min(config.PRODUCE_REQUEST_MAX_BYTES, topicLimit ?? Infinity);
   logger.info({ maxRequestBytes, topicLimit }, 'produce requests sized');
 
   const publisher = createPublisher({
-    producer,
+    producers,
     topic: config.EVENTS_TOPIC,
     lingerMs: config.PRODUCE_LINGER_MS,
     maxBatchRecords: config.PRODUCE_BATCH_MAX,

@@ -69,10 +69,8 @@ describe('fuzzing both APIs from their OpenAPI documents (schemathesis)', () => 
   let services: RunningService[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(SCHEMATHESIS)) {
-      throw new Error(
-        `schemathesis is not installed at ${SCHEMATHESIS}: run the tests with npm test`,
-      );
+    if (!existsSync(PYTHON)) {
+      throw new Error(`schemathesis is not installed at ${PYTHON}: run the tests with npm test`);
     }
     topic = await createTestTopic(3);
     db = await createTestDatabase();

@@ -71,6 +71,9 @@ export function createTransactionalProducer(
     transactionalId: options.transactionalId,
     transactionTimeout: options.transactionTimeoutMs,
     createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
+    // A transaction's first produce request is refused (CONCURRENT_TRANSACTIONS) until the
+    // broker has written the markers of the producer's previous one, some milliseconds:
+    // kafkajs retries the whole send, so a short first wait (the Java client waits 20 ms).
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 5, maxRetryTime: 2000 },
   });
 }
