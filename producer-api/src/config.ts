@@ -53,7 +53,7 @@ export const producerConfigFields = {
   PRODUCE_TRANSACTIONS: Type.Integer({
     minimum: 1,
     maximum: 64,
-    default: 4,
+    default: 8,
     description:
       'Kafka transactions in flight at most, one transactional producer each (a producer starts its next only once the broker completed its last)',
   }),

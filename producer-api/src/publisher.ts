@@ -191,7 +191,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
     if (timer) clearTimeout(timer);
     timer = undefined;
     while (queue.length > 0 && idle.length > 0) {
-      const handle = idle.pop()!;
+      // The producer idle longest: a producer's next transaction is refused until the broker
+      // has written the markers of its last, so the one just freed is taken last.
+      const handle = idle.shift()!;
       const running: Promise<void> = send(handle, takeBatch()).finally(() => {
         inFlight.delete(running);
         idle.push(handle);

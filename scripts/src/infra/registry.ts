@@ -45,6 +45,9 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       '-Xmx512m',
       `-Dquarkus.http.host=127.0.0.1`,
       `-Dquarkus.http.port=${options.port}`,
+      // Its management interface (health, metrics) would bind 0.0.0.0:9000: unused here, and
+      // a second registry on the machine (another test run) would fail to start on it.
+      '-Dquarkus.management.enabled=false',
       '-Dquarkus.log.level=WARN',
       '-Dquarkus.log.category."io.quarkus".level=INFO',
       '-jar',
