@@ -42,7 +42,7 @@ const DESCRIPTIONS: Record<number, string> = {
 export function errorResponses(
   statuses: number[],
 ): Record<number, ReturnType<typeof errorBodyWith>> {
-  const all = [...new Set([400, 408, 414, 415, 417, 431, 500, ...statuses])].sort();
+  const all = [...new Set([400, 408, 414, 415, 417, 431, 500, ...statuses])].sort((a, b) => a - b);
   return Object.fromEntries(all.map((status) => [status, errorBodyWith(DESCRIPTIONS[status]!)]));
 }
 
