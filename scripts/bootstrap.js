@@ -4,7 +4,8 @@
 // Plain JavaScript with no dependencies, since it runs before anything is installed.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, readdirSync, statSync, writeFileSync } = require('node:fs');
+const { existsSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -54,6 +55,61 @@ function installPythonTools() {
   writeFileSync(marker, new Date().toISOString());
 }
 
+/** True when `python` runs and is Python 3.13. */
+function isPython313(python) {
+  const result = spawnSync(python, ['-c', 'import sys; print(sys.version_info[:2] == (3, 13))'], {
+    encoding: 'utf8',
+  });
+  return result.status === 0 && result.stdout.trim() === 'True';
+}
+
+/** Python 3.13: `python3.13` on PATH, else the newest 3.13 that pyenv installed. */
+function findPython313() {
+  const pyenvRoot = process.env.PYENV_ROOT || path.join(os.homedir(), '.pyenv');
+  const versions = path.join(pyenvRoot, 'versions');
+  const pyenv = existsSync(versions)
+    ? readdirSync(versions)
+        .filter((v) => /^3\.13\.\d+$/.test(v))
+        .sort((a, b) => Number(b.split('.')[2]) - Number(a.split('.')[2]))
+        .map((v) => path.join(versions, v, 'bin', 'python3.13'))
+    : [];
+  return ['python3.13', ...pyenv].find(isPython313);
+}
+
+/**
+ * The API fuzzer (scripts/fuzz-requirements.txt) in a virtual environment of its own, made
+ * with Python 3.13 (schemathesis's coverage phase crashed on 3.11.7, a CPython bug).
+ */
+function installFuzzer() {
+  const requirements = path.join(root, 'scripts', 'fuzz-requirements.txt');
+  const venv = path.join(root, '.local', 'schemathesis');
+  const marker = path.join(venv, '.installed');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(requirements).mtimeMs) return;
+  const python = findPython313();
+  if (python === undefined) {
+    console.error(
+      'The test suite needs Python 3.13 for schemathesis: install it (python3.13 on PATH, or `pyenv install 3.13`) and run npm test again.',
+    );
+    process.exit(1);
+  }
+  rmSync(venv, { recursive: true, force: true });
+  step(`creating the fuzzer's Python environment (${python} -m venv)`, python, [
+    '-m',
+    'venv',
+    venv,
+  ]);
+  step('installing the API fuzzer (pip: schemathesis)', path.join(venv, 'bin', 'python'), [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '-r',
+    requirements,
+  ]);
+  writeFileSync(marker, new Date().toISOString());
+}
+
 const entries = { start: 'start.js', test: 'test-runner.js', 'check-k8s': 'check-k8s.js' };
 const command = process.argv[2];
 if (!Object.hasOwn(entries, command)) {
@@ -74,6 +130,7 @@ if (!installIsCurrent()) {
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 step('building (tsc -b)', process.execPath, [tsc, '-b']);
 if (command !== 'start') installPythonTools();
+if (command === 'test') installFuzzer();
 if (command === 'test') {
   step('type-checking the tests (tsc -p tsconfig.test.json)', process.execPath, [
     tsc,

@@ -13,3 +13,8 @@ export * from './runtime/retriable';
 export * from './runtime/compression';
 export * from './runtime/topics-admin';
 export * from './runtime/producer-handle';
+export * from './domain/event-time';
+export { ErrorBody, errorBody, errorResponses } from './runtime/http-errors';
+export { decodeBody } from './runtime/http-body';
+export { createAjv } from './runtime/validation';
+export { CURSOR_FORMAT, DomainField } from './runtime/route-fields';

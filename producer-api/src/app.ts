@@ -63,9 +63,16 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
         errorResponseBuilder: (_request, context) => errors.rateLimited(context.after),
       });
     }
-    registerEventRoutes(api, options);
+    const errorStatuses = [
+      413,
+      503,
+      ...(tokens.length > 0 ? [401] : []),
+      ...(options.rateLimitPerMinute > 0 ? [429] : []),
+    ];
+    registerEventRoutes(api, { ...options, errorStatuses });
     registerBatchRoute(api, {
       ...options,
+      errorStatuses,
       maxEvents: options.batchMaxEvents,
       maxBytes: options.batchMaxBytes,
     });

@@ -48,7 +48,20 @@ export const producerConfigFields = {
   PRODUCE_BATCH_MAX: Type.Integer({
     minimum: 1,
     default: 5000,
-    description: 'records per Kafka produce request at most',
+    description: 'records per Kafka transaction at most',
+  }),
+  PRODUCE_TRANSACTIONS: Type.Integer({
+    minimum: 1,
+    maximum: 64,
+    default: 8,
+    description:
+      'Kafka transactions in flight at most, one transactional producer each (a producer starts its next only once the broker completed its last)',
+  }),
+  PRODUCE_REQUEST_MAX_BYTES: Type.Integer({
+    minimum: 4096,
+    default: 1048576,
+    description:
+      "bytes of records per Kafka produce request at most (the Java client's max.request.size); the topic's max.message.bytes caps it",
   }),
   PRODUCE_QUEUE_MAX: Type.Integer({
     minimum: 1,

@@ -1,23 +1,73 @@
-import { KafkaJSError, type Message } from 'kafkajs';
-import { errors, type CatchallError, type ProducerHandle } from '@catchall/core';
+import { KafkaJSError, type Message, type Producer, type Transaction } from 'kafkajs';
+import { errors, type CatchallError, type Logger, type ProducerHandle } from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
 
+/**
+ * Bytes a record takes in a record batch besides its key and value, at most: attributes,
+ * timestamp and offset deltas, the key, value and header-count varints (Kafka's
+ * DefaultRecord.MAX_RECORD_OVERHEAD is 21; headers are not used here).
+ */
+const RECORD_OVERHEAD = 32;
+/** A record batch's own header (DefaultRecordBatch.RECORD_BATCH_OVERHEAD is 61), with room. */
+const BATCH_OVERHEAD = 128;
+/** How long a failed transaction's abort may take before the producer is replaced anyway. */
+const ABORT_WAIT_MS = 2000;
+
+/**
+ * Splits messages, in order, into groups whose records fit in `maxBytes`: a produce request
+ * holds one record batch per partition, so a group of at most `maxBytes` has no partition's
+ * batch larger than that either (`max.message.bytes`, the broker's per-batch limit).
+ * Keys are normalized domains, ASCII: their length is their size in bytes.
+ */
+export function splitToFit(messages: Message[], maxBytes: number): Message[][] {
+  const budget = maxBytes - BATCH_OVERHEAD;
+  const groups: Message[][] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i += 1) {
+    const m = messages[i]!;
+    const size = (m.key?.length ?? 0) + (m.value?.length ?? 0) + RECORD_OVERHEAD;
+    if (i > start && bytes + size > budget) {
+      groups.push(messages.slice(start, i));
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start === 0) return messages.length === 0 ? [] : [messages];
+  groups.push(messages.slice(start));
+  return groups;
+}
+
 export interface PublisherOptions {
-  producer: ProducerHandle;
+  /**
+   * One transactional producer per transaction in flight: a producer has one transaction
+   * open at a time, and its next one waits until the broker has completed the last (the
+   * transaction markers written), so transactions overlap across producers.
+   */
+  producers: ProducerHandle[];
   topic: string;
   /** Records wait at most this long to share a produce request. */
   lingerMs: number;
-  /** Records per produce request at most (a request's records are never split). */
+  /** Records per transaction at most (a request's records are never split over two). */
   maxBatchRecords: number;
+  /** Bytes of records per produce request at most: the topic's `max.message.bytes` or less. */
+  maxRequestBytes: number;
   /** Records queued or in flight at most; beyond, publish refuses with 503. */
   maxQueuedRecords: number;
   /** A publish not acknowledged within this time is answered 503. */
   ackTimeoutMs: number;
   metrics: ProducerMetrics;
+  logger: Logger;
 }
 
 export interface Publisher {
-  /** Resolves once Kafka acknowledged every message (acks=all), rejects with a 503 error. */
+  /**
+   * Resolves once Kafka committed every message (acks=all, in one transaction), rejects
+   * with a 503 error: CATCHALL_UNAVAILABLE when the transaction was not committed (nothing
+   * of it is visible to read_committed readers), CATCHALL_COMMIT_UNKNOWN or
+   * CATCHALL_TIMEOUT when it may have been.
+   */
   publish(messages: Message[]): Promise<void>;
   /** Sends what is queued and waits for every acknowledgement. */
   drain(): Promise<void>;
@@ -32,17 +82,25 @@ interface Pending {
   reject: (err: CatchallError) => void;
 }
 
+function reason(err: unknown): string {
+  return err instanceof KafkaJSError ? err.message : String(err);
+}
+
 function toHttpError(err: unknown): CatchallError {
-  const reason = err instanceof KafkaJSError ? err.message : String(err);
-  return errors.unavailable(`Kafka (${reason})`);
+  return errors.unavailable(`Kafka (${reason(err)})`);
 }
 
 /**
- * Micro-batching: concurrent requests share Kafka produce requests. Records gather while a
- * send is in flight, or for at most `lingerMs` when idle, and go out together, at most
- * `maxBatchRecords` a send; each caller is answered when its own records are acknowledged.
- * One send at a time: that is all an idempotent producer with one request in flight does
- * anyway, and it keeps the sequence numbers of consecutive sends in order.
+ * Micro-batching: concurrent requests share Kafka transactions. Records gather while every
+ * producer has a transaction in flight, or for at most `lingerMs` when one is idle, and go
+ * out together, at most `maxBatchRecords` a transaction, in produce requests of at most
+ * `maxRequestBytes`;
+ * each caller is answered when the transaction holding its records is committed. A
+ * request's records are all in one transaction, so they are stored all together or not at
+ * all, whatever their partitions and however many produce requests they take (a partition
+ * that refuses its records, a broker lost between two requests: the transaction aborts).
+ * Several transactions at a time, one per producer: events are counted, not ordered, so
+ * two transactions may commit in either order.
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   const { metrics } = options;
@@ -51,7 +109,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
   let waitingRecords = 0;
   /** Records accepted and not yet answered: waiting plus in flight. */
   let queuedRecords = 0;
-  let sending: Promise<void> | undefined;
+  /** Producers without a transaction in flight. */
+  const idle = [...options.producers];
+  const inFlight = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let lastSendFailed = false;
 
@@ -71,13 +131,43 @@ export function createPublisher(options: PublisherOptions): Publisher {
     return batch;
   }
 
-  async function send(batch: Pending[]): Promise<void> {
-    const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((p) => p.messages);
-    metrics.produceBatchSize.observe(messages.length);
-    let producer;
+  /** Aborts a failed transaction, bounded in time: the producer is replaced after it anyway. */
+  async function abort(transaction: Transaction): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ABORT_WAIT_MS);
+    });
     try {
-      producer = await options.producer.get();
-      await producer.send({ topic: options.topic, acks: -1, messages });
+      await Promise.race([transaction.abort(), deadline]);
+    } catch (err) {
+      // The replacement producer's InitProducerId aborts it then (same transactional id).
+      options.logger.warn(
+        { err },
+        'aborting a failed transaction failed; the next producer fences it',
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function send(handle: ProducerHandle, batch: Pending[]): Promise<void> {
+    const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((p) => p.messages);
+    let producer: Producer | undefined;
+    let committing = false;
+    try {
+      producer = await handle.get();
+      const transaction = await producer.transaction();
+      try {
+        for (const group of splitToFit(messages, options.maxRequestBytes)) {
+          metrics.produceBatchSize.observe(group.length);
+          await transaction.send({ topic: options.topic, acks: -1, messages: group });
+        }
+        committing = true;
+        await transaction.commit();
+      } catch (err) {
+        if (!committing) await abort(transaction);
+        throw err;
+      }
       lastSendFailed = false;
       const now = process.hrtime.bigint();
       for (const p of batch) {
@@ -86,8 +176,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
       }
     } catch (err) {
       lastSendFailed = true;
-      if (producer) options.producer.replace(producer);
-      const httpError = toHttpError(err);
+      if (producer) handle.replace(producer);
+      // Before the commit request nothing is visible; once it is sent, it may have landed.
+      const httpError = committing ? errors.commitUnknown(reason(err)) : toHttpError(err);
       for (const p of batch) p.reject(httpError);
     } finally {
       queuedRecords -= messages.length;
@@ -95,16 +186,22 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
-  /** Sends batches one after another until the queue is empty. */
-  function drainQueue(): void {
+  /** Starts a transaction on each idle producer while records wait. */
+  function pump(): void {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (sending || queue.length === 0) return;
-    sending = (async () => {
-      while (queue.length > 0) await send(takeBatch());
-    })().finally(() => {
-      sending = undefined;
-    });
+    while (queue.length > 0 && idle.length > 0) {
+      // The producer idle longest: a producer's next transaction is refused until the broker
+      // has written the markers of its last, so the one just freed is taken last.
+      const handle = idle.shift()!;
+      const running: Promise<void> = send(handle, takeBatch()).finally(() => {
+        inFlight.delete(running);
+        idle.push(handle);
+        // What gathered meanwhile goes out now, on the producer just freed.
+        pump();
+      });
+      inFlight.add(running);
+    }
   }
 
   function withTimeout(promise: Promise<void>): Promise<void> {
@@ -126,16 +223,17 @@ export function createPublisher(options: PublisherOptions): Publisher {
       queuedRecords += messages.length;
       waitingRecords += messages.length;
       metrics.queueDepth.set(queuedRecords);
-      // While a send is in flight the queue fills and goes out when it returns.
-      if (!sending) {
-        if (waitingRecords >= options.maxBatchRecords) drainQueue();
-        else timer ??= setTimeout(drainQueue, options.lingerMs);
+      // While every producer has a transaction in flight the queue fills and goes out when
+      // one returns; an idle producer waits `lingerMs` for more, unless a batch is full.
+      if (idle.length > 0) {
+        if (waitingRecords >= options.maxBatchRecords) pump();
+        else timer ??= setTimeout(pump, options.lingerMs);
       }
       return withTimeout(acked);
     },
     async drain() {
-      drainQueue();
-      while (sending) await sending;
+      pump();
+      while (inFlight.size > 0) await Promise.all(inFlight);
     },
     failing: () => lastSendFailed,
   };

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
-  createIdempotentProducer,
   createKafka,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
+  createTransactionalProducer,
+  topicMaxMessageBytes,
   type Logger,
   type StartedService,
 } from '@catchall/core';
@@ -31,18 +34,40 @@ export async function startProducerService(
     clientId: `${config.KAFKA_CLIENT_ID}-producer-api`,
     logger,
   });
-  const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
-  await producer.get();
-  lifecycle.onClose('kafka producer', () => producer.close());
+  // One transactional id per producer and process: each replacement producer (after a
+  // failed send) takes its predecessor's id over and so fences it.
+  const idPrefix = `${config.KAFKA_CLIENT_ID}-producer-api-${hostname()}-${process.pid}-${randomUUID()}`;
+  const producers = Array.from({ length: config.PRODUCE_TRANSACTIONS }, (_, i) =>
+    createProducerHandle({
+      create: () =>
+        createTransactionalProducer(kafka, {
+          transactionalId: `${idPrefix}-${i}`,
+          // A transaction left open by a crashed process blocks read_committed readers of its
+          // partitions until the broker aborts it: no longer than a request may wait anyway.
+          transactionTimeoutMs: config.PRODUCE_ACK_TIMEOUT_MS,
+        }),
+      logger,
+    }),
+  );
+  await Promise.all(producers.map((p) => p.get()));
+  lifecycle.onClose('kafka producers', async () => {
+    await Promise.all(producers.map((p) => p.close()));
+  });
+  // Produce requests are split to fit the topic's per-batch limit, whatever it is set to.
+  const topicLimit = await topicMaxMessageBytes(kafka, config.EVENTS_TOPIC);
+  const maxRequestBytes = Math.min(config.PRODUCE_REQUEST_MAX_BYTES, topicLimit ?? Infinity);
+  logger.info({ maxRequestBytes, topicLimit }, 'produce requests sized');
 
   const publisher = createPublisher({
-    producer,
+    producers,
     topic: config.EVENTS_TOPIC,
     lingerMs: config.PRODUCE_LINGER_MS,
     maxBatchRecords: config.PRODUCE_BATCH_MAX,
+    maxRequestBytes,
     maxQueuedRecords: config.PRODUCE_QUEUE_MAX,
     ackTimeoutMs: config.PRODUCE_ACK_TIMEOUT_MS,
     metrics,
+    logger,
   });
   lifecycle.onClose('publisher', () => publisher.drain());
 

@@ -93,11 +93,12 @@ describe('the query API against a real Postgres', () => {
     expect(response.json()).toMatchObject({ code: 'CATCHALL_INVALID_DOMAIN' });
   });
 
-  it('answers 404 for any other path', async () => {
+  it('answers 404 for any other path, 405 for another method on a path it serves', async () => {
     expect((await service.app.inject('/domain/example.com')).statusCode).toBe(404);
+    expect((await service.app.inject('/domains/example.com/more')).statusCode).toBe(404);
     expect(
       (await service.app.inject({ method: 'DELETE', url: '/domains/example.com' })).statusCode,
-    ).toBe(404);
+    ).toBe(405);
   });
 
   it('looks up many domains at once, in the order asked, normalized, with per-domain errors', async () => {

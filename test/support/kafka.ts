@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { deadLetterTopic } from '@catchall/core';
 import { testInfra, uniqueName } from './env';
+import { waitFor } from './wait';
 
 export function testKafka(brokers = testInfra().brokers): Kafka {
   return new Kafka({
@@ -53,42 +54,61 @@ export interface ReadRecord {
   message: KafkaMessage;
 }
 
-/** Every record of the topic up to its current end, read with a throwaway group. */
+/** Per partition: the first offset and the end (read committed: the last stable offset). */
+async function partitionEnds(kafka: Kafka, topic: string): Promise<Map<number, [number, number]>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, [Number(o.low), Number(o.high)]]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Every committed record of the topic up to its current end, read with a throwaway group.
+ * Read committed: records of aborted transactions and the transactions' markers are not
+ * delivered, so a partition is read up to its end when a batch's last offset (markers
+ * included, which only the batch events see) reaches it. A transaction answered as
+ * committed becomes visible once the broker has written its markers, a few milliseconds
+ * later: the ends are read again after catching up, until they no longer move.
+ */
 export async function readAll(
   topic: string,
   timeoutMs = 20000,
   brokers?: string,
 ): Promise<ReadRecord[]> {
   const kafka = testKafka(brokers);
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const remaining = new Map(
-    ends.filter((e) => e.high !== e.low).map((e) => [e.partition, Number(e.high)]),
-  );
+  const deadline = Date.now() + timeoutMs;
   const records: ReadRecord[] = [];
-  if (remaining.size === 0) return records;
+  /** Per partition: the offset after the last one a batch reached. */
+  const reached = new Map<number, number>();
   const consumer = kafka.consumer({ groupId: uniqueName('reader') });
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), timeoutMs);
-    void consumer.run({
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const next = Number(payload.lastOffset) + 1;
+      reached.set(payload.partition, Math.max(reached.get(payload.partition) ?? 0, next));
+    });
+    await consumer.run({
       eachMessage: async ({ partition, message }) => {
         records.push({ partition, offset: message.offset, message });
-        if (Number(message.offset) + 1 >= (remaining.get(partition) ?? Infinity)) {
-          remaining.delete(partition);
-        }
-        if (remaining.size === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
       },
     });
-  });
-  try {
-    await done;
+    let previous = '';
+    for (;;) {
+      const ends = await partitionEnds(kafka, topic);
+      await waitFor(
+        `reading ${topic} to its end`,
+        () => [...ends].every(([p, [low, high]]) => high === low || (reached.get(p) ?? 0) >= high),
+        { timeoutMs: Math.max(1, deadline - Date.now()) },
+      );
+      const key = JSON.stringify([...ends]);
+      if (key === previous) break;
+      previous = key;
+    }
   } finally {
     await consumer.disconnect();
   }

@@ -80,10 +80,11 @@ describe('normalizeDomain', () => {
       name.length <= 253 &&
       name
         .split('.')
-        .every((l) => /^[a-z0-9-]{1,63}$/.test(l) && !l.startsWith('-') && !l.endsWith('-'));
+        .every((l) => /^[a-z0-9-]{1,63}$/.test(l) && !l.startsWith('-') && !l.endsWith('-')) &&
+      !/^[0-9]+$/.test(name.split('.').pop()!);
     let seed = 42;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const pieces = ['a', 'Z', '7', '-', '.', 'x'.repeat(30), 'q'.repeat(62), ' '];
+    const pieces = ['a', 'Z', '7', '-', '.', 'x'.repeat(30), 'q'.repeat(62), ' ', '42'];
     let accepted = 0;
     for (let i = 0; i < 10_000; i += 1) {
       let input = '';
@@ -98,5 +99,30 @@ describe('normalizeDomain', () => {
     // Both answers are well represented among the random names.
     expect(accepted).toBeGreaterThan(1000);
     expect(accepted).toBeLessThan(9000);
+  });
+
+  it('rejects an all-numeric top-level label (RFC 1123 section 2.1), not digits elsewhere', () => {
+    expect(reason('1.2.3.4')).toMatch(/all-numeric top-level label/);
+    expect(reason('example.123')).toMatch(/all-numeric top-level label/);
+    expect(reason('Example.123.')).toMatch(/all-numeric top-level label/);
+    expect(reason('12345')).toMatch(/all-numeric top-level label/);
+    expect(normalized('123.example.com')).toBe('123.example.com');
+    expect(normalized('example.c0m')).toBe('example.c0m');
+    expect(normalized('1.2.3.4a')).toBe('1.2.3.4a');
+  });
+
+  it('takes a name of 253 characters in any raw form: Unicode, padded, with a trailing dot', () => {
+    // 63 code points per label, each of them 3 UTF-8 bytes: the longest Unicode labels.
+    const label = 'ü'.repeat(20);
+    const unicode = [label, label, label, label, label, label, label].join('.') + '.de. ';
+    const result = normalizeDomain(`   ${unicode}`);
+    expect(result.ok && result.domain.length).toBeLessThanOrEqual(253);
+    const long = `${' '.repeat(1000)}example.com`;
+    expect(long.length).toBeGreaterThan(1000);
+    expect(normalized(long)).toBe('example.com');
+  });
+
+  it('rejects input longer than 1024 characters as sent, saying so', () => {
+    expect(reason(`${' '.repeat(1020)}example.com`)).toMatch(/longer than 1024 characters as sent/);
   });
 });

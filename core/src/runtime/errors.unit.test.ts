@@ -37,7 +37,7 @@ describe('the error catalogue', () => {
     for (const name of Object.keys(errors)) expect(code).toContain(`errors.${name}(`);
   });
 
-  it('marks exactly the errors worth retrying as retriable', () => {
-    for (const e of made) expect(e.retriable).toBe(e.statusCode === 503 || e.statusCode === 429);
+  it('marks exactly the errors worth retrying as retriable (408, 429, 503)', () => {
+    for (const e of made) expect(e.retriable).toBe([408, 429, 503].includes(e.statusCode));
   });
 });

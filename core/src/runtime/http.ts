@@ -3,14 +3,26 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { MAX_ENCODED_DOMAIN_LENGTH } from '../domain/normalize-domain';
 import { errors } from './errors';
+import { acceptJsonBodies } from './http-body';
+import {
+  answerExpectations,
+  clientErrorHandler,
+  errorBody,
+  frameworkErrors,
+  toCatalogueError,
+  trackAllowedMethods,
+} from './http-errors';
+import { strictValidatorCompiler } from './validation';
 import { serviceMetrics } from './workers';
 
 /** What the error handler reads: fastify's errors, ours, and a batch's per-item errors. */
@@ -18,6 +30,7 @@ interface ErrorWithDetails extends Error {
   statusCode?: number;
   code?: string;
   errors?: unknown[];
+  validation?: unknown;
 }
 
 export type ReadinessCheck = () => Promise<void>;
@@ -91,46 +104,88 @@ function observeRequests(app: FastifyInstance, registry: Registry): void {
   });
 }
 
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, Record<string, unknown>>>;
+}
+
 /**
- * The HTTP shell every service shares: JSON errors in fastify's shape, /healthz (the
- * process is alive), /readyz (its dependencies answer) and /metrics (Prometheus).
+ * @fastify/swagger marks every request body required; a route whose schema says
+ * `'x-optional-body': true` takes none (its schema allows null), and its document says so.
+ */
+function markOptionalBodies(document: OpenApiDocument): OpenApiDocument {
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      if (operation['x-optional-body'] !== true) continue;
+      delete operation['x-optional-body'];
+      const body = operation.requestBody as { required?: boolean } | undefined;
+      if (body) body.required = false;
+    }
+  }
+  return document;
+}
+
+/**
+ * The HTTP shell every service shares: JSON errors in fastify's shape with a code from the
+ * catalogue (also for what Node and fastify answer before a route runs), strict JSON
+ * bodies (optionally compressed), validation without type coercion, 405 with `Allow`,
+ * /healthz (the process is alive), /readyz (its dependencies answer) and /metrics.
  */
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     // One line per request is too much at the rates this serves; metrics count requests.
     logController: new LogController({ disableRequestLogging: true }),
-    // Unknown fields are an error the client should hear about, not something to drop.
-    ajv: { customOptions: { removeAdditional: false } },
+    // A domain in a path may be percent-encoded Unicode: one limit for every route.
+    routerOptions: { maxParamLength: MAX_ENCODED_DOMAIN_LENGTH },
+    clientErrorHandler,
+    frameworkErrors,
     ...options.fastify,
   });
   const retryAfter = String(options.retryAfterSeconds ?? 1);
+  app.setValidatorCompiler(strictValidatorCompiler());
+  acceptJsonBodies(app);
+  answerExpectations(app);
+  const allowedMethods = trackAllowedMethods(app);
 
   observeRequests(app, options.metrics);
 
-  app.setNotFoundHandler((request, reply) => {
-    const err = errors.routeNotFound(request.method, request.url.split('?')[0]);
-    void reply.code(404).send(err);
-  });
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = allowedMethods(path);
+    if (allowed.length > 0) {
+      const err = errors.methodNotAllowed(request.method, path);
+      void reply.code(405).header('allow', allowed.join(', ')).send(errorBody(err));
+      return;
+    }
+    void reply.code(404).send(errorBody(errors.routeNotFound(request.method, path)));
+  };
+  app.setNotFoundHandler(notFound);
 
-  app.setErrorHandler((err: ErrorWithDetails, request, reply) => {
-    const statusCode = err.statusCode ?? 500;
-    if (statusCode >= 500) request.log.error({ err, url: request.url }, 'request failed');
-    if (statusCode === 503) void reply.header('retry-after', retryAfter);
+  app.setErrorHandler((raw: ErrorWithDetails, request, reply) => {
+    // No route: the answer is 404 or 405 whatever the body (which fastify reads first).
+    if (request.is404) {
+      notFound(request, reply);
+      return;
+    }
+    const err = toCatalogueError(raw, request);
+    const { statusCode } = err;
     // An unexpected failure is logged in full but not described to the client.
-    const unexpected = statusCode === 500 && err.code === undefined;
-    void reply.code(statusCode).send({
-      statusCode,
-      code: err.code ?? 'CATCHALL_INTERNAL',
-      error: STATUS_CODES[statusCode] ?? 'Error',
-      message: unexpected ? 'Internal error; it was logged' : err.message,
-      ...(Array.isArray(err.errors) ? { errors: err.errors } : {}),
-    });
+    if (statusCode >= 500) request.log.error({ err: raw, url: request.url }, 'request failed');
+    if (statusCode === 503) void reply.header('retry-after', retryAfter);
+    void reply
+      .code(statusCode)
+      .send(errorBody(err, Array.isArray(raw.errors) ? { errors: raw.errors } : {}));
   });
 
   if (options.openapi) {
     // Route schemas are the single source of validation, serialization and this document.
-    void app.register(swagger, { openapi: { info: options.openapi } });
+    void app.register(swagger, {
+      openapi: { info: options.openapi },
+      transformObject: (documents) =>
+        'openapiObject' in documents
+          ? markOptionalBodies(documents.openapiObject as OpenApiDocument)
+          : documents.swaggerObject,
+    });
     void app.register(swaggerUi, { routePrefix: '/docs' });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   }
@@ -159,4 +214,11 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   });
 
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /** The request body is optional (its schema takes null); see markOptionalBodies. */
+    'x-optional-body'?: boolean;
+  }
 }

@@ -54,3 +54,28 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
   });
 }
+
+/**
+ * A transactional producer (KIP-98): the records of one transaction become visible to
+ * read_committed consumers (the projector's default) all together or not at all, across
+ * partitions and produce requests. `transactionalId` must be unique per process; a new
+ * producer with the same id fences the previous one and aborts its open transaction.
+ * `transactionTimeoutMs` bounds how long an abandoned transaction (a crashed process)
+ * holds back read_committed consumers of the partitions it wrote.
+ */
+export function createTransactionalProducer(
+  kafka: Kafka,
+  options: { transactionalId: string; transactionTimeoutMs: number },
+): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionalId: options.transactionalId,
+    transactionTimeout: options.transactionTimeoutMs,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // A transaction's first produce request is refused (CONCURRENT_TRANSACTIONS) until the
+    // broker has written the markers of the producer's previous one, some milliseconds:
+    // kafkajs retries the whole send, so a short first wait (the Java client waits 20 ms).
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 5, maxRetryTime: 2000 },
+  });
+}

@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { deadLetterTopic } from '../domain/topics';
 
@@ -44,6 +44,31 @@ export async function ensureTopics(options: {
         'the events topic exists with another partition count; it is left as it is',
       );
     }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * The largest record batch the broker takes on a topic (`max.message.bytes`, the topic's or
+ * the broker's default), in bytes; undefined when the topic does not exist yet.
+ */
+export async function topicMaxMessageBytes(
+  kafka: Kafka,
+  topic: string,
+): Promise<number | undefined> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return undefined;
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [
+        { type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] },
+      ],
+    });
+    const value = resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
+    return value === undefined ? undefined : Number(value.configValue);
   } finally {
     await admin.disconnect();
   }

@@ -1,21 +1,26 @@
 import { Type, type Static } from '@sinclair/typebox';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
-import { errors, type CatchallError } from '@catchall/core';
+import {
+  createAjv,
+  decodeBody,
+  DomainField,
+  errorResponses,
+  errors,
+  type CatchallError,
+} from '@catchall/core';
 import type { DomainEvent } from '@catchall/schemas';
-import { Accepted, buildEvent, type EventRouteDeps } from './events';
+import { Accepted, buildEvent, EventTimeField, SourceField, type EventRouteDeps } from './events';
 
 /** One event of a batch; the same fields as the single-event routes. */
 export const BatchItem = Type.Object(
   {
-    domain: Type.String({ minLength: 1, maxLength: 1024 }),
+    domain: DomainField,
     type: Type.Union([Type.Literal('delivered'), Type.Literal('bounced')]),
     eventId: Type.Optional(
       Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' }),
     ),
-    occurredAt: Type.Optional(Type.String({ format: 'date-time' })),
-    source: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    occurredAt: Type.Optional(EventTimeField),
+    source: Type.Optional(SourceField),
   },
   { additionalProperties: false },
 );
@@ -69,8 +74,13 @@ class UnparsableLine {
   constructor(readonly message: string) {}
 }
 
-function parseNdjson(body: string): unknown[] {
-  return body
+/**
+ * NDJSON: one JSON value per line, blank lines skipped. The body is decoded as the JSON
+ * parser does (strict UTF-8, a leading byte-order mark dropped), so both forms of a batch
+ * take the same bytes.
+ */
+function parseNdjson(body: Buffer): unknown[] {
+  return decodeBody(body)
     .split('\n')
     .filter((line) => line.trim().length > 0)
     .map((line) => {
@@ -82,7 +92,7 @@ function parseNdjson(body: string): unknown[] {
     });
 }
 
-const ajv = addFormats(new Ajv({ allErrors: true }));
+const ajv = createAjv({ allErrors: true });
 const check = ajv.compile<BatchItem>(BatchItem);
 
 function validateAll(
@@ -117,8 +127,14 @@ export function registerBatchRoute(
 ): void {
   app.addContentTypeParser(
     NDJSON,
-    { parseAs: 'string', bodyLimit: deps.maxBytes },
-    (_req, body, done) => done(null, parseNdjson(body as string)),
+    { parseAs: 'buffer', bodyLimit: deps.maxBytes },
+    (_req, body, done) => {
+      try {
+        done(null, parseNdjson(body as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    },
   );
   app.post<{ Body: unknown[] }>(
     '/events',
@@ -128,8 +144,8 @@ export function registerBatchRoute(
         summary: 'Record many delivery outcomes at once (JSON array or NDJSON)',
         description: `At most ${deps.maxEvents} events and ${deps.maxBytes} bytes (413 beyond). All or nothing: any invalid event refuses the whole batch with 400 and lists each bad one by index. The answer lists each event (its id, normalized domain and type) unless \`Prefer: return=minimal\` asks for the count only.`,
         headers: BatchHeaders,
-        body: Type.Array(BatchItem),
-        response: { 202: BatchAccepted },
+        body: Type.Array(BatchItem, { maxItems: deps.maxEvents }),
+        response: { 202: BatchAccepted, ...errorResponses(deps.errorStatuses) },
       },
       // Items are checked one by one below, so that every bad one is reported by index.
       validatorCompiler: () => (data) => ({ value: data }),

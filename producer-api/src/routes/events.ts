@@ -1,15 +1,37 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { errors, normalizeDomain, type EventType } from '@catchall/core';
+import {
+  DomainField,
+  errorResponses,
+  errors,
+  normalizeDomain,
+  parseEventTime,
+  type EventType,
+} from '@catchall/core';
 import type { DomainEvent } from '@catchall/schemas';
 import { newEventId } from '../event-ids';
 import type { ProducerMetrics } from '../metrics';
 import type { Publisher } from '../publisher';
 import type { SchemaRegistration } from '../schema-registration';
 
-const Params = Type.Object({
-  domain: Type.String({ maxLength: 1024, description: 'the mail domain; normalized before use' }),
+/** RFC 3339 date-time; see parseEventTime for leap seconds, offsets and fractions. */
+export const EventTimeField = Type.String({
+  format: 'date-time',
+  description:
+    'when it happened, RFC 3339 (`T`/`Z` in either case, `Z` or an offset; a leap second is read as second 59; precision: milliseconds); default: now',
 });
+
+export const SourceField = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description:
+    'the system that reported the event; well-formed Unicode (a lone surrogate such as `\\ud800` has no UTF-8 form to store: 400)',
+});
+
+/** A lone surrogate: JSON can carry one (`"\\ud800"`), UTF-8 and so Avro cannot. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+const Params = Type.Object({ domain: DomainField });
 
 const Headers = Type.Object({
   'idempotency-key': Type.Optional(
@@ -22,18 +44,16 @@ const Headers = Type.Object({
   ),
 });
 
-const Body = Type.Union([
-  Type.Null(),
-  Type.Object(
-    {
-      occurredAt: Type.Optional(
-        Type.String({ format: 'date-time', description: 'when it happened; default: now' }),
-      ),
-      source: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    },
-    { additionalProperties: false },
-  ),
-]);
+const Body = Type.Union(
+  [
+    Type.Null(),
+    Type.Object(
+      { occurredAt: Type.Optional(EventTimeField), source: Type.Optional(SourceField) },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: 'optional: no body (with or without Content-Type) is the same as {}' },
+);
 
 export const Accepted = Type.Object({
   eventId: Type.String(),
@@ -42,11 +62,19 @@ export const Accepted = Type.Object({
 });
 
 export interface EventRouteDeps {
+  /** Error statuses besides those of every route: 413, 503, and 401 or 429 when on. */
+  errorStatuses: number[];
   publisher: Publisher;
   schema: SchemaRegistration;
   metrics: ProducerMetrics;
 }
 
+/**
+ * One event from an API input: the domain normalized (400 CATCHALL_INVALID_DOMAIN
+ * otherwise), the time read as RFC 3339 into epoch milliseconds (400
+ * CATCHALL_INVALID_EVENT_TIME otherwise), `now` (epoch ms) when absent, an id made when
+ * the client sent none.
+ */
 export function buildEvent(
   input: {
     domain: string;
@@ -59,11 +87,17 @@ export function buildEvent(
 ): DomainEvent {
   const normalized = normalizeDomain(input.domain);
   if (!normalized.ok) throw errors.invalidDomain(input.domain, normalized.reason);
+  if (input.source !== undefined && LONE_SURROGATE.test(input.source)) {
+    throw errors.invalidRequest('source is not well-formed Unicode (it holds a lone surrogate)');
+  }
+  const occurredAt = input.occurredAt === undefined ? now : parseEventTime(input.occurredAt);
+  // The schema's date-time format is parseEventTime itself; this guards its callers.
+  if (occurredAt === undefined) throw errors.invalidEventTime(input.occurredAt);
   return {
     eventId: input.eventId ?? newEventId(),
     domain: normalized.domain,
     type: input.type,
-    occurredAt: input.occurredAt === undefined ? now : Date.parse(input.occurredAt),
+    occurredAt,
     source: input.source ?? null,
   };
 }
@@ -81,10 +115,11 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
         bodyLimit: 16 * 1024,
         schema: {
           summary: `Record that mail to a domain was ${type}`,
+          'x-optional-body': true,
           params: Params,
           headers: Headers,
           body: Body,
-          response: { 202: Accepted },
+          response: { 202: Accepted, ...errorResponses(deps.errorStatuses) },
         },
       },
       async (request, reply) => {

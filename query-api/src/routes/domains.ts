@@ -1,11 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { DOMAIN_STATUSES, errors, normalizeDomain } from '@catchall/core';
+import {
+  CURSOR_FORMAT,
+  DOMAIN_STATUSES,
+  DomainField,
+  errorResponses,
+  errors,
+  normalizeDomain,
+} from '@catchall/core';
 import type { DomainRow, ReadModel } from '../read-model';
 
-const Params = Type.Object({
-  domain: Type.String({ maxLength: 1024, description: 'the mail domain; normalized before use' }),
-});
+const Params = Type.Object({ domain: DomainField });
 
 const Status = Type.Union(DOMAIN_STATUSES.map((s) => Type.Literal(s)));
 
@@ -19,17 +24,23 @@ export const DomainAnswer = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
 });
 
-const NeverSeen = Type.Object({
-  statusCode: Type.Literal(404),
-  code: Type.Literal('CATCHALL_DOMAIN_NOT_SEEN'),
-  error: Type.String(),
-  message: Type.String(),
-  domain: Type.String(),
-  status: Type.Literal('unknown'),
-});
+const NeverSeen = Type.Object(
+  {
+    statusCode: Type.Literal(404),
+    code: Type.Literal('CATCHALL_DOMAIN_NOT_SEEN'),
+    error: Type.String(),
+    message: Type.String(),
+    domain: Type.String(),
+    status: Type.Literal('unknown'),
+  },
+  { description: 'no event was counted for the domain yet' },
+);
+
+/** A GET answered 304 to If-None-Match: no body. */
+const NotModified = Type.Null({ description: 'Not Modified: the ETag still matches' });
 
 const LookupBody = Type.Object(
-  { domains: Type.Array(Type.String({ maxLength: 1024 }), { minItems: 1 }) },
+  { domains: Type.Array(DomainField, { minItems: 1 }) },
   { additionalProperties: false },
 );
 
@@ -50,14 +61,20 @@ const listQuery = (maxLimit: number) =>
   Type.Object(
     {
       status: Status,
-      limit: Type.Integer({
-        minimum: 1,
-        maximum: maxLimit,
-        default: Math.min(100, maxLimit),
-        description: 'domains per page',
-      }),
+      limit: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: maxLimit,
+          default: Math.min(100, maxLimit),
+          description: 'domains per page (decimal digits only)',
+        }),
+      ),
       cursor: Type.Optional(
-        Type.String({ maxLength: 2048, description: 'nextCursor of the previous page' }),
+        Type.String({
+          maxLength: 2048,
+          format: CURSOR_FORMAT,
+          description: 'nextCursor of the previous page, unchanged (400 otherwise)',
+        }),
       ),
     },
     { additionalProperties: false },
@@ -134,11 +151,12 @@ export function registerDomainRoutes(
           'Keyset pagination in domain order: follow nextCursor until it is null. A domain whose ' +
           'status changes while you page may appear in the old status, the new one, or both.',
         querystring: listQuery(deps.listMaxLimit),
-        response: { 200: ListAnswer },
+        response: { 200: ListAnswer, 304: NotModified, ...errorResponses([503]) },
       },
     },
     async (request) => {
-      const { status, cursor, limit } = request.query;
+      const { status, cursor } = request.query;
+      const limit = request.query.limit ?? Math.min(100, deps.listMaxLimit);
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
       // One row more than the page tells whether another page follows.
       const rows = await deps.readModel.list(status, after, limit + 1);
@@ -157,7 +175,12 @@ export function registerDomainRoutes(
       schema: {
         summary: 'Whether a domain is a catch-all',
         params: Params,
-        response: { 200: DomainAnswer, 404: NeverSeen },
+        response: {
+          200: DomainAnswer,
+          304: NotModified,
+          ...errorResponses([503]),
+          404: NeverSeen,
+        },
       },
     },
     async (request, reply) => {
@@ -184,7 +207,11 @@ export function registerDomainRoutes(
       schema: {
         summary: `Whether each of many domains is a catch-all (at most ${deps.lookupMaxDomains})`,
         body: LookupBody,
-        response: { 200: Type.Object({ results: Type.Array(LookupResult) }) },
+        response: {
+          200: Type.Object({ results: Type.Array(LookupResult) }),
+          304: NotModified,
+          ...errorResponses([413, 503]),
+        },
       },
     },
     async (request) => {

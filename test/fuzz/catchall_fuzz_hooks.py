@@ -1,0 +1,48 @@
+"""Schemathesis hooks: test data for the string formats the Catch-all APIs declare.
+
+`domain`: a mail domain as a client may send it; positive data are names the domain rules
+accept (ASCII and internationalized labels, any case, an optional trailing dot), so that
+schemathesis's positive_data_acceptance check means "every valid name is answered 2xx".
+`page-cursor`: a listing cursor as the query API makes it (base64url of {"after": domain}).
+"""
+
+import base64
+import json
+
+import schemathesis
+from hypothesis import strategies as st
+
+# RFC 1123 labels; no `xn--` prefix (that would have to be valid punycode).
+_ascii_label = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?\Z").filter(
+    lambda label: not label.startswith("xn--")
+)
+# Labels that normalize to punycode (UTS #46), some of them at the 63-character limit once
+# encoded.
+_unicode_label = st.sampled_from(["bücher", "münchen", "例え", "ελληνικά", "тест", "ü" * 20])
+# A top-level label is never all-numeric (RFC 1123 section 2.1).
+_top_label = st.from_regex(r"\A[a-z][a-z0-9]{1,9}\Z")
+
+
+def _name(labels: list[str], top: str, upper: bool, trailing_dot: bool) -> str:
+    name = ".".join([*labels, top])
+    if upper:
+        name = name.upper()
+    return name + ("." if trailing_dot else "")
+
+
+domains = st.builds(
+    _name,
+    st.lists(_ascii_label | _unicode_label, min_size=0, max_size=4),
+    _top_label,
+    st.booleans(),
+    st.booleans(),
+)
+
+cursors = domains.map(
+    lambda d: base64.urlsafe_b64encode(json.dumps({"after": d.lower().rstrip(".")}).encode())
+    .decode()
+    .rstrip("=")
+)
+
+schemathesis.openapi.format("domain", domains)
+schemathesis.openapi.format("page-cursor", cursors)
