@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type pg from 'pg';
-import { errors, type DomainStatus } from '@catchall/core';
+import { errors, isRetriable, postgresFailure, type DomainStatus } from '@catchall/core';
 
 export interface DomainRow {
   domain: string;
@@ -50,15 +50,6 @@ const LIST = `
   ORDER BY s.domain
   LIMIT $3`;
 
-/** Postgres errors that mean "not reachable now": connection refused, reset, timeouts. */
-function isConnectivity(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  return (
-    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EPIPE|57P0[123]|08\d{3})$/.test(code) ||
-    /timeout|terminat|Connection/i.test((err as Error).message ?? '')
-  );
-}
-
 /**
  * The read side of the read model. Single lookups that arrive together (in one turn of the
  * event loop) share one index scan: under load a query serves many requests.
@@ -68,8 +59,10 @@ export function createReadModel(options: { pool: pg.Pool; maxBatch?: number }): 
     try {
       return (await options.pool.query<DomainRow>({ name, text, values })).rows;
     } catch (err) {
-      if (isConnectivity(err)) throw errors.unavailable('Postgres');
-      throw err;
+      // Classified once (core's SQLSTATE classes): what may pass on retry is a 503.
+      const failure = postgresFailure(err);
+      if (isRetriable(failure)) throw errors.unavailable('Postgres');
+      throw failure;
     }
   }
 
