@@ -3,6 +3,7 @@ import path from 'node:path';
 import { findJava } from './java';
 import { startProcess, type ManagedProcess } from './managed-process';
 import { fetchRegistry } from './maven';
+import { freePort } from './ports';
 
 export interface RegistryOptions {
   dir: string;
@@ -45,9 +46,11 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       '-Xmx512m',
       `-Dquarkus.http.host=127.0.0.1`,
       `-Dquarkus.http.port=${options.port}`,
-      // Its management interface (health, metrics) would bind 0.0.0.0:9000: unused here, and
-      // a second registry on the machine (another test run) would fail to start on it.
-      '-Dquarkus.management.enabled=false',
+      // Quarkus's management interface (health, metrics) listens on 0.0.0.0:9000 by default
+      // (and `quarkus.management.enabled` is fixed when the registry is built): loopback and a
+      // free port, so that two registries (two test runs) can run side by side.
+      '-Dquarkus.management.host=127.0.0.1',
+      `-Dquarkus.management.port=${await freePort()}`,
       '-Dquarkus.log.level=WARN',
       '-Dquarkus.log.category."io.quarkus".level=INFO',
       '-jar',
