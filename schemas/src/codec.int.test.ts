@@ -149,8 +149,15 @@ describe('the event schema in the real schema registry', () => {
     const response = await fetch(`${registryUrl}/subjects/${s}/versions`, {
       method: 'POST',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
-      body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify({ type: 'object' }) }),
+      body: JSON.stringify({
+        schemaType: 'JSON',
+        schema: JSON.stringify({
+          $schema: 'http://json-schema.org/draft-07/schema#',
+          type: 'object',
+        }),
+      }),
     });
+    expect(response.status).toBe(200);
     const { id } = (await response.json()) as { id: number };
     const value = Buffer.from([0, 0, 0, 0, 0, 0x7b, 0x7d]);
     value.writeInt32BE(id, 1);
