@@ -89,6 +89,10 @@ export async function readAll(
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      // A fetch that returned nothing at or after its offset (behind an open transaction,
+      // say) reports the high watermark as its last offset (kafkajs's Batch.lastOffset):
+      // it reached nothing.
+      if (payload.firstOffset === null) return;
       const next = Number(payload.lastOffset) + 1;
       reached.set(payload.partition, Math.max(reached.get(payload.partition) ?? 0, next));
     });

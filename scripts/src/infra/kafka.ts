@@ -57,6 +57,9 @@ function serverProperties(o: KafkaOptions): string {
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
     'transaction.state.log.num.partitions=4',
+    // A transaction left open by a killed producer is aborted soon after its timeout (the
+    // default checks every 10 s); until then read_committed readers wait behind it.
+    'transaction.abort.timed.out.transaction.cleanup.interval.ms=1000',
     'group.initial.rebalance.delay.ms=0',
     'delete.topic.enable=true',
   ].join('\n');
