@@ -84,6 +84,12 @@ function text(value: unknown, field: string): string {
   throw undecodable(`field ${field} holds ${v === null ? 'null' : typeof v}, not a string`);
 }
 
+/** A string (or bytes) value, or null for anything else: for the fields nothing counts. */
+function optionalText(value: unknown): string | null {
+  const v = unwrap(value);
+  return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : null;
+}
+
 /** The logical type of a field's type, or of the non-null branch of a union. */
 function logicalTypeOf(type: avro.Type): string | undefined {
   const schema = type.schema({ exportAttrs: true }) as unknown;
@@ -157,8 +163,8 @@ function fieldNamed(fields: WriterField[], name: string): WriterField | undefine
  * - fields are matched by name, else by a writer field's alias, in any order; fields the
  *   reader does not know are dropped; a writer lacking `domain`, `type` or `occurredAt`
  *   cannot be read (an event needs them); `eventId` reads as '' (no id) and `source` as
- *   null when the writer lacks them, since a registry under BACKWARD accepts a writer
- *   that drops any field;
+ *   null when the writer lacks them or their value is not a string (a null in a union),
+ *   since a registry under BACKWARD accepts a writer that drops or widens any field;
  * - string and bytes read as each other; int, long, float and double read as a time (a
  *   fraction of a millisecond is dropped, rounding toward minus infinity), converted from
  *   the writer's `timestamp-micros` or `-nanos` logical type when it has one;
@@ -233,7 +239,7 @@ export function createWriterReader(writer: avro.Type, schemaId: number): EventRe
     const record = decoded as Record<string, unknown>;
     const from = source === undefined ? null : unwrap(record[source]);
     return {
-      eventId: eventId === undefined ? '' : text(record[eventId], 'eventId'),
+      eventId: optionalText(eventId === undefined ? null : record[eventId]) ?? '',
       domain: text(record[domain], 'domain'),
       type: eventType(record[type]),
       occurredAt: millis(record[time.name]),

@@ -116,6 +116,12 @@ describe('reading a writer schema other than the reader', () => {
     expect(roundTrip(schema, { ...event, source: 3 })).toEqual(event);
   });
 
+  it('reads a null eventId of a wider union as an event without an id', () => {
+    const schema = base();
+    field(schema, 'eventId').type = ['null', 'string'];
+    expect(roundTrip(schema, { ...event, eventId: null })).toEqual({ ...event, eventId: '' });
+  });
+
   it('reads a writer without eventId as an event without an id', () => {
     const schema = base();
     schema.fields = schema.fields.filter((f) => f.name !== 'eventId');
