@@ -275,6 +275,15 @@ describe('listing domains by status', () => {
     const missing = await service.app.inject('/domains');
     expect(missing.statusCode).toBe(400);
   });
+
+  it('refuses a forged cursor, well-formed but not one it gave (a NUL, an upper-case name), with 400', async () => {
+    for (const after of ['a\u0000b', 'Example.COM', 'not a domain']) {
+      const forged = Buffer.from(JSON.stringify({ after })).toString('base64url');
+      const response = await service.app.inject(`/domains?status=unknown&cursor=${forged}`);
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ code: 'CATCHALL_INVALID_CURSOR' });
+    }
+  });
 });
 
 describe('the query API with Postgres unreachable', () => {

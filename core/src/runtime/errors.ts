@@ -82,7 +82,7 @@ export const errors = {
   unsupportedMediaType: defineError(
     'CATCHALL_UNSUPPORTED_MEDIA_TYPE',
     415,
-    'Unsupported Content-Type %s: send %s',
+    'Unsupported Content-Type %s: send application/json (or application/x-ndjson to POST /events)',
     false,
   ),
   unsupportedEncoding: defineError(

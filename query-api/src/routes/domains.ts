@@ -99,7 +99,12 @@ function decodeCursor(cursor: string): string {
     const { after } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
       after?: unknown;
     };
-    if (typeof after === 'string' && after.length > 0) return after;
+    // Only what encodeCursor writes: a domain as the read model holds it (a forged one with
+    // a NUL, say, would otherwise reach Postgres and fail there).
+    if (typeof after === 'string') {
+      const normalized = normalizeDomain(after);
+      if (normalized.ok && normalized.domain === after) return after;
+    }
   } catch {
     // Falls through to the same answer as a well-formed cursor of the wrong shape.
   }
