@@ -61,6 +61,32 @@ describe('the query API against a real Postgres', () => {
     });
   });
 
+  it('answers the earliest and latest event times kept (years 0000 and 9999) as they were sent', async () => {
+    const store = createProjectionStore({
+      pool: db.pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: true,
+    });
+    const first = Date.parse('0000-06-15T12:00:00.000Z');
+    const last = Date.parse('9999-12-31T23:59:59.999Z');
+    const outcome = await store.flush({
+      topic: 'query-test',
+      partition: nextPartition++,
+      expected: null,
+      next: 1,
+      deltas: new Map([
+        ['ages.example', { delivered: 1, bounced: 0, firstEventAt: first, lastEventAt: last }],
+      ]),
+    });
+    expect(outcome).toBe('committed');
+    const response = await service.app.inject('/domains/ages.example');
+    expect(response.json()).toMatchObject({
+      firstEventAt: '0000-06-15T12:00:00.000Z',
+      lastEventAt: '9999-12-31T23:59:59.999Z',
+    });
+  });
+
   it('applies the status rule: exactly 1000 deliveries is unknown, any bounce is not catch-all', async () => {
     expect((await service.app.inject('/domains/threshold.example')).json().status).toBe('unknown');
     expect((await service.app.inject('/domains/bounced.example')).json().status).toBe(

@@ -28,8 +28,11 @@ export interface ReadModel {
 }
 
 // Times formatted by Postgres exactly as Date.toISOString does: no Date per field here.
+// Postgres counts years without a year 0 (`YYYY` of 1 BC is 0001); the earliest event time
+// kept is 0000-01-01 (ISO 8601's year 0, which is 1 BC), so that one year is written apart.
 const iso = (column: string) =>
-  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  `CASE WHEN ${column} < '0001-01-01T00:00:00Z' THEN '0000' ELSE to_char(${column} AT TIME ZONE 'UTC', 'YYYY') END
+   || to_char(${column} AT TIME ZONE 'UTC', '-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const COLUMNS = `s.domain, s.status::text AS status, s.delivered, s.bounced,
   ${iso('s.first_event_at')} AS "firstEventAt", ${iso('s.last_event_at')} AS "lastEventAt",
