@@ -3,7 +3,6 @@ import path from 'node:path';
 import { findJava } from './java';
 import { startProcess, type ManagedProcess } from './managed-process';
 import { fetchRegistry } from './maven';
-import { freePort } from './ports';
 
 export interface RegistryOptions {
   dir: string;
@@ -47,10 +46,11 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       `-Dquarkus.http.host=127.0.0.1`,
       `-Dquarkus.http.port=${options.port}`,
       // Quarkus's management interface (health, metrics) listens on 0.0.0.0:9000 by default
-      // (and `quarkus.management.enabled` is fixed when the registry is built): loopback and a
-      // free port, so that two registries (two test runs) can run side by side.
+      // (and `quarkus.management.enabled` is fixed when the registry is built): loopback and
+      // a port the system picks as it binds (0), so that two registries (two test runs) run
+      // side by side and no port picked beforehand can be taken meanwhile.
       '-Dquarkus.management.host=127.0.0.1',
-      `-Dquarkus.management.port=${await freePort()}`,
+      '-Dquarkus.management.port=0',
       '-Dquarkus.log.level=WARN',
       '-Dquarkus.log.category."io.quarkus".level=INFO',
       '-jar',
