@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { configFields, loadConfig } from '@catchall/core';
 import { DEFAULT_UNKNOWN_SCHEMA_RETRY_MS } from '@catchall/schemas';
+import { DEFAULT_PARTITION_STALL_MS } from './projector';
 
 export const consumerConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
@@ -47,9 +48,9 @@ export const consumerConfigFields = {
   }),
   PARTITION_STALL_MS: Type.Integer({
     minimum: 1000,
-    default: 30000,
+    default: DEFAULT_PARTITION_STALL_MS,
     description:
-      'a partition with records to apply whose position has not moved for this long is reported stalled (/readyz, catchall_partition_stalled, a log line)',
+      'a partition with records to apply whose position has not moved for this long is reported stalled (/readyz, catchall_partition_stalled, a log line); records behind a transaction a producer left open count',
   }),
   SCHEMA_UNKNOWN_RETRY_MS: Type.Integer({
     minimum: 0,

@@ -50,6 +50,13 @@ export interface PartitionWork {
   passFiltered(state: PartitionState, first: number, last: number, highWatermark: number): void;
   /** After a failure: reads the stored position again and seeks there. */
   resync(state: PartitionState): Promise<void>;
+  /**
+   * The partition's end (high watermark) as read from the broker, not from a fetch: records
+   * a read-committed fetch cannot return yet (behind a transaction a producer left open)
+   * count as lag, so a partition that waits on them is reported stalled. Reads the stored
+   * position first when it is not known (no batch fetched since the assignment).
+   */
+  observeEnd(state: PartitionState, highWatermark: number): Promise<void>;
 }
 
 /** Records between two heartbeats of a long batch (a storm of bad records, say). */
@@ -284,5 +291,13 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     state.endOfBatch(last, end);
   }
 
-  return { applyBatch, flush, resync, passFiltered };
+  async function observeEnd(state: PartitionState, highWatermark: number): Promise<void> {
+    if (state.needsPosition()) {
+      state.positionLoaded(await options.store().loadPosition(state.topic, state.partition));
+    }
+    state.sawEnd(highWatermark);
+    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
+  }
+
+  return { applyBatch, flush, resync, passFiltered, observeEnd };
 }

@@ -165,4 +165,23 @@ describe('partition work', () => {
     expect(seeks).toEqual([7]);
     expect(state.position).toBe(7);
   });
+
+  it('given a partition with no batch fetched yet, when the broker shows its end, then the stored position is read and the records behind it are lag', async () => {
+    const { store, work, state, seeks } = setUp();
+    store.stored.set(0, 5);
+    await work.observeEnd(state, 9);
+    expect(state.position).toBe(5);
+    expect(state.lag()).toBe(4);
+    // Read only: the first batch still checks the fetch position (decideStart).
+    expect(state.isVerified()).toBe(false);
+    expect(seeks).toEqual([]);
+  });
+
+  it('given a partition caught up, when the broker shows the same end, then it has no lag', async () => {
+    const { work, state, apply } = setUp();
+    await apply(events(0, ['a.example', 'b.example']));
+    await work.flush(state);
+    await work.observeEnd(state, 2);
+    expect(state.lag()).toBe(0);
+  });
 });

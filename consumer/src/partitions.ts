@@ -44,6 +44,12 @@ export interface Partitions {
   pendingDomains(): number;
   /** The group was joined again with these partitions of the topic. */
   assigned(partitions: number[]): void;
+  /**
+   * The ends (high watermarks) of the topic's partitions as read from the broker, by
+   * partition: each assigned partition not held by its backoff takes its own (see
+   * PartitionWork.observeEnd). A failure is logged; the next reading tries again.
+   */
+  observeEnds(ends: ReadonlyMap<number, number>): Promise<void>;
   /** Marks the assigned partitions that have lag and have not moved; logs each new one. */
   checkStalls(): void;
   stalled(): StalledPartition[];
@@ -138,6 +144,21 @@ export function createPartitions(options: {
       let total = 0;
       for (const { state } of entries.values()) total += state.pendingDomains;
       return total;
+    },
+    async observeEnds(ends) {
+      const reads = [...assigned].map(async (partition) => {
+        const end = ends.get(partition);
+        const { state, backoff } = entryOf(partition);
+        if (end === undefined || backoff.paused()) return;
+        await state
+          .run(async () => {
+            if (fatal === undefined) await work.observeEnd(state, end);
+          })
+          .catch((err: unknown) =>
+            log.warn({ err, partition }, 'reading the stored position for the lag failed'),
+          );
+      });
+      await Promise.all(reads);
     },
     assigned(partitions) {
       assigned = new Set(partitions);

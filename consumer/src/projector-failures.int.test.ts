@@ -165,6 +165,65 @@ describe('the projector when the store or the consumer fails', () => {
     expect(running.fatal).toEqual([]);
   });
 
+  it('reports a partition held back by a transaction a producer left open as stalled, and counts its records once the transaction commits', async () => {
+    const encoder = await encoderFor(topic.name);
+    const record = (domain: string, partition: number) => ({
+      key: domain,
+      partition,
+      value: encoder.encode(toEvent({ domain, type: 'delivered' })),
+    });
+    const transactional = testKafka().producer({
+      transactionalId: uniqueName('tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    const plain = createIdempotentProducer(testKafka());
+    await Promise.all([transactional.connect(), plain.connect()]);
+    try {
+      // Opened before the projector starts: it never fetches a record of partition 0.
+      const open = await transactional.transaction();
+      await open.send({ topic: topic.name, acks: -1, messages: [record('open.example', 0)] });
+      await plain.send({
+        topic: topic.name,
+        acks: -1,
+        messages: [record('behind.example', 0), record('free.example', 1)],
+      });
+      const running = await startProjector(topic, db);
+      stops.push(() => running.stop());
+
+      await waitFor('the other partition to be counted', async () =>
+        (await readModelCounts(db.pool)).has('free.example'),
+      );
+      const stalled = await waitFor(
+        'partition 0 to be reported stalled',
+        () => running.projector.stalled().find((p) => p.partition === 0),
+        { timeoutMs: 20000 },
+      );
+      expect(stalled).toMatchObject({ partition: 0, offset: 0, lag: 2 });
+      expect(running.projector.stalled().map((p) => p.partition)).toEqual([0]);
+      expect(await readModelCounts(db.pool)).toEqual(
+        new Map([['free.example', { delivered: 1, bounced: 0 }]]),
+      );
+
+      await open.commit();
+      await waitFor('the records behind the transaction to be counted', async () => {
+        const counts = await readModelCounts(db.pool);
+        return counts.size === 3;
+      });
+      await waitFor('the stall to clear', () => running.projector.stalled().length === 0);
+      expect(await readModelCounts(db.pool)).toEqual(
+        new Map([
+          ['behind.example', { delivered: 1, bounced: 0 }],
+          ['free.example', { delivered: 1, bounced: 0 }],
+          ['open.example', { delivered: 1, bounced: 0 }],
+        ]),
+      );
+      expect(running.fatal).toEqual([]);
+    } finally {
+      await Promise.all([transactional.disconnect(), plain.disconnect()]);
+    }
+  });
+
   it('moves its positions past transaction markers and aborted records at the end of a partition: caught up, not stalled', async () => {
     const encoder = await encoderFor(topic.name);
     const record = (domain: string, type: 'delivered' | 'bounced') => ({

@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetters } from './dead-letters';
@@ -23,7 +23,11 @@ export interface ProjectorOptions {
   partitionsConsumedConcurrently: number;
   /** A crashed member's partitions move to the others after this long. */
   sessionTimeoutMs: number;
-  /** A partition with lag whose position has not moved for this long is reported stalled (30 s). */
+  /**
+   * A partition with lag whose position has not moved for this long is reported stalled
+   * (default 60 s: longer than a producer's default transaction timeout, 60 s, and than the
+   * retry window of an unknown schema id, 30 s, which are waits, not stalls).
+   */
   partitionStallMs?: number;
   logger: Logger;
   metrics: ConsumerMetrics;
@@ -58,6 +62,13 @@ export interface Projector {
 
 const RESTART_MIN_MS = 200;
 const RESTART_MAX_MS = 30000;
+/** The default of ProjectorOptions.partitionStallMs. */
+export const DEFAULT_PARTITION_STALL_MS = 60000;
+
+/** How often the partitions' ends are read from the broker: a few times per stall bound. */
+function endsCheckInterval(stallMs: number): number {
+  return Math.min(10000, Math.max(1000, Math.floor(stallMs / 6)));
+}
 
 /**
  * The consumer group wiring: one kafkajs consumer whose batches go to the per-partition
@@ -76,6 +87,10 @@ export function createProjector(options: ProjectorOptions): Projector {
   let timer: NodeJS.Timeout | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
   let restartDelay = RESTART_MIN_MS;
+  const stallMs = options.partitionStallMs ?? DEFAULT_PARTITION_STALL_MS;
+  let admin: Admin | undefined;
+  let endsTimer: NodeJS.Timeout | undefined;
+  let readingEnds = false;
 
   /**
    * pause, resume and seek on a consumer that crashed throw ("Consumer group was not
@@ -118,7 +133,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       pause: (partition) => onConsumer('pause', (c) => c.pause(on(partition))),
       resume: (partition) => onConsumer('resume', (c) => c.resume(on(partition))),
     },
-    stallMs: options.partitionStallMs ?? 30000,
+    stallMs,
     metrics,
     log,
     onFatal: options.onFatal,
@@ -150,14 +165,27 @@ export function createProjector(options: ProjectorOptions): Projector {
   }
 
   /** Positions are only valid on the Kafka cluster they were read from. */
-  async function checkSource(): Promise<void> {
-    const admin = options.kafka.admin();
-    await admin.connect();
+  async function checkSource(client: Admin): Promise<void> {
+    clusterId = (await client.describeCluster()).clusterId;
+    await store.claimSource(topic, clusterId);
+  }
+
+  /**
+   * A read-committed fetch stops at the first open transaction, and kafkajs hands over no
+   * empty batch, so the lag behind a transaction a producer left open is only seen here:
+   * ListOffsets with READ_UNCOMMITTED gives the high watermark (READ_COMMITTED, kafkajs's
+   * default, the last stable offset, which stops at the open transaction too).
+   */
+  async function readEnds(): Promise<void> {
+    if (!admin || readingEnds) return;
+    readingEnds = true;
     try {
-      clusterId = (await admin.describeCluster()).clusterId;
-      await store.claimSource(topic, clusterId);
+      const offsets = await admin.fetchTopicOffsets(topic);
+      await partitions.observeEnds(new Map(offsets.map((o) => [o.partition, Number(o.high)])));
+    } catch (err) {
+      log.warn({ err }, 'reading the ends of the partitions failed; lag may be behind');
     } finally {
-      await admin.disconnect();
+      readingEnds = false;
     }
   }
 
@@ -221,18 +249,29 @@ export function createProjector(options: ProjectorOptions): Projector {
 
   return {
     async start() {
-      await checkSource();
+      const client = options.kafka.admin({ readUncommitted: true });
+      await client.connect();
+      try {
+        await checkSource(client);
+      } catch (err) {
+        await client.disconnect();
+        throw err;
+      }
+      admin = client;
       await runConsumer();
       timer = setInterval(tick, options.flushIntervalMs);
+      endsTimer = setInterval(() => void readEnds(), endsCheckInterval(stallMs));
     },
     async stop() {
       stopping = true;
       if (timer) clearInterval(timer);
+      if (endsTimer) clearInterval(endsTimer);
       if (restartTimer) clearTimeout(restartTimer);
       onConsumer('pause', (c) => c.pause(on(undefined)));
       await partitions.close();
       await flushAll();
       await consumer?.disconnect();
+      await admin?.disconnect();
       member = false;
     },
     flush: flushAll,

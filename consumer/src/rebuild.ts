@@ -43,7 +43,7 @@ export interface RebuildOptions {
    * may have counted.
    */
   acceptTransientDeadLetters?: boolean;
-  /** See ProjectorOptions.partitionStallMs (default 30 s). */
+  /** See ProjectorOptions.partitionStallMs (default 60 s). */
   partitionStallMs?: number;
   /** Caught up: at most this many records behind the topic's end, summed over partitions. */
   switchLag: number;
@@ -169,7 +169,7 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult> {
       maxPendingDomains: options.maxPendingDomains,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
       sessionTimeoutMs: options.sessionTimeoutMs,
-      partitionStallMs: options.partitionStallMs ?? 30000,
+      partitionStallMs: options.partitionStallMs,
       logger: log,
       metrics: createConsumerMetrics(createMetricsRegistry('rebuild')),
       onFatal: (err) => {
