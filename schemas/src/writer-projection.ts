@@ -137,19 +137,8 @@ export function readsAsContract(writer: avro.Type, reader: avro.Type): boolean {
   return time !== undefined && TIME_UNITS[logicalTypeOf(time.type) ?? 'timestamp-millis'] === 1;
 }
 
-/**
- * The record a writer schema holds: itself, or the one record branch of a union (Avro
- * resolution reads a union writer's value by its branch: specification 1.12, "Schema
- * Resolution"); undefined for anything else.
- */
-function recordOf(writer: avro.Type): avro.types.RecordType | undefined {
-  if (writer.typeName === 'record') return writer as avro.types.RecordType;
-  if (!writer.typeName.startsWith('union')) return undefined;
-  const records = (writer as unknown as { types: avro.Type[] }).types.filter(
-    (t) => t.typeName === 'record',
-  );
-  return records.length === 1 ? (records[0] as avro.types.RecordType) : undefined;
-}
+/** The branch index that starts a union's value: a zig-zag varint (Avro specification 1.12, "Unions"). */
+const UNION_INDEX = avro.Type.forSchema('int');
 
 function fieldNamed(fields: WriterField[], name: string): WriterField | undefined {
   return fields.find((f) => f.name === name) ?? fields.find((f) => f.aliases.includes(name));
@@ -160,6 +149,9 @@ function fieldNamed(fields: WriterField[], name: string): WriterField | undefine
  * (specification 1.12, "Schema Resolution"), and as leniently as the registry's
  * compatibility check lets writers be, since any schema it accepts may reach the topic:
  * - record and enum names are not compared (another namespace or name reads the same);
+ * - a union writer is read by the branch of each value (resolution picks the reader's
+ *   record for each writer branch): a value of a record branch is read as below, a value
+ *   of any other branch (a null, say) makes that record undecodable, not the others;
  * - fields are matched by name, else by a writer field's alias, in any order; fields the
  *   reader does not know are dropped; a writer lacking `domain`, `type` or `occurredAt`
  *   cannot be read (an event needs them); `eventId` reads as '' (no id) and `source` as
@@ -168,25 +160,64 @@ function fieldNamed(fields: WriterField[], name: string): WriterField | undefine
  * - string and bytes read as each other; int, long, float and double read as a time (a
  *   fraction of a millisecond is dropped, rounding toward minus infinity), converted from
  *   the writer's `timestamp-micros` or `-nanos` logical type when it has one;
- * - a union is resolved per value: a value of a usable branch is read, another (a null
- *   domain, say) makes that record undecodable, not the others; `source`, which nothing
- *   counts, reads as null when its value is not a string;
+ * - a union field is resolved per value: a value of a usable branch is read, another (a
+ *   null domain, say) makes that record undecodable, not the others; `source`, which
+ *   nothing counts, reads as null when its value is not a string;
  * - an enum symbol or string that is not `delivered` or `bounced` reads as the enum's
  *   default `unknown`, which the projector ignores.
  * Per record, the body is decoded with the writer's own schema (avsc), then projected.
  */
 export function createWriterReader(writer: avro.Type, schemaId: number): EventReader {
-  const record = recordOf(writer);
-  if (record === undefined) {
-    const message = `writer schema ${schemaId} is a ${writer.typeName} with no one record to read`;
-    return () => {
-      throw undecodable(message);
-    };
-  }
-  // The same schema read with exact longs (the registry client's type rounds past 2^53).
+  // The same schema read with exact longs (the registry client's type rounds past 2^53);
+  // `writer` keeps the logical types, which the exact copy drops with the long's object form.
   const exact = avro.Type.forSchema(plainLongs(writer.schema()) as avro.Schema, {
     registry: { long: exactLong },
   });
+  if (writer.typeName === 'record') {
+    return recordReader(writer as avro.types.RecordType, exact, schemaId);
+  }
+  if (!writer.typeName.startsWith('union'))
+    return refuse(`writer schema ${schemaId} is a ${writer.typeName}, not a record`);
+  const branches = (writer as unknown as { types: avro.Type[] }).types;
+  const exactBranches = (exact as unknown as { types: avro.Type[] }).types;
+  const readers = branches.map((branch, i) =>
+    branch.typeName === 'record'
+      ? recordReader(branch as avro.types.RecordType, exactBranches[i]!, schemaId)
+      : undefined,
+  );
+  if (readers.every((r) => r === undefined)) {
+    return refuse(`writer schema ${schemaId} is a union with no record branch`);
+  }
+  return (body) => {
+    const { value: index, offset } = UNION_INDEX.decode(body, 0) as {
+      value: number;
+      offset: number;
+    };
+    if (offset < 0 || index < 0 || index >= branches.length) {
+      throw undecodable('Avro body cannot be decoded: no union branch index');
+    }
+    const read = readers[index];
+    if (read === undefined) {
+      const kind = branches[index]!.typeName;
+      throw undecodable(`the value is ${kind}, not a record`);
+    }
+    return read(body.subarray(offset));
+  };
+}
+
+/** A reader that refuses every body with the same reason (a writer nothing can be read of). */
+function refuse(message: string): EventReader {
+  return () => {
+    throw undecodable(message);
+  };
+}
+
+/** The reader of a record writer: `record` for its fields and logical types, `exact` to decode. */
+function recordReader(
+  record: avro.types.RecordType,
+  exact: avro.Type,
+  schemaId: number,
+): EventReader {
   const fields = record.fields.map((f) => ({
     name: f.name,
     aliases: f.aliases,
@@ -194,10 +225,9 @@ export function createWriterReader(writer: avro.Type, schemaId: number): EventRe
   }));
   const missing = ['domain', 'type', 'occurredAt'].filter((name) => !fieldNamed(fields, name));
   if (missing.length > 0) {
-    const message = `writer schema ${schemaId} has no field ${missing.join(', ')}, which the reader needs (no default)`;
-    return () => {
-      throw undecodable(message);
-    };
+    return refuse(
+      `writer schema ${schemaId} has no field ${missing.join(', ')}, which the reader needs (no default)`,
+    );
   }
   const eventId = fieldNamed(fields, 'eventId')?.name;
   const domain = fieldNamed(fields, 'domain')!.name;
@@ -226,23 +256,18 @@ export function createWriterReader(writer: avro.Type, schemaId: number): EventRe
   }
 
   return (body) => {
-    let decoded: unknown;
+    let decoded: Record<string, unknown>;
     try {
-      decoded = unwrap(exact.fromBuffer(body));
+      decoded = exact.fromBuffer(body) as Record<string, unknown>;
     } catch (err) {
       throw undecodable(`Avro body cannot be decoded: ${(err as Error).message}`);
     }
-    // A union writer's value may be of another branch than the record (null, say).
-    if (decoded === null || typeof decoded !== 'object' || Buffer.isBuffer(decoded)) {
-      throw undecodable(`the value is ${decoded === null ? 'null' : typeof decoded}, not a record`);
-    }
-    const record = decoded as Record<string, unknown>;
-    const from = source === undefined ? null : unwrap(record[source]);
+    const from = source === undefined ? null : unwrap(decoded[source]);
     return {
-      eventId: optionalText(eventId === undefined ? null : record[eventId]) ?? '',
-      domain: text(record[domain], 'domain'),
-      type: eventType(record[type]),
-      occurredAt: millis(record[time.name]),
+      eventId: optionalText(eventId === undefined ? null : decoded[eventId]) ?? '',
+      domain: text(decoded[domain], 'domain'),
+      type: eventType(decoded[type]),
+      occurredAt: millis(decoded[time.name]),
       source:
         typeof from === 'string' ? from : Buffer.isBuffer(from) ? from.toString('utf8') : null,
     };

@@ -149,9 +149,40 @@ describe('reading a writer schema other than the reader', () => {
     expect(() => read(union.toBuffer(null))).toThrow(/null, not a record/);
   });
 
-  it('refuses every record of a writer that holds no one record', () => {
+  it('reads a union writer with two record branches by the branch of each value', () => {
+    const micros = base();
+    micros.name = 'DomainEventMicros';
+    field(micros, 'occurredAt').type = { type: 'long', logicalType: 'timestamp-micros' };
+    // A name is defined once per schema: the second branch refers to the first one's enum.
+    field(micros, 'type').type = 'io.catchall.events.DomainEventType';
+    const union = avro.Type.forSchema(['null', base(), micros] as avro.Schema, writerTypeOptions());
+    const read = createWriterReader(union, 7);
+    const ofBranch = (name: string, value: Record<string, unknown>) =>
+      union.toBuffer({ [name]: value });
+    expect(read(ofBranch('io.catchall.events.DomainEvent', event))).toEqual(event);
+    expect(
+      read(
+        ofBranch('io.catchall.events.DomainEventMicros', {
+          ...event,
+          occurredAt: 1700000000123456,
+        }),
+      ),
+    ).toEqual({ ...event, occurredAt: 1700000000123 });
+    expect(() => read(union.toBuffer(null))).toThrow(/null, not a record/);
+  });
+
+  it('refuses every record of a writer that holds no record, or a union without one', () => {
     const writer = avro.Type.forSchema('string', writerTypeOptions());
-    expect(() => createWriterReader(writer, 7)(writer.toBuffer('x'))).toThrow(/no one record/);
+    expect(() => createWriterReader(writer, 7)(writer.toBuffer('x'))).toThrow(
+      /string, not a record/,
+    );
+    const union = avro.Type.forSchema(['null', 'string'], writerTypeOptions());
+    expect(() => createWriterReader(union, 7)(union.toBuffer('x'))).toThrow(/no record branch/);
+  });
+
+  it('refuses a union body whose branch index is out of range', () => {
+    const union = avro.Type.forSchema(['null', base()] as avro.Schema, writerTypeOptions());
+    expect(() => createWriterReader(union, 7)(Buffer.from([0x08]))).toThrow(/no union branch/);
   });
 
   it('refuses a body that is not what the writer schema says', () => {

@@ -189,6 +189,25 @@ for name, change, extra in variants:
     if name == "more-symbols":
         send(p, wire(schema_id, schema, event(d, "deferred")), d, None)
 
+# A union writer with two record branches (the registry accepts it under BACKWARD: the
+# contract's records are read by their branch); each value is read by its own branch.
+micros = copy.deepcopy(BASE)
+micros["name"] = "DomainEventMicros"
+field(micros, "occurredAt")["type"] = {"type": "long", "logicalType": "timestamp-micros"}
+enum = field(BASE, "type")["type"]
+field(micros, "type")["type"] = f"{BASE['namespace']}.{enum['name']}"
+two_records = [copy.deepcopy(BASE), micros]
+subject = f"{TOPIC}-two-records-value"
+register(subject, BASE)
+registry("PUT", f"/config/{subject}", {"compatibility": "BACKWARD"})
+two_records_id = register(subject, two_records)
+d = domain("schema-two-records")
+for branch, occurred in ((f"{BASE['namespace']}.{BASE['name']}", NOW_MS),
+                         (f"{BASE['namespace']}.DomainEventMicros", NOW_MS * 1000)):
+    # fastavro's (name, value) form picks the branch of a union whose records look alike.
+    send(p, wire(two_records_id, two_records, (branch, event(d, occurred=occurred))), d,
+         ("count", d, "delivered"))
+
 # Records that must be dead-lettered, each with its reason.
 send(p, b"plain text, not Avro", b"bad", ("dead", "not-wire-format"))
 send(p, None, b"tombstone", ("dead", "not-wire-format"))
