@@ -13,6 +13,8 @@ export interface QueryAppOptions {
   lookupMaxDomains: number;
   listMaxLimit: number;
   cacheMaxAgeS: number;
+  /** A request not received completely within this many milliseconds is answered 408. */
+  requestTimeoutMs?: number;
 }
 
 /** The query API's routes over the shared service shell; does not listen. */
@@ -26,6 +28,7 @@ export function buildApp(options: QueryAppOptions): FastifyInstance {
       version: '0.1.0',
     },
     readiness: { postgres: () => options.readModel.ping() },
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   void app.register(async (api) => {
     // A weak ETag from the body's hash: If-None-Match with an unchanged answer gets 304.

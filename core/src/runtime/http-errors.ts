@@ -111,11 +111,17 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') answer = errors.requestTimeout();
   else if (err.code === 'HPE_HEADER_OVERFLOW') answer = errors.headersTooLarge(maxHeaderSize);
   else answer = errors.badRequest(err.code ?? 'unreadable');
+  writeRawAnswer(socket, answer);
+}
+
+/** An error answer written straight on a socket that no response object owns, then closed. */
+function writeRawAnswer(socket: Socket, answer: CatchallError, headers: string[] = []): void {
   const body = JSON.stringify(errorBody(answer));
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${answer.statusCode} ${STATUS_CODES[answer.statusCode]}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
+        headers.map((line) => `${line}\r\n`).join('') +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
@@ -170,6 +176,54 @@ export function trackAllowedMethods(app: FastifyInstance): (path: string) => str
     }
   });
   return (path) => METHODS.filter((method) => router.find(method, path) !== null);
+}
+
+/**
+ * An HTTP/1.1 request without a Host header, or with more than one, is answered 400
+ * CATCHALL_BAD_REQUEST (RFC 9112 section 3.2). Node checks the first case itself and answers
+ * without a body; the server is built without that check (nodeServerOptions) so that this
+ * hook gives the catalogue's answer, and Node keeps only the first of several Host lines.
+ */
+export function requireHost(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw;
+    if (raw.httpVersionMajor !== 1 || raw.httpVersionMinor < 1) {
+      done();
+      return;
+    }
+    let hosts = 0;
+    for (let i = 0; i < raw.rawHeaders.length; i += 2) {
+      if (raw.rawHeaders[i]!.toLowerCase() === 'host') hosts += 1;
+    }
+    if (hosts === 1) {
+      done();
+      return;
+    }
+    const answer = errors.badRequest(
+      hosts === 0 ? 'an HTTP/1.1 request needs a Host header' : 'more than one Host header',
+    );
+    void reply.code(400).header('connection', 'close').send(errorBody(answer));
+  });
+}
+
+/**
+ * Node hands a CONNECT request (RFC 9110 section 9.3.6) to the server's `connect` event and,
+ * with no listener, closes the connection without an answer. These services are not
+ * proxies: 405 CATCHALL_METHOD_NOT_ALLOWED, with `Allow` listing the methods of the target
+ * when it is a path the app serves, and empty otherwise (an authority such as `host:443`
+ * names no resource here; section 10.2.1 allows an empty Allow). The connection closes.
+ */
+export function answerConnect(
+  app: FastifyInstance,
+  allowedMethods: (path: string) => string[],
+): void {
+  app.server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const target = req.url ?? '';
+    const path = target.startsWith('/') ? target.split('?')[0]! : '';
+    const allowed = path === '' ? [] : allowedMethods(path);
+    const answer = errors.methodNotAllowed('CONNECT', target);
+    writeRawAnswer(socket, answer, [`Allow: ${allowed.join(', ')}`]);
+  });
 }
 
 /** Answers Node's `checkExpectation` with the catalogue's 417 (Node's own has no body). */

@@ -15,13 +15,16 @@ import { MAX_ENCODED_DOMAIN_LENGTH } from '../domain/normalize-domain';
 import { errors } from './errors';
 import { acceptJsonBodies } from './http-body';
 import {
+  answerConnect,
   answerExpectations,
   clientErrorHandler,
   errorBody,
   frameworkErrors,
+  requireHost,
   toCatalogueError,
   trackAllowedMethods,
 } from './http-errors';
+import { nodeServerOptions } from './http-server';
 import { strictValidatorCompiler } from './validation';
 import { serviceMetrics } from './workers';
 
@@ -32,6 +35,8 @@ interface ErrorWithDetails extends Error {
   errors?: unknown[];
   validation?: unknown;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30000;
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -49,6 +54,11 @@ export interface ServiceAppOptions {
   readiness: Record<string, ReadinessCheck>;
   /** Seconds a client should wait before retrying a 503. */
   retryAfterSeconds?: number;
+  /**
+   * Milliseconds within which a request's line, headers and body must all arrive; later it
+   * is answered 408 CATCHALL_REQUEST_TIMEOUT and its connection closed. Default 30000.
+   */
+  requestTimeoutMs?: number;
   /** Describes the API: served at /openapi.json and browsable at /docs. */
   openapi?: { title: string; description: string; version: string };
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
@@ -139,13 +149,16 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     routerOptions: { maxParamLength: MAX_ENCODED_DOMAIN_LENGTH },
     clientErrorHandler,
     frameworkErrors,
+    ...nodeServerOptions(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
     ...options.fastify,
   });
   const retryAfter = String(options.retryAfterSeconds ?? 1);
   app.setValidatorCompiler(strictValidatorCompiler());
   acceptJsonBodies(app);
   answerExpectations(app);
+  requireHost(app);
   const allowedMethods = trackAllowedMethods(app);
+  answerConnect(app, allowedMethods);
 
   observeRequests(app, options.metrics);
 
