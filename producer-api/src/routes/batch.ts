@@ -157,7 +157,12 @@ export function registerBatchRoute(
         summary: 'Record many delivery outcomes at once (JSON array or NDJSON)',
         description: `At most ${deps.maxEvents} events and ${deps.maxBytes} bytes (413 beyond). All or nothing: any invalid event refuses the whole batch with 400 and lists each bad one by index. The answer lists each event (its id, normalized domain and type) unless \`Prefer: return=minimal\` asks for the count only.`,
         headers: BatchHeaders,
-        body: Type.Array(BatchItem, { maxItems: deps.maxEvents }),
+        // Both media types take the same events: a JSON array, or NDJSON with one per line.
+        consumes: ['application/json', NDJSON],
+        body: Type.Array(BatchItem, {
+          maxItems: deps.maxEvents,
+          description: `the events: a JSON array (application/json), or one JSON object per line (${NDJSON}, blank lines skipped)`,
+        }),
         response: { 202: BatchAccepted, ...errorResponses(deps.errorStatuses) },
       },
       // Items are checked one by one below, so that every bad one is reported by index.

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { buildApp } from '../app';
-import { createProducerMetrics } from '../metrics';
-import type { Publisher } from '../publisher';
-import type { SchemaRegistration } from '../schema-registration';
+import { buildApp } from './app';
+import { createProducerMetrics } from './metrics';
+import type { Publisher } from './publisher';
+import type { SchemaRegistration } from './schema-registration';
 
 /**
  * The ingest API over ports that fail the test if reached: every request here is refused
@@ -117,6 +117,42 @@ describe('the ingest API refuses bad events with the code the error table gives'
       ...expected,
       { index: 5, code: 'CATCHALL_INVALID_BODY', message: expect.stringMatching(/not JSON/) },
     ]);
+    expect(published()).toBe(0);
+  });
+});
+
+describe('the ingest API document describes the service exactly', () => {
+  const { app, published } = buildRefusingApp();
+  afterAll(() => app.close());
+
+  it('documents both media types POST /events takes, with the real limit of events', async () => {
+    const document = (await app.inject('/openapi.json')).json();
+    const body = document.paths['/events'].post.requestBody;
+    expect(Object.keys(body.content).sort()).toEqual(['application/json', 'application/x-ndjson']);
+    for (const media of ['application/json', 'application/x-ndjson']) {
+      expect(body.content[media].schema).toMatchObject({ type: 'array', maxItems: 100 });
+    }
+    expect(body.required).toBe(true);
+  });
+
+  it('takes a batch in each documented media type', async () => {
+    // Refused for its one bad event, so nothing is sent: parsed and checked in both forms.
+    const events = [{ domain: 'x', type: 'opened' }];
+    for (const [type, payload] of [
+      ['application/json', JSON.stringify(events)],
+      ['application/x-ndjson', events.map((e) => JSON.stringify(e)).join('\n')],
+    ]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/events',
+        headers: { 'content-type': type! },
+        payload,
+      });
+      expect({ type, code: response.json().code }).toEqual({
+        type,
+        code: 'CATCHALL_INVALID_BATCH',
+      });
+    }
     expect(published()).toBe(0);
   });
 });
