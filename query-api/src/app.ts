@@ -1,8 +1,7 @@
-import { hash } from 'node:crypto';
-import etag from '@fastify/etag';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createServiceApp, type Logger } from '@catchall/core';
+import { conditionalGets } from './conditional-get';
 import type { ReadModel } from './read-model';
 import { registerDomainRoutes } from './routes/domains';
 
@@ -31,9 +30,8 @@ export function buildApp(options: QueryAppOptions): FastifyInstance {
     requestTimeoutMs: options.requestTimeoutMs,
   });
   void app.register(async (api) => {
-    // A weak ETag from the body's hash: If-None-Match with an unchanged answer gets 304.
-    // crypto.hash: the one-shot digest, without a Hash object per answer.
-    await api.register(etag, { weak: true, hashFn: (body) => hash('sha1', body, 'base64') });
+    // A weak ETag on GET answers: If-None-Match with an unchanged answer gets 304.
+    conditionalGets(api);
     registerDomainRoutes(api, options);
   });
   return app;
