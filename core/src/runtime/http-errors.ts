@@ -207,8 +207,14 @@ export function trackAllowedMethods(app: FastifyInstance): (path: string) => str
 }
 
 /**
- * An HTTP/1.1 request without a Host header, or with more than one, is answered 400
- * CATCHALL_BAD_REQUEST (RFC 9112 section 3.2). Node checks the first case itself and answers
+ * A Host value (RFC 9110 section 7.2): `uri-host [":" port]`, the host an IP literal in
+ * brackets or a reg-name (RFC 3986 section 3.2.2); empty when the target has no authority.
+ */
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+
+/**
+ * An HTTP/1.1 request without a Host header, with more than one, or with one whose value is
+ * not a host, is answered 400 CATCHALL_BAD_REQUEST (RFC 9112 section 3.2). Node checks the first case itself and answers
  * without a body; the server is built without that check (nodeServerOptions) so that this
  * hook gives the catalogue's answer, and Node keeps only the first of several Host lines.
  */
@@ -223,12 +229,17 @@ export function requireHost(app: FastifyInstance): void {
     for (let i = 0; i < raw.rawHeaders.length; i += 2) {
       if (raw.rawHeaders[i]!.toLowerCase() === 'host') hosts += 1;
     }
-    if (hosts === 1) {
+    const host = request.headers.host ?? '';
+    if (hosts === 1 && HOST_VALUE.test(host)) {
       done();
       return;
     }
     const answer = errors.badRequest(
-      hosts === 0 ? 'an HTTP/1.1 request needs a Host header' : 'more than one Host header',
+      hosts === 0
+        ? 'an HTTP/1.1 request needs a Host header'
+        : hosts > 1
+          ? 'more than one Host header'
+          : `the Host header ${JSON.stringify(host)} is not a host and optional port`,
     );
     void reply.code(400).header('connection', 'close').send(errorBody(answer));
   });

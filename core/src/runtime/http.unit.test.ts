@@ -320,8 +320,8 @@ describe('the service shell: answers Node gives before a route runs', () => {
     };
   }
 
-  it('answers 400 with a code for an HTTP/1.1 request without Host or with two (RFC 9112 section 3.2)', async () => {
-    for (const hosts of ['', 'Host: a\r\nHost: b\r\n']) {
+  it('answers 400 with a code for an HTTP/1.1 request without Host, with two, or with a bad one (RFC 9112 section 3.2)', async () => {
+    for (const hosts of ['', 'Host: a\r\nHost: b\r\n', 'Host: a b\r\n', 'Host: a:b\r\n']) {
       const answer = parse(await rawExchange(port, `GET /things HTTP/1.1\r\n${hosts}\r\n`));
       expect({ hosts, status: answer.status }).toEqual({ hosts, status: 400 });
       expectCatalogueBody(answer.body, 400, 'CATCHALL_BAD_REQUEST');
@@ -330,6 +330,12 @@ describe('the service shell: answers Node gives before a route runs', () => {
     const http10 = parse(await rawExchange(port, 'GET /things HTTP/1.0\r\n\r\n'));
     expect(http10.status).toBe(200);
     expect(http10.body).toEqual({ limit: null });
+    for (const host of ['example.com', 'example.com:8080', '127.0.0.1:1', '[::1]:80', '']) {
+      const answer = parse(
+        await rawExchange(port, `GET /things HTTP/1.1\r\nHost: ${host}\r\n\r\n`),
+      );
+      expect({ host, status: answer.status }).toEqual({ host, status: 200 });
+    }
   });
 
   it('answers CONNECT with 405, Allow and a code instead of closing the connection', async () => {
