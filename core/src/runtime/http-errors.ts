@@ -1,10 +1,10 @@
 import { STATUS_CODES, maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ErrorObject } from 'ajv';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import { MAX_ENCODED_DOMAIN_LENGTH, MAX_RAW_DOMAIN_LENGTH } from '../domain/normalize-domain';
-import type { ErrorObject } from 'ajv';
 import { errors, type CatchallError } from './errors';
 import { schemaRefusal } from './schema-refusal';
 
@@ -143,7 +143,11 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
 }
 
 /** An error answer written straight on a socket that no response object owns, then closed. */
-function writeRawAnswer(socket: Socket, answer: CatchallError, headers: string[] = []): void {
+export function writeRawAnswer(
+  socket: Socket,
+  answer: CatchallError,
+  headers: string[] = [],
+): void {
   const body = JSON.stringify(errorBody(answer));
   if (socket.writable) {
     socket.end(
@@ -204,65 +208,6 @@ export function trackAllowedMethods(app: FastifyInstance): (path: string) => str
     }
   });
   return (path) => METHODS.filter((method) => router.find(method, path) !== null);
-}
-
-/**
- * A Host value (RFC 9110 section 7.2): `uri-host [":" port]`, the host an IP literal in
- * brackets or a reg-name (RFC 3986 section 3.2.2); empty when the target has no authority.
- */
-const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
-
-/**
- * An HTTP/1.1 request without a Host header, with more than one, or with one whose value is
- * not a host, is answered 400 CATCHALL_BAD_REQUEST (RFC 9112 section 3.2). Node checks the first case itself and answers
- * without a body; the server is built without that check (nodeServerOptions) so that this
- * hook gives the catalogue's answer, and Node keeps only the first of several Host lines.
- */
-export function requireHost(app: FastifyInstance): void {
-  app.addHook('onRequest', (request, reply, done) => {
-    const raw = request.raw;
-    if (raw.httpVersionMajor !== 1 || raw.httpVersionMinor < 1) {
-      done();
-      return;
-    }
-    let hosts = 0;
-    for (let i = 0; i < raw.rawHeaders.length; i += 2) {
-      if (raw.rawHeaders[i]!.toLowerCase() === 'host') hosts += 1;
-    }
-    const host = request.headers.host ?? '';
-    if (hosts === 1 && HOST_VALUE.test(host)) {
-      done();
-      return;
-    }
-    const answer = errors.badRequest(
-      hosts === 0
-        ? 'an HTTP/1.1 request needs a Host header'
-        : hosts > 1
-          ? 'more than one Host header'
-          : `the Host header ${JSON.stringify(host)} is not a host and optional port`,
-    );
-    void reply.code(400).header('connection', 'close').send(errorBody(answer));
-  });
-}
-
-/**
- * Node hands a CONNECT request (RFC 9110 section 9.3.6) to the server's `connect` event and,
- * with no listener, closes the connection without an answer. These services are not
- * proxies: 405 CATCHALL_METHOD_NOT_ALLOWED, with `Allow` listing the methods of the target
- * when it is a path the app serves, and empty otherwise (an authority such as `host:443`
- * names no resource here; section 10.2.1 allows an empty Allow). The connection closes.
- */
-export function answerConnect(
-  app: FastifyInstance,
-  allowedMethods: (path: string) => string[],
-): void {
-  app.server.on('connect', (req: IncomingMessage, socket: Socket) => {
-    const target = req.url ?? '';
-    const path = target.startsWith('/') ? target.split('?')[0]! : '';
-    const allowed = path === '' ? [] : allowedMethods(path);
-    const answer = errors.methodNotAllowed('CONNECT', target);
-    writeRawAnswer(socket, answer, [`Allow: ${allowed.join(', ')}`]);
-  });
 }
 
 /** Answers Node's `checkExpectation` with the catalogue's 417 (Node's own has no body). */

@@ -14,17 +14,16 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { MAX_ENCODED_DOMAIN_LENGTH } from '../domain/normalize-domain';
 import { errors } from './errors';
 import { acceptJsonBodies } from './http-body';
+import { configFields } from './config';
 import {
-  answerConnect,
   answerExpectations,
   clientErrorHandler,
   errorBody,
   frameworkErrors,
-  requireHost,
   toCatalogueError,
   trackAllowedMethods,
 } from './http-errors';
-import { nodeServerOptions } from './http-server';
+import { answerConnect, nodeServerOptions, requireHost } from './http-server';
 import { strictValidatorCompiler } from './validation';
 import { serviceMetrics } from './workers';
 
@@ -35,8 +34,6 @@ interface ErrorWithDetails extends Error {
   errors?: unknown[];
   validation?: unknown;
 }
-
-const DEFAULT_REQUEST_TIMEOUT_MS = 30000;
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -56,7 +53,8 @@ export interface ServiceAppOptions {
   retryAfterSeconds?: number;
   /**
    * Milliseconds within which a request's line, headers and body must all arrive; later it
-   * is answered 408 CATCHALL_REQUEST_TIMEOUT and its connection closed. Default 30000.
+   * is answered 408 CATCHALL_REQUEST_TIMEOUT and its connection closed. Default: the
+   * REQUEST_TIMEOUT_MS setting's.
    */
   requestTimeoutMs?: number;
   /** Describes the API: served at /openapi.json and browsable at /docs. */
@@ -149,7 +147,7 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     routerOptions: { maxParamLength: MAX_ENCODED_DOMAIN_LENGTH },
     clientErrorHandler,
     frameworkErrors,
-    ...nodeServerOptions(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+    ...nodeServerOptions(options.requestTimeoutMs ?? configFields.REQUEST_TIMEOUT_MS.default),
     ...options.fastify,
   });
   const retryAfter = String(options.retryAfterSeconds ?? 1);
