@@ -17,4 +17,5 @@ export * from './domain/event-time';
 export { ErrorBody, errorBody, errorResponses } from './runtime/http-errors';
 export { decodeBody } from './runtime/http-body';
 export { createAjv } from './runtime/validation';
+export { schemaRefusal } from './runtime/schema-refusal';
 export { CURSOR_FORMAT, DomainField } from './runtime/route-fields';

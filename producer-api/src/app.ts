@@ -21,6 +21,7 @@ export interface ProducerAppOptions {
   rateLimitPerMinute: number;
   batchMaxEvents: number;
   batchMaxBytes: number;
+  /** A request not received completely within this many milliseconds is answered 408. */
   requestTimeoutMs: number;
 }
 
@@ -40,7 +41,7 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
         if (options.publisher.failing()) throw new Error('the last produce request failed');
       },
     },
-    fastify: { requestTimeout: options.requestTimeoutMs },
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   // Auth and rate limits apply to the API routes only; health and metrics stay open.
   void app.register(async (api) => {

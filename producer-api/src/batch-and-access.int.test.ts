@@ -138,7 +138,7 @@ describe('POST /events (batches) against real Kafka', () => {
     });
     expect(response.statusCode).toBe(400);
     expect(response.json().errors).toEqual([
-      { index: 1, message: expect.stringMatching(/not JSON/) },
+      { index: 1, code: 'CATCHALL_INVALID_BODY', message: expect.stringMatching(/not JSON/) },
     ]);
   });
 

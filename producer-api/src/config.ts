@@ -34,11 +34,7 @@ export const producerConfigFields = {
     default: 5 * 1024 * 1024,
     description: 'body size of POST /events at most (413 beyond)',
   }),
-  REQUEST_TIMEOUT_MS: Type.Integer({
-    minimum: 1000,
-    default: 30000,
-    description: 'a request not received completely within this time is dropped (slow clients)',
-  }),
+  REQUEST_TIMEOUT_MS: configFields.REQUEST_TIMEOUT_MS,
   PRODUCE_LINGER_MS: Type.Integer({
     minimum: 0,
     maximum: 1000,

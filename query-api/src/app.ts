@@ -1,8 +1,7 @@
-import { hash } from 'node:crypto';
-import etag from '@fastify/etag';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createServiceApp, type Logger } from '@catchall/core';
+import { conditionalGets } from './conditional-get';
 import type { ReadModel } from './read-model';
 import { registerDomainRoutes } from './routes/domains';
 
@@ -13,6 +12,8 @@ export interface QueryAppOptions {
   lookupMaxDomains: number;
   listMaxLimit: number;
   cacheMaxAgeS: number;
+  /** A request not received completely within this many milliseconds is answered 408. */
+  requestTimeoutMs?: number;
 }
 
 /** The query API's routes over the shared service shell; does not listen. */
@@ -26,11 +27,11 @@ export function buildApp(options: QueryAppOptions): FastifyInstance {
       version: '0.1.0',
     },
     readiness: { postgres: () => options.readModel.ping() },
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   void app.register(async (api) => {
-    // A weak ETag from the body's hash: If-None-Match with an unchanged answer gets 304.
-    // crypto.hash: the one-shot digest, without a Hash object per answer.
-    await api.register(etag, { weak: true, hashFn: (body) => hash('sha1', body, 'base64') });
+    // A weak ETag on GET answers: If-None-Match with an unchanged answer gets 304.
+    conditionalGets(api);
     registerDomainRoutes(api, options);
   });
   return app;

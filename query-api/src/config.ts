@@ -6,6 +6,7 @@ export const queryConfigFields = {
   HOST: configFields.HOST,
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3001, description: 'query API port' }),
   SHUTDOWN_TIMEOUT_MS: configFields.SHUTDOWN_TIMEOUT_MS,
+  REQUEST_TIMEOUT_MS: configFields.REQUEST_TIMEOUT_MS,
   WORKERS: configFields.WORKERS,
   DATABASE_URL: configFields.DATABASE_URL,
   PG_POOL_MAX: configFields.PG_POOL_MAX,

@@ -33,6 +33,7 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
     lookupMaxDomains: config.LOOKUP_MAX_DOMAINS,
     listMaxLimit: config.LIST_MAX_LIMIT,
     cacheMaxAgeS: config.CACHE_MAX_AGE_S,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   });
   lifecycle.onClose('http server', () => app.close());
   return { app, lifecycle };

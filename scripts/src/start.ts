@@ -3,7 +3,7 @@ import path from 'node:path';
 import { configFields, createKafka, ensureTopics, loadConfig } from '@catchall/core';
 import { migrate } from '@catchall/consumer';
 import { Type } from '@sinclair/typebox';
-import { startInfra } from './infra';
+import { startInfra, type Infra } from './infra';
 import { REPO_ROOT } from './infra/paths';
 import { pipeServiceLogs, terminalLogger } from './service-logs';
 
@@ -55,24 +55,16 @@ async function main(): Promise<void> {
   const config = loadConfig(startConfigFields, process.env);
   const logger = terminalLogger(config.LOG_LEVEL);
   const t0 = Date.now();
-  logger.info(
-    'starting Kafka, schema registry and Postgres (the first start fetches them with Maven)',
-  );
-  const infra = await startInfra({
-    profile: 'dev',
-    ports: {
-      kafka: config.CATCHALL_KAFKA_PORT,
-      kafkaController: config.CATCHALL_KAFKA_CONTROLLER_PORT,
-      registry: config.CATCHALL_REGISTRY_PORT,
-      postgres: config.CATCHALL_POSTGRES_PORT,
-    },
-    databaseUrl: config.DATABASE_URL,
-    log: (message) => logger.info(message),
-  });
   const children: ChildProcess[] = [];
+  let infra: Infra | undefined = undefined;
   let stopping: Promise<void> | undefined;
   const stopAll = (reason: string, code: number) => {
     stopping ??= (async () => {
+      if (infra === undefined) {
+        // Still starting: exiting SIGKILLs the servers already spawned (managed-process).
+        logger.info({ reason }, 'stopping while the infrastructure starts');
+        process.exit(code);
+      }
       logger.info({ reason }, 'stopping the services, then the infrastructure');
       for (const child of [...children].reverse()) {
         child.kill('SIGTERM');
@@ -84,8 +76,24 @@ async function main(): Promise<void> {
     })();
     return stopping;
   };
+  // From the first moment: a signal during the start would otherwise end this process
+  // without its exit handlers, and leave Java and Postgres running.
   process.on('SIGINT', () => void stopAll('SIGINT', 0));
   process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
+  logger.info(
+    'starting Kafka, schema registry and Postgres (the first start fetches them with Maven)',
+  );
+  infra = await startInfra({
+    profile: 'dev',
+    ports: {
+      kafka: config.CATCHALL_KAFKA_PORT,
+      kafkaController: config.CATCHALL_KAFKA_CONTROLLER_PORT,
+      registry: config.CATCHALL_REGISTRY_PORT,
+      postgres: config.CATCHALL_POSTGRES_PORT,
+    },
+    databaseUrl: config.DATABASE_URL,
+    log: (message) => logger.info(message),
+  });
 
   const databaseUrl = infra.postgres.urlFor('catchall');
   try {

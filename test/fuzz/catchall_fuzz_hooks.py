@@ -4,6 +4,8 @@
 accept (ASCII and internationalized labels, any case, an optional trailing dot), so that
 schemathesis's positive_data_acceptance check means "every valid name is answered 2xx".
 `page-cursor`: a listing cursor as the query API makes it (base64url of {"after": domain}).
+`application/x-ndjson`: the ingest API's batch media type, whose document gives it the same
+array schema as JSON: each item of the array is written as one line.
 """
 
 import base64
@@ -49,3 +51,15 @@ cursors = _normalized.map(
 
 schemathesis.openapi.format("domain", domains)
 schemathesis.openapi.format("page-cursor", cursors)
+
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(_ctx, value):
+    """A batch as NDJSON: one JSON line per item of the array.
+
+    A value that is not an array (negative data) has no NDJSON form as a batch; it is sent
+    as one line holding it in an array, which is not an event and so is refused as the
+    value would be in JSON. Values JSON cannot hold (bytes) are written as text.
+    """
+    items = value if isinstance(value, list) else [[value]]
+    return "".join(json.dumps(item, default=str) + "\n" for item in items).encode()

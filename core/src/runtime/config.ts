@@ -19,6 +19,12 @@ export const configFields = {
     default: 10000,
     description: 'deadline for a graceful shutdown before the process exits anyway',
   }),
+  REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 1000,
+    default: 30000,
+    description:
+      'a request whose line, headers and body have not all arrived within this is answered 408 and its connection closed (slow clients)',
+  }),
   WORKERS: Type.Integer({
     minimum: 1,
     maximum: 64,

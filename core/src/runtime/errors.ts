@@ -40,7 +40,7 @@ export const errors = {
   invalidEventTime: defineError(
     'CATCHALL_INVALID_EVENT_TIME',
     400,
-    'Invalid occurredAt "%s": send an RFC 3339 date-time such as 2024-05-01T12:00:00Z',
+    'Invalid %s "%s": send an RFC 3339 date-time such as 2024-05-01T12:00:00Z',
     false,
   ),
   badRequest: defineError(

@@ -1,10 +1,12 @@
 import { STATUS_CODES, maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ErrorObject } from 'ajv';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import { MAX_ENCODED_DOMAIN_LENGTH, MAX_RAW_DOMAIN_LENGTH } from '../domain/normalize-domain';
 import { errors, type CatchallError } from './errors';
+import { schemaRefusal } from './schema-refusal';
 
 /** What every error answer holds: fastify's shape with a code from the catalogue. */
 export const ErrorBody = Type.Object({
@@ -13,9 +15,17 @@ export const ErrorBody = Type.Object({
   error: Type.String({ description: 'the status text' }),
   message: Type.String({ description: 'what went wrong and what to do' }),
   errors: Type.Optional(
-    Type.Array(Type.Object({ index: Type.Integer({ minimum: 0 }), message: Type.String() }), {
-      description: 'a refused batch: each invalid event by its index',
-    }),
+    Type.Array(
+      Type.Object({
+        index: Type.Integer({ minimum: 0 }),
+        code: Type.String({
+          pattern: '^CATCHALL_[A-Z_]+$',
+          description: 'what is wrong with this event (see the error table)',
+        }),
+        message: Type.String(),
+      }),
+      { description: 'a refused batch: each invalid event by its index' },
+    ),
   ),
 });
 
@@ -66,6 +76,22 @@ interface FrameworkError extends Partial<Omit<FastifyError, 'validation'>> {
   validation?: unknown;
 }
 
+/** The part of the request fastify names in a validation error's `validationContext`. */
+function validatedPart(request: FastifyRequest, context: string | undefined): unknown {
+  switch (context) {
+    case 'body':
+      return request.body;
+    case 'querystring':
+      return request.query;
+    case 'params':
+      return request.params;
+    case 'headers':
+      return request.headers;
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Errors fastify, Node or a plugin raise before our code runs, mapped to the catalogue so
  * that every answer has a CATCHALL_ code; our own errors pass unchanged.
@@ -74,7 +100,9 @@ export function toCatalogueError(err: FrameworkError, request: FastifyRequest): 
   const code = err.code ?? '';
   if (code.startsWith('CATCHALL_') && err.statusCode !== undefined) return err as CatchallError;
   if (err.validation !== undefined || code === 'FST_ERR_VALIDATION') {
-    return errors.invalidRequest(err.message);
+    const found = Array.isArray(err.validation) ? (err.validation as ErrorObject[]) : [];
+    const data = validatedPart(request, err.validationContext);
+    return schemaRefusal(found, data, err.message ?? 'the request does not match the schema');
   }
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -111,11 +139,21 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') answer = errors.requestTimeout();
   else if (err.code === 'HPE_HEADER_OVERFLOW') answer = errors.headersTooLarge(maxHeaderSize);
   else answer = errors.badRequest(err.code ?? 'unreadable');
+  writeRawAnswer(socket, answer);
+}
+
+/** An error answer written straight on a socket that no response object owns, then closed. */
+export function writeRawAnswer(
+  socket: Socket,
+  answer: CatchallError,
+  headers: string[] = [],
+): void {
   const body = JSON.stringify(errorBody(answer));
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${answer.statusCode} ${STATUS_CODES[answer.statusCode]}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
+        headers.map((line) => `${line}\r\n`).join('') +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }

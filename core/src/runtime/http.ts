@@ -14,6 +14,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { MAX_ENCODED_DOMAIN_LENGTH } from '../domain/normalize-domain';
 import { errors } from './errors';
 import { acceptJsonBodies } from './http-body';
+import { configFields } from './config';
 import {
   answerExpectations,
   clientErrorHandler,
@@ -22,6 +23,7 @@ import {
   toCatalogueError,
   trackAllowedMethods,
 } from './http-errors';
+import { answerConnect, nodeServerOptions, requireHost } from './http-server';
 import { strictValidatorCompiler } from './validation';
 import { serviceMetrics } from './workers';
 
@@ -49,6 +51,12 @@ export interface ServiceAppOptions {
   readiness: Record<string, ReadinessCheck>;
   /** Seconds a client should wait before retrying a 503. */
   retryAfterSeconds?: number;
+  /**
+   * Milliseconds within which a request's line, headers and body must all arrive; later it
+   * is answered 408 CATCHALL_REQUEST_TIMEOUT and its connection closed. Default: the
+   * REQUEST_TIMEOUT_MS setting's.
+   */
+  requestTimeoutMs?: number;
   /** Describes the API: served at /openapi.json and browsable at /docs. */
   openapi?: { title: string; description: string; version: string };
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
@@ -139,13 +147,16 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     routerOptions: { maxParamLength: MAX_ENCODED_DOMAIN_LENGTH },
     clientErrorHandler,
     frameworkErrors,
+    ...nodeServerOptions(options.requestTimeoutMs ?? configFields.REQUEST_TIMEOUT_MS.default),
     ...options.fastify,
   });
   const retryAfter = String(options.retryAfterSeconds ?? 1);
   app.setValidatorCompiler(strictValidatorCompiler());
   acceptJsonBodies(app);
   answerExpectations(app);
+  requireHost(app);
   const allowedMethods = trackAllowedMethods(app);
+  answerConnect(app, allowedMethods);
 
   observeRequests(app, options.metrics);
 

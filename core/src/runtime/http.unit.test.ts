@@ -9,12 +9,13 @@ import { createServiceApp } from './http';
 import { DomainField } from './route-fields';
 
 /** A service shell with routes shaped like the real ones: a domain path, a body, a query. */
-function buildTestApp(): FastifyInstance {
+function buildTestApp(requestTimeoutMs?: number): FastifyInstance {
   const app = createServiceApp({
     logger: pino({ level: 'silent' }),
     metrics: new Registry(),
     readiness: {},
     openapi: { title: 'test', description: 'test', version: '0' },
+    requestTimeoutMs,
   });
   // Routes in a plugin, as the services add theirs: after the OpenAPI plugin has loaded.
   void app.register(async (api) => addTestRoutes(api));
@@ -69,6 +70,24 @@ function rawExchange(port: number, request: string): Promise<string> {
     socket.on('error', reject);
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
     socket.end(request);
+  });
+}
+
+/**
+ * Sends the start of a request and leaves the connection open, as a slow client does;
+ * resolves with the answer and the milliseconds from the first byte to the close.
+ */
+function slowExchange(port: number, start: string): Promise<{ answer: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const t0 = Date.now();
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () =>
+      resolve({ answer: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0 }),
+    );
+    socket.write(start);
   });
 }
 
@@ -282,7 +301,8 @@ describe('the service shell: every answer in the catalogue', () => {
 });
 
 describe('the service shell: answers Node gives before a route runs', () => {
-  const app = buildTestApp();
+  const timeoutMs = 1000;
+  const app = buildTestApp(timeoutMs);
   let port = 0;
   beforeAll(async () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -290,10 +310,68 @@ describe('the service shell: answers Node gives before a route runs', () => {
   });
   afterAll(() => app.close());
 
-  function parse(answer: string): { status: number; body: unknown } {
+  function parse(answer: string): { status: number; headers: string[]; body: unknown } {
     const [head, body] = answer.split('\r\n\r\n');
-    return { status: Number(head!.split(' ')[1]), body: JSON.parse(body!) };
+    const [statusLine, ...headers] = head!.split('\r\n');
+    return {
+      status: Number(statusLine!.split(' ')[1]),
+      headers: headers.map((h) => h.toLowerCase()),
+      body: JSON.parse(body!),
+    };
   }
+
+  it('answers 400 with a code for an HTTP/1.1 request without Host, with two, or with a bad one (RFC 9112 section 3.2)', async () => {
+    for (const hosts of ['', 'Host: a\r\nHost: b\r\n', 'Host: a b\r\n', 'Host: a:b\r\n']) {
+      const answer = parse(await rawExchange(port, `GET /things HTTP/1.1\r\n${hosts}\r\n`));
+      expect({ hosts, status: answer.status }).toEqual({ hosts, status: 400 });
+      expectCatalogueBody(answer.body, 400, 'CATCHALL_BAD_REQUEST');
+      expect(answer.headers).toContain('connection: close');
+    }
+    const http10 = parse(await rawExchange(port, 'GET /things HTTP/1.0\r\n\r\n'));
+    expect(http10.status).toBe(200);
+    expect(http10.body).toEqual({ limit: null });
+    for (const host of ['example.com', 'example.com:8080', '127.0.0.1:1', '[::1]:80', '']) {
+      const answer = parse(
+        await rawExchange(port, `GET /things HTTP/1.1\r\nHost: ${host}\r\n\r\n`),
+      );
+      expect({ host, status: answer.status }).toEqual({ host, status: 200 });
+    }
+  });
+
+  it('answers CONNECT with 405, Allow and a code instead of closing the connection', async () => {
+    const onPath = parse(
+      await rawExchange(port, 'CONNECT /things/example.com HTTP/1.1\r\nHost: x\r\n\r\n'),
+    );
+    expect(onPath.status).toBe(405);
+    expect(onPath.headers).toContain('allow: put');
+    expectCatalogueBody(onPath.body, 405, 'CATCHALL_METHOD_NOT_ALLOWED');
+    const tunnel = parse(
+      await rawExchange(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
+    );
+    expect(tunnel.status).toBe(405);
+    // An authority names no resource of the service: an empty Allow (RFC 9110 section 10.2.1).
+    expect(tunnel.headers).toContain('allow: ');
+    expectCatalogueBody(tunnel.body, 405, 'CATCHALL_METHOD_NOT_ALLOWED');
+  });
+
+  it.each([
+    ['headers', 'GET /things HTTP/1.1\r\nHost: x\r\n'],
+    [
+      'body',
+      'PUT /things/example.com HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{',
+    ],
+  ])(
+    'answers 408 with a code when the %s do not arrive within the request timeout, not 30 s later',
+    async (_part, start) => {
+      const { answer, ms } = await slowExchange(port, start);
+      const parsed = parse(answer);
+      expect(parsed.status).toBe(408);
+      expectCatalogueBody(parsed.body, 408, 'CATCHALL_REQUEST_TIMEOUT');
+      expect(ms).toBeGreaterThanOrEqual(timeoutMs - 50);
+      // Checked every 100 ms for a 1 s timeout; the rest is slack for a loaded machine.
+      expect(ms).toBeLessThan(timeoutMs + 1500);
+    },
+  );
 
   it('answers 431 with a code for headers past the limit', async () => {
     const answer = parse(

@@ -6,6 +6,7 @@ import {
   DomainField,
   errorResponses,
   errors,
+  schemaRefusal,
   type CatchallError,
 } from '@catchall/core';
 import type { DomainEvent } from '@catchall/schemas';
@@ -64,10 +65,18 @@ export function prefersMinimal(prefer: string | string[] | undefined): boolean {
 
 export const NDJSON = 'application/x-ndjson';
 
+/** One refused event of a batch: its index, the catalogue code of what is wrong, the message. */
 interface ItemError {
   index: number;
+  code: string;
   message: string;
 }
+
+const itemError = (index: number, err: CatchallError): ItemError => ({
+  index,
+  code: err.code,
+  message: err.message,
+});
 
 /** A line of NDJSON that is not JSON stays in its place, so its index can be reported. */
 class UnparsableLine {
@@ -87,7 +96,7 @@ function parseNdjson(body: Buffer): unknown[] {
       try {
         return JSON.parse(line) as unknown;
       } catch (err) {
-        return new UnparsableLine(`is not JSON: ${(err as Error).message}`);
+        return new UnparsableLine(`line is not JSON: ${(err as Error).message}`);
       }
     });
 }
@@ -103,14 +112,18 @@ function validateAll(
   const problems: ItemError[] = [];
   items.forEach((item, index) => {
     if (item instanceof UnparsableLine) {
-      problems.push({ index, message: item.message });
+      problems.push(itemError(index, errors.invalidBody(item.message)));
     } else if (!check(item)) {
-      problems.push({ index, message: ajv.errorsText(check.errors, { dataVar: 'event' }) });
+      const found = check.errors ?? [];
+      const message = ajv.errorsText(found, { dataVar: 'event' });
+      problems.push(itemError(index, schemaRefusal(found, item, message)));
     } else {
       try {
         events.push(buildEvent(item, now));
       } catch (err) {
-        problems.push({ index, message: (err as Error).message });
+        // buildEvent throws the catalogue's errors only; anything else is a fault, not a refusal.
+        if (!String((err as CatchallError).code).startsWith('CATCHALL_')) throw err;
+        problems.push(itemError(index, err as CatchallError));
       }
     }
   });
@@ -144,7 +157,12 @@ export function registerBatchRoute(
         summary: 'Record many delivery outcomes at once (JSON array or NDJSON)',
         description: `At most ${deps.maxEvents} events and ${deps.maxBytes} bytes (413 beyond). All or nothing: any invalid event refuses the whole batch with 400 and lists each bad one by index. The answer lists each event (its id, normalized domain and type) unless \`Prefer: return=minimal\` asks for the count only.`,
         headers: BatchHeaders,
-        body: Type.Array(BatchItem, { maxItems: deps.maxEvents }),
+        // Both media types take the same events: a JSON array, or NDJSON with one per line.
+        consumes: ['application/json', NDJSON],
+        body: Type.Array(BatchItem, {
+          maxItems: deps.maxEvents,
+          description: `the events: a JSON array (application/json), or one JSON object per line (${NDJSON}, blank lines skipped)`,
+        }),
         response: { 202: BatchAccepted, ...errorResponses(deps.errorStatuses) },
       },
       // Items are checked one by one below, so that every bad one is reported by index.

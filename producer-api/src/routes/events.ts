@@ -92,7 +92,7 @@ export function buildEvent(
   }
   const occurredAt = input.occurredAt === undefined ? now : parseEventTime(input.occurredAt);
   // The schema's date-time format is parseEventTime itself; this guards its callers.
-  if (occurredAt === undefined) throw errors.invalidEventTime(input.occurredAt);
+  if (occurredAt === undefined) throw errors.invalidEventTime('occurredAt', input.occurredAt);
   return {
     eventId: input.eventId ?? newEventId(),
     domain: normalized.domain,

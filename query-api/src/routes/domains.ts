@@ -39,10 +39,12 @@ const NeverSeen = Type.Object(
 /** A GET answered 304 to If-None-Match: no body. */
 const NotModified = Type.Null({ description: 'Not Modified: the ETag still matches' });
 
-const LookupBody = Type.Object(
-  { domains: Type.Array(DomainField, { minItems: 1 }) },
-  { additionalProperties: false },
-);
+const lookupBody = (maxDomains: number) =>
+  Type.Object(
+    { domains: Type.Array(DomainField, { minItems: 1, maxItems: maxDomains }) },
+    { additionalProperties: false },
+  );
+type LookupBody = Static<ReturnType<typeof lookupBody>>;
 
 const LookupResult = Type.Object({
   input: Type.String({ description: 'the domain as sent' }),
@@ -127,8 +129,9 @@ function answer(row: DomainRow) {
  * GET /domains/<domain>: the domain's status and counts from the live read model.
  * POST /domains/lookup: many at once, answered in the order asked, one query.
  * GET /domains?status=: the domains with a status, a page at a time.
- * Answers may be cached for `cacheMaxAgeS` (within the projector's staleness bound); each
- * carries an ETag, so a client revalidating an unchanged answer gets 304 and no body.
+ * GET answers may be cached for `cacheMaxAgeS` (within the projector's staleness bound);
+ * each 200 carries an ETag (conditionalGets), so a client revalidating an unchanged answer
+ * gets 304 and no body. A lookup is not conditional.
  */
 export function registerDomainRoutes(
   app: FastifyInstance,
@@ -141,7 +144,7 @@ export function registerDomainRoutes(
 ): void {
   const cacheControl = deps.cacheMaxAgeS > 0 ? `public, max-age=${deps.cacheMaxAgeS}` : 'no-cache';
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.method === 'GET' && reply.statusCode < 500) {
+    if ((request.method === 'GET' || request.method === 'HEAD') && reply.statusCode < 500) {
       reply.header('cache-control', cacheControl);
     }
     done(null, payload);
@@ -206,22 +209,28 @@ export function registerDomainRoutes(
     },
   );
 
-  app.post<{ Body: Static<typeof LookupBody> }>(
+  app.post<{ Body: LookupBody }>(
     '/domains/lookup',
     {
       schema: {
         summary: `Whether each of many domains is a catch-all (at most ${deps.lookupMaxDomains})`,
-        body: LookupBody,
+        description: `More than ${deps.lookupMaxDomains} domains is 413 CATCHALL_LOOKUP_TOO_LARGE. A lookup is not conditional: If-None-Match and the like are ignored (RFC 9110 section 13.2.1).`,
+        body: lookupBody(deps.lookupMaxDomains),
         response: {
           200: Type.Object({ results: Type.Array(LookupResult) }),
-          304: NotModified,
           ...errorResponses([413, 503]),
         },
+      },
+      // Before the schema, whose maxItems would answer 400: too many domains is the 413.
+      preValidation: async (request) => {
+        const domains = (request.body as { domains?: unknown } | null)?.domains;
+        if (Array.isArray(domains) && domains.length > deps.lookupMaxDomains) {
+          throw errors.lookupTooLarge(deps.lookupMaxDomains);
+        }
       },
     },
     async (request) => {
       const inputs = request.body.domains;
-      if (inputs.length > deps.lookupMaxDomains) throw errors.lookupTooLarge(deps.lookupMaxDomains);
       const normalized = inputs.map((input) => ({ input, result: normalizeDomain(input) }));
       const valid = normalized.flatMap(({ result }) => (result.ok ? [result.domain] : []));
       const rows =

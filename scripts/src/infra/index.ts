@@ -43,19 +43,23 @@ async function portsFor(options: InfraOptions) {
   };
 }
 
+/**
+ * The folder that holds a dev run's Postgres data, for the dev folder `base`: `base` itself,
+ * or as root a folder of the system's temporary folder named after `base`, since Postgres
+ * then runs as its own user, which must be able to reach its data folder (a folder under
+ * the repository may sit below one only root can enter).
+ */
+export function devPostgresBase(base: string): string {
+  if (process.getuid?.() !== 0) return base;
+  const name = `catchall-dev-${createHash('sha1').update(base).digest('hex').slice(0, 10)}`;
+  return path.join(os.tmpdir(), name);
+}
+
 /** Folders of a run: kept under .local/ for dev, a fresh temp folder for tests. */
 function runDirs(profile: InfraOptions['profile']) {
   const base =
     profile === 'dev' ? localDir('dev') : mkdtempSync(path.join(os.tmpdir(), 'catchall-test-'));
-  // As root, Postgres runs as its own user, which must be able to reach its data folder:
-  // a folder under the repository may sit below one only root can enter.
-  const pgBase =
-    profile === 'dev' && process.getuid?.() === 0
-      ? path.join(
-          os.tmpdir(),
-          `catchall-dev-${createHash('sha1').update(base).digest('hex').slice(0, 10)}`,
-        )
-      : base;
+  const pgBase = profile === 'dev' ? devPostgresBase(base) : base;
   // Kafka's data and the read model are one unit: positions stored in Postgres mean nothing
   // on a broker formatted anew, so a dev Postgres whose broker data is gone starts anew too.
   const pgData = path.join(pgBase, 'postgres');

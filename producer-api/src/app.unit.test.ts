@@ -1,0 +1,158 @@
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { buildApp } from './app';
+import { createProducerMetrics } from './metrics';
+import type { Publisher } from './publisher';
+import type { SchemaRegistration } from './schema-registration';
+
+/**
+ * The ingest API over ports that fail the test if reached: every request here is refused
+ * before anything is encoded or sent to Kafka.
+ */
+function buildRefusingApp(): { app: FastifyInstance; published: () => number } {
+  let published = 0;
+  const publisher: Publisher = {
+    publish: async () => {
+      published += 1;
+      throw new Error('a refused request reached Kafka');
+    },
+    drain: async () => undefined,
+    failing: () => false,
+  };
+  const schema: SchemaRegistration = {
+    encoder: () => {
+      throw new Error('a refused request was encoded');
+    },
+    start: async () => undefined,
+    stop: () => undefined,
+    check: async () => undefined,
+  };
+  const registry = new Registry();
+  const app = buildApp({
+    logger: pino({ level: 'silent' }),
+    registry,
+    metrics: createProducerMetrics(registry),
+    publisher,
+    schema,
+    tokens: '',
+    rateLimitPerMinute: 0,
+    batchMaxEvents: 100,
+    batchMaxBytes: 64 * 1024,
+    requestTimeoutMs: 30000,
+  });
+  return { app, published: () => published };
+}
+
+describe('the ingest API refuses bad events with the code the error table gives', () => {
+  const { app, published } = buildRefusingApp();
+  afterAll(() => app.close());
+
+  it('answers 400 CATCHALL_INVALID_EVENT_TIME naming occurredAt and the value, for PUT', async () => {
+    for (const occurredAt of ['2016-02-30T00:00:00Z', '2016-12-31 23:59:59Z', 'yesterday', '']) {
+      const response = await app.inject({
+        method: 'PUT',
+        url: '/events/time.example/delivered',
+        payload: { occurredAt },
+      });
+      expect({ occurredAt, status: response.statusCode }).toEqual({ occurredAt, status: 400 });
+      expect(response.json()).toEqual({
+        statusCode: 400,
+        code: 'CATCHALL_INVALID_EVENT_TIME',
+        error: 'Bad Request',
+        message: `Invalid occurredAt "${occurredAt}": send an RFC 3339 date-time such as 2024-05-01T12:00:00Z`,
+      });
+    }
+    expect(published()).toBe(0);
+  });
+
+  it('answers 400 CATCHALL_INVALID_REQUEST for an occurredAt of the wrong type or beside another fault', async () => {
+    for (const payload of ['{"occurredAt":0}', '{"occurredAt":"yesterday","extra":1}']) {
+      const response = await app.inject({
+        method: 'PUT',
+        url: '/events/time.example/bounced',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      expect({ payload, status: response.statusCode }).toEqual({ payload, status: 400 });
+      expect(response.json().code).toBe('CATCHALL_INVALID_REQUEST');
+    }
+    expect(published()).toBe(0);
+  });
+
+  it('lists each refused batch item by index with the code of what is wrong, JSON or NDJSON', async () => {
+    const items = [
+      { domain: 'ok.example', type: 'delivered' },
+      { domain: 'ok.example', type: 'delivered', occurredAt: '2016-02-30T00:00:00Z' },
+      { domain: 'ok.example', type: 'delivered', extra: 1 },
+      { domain: '1.2.3.4', type: 'bounced' },
+      { domain: 'ok.example', type: 'opened', occurredAt: 'yesterday' },
+    ];
+    const expected = [
+      {
+        index: 1,
+        code: 'CATCHALL_INVALID_EVENT_TIME',
+        message: expect.stringMatching(/^Invalid occurredAt "2016-02-30T00:00:00Z"/),
+      },
+      {
+        index: 2,
+        code: 'CATCHALL_INVALID_REQUEST',
+        message: expect.stringMatching(/extra|additional/),
+      },
+      { index: 3, code: 'CATCHALL_INVALID_DOMAIN', message: expect.stringMatching(/1\.2\.3\.4/) },
+      { index: 4, code: 'CATCHALL_INVALID_REQUEST', message: expect.stringMatching(/type/) },
+    ];
+    const json = await app.inject({ method: 'POST', url: '/events', payload: items });
+    expect(json.statusCode).toBe(400);
+    expect(json.json()).toMatchObject({ code: 'CATCHALL_INVALID_BATCH' });
+    expect(json.json().errors).toEqual(expected);
+    const ndjson = await app.inject({
+      method: 'POST',
+      url: '/events',
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: [...items.map((item) => JSON.stringify(item)), '{not json}'].join('\n'),
+    });
+    expect(ndjson.statusCode).toBe(400);
+    expect(ndjson.json().errors).toEqual([
+      ...expected,
+      { index: 5, code: 'CATCHALL_INVALID_BODY', message: expect.stringMatching(/not JSON/) },
+    ]);
+    expect(published()).toBe(0);
+  });
+});
+
+describe('the ingest API document describes the service exactly', () => {
+  const { app, published } = buildRefusingApp();
+  afterAll(() => app.close());
+
+  it('documents both media types POST /events takes, with the real limit of events', async () => {
+    const document = (await app.inject('/openapi.json')).json();
+    const body = document.paths['/events'].post.requestBody;
+    expect(Object.keys(body.content).sort()).toEqual(['application/json', 'application/x-ndjson']);
+    for (const media of ['application/json', 'application/x-ndjson']) {
+      expect(body.content[media].schema).toMatchObject({ type: 'array', maxItems: 100 });
+    }
+    expect(body.required).toBe(true);
+  });
+
+  it('takes a batch in each documented media type', async () => {
+    // Refused for its one bad event, so nothing is sent: parsed and checked in both forms.
+    const events = [{ domain: 'x', type: 'opened' }];
+    for (const [type, payload] of [
+      ['application/json', JSON.stringify(events)],
+      ['application/x-ndjson', events.map((e) => JSON.stringify(e)).join('\n')],
+    ]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/events',
+        headers: { 'content-type': type! },
+        payload,
+      });
+      expect({ type, code: response.json().code }).toEqual({
+        type,
+        code: 'CATCHALL_INVALID_BATCH',
+      });
+    }
+    expect(published()).toBe(0);
+  });
+});

@@ -1,0 +1,120 @@
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { buildApp } from './app';
+import { noneMatchHits } from './conditional-get';
+import type { DomainRow, ReadModel } from './read-model';
+
+const ROW: DomainRow = {
+  domain: 'seen.example',
+  status: 'unknown',
+  delivered: 3,
+  bounced: 0,
+  firstEventAt: '2024-05-01T12:00:00.000Z',
+  lastEventAt: '2024-05-01T12:00:01.000Z',
+  updatedAt: '2024-05-01T12:00:02.000Z',
+};
+
+/** The query API over a read model that holds one domain, seen.example. */
+function buildTestApp() {
+  const readModel: ReadModel = {
+    find: async (domain) => (domain === ROW.domain ? ROW : undefined),
+    findMany: async (domains) =>
+      new Map(domains.filter((d) => d === ROW.domain).map((d) => [d, ROW])),
+    list: async () => [ROW],
+    ping: async () => undefined,
+  };
+  return buildApp({
+    logger: pino({ level: 'silent' }),
+    registry: new Registry(),
+    readModel,
+    lookupMaxDomains: 3,
+    listMaxLimit: 10,
+    cacheMaxAgeS: 1,
+  });
+}
+
+describe('conditional requests on the query API (RFC 9110 section 13)', () => {
+  const app = buildTestApp();
+  afterAll(() => app.close());
+
+  it('answers a GET whose If-None-Match matches with 304, by weak comparison, in a list, or *', async () => {
+    const first = await app.inject('/domains/seen.example');
+    expect(first.statusCode).toBe(200);
+    const etag = String(first.headers.etag);
+    expect(etag).toMatch(/^W\/"[^"]+"$/);
+    const strong = etag.slice(2);
+    for (const ifNoneMatch of [etag, strong, `"other", ${etag}`, '*']) {
+      const again = await app.inject({
+        url: '/domains/seen.example',
+        headers: { 'if-none-match': ifNoneMatch },
+      });
+      expect({ ifNoneMatch, status: again.statusCode }).toEqual({ ifNoneMatch, status: 304 });
+      expect(again.body).toBe('');
+      expect(again.headers.etag).toBe(etag);
+      expect(again.headers['cache-control']).toBe('public, max-age=1');
+    }
+    const changed = await app.inject({
+      url: '/domains/seen.example',
+      headers: { 'if-none-match': '"other"' },
+    });
+    expect(changed.statusCode).toBe(200);
+  });
+
+  it('ignores If-None-Match on an answer other than 200: a domain never seen stays 404', async () => {
+    const response = await app.inject({
+      url: '/domains/never.example',
+      headers: { 'if-none-match': '*' },
+    });
+    expect(response.statusCode).toBe(404);
+    expect(response.json().code).toBe('CATCHALL_DOMAIN_NOT_SEEN');
+    expect(response.headers.etag).toBeUndefined();
+  });
+
+  it('ignores conditional headers on POST /domains/lookup, which selects no representation', async () => {
+    const lookup = () =>
+      app.inject({
+        method: 'POST',
+        url: '/domains/lookup',
+        payload: { domains: ['seen.example'] },
+        headers: { 'if-none-match': '*' },
+      });
+    const response = await lookup();
+    expect(response.statusCode).toBe(200);
+    expect(response.json().results).toEqual([{ input: 'seen.example', found: true, ...ROW }]);
+    expect(response.headers.etag).toBeUndefined();
+    expect((await lookup()).statusCode).toBe(200);
+  });
+
+  it('reads If-None-Match as RFC 9110 section 8.8.3 writes it', () => {
+    expect(noneMatchHits(undefined, 'W/"a"')).toBe(false);
+    expect(noneMatchHits('"a"', 'W/"a"')).toBe(true);
+    expect(noneMatchHits('W/"a,b", "c"', 'W/"a,b"')).toBe(true);
+    expect(noneMatchHits(['"x"', 'W/"a"'], 'W/"a"')).toBe(true);
+    expect(noneMatchHits('"ab"', 'W/"a"')).toBe(false);
+    expect(noneMatchHits(' * ', 'W/"a"')).toBe(true);
+  });
+});
+
+describe('the query API document describes the service exactly', () => {
+  const app = buildTestApp();
+  afterAll(() => app.close());
+
+  it('documents the real limit of a lookup and no 304 for it', async () => {
+    const document = (await app.inject('/openapi.json')).json();
+    const lookup = document.paths['/domains/lookup'].post;
+    const schema = lookup.requestBody.content['application/json'].schema;
+    expect(schema.properties.domains).toMatchObject({ minItems: 1, maxItems: 3 });
+    expect(Object.keys(lookup.responses)).not.toContain('304');
+    expect(Object.keys(lookup.responses)).toEqual(expect.arrayContaining(['200', '400', '413']));
+  });
+
+  it('answers a lookup past the limit 413 CATCHALL_LOOKUP_TOO_LARGE, not a schema 400', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/domains/lookup',
+      payload: { domains: ['a.example', 'b.example', 'c.example', 'd.example'] },
+    });
+    expect(response.statusCode).toBe(413);
+    expect(response.json().code).toBe('CATCHALL_LOOKUP_TOO_LARGE');
+  });
+});

@@ -1,0 +1,133 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { devPostgresBase } from '../../scripts/src/infra';
+import { freePort } from '../../scripts/src/infra/ports';
+import { waitFor } from '../support/wait';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+/** A start from built code with the distributions already fetched: well within this. */
+const START_TIMEOUT_MS = 180_000;
+const STOP_TIMEOUT_MS = 60_000;
+
+interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  /** ps's STAT: `Z` is a zombie, an exited process no one has reaped yet. */
+  stat: string;
+  command: string;
+}
+
+function processes(): ProcessInfo[] {
+  return execFileSync('ps', ['-eo', 'pid=,ppid=,stat=,comm='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [pid, ppid, stat, ...command] = line.trim().split(/\s+/);
+      return { pid: Number(pid), ppid: Number(ppid), stat: stat!, command: command.join(' ') };
+    });
+}
+
+/** Every process below `root`, however deep (servers in process groups of their own too). */
+function descendants(root: number): ProcessInfo[] {
+  const all = processes();
+  const found: ProcessInfo[] = [];
+  let parents = new Set([root]);
+  while (parents.size > 0) {
+    const children = all.filter((p) => parents.has(p.ppid));
+    found.push(...children);
+    parents = new Set(children.map((p) => p.pid));
+  }
+  return found;
+}
+
+/** The pids of `pids` still running (a zombie has exited: it only waits to be reaped). */
+function stillRunning(pids: number[]): ProcessInfo[] {
+  const wanted = new Set(pids);
+  return processes().filter((p) => wanted.has(p.pid) && !p.stat.startsWith('Z'));
+}
+
+describe('npm start, stopped by a signal to its own process alone', () => {
+  let npm: ChildProcess | undefined;
+  let localDir = '';
+  let started: ProcessInfo[] = [];
+
+  afterAll(() => {
+    // Whatever the test left running is killed here, so that a failure strands nothing.
+    for (const p of stillRunning(started.map((s) => s.pid))) process.kill(p.pid, 'SIGKILL');
+    if (npm?.exitCode === null && npm.signalCode === null) npm.kill('SIGKILL');
+    if (localDir !== '') {
+      rmSync(devPostgresBase(path.join(localDir, 'dev')), { recursive: true, force: true });
+      rmSync(localDir, { recursive: true, force: true });
+    }
+  });
+
+  // SIGTERM takes the same way (npm, the launcher and the start script pass both on); one
+  // start of everything is what this costs, so the test sends the one Ctrl-C sends.
+  it(
+    'given every part started, when SIGINT reaches the npm process only, then every process it started is gone',
+    async () => {
+      // A data folder of the test's own beside the distributions already fetched.
+      localDir = mkdtempSync(path.join(os.tmpdir(), 'catchall-npm-start-'));
+      symlinkSync(path.join(ROOT, '.local', 'dist'), path.join(localDir, 'dist'));
+      const env: NodeJS.ProcessEnv = { ...process.env, CATCHALL_LOCAL_DIR: localDir };
+      // Its own Postgres, so that stopping one is part of what is checked.
+      delete env.DATABASE_URL;
+      for (const name of [
+        'CATCHALL_KAFKA_PORT',
+        'CATCHALL_KAFKA_CONTROLLER_PORT',
+        'CATCHALL_REGISTRY_PORT',
+        'CATCHALL_POSTGRES_PORT',
+        'CATCHALL_PRODUCER_PORT',
+        'CATCHALL_QUERY_PORT',
+        'CATCHALL_CONSUMER_PORT',
+      ]) {
+        env[name] = String(await freePort());
+      }
+      const child = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['start'], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      npm = child;
+      let output = '';
+      child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+
+      await waitFor('npm start to say everything is up', () => /Catch-all is up/.test(output), {
+        timeoutMs: START_TIMEOUT_MS,
+        intervalMs: 500,
+      });
+      started = descendants(child.pid!);
+      const commands = started.map((p) => p.command);
+      expect(commands.filter((c) => c === 'java').length).toBeGreaterThanOrEqual(2);
+      expect(commands).toContain('postgres');
+      // The launcher, the start script and the three services at least.
+      expect(commands.filter((c) => c === 'node').length).toBeGreaterThanOrEqual(5);
+
+      child.kill('SIGINT');
+      const code = await Promise.race([
+        exited,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('npm start did not exit')), STOP_TIMEOUT_MS).unref(),
+        ),
+      ]);
+      expect({ code, output: /everything stopped/.test(output) }).toEqual({
+        code: 0,
+        output: true,
+      });
+      const left = await waitFor(
+        'every process npm start started to be gone',
+        () => {
+          const running = stillRunning(started.map((p) => p.pid));
+          return running.length === 0 ? running : undefined;
+        },
+        { timeoutMs: 10_000 },
+      );
+      expect(left).toEqual([]);
+    },
+    START_TIMEOUT_MS + STOP_TIMEOUT_MS + 30_000,
+  );
+});
