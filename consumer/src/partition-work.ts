@@ -44,10 +44,16 @@ export interface PartitionWork {
   flush(state: PartitionState): Promise<void>;
   /**
    * A fetched batch held only records the consumer filters out (transaction markers,
-   * aborted records): kafkajs does not hand it over, so the position moves past it here,
-   * when it follows on from the position.
+   * aborted records): kafkajs does not hand it over, so the position moves past it here
+   * when it follows on from the stored position (read first when not known: a new process,
+   * a rejoin, a version switch), whether or not a batch of records came before it.
    */
-  passFiltered(state: PartitionState, first: number, last: number, highWatermark: number): void;
+  passFiltered(
+    state: PartitionState,
+    first: number,
+    last: number,
+    highWatermark: number,
+  ): Promise<void>;
   /** After a failure: reads the stored position again and seeks there. */
   resync(state: PartitionState): Promise<void>;
   /**
@@ -114,7 +120,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     if (decision.gap) {
       log.warn(
         { partition: state.partition, position: state.position, firstOffset },
-        'records between the stored position and the first available offset are gone',
+        'records between the stored position and the first one fetched were not delivered: transaction markers, aborted records, or records removed by retention',
       );
     }
     return true;
@@ -286,9 +292,21 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     }
   }
 
-  function passFiltered(state: PartitionState, first: number, last: number, end: number): void {
-    if (state.needsPosition() || !state.isVerified() || !state.isApplied(first - 1)) return;
-    state.endOfBatch(last, end);
+  async function passFiltered(
+    state: PartitionState,
+    first: number,
+    last: number,
+    end: number,
+  ): Promise<void> {
+    if (state.needsPosition()) {
+      state.positionLoaded(await options.store().loadPosition(state.topic, state.partition));
+    }
+    // Every offset of [first, last] was fetched and filtered out: when first is at or below
+    // the position, nothing between the position and last + 1 counts. A batch above the
+    // position leaves a gap of records not seen; the next batch's start check handles it.
+    if (state.isApplied(first - 1)) state.endOfBatch(last, end);
+    else state.sawEnd(end);
+    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
   }
 
   async function observeEnd(state: PartitionState, highWatermark: number): Promise<void> {

@@ -114,13 +114,30 @@ describe('partition work', () => {
   it('moves past a batch of only transaction markers or aborted records that follows on from the position', async () => {
     const { store, work, state, apply } = setUp();
     await apply(events(0, ['a.example']));
-    work.passFiltered(state, 1, 1, 2);
+    await work.passFiltered(state, 1, 1, 2);
     await work.flush(state);
     expect(store.stored.get(0)).toBe(2);
     expect(state.lag()).toBe(0);
     // One that does not follow on (records in between not seen yet) changes nothing.
-    work.passFiltered(state, 5, 6, 7);
+    await work.passFiltered(state, 5, 6, 7);
     expect(state.pendingFlush()).toBeUndefined();
+  });
+
+  it('given a new process whose first fetch holds only an aborted transaction, when it is passed, then the stored position is read and moves past it', async () => {
+    const { store, work, state } = setUp();
+    store.stored.set(0, 2);
+    // Aborted records at 2 and 3, their marker at 4: nothing of the partition reached eachBatch.
+    await work.passFiltered(state, 2, 4, 5);
+    await work.flush(state);
+    expect(store.stored.get(0)).toBe(5);
+    expect(state.lag()).toBe(0);
+  });
+
+  it('given a partition with no position stored, when its first fetch holds only an aborted transaction, then the position moves past it', async () => {
+    const { store, work, state } = setUp();
+    await work.passFiltered(state, 0, 3, 4);
+    await work.flush(state);
+    expect(store.stored.get(0)).toBe(4);
   });
 
   it('given a storm of bad records, when the batch is applied, then the member heartbeats and sends the dead letters in few requests', async () => {

@@ -275,6 +275,48 @@ describe('the projector when the store or the consumer fails', () => {
     expect((await readModelCounts(db.pool)).get('a.example')).toEqual({ delivered: 1, bounced: 0 });
   });
 
+  it('moves past an aborted transaction that is all a new projector fetches of a partition: caught up, not stalled', async () => {
+    const encoder = await encoderFor(topic.name);
+    const producer = testKafka().producer({
+      transactionalId: uniqueName('tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    const admin = testKafka().admin();
+    await Promise.all([producer.connect(), admin.connect()]);
+    try {
+      // Before any projector runs: partition 0 holds three aborted records and their marker.
+      const aborted = await producer.transaction();
+      await aborted.send({
+        topic: topic.name,
+        acks: -1,
+        messages: ['a.example', 'b.example', 'c.example'].map((domain) => ({
+          key: domain,
+          partition: 0,
+          value: encoder.encode(toEvent({ domain, type: 'delivered' })),
+        })),
+      });
+      await aborted.abort();
+      const end = Number((await admin.fetchTopicOffsets(topic.name))[0]!.high);
+      expect(end).toBe(4);
+
+      const running = await startProjector(topic, db);
+      stops.push(() => running.stop());
+      await waitFor('the position of partition 0 to pass the aborted transaction', async () => {
+        const { rows } = await db.pool.query<{ next: string }>(
+          'SELECT next_offset::text AS next FROM projection_positions WHERE partition = 0',
+        );
+        return rows[0]?.next === String(end);
+      });
+      // Longer than the stall bound (1 s): a partition left behind would be reported by now.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(running.projector.stalled()).toEqual([]);
+      expect(await readModelCounts(db.pool)).toEqual(new Map());
+    } finally {
+      await Promise.all([producer.disconnect(), admin.disconnect()]);
+    }
+  });
+
   it('replaces a consumer that kafkajs gives up on, also while a partition is paused, and loses nothing', async () => {
     // A store that fails (retriably) at first: the partitions pause with backoff.
     let failures = 3;

@@ -25,8 +25,9 @@ export interface ProjectorOptions {
   sessionTimeoutMs: number;
   /**
    * A partition with lag whose position has not moved for this long is reported stalled
-   * (default 60 s: longer than a producer's default transaction timeout, 60 s, and than the
-   * retry window of an unknown schema id, 30 s, which are waits, not stalls).
+   * (default 90 s: longer than a transaction a crashed producer left open may last, its
+   * default timeout of 60 s plus the broker's check for timed-out transactions, every 10 s
+   * by default, and than the retry window of an unknown schema id, 30 s: waits, not stalls).
    */
   partitionStallMs?: number;
   logger: Logger;
@@ -63,7 +64,7 @@ export interface Projector {
 const RESTART_MIN_MS = 200;
 const RESTART_MAX_MS = 30000;
 /** The default of ProjectorOptions.partitionStallMs. */
-export const DEFAULT_PARTITION_STALL_MS = 60000;
+export const DEFAULT_PARTITION_STALL_MS = 90000;
 
 /** How often the partitions' ends are read from the broker: a few times per stall bound. */
 function endsCheckInterval(stallMs: number): number {

@@ -15,11 +15,16 @@ export async function topicEnds(admin: Admin, topic: string) {
 /** Waits `ms`, or less when `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const abort = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    // Removed when the time is up: a long rebuild sleeps thousands of times on one signal.
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', abort, { once: true });
   });
 }
 

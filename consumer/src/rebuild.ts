@@ -43,7 +43,7 @@ export interface RebuildOptions {
    * may have counted.
    */
   acceptTransientDeadLetters?: boolean;
-  /** See ProjectorOptions.partitionStallMs (default 60 s). */
+  /** See ProjectorOptions.partitionStallMs (default 90 s). */
   partitionStallMs?: number;
   /** Caught up: at most this many records behind the topic's end, summed over partitions. */
   switchLag: number;
