@@ -2,6 +2,7 @@ import envSchema from 'env-schema';
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { DEFAULT_CATCH_ALL_THRESHOLD } from '../domain/status';
 import { DEFAULT_EVENTS_TOPIC } from '../domain/topics';
+import { errorCatalogue } from '../domain/error-catalogue';
 
 /**
  * Every environment variable a service may read, defined once with its default and its
@@ -63,8 +64,10 @@ export const configFields = {
   }),
 };
 
+/** A configuration variable is missing or wrong: the program does not start. */
 export class ConfigError extends Error {
-  readonly code = 'CATCHALL_INVALID_CONFIG';
+  readonly code = errorCatalogue.invalidConfig.code;
+  readonly retriable = errorCatalogue.invalidConfig.retriable;
 }
 
 interface AjvError {

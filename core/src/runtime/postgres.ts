@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { errorCatalogue } from '../domain/error-catalogue';
 
 const INT8 = 20;
 
@@ -38,6 +39,13 @@ const REFUSED_CLASSES = new Set(['22', '23']);
 
 export type PostgresFailureKind = 'unavailable' | 'refused' | 'failed';
 
+/** The catalogue entry of each kind: its code and whether it is retriable. */
+const KIND_ENTRIES = {
+  unavailable: 'postgresUnavailable',
+  refused: 'postgresRefused',
+  failed: 'postgresFailed',
+} as const satisfies Record<PostgresFailureKind, keyof typeof errorCatalogue>;
+
 /**
  * A Postgres operation that failed, classified by its SQLSTATE (PostgreSQL documentation,
  * Appendix A "Error Codes"):
@@ -52,7 +60,9 @@ export type PostgresFailureKind = 'unavailable' | 'refused' | 'failed';
  */
 export class PostgresFailure extends Error {
   readonly code:
-    'CATCHALL_POSTGRES_UNAVAILABLE' | 'CATCHALL_POSTGRES_REFUSED' | 'CATCHALL_POSTGRES_FAILED';
+    | typeof errorCatalogue.postgresUnavailable.code
+    | typeof errorCatalogue.postgresRefused.code
+    | typeof errorCatalogue.postgresFailed.code;
   readonly retriable: boolean;
   constructor(
     readonly kind: PostgresFailureKind,
@@ -63,13 +73,9 @@ export class PostgresFailure extends Error {
     super(`Postgres ${kind}${sqlState ? ` (SQLSTATE ${sqlState})` : ''}: ${cause.message}`, {
       cause,
     });
-    this.code =
-      kind === 'unavailable'
-        ? 'CATCHALL_POSTGRES_UNAVAILABLE'
-        : kind === 'refused'
-          ? 'CATCHALL_POSTGRES_REFUSED'
-          : 'CATCHALL_POSTGRES_FAILED';
-    this.retriable = kind === 'unavailable';
+    const entry = errorCatalogue[KIND_ENTRIES[kind]];
+    this.code = entry.code;
+    this.retriable = entry.retriable;
   }
 }
 
