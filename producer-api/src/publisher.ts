@@ -1,5 +1,11 @@
 import { KafkaJSError, type Message, type Producer, type Transaction } from 'kafkajs';
-import { errors, type CatchallError, type Logger, type ProducerHandle } from '@catchall/core';
+import {
+  errors,
+  isRetriable,
+  type CatchallError,
+  type Logger,
+  type ProducerHandle,
+} from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
 
 /**
@@ -63,10 +69,12 @@ export interface PublisherOptions {
 
 export interface Publisher {
   /**
-   * Resolves once Kafka committed every message (acks=all, in one transaction), rejects
-   * with a 503 error: CATCHALL_UNAVAILABLE when the transaction was not committed (nothing
-   * of it is visible to read_committed readers), CATCHALL_COMMIT_UNKNOWN or
-   * CATCHALL_TIMEOUT when it may have been.
+   * Resolves once Kafka committed every message (acks=all, in one transaction). Rejects
+   * with a catalogue error: 503 CATCHALL_OVERLOADED when the queue is full, 503
+   * CATCHALL_UNAVAILABLE when a retriable failure happened before the commit was sent
+   * (nothing of it is visible to read_committed readers), 503 CATCHALL_COMMIT_UNKNOWN or
+   * CATCHALL_TIMEOUT when it may have been committed, 500 CATCHALL_INTERNAL when the
+   * failure is not retriable (see toHttpError).
    */
   publish(messages: Message[]): Promise<void>;
   /** Sends what is queued and waits for every acknowledgement. */
@@ -86,8 +94,20 @@ function reason(err: unknown): string {
   return err instanceof KafkaJSError ? err.message : String(err);
 }
 
-function toHttpError(err: unknown): CatchallError {
-  return errors.unavailable(`Kafka (${reason(err)})`);
+/**
+ * The answer to every request of a failed transaction, decided by `isRetriable` alone:
+ * - retriable (Kafka unreachable, a leader moving, kafkajs's retries run out on such a
+ *   failure): 503 with Retry-After, `CATCHALL_UNAVAILABLE` when the commit was not sent
+ *   (nothing is visible to read_committed readers), `CATCHALL_COMMIT_UNKNOWN` when it was;
+ * - anything else (a programmer error, a record the broker refuses for good): 500
+ *   `CATCHALL_INTERNAL`. Its message does not describe the failure; the failure is its
+ *   `cause`, logged with the request by the HTTP shell.
+ */
+export function toHttpError(err: unknown, commitSent: boolean): CatchallError {
+  if (!isRetriable(err)) return Object.assign(errors.internal(), { cause: err });
+  return commitSent
+    ? errors.commitUnknown(reason(err))
+    : errors.unavailable(`Kafka (${reason(err)})`);
 }
 
 /**
@@ -178,7 +198,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       lastSendFailed = true;
       if (producer) handle.replace(producer);
       // Before the commit request nothing is visible; once it is sent, it may have landed.
-      const httpError = committing ? errors.commitUnknown(reason(err)) : toHttpError(err);
+      const httpError = toHttpError(err, committing);
       for (const p of batch) p.reject(httpError);
     } finally {
       queuedRecords -= messages.length;
