@@ -214,7 +214,7 @@ export function createWriterReader(writer: avro.Type, schemaId: number): EventRe
       return Math.floor(ms);
     }
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw undecodable(`field occurredAt holds ${v === null ? 'null' : String(v)}, not a time`);
+      throw undecodable(`field occurredAt holds ${JSON.stringify(v) ?? 'nothing'}, not a time`);
     }
     return Math.floor(v / unit);
   }

@@ -77,7 +77,9 @@ interface AjvError {
 }
 
 function describe(error: AjvError, env: Record<string, string | undefined>): string {
-  const name = error.instancePath.replace(/^\//, '') || String(error.params?.missingProperty ?? '');
+  const missing = error.params?.missingProperty;
+  const name =
+    error.instancePath.replace(/^\//, '') || (typeof missing === 'string' ? missing : '');
   const got = env[name];
   return `${name} ${error.message ?? 'is invalid'}${got === undefined ? '' : ` (got "${got}")`}`;
 }

@@ -13,7 +13,7 @@ type Constructor = (...args: unknown[]) => CatchallError;
 function defineError(name: HttpErrorName): Constructor {
   const { code, statusCode, message, retriable } = errorCatalogue[name];
   const Ctor = createError(code, message, statusCode);
-  return (...args: unknown[]) => Object.assign(new Ctor(...args), { retriable }) as CatchallError;
+  return (...args: unknown[]) => Object.assign(new Ctor(...args), { retriable });
 }
 
 const httpNames = (Object.keys(errorCatalogue) as (keyof typeof errorCatalogue)[]).filter(

@@ -67,7 +67,7 @@ async function checkAll(
       }
     }),
   );
-  return Object.fromEntries(entries);
+  return Object.fromEntries(entries) as Record<string, { ok: boolean; error?: string }>;
 }
 
 /** Requests by route and status, and their duration: the RED metrics of every API. */
@@ -132,6 +132,9 @@ function markOptionalBodies(document: OpenApiDocument): OpenApiDocument {
  */
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({
+    // Needed although lint calls it unnecessary: without it fastify's overloads take pino's
+    // Logger as the instance's logger type, which FastifyInstance does not accept (tsc).
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: options.logger as FastifyBaseLogger,
     // One line per request is too much at the rates this serves; metrics count requests.
     logController: new LogController({ disableRequestLogging: true }),

@@ -24,7 +24,9 @@ export function createPool(options: {
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMs }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as never,
+        oid === INT8
+          ? (v: string) => Number(v)
+          : (pg.types.getTypeParser(oid, format) as (v: string) => unknown)) as never,
     },
   });
   pool.on('error', (err) => options.logger.warn({ err }, 'idle Postgres client failed'));

@@ -225,7 +225,9 @@ export function registerDomainRoutes(
       const normalized = inputs.map((input) => ({ input, result: normalizeDomain(input) }));
       const valid = normalized.flatMap(({ result }) => (result.ok ? [result.domain] : []));
       const rows =
-        valid.length > 0 ? await deps.readModel.findMany([...new Set(valid)]) : new Map();
+        valid.length > 0
+          ? await deps.readModel.findMany([...new Set(valid)])
+          : new Map<string, DomainRow>();
       return {
         results: normalized.map(({ input, result }) => {
           if (!result.ok) {
