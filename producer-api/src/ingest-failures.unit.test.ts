@@ -1,5 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded } from 'kafkajs';
+import {
+  KafkaJSConnectionError,
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+} from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { EventEncoder } from '@catchall/schemas';
 import {
@@ -54,6 +59,11 @@ function ingestApp(): { app: FastifyInstance; kafka: InMemoryProducerHandle } {
     requestTimeoutMs: 5000,
   });
   return { app, kafka };
+}
+
+/** What kafkajs's retrier rejects with for an error it may not retry: the error as cause. */
+function retriesGivenUp(cause: Error): KafkaJSNonRetriableError {
+  return Object.assign(new KafkaJSNonRetriableError(cause), { cause });
 }
 
 function putDelivered(app: FastifyInstance) {
@@ -127,16 +137,39 @@ describe('the ingest answer to a failed Kafka transaction', () => {
     expect(answer.body).not.toContain('secret detail');
   });
 
-  it('answers a failure Kafka says will not pass 500, not 503', async () => {
-    const tooLarge = Object.assign(
-      new Error('The request included a message larger than allowed'),
-      {
-        name: 'KafkaJSProtocolError',
-        type: 'MESSAGE_TOO_LARGE',
+  it('answers 503 when the producer itself failed (fenced, a transaction in a wrong state): the next one mends it', async () => {
+    const fenced = new KafkaJSProtocolError(
+      Object.assign(new Error('There is a newer producer with the same transactionalId'), {
+        type: 'PRODUCER_FENCED',
+        code: 90,
         retriable: false,
-      },
+      }),
     );
-    kafka.failure = { at: 'send', error: tooLarge };
+    for (const error of [
+      retriesGivenUp(fenced),
+      new KafkaJSNonRetriableError(
+        'Transaction state exception: Cannot call "send" in state "ABORTING"',
+      ),
+    ]) {
+      kafka.failure = { at: 'send', error };
+      const answer = await putDelivered(app);
+      expect(answer.statusCode).toBe(503);
+      expect(answer.json()).toMatchObject({ code: 'CATCHALL_UNAVAILABLE' });
+    }
+  });
+
+  it('answers records Kafka refuses for good 500, not 503', async () => {
+    const tooLarge = new KafkaJSProtocolError(
+      Object.assign(new Error('The request included a message larger than allowed'), {
+        type: 'MESSAGE_TOO_LARGE',
+        code: 10,
+        retriable: false,
+      }),
+    );
+    kafka.failure = {
+      at: 'send',
+      error: retriesGivenUp(tooLarge),
+    };
     const answer = await putDelivered(app);
     expect(answer.statusCode).toBe(500);
     expect(answer.json()).toMatchObject({ code: 'CATCHALL_INTERNAL' });
