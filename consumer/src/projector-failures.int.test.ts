@@ -1,18 +1,76 @@
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
-import { createIdempotentProducer, PostgresFailure } from '@catchall/core';
-import { uniqueName } from '../../test/support/env';
+import {
+  createIdempotentProducer,
+  createKafka,
+  createMetricsRegistry,
+  createPool,
+  createProducerHandle,
+  DEFAULT_CATCH_ALL_THRESHOLD,
+  PostgresFailure,
+} from '@catchall/core';
+import { createEventDecoder } from '@catchall/schemas';
+import { testInfra, uniqueName } from '../../test/support/env';
 import { encoderFor, expectedCounts, makeEvents, toEvent } from '../../test/support/events';
 import { createTestTopic, readAll, testKafka, type TestTopic } from '../../test/support/kafka';
+import { testLogger } from '../../test/support/logger';
 import {
   createTestDatabase,
   readModelCounts,
   type TestDatabase,
 } from '../../test/support/postgres';
-import { startTestProjector } from '../../test/support/projector';
 import { waitFor } from '../../test/support/wait';
+import { createDeadLetters } from './dead-letters';
+import { createConsumerMetrics } from './metrics';
+import { createProjectionStore, type ProjectionStore } from './projection-store';
+import { createProjector } from './projector';
 
-/** Two partitions at a time, and a stall reported after 1 s: the stall test waits on it. */
-const FAST_STALLS = { partitionsConsumedConcurrently: 2, partitionStallMs: 1000 };
+const infra = testInfra();
+
+/** A projector on the real broker, registry and Postgres; `wrap` may change its store. */
+async function startProjector(
+  topic: TestTopic,
+  db: TestDatabase,
+  wrap: (store: ProjectionStore) => ProjectionStore = (s) => s,
+) {
+  const logger = testLogger('projector');
+  const kafka = createKafka({ brokers: infra.brokers, clientId: 'failures-test', logger });
+  const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
+  const pool = createPool({ connectionString: db.url, max: 4, logger, applicationName: 'test' });
+  const fatal: unknown[] = [];
+  const projector = createProjector({
+    kafka,
+    codec: createEventDecoder({ registryUrl: infra.registryUrl }),
+    store: wrap(
+      createProjectionStore({
+        pool,
+        version: 1,
+        threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+        synchronousCommit: false,
+      }),
+    ),
+    deadLetters: createDeadLetters({ producer, topic: topic.dlq }),
+    topic: topic.name,
+    groupId: uniqueName('group'),
+    flushIntervalMs: 100,
+    maxPendingDomains: 1000,
+    partitionsConsumedConcurrently: 2,
+    sessionTimeoutMs: 6000,
+    partitionStallMs: 1000,
+    logger,
+    metrics: createConsumerMetrics(createMetricsRegistry('failures-test')),
+    onFatal: (err) => fatal.push(err),
+  });
+  await projector.start();
+  return {
+    projector,
+    fatal,
+    async stop() {
+      await projector.stop();
+      await producer.close();
+      await pool.end();
+    },
+  };
+}
 
 async function publish(topic: string, domains: string[], compression?: CompressionTypes) {
   const encoder = await encoderFor(topic);
@@ -54,7 +112,7 @@ describe('the projector when the store or the consumer fails', () => {
     );
     const domains = ['a.example', 'b.example', 'refused.example', 'a.example', 'c.example'];
     await publish(topic.name, domains);
-    const running = await startTestProjector(topic, db, FAST_STALLS);
+    const running = await startProjector(topic, db);
     stops.push(() => running.stop());
 
     const expected = expectedCounts(
@@ -76,7 +134,7 @@ describe('the projector when the store or the consumer fails', () => {
   it('stops for good, and says so, when Postgres fails in a way retrying cannot mend', async () => {
     await publish(topic.name, ['a.example']);
     await db.pool.query('ALTER TABLE domain_stats RENAME COLUMN bounced TO bounced_renamed');
-    const running = await startTestProjector(topic, db, FAST_STALLS);
+    const running = await startProjector(topic, db);
     stops.push(() => running.stop());
     const [err] = await waitFor(
       'the projector to stop',
@@ -89,15 +147,12 @@ describe('the projector when the store or the consumer fails', () => {
 
   it('reports a partition that has records and does not move as stalled, with the offset it waits on', async () => {
     await publish(topic.name, ['a.example', 'b.example', 'c.example', 'd.example']);
-    const running = await startTestProjector(topic, db, {
-      ...FAST_STALLS,
-      wrapStore: (store) => ({
-        ...store,
-        version: store.version,
-        flush: () =>
-          Promise.reject(new PostgresFailure('unavailable', '08006', new Error('connection lost'))),
-      }),
-    });
+    const running = await startProjector(topic, db, (store) => ({
+      ...store,
+      version: store.version,
+      flush: () =>
+        Promise.reject(new PostgresFailure('unavailable', '08006', new Error('connection lost'))),
+    }));
     stops.push(() => running.stop());
     const stalled = await waitFor(
       'a stalled partition',
@@ -116,7 +171,7 @@ describe('the projector when the store or the consumer fails', () => {
       key: domain,
       value: encoder.encode(toEvent({ domain, type })),
     });
-    const running = await startTestProjector(topic, db, FAST_STALLS);
+    const running = await startProjector(topic, db);
     stops.push(() => running.stop());
     const producer = testKafka().producer({
       transactionalId: uniqueName('tx'),
@@ -192,19 +247,14 @@ describe('the projector when the store or the consumer fails', () => {
           retriable: false,
         });
       };
-      const running = await startTestProjector(topic, db, {
-        ...FAST_STALLS,
-        wrapStore: (store) => ({
-          ...store,
-          version: store.version,
-          flush: (flush) =>
-            failures-- > 0
-              ? Promise.reject(
-                  new PostgresFailure('unavailable', '57P01', new Error('terminating')),
-                )
-              : store.flush(flush),
-        }),
-      });
+      const running = await startProjector(topic, db, (store) => ({
+        ...store,
+        version: store.version,
+        flush: (flush) =>
+          failures-- > 0
+            ? Promise.reject(new PostgresFailure('unavailable', '57P01', new Error('terminating')))
+            : store.flush(flush),
+      }));
       stops.push(() => running.stop());
       await waitFor('the consumer to crash on a snappy batch', () => crashes > 0, {
         timeoutMs: 30000,
