@@ -1,4 +1,5 @@
 import { errorCatalogue } from '@catchall/core/domain';
+
 /** Compatibility levels of the Confluent API; BACKWARD lets consumers upgrade first. */
 export type Compatibility =
   | 'NONE'
