@@ -94,6 +94,50 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware rules: a promise nobody awaits or handles (its rejection lost, its work
+    // racing what follows), a promise where a plain value is expected (an async callback
+    // whose rejection nothing sees), and `await` on what is not a promise. Each program's
+    // tsconfig gives the types (the project service); tests are in none of them and take
+    // tsconfig.test.json, which `npm test` type-checks them with.
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  ...tseslint.configs.recommendedTypeCheckedOnly.map((config) => ({
+    ...config,
+    // The whole type-checked set on the code that ships. Tests read answers as JSON (`any`)
+    // and check their shape with expect, which the no-unsafe-* rules would ask to type first;
+    // they, the benchmarks, the examples and the scripts that start the infrastructure keep
+    // the promise rules above.
+    files: ['**/*.ts'],
+    ignores: ['**/*.test.ts', 'test/**', 'bench/**', 'examples/**', 'scripts/**'],
+  })),
+  {
+    files: ['**/*.ts'],
+    ignores: ['**/*.test.ts', 'test/**', 'bench/**', 'examples/**', 'scripts/**'],
+    rules: {
+      // Off: an async function without await is how a check or handler that may throw
+      // returns a rejected promise (readiness checks, fastify handlers, close functions).
+      '@typescript-eslint/require-await': 'off',
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        projectService: false,
+        project: './tsconfig.test.json',
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
+  {
     // Configuration enters once: only config modules, entry points and tooling read it.
     files: ['**/src/**/*.ts'],
     ignores: ['**/main.ts', '**/*-cli.ts', 'scripts/**', '**/*.test.ts'],

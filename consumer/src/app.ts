@@ -106,7 +106,8 @@ export async function buildConsumer(
     liveness: () => {
       const failure = projector.failure();
       if (failure !== undefined) {
-        throw new Error(`projector stopped: ${(failure as Error).message ?? String(failure)}`);
+        const reason = failure instanceof Error ? failure.message : JSON.stringify(failure);
+        throw new Error(`projector stopped: ${reason}`);
       }
     },
     readiness: {

@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import { PostgresFailure, foldEvents, type Logger } from '@catchall/core';
+import { PostgresFailure, errorCatalogue, foldEvents, type Logger } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetter, DeadLetters } from './dead-letters';
 import type { ConsumerMetrics } from './metrics';
@@ -69,7 +69,10 @@ export interface PartitionWork {
 const HEARTBEAT_EVERY = 5000;
 
 /** A flush lost its compare-and-set: another member moved the position first. */
-class PositionConflict extends Error {}
+class PositionConflict extends Error {
+  readonly code = errorCatalogue.positionConflict.code;
+  readonly retriable = errorCatalogue.positionConflict.retriable;
+}
 
 /**
  * The work on one partition, given its state: what the projector does between a fetch and

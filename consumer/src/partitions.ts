@@ -1,4 +1,4 @@
-import { isRetriable, type Logger } from '@catchall/core';
+import { errorCatalogue, isRetriable, type Logger } from '@catchall/core';
 import { createBackoff, type Backoff } from './backoff';
 import type { ConsumerMetrics } from './metrics';
 import { createPartitionState, type PartitionState } from './partition-state';
@@ -6,6 +6,8 @@ import type { PartitionWork } from './partition-work';
 
 /** An error of the consumer group itself (a heartbeat failed): kafkajs handles it. */
 export class GroupError extends Error {
+  readonly code = errorCatalogue.consumerGroup.code;
+  readonly retriable = errorCatalogue.consumerGroup.retriable;
   constructor(readonly original: unknown) {
     super('consumer group error', { cause: original });
   }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import {
   domainStatusSql,
+  errorCatalogue,
   postgresFailure,
   withTransaction,
   type DomainDelta,
@@ -41,8 +42,8 @@ export interface ProjectionStore {
 
 /** The positions belong to another Kafka cluster: never retriable, the projector stops. */
 export class ClusterMismatch extends Error {
-  readonly code = 'CATCHALL_CLUSTER_MISMATCH';
-  readonly retriable = false;
+  readonly code = errorCatalogue.clusterMismatch.code;
+  readonly retriable = errorCatalogue.clusterMismatch.retriable;
 }
 
 // $7 is the version's threshold: the status is stored with the counts it follows from.

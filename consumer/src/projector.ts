@@ -142,7 +142,7 @@ export function createProjector(options: ProjectorOptions): Projector {
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const control = {
-      isStale: payload.isStale,
+      isStale: () => payload.isStale(),
       heartbeat: () =>
         payload.heartbeat().catch((err: unknown) => {
           throw new GroupError(err);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { domainStatusSql, withTransaction, type Logger } from '@catchall/core';
+import { domainStatusSql, errorCatalogue, withTransaction, type Logger } from '@catchall/core';
 
 /**
  * Read model versions: each is one complete projection of the topic, in its own partition
@@ -21,8 +21,8 @@ export interface ReadModelVersion {
 
 /** A version that does not exist or cannot take the operation asked (a live one dropped, say). */
 export class VersionError extends Error {
-  readonly code = 'CATCHALL_READ_MODEL_VERSION';
-  readonly retriable = false;
+  readonly code = errorCatalogue.readModelVersion.code;
+  readonly retriable = errorCatalogue.readModelVersion.retriable;
 }
 
 function partitionTable(version: number): string {

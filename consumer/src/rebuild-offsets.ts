@@ -1,10 +1,11 @@
 import type { Admin } from 'kafkajs';
+import { errorCatalogue } from '@catchall/core';
 import type { RebuildOptions } from './rebuild';
 
 /** Refused before anything was written: the message says why and what to do. */
 export class RebuildRefused extends Error {
-  readonly code = 'CATCHALL_REBUILD_REFUSED';
-  readonly retriable = false;
+  readonly code = errorCatalogue.rebuildRefused.code;
+  readonly retriable = errorCatalogue.rebuildRefused.retriable;
 }
 
 /** The starting offset of each partition: the earliest, or the first at `fromTime`. */

@@ -181,6 +181,8 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult> {
     try {
       const target = new Map([...ends].map(([partition, { high }]) => [partition, high]));
       if (!(await followUntilCaughtUp(following, admin, store, start, target, version.version))) {
+        // The projector's fatal failure, rethrown as it was caught (an Error or not).
+        // eslint-disable-next-line @typescript-eslint/only-throw-error
         if (fatal !== undefined) throw fatal;
         return { version: version.version, outcome: 'interrupted' };
       }

@@ -63,7 +63,7 @@ function deadOrThrow(err: unknown): DecodedRecord {
 export function classify(value: DecodedDomainEvent): DecodedRecord {
   if (value.type === 'unknown') return { kind: 'ignored' };
   if (!isEventType(value.type)) {
-    return { kind: 'dead', reason: 'unknown-event-type', detail: `type "${value.type}"` };
+    return { kind: 'dead', reason: 'unknown-event-type', detail: `type "${String(value.type)}"` };
   }
   // Direct producers may send anything: the key is not trusted, the body's domain is.
   const normalized = normalizeDomain(value.domain);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { createKafka, createLogger, createPool, type Logger } from '@catchall/core';
+import { createKafka, createLogger, createPool, errorCatalogue, type Logger } from '@catchall/core';
 import { createEventDecoder } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import { migrate } from './migrate';
@@ -66,8 +66,8 @@ function integer(name: string, text: string | undefined, fallback: number): numb
 }
 
 class UsageError extends Error {
-  readonly code = 'CATCHALL_USAGE';
-  readonly retriable = false;
+  readonly code = errorCatalogue.usage.code;
+  readonly retriable = errorCatalogue.usage.retriable;
 }
 
 function formatDuration(seconds: number | null): string {

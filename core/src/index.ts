@@ -14,7 +14,7 @@ export * from './runtime/compression';
 export * from './runtime/topics-admin';
 export * from './runtime/producer-handle';
 export * from './domain/event-time';
-export { ErrorBody, errorBody, errorResponses } from './runtime/http-errors';
+export { ErrorBody, HTTP_ERROR_CODES, errorBody, errorResponses } from './runtime/http-errors';
 export { decodeBody } from './runtime/http-body';
 export { createAjv } from './runtime/validation';
 export { schemaRefusal } from './runtime/schema-refusal';

@@ -3,45 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { deadLetterTopic } from '@catchall/core';
 import { createEventDecoder } from '@catchall/schemas';
 import { startKafka, type RunningKafka } from '../../scripts/src/infra/kafka';
 import { freePort } from '../../scripts/src/infra/ports';
-import { testInfra, uniqueName } from '../../test/support/env';
-import { readAll, testKafka } from '../../test/support/kafka';
+import { testInfra } from '../../test/support/env';
+import { createTestTopic, readAll } from '../../test/support/kafka';
 import { testLogger } from '../../test/support/logger';
 import { waitFor } from '../../test/support/wait';
 import { loadProducerConfig } from './config';
 import { startProducerService, type ProducerService } from './service';
 
 const infra = testInfra();
-
-/** A topic whose brokers take record batches of at most `maxMessageBytes`. */
-async function createLimitedTopic(
-  brokers: string,
-  partitions: number,
-  maxMessageBytes: number,
-): Promise<string> {
-  const topic = uniqueName('events');
-  const admin = testKafka(brokers).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: partitions,
-          configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }],
-        },
-        { topic: deadLetterTopic(topic), numPartitions: 1 },
-      ],
-    });
-  } finally {
-    await admin.disconnect();
-  }
-  return topic;
-}
 
 async function storedEventIds(topic: string, brokers: string): Promise<Map<string, number>> {
   const decoder = createEventDecoder({ registryUrl: infra.registryUrl });
@@ -131,7 +103,9 @@ function batchOf(prefix: string, size: number) {
 describe('a batch is stored whole or not at all', () => {
   it('stores a batch larger than the topic allows per produce request, over several requests', async () => {
     // 5,001 events of about 300 bytes: 1.5 MB, on a topic taking 64 KiB per record batch.
-    const topic = await createLimitedTopic(infra.brokers, 3, 64 * 1024);
+    const { name: topic } = await createTestTopic(3, infra.brokers, {
+      'max.message.bytes': String(64 * 1024),
+    });
     const service = await startProducerService(
       loadProducerConfig({
         KAFKA_BROKERS: infra.brokers,
@@ -173,7 +147,9 @@ describe('a batch is stored whole or not at all', () => {
     const ports = { port: await freePort(), controllerPort: await freePort() };
     let kafka: RunningKafka = await startKafka({ dir, ...ports, heapMb: 384 });
     // 16 KiB per record batch: each batch of 400 events (about 120 KB) takes 8 requests.
-    const topic = await createLimitedTopic(kafka.brokers, 6, 16 * 1024);
+    const { name: topic } = await createTestTopic(6, kafka.brokers, {
+      'max.message.bytes': String(16 * 1024),
+    });
     let service: ProducerService | undefined;
     const answers: { prefix: string; size: number; status: number; code?: string }[] = [];
     let sending = true;

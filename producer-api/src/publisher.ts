@@ -1,5 +1,11 @@
 import { KafkaJSError, type Message, type Producer, type Transaction } from 'kafkajs';
-import { errors, type CatchallError, type Logger, type ProducerHandle } from '@catchall/core';
+import {
+  errors,
+  isRetriable,
+  type CatchallError,
+  type Logger,
+  type ProducerHandle,
+} from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
 
 /**
@@ -63,10 +69,12 @@ export interface PublisherOptions {
 
 export interface Publisher {
   /**
-   * Resolves once Kafka committed every message (acks=all, in one transaction), rejects
-   * with a 503 error: CATCHALL_UNAVAILABLE when the transaction was not committed (nothing
-   * of it is visible to read_committed readers), CATCHALL_COMMIT_UNKNOWN or
-   * CATCHALL_TIMEOUT when it may have been.
+   * Resolves once Kafka committed every message (acks=all, in one transaction). Rejects
+   * with a catalogue error: 503 CATCHALL_OVERLOADED when the queue is full, 503
+   * CATCHALL_UNAVAILABLE when a retriable failure happened before the commit was sent
+   * (nothing of it is visible to read_committed readers), 503 CATCHALL_COMMIT_UNKNOWN or
+   * CATCHALL_TIMEOUT when it may have been committed, 500 CATCHALL_INTERNAL when the
+   * failure is not retriable (see toHttpError).
    */
   publish(messages: Message[]): Promise<void>;
   /** Sends what is queued and waits for every acknowledgement. */
@@ -86,8 +94,58 @@ function reason(err: unknown): string {
   return err instanceof KafkaJSError ? err.message : String(err);
 }
 
-function toHttpError(err: unknown): CatchallError {
-  return errors.unavailable(`Kafka (${reason(err)})`);
+/**
+ * Broker answers (Kafka protocol error names) that refuse the records or the credentials
+ * themselves: a new producer gets the same answer.
+ */
+const REFUSED_FOR_GOOD = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'POLICY_VIOLATION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_VERSION',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+]);
+
+/**
+ * Whether the same records may be committed by the next transaction. `isRetriable` decides,
+ * with one addition: kafkajs's `retriable: false` says that kafkajs may not retry the call on
+ * the same producer, and the publisher replaces the producer after any failed transaction
+ * (ProducerHandle.replace), so a failure of the producer's own state (fenced, an old epoch,
+ * an unknown producer id or sequence, a transaction in a wrong state: a broker killed and
+ * restarted gives them) may pass. Records or credentials the broker refuses do not, nor does
+ * a programmer error kafkajs wraps.
+ */
+function mayPassOnNextProducer(err: unknown): boolean {
+  if (isRetriable(err)) return true;
+  if (!(err instanceof KafkaJSError)) return false;
+  const type = (err as { type?: unknown }).type;
+  if (typeof type === 'string' && REFUSED_FOR_GOOD.has(type)) return false;
+  const cause: unknown = err.cause;
+  if (cause === undefined || cause === err) return true;
+  return cause instanceof KafkaJSError && mayPassOnNextProducer(cause);
+}
+
+/**
+ * The answer to every request of a failed transaction:
+ * - when it may pass on the next try (mayPassOnNextProducer: Kafka unreachable, a leader
+ *   moving, kafkajs's retries run out on such a failure, a fenced producer): 503 with
+ *   Retry-After, `CATCHALL_UNAVAILABLE` when the commit was not sent (nothing is visible to
+ *   read_committed readers), `CATCHALL_COMMIT_UNKNOWN` when it was;
+ * - anything else (a programmer error, records the broker refuses for good): 500
+ *   `CATCHALL_INTERNAL`. Its message does not describe the failure; the failure is its
+ *   `cause`, logged with the request by the HTTP shell.
+ */
+export function toHttpError(err: unknown, commitSent: boolean): CatchallError {
+  if (!mayPassOnNextProducer(err)) return Object.assign(errors.internal(), { cause: err });
+  return commitSent
+    ? errors.commitUnknown(reason(err))
+    : errors.unavailable(`Kafka (${reason(err)})`);
 }
 
 /**
@@ -178,7 +236,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       lastSendFailed = true;
       if (producer) handle.replace(producer);
       // Before the commit request nothing is visible; once it is sent, it may have landed.
-      const httpError = committing ? errors.commitUnknown(reason(err)) : toHttpError(err);
+      const httpError = toHttpError(err, committing);
       for (const p of batch) p.reject(httpError);
     } finally {
       queuedRecords -= messages.length;

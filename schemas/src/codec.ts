@@ -1,5 +1,6 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
+import { errorCatalogue } from '@catchall/core/domain';
 import { domainEventSchema, type DecodedDomainEvent, type DomainEvent } from './domain-event';
 import { DecodeError, SchemaIdNotYetKnown } from './decode-error';
 
@@ -43,8 +44,7 @@ export async function createEventEncoder(options: {
   } catch (err) {
     throw new RegistryError(
       `schema registry lookup of id ${options.schemaId} failed: ${(err as Error).message}`,
-      'CATCHALL_REGISTRY_UNAVAILABLE',
-      true,
+      'registryUnavailable',
     );
   }
   // Header and body written once into scratch space, then copied out into one exact-size
@@ -68,7 +68,11 @@ export async function createEventEncoder(options: {
 /** How long one schema lookup may take before it counts as a registry failure (retried). */
 const LOOKUP_TIMEOUT_MS = 5000;
 
-class LookupTimeout extends Error {}
+/** A lookup the registry did not answer in time: the registry, not the record, is at fault. */
+class LookupTimeout extends Error {
+  readonly code = errorCatalogue.registryUnavailable.code;
+  readonly retriable = errorCatalogue.registryUnavailable.retriable;
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -138,8 +142,7 @@ export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
       if (typeof status === 'number' || err instanceof LookupTimeout) {
         throw new RegistryError(
           `schema registry lookup of id ${id} failed: ${(err as Error).message}`,
-          'CATCHALL_REGISTRY_UNAVAILABLE',
-          true,
+          'registryUnavailable',
         );
       }
       // The registry answered with a schema the client cannot parse.

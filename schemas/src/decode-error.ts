@@ -1,9 +1,11 @@
+import { errorCatalogue } from '@catchall/core/domain';
+
 export type DecodeFailure = 'not-wire-format' | 'unknown-schema-id' | 'undecodable';
 
 /** A record that can never be decoded, however often it is retried: dead-letter it. */
 export class DecodeError extends Error {
-  readonly code = 'CATCHALL_UNDECODABLE';
-  readonly retriable = false;
+  readonly code = errorCatalogue.undecodable.code;
+  readonly retriable = errorCatalogue.undecodable.retriable;
   constructor(
     readonly reason: DecodeFailure,
     message: string,
@@ -17,6 +19,6 @@ export class DecodeError extends Error {
  * restored from a backup may know it soon, so the record is retried before it is given up.
  */
 export class SchemaIdNotYetKnown extends Error {
-  readonly code = 'CATCHALL_SCHEMA_ID_UNKNOWN';
-  readonly retriable = true;
+  readonly code = errorCatalogue.schemaIdUnknown.code;
+  readonly retriable = errorCatalogue.schemaIdUnknown.retriable;
 }

@@ -3,9 +3,9 @@ import path from 'node:path';
 import type { EventType } from '@catchall/core/domain';
 
 /** The Avro contract, read from the one file that defines it. */
-export const domainEventSchema: Record<string, unknown> = JSON.parse(
+export const domainEventSchema = JSON.parse(
   readFileSync(path.join(__dirname, '..', 'domain-event.avsc'), 'utf8'),
-);
+) as Record<string, unknown>;
 
 /** The TypeScript shape of `domain-event.avsc`. */
 export interface DomainEvent {

@@ -1,3 +1,5 @@
+import { errorCatalogue } from '@catchall/core/domain';
+
 /** Compatibility levels of the Confluent API; BACKWARD lets consumers upgrade first. */
 export type Compatibility =
   | 'NONE'
@@ -8,14 +10,20 @@ export type Compatibility =
   | 'FULL'
   | 'FULL_TRANSITIVE';
 
+type RegistryErrorName = 'registryUnavailable' | 'schemaRejected';
+
+/**
+ * A call to the schema registry that failed: `registryUnavailable` (retriable) when the
+ * registry could not be reached or failed, `schemaRejected` when it refused the schema.
+ * Code and `retriable` come from the catalogue entry named.
+ */
 export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'CATCHALL_REGISTRY_UNAVAILABLE' | 'CATCHALL_SCHEMA_REJECTED',
-    /** True when the same call may succeed later (the registry was unreachable or failing). */
-    readonly retriable: boolean,
-  ) {
+  readonly code: (typeof errorCatalogue)[RegistryErrorName]['code'];
+  readonly retriable: boolean;
+  constructor(message: string, name: RegistryErrorName) {
     super(message);
+    this.code = errorCatalogue[name].code;
+    this.retriable = errorCatalogue[name].retriable;
   }
 }
 
@@ -32,8 +40,7 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; b
   } catch (err) {
     throw new RegistryError(
       `schema registry at ${url} is unreachable: ${(err as Error).message}`,
-      'CATCHALL_REGISTRY_UNAVAILABLE',
-      true,
+      'registryUnavailable',
     );
   }
   const text = await response.text();
@@ -46,8 +53,7 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; b
   if (response.status >= 500) {
     throw new RegistryError(
       `schema registry answered ${response.status}: ${text}`,
-      'CATCHALL_REGISTRY_UNAVAILABLE',
-      true,
+      'registryUnavailable',
     );
   }
   return { status: response.status, body };
@@ -77,8 +83,7 @@ export async function registerSchema(
   if (registered.status !== 200) {
     throw new RegistryError(
       `schema registry refused the schema for ${options.subject} (${registered.status}): ${JSON.stringify(registered.body)}`,
-      'CATCHALL_SCHEMA_REJECTED',
-      false,
+      'schemaRejected',
     );
   }
   const config = await call(
@@ -88,8 +93,7 @@ export async function registerSchema(
   if (config.status !== 200) {
     throw new RegistryError(
       `schema registry refused compatibility ${options.compatibility} for ${options.subject} (${config.status})`,
-      'CATCHALL_SCHEMA_REJECTED',
-      false,
+      'schemaRejected',
     );
   }
   return (registered.body as { id: number }).id;
@@ -107,8 +111,7 @@ export async function lookupSchema(options: SchemaOptions): Promise<number> {
   if (found.status !== 200) {
     throw new RegistryError(
       `schema is not registered under ${options.subject} (${found.status}); register it or turn on auto-registration`,
-      'CATCHALL_SCHEMA_REJECTED',
-      false,
+      'schemaRejected',
     );
   }
   return (found.body as { id: number }).id;

@@ -189,11 +189,9 @@ export function createWriterReader(writer: avro.Type, schemaId: number): EventRe
     return refuse(`writer schema ${schemaId} is a union with no record branch`);
   }
   return (body) => {
-    const { value: index, offset } = UNION_INDEX.decode(body, 0) as {
-      value: number;
-      offset: number;
-    };
-    if (offset < 0 || index < 0 || index >= branches.length) {
+    const start: { value: unknown; offset: number } = UNION_INDEX.decode(body, 0);
+    const { value: index, offset } = start;
+    if (offset < 0 || typeof index !== 'number' || index < 0 || index >= branches.length) {
       throw undecodable('Avro body cannot be decoded: no union branch index');
     }
     const read = readers[index];
@@ -244,7 +242,7 @@ function recordReader(
       return Math.floor(ms);
     }
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw undecodable(`field occurredAt holds ${v === null ? 'null' : String(v)}, not a time`);
+      throw undecodable(`field occurredAt holds ${JSON.stringify(v) ?? 'nothing'}, not a time`);
     }
     return Math.floor(v / unit);
   }

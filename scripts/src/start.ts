@@ -127,8 +127,8 @@ async function main(): Promise<void> {
           MIGRATE_ON_START: 'false',
         },
       });
-      pipeServiceLogs(name, index, child.stdout!);
-      pipeServiceLogs(name, index, child.stderr!);
+      pipeServiceLogs(name, index, child.stdout);
+      pipeServiceLogs(name, index, child.stderr);
       child.on('exit', (code, signal) => {
         const at = children.indexOf(child);
         if (stopping || at < 0) return;

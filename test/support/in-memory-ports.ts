@@ -1,5 +1,5 @@
-import type { KafkaMessage } from 'kafkajs';
-import { PostgresFailure, type DomainDelta } from '@catchall/core';
+import type { KafkaMessage, Message, Producer, ProducerRecord, Transaction } from 'kafkajs';
+import { PostgresFailure, type DomainDelta, type ProducerHandle } from '@catchall/core';
 import type {
   DeadLetter,
   DeadLetters,
@@ -11,7 +11,8 @@ import type {
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
 
 /**
- * In-memory implementations of the projector's own ports (store, dead letters, decoder), in
+ * In-memory implementations of the projector's own ports (store, dead letters, decoder) and of
+ * the ingest publisher's (a transactional producer), in
  * the manner of emmett's in-memory event store: the same contracts as the Postgres, Kafka
  * and registry implementations, for fast unit tests of the logic between them.
  */
@@ -154,4 +155,57 @@ export function fetchedBatch(
     highWatermark: String(highWatermark),
     lastOffset: () => messages[messages.length - 1]?.offset ?? String(highWatermark - 1),
   };
+}
+
+/** Where a failure of the in-memory producer is thrown: sending records or committing. */
+export type ProducerFailurePoint = 'send' | 'commit';
+
+export interface InMemoryProducerHandle extends ProducerHandle {
+  /** Records of committed transactions, in commit order. */
+  committed: Message[];
+  /** When set, every transaction from now on throws this at that point (and aborts). */
+  failure: { at: ProducerFailurePoint; error: unknown } | undefined;
+  /** Producers replaced after a failed transaction. */
+  replaced: number;
+}
+
+/**
+ * A transactional producer behind a ProducerHandle (the ingest publisher's port), holding
+ * committed records in memory: sends go into the open transaction and become `committed` on
+ * commit, nothing on abort. Only the calls the publisher makes are implemented.
+ */
+export function createInMemoryProducerHandle(): InMemoryProducerHandle {
+  function transaction(): Transaction {
+    let records: Message[] = [];
+    const failAt = (point: ProducerFailurePoint): Promise<never> | undefined =>
+      handle.failure?.at === point ? Promise.reject(handle.failure.error) : undefined;
+    return {
+      send(record: ProducerRecord) {
+        records.push(...record.messages);
+        return failAt('send') ?? Promise.resolve([]);
+      },
+      commit() {
+        const failed = failAt('commit');
+        if (failed) return failed;
+        handle.committed.push(...records);
+        return Promise.resolve();
+      },
+      abort() {
+        records = [];
+        return Promise.resolve();
+      },
+    } as Partial<Transaction> as Transaction;
+  }
+  const producer = { transaction: () => Promise.resolve(transaction()) } as Partial<Producer>;
+  const handle: InMemoryProducerHandle = {
+    committed: [],
+    failure: undefined,
+    replaced: 0,
+    get: () => Promise.resolve(producer as Producer),
+    replace() {
+      handle.replaced += 1;
+    },
+    close: () => Promise.resolve(),
+  };
+  return handle;
 }

@@ -17,8 +17,16 @@ export interface TestTopic {
   delete(): Promise<void>;
 }
 
-/** A topic (and its dead-letter topic) of its own for one test. */
-export async function createTestTopic(partitions = 3, brokers?: string): Promise<TestTopic> {
+/**
+ * A topic (and its dead-letter topic) of its own for one test, with `partitions` partitions,
+ * on `brokers` (the test infrastructure's when absent), and `config` as the events topic's
+ * configuration entries (`{ 'max.message.bytes': '16384' }`, say).
+ */
+export async function createTestTopic(
+  partitions = 3,
+  brokers?: string,
+  config: Record<string, string> = {},
+): Promise<TestTopic> {
   const name = uniqueName('events');
   const admin = testKafka(brokers).admin();
   await admin.connect();
@@ -26,7 +34,11 @@ export async function createTestTopic(partitions = 3, brokers?: string): Promise
     await admin.createTopics({
       waitForLeaders: true,
       topics: [
-        { topic: name, numPartitions: partitions },
+        {
+          topic: name,
+          numPartitions: partitions,
+          configEntries: Object.entries(config).map(([key, value]) => ({ name: key, value })),
+        },
         { topic: deadLetterTopic(name), numPartitions: 1 },
       ],
     });

@@ -7,3 +7,4 @@ export * from './event-type';
 export * from './fold';
 export * from './event-time';
 export * from './topics';
+export * from './error-catalogue';

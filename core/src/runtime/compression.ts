@@ -40,7 +40,7 @@ let registered = false;
 export function registerCompressionCodecs(): void {
   if (registered) return;
   registered = true;
-  CompressionCodecs[CompressionTypes.Snappy] = snappyCodec as () => KafkaCodec;
+  CompressionCodecs[CompressionTypes.Snappy] = snappyCodec;
   CompressionCodecs[CompressionTypes.LZ4] = () => lz4;
   CompressionCodecs[CompressionTypes.ZSTD] = () => zstd;
 }

@@ -2,6 +2,7 @@ import envSchema from 'env-schema';
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { DEFAULT_CATCH_ALL_THRESHOLD } from '../domain/status';
 import { DEFAULT_EVENTS_TOPIC } from '../domain/topics';
+import { errorCatalogue } from '../domain/error-catalogue';
 
 /**
  * Every environment variable a service may read, defined once with its default and its
@@ -69,8 +70,10 @@ export const configFields = {
   }),
 };
 
+/** A configuration variable is missing or wrong: the program does not start. */
 export class ConfigError extends Error {
-  readonly code = 'CATCHALL_INVALID_CONFIG';
+  readonly code = errorCatalogue.invalidConfig.code;
+  readonly retriable = errorCatalogue.invalidConfig.retriable;
 }
 
 interface AjvError {
@@ -80,7 +83,9 @@ interface AjvError {
 }
 
 function describe(error: AjvError, env: Record<string, string | undefined>): string {
-  const name = error.instancePath.replace(/^\//, '') || String(error.params?.missingProperty ?? '');
+  const missing = error.params?.missingProperty;
+  const name =
+    error.instancePath.replace(/^\//, '') || (typeof missing === 'string' ? missing : '');
   const got = env[name];
   return `${name} ${error.message ?? 'is invalid'}${got === undefined ? '' : ` (got "${got}")`}`;
 }

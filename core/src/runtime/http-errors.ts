@@ -5,13 +5,23 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import { MAX_ENCODED_DOMAIN_LENGTH, MAX_RAW_DOMAIN_LENGTH } from '../domain/normalize-domain';
+import { errorCatalogue, type ErrorCode } from '../domain/error-catalogue';
 import { errors, type CatchallError } from './errors';
 import { schemaRefusal } from './schema-refusal';
+
+/** The codes an API may answer with: the catalogue's entries that have an HTTP status. */
+export const HTTP_ERROR_CODES: readonly ErrorCode[] = Object.values(errorCatalogue)
+  .filter((entry) => 'statusCode' in entry)
+  .map((entry) => entry.code);
 
 /** What every error answer holds: fastify's shape with a code from the catalogue. */
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer({ minimum: 400, maximum: 599 }),
-  code: Type.String({ pattern: '^CATCHALL_[A-Z_]+$', description: 'see the error table' }),
+  code: Type.Unsafe<ErrorCode>({
+    type: 'string',
+    enum: HTTP_ERROR_CODES,
+    description: 'see the error table',
+  }),
   error: Type.String({ description: 'the status text' }),
   message: Type.String({ description: 'what went wrong and what to do' }),
   errors: Type.Optional(
@@ -98,7 +108,9 @@ function validatedPart(request: FastifyRequest, context: string | undefined): un
  */
 export function toCatalogueError(err: FrameworkError, request: FastifyRequest): CatchallError {
   const code = err.code ?? '';
-  if (code.startsWith('CATCHALL_') && err.statusCode !== undefined) return err as CatchallError;
+  if (HTTP_ERROR_CODES.includes(code as ErrorCode) && err.statusCode !== undefined) {
+    return err as CatchallError;
+  }
   if (err.validation !== undefined || code === 'FST_ERR_VALIDATION') {
     const found = Array.isArray(err.validation) ? (err.validation as ErrorObject[]) : [];
     const data = validatedPart(request, err.validationContext);

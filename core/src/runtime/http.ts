@@ -75,7 +75,7 @@ async function checkAll(
       }
     }),
   );
-  return Object.fromEntries(entries);
+  return Object.fromEntries(entries) as Record<string, { ok: boolean; error?: string }>;
 }
 
 /** Requests by route and status, and their duration: the RED metrics of every API. */
@@ -140,6 +140,9 @@ function markOptionalBodies(document: OpenApiDocument): OpenApiDocument {
  */
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({
+    // Needed although lint calls it unnecessary: without it fastify's overloads take pino's
+    // Logger as the instance's logger type, which FastifyInstance does not accept (tsc).
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: options.logger as FastifyBaseLogger,
     // One line per request is too much at the rates this serves; metrics count requests.
     logController: new LogController({ disableRequestLogging: true }),
@@ -147,7 +150,9 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     routerOptions: { maxParamLength: MAX_ENCODED_DOMAIN_LENGTH },
     clientErrorHandler,
     frameworkErrors,
-    ...nodeServerOptions(options.requestTimeoutMs ?? configFields.REQUEST_TIMEOUT_MS.default),
+    ...nodeServerOptions(
+      options.requestTimeoutMs ?? (configFields.REQUEST_TIMEOUT_MS.default as number),
+    ),
     ...options.fastify,
   });
   const retryAfter = String(options.retryAfterSeconds ?? 1);

@@ -1,11 +1,12 @@
-import pino, { type Logger, type LevelWithSilent } from 'pino';
+import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
 /** Structured JSON logs; secrets in request headers are never written. */
 export function createLogger(options: {
   name: string;
-  level: LevelWithSilent | string;
+  /** A pino level name (`LevelWithSilent`: trace to fatal, or silent), as configured. */
+  level: string;
   /** File descriptor of the log stream: 1 (stdout, the default) or 2 (stderr). */
   destination?: 1 | 2;
 }): Logger {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { errorCatalogue } from '../domain/error-catalogue';
 
 const INT8 = 20;
 
@@ -23,7 +24,9 @@ export function createPool(options: {
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMs }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as never,
+        oid === INT8
+          ? (v: string) => Number(v)
+          : (pg.types.getTypeParser(oid, format) as (v: string) => unknown)) as never,
     },
   });
   pool.on('error', (err) => options.logger.warn({ err }, 'idle Postgres client failed'));
@@ -37,6 +40,13 @@ const TRANSIENT_STATES = new Set(['55P03', '55006']);
 const REFUSED_CLASSES = new Set(['22', '23']);
 
 export type PostgresFailureKind = 'unavailable' | 'refused' | 'failed';
+
+/** The catalogue entry of each kind: its code and whether it is retriable. */
+const KIND_ENTRIES = {
+  unavailable: 'postgresUnavailable',
+  refused: 'postgresRefused',
+  failed: 'postgresFailed',
+} as const satisfies Record<PostgresFailureKind, keyof typeof errorCatalogue>;
 
 /**
  * A Postgres operation that failed, classified by its SQLSTATE (PostgreSQL documentation,
@@ -52,7 +62,9 @@ export type PostgresFailureKind = 'unavailable' | 'refused' | 'failed';
  */
 export class PostgresFailure extends Error {
   readonly code:
-    'CATCHALL_POSTGRES_UNAVAILABLE' | 'CATCHALL_POSTGRES_REFUSED' | 'CATCHALL_POSTGRES_FAILED';
+    | typeof errorCatalogue.postgresUnavailable.code
+    | typeof errorCatalogue.postgresRefused.code
+    | typeof errorCatalogue.postgresFailed.code;
   readonly retriable: boolean;
   constructor(
     readonly kind: PostgresFailureKind,
@@ -63,13 +75,9 @@ export class PostgresFailure extends Error {
     super(`Postgres ${kind}${sqlState ? ` (SQLSTATE ${sqlState})` : ''}: ${cause.message}`, {
       cause,
     });
-    this.code =
-      kind === 'unavailable'
-        ? 'CATCHALL_POSTGRES_UNAVAILABLE'
-        : kind === 'refused'
-          ? 'CATCHALL_POSTGRES_REFUSED'
-          : 'CATCHALL_POSTGRES_FAILED';
-    this.retriable = kind === 'unavailable';
+    const entry = errorCatalogue[KIND_ENTRIES[kind]];
+    this.code = entry.code;
+    this.retriable = entry.retriable;
   }
 }
 

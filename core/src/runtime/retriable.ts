@@ -16,12 +16,16 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+import { KafkaJSNumberOfRetriesExceeded } from 'kafkajs';
+
 /** Errors that come from a bug in the calling code: retrying never helps. */
 const PROGRAMMER_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError] as const;
 
 /**
  * Whether the operation that threw `err` may succeed if tried again unchanged. The one
  * place retry logic asks (the projector's pause, the ingest answer, the query API's 503):
+ * - kafkajs's KafkaJSNumberOfRetriesExceeded says that kafkajs stopped retrying, not that the
+ *   operation cannot succeed later: its cause decides (as kafkajs's own consumer restart);
  * - an error that says so itself (`retriable`: ours, kafkajs's KafkaJSError) is believed;
  * - a programmer error (TypeError, RangeError, ReferenceError, SyntaxError) is not retriable;
  * - a network failure (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ...) is retriable;
@@ -29,6 +33,10 @@ const PROGRAMMER_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError] a
  */
 export function isRetriable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
+  if (err instanceof KafkaJSNumberOfRetriesExceeded) {
+    const cause = (err as { cause?: unknown }).cause;
+    return cause !== err && isRetriable(cause);
+  }
   const flag = (err as { retriable?: unknown }).retriable;
   if (typeof flag === 'boolean') return flag;
   if (PROGRAMMER_ERRORS.some((type) => err instanceof type)) return false;

@@ -1,3 +1,4 @@
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded } from 'kafkajs';
 import pg from 'pg';
 import { errors } from './errors';
 import { PostgresFailure, postgresFailure } from './postgres';
@@ -28,6 +29,14 @@ describe('isRetriable', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     expect(isRetriable(refused)).toBe(true);
     expect(isRetriable(new Error('lookup failed', { cause: refused }))).toBe(true);
+  });
+
+  it('lets the cause decide when kafkajs ran out of its own retries', () => {
+    const retries = { retryCount: 5, retryTime: 2000 };
+    const unreachable = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
+    expect(isRetriable(new KafkaJSNumberOfRetriesExceeded(unreachable, retries))).toBe(true);
+    const bug = new TypeError('x is not a function');
+    expect(isRetriable(new KafkaJSNumberOfRetriesExceeded(bug, retries))).toBe(false);
   });
 
   it('does not retry an error nothing is known of', () => {

@@ -68,6 +68,6 @@ export function strictValidatorCompiler(): FastifySchemaCompiler<FastifySchema> 
       return ok;
     };
     check.errors = null as ValidateFunction['errors'];
-    return check as unknown as ReturnType<FastifySchemaCompiler<FastifySchema>>;
+    return check;
   };
 }

@@ -166,7 +166,7 @@ export function registerBatchRoute(
         response: { 202: BatchAccepted, ...errorResponses(deps.errorStatuses) },
       },
       // Items are checked one by one below, so that every bad one is reported by index.
-      validatorCompiler: () => (data) => ({ value: data }),
+      validatorCompiler: () => (data: unknown) => ({ value: data }),
     },
     async (request, reply) => {
       const items = request.body;

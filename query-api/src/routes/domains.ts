@@ -4,6 +4,8 @@ import {
   CURSOR_FORMAT,
   DOMAIN_STATUSES,
   DomainField,
+  errorBody,
+  errorCatalogue,
   errorResponses,
   errors,
   normalizeDomain,
@@ -27,7 +29,7 @@ export const DomainAnswer = Type.Object({
 const NeverSeen = Type.Object(
   {
     statusCode: Type.Literal(404),
-    code: Type.Literal('CATCHALL_DOMAIN_NOT_SEEN'),
+    code: Type.Literal(errorCatalogue.domainNotSeen.code),
     error: Type.String(),
     message: Type.String(),
     domain: Type.String(),
@@ -196,14 +198,12 @@ export function registerDomainRoutes(
       if (!normalized.ok) throw errors.invalidDomain(request.params.domain, normalized.reason);
       const row = await deps.readModel.find(normalized.domain);
       if (!row) {
-        return reply.code(404).send({
-          statusCode: 404,
-          code: 'CATCHALL_DOMAIN_NOT_SEEN',
-          error: 'Not Found',
-          message: `No event has been counted for ${normalized.domain} yet`,
-          domain: normalized.domain,
-          status: 'unknown',
-        });
+        return reply.code(404).send(
+          errorBody(errors.domainNotSeen(normalized.domain), {
+            domain: normalized.domain,
+            status: 'unknown',
+          }),
+        );
       }
       return answer(row);
     },
@@ -234,7 +234,9 @@ export function registerDomainRoutes(
       const normalized = inputs.map((input) => ({ input, result: normalizeDomain(input) }));
       const valid = normalized.flatMap(({ result }) => (result.ok ? [result.domain] : []));
       const rows =
-        valid.length > 0 ? await deps.readModel.findMany([...new Set(valid)]) : new Map();
+        valid.length > 0
+          ? await deps.readModel.findMany([...new Set(valid)])
+          : new Map<string, DomainRow>();
       return {
         results: normalized.map(({ input, result }) => {
           if (!result.ok) {

@@ -51,8 +51,8 @@ export async function validateManifests(
     ];
     // kubeconform exits 1 when a resource is invalid; its JSON report says which.
     const { stdout } = await run(tools.kubeconform, args, { maxBuffer: 64 * 1024 * 1024 }).catch(
-      (err: { stdout?: string; stderr?: string }) => {
-        if (!err.stdout) throw new Error(`kubeconform failed: ${err.stderr ?? String(err)}`);
+      (err: Error & { stdout?: string; stderr?: string }) => {
+        if (!err.stdout) throw new Error(`kubeconform failed: ${err.stderr ?? err.message}`);
         return { stdout: err.stdout };
       },
     );
