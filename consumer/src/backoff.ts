@@ -3,8 +3,11 @@ import type { Logger } from '@catchall/core';
 export interface Backoff {
   /** Pauses consumption and resumes it after a delay that doubles with each failure in a row. */
   fail(err: unknown, during: string): void;
-  /** A success resets the delay. */
-  succeed(): void;
+  /**
+   * A success of the kind of work that failed last (`during`, as given to fail) resets the
+   * delay; another kind does not (a flush with nothing to write says nothing of a batch).
+   */
+  succeed(during: string): void;
   paused(): boolean;
   stop(): void;
 }
@@ -28,6 +31,7 @@ export function createBackoff(options: {
   const max = options.maxMs ?? 5000;
   let delay = initial;
   let timer: NodeJS.Timeout | undefined;
+  let failedDuring: string | undefined;
 
   function schedule(): void {
     timer = setTimeout(() => {
@@ -49,6 +53,7 @@ export function createBackoff(options: {
   return {
     fail(err, during) {
       if (timer) return;
+      failedDuring = during;
       // A warning: what waits too long is reported as a stalled partition (an error).
       options.logger.warn({ err, during, retryInMs: delay }, 'projection paused; will retry');
       options.pause();
@@ -56,7 +61,9 @@ export function createBackoff(options: {
       schedule();
       delay = Math.min(delay * 2, max);
     },
-    succeed() {
+    succeed(during) {
+      if (failedDuring !== undefined && failedDuring !== during) return;
+      failedDuring = undefined;
       delay = initial;
     },
     paused: () => timer !== undefined,

@@ -40,9 +40,22 @@ describe('backoff', () => {
       await jest.advanceTimersByTimeAsync(1);
       expect(calls.at(-1)).toBe('resume');
     }
-    backoff.succeed();
+    backoff.succeed('flush');
     backoff.fail(new Error('down'), 'flush');
     await jest.advanceTimersByTimeAsync(100);
+    expect(calls.at(-1)).toBe('resume');
+  });
+
+  it('is not reset by a success of another kind of work than the one that failed', async () => {
+    const { backoff, calls } = setUp();
+    backoff.fail(new Error('registry down'), 'batch');
+    await jest.advanceTimersByTimeAsync(100);
+    // A flush tick with nothing to write succeeds in between: the batch is what failed.
+    backoff.succeed('flush');
+    backoff.fail(new Error('registry down'), 'batch');
+    await jest.advanceTimersByTimeAsync(199);
+    expect(calls.at(-1)).toBe('pause');
+    await jest.advanceTimersByTimeAsync(1);
     expect(calls.at(-1)).toBe('resume');
   });
 

@@ -67,6 +67,12 @@ export interface PartitionWork {
 
 /** Records between two heartbeats of a long batch (a storm of bad records, say). */
 const HEARTBEAT_EVERY = 5000;
+/**
+ * ...or this many milliseconds, whichever comes first: records that each wait on the
+ * registry (a storm of unknown ids) take milliseconds apiece, and the session must not
+ * expire meanwhile (kafkajs throttles heartbeats to its own interval).
+ */
+const HEARTBEAT_EVERY_MS = 1000;
 
 /** A flush lost its compare-and-set: another member moved the position first. */
 class PositionConflict extends Error {
@@ -144,6 +150,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     let letters: DeadLetter[] = [];
     let deadLettered = 0;
     let sinceHeartbeat = 0;
+    let heartbeatAt = now();
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       if (state.isApplied(offset)) {
@@ -168,8 +175,12 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         }
         state.pass(offset, timestamp);
       }
-      if (++sinceHeartbeat === HEARTBEAT_EVERY) {
+      if (
+        ++sinceHeartbeat === HEARTBEAT_EVERY ||
+        (decoded instanceof Promise && now() - heartbeatAt >= HEARTBEAT_EVERY_MS)
+      ) {
         sinceHeartbeat = 0;
+        heartbeatAt = now();
         await sendDeadLetters(state, letters);
         deadLettered += letters.length;
         letters = [];

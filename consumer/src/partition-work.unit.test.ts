@@ -1,4 +1,5 @@
 import { createMetricsRegistry } from '@catchall/core';
+import type { EventDecoder } from '@catchall/schemas';
 import {
   createInMemoryDeadLetters,
   createInMemoryStore,
@@ -147,6 +148,40 @@ describe('partition work', () => {
     expect(heartbeats()).toBe(2);
     expect(deadLetters.letters).toHaveLength(12000);
     expect(deadLetters.sends).toBe(3);
+  });
+
+  it('given records that each wait on the registry, when the batch is applied, then the member heartbeats every second, not only every 5,000 records', async () => {
+    let clock = 0;
+    let heartbeats = 0;
+    // Each lookup takes 400 ms of the clock (a registry asked once per unknown id).
+    const slow: EventDecoder = {
+      decodeKnown: () => undefined,
+      decode: (value) => {
+        clock += 400;
+        return jsonDecoder.decode(value);
+      },
+    };
+    const work = createPartitionWork({
+      codec: slow,
+      store: () => createInMemoryStore(),
+      deadLetters: createInMemoryDeadLetters(),
+      seek: () => undefined,
+      commitHint: () => Promise.resolve(),
+      metrics: createConsumerMetrics(createMetricsRegistry('test')),
+      log: testLogger(),
+      now: () => clock,
+    });
+    const control = {
+      isStale: () => false,
+      heartbeat: () => {
+        heartbeats += 1;
+        return Promise.resolve();
+      },
+    };
+    const state = createPartitionState('events', 0);
+    await work.applyBatch(state, fetchedBatch(0, events(0, Array(10).fill('a.example'))), control);
+    // 10 lookups, 4,000 ms: a heartbeat after the 3rd, 6th and 9th.
+    expect(heartbeats).toBe(3);
   });
 
   it('given a flush whose values Postgres refuses, when its records are read again, then only the refused record is dead-lettered and the others are counted', async () => {

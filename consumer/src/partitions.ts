@@ -93,11 +93,10 @@ export function createPartitions(options: {
       const state = createPartitionState(topic, partition);
       const backoff = createBackoff({
         pause: () => consumer.pause(partition),
-        // Before resuming: read the stored position again (what was pending was dropped).
-        recover: () =>
-          state.run(async () => {
-            if (state.needsPosition()) await work.resync(state);
-          }),
+        // Before resuming: read the stored position again and seek there, always: the
+        // consumer fetched past what was dropped, and a task that ran in between (reading
+        // the partition's end, say) may have read the position without seeking.
+        recover: () => state.run(() => work.resync(state)),
         resume: () => consumer.resume(partition),
         logger: log.child({ partition }),
         onPausedChange: () => metrics.paused.set(pausedPartitions().length > 0 ? 1 : 0),
@@ -125,7 +124,7 @@ export function createPartitions(options: {
       if (fatal !== undefined) return;
       try {
         await task(state);
-        backoff.succeed();
+        backoff.succeed(during);
       } catch (err) {
         const offset = state.position ?? 0;
         // Nothing uncommitted survives a failure: a retry starts from the stored position.
