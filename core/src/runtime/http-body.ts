@@ -64,7 +64,11 @@ export function acceptJsonBodies(app: FastifyInstance): void {
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const header = request.headers['content-encoding'];
     const coding = (header ?? '').trim().toLowerCase();
-    if (coding === '' || coding === 'identity') {
+    // No body (neither length nor chunks, or a length of 0): nothing to decode, and a
+    // decoder given no bytes fails with "unexpected end of file" where nothing listens.
+    const { 'content-length': length, 'transfer-encoding': chunked } = request.headers;
+    const hasBody = chunked !== undefined || (length !== undefined && length !== '0');
+    if (coding === '' || coding === 'identity' || !hasBody) {
       done(null, payload);
       return;
     }
@@ -79,7 +83,10 @@ export function acceptJsonBodies(app: FastifyInstance): void {
       encodedLength += chunk.length;
       decoded.receivedEncodedLength = encodedLength;
     });
-    // Errors reach fastify through `decoded`; a bad stream is a 400 (see the error handler).
+    // Errors reach fastify through `decoded` when it reads the body: a bad stream is a 400
+    // (see the error handler). A body fastify does not read (a GET, a media type it refuses)
+    // may fail after the answer; that failure is only logged, it belongs to no answer.
+    decoded.on('error', (err) => request.log.debug({ err }, 'compressed body not decoded'));
     pipeline(payload, decoded, () => undefined);
     done(null, decoded);
   });

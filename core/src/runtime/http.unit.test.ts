@@ -232,6 +232,48 @@ describe('the service shell: every answer in the catalogue', () => {
     expectCatalogueBody(broken.json(), 400, 'CATCHALL_INVALID_BODY');
   });
 
+  it('answers a request that names a content coding but has no body as one without a body, and a body it does not read never fails the process', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      for (const coding of ['gzip', 'x-gzip', 'deflate', 'br']) {
+        const empty = await app.inject({
+          method: 'PUT',
+          url: '/things/example.com',
+          headers: { 'content-encoding': coding },
+        });
+        expect({ coding, status: empty.statusCode }).toEqual({ coding, status: 200 });
+        const zero = await app.inject({
+          method: 'PUT',
+          url: '/things/example.com',
+          headers: { 'content-type': 'application/json', 'content-encoding': coding },
+          payload: '',
+        });
+        expect({ coding, status: zero.statusCode }).toEqual({ coding, status: 200 });
+      }
+      // Bodies fastify does not read: a GET's, and one of a media type the route refuses.
+      const get = await app.inject({
+        method: 'GET',
+        url: '/things?limit=1',
+        headers: { 'content-encoding': 'gzip' },
+        payload: 'not gzip at all',
+      });
+      expect(get.statusCode).toBe(200);
+      const refused = await app.inject({
+        method: 'PUT',
+        url: '/things/example.com',
+        headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' },
+        payload: 'not gzip at all',
+      });
+      expect(refused.statusCode).toBe(415);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('applies the body limit to the decompressed bytes (413 with a code)', async () => {
     const bomb = gzipSync(Buffer.from(`{"n":"${'a'.repeat(100_000)}"}`));
     expect(bomb.length).toBeLessThan(1024);
