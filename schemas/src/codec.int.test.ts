@@ -167,6 +167,24 @@ describe('the event schema in the real schema registry', () => {
     });
   });
 
+  it("refuses every record of a writer schema avsc cannot parse (a name outside Avro's rule), asking the registry once", async () => {
+    const s = subject();
+    await registerContract(s);
+    // The registry accepts a non-ASCII field name; the Avro specification's names do not.
+    const schema = newerWriterSchema() as { fields: { name: string }[] };
+    schema.fields[schema.fields.length - 1]!.name = 'quelleÉvénement';
+    const id = await registerSchema({ registryUrl, subject: s, schema, compatibility: 'BACKWARD' });
+    const value = Buffer.from([0, 0, 0, 0, 0, 0]);
+    value.writeInt32BE(id, 1);
+    const decoder = createEventDecoder({ registryUrl });
+    await expect(decoder.decode(value)).rejects.toMatchObject({
+      reason: 'undecodable',
+      message: expect.stringMatching(/cannot be parsed/),
+    });
+    // Kept: the next record of the id fails at once, without a lookup.
+    expect(() => decoder.decodeKnown(value)).toThrow(/cannot be parsed/);
+  });
+
   it('reports a registry that accepts connections but never answers as retriable, within seconds', async () => {
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((socket) => sockets.add(socket));

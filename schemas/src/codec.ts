@@ -145,11 +145,16 @@ export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
           'registryUnavailable',
         );
       }
-      // The registry answered with a schema the client cannot parse.
-      throw new DecodeError(
-        'undecodable',
-        `writer schema ${id} cannot be parsed: ${(err as Error).message}`,
-      );
+      // The registry answered with a schema the client cannot parse (a name outside
+      // Avro's [A-Za-z_][A-Za-z0-9_]*, which the registry does not check): an id's schema
+      // never changes, so the answer is kept and its records fail without asking again.
+      const message = `writer schema ${id} cannot be parsed: ${(err as Error).message}`;
+      const refuse: EventReader = () => {
+        throw new DecodeError('undecodable', message);
+      };
+      unknown.delete(id);
+      loaded.set(id, refuse);
+      return refuse;
     }
     unknown.delete(id);
     // A JSON Schema or Protobuf id (the registry holds those too) is no Avro writer.
