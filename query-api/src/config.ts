@@ -16,6 +16,12 @@ export const queryConfigFields = {
     description:
       'how long an unused Postgres connection stays open (0: until the pool ends); a kept backend keeps its warm caches',
   }),
+  PG_QUERY_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 5000,
+    description:
+      'a Postgres query not answered within this fails, and the request is answered 503 CATCHALL_UNAVAILABLE (a database that stopped answering)',
+  }),
   LOOKUP_MAX_DOMAINS: Type.Integer({
     minimum: 1,
     default: 1000,

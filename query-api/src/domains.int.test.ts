@@ -2,6 +2,8 @@ import { DEFAULT_CATCH_ALL_THRESHOLD } from '@catchall/core';
 import { createProjectionStore } from '@catchall/consumer';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
 import { testLogger } from '../../test/support/logger';
+import { createTcpProxy } from '../../test/support/tcp-proxy';
+import { waitFor } from '../../test/support/wait';
 import { loadQueryConfig } from './config';
 import { startQueryService, type QueryService } from './service';
 
@@ -326,6 +328,36 @@ describe('the query API with Postgres unreachable', () => {
       expect((await service.app.inject('/readyz')).statusCode).toBe(503);
     } finally {
       await service.lifecycle.shutdown('test done');
+    }
+  });
+});
+
+describe('the query API with a Postgres that stops answering', () => {
+  it('answers 503 with Retry-After within PG_QUERY_TIMEOUT_MS instead of hanging', async () => {
+    const db = await createTestDatabase();
+    const url = new URL(db.url);
+    const proxy = await createTcpProxy({ host: url.hostname, port: Number(url.port) });
+    url.port = String(proxy.port);
+    const service = startQueryService(
+      loadQueryConfig({ DATABASE_URL: url.toString(), PG_QUERY_TIMEOUT_MS: '500' }),
+      testLogger('query-api'),
+    );
+    try {
+      // A pooled connection first, as a running service has.
+      expect((await service.app.inject('/domains/example.com')).statusCode).toBe(404);
+      proxy.freeze();
+      const response = await service.app.inject('/domains/example.com');
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.json()).toMatchObject({ code: 'CATCHALL_UNAVAILABLE' });
+      await proxy.restore();
+      await waitFor('answers again', async () => {
+        return (await service.app.inject('/domains/example.com')).statusCode === 404;
+      });
+    } finally {
+      await service.lifecycle.shutdown('test done');
+      await proxy.close();
+      await db.drop();
     }
   });
 });

@@ -22,6 +22,7 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
     connectionString: config.DATABASE_URL,
     max: config.PG_POOL_MAX,
     idleTimeoutMs: config.PG_IDLE_TIMEOUT_MS,
+    queryTimeoutMs: config.PG_QUERY_TIMEOUT_MS,
     logger,
     applicationName: 'catchall-query-api',
   });

@@ -4,6 +4,11 @@ export interface TcpProxy {
   port: number;
   /** Drops every connection and refuses new ones: the server looks gone to its clients. */
   cut(): Promise<void>;
+  /**
+   * Keeps every connection open but passes no byte either way: the server looks alive to
+   * its clients and never answers (a process stopped with SIGSTOP, a network black hole).
+   */
+  freeze(): void;
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -13,6 +18,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   let port = 0;
+  let frozen = false;
 
   function listen(): Promise<void> {
     server = net.createServer((client) => {
@@ -23,7 +29,11 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
         // A reset on one side is passed on as a close of the other: that is the point.
         s.on('error', () => s.destroy());
       }
-      client.pipe(upstream).pipe(client);
+      // Bytes pass only while not frozen; what arrives while frozen is dropped.
+      client.on('data', (chunk: Buffer) => frozen || upstream.write(chunk));
+      upstream.on('data', (chunk: Buffer) => frozen || client.write(chunk));
+      client.on('end', () => upstream.end());
+      upstream.on('end', () => client.end());
     });
     return new Promise((resolve) =>
       server!.listen(port, '127.0.0.1', () => {
@@ -46,7 +56,13 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
       return port;
     },
     cut: stopListening,
-    restore: listen,
+    freeze() {
+      frozen = true;
+    },
+    async restore() {
+      frozen = false;
+      if (!server) await listen();
+    },
     close: stopListening,
   };
 }

@@ -15,6 +15,12 @@ export function createPool(options: {
   applicationName: string;
   /** How long an unused connection stays open (pg's default, 10 s, when absent; 0: always). */
   idleTimeoutMs?: number;
+  /**
+   * How long a query may wait for its answer, in milliseconds (none when absent): pg's
+   * client-side `query_timeout`, so that a server that stopped answering (not only one that
+   * refuses connections) fails the query, as a retriable PostgresFailure ('unavailable').
+   */
+  queryTimeoutMs?: number;
 }): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -22,6 +28,7 @@ export function createPool(options: {
     application_name: options.applicationName,
     connectionTimeoutMillis: 5000,
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMs }),
+    ...(options.queryTimeoutMs === undefined ? {} : { query_timeout: options.queryTimeoutMs }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8
