@@ -48,10 +48,11 @@ function bodyBytes(message: KafkaMessage): number {
   return (message.key?.length ?? 0) + (message.value?.length ?? 0) + headerBytes(message.headers);
 }
 
-function toMessage(letter: DeadLetter): Message {
+/** The dead letter of a record: its key, value and headers kept unless `keep` says no. */
+function toMessage(letter: DeadLetter, keep = true): Message {
   const { message } = letter;
   const bytes = bodyBytes(message);
-  const kept = bytes <= MAX_KEPT_BYTES;
+  const kept = keep && bytes <= MAX_KEPT_BYTES;
   return {
     key: kept ? message.key : null,
     value: kept ? message.value : null,
@@ -73,10 +74,26 @@ function sizeOf(letter: DeadLetter): number {
 }
 
 /**
+ * True when the broker refused a send for its size (MESSAGE_TOO_LARGE, code 10, or
+ * RECORD_LIST_TOO_LARGE, code 18, Kafka's protocol error codes), however kafkajs wrapped it.
+ */
+function isTooLarge(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth += 1) {
+    const type = (e as { type?: unknown }).type;
+    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
  * Keeps the original key, value and headers, and adds the reason and the record's origin
  * so that an operator can inspect, fix and re-publish it. A fetched batch's dead letters go
  * out together, in as few produce requests as fit under MAX_SEND_BYTES each (a storm of bad
- * records costs a request per half megabyte, not a round trip per record).
+ * records costs a request per half megabyte, not a round trip per record). A chunk the
+ * broker refuses for its size (a dead-letter topic whose `max.message.bytes` is below the
+ * events topic's) is sent again one letter at a time, and a letter still too large without
+ * its key, value and original headers (as a record past MAX_KEPT_BYTES is).
  */
 export function createDeadLetters(options: {
   producer: ProducerHandle;
@@ -91,21 +108,37 @@ export function createDeadLetters(options: {
     });
   }
 
+  async function sendLetters(chunk: DeadLetter[]): Promise<void> {
+    try {
+      await sendChunk(chunk.map((letter) => toMessage(letter)));
+    } catch (err) {
+      if (!isTooLarge(err)) throw err;
+      for (const letter of chunk) {
+        try {
+          await sendChunk([toMessage(letter)]);
+        } catch (alone) {
+          if (!isTooLarge(alone)) throw alone;
+          await sendChunk([toMessage(letter, false)]);
+        }
+      }
+    }
+  }
+
   return {
     async send(letters) {
-      let chunk: Message[] = [];
+      let chunk: DeadLetter[] = [];
       let bytes = 0;
       for (const letter of letters) {
         const size = sizeOf(letter);
         if (chunk.length > 0 && bytes + size > MAX_SEND_BYTES) {
-          await sendChunk(chunk);
+          await sendLetters(chunk);
           chunk = [];
           bytes = 0;
         }
-        chunk.push(toMessage(letter));
+        chunk.push(letter);
         bytes += size;
       }
-      if (chunk.length > 0) await sendChunk(chunk);
+      if (chunk.length > 0) await sendLetters(chunk);
     },
   };
 }

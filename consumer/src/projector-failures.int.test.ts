@@ -1,4 +1,4 @@
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import { CompressionCodecs, CompressionTypes, ConfigResourceTypes } from 'kafkajs';
 import {
   createIdempotentProducer,
   createKafka,
@@ -10,7 +10,13 @@ import {
 } from '@catchall/core';
 import { createEventDecoder } from '@catchall/schemas';
 import { testInfra, uniqueName } from '../../test/support/env';
-import { encoderFor, expectedCounts, makeEvents, toEvent } from '../../test/support/events';
+import {
+  encoderFor,
+  expectedCounts,
+  makeEvents,
+  produceMessages,
+  toEvent,
+} from '../../test/support/events';
 import { createTestTopic, readAll, testKafka, type TestTopic } from '../../test/support/kafka';
 import { testLogger } from '../../test/support/logger';
 import {
@@ -128,6 +134,47 @@ describe('the projector when the store or the consumer fails', () => {
     expect(letters).toHaveLength(1);
     expect(letters[0]!.message.headers?.['dlq-reason']?.toString()).toBe('store-refused');
     expect(letters[0]!.message.headers?.['dlq-detail']?.toString()).toMatch(/23514/);
+    expect(running.fatal).toEqual([]);
+  });
+
+  it('dead-letters a record too large for the dead-letter topic without its body, instead of stopping', async () => {
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: topic.dlq,
+            configEntries: [{ name: 'max.message.bytes', value: '3000' }],
+          },
+        ],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    await produceMessages(topic.name, [
+      { key: 'big', partition: 0, value: Buffer.alloc(5000, 'x') },
+      { key: 'small', partition: 0, value: Buffer.from('not Avro either') },
+    ]);
+    await publish(topic.name, ['a.example']);
+    const running = await startProjector(topic, db);
+    stops.push(() => running.stop());
+    await waitFor('the event to be counted', async () =>
+      (await readModelCounts(db.pool)).has('a.example'),
+    );
+    const letters = await waitFor('both dead letters', async () => {
+      const read = await readAll(topic.dlq);
+      return read.length === 2 && read;
+    });
+    const byKey = (key: string) =>
+      letters.find((l) => l.message.headers?.['dlq-original-offset']?.toString() === key)!;
+    // The large one without its body, saying its size; the small one whole.
+    expect(byKey('0').message.value).toBeNull();
+    expect(byKey('0').message.headers?.['dlq-original-bytes']?.toString()).toBe('5003');
+    expect(byKey('0').message.headers?.['dlq-reason']?.toString()).toBe('not-wire-format');
+    expect(byKey('1').message.value?.toString()).toBe('not Avro either');
     expect(running.fatal).toEqual([]);
   });
 
