@@ -126,7 +126,7 @@ export const errorCatalogue = {
     code: 'CATCHALL_URI_TOO_LONG',
     statusCode: 414,
     message:
-      'A path segment is longer than %d characters (percent-encoded); a domain may have at most %d characters as sent',
+      'A path segment is longer than %d characters once percent-decoded; a domain may have at most %d characters as sent',
     retriable: false,
   },
   unsupportedMediaType: {
