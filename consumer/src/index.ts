@@ -10,3 +10,4 @@ export * from './partition-state';
 export * from './partition-work';
 export * from './record-decoder';
 export * from './partitions';
+export * from './metrics';

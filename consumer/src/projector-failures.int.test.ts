@@ -1,15 +1,5 @@
 import { CompressionCodecs, CompressionTypes, ConfigResourceTypes } from 'kafkajs';
-import {
-  createIdempotentProducer,
-  createKafka,
-  createMetricsRegistry,
-  createPool,
-  createProducerHandle,
-  DEFAULT_CATCH_ALL_THRESHOLD,
-  PostgresFailure,
-} from '@catchall/core';
-import { createEventDecoder } from '@catchall/schemas';
-import { testInfra, uniqueName } from '../../test/support/env';
+import { createIdempotentProducer, PostgresFailure } from '@catchall/core';
 import {
   encoderFor,
   expectedCounts,
@@ -17,66 +7,23 @@ import {
   produceMessages,
   toEvent,
 } from '../../test/support/events';
-import { createTestTopic, readAll, testKafka, type TestTopic } from '../../test/support/kafka';
-import { testLogger } from '../../test/support/logger';
+import {
+  createTestTopic,
+  readAll,
+  testKafka,
+  testTransactionalProducer,
+  type TestTopic,
+} from '../../test/support/kafka';
 import {
   createTestDatabase,
   readModelCounts,
   type TestDatabase,
 } from '../../test/support/postgres';
+import { startTestProjector } from '../../test/support/projector';
 import { waitFor } from '../../test/support/wait';
-import { createDeadLetters } from './dead-letters';
-import { createConsumerMetrics } from './metrics';
-import { createProjectionStore, type ProjectionStore } from './projection-store';
-import { createProjector } from './projector';
 
-const infra = testInfra();
-
-/** A projector on the real broker, registry and Postgres; `wrap` may change its store. */
-async function startProjector(
-  topic: TestTopic,
-  db: TestDatabase,
-  wrap: (store: ProjectionStore) => ProjectionStore = (s) => s,
-) {
-  const logger = testLogger('projector');
-  const kafka = createKafka({ brokers: infra.brokers, clientId: 'failures-test', logger });
-  const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
-  const pool = createPool({ connectionString: db.url, max: 4, logger, applicationName: 'test' });
-  const fatal: unknown[] = [];
-  const projector = createProjector({
-    kafka,
-    codec: createEventDecoder({ registryUrl: infra.registryUrl }),
-    store: wrap(
-      createProjectionStore({
-        pool,
-        version: 1,
-        threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-        synchronousCommit: false,
-      }),
-    ),
-    deadLetters: createDeadLetters({ producer, topic: topic.dlq }),
-    topic: topic.name,
-    groupId: uniqueName('group'),
-    flushIntervalMs: 100,
-    maxPendingDomains: 1000,
-    partitionsConsumedConcurrently: 2,
-    sessionTimeoutMs: 6000,
-    partitionStallMs: 1000,
-    logger,
-    metrics: createConsumerMetrics(createMetricsRegistry('failures-test')),
-    onFatal: (err) => fatal.push(err),
-  });
-  await projector.start();
-  return {
-    projector,
-    fatal,
-    async stop() {
-      await projector.stop();
-      await producer.close();
-      await pool.end();
-    },
-  };
-}
+/** What these tests watch for: a stall within a second, two partitions at a time. */
+const failing = { partitionStallMs: 1000, partitionsConsumedConcurrently: 2 };
 
 async function publish(topic: string, domains: string[], compression?: CompressionTypes) {
   const encoder = await encoderFor(topic);
@@ -118,7 +65,7 @@ describe('the projector when the store or the consumer fails', () => {
     );
     const domains = ['a.example', 'b.example', 'refused.example', 'a.example', 'c.example'];
     await publish(topic.name, domains);
-    const running = await startProjector(topic, db);
+    const running = await startTestProjector(topic, db, failing);
     stops.push(() => running.stop());
 
     const expected = expectedCounts(
@@ -159,7 +106,7 @@ describe('the projector when the store or the consumer fails', () => {
       { key: 'small', partition: 0, value: Buffer.from('not Avro either') },
     ]);
     await publish(topic.name, ['a.example']);
-    const running = await startProjector(topic, db);
+    const running = await startTestProjector(topic, db, failing);
     stops.push(() => running.stop());
     await waitFor('the event to be counted', async () =>
       (await readModelCounts(db.pool)).has('a.example'),
@@ -181,7 +128,7 @@ describe('the projector when the store or the consumer fails', () => {
   it('stops for good, and says so, when Postgres fails in a way retrying cannot mend', async () => {
     await publish(topic.name, ['a.example']);
     await db.pool.query('ALTER TABLE domain_stats RENAME COLUMN bounced TO bounced_renamed');
-    const running = await startProjector(topic, db);
+    const running = await startTestProjector(topic, db, failing);
     stops.push(() => running.stop());
     const [err] = await waitFor(
       'the projector to stop',
@@ -194,12 +141,15 @@ describe('the projector when the store or the consumer fails', () => {
 
   it('reports a partition that has records and does not move as stalled, with the offset it waits on', async () => {
     await publish(topic.name, ['a.example', 'b.example', 'c.example', 'd.example']);
-    const running = await startProjector(topic, db, (store) => ({
-      ...store,
-      version: store.version,
-      flush: () =>
-        Promise.reject(new PostgresFailure('unavailable', '08006', new Error('connection lost'))),
-    }));
+    const running = await startTestProjector(topic, db, {
+      ...failing,
+      wrap: (store) => ({
+        ...store,
+        version: store.version,
+        flush: () =>
+          Promise.reject(new PostgresFailure('unavailable', '08006', new Error('connection lost'))),
+      }),
+    });
     stops.push(() => running.stop());
     const stalled = await waitFor(
       'a stalled partition',
@@ -219,11 +169,7 @@ describe('the projector when the store or the consumer fails', () => {
       partition,
       value: encoder.encode(toEvent({ domain, type: 'delivered' })),
     });
-    const transactional = testKafka().producer({
-      transactionalId: uniqueName('tx'),
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
+    const transactional = testTransactionalProducer();
     const plain = createIdempotentProducer(testKafka());
     await Promise.all([transactional.connect(), plain.connect()]);
     try {
@@ -235,7 +181,7 @@ describe('the projector when the store or the consumer fails', () => {
         acks: -1,
         messages: [record('behind.example', 0), record('free.example', 1)],
       });
-      const running = await startProjector(topic, db);
+      const running = await startTestProjector(topic, db, failing);
       stops.push(() => running.stop());
 
       await waitFor('the other partition to be counted', async () =>
@@ -277,13 +223,9 @@ describe('the projector when the store or the consumer fails', () => {
       key: domain,
       value: encoder.encode(toEvent({ domain, type })),
     });
-    const running = await startProjector(topic, db);
+    const running = await startTestProjector(topic, db, failing);
     stops.push(() => running.stop());
-    const producer = testKafka().producer({
-      transactionalId: uniqueName('tx'),
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
+    const producer = testTransactionalProducer();
     const admin = testKafka().admin();
     await Promise.all([producer.connect(), admin.connect()]);
     try {
@@ -324,11 +266,7 @@ describe('the projector when the store or the consumer fails', () => {
 
   it('moves past an aborted transaction that is all a new projector fetches of a partition: caught up, not stalled', async () => {
     const encoder = await encoderFor(topic.name);
-    const producer = testKafka().producer({
-      transactionalId: uniqueName('tx'),
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
+    const producer = testTransactionalProducer();
     const admin = testKafka().admin();
     await Promise.all([producer.connect(), admin.connect()]);
     try {
@@ -344,10 +282,15 @@ describe('the projector when the store or the consumer fails', () => {
         })),
       });
       await aborted.abort();
-      const end = Number((await admin.fetchTopicOffsets(topic.name))[0]!.high);
-      expect(end).toBe(4);
+      // The coordinator writes the abort marker after abort() returns: the partition's end
+      // (its last stable offset) passes the marker once it is written.
+      const end = 4;
+      await waitFor('the abort marker to be written', async () => {
+        const offsets = await admin.fetchTopicOffsets(topic.name);
+        return Number(offsets.find((o) => o.partition === 0)!.high) === end;
+      });
 
-      const running = await startProjector(topic, db);
+      const running = await startTestProjector(topic, db, failing);
       stops.push(() => running.stop());
       await waitFor('the position of partition 0 to pass the aborted transaction', async () => {
         const { rows } = await db.pool.query<{ next: string }>(
@@ -395,14 +338,19 @@ describe('the projector when the store or the consumer fails', () => {
           retriable: false,
         });
       };
-      const running = await startProjector(topic, db, (store) => ({
-        ...store,
-        version: store.version,
-        flush: (flush) =>
-          failures-- > 0
-            ? Promise.reject(new PostgresFailure('unavailable', '57P01', new Error('terminating')))
-            : store.flush(flush),
-      }));
+      const running = await startTestProjector(topic, db, {
+        ...failing,
+        wrap: (store) => ({
+          ...store,
+          version: store.version,
+          flush: (flush) =>
+            failures-- > 0
+              ? Promise.reject(
+                  new PostgresFailure('unavailable', '57P01', new Error('terminating')),
+                )
+              : store.flush(flush),
+        }),
+      });
       stops.push(() => running.stop());
       await waitFor('the consumer to crash on a snappy batch', () => crashes > 0, {
         timeoutMs: 30000,

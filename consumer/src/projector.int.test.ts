@@ -1,13 +1,4 @@
 import type { Registry } from 'prom-client';
-import {
-  createIdempotentProducer,
-  createKafka,
-  createProducerHandle,
-  createMetricsRegistry,
-  createPool,
-  DEFAULT_CATCH_ALL_THRESHOLD,
-} from '@catchall/core';
-import { createEventDecoder } from '@catchall/schemas';
 import { testInfra, uniqueName } from '../../test/support/env';
 import {
   encoderFor,
@@ -19,75 +10,16 @@ import {
   toEvent,
 } from '../../test/support/events';
 import { createTestTopic, readAll, testKafka, type TestTopic } from '../../test/support/kafka';
-import { testLogger } from '../../test/support/logger';
 import {
   createTestDatabase,
   readModelCounts,
   type TestDatabase,
 } from '../../test/support/postgres';
 import { createTcpProxy } from '../../test/support/tcp-proxy';
+import { startTestProjector, type TestProjector } from '../../test/support/projector';
 import { waitFor } from '../../test/support/wait';
-import { createDeadLetters } from './dead-letters';
-import { createConsumerMetrics } from './metrics';
-import { createProjectionStore } from './projection-store';
-import { createProjector, type Projector } from './projector';
 
 const infra = testInfra();
-
-interface Running {
-  projector: Projector;
-  registry: Registry;
-  stop(): Promise<void>;
-}
-
-async function startProjector(
-  topic: TestTopic,
-  db: TestDatabase,
-  groupId: string,
-  databaseUrl = db.url,
-  registryUrl = infra.registryUrl,
-): Promise<Running> {
-  const logger = testLogger('projector');
-  const kafka = createKafka({ brokers: infra.brokers, clientId: 'projector-test', logger });
-  const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
-  await producer.get();
-  const pool = createPool({
-    connectionString: databaseUrl,
-    max: 4,
-    logger,
-    applicationName: 'test',
-  });
-  const registry = createMetricsRegistry('consumer-test');
-  const projector = createProjector({
-    kafka,
-    codec: createEventDecoder({ registryUrl }),
-    store: createProjectionStore({
-      pool,
-      version: 1,
-      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
-      synchronousCommit: false,
-    }),
-    deadLetters: createDeadLetters({ producer, topic: topic.dlq }),
-    topic: topic.name,
-    groupId,
-    flushIntervalMs: 100,
-    maxPendingDomains: 1000,
-    partitionsConsumedConcurrently: 3,
-    sessionTimeoutMs: 6000,
-    logger,
-    metrics: createConsumerMetrics(registry),
-  });
-  await projector.start();
-  return {
-    projector,
-    registry,
-    async stop() {
-      await projector.stop();
-      await producer.close();
-      await pool.end();
-    },
-  };
-}
 
 async function metric(registry: Registry, name: string): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
@@ -102,7 +34,7 @@ async function countsEqual(db: TestDatabase, expected: Map<string, unknown>): Pr
 describe('the projector against real Kafka, registry and Postgres', () => {
   let topic: TestTopic;
   let db: TestDatabase;
-  const running: Running[] = [];
+  const running: TestProjector[] = [];
 
   beforeEach(async () => {
     topic = await createTestTopic(3);
@@ -117,7 +49,7 @@ describe('the projector against real Kafka, registry and Postgres', () => {
   it('counts every record of every partition exactly once', async () => {
     const events = makeEvents(3000, 40, 'once');
     await publishEvents(topic.name, events);
-    running.push(await startProjector(topic, db, uniqueName('group')));
+    running.push(await startTestProjector(topic, db));
     const expected = expectedCounts(events);
     await waitFor('the read model to hold every event', () => countsEqual(db, expected));
   });
@@ -125,14 +57,14 @@ describe('the projector against real Kafka, registry and Postgres', () => {
   it('given records already applied, when they are delivered again, then nothing is counted twice', async () => {
     const events = makeEvents(500, 10, 'twice');
     await publishEvents(topic.name, events);
-    const first = await startProjector(topic, db, uniqueName('group'));
+    const first = await startTestProjector(topic, db);
     running.push(first);
     const expected = expectedCounts(events);
     await waitFor('the first pass', () => countsEqual(db, expected));
     await running.pop()!.stop();
 
     // A new group has no committed offsets in Kafka: it is handed every record again.
-    const second = await startProjector(topic, db, uniqueName('group'));
+    const second = await startTestProjector(topic, db);
     running.push(second);
     await waitFor(
       'the second pass to skip every record',
@@ -147,12 +79,12 @@ describe('the projector against real Kafka, registry and Postgres', () => {
     const before = makeEvents(300, 7, 'resume');
     await publishEvents(topic.name, before);
     const group = uniqueName('group');
-    running.push(await startProjector(topic, db, group));
+    running.push(await startTestProjector(topic, db, { groupId: group }));
     await waitFor('the first batch', () => countsEqual(db, expectedCounts(before)));
     await running.pop()!.stop();
     const after = makeEvents(200, 9, 'resume');
     await publishEvents(topic.name, after);
-    running.push(await startProjector(topic, db, group));
+    running.push(await startTestProjector(topic, db, { groupId: group }));
     await waitFor('both batches', () => countsEqual(db, expectedCounts([...before, ...after])));
   });
 
@@ -165,7 +97,7 @@ describe('the projector against real Kafka, registry and Postgres', () => {
       { key: 'y', value: encoder.encode(invalid), partition: 0 },
       { key: good.domain, value: encoder.encode(good), partition: 0 },
     ]);
-    const r = await startProjector(topic, db, uniqueName('group'));
+    const r = await startTestProjector(topic, db);
     running.push(r);
     await waitFor('the good event', async () =>
       (await readModelCounts(db.pool)).get('good.example'),
@@ -195,7 +127,7 @@ describe('the projector against real Kafka, registry and Postgres', () => {
         value: encoder.encode(toEvent({ domain: 'Example.COM.', type: 'bounced' })),
       },
     ]);
-    running.push(await startProjector(topic, db, uniqueName('group')));
+    running.push(await startTestProjector(topic, db));
     await waitFor(
       'the normalized domain',
       async () => (await readModelCounts(db.pool)).get('example.com')?.bounced === 1,
@@ -218,7 +150,7 @@ describe('the projector against real Kafka, registry and Postgres', () => {
         value: newer.encode(toEvent({ domain: 'a.example', type: 'delivered' })),
       },
     ]);
-    const r = await startProjector(topic, db, uniqueName('group'));
+    const r = await startTestProjector(topic, db);
     running.push(r);
     await waitFor('the known event', async () => (await readModelCounts(db.pool)).get('a.example'));
     expect((await readModelCounts(db.pool)).get('a.example')).toEqual({ delivered: 1, bounced: 0 });
@@ -230,7 +162,7 @@ describe('the projector against real Kafka, registry and Postgres', () => {
     const events = makeEvents(90, 3, 'hint');
     await publishEvents(topic.name, events);
     const group = uniqueName('group');
-    running.push(await startProjector(topic, db, group));
+    running.push(await startTestProjector(topic, db, { groupId: group }));
     await waitFor('the events', () => countsEqual(db, expectedCounts(events)));
     const admin = testKafka().admin();
     await admin.connect();
@@ -256,7 +188,7 @@ describe('the projector against real Kafka, registry and Postgres', () => {
     try {
       const before = makeEvents(400, 20, 'pgdown');
       await publishEvents(topic.name, before);
-      const r = await startProjector(topic, db, uniqueName('group'), viaProxy.toString());
+      const r = await startTestProjector(topic, db, { databaseUrl: viaProxy.toString() });
       running.push(r);
       await waitFor('the events before the outage', () => countsEqual(db, expectedCounts(before)));
 
@@ -287,7 +219,7 @@ describe('the projector against real Kafka, registry and Postgres', () => {
     viaProxy.port = String(proxy.port);
     try {
       await proxy.cut();
-      const r = await startProjector(topic, db, uniqueName('group'), db.url, viaProxy.toString());
+      const r = await startTestProjector(topic, db, { registryUrl: viaProxy.toString() });
       running.push(r);
       await waitFor(
         'the projector to pause',

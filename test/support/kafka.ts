@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, type KafkaMessage, type Producer } from 'kafkajs';
 import { deadLetterTopic } from '@catchall/core';
 import { testInfra, uniqueName } from './env';
 import { waitFor } from './wait';
@@ -8,6 +8,15 @@ export function testKafka(brokers = testInfra().brokers): Kafka {
     brokers: [brokers],
     clientId: 'catchall-test',
     logLevel: logLevel.NOTHING,
+  });
+}
+
+/** A transactional producer of its own (a new transactional id) on the test broker. */
+export function testTransactionalProducer(): Producer {
+  return testKafka().producer({
+    transactionalId: uniqueName('tx'),
+    idempotent: true,
+    maxInFlightRequests: 1,
   });
 }
 

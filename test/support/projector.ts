@@ -1,0 +1,98 @@
+import type { Registry } from 'prom-client';
+import {
+  createIdempotentProducer,
+  createKafka,
+  createMetricsRegistry,
+  createPool,
+  createProducerHandle,
+  DEFAULT_CATCH_ALL_THRESHOLD,
+} from '@catchall/core';
+import {
+  createDeadLetters,
+  createConsumerMetrics,
+  createProjectionStore,
+  createProjector,
+  type Projector,
+  type ProjectionStore,
+} from '@catchall/consumer';
+import { createEventDecoder } from '@catchall/schemas';
+import { testInfra, uniqueName } from './env';
+import type { TestTopic } from './kafka';
+import { testLogger } from './logger';
+import type { TestDatabase } from './postgres';
+
+/** A projector of a test, with what it was given to watch. */
+export interface TestProjector {
+  projector: Projector;
+  /** Its metrics. */
+  registry: Registry;
+  /** The failures that stopped it for good (ProjectorOptions.onFatal), in order. */
+  fatal: unknown[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A projector of `topic` into `db`'s read model version 1, on the real broker, registry and
+ * Postgres, started (member of its group when this resolves). Flushes every 100 ms; the
+ * options change what a test needs: its group (a fresh one when absent), other addresses
+ * (through a TCP proxy, say), a store `wrap` that fails, the stall bound.
+ */
+export async function startTestProjector(
+  topic: TestTopic,
+  db: TestDatabase,
+  options: {
+    groupId?: string;
+    databaseUrl?: string;
+    registryUrl?: string;
+    wrap?: (store: ProjectionStore) => ProjectionStore;
+    partitionStallMs?: number;
+    partitionsConsumedConcurrently?: number;
+  } = {},
+): Promise<TestProjector> {
+  const infra = testInfra();
+  const logger = testLogger('projector');
+  const kafka = createKafka({ brokers: infra.brokers, clientId: 'projector-test', logger });
+  const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
+  await producer.get();
+  const pool = createPool({
+    connectionString: options.databaseUrl ?? db.url,
+    max: 4,
+    logger,
+    applicationName: 'test',
+  });
+  const store = createProjectionStore({
+    pool,
+    version: 1,
+    threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+    synchronousCommit: false,
+  });
+  const registry = createMetricsRegistry('projector-test');
+  const fatal: unknown[] = [];
+  const projector = createProjector({
+    kafka,
+    codec: createEventDecoder({ registryUrl: options.registryUrl ?? infra.registryUrl }),
+    store: options.wrap ? options.wrap(store) : store,
+    deadLetters: createDeadLetters({ producer, topic: topic.dlq }),
+    topic: topic.name,
+    groupId: options.groupId ?? uniqueName('group'),
+    flushIntervalMs: 100,
+    maxPendingDomains: 1000,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+    sessionTimeoutMs: 6000,
+    partitionStallMs: options.partitionStallMs,
+    logger,
+    metrics: createConsumerMetrics(registry),
+    onFatal: (err) => fatal.push(err),
+  });
+  await projector.start();
+  return {
+    projector,
+    registry,
+    fatal,
+    async stop() {
+      await projector.stop();
+      await producer.close();
+      await pool.end();
+    },
+  };
+}
