@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startKafka, type RunningKafka } from './kafka';
-import { localDir } from './paths';
+import { localDir, ownFolder } from './paths';
 import { freePort } from './ports';
 import { externalPostgres, startPostgres, type RunningPostgres } from './postgres';
 import { startRegistry, type RunningRegistry } from './registry';
@@ -66,10 +66,10 @@ function runDirs(profile: InfraOptions['profile']) {
   if (profile === 'dev' && !existsSync(path.join(base, 'kafka', 'data', 'meta.properties'))) {
     rmSync(pgData, { recursive: true, force: true });
   }
-  for (const d of [base, pgBase]) {
-    mkdirSync(d, { recursive: true });
-    chmodSync(d, 0o755);
-  }
+  mkdirSync(base, { recursive: true });
+  chmodSync(base, 0o755);
+  // As root, pgBase is at a known path in the system's temporary folder: ours only.
+  if (pgBase !== base) ownFolder(pgBase);
   return { base, pgBase, throwaway: profile === 'test' };
 }
 

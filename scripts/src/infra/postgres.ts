@@ -18,6 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { startProcess, type ManagedProcess } from './managed-process';
+import { ownFolder } from './paths';
 
 const run = promisify(execFile);
 
@@ -70,7 +71,9 @@ function readableBinaries(bin: Binaries): Binaries {
     .update(String(packageVersion(native)))
     .digest('hex');
   const target = path.join(os.tmpdir(), `catchall-postgres-${id.slice(0, 12)}`);
-  if (!existsSync(path.join(target, 'bin', path.basename(bin.postgres)))) {
+  // Kept only if ours (see ownFolder): another user could have planted programs there.
+  if (!ownFolder(target) || !existsSync(path.join(target, 'bin', path.basename(bin.postgres)))) {
+    rmSync(target, { recursive: true, force: true });
     const partial = `${target}.partial-${process.pid}`;
     rmSync(partial, { recursive: true, force: true });
     cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
