@@ -9,6 +9,7 @@ import {
   createServiceApp,
   deadLetterTopic,
   type Lifecycle,
+  NotReady,
   type Logger,
 } from '@catchall/core';
 import { createEventDecoder } from '@catchall/schemas';
@@ -107,18 +108,18 @@ export async function buildConsumer(
       const failure = projector.failure();
       if (failure !== undefined) {
         const reason = failure instanceof Error ? failure.message : JSON.stringify(failure);
-        throw new Error(`projector stopped: ${reason}`);
+        throw new NotReady(`projector stopped: ${reason}`);
       }
     },
     readiness: {
       postgres: () => store.ping(),
       kafka: async () => {
-        if (!projector.isMember()) throw new Error('not a member of the consumer group');
+        if (!projector.isMember()) throw new NotReady('not a member of the consumer group');
       },
       partitions: async () => {
         const stalled = projector.stalled();
         if (stalled.length > 0) {
-          throw new Error(
+          throw new NotReady(
             `stalled: ${stalled
               .map(
                 (p) =>

@@ -2,7 +2,7 @@ import bearerAuth from '@fastify/bearer-auth';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { createServiceApp, errors, splitList, type Logger } from '@catchall/core';
+import { createServiceApp, errors, NotReady, splitList, type Logger } from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
 import type { Publisher } from './publisher';
 import { registerBatchRoute } from './routes/batch';
@@ -38,7 +38,7 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
     readiness: {
       schemaRegistry: () => options.schema.check(),
       kafka: async () => {
-        if (options.publisher.failing()) throw new Error('the last produce request failed');
+        if (options.publisher.failing()) throw new NotReady('the last produce request failed');
       },
     },
     requestTimeoutMs: options.requestTimeoutMs,

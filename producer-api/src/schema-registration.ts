@@ -1,4 +1,4 @@
-import { errors, type Logger } from '@catchall/core';
+import { errors, NotReady, type Logger } from '@catchall/core';
 import {
   createEventEncoder,
   domainEventSchema,
@@ -79,7 +79,7 @@ export function createSchemaRegistration(options: {
       wake?.();
     },
     async check() {
-      if (lastError) throw new Error(`schema registry: ${lastError.message}`);
+      if (lastError) throw new NotReady(`schema registry: ${lastError.message}`);
     },
   };
 }

@@ -4,7 +4,9 @@ import {
   ConfigError,
   ErrorBody,
   HTTP_ERROR_CODES,
+  NotReady,
   PostgresFailure,
+  ShutdownFailed,
   errorCatalogue,
   errors,
   isRetriable,
@@ -123,6 +125,13 @@ describe('the error catalogue', () => {
     expect(unused).toEqual([]);
   });
 
+  it('throws no plain Error in the services: every error carries a code of the catalogue', () => {
+    const plain = [...sources()]
+      .filter(([, text]) => /throw new Error\(/.test(text))
+      .map(([file]) => file);
+    expect(plain).toEqual([]);
+  });
+
   it('gives every error class of the services a code and retriable flag from one entry', () => {
     const unmapped: string[] = [];
     const found: string[] = [];
@@ -175,6 +184,8 @@ describe('the error catalogue', () => {
     ['GroupError', new GroupError(new Error('x')), 'consumerGroup'],
     ['VersionError', new VersionError('x'), 'readModelVersion'],
     ['RebuildRefused', new RebuildRefused('x'), 'rebuildRefused'],
+    ['NotReady', new NotReady('x'), 'notReady'],
+    ['ShutdownFailed', new ShutdownFailed('x'), 'shutdownFailed'],
   ])('%s carries the code and retriable flag of its entry', (_, err, name) => {
     const entry = errorCatalogue[name];
     expect(err).toMatchObject({ code: entry.code, retriable: entry.retriable });

@@ -260,6 +260,17 @@ export const errorCatalogue = {
     message: 'a rebuild was refused before anything was written; the message says why',
     retriable: false,
   },
+  notReady: {
+    code: 'CATCHALL_NOT_READY',
+    message:
+      'something the service needs does not answer or work (yet); /readyz or /healthz names it',
+    retriable: true,
+  },
+  shutdownFailed: {
+    code: 'CATCHALL_SHUTDOWN_FAILED',
+    message: 'a resource failed to close at shutdown; the process exits non-zero',
+    retriable: false,
+  },
   usage: {
     code: 'CATCHALL_USAGE',
     message: 'the replay command line is wrong; the usage is printed',

@@ -12,6 +12,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { MAX_ENCODED_DOMAIN_LENGTH } from '../domain/normalize-domain';
+import { errorCatalogue } from '../domain/error-catalogue';
 import { errors } from './errors';
 import { acceptJsonBodies } from './http-body';
 import { configFields } from './config';
@@ -60,6 +61,15 @@ export interface ServiceAppOptions {
   /** Describes the API: served at /openapi.json and browsable at /docs. */
   openapi?: { title: string; description: string; version: string };
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
+}
+
+/**
+ * Why a readiness check fails: something the service needs does not answer or work yet.
+ * Its message is the reason `/readyz` gives for the check (503).
+ */
+export class NotReady extends Error {
+  readonly code = errorCatalogue.notReady.code;
+  readonly retriable = errorCatalogue.notReady.retriable;
 }
 
 async function checkAll(

@@ -1,4 +1,11 @@
+import { errorCatalogue } from '../domain/error-catalogue';
 import type { Logger } from 'pino';
+
+/** A resource failed to close at shutdown (each is logged with its error). */
+export class ShutdownFailed extends Error {
+  readonly code = errorCatalogue.shutdownFailed.code;
+  readonly retriable = errorCatalogue.shutdownFailed.retriable;
+}
 
 export interface Lifecycle {
   /** Registers a resource's close; shutdown runs them in reverse order of registration. */
@@ -25,7 +32,7 @@ export function createLifecycle(options: { logger: Logger; timeoutMs: number }):
         logger.error({ err, resource: name }, 'close failed');
       }
     }
-    if (failures.length > 0) throw new Error(`failed to close: ${failures.join(', ')}`);
+    if (failures.length > 0) throw new ShutdownFailed(`failed to close: ${failures.join(', ')}`);
   }
 
   function shutdown(reason: string): Promise<void> {
