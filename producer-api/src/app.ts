@@ -71,12 +71,16 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
       ...(options.rateLimitPerMinute > 0 ? [429] : []),
     ];
     registerEventRoutes(api, { ...options, errorStatuses });
-    registerBatchRoute(api, {
-      ...options,
-      errorStatuses,
-      maxEvents: options.batchMaxEvents,
-      maxBytes: options.batchMaxBytes,
-    });
+    // In a context of its own: its NDJSON parser serves POST /events only (a PUT in NDJSON
+    // is 415, as any media type a route does not take).
+    void api.register(async (batch) =>
+      registerBatchRoute(batch, {
+        ...options,
+        errorStatuses,
+        maxEvents: options.batchMaxEvents,
+        maxBytes: options.batchMaxBytes,
+      }),
+    );
   });
   return app;
 }

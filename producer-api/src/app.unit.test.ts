@@ -119,6 +119,18 @@ describe('the ingest API refuses bad events with the code the error table gives'
     ]);
     expect(published()).toBe(0);
   });
+
+  it('answers a PUT in NDJSON 415, as any media type the route does not take', async () => {
+    const response = await app.inject({
+      method: 'PUT',
+      url: '/events/example.com/delivered',
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: '{}',
+    });
+    expect(response.statusCode).toBe(415);
+    expect(response.json()).toMatchObject({ code: 'CATCHALL_UNSUPPORTED_MEDIA_TYPE' });
+    expect(published()).toBe(0);
+  });
 });
 
 describe('the ingest API document describes the service exactly', () => {
