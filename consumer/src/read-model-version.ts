@@ -15,6 +15,12 @@ export interface ReadModelVersion {
   startedFrom: string | null;
   createdAt: Date;
   readyAt: Date | null;
+  /**
+   * Records its rebuild left out for a reason that may not last, by dead-letter reason
+   * (`{"unknown-schema-id": 3}`); null when none. Such a version goes live only when asked
+   * to accept them (see switchLive).
+   */
+  leftOut: Record<string, number> | null;
   /** The version's rows (domains), when asked for: a count of its partition. */
   rows?: number;
 }
@@ -45,7 +51,8 @@ export async function listVersions(
   const { rows } = await pool.query<ReadModelVersion>(`
     SELECT v.version, v.state, (l.version IS NOT NULL) AS live,
            v.catch_all_threshold AS threshold, v.consumer_group AS "consumerGroup",
-           v.started_from AS "startedFrom", v.created_at AS "createdAt", v.ready_at AS "readyAt"
+           v.started_from AS "startedFrom", v.created_at AS "createdAt", v.ready_at AS "readyAt",
+           v.left_out AS "leftOut"
     FROM read_model_versions v
     LEFT JOIN live_read_model l ON l.version = v.version
     ORDER BY v.version`);
@@ -132,10 +139,19 @@ export async function createVersion(
   });
 }
 
-export async function markReady(pool: pg.Pool, version: number): Promise<void> {
+/**
+ * The version has caught up with the topic; `leftOut` (by dead-letter reason) the records
+ * its rebuild left out for a reason that may not last, when there were any.
+ */
+export async function markReady(
+  pool: pg.Pool,
+  version: number,
+  leftOut?: Record<string, number>,
+): Promise<void> {
   await pool.query(
-    `UPDATE read_model_versions SET state = 'ready', ready_at = now() WHERE version = $1`,
-    [version],
+    `UPDATE read_model_versions SET state = 'ready', ready_at = now(), left_out = $2
+     WHERE version = $1`,
+    [version, leftOut === undefined ? null : JSON.stringify(leftOut)],
   );
 }
 
@@ -145,18 +161,20 @@ export async function markReady(pool: pg.Pool, version: number): Promise<void> {
  * With `notBehindOn`, the switch happens only if the new version's position on every
  * partition of that topic is at or past the live one's (the live positions are locked for
  * the check): then no answer goes backwards at the switch. Otherwise it returns null.
+ * A version whose rebuild left records out for a reason that may not last (`leftOut`) is
+ * refused (VersionError) unless `acceptLeftOut`.
  */
 export async function switchLive(
   pool: pg.Pool,
   version: number,
-  options: { notBehindOn?: string } = {},
+  options: { notBehindOn?: string; acceptLeftOut?: boolean } = {},
 ): Promise<{ from: number; to: number } | null> {
   return withTransaction(pool, async (client) => {
     const live = await client.query<{ version: number }>(
       'SELECT version FROM live_read_model FOR UPDATE',
     );
-    const target = await client.query<{ state: string }>(
-      'SELECT state FROM read_model_versions WHERE version = $1 FOR SHARE',
+    const target = await client.query<{ state: string; left_out: Record<string, number> | null }>(
+      'SELECT state, left_out FROM read_model_versions WHERE version = $1 FOR SHARE',
       [version],
     );
     if (target.rows.length === 0) {
@@ -165,6 +183,12 @@ export async function switchLive(
     if (target.rows[0]!.state !== 'ready') {
       throw new VersionError(
         `read model version ${version} is still being built; it can go live once it has caught up`,
+      );
+    }
+    const leftOut = target.rows[0]!.left_out;
+    if (leftOut !== null && !options.acceptLeftOut) {
+      throw new VersionError(
+        `read model version ${version} left records out for a reason that may not last (${JSON.stringify(leftOut)}): check the schema registry and rebuild again, or switch with --accept-dead-letters`,
       );
     }
     const from = live.rows[0]!.version;

@@ -186,9 +186,10 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult> {
         if (fatal !== undefined) throw fatal;
         return { version: version.version, outcome: 'interrupted' };
       }
-      await markReady(options.pool, version.version);
-      if (transient.size > 0 && !options.acceptTransientDeadLetters) {
-        const transientDeadLetters = Object.fromEntries(transient);
+      const leftOut = transient.size > 0 ? Object.fromEntries(transient) : undefined;
+      await markReady(options.pool, version.version, leftOut);
+      if (leftOut !== undefined && !options.acceptTransientDeadLetters) {
+        const transientDeadLetters = leftOut;
         log.warn(
           { version: version.version, transientDeadLetters },
           'not switching: records were left out for a reason that may not last; check the registry, then switch or rebuild again',
@@ -240,7 +241,11 @@ async function switchWhenAhead(
   version: number,
 ): Promise<{ from: number; to: number } | null> {
   for (;;) {
-    const switched = await switchLive(options.pool, version, { notBehindOn: options.topic });
+    // Reached only when nothing was left out, or the caller accepted what was.
+    const switched = await switchLive(options.pool, version, {
+      notBehindOn: options.topic,
+      acceptLeftOut: options.acceptTransientDeadLetters,
+    });
     if (switched || options.signal?.aborted) return switched;
     await sleep(options.flushIntervalMs, options.signal);
   }

@@ -31,8 +31,12 @@ commands:
     --switch-lag N      caught up at N records or fewer behind the topic (default 10000);
                         the switch then waits until the new version is at or past the
                         live one on every partition, so no answer goes backwards
-  status              list the read model versions and which one is live
+  status              list the read model versions, which one is live, and the records
+                      a rebuild left out for a reason that may not last
   switch VERSION      make a ready version live (a rollback is a switch back)
+    --accept-dead-letters
+                        make it live even though its rebuild left records out for a
+                        reason that may not last (refused without, exit code 2)
   drop VERSION        delete a version that is not live
 
 It reads the consumer's configuration (KAFKA_BROKERS, DATABASE_URL, EVENTS_TOPIC, ...).
@@ -142,6 +146,7 @@ function printVersions(versions: ReadModelVersion[]): void {
     'started from': v.startedFrom ?? '',
     created: v.createdAt.toISOString(),
     ready: v.readyAt?.toISOString() ?? '',
+    'left out': v.leftOut === null ? '' : JSON.stringify(v.leftOut),
   }));
   console.table(rows);
 }
@@ -255,7 +260,9 @@ async function main(argv: string[]): Promise<void> {
     const version = integer('VERSION', argument, -1);
     if (version < 1) throw new UsageError(`${command} needs a version number (see \`status\`)`);
     if (command === 'switch') {
-      const { from, to } = (await switchLive(pool, version))!;
+      const { from, to } = (await switchLive(pool, version, {
+        acceptLeftOut: values['accept-dead-letters'],
+      }))!;
       console.log(`version ${to} is live (was ${from})`);
     } else {
       await dropVersion(pool, version);

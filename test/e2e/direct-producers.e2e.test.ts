@@ -10,7 +10,7 @@ import { spawnService, type RunningService } from '../support/services';
 import { waitFor } from '../support/wait';
 import { testLogger } from '../support/logger';
 import { createKafka, DEFAULT_CATCH_ALL_THRESHOLD } from '@catchall/core';
-import { rebuild, type RebuildOptions } from '@catchall/consumer';
+import { getVersion, rebuild, switchLive, type RebuildOptions } from '@catchall/consumer';
 import { createEventDecoder } from '@catchall/schemas';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -131,6 +131,16 @@ describe('a direct producer of another stack (librdkafka, through Python conflue
     const withheld = await rebuild(options({}));
     expect(withheld.outcome).toBe('ready');
     expect(withheld.transientDeadLetters).toEqual({ 'unknown-schema-id': 1 });
+    // The version says what it left out; a switch by hand needs the same acceptance.
+    expect((await getVersion(db.pool, withheld.version)).leftOut).toEqual({
+      'unknown-schema-id': 1,
+    });
+    await expect(switchLive(db.pool, withheld.version)).rejects.toThrow(/may not last/);
+    expect(await switchLive(db.pool, withheld.version, { acceptLeftOut: true })).toEqual({
+      from: 1,
+      to: withheld.version,
+    });
+    await switchLive(db.pool, 1);
 
     const switched = await rebuild(options({ acceptTransientDeadLetters: true }));
     expect(switched.outcome).toBe('switched');
