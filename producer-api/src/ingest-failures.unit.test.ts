@@ -158,6 +158,27 @@ describe('the ingest answer to a failed Kafka transaction', () => {
     }
   });
 
+  it('answers kafkajs refusing what it was given (a bug of ours) 500, and never puts a cause in a 503', async () => {
+    kafka.failure = {
+      at: 'send',
+      error: new KafkaJSNonRetriableError(
+        'Invalid message without value for topic "t": {"key":"secret.example"}',
+      ),
+    };
+    const bug = await putDelivered(app);
+    expect(bug.statusCode).toBe(500);
+    expect(bug.json()).toMatchObject({ code: 'CATCHALL_INTERNAL' });
+    expect(bug.body).not.toContain('secret.example');
+    kafka.failure = {
+      at: 'send',
+      error: new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 10.1.2.3:9092'),
+    };
+    const down = await putDelivered(app);
+    expect(down.statusCode).toBe(503);
+    expect(down.json().message).toMatch(/^Kafka \(KafkaJSConnectionError\) is unavailable/);
+    expect(down.body).not.toContain('10.1.2.3');
+  });
+
   it('answers records Kafka refuses for good 500, not 503', async () => {
     const tooLarge = new KafkaJSProtocolError(
       Object.assign(new Error('The request included a message larger than allowed'), {

@@ -90,45 +90,63 @@ interface Pending {
   reject: (err: CatchallError) => void;
 }
 
+/**
+ * What a client is told of a failure it may retry: the kind of failure (a Kafka protocol
+ * error name, or kafkajs's error class), never its message, which may name brokers, keys
+ * or records.
+ */
 function reason(err: unknown): string {
-  return err instanceof KafkaJSError ? err.message : String(err);
+  const type = (err as { type?: unknown } | null)?.type;
+  if (typeof type === 'string') return type;
+  return err instanceof Error ? err.name : 'unknown failure';
 }
 
 /**
- * Broker answers (Kafka protocol error names) that refuse the records or the credentials
- * themselves: a new producer gets the same answer.
+ * Broker answers (Kafka protocol error names) about the producer's own state, which a new
+ * producer (new producer id and epoch) does not share: fenced, an old epoch, an unknown
+ * producer id or sequence, a transaction in a wrong state. A broker killed and restarted
+ * gives them.
  */
-const REFUSED_FOR_GOOD = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
-  'INVALID_TOPIC_EXCEPTION',
-  'POLICY_VIOLATION',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'UNSUPPORTED_VERSION',
-  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+const PRODUCER_STATE_FAILURES = new Set([
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_EPOCH',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'INVALID_TXN_STATE',
+  'TRANSACTION_COORDINATOR_FENCED',
 ]);
+
+/**
+ * kafkajs's own transaction state machine refusing a call ("Transaction state exception:
+ * Cannot call "send" in state "ABORTING""), after a failure left the producer in that
+ * state: a KafkaJSNonRetriableError with no protocol type, which kafkajs marks by this
+ * message only (src/producer/eosManager/transactionStateMachine.js).
+ */
+function isTransactionStateFailure(err: KafkaJSError): boolean {
+  return (
+    (err as { type?: unknown }).type === undefined &&
+    err.message.startsWith('Transaction state exception:')
+  );
+}
 
 /**
  * Whether the same records may be committed by the next transaction. `isRetriable` decides,
  * with one addition: kafkajs's `retriable: false` says that kafkajs may not retry the call on
  * the same producer, and the publisher replaces the producer after any failed transaction
- * (ProducerHandle.replace), so a failure of the producer's own state (fenced, an old epoch,
- * an unknown producer id or sequence, a transaction in a wrong state: a broker killed and
- * restarted gives them) may pass. Records or credentials the broker refuses do not, nor does
- * a programmer error kafkajs wraps.
+ * (ProducerHandle.replace), so a failure of the producer's own state may pass
+ * (PRODUCER_STATE_FAILURES, isTransactionStateFailure), also when kafkajs wrapped it.
+ * Nothing else does: records or credentials the broker refuses, kafkajs's checks of what it
+ * is given (a message without a value: a bug of ours), a programmer error.
  */
 function mayPassOnNextProducer(err: unknown): boolean {
   if (isRetriable(err)) return true;
   if (!(err instanceof KafkaJSError)) return false;
   const type = (err as { type?: unknown }).type;
-  if (typeof type === 'string' && REFUSED_FOR_GOOD.has(type)) return false;
+  if (typeof type === 'string' && PRODUCER_STATE_FAILURES.has(type)) return true;
+  if (isTransactionStateFailure(err)) return true;
   const cause: unknown = err.cause;
-  if (cause === undefined || cause === err) return true;
-  return cause instanceof KafkaJSError && mayPassOnNextProducer(cause);
+  return cause !== undefined && cause !== err && mayPassOnNextProducer(cause);
 }
 
 /**

@@ -32,7 +32,7 @@ export function createSchemaRegistration(options: {
   const log = options.logger.child({ component: 'schema-registration' });
   const subject = valueSubject(options.topic);
   let current: EventEncoder | undefined;
-  let lastError: Error | undefined = new Error('schema registration has not run yet');
+  let lastError: Error | undefined = new NotReady('schema registration has not run yet');
   let stopped = false;
   let wake: (() => void) | undefined;
 

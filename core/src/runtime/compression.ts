@@ -2,6 +2,7 @@ import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import snappyCodec from 'kafkajs-snappy';
 import { compressFrame, decompressFrame } from 'lz4-napi';
 import { decompress as zstdDecompress } from 'fzstd';
+import { ConfigError } from './config';
 
 /** What kafkajs asks of a codec: compress an encoder's bytes, decompress a batch's records. */
 interface KafkaCodec {
@@ -18,7 +19,7 @@ const lz4: KafkaCodec = {
 const zstd: KafkaCodec = {
   compress: () =>
     Promise.reject(
-      new Error('zstd compression is not offered for producing; use gzip, snappy or lz4'),
+      new ConfigError('zstd compression is not offered for producing; use gzip, snappy or lz4'),
     ),
   decompress: (buffer) => {
     const out = zstdDecompress(buffer);

@@ -41,7 +41,7 @@ export function createLifecycle(options: { logger: Logger; timeoutMs: number }):
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`shutdown took longer than ${timeoutMs} ms`)),
+        () => reject(new ShutdownFailed(`shutdown took longer than ${timeoutMs} ms`)),
         timeoutMs,
       );
       timer.unref();

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { errorCatalogue } from '../domain/error-catalogue';
+import { isProgrammerError } from './retriable';
 
 const INT8 = 20;
 
@@ -91,9 +92,8 @@ export class PostgresFailure extends Error {
 /** Classifies an error thrown by pg (see PostgresFailure); errors of other origins pass as they are. */
 export function postgresFailure(err: unknown): unknown {
   if (err instanceof PostgresFailure || !(err instanceof Error)) return err;
-  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError) {
-    return err;
-  }
+  // A bug of ours is not Postgres being unavailable: it stays what it is (not retriable).
+  if (isProgrammerError(err)) return err;
   if (typeof (err as { retriable?: unknown }).retriable === 'boolean') return err;
   if (!(err instanceof pg.DatabaseError)) return new PostgresFailure('unavailable', undefined, err);
   const state = err.code ?? '';
@@ -119,17 +119,21 @@ export async function withTransaction<T>(
   const client = await pool.connect().catch((err: unknown) => {
     throw postgresFailure(err);
   });
-  let failure: Error | undefined;
+  let failed = false;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    failure = err instanceof Error ? err : new Error(String(err));
+    failed = true;
+    // A failed ROLLBACK changes nothing: the client is destroyed below either way, and the
+    // failure thrown is the one that made the transaction fail.
     await client.query('ROLLBACK').catch(() => undefined);
     throw postgresFailure(err);
   } finally {
-    client.release(failure);
+    // true: destroyed, not returned to the pool (its connection may be broken or still
+    // inside the aborted transaction).
+    client.release(failed);
   }
 }

@@ -21,6 +21,11 @@ import { KafkaJSNumberOfRetriesExceeded } from 'kafkajs';
 /** Errors that come from a bug in the calling code: retrying never helps. */
 const PROGRAMMER_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError] as const;
 
+/** A TypeError, RangeError, ReferenceError or SyntaxError: a bug, never worth a retry. */
+export function isProgrammerError(err: unknown): boolean {
+  return PROGRAMMER_ERRORS.some((type) => err instanceof type);
+}
+
 /**
  * Whether the operation that threw `err` may succeed if tried again unchanged. The one
  * place retry logic asks (the projector's pause, the ingest answer, the query API's 503):
@@ -39,7 +44,7 @@ export function isRetriable(err: unknown): boolean {
   }
   const flag = (err as { retriable?: unknown }).retriable;
   if (typeof flag === 'boolean') return flag;
-  if (PROGRAMMER_ERRORS.some((type) => err instanceof type)) return false;
+  if (isProgrammerError(err)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
   const cause = (err as { cause?: unknown }).cause;

@@ -72,8 +72,14 @@ describe('postgresFailure', () => {
   });
 
   it('passes programmer errors and errors that classify themselves as they are', () => {
-    const bug = new TypeError('x is not a function');
-    expect(postgresFailure(bug)).toBe(bug);
+    for (const bug of [
+      new TypeError('x is not a function'),
+      new SyntaxError('Unexpected token'),
+      new RangeError('Invalid array length'),
+    ]) {
+      expect(postgresFailure(bug)).toBe(bug);
+      expect(isRetriable(postgresFailure(bug))).toBe(false);
+    }
     const ours = errors.unavailable('Postgres');
     expect(postgresFailure(ours)).toBe(ours);
   });

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { errors } from './errors';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Lifecycle } from './lifecycle';
 
@@ -33,8 +34,9 @@ export function serviceMetrics(registry: Registry): () => Promise<string> {
     if (!isMetricsMessage(message) || message.type !== ANSWER) return;
     const waiter = pending.get(message.id);
     pending.delete(message.id);
-    if (message.error !== undefined) waiter?.reject(new Error(message.error));
-    else waiter?.resolve(message.text ?? '');
+    if (message.error !== undefined) {
+      waiter?.reject(Object.assign(errors.internal(), { cause: message.error }));
+    } else waiter?.resolve(message.text ?? '');
   });
   return () =>
     new Promise((resolve, reject) => {
