@@ -96,6 +96,7 @@ export async function buildConsumer(
     openStore,
     intervalMs: config.LIVE_VERSION_CHECK_MS,
     logger,
+    onFatal: (err) => onFatal(err),
   });
   lifecycle.onClose('live version check', stopFollowing);
 

@@ -79,7 +79,9 @@ export interface PartitionState {
   takeIsolated(): { records: IsolatedRecord[]; until: number } | undefined;
 
   /** Records below this offset were dead-lettered already (not sent twice after a retry). */
-  deadLetteredBelow: number;
+  readonly deadLetteredBelow: number;
+  /** Records below `until` were dead-lettered (acknowledged by Kafka). */
+  deadLettered(until: number): void;
 
   readonly pendingDomains: number;
   /** Kafka timestamp of the newest record in pending (0: none). */
@@ -105,6 +107,7 @@ export function createPartitionState(
   let newestTimestamp = 0;
   let highWatermark: number | undefined;
   let progressAt = now();
+  let deadLetteredBelow = 0;
   let isolation: { until: number; records: IsolatedRecord[] } | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -117,6 +120,16 @@ export function createPartitionState(
     newestTimestamp = 0;
     // A range being taken apart is read again from the stored position, as any other.
     isolation = undefined;
+  }
+
+  function lag(): number | undefined {
+    if (highWatermark === undefined) return undefined;
+    return Math.max(0, highWatermark - (stored ?? next ?? 0));
+  }
+
+  /** A partition caught up (nothing behind its stored position) is making progress too. */
+  function noteCaughtUp(): void {
+    if (lag() === 0) progressAt = now();
   }
 
   function moveTo(offset: number, timestamp: number): void {
@@ -138,6 +151,7 @@ export function createPartitionState(
     positionLoaded(position) {
       stored = position;
       next = position ?? 0;
+      noteCaughtUp();
     },
     isVerified: () => verified,
     decideStart(firstOffset) {
@@ -162,10 +176,12 @@ export function createPartitionState(
     pass: moveTo,
     sawEnd(watermark) {
       highWatermark = watermark;
+      noteCaughtUp();
     },
     endOfBatch(lastOffset, watermark) {
       next = Math.max(next ?? 0, lastOffset + 1);
       highWatermark = watermark;
+      noteCaughtUp();
     },
 
     pendingFlush() {
@@ -186,6 +202,7 @@ export function createPartitionState(
       stored = position;
       next = position ?? 0;
       seekTo = next;
+      noteCaughtUp();
       return next;
     },
 
@@ -211,7 +228,12 @@ export function createPartitionState(
       return taken;
     },
 
-    deadLetteredBelow: 0,
+    get deadLetteredBelow() {
+      return deadLetteredBelow;
+    },
+    deadLettered(until) {
+      deadLetteredBelow = Math.max(deadLetteredBelow, until);
+    },
 
     get pendingDomains() {
       return pending.size;
@@ -219,12 +241,7 @@ export function createPartitionState(
     get newestTimestamp() {
       return newestTimestamp;
     },
-    lag() {
-      if (highWatermark === undefined) return undefined;
-      const lag = Math.max(0, highWatermark - (stored ?? next ?? 0));
-      if (lag === 0) progressAt = now();
-      return lag;
-    },
+    lag,
     get progressAt() {
       return progressAt;
     },

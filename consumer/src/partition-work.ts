@@ -1,11 +1,12 @@
 import type { KafkaMessage } from 'kafkajs';
-import { PostgresFailure, errorCatalogue, foldEvents, type Logger } from '@catchall/core';
+import { PostgresFailure, errorCatalogue, type Logger } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetter, DeadLetters } from './dead-letters';
 import type { ConsumerMetrics } from './metrics';
 import type { IsolatedRecord, PartitionState } from './partition-state';
 import type { PartitionFlush, ProjectionStore } from './projection-store';
 import { decodeRecord } from './record-decoder';
+import { commitInHalves } from './partition-isolation';
 
 /** What the per-partition work reads of a kafkajs batch. */
 export interface FetchedBatch {
@@ -99,7 +100,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     if (letters.length === 0) return;
     await options.deadLetters.send(letters);
     const last = Number(letters[letters.length - 1]!.message.offset);
-    state.deadLetteredBelow = Math.max(state.deadLetteredBelow, last + 1);
+    state.deadLettered(last + 1);
     const byReason = new Map<string, number>();
     for (const { reason } of letters) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
     for (const [reason, n] of byReason) metrics.deadLettered.inc({ reason }, n);
@@ -251,57 +252,32 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     }
   }
 
-  /**
-   * Commits the records of a refused flush in halves, down to single records; a record
-   * refused alone is dead-lettered and the position moves past it.
-   */
+  /** Commits a refused flush's records in halves (see commitInHalves). */
   async function commitIsolated(
     state: PartitionState,
     records: IsolatedRecord[],
     until: number,
     control: BatchControl,
   ): Promise<void> {
-    let position = state.position ?? null;
-    const commit = async (lo: number, hi: number): Promise<void> => {
-      const next = hi < records.length ? records[hi]!.offset : until;
-      const deltas = foldEvents(records.slice(lo, hi));
-      const { topic, partition } = state;
-      try {
-        await write(state, { topic, partition, expected: position, next, deltas });
-      } catch (err) {
-        if (!(err instanceof PostgresFailure && err.kind === 'refused') || deltas.size === 0) {
-          throw err;
-        }
-        if (hi - lo > 1) {
-          const mid = (lo + hi) >>> 1;
-          await commit(lo, mid);
-          await commit(mid, hi);
-          return;
-        }
-        const refused = records[lo]!;
-        log.warn(
-          { partition: state.partition, offset: refused.offset, domain: refused.domain, err },
-          'Postgres refused a record; dead-lettering it',
-        );
-        await sendDeadLetters(state, [
-          {
-            topic: state.topic,
-            partition: state.partition,
-            message: refused.message,
-            reason: 'store-refused',
-            detail: err.message,
-          },
-        ]);
-        await write(state, { topic, partition, expected: position, next, deltas: new Map() });
-      }
-      position = next;
-      // Many refused records mean many small transactions: the member stays in the group.
-      await control.heartbeat();
-    };
+    const { topic, partition } = state;
+    const from = state.position ?? null;
     try {
-      await commit(0, records.length);
+      await commitInHalves(records, until, from, {
+        write: (flush) => write(state, { topic, partition, ...flush }),
+        deadLetter: async (refused, detail) => {
+          log.warn(
+            { partition, offset: refused.offset, domain: refused.domain, detail },
+            'Postgres refused a record; dead-lettering it',
+          );
+          const { message } = refused;
+          await sendDeadLetters(state, [
+            { topic, partition, message, reason: 'store-refused', detail },
+          ]);
+        },
+        heartbeat: () => control.heartbeat(),
+      });
     } catch (err) {
-      if (err instanceof PositionConflict) return onConflict(state, position);
+      if (err instanceof PositionConflict) return onConflict(state, state.position ?? null);
       throw err;
     }
   }

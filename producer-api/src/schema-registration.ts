@@ -1,4 +1,4 @@
-import { errors, NotReady, type Logger } from '@catchall/core';
+import { errors, isRetriable, NotReady, type Logger } from '@catchall/core';
 import {
   createEventEncoder,
   domainEventSchema,
@@ -68,9 +68,14 @@ export function createSchemaRegistration(options: {
           log.info({ subject, schemaId: current.schemaId }, 'event schema ready');
         } catch (err) {
           lastError = err as Error;
+          const maxMs = options.maxBackoffMs ?? 10000;
+          // A refusal (an incompatible schema) waits for an operator to change the registry's
+          // compatibility or the subject: asked again at the slowest pace, not given up, so
+          // that no restart is needed once it is fixed. /readyz says why meanwhile.
+          if (!isRetriable(err)) backoff = maxMs;
           log.error({ err, subject, retryInMs: backoff }, 'event schema not ready; retrying');
           await sleep(backoff);
-          backoff = Math.min(backoff * 2, options.maxBackoffMs ?? 10000);
+          backoff = Math.min(backoff * 2, maxMs);
         }
       }
     },

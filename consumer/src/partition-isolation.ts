@@ -1,0 +1,53 @@
+import { PostgresFailure, foldEvents } from '@catchall/core';
+import type { IsolatedRecord } from './partition-state';
+import type { PartitionFlush } from './projection-store';
+
+/** What committing a refused flush's records in halves needs of the partition's work. */
+export interface IsolationSteps {
+  /** Writes one flush of the partition (throws what the store throws). */
+  write(flush: Omit<PartitionFlush, 'topic' | 'partition'>): Promise<void>;
+  /** Dead-letters a record Postgres refused alone, with the refusal's message. */
+  deadLetter(record: IsolatedRecord, detail: string): Promise<void>;
+  /** Called after each commit: many small transactions must not cost the group membership. */
+  heartbeat(): Promise<void>;
+}
+
+/**
+ * Commits the records of a flush Postgres refused for its values (PostgresFailure
+ * 'refused': SQLSTATE class 22 or 23) from `position` up to `until`: in halves, down to
+ * single records; a record refused alone is dead-lettered and the position moves past it,
+ * so that the others are counted. Any other failure is thrown as it is (a lost
+ * compare-and-set included); what was committed before it stays committed.
+ * Returns the position reached.
+ */
+export async function commitInHalves(
+  records: IsolatedRecord[],
+  until: number,
+  position: number | null,
+  steps: IsolationSteps,
+): Promise<number | null> {
+  let at = position;
+  const commit = async (lo: number, hi: number): Promise<void> => {
+    const next = hi < records.length ? records[hi]!.offset : until;
+    const deltas = foldEvents(records.slice(lo, hi));
+    try {
+      await steps.write({ expected: at, next, deltas });
+    } catch (err) {
+      if (!(err instanceof PostgresFailure && err.kind === 'refused') || deltas.size === 0) {
+        throw err;
+      }
+      if (hi - lo > 1) {
+        const mid = (lo + hi) >>> 1;
+        await commit(lo, mid);
+        await commit(mid, hi);
+        return;
+      }
+      await steps.deadLetter(records[lo]!, err.message);
+      await steps.write({ expected: at, next, deltas: new Map() });
+    }
+    at = next;
+    await steps.heartbeat();
+  };
+  await commit(0, records.length);
+  return at;
+}
