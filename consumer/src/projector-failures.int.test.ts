@@ -125,6 +125,39 @@ describe('the projector when the store or the consumer fails', () => {
     expect(running.fatal).toEqual([]);
   });
 
+  it('goes on, with no unhandled error, when Postgres terminates its connections again and again', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const running = await startTestProjector(topic, db, failing);
+      stops.push(() => running.stop());
+      const domains: string[] = [];
+      for (let round = 0; round < 10; round += 1) {
+        const batch = Array.from({ length: 50 }, (_, i) => `d${i % 17}.r${round}.example`);
+        domains.push(...batch);
+        await publish(topic.name, batch);
+        // Every backend of the projector's pool, in a query or idle in its transaction.
+        await db.pool.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'projector-test'",
+        );
+      }
+      const expected = expectedCounts(domains.map((domain) => ({ domain, type: 'delivered' })));
+      await waitFor(
+        'every event to be counted once',
+        async () => {
+          const counts = await readModelCounts(db.pool);
+          return JSON.stringify([...counts].sort()) === JSON.stringify([...expected].sort());
+        },
+        { timeoutMs: 60000 },
+      );
+      expect(uncaught).toEqual([]);
+      expect(running.fatal).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('stops for good, and says so, when Postgres fails in a way retrying cannot mend', async () => {
     await publish(topic.name, ['a.example']);
     await db.pool.query('ALTER TABLE domain_stats RENAME COLUMN bounced TO bounced_renamed');

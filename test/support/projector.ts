@@ -58,7 +58,7 @@ export async function startTestProjector(
     connectionString: options.databaseUrl ?? db.url,
     max: 4,
     logger,
-    applicationName: 'test',
+    applicationName: 'projector-test',
   });
   const store = createProjectionStore({
     pool,

@@ -120,6 +120,15 @@ export async function withTransaction<T>(
     throw postgresFailure(err);
   });
   let failed = false;
+  // pg emits 'error' on a client whose connection breaks (a backend terminated, Postgres
+  // restarted), and the pool listens only on idle clients: unheard, the event would end the
+  // process. The same failure rejects the query in flight, or the next one ("not
+  // queryable"), so it is thrown from here as any other; the listener marks the client for
+  // destruction.
+  const onBroken = () => {
+    failed = true;
+  };
+  client.on('error', onBroken);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -132,6 +141,7 @@ export async function withTransaction<T>(
     await client.query('ROLLBACK').catch(() => undefined);
     throw postgresFailure(err);
   } finally {
+    client.off('error', onBroken);
     // true: destroyed, not returned to the pool (its connection may be broken or still
     // inside the aborted transaction).
     client.release(failed);
