@@ -8,6 +8,7 @@ import {
   jsonRecord,
 } from '../../test/support/in-memory-ports';
 import { testLogger } from '../../test/support/logger';
+import { waitFor } from '../../test/support/wait';
 import { createConsumerMetrics } from './metrics';
 import { createPartitionWork } from './partition-work';
 import { createPartitions } from './partitions';
@@ -72,9 +73,50 @@ describe('partition supervision', () => {
     expect(paused).toEqual(['pause 0']);
 
     // kafkajs resolved the failed batch (the failure was handled): only a seek fetches it again.
-    await new Promise((r) => setTimeout(r, 400));
+    await waitFor('the partition to resume after its backoff', () => paused.length === 2);
     expect(paused).toEqual(['pause 0', 'resume 0']);
     expect(seeks).toEqual([0]);
+    await partitions.close();
+  });
+
+  it('given a programmer error in a partition task, then it stops the projector (onFatal) instead of pausing, and runs no later task', async () => {
+    const store = createInMemoryStore();
+    const metrics = createConsumerMetrics(createMetricsRegistry('test'));
+    const work = createPartitionWork({
+      codec: jsonDecoder,
+      store: () => store,
+      deadLetters: createInMemoryDeadLetters(),
+      seek: () => undefined,
+      commitHint: () => Promise.resolve(),
+      metrics,
+      log: testLogger(),
+    });
+    const calls: string[] = [];
+    const fatal: unknown[] = [];
+    const partitions = createPartitions({
+      topic: 'events',
+      work,
+      consumer: {
+        pause: (p) => calls.push(`pause ${p ?? 'all'}`),
+        resume: (p) => calls.push(`resume ${p ?? 'all'}`),
+      },
+      stallMs: 60000,
+      metrics,
+      log: testLogger(),
+      onFatal: (err) => fatal.push(err),
+    });
+    const bug = new TypeError('x is not a function');
+    await partitions.guarded(0, 'batch', () => Promise.reject(bug));
+    expect(fatal).toEqual([bug]);
+    expect(partitions.failure()).toBe(bug);
+    // The whole consumer is paused, not one partition with backoff.
+    expect(calls).toEqual(['pause all']);
+    let ran = false;
+    await partitions.guarded(1, 'batch', () => {
+      ran = true;
+      return Promise.resolve();
+    });
+    expect(ran).toBe(false);
     await partitions.close();
   });
 });
