@@ -141,9 +141,10 @@ export async function withTransaction<T>(
     await client.query('ROLLBACK').catch(() => undefined);
     throw postgresFailure(err);
   } finally {
-    client.off('error', onBroken);
-    // true: destroyed, not returned to the pool (its connection may be broken or still
-    // inside the aborted transaction).
+    // Returned to the pool, which listens on idle clients: ours goes. Destroyed (true: its
+    // connection may be broken or still inside the aborted transaction), the client keeps
+    // it, since a backend's last message may arrive while the client closes.
+    if (!failed) client.off('error', onBroken);
     client.release(failed);
   }
 }
