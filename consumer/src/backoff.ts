@@ -5,7 +5,8 @@ export interface Backoff {
   fail(err: unknown, during: string): void;
   /**
    * A success of the kind of work that failed last (`during`, as given to fail) resets the
-   * delay; another kind does not (a flush with nothing to write says nothing of a batch).
+   * delay, once the partition runs again; another kind does not (a flush with nothing to
+   * write says nothing of a batch), nor does any success while paused.
    */
   succeed(during: string): void;
   paused(): boolean;
@@ -62,6 +63,9 @@ export function createBackoff(options: {
       delay = Math.min(delay * 2, max);
     },
     succeed(during) {
+      // While paused, a task that succeeds (a flush with nothing to write) proves nothing:
+      // the recovery's own outcome decides, and the delay keeps doubling while it fails.
+      if (timer) return;
       if (failedDuring !== undefined && failedDuring !== during) return;
       failedDuring = undefined;
       delay = initial;

@@ -83,4 +83,25 @@ describe('backoff', () => {
     expect(calls).toEqual(['pause']);
     expect(backoff.paused()).toBe(false);
   });
+
+  it('keeps doubling while recovery fails, whatever succeeds meanwhile', async () => {
+    let failing = 3;
+    const { backoff, calls } = setUp(() =>
+      failing-- > 0 ? Promise.reject(new Error('still down')) : Promise.resolve(),
+    );
+    const recoveries = () => calls.filter((c) => c === 'recover').length;
+    backoff.fail(new Error('down'), 'flush');
+    // Recoveries at 100 ms, then 400 ms apart (the maximum): flush ticks' successes in
+    // between change nothing.
+    await jest.advanceTimersByTimeAsync(100);
+    expect(recoveries()).toBe(1);
+    backoff.succeed('flush');
+    await jest.advanceTimersByTimeAsync(400);
+    expect(recoveries()).toBe(2);
+    backoff.succeed('flush');
+    await jest.advanceTimersByTimeAsync(399);
+    expect(recoveries()).toBe(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(recoveries()).toBe(3);
+  });
 });
