@@ -102,51 +102,43 @@ function reason(err: unknown): string {
 }
 
 /**
- * Broker answers (Kafka protocol error names) about the producer's own state, which a new
- * producer (new producer id and epoch) does not share: fenced, an old epoch, an unknown
- * producer id or sequence, a transaction in a wrong state. A broker killed and restarted
- * gives them.
+ * Broker answers (Kafka protocol error names) that refuse the records or the credentials
+ * themselves: a new producer gets the same answer.
  */
-const PRODUCER_STATE_FAILURES = new Set([
-  'PRODUCER_FENCED',
-  'INVALID_PRODUCER_EPOCH',
-  'UNKNOWN_PRODUCER_ID',
-  'INVALID_PRODUCER_ID_MAPPING',
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'INVALID_TXN_STATE',
-  'TRANSACTION_COORDINATOR_FENCED',
+const REFUSED_FOR_GOOD = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'POLICY_VIOLATION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_VERSION',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
 ]);
-
-/**
- * kafkajs's own transaction state machine refusing a call ("Transaction state exception:
- * Cannot call "send" in state "ABORTING""), after a failure left the producer in that
- * state: a KafkaJSNonRetriableError with no protocol type, which kafkajs marks by this
- * message only (src/producer/eosManager/transactionStateMachine.js).
- */
-function isTransactionStateFailure(err: KafkaJSError): boolean {
-  return (
-    (err as { type?: unknown }).type === undefined &&
-    err.message.startsWith('Transaction state exception:')
-  );
-}
 
 /**
  * Whether the same records may be committed by the next transaction. `isRetriable` decides,
  * with one addition: kafkajs's `retriable: false` says that kafkajs may not retry the call on
  * the same producer, and the publisher replaces the producer after any failed transaction
- * (ProducerHandle.replace), so a failure of the producer's own state may pass
- * (PRODUCER_STATE_FAILURES, isTransactionStateFailure), also when kafkajs wrapped it.
- * Nothing else does: records or credentials the broker refuses, kafkajs's checks of what it
- * is given (a message without a value: a bug of ours), a programmer error.
+ * (ProducerHandle.replace), so a failure of the producer's own state (fenced, an old epoch,
+ * an unknown producer id or sequence, kafkajs's transaction state machine refusing a call:
+ * a broker killed and restarted gives them) may pass. kafkajs marks these and its own
+ * refusals of what it is given alike (a KafkaJSNonRetriableError without a protocol type),
+ * so a Kafka error that is not a refusal for good (REFUSED_FOR_GOOD) counts as one that may
+ * pass: the safe side, since a retry cannot lose an event and a 500 on a mendable failure
+ * would tell the client to give it up. Errors of other origins (a programmer error) do not.
  */
 function mayPassOnNextProducer(err: unknown): boolean {
   if (isRetriable(err)) return true;
   if (!(err instanceof KafkaJSError)) return false;
   const type = (err as { type?: unknown }).type;
-  if (typeof type === 'string' && PRODUCER_STATE_FAILURES.has(type)) return true;
-  if (isTransactionStateFailure(err)) return true;
+  if (typeof type === 'string' && REFUSED_FOR_GOOD.has(type)) return false;
   const cause: unknown = err.cause;
-  return cause !== undefined && cause !== err && mayPassOnNextProducer(cause);
+  if (cause === undefined || cause === err) return true;
+  return cause instanceof KafkaJSError && mayPassOnNextProducer(cause);
 }
 
 /**
