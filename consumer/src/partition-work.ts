@@ -152,24 +152,13 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     let deadLettered = 0;
     let sinceHeartbeat = 0;
     let heartbeatAt = now();
-    let prefetched = false;
-    const { messages } = batch;
-    for (let index = 0; index < messages.length; index += 1) {
-      const message = messages[index]!;
+    for (const message of batch.messages) {
       const offset = Number(message.offset);
       if (state.isApplied(offset)) {
         counts.skipped += 1;
         continue;
       }
       const decoded = decodeRecord(options.codec, message);
-      if (decoded instanceof Promise && !prefetched && options.codec.prefetch) {
-        // A writer schema to look up: those of the rest of the batch are looked up together
-        // (this record's lookup among them, shared), before this record's outcome is read.
-        prefetched = true;
-        // Its failure is read below (await decoded); meanwhile it must not count as unhandled.
-        decoded.catch(() => undefined);
-        await options.codec.prefetch(messages.slice(index + 1).map((m) => m.value));
-      }
       const record = decoded instanceof Promise ? await decoded : decoded;
       const timestamp = Number(message.timestamp);
       if (record.kind === 'event') {

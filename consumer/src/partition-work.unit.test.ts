@@ -150,43 +150,6 @@ describe('partition work', () => {
     expect(deadLetters.sends).toBe(3);
   });
 
-  it('given a batch whose writer schemas are not known yet, when it is applied, then they are looked up together once, and every record is read', async () => {
-    const prefetches: (Buffer | null)[][] = [];
-    const known = new Set<string>();
-    const codec: EventDecoder = {
-      decodeKnown: (value) =>
-        known.has(value!.toString()) ? jsonDecoder.decodeKnown(value) : undefined,
-      decode: (value) => jsonDecoder.decode(value),
-      prefetch: (values) => {
-        prefetches.push(values);
-        for (const v of values) known.add(v!.toString());
-        return Promise.resolve();
-      },
-    };
-    const store = createInMemoryStore();
-    const work = createPartitionWork({
-      codec,
-      store: () => store,
-      deadLetters: createInMemoryDeadLetters(),
-      seek: () => undefined,
-      commitHint: () => Promise.resolve(),
-      metrics: createConsumerMetrics(createMetricsRegistry('test')),
-      log: testLogger(),
-    });
-    const state = createPartitionState('events', 0);
-    const control = { isStale: () => false, heartbeat: () => Promise.resolve() };
-    await work.applyBatch(
-      state,
-      fetchedBatch(0, events(0, ['a.example', 'b.example', 'c.example'])),
-      control,
-    );
-    await work.flush(state);
-    // One lookup of the batch's rest, after the first record asked for its own.
-    expect(prefetches).toHaveLength(1);
-    expect(prefetches[0]).toHaveLength(2);
-    expect([...store.rows.keys()].sort()).toEqual(['a.example', 'b.example', 'c.example']);
-  });
-
   it('given records that each wait on the registry, when the batch is applied, then the member heartbeats every second, not only every 5,000 records', async () => {
     let clock = 0;
     let heartbeats = 0;

@@ -185,26 +185,6 @@ describe('the event schema in the real schema registry', () => {
     expect(() => decoder.decodeKnown(value)).toThrow(/cannot be parsed/);
   });
 
-  it('looks up a batch of writer schemas together: known ones are read without a promise after it, unknown ones are refused', async () => {
-    const s = subject();
-    const id = await registerContract(s);
-    const encoder = await createEventEncoder({ registryUrl, schemaId: id });
-    const decoder = createEventDecoder({ registryUrl, unknownSchemaRetryMs: 60000 });
-    const unknownIds = Array.from({ length: 50 }, (_, i) => 2_000_000_000 + i);
-    const unknown = unknownIds.map((n) => {
-      const value = Buffer.from([0, 0, 0, 0, 0, 2]);
-      value.writeInt32BE(n, 1);
-      return value;
-    });
-    const valid = encoder.encode(event);
-    expect(decoder.decodeKnown(valid)).toBeUndefined();
-    await decoder.prefetch!([valid, ...unknown, null, Buffer.from('not wire format')]);
-    expect(decoder.decodeKnown(valid)).toEqual(event);
-    for (const value of unknown) {
-      await expect(decoder.decode(value)).rejects.toBeInstanceOf(SchemaIdNotYetKnown);
-    }
-  });
-
   it('reports a registry that accepts connections but never answers as retriable, within seconds', async () => {
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((socket) => sockets.add(socket));

@@ -30,18 +30,7 @@ export interface EventDecoder {
    * undefined when it must be looked up first (then call decode).
    */
   decodeKnown(value: Buffer | null): DecodedDomainEvent | undefined;
-  /**
-   * Looks up, several at a time, the writer schemas of these values that are not known yet,
-   * so that the decodes that follow find them (or find the registry's answer, an unknown id
-   * included) without a request each: a storm of records with thousands of distinct ids
-   * costs a few concurrent requests per id instead of one round trip after another.
-   * Never rejects: a failed lookup is asked again, and thrown, by the decode of its value.
-   */
-  prefetch?(values: (Buffer | null)[]): Promise<void>;
 }
-
-/** Registry lookups in flight at most while prefetching a batch's writer schemas. */
-const PREFETCH_CONCURRENCY = 16;
 
 /** Looks the writer schema up once; encoding is then pure CPU. */
 export async function createEventEncoder(options: {
@@ -249,26 +238,6 @@ export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
       checkHeader(value);
       const reader = loaded.get(value.readInt32BE(1));
       return reader === undefined ? undefined : read(reader, value);
-    },
-    async prefetch(values) {
-      const ids = new Set<number>();
-      for (const value of values) {
-        if (value && value.length >= HEADER && value.readUInt8(0) === MAGIC) {
-          const id = value.readInt32BE(1);
-          if (!loaded.has(id)) ids.add(id);
-        }
-      }
-      const queue = [...ids];
-      const worker = async () => {
-        for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
-          // The outcome is kept by readerFor (a reader, or the registry's unknown-id
-          // answer); a failure is asked again by the decode of the value, which throws it.
-          await readerFor(id).catch(() => undefined);
-        }
-      };
-      await Promise.all(
-        Array.from({ length: Math.min(PREFETCH_CONCURRENCY, queue.length) }, worker),
-      );
     },
   };
 }
