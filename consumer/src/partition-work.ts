@@ -106,6 +106,17 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     for (const [reason, n] of byReason) metrics.deadLettered.inc({ reason }, n);
   }
 
+  /** Reads the stored position when the state does not know it (a new process, a rejoin). */
+  async function loadPositionIfNeeded(state: PartitionState): Promise<void> {
+    if (state.needsPosition()) {
+      state.positionLoaded(await options.store().loadPosition(state.topic, state.partition));
+    }
+  }
+
+  function reportLag(state: PartitionState): void {
+    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
+  }
+
   async function resync(state: PartitionState): Promise<void> {
     const offset = state.resyncedTo(
       await options.store().loadPosition(state.topic, state.partition),
@@ -115,9 +126,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
 
   /** For the first batch after an assignment or a seek; false: seeking, skip this batch. */
   async function checkStart(state: PartitionState, firstOffset: number): Promise<boolean> {
-    if (state.needsPosition()) {
-      state.positionLoaded(await options.store().loadPosition(state.topic, state.partition));
-    }
+    await loadPositionIfNeeded(state);
     const decision = state.decideStart(firstOffset);
     if (decision.action === 'seek') {
       log.info(
@@ -197,7 +206,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     metrics.eventsIgnored.inc(counts.ignored);
     // Transaction markers after the last record are resolved by kafkajs too.
     state.endOfBatch(Number(batch.lastOffset()), Number(batch.highWatermark));
-    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
+    reportLag(state);
     const isolated = state.takeIsolated();
     if (isolated) await commitIsolated(state, isolated.records, isolated.until, control);
     // Committed at once: a restart before the next flush would send these dead letters again.
@@ -221,7 +230,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
       metrics.freshness.set((now() - state.newestTimestamp) / 1000);
     }
     state.committed(flush, now());
-    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
+    reportLag(state);
     await options.commitHint(state.partition, flush.next);
   }
 
@@ -288,23 +297,19 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     last: number,
     end: number,
   ): Promise<void> {
-    if (state.needsPosition()) {
-      state.positionLoaded(await options.store().loadPosition(state.topic, state.partition));
-    }
+    await loadPositionIfNeeded(state);
     // Every offset of [first, last] was fetched and filtered out: when first is at or below
     // the position, nothing between the position and last + 1 counts. A batch above the
     // position leaves a gap of records not seen; the next batch's start check handles it.
     if (state.isApplied(first - 1)) state.endOfBatch(last, end);
     else state.sawEnd(end);
-    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
+    reportLag(state);
   }
 
   async function observeEnd(state: PartitionState, highWatermark: number): Promise<void> {
-    if (state.needsPosition()) {
-      state.positionLoaded(await options.store().loadPosition(state.topic, state.partition));
-    }
+    await loadPositionIfNeeded(state);
     state.sawEnd(highWatermark);
-    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
+    reportLag(state);
   }
 
   return { applyBatch, flush, resync, passFiltered, observeEnd };
