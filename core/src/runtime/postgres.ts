@@ -38,6 +38,13 @@ export function createPool(options: {
     },
   });
   pool.on('error', (err) => options.logger.warn({ err }, 'idle Postgres client failed'));
+  // pg emits 'error' on a client whose connection breaks (a backend terminated, Postgres
+  // restarting) whether it is idle, checked out or closing, and the pool listens only on
+  // idle ones: unheard, the event would end the process. Every client gets a listener; the
+  // same failure rejects the query in flight, or the next one, where it is handled.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.logger.warn({ err }, 'Postgres connection failed'));
+  });
   return pool;
 }
 
@@ -120,15 +127,6 @@ export async function withTransaction<T>(
     throw postgresFailure(err);
   });
   let failed = false;
-  // pg emits 'error' on a client whose connection breaks (a backend terminated, Postgres
-  // restarted), and the pool listens only on idle clients: unheard, the event would end the
-  // process. The same failure rejects the query in flight, or the next one ("not
-  // queryable"), so it is thrown from here as any other; the listener marks the client for
-  // destruction.
-  const onBroken = () => {
-    failed = true;
-  };
-  client.on('error', onBroken);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -141,10 +139,8 @@ export async function withTransaction<T>(
     await client.query('ROLLBACK').catch(() => undefined);
     throw postgresFailure(err);
   } finally {
-    // Returned to the pool, which listens on idle clients: ours goes. Destroyed (true: its
-    // connection may be broken or still inside the aborted transaction), the client keeps
-    // it, since a backend's last message may arrive while the client closes.
-    if (!failed) client.off('error', onBroken);
+    // true: destroyed, not returned to the pool (its connection may be broken or still
+    // inside the aborted transaction).
     client.release(failed);
   }
 }
