@@ -57,14 +57,17 @@ async function openTransactions(kafka: RunningKafka, topic: string, partitions: 
  * A broker killed in the middle of a transaction can leave it open on a partition after its
  * coordinator has completed it (a hanging transaction): read_committed readers then stop
  * there for good. The README's runbook: abort it with Kafka's tool, as done here once the
- * transactions still in progress have had their time (the ingest API's timeout, 3 s) to end.
+ * transactions still in progress have had their time to end: the ingest API's timeout (3 s),
+ * and the restarted coordinator's time to write the markers of those it had decided (it
+ * retries them; on a loaded 2-core machine 15 s was not always enough, and aborting a
+ * decided commit loses it).
  * Returns how many were aborted.
  */
 async function abortHangingTransactions(kafka: RunningKafka, topic: string, partitions: number) {
   const ended = await waitFor(
     'open transactions to end',
     async () => (await openTransactions(kafka, topic, partitions)).length === 0,
-    { timeoutMs: 15000, intervalMs: 1000 },
+    { timeoutMs: 45000, intervalMs: 1000 },
   ).then(
     () => true,
     () => false,
