@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { testInfra, uniqueName } from '../../test/support/env';
 import { newerWriterSchema } from '../../test/support/events';
-import { createEventDecoder, createEventEncoder, DecodeError, SchemaIdNotYetKnown } from './codec';
+import { createEventDecoder, createEventEncoder, DecodeError, SchemaIdNotYetKnown } from './index';
 import { domainEventSchema, valueSubject, type DomainEvent } from './domain-event';
 import { lookupSchema, registerSchema, RegistryError } from './registry';
 

@@ -1,4 +1,3 @@
-export * from './domain-event';
+export * from './contract';
 export * from './registry';
 export * from './codec';
-export * from './writer-projection';

@@ -1,5 +1,5 @@
 // The pure domain rules, on their own: `@catchall/core/domain` loads none of fastify, kafkajs
-// or pg (ARCHITECTURE.md, section 7 "Boundaries"; core/src/entry-points.unit.test.ts checks it).
+// or pg (ARCHITECTURE.md, section 7 "Boundaries"; test/contract/entry-points.unit.test.ts checks it).
 // `@catchall/core` exports these too, with the service runtime.
 export * from './normalize-domain';
 export * from './status';
