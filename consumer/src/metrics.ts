@@ -84,3 +84,24 @@ export function createConsumerMetrics(registry: Registry) {
 }
 
 export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;
+
+/** What one fetched batch held, counted per batch so that metrics stay off the hot path. */
+export interface BatchCounts {
+  /** Records in the batch, whatever became of them. */
+  consumed: number;
+  /** Below the position: applied before. */
+  skipped: number;
+  delivered: number;
+  bounced: number;
+  /** Events of a type this reader does not know. */
+  ignored: number;
+}
+
+/** Adds one batch's counts to the record and event counters. */
+export function countBatch(metrics: ConsumerMetrics, counts: BatchCounts): void {
+  metrics.recordsConsumed.inc(counts.consumed);
+  metrics.recordsSkipped.inc(counts.skipped);
+  metrics.eventsApplied.inc({ type: 'delivered' }, counts.delivered);
+  metrics.eventsApplied.inc({ type: 'bounced' }, counts.bounced);
+  metrics.eventsIgnored.inc(counts.ignored);
+}

@@ -1,12 +1,13 @@
 import type { KafkaMessage } from 'kafkajs';
-import { PostgresFailure, errorCatalogue, type Logger } from '@catchall/core';
+import { PostgresFailure, type Logger } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetter, DeadLetters } from './dead-letters';
-import type { ConsumerMetrics } from './metrics';
+import { countBatch, type BatchCounts, type ConsumerMetrics } from './metrics';
 import type { IsolatedRecord, PartitionState } from './partition-state';
-import type { PartitionFlush, ProjectionStore } from './projection-store';
+import { PositionConflict, type PartitionFlush, type ProjectionStore } from './projection-store';
 import { decodeRecord } from './record-decoder';
 import { commitInHalves } from './partition-isolation';
+import { createHeartbeatPacer } from './heartbeat-pacer';
 
 /** What the per-partition work reads of a kafkajs batch. */
 export interface FetchedBatch {
@@ -64,21 +65,6 @@ export interface PartitionWork {
    * position first when it is not known (no batch fetched since the assignment).
    */
   observeEnd(state: PartitionState, highWatermark: number): Promise<void>;
-}
-
-/** Records between two heartbeats of a long batch (a storm of bad records, say). */
-const HEARTBEAT_EVERY = 5000;
-/**
- * ...or this many milliseconds, whichever comes first: records that each wait on the
- * registry (a storm of unknown ids) take milliseconds apiece, and the session must not
- * expire meanwhile (kafkajs throttles heartbeats to its own interval).
- */
-const HEARTBEAT_EVERY_MS = 1000;
-
-/** A flush lost its compare-and-set: another member moved the position first. */
-class PositionConflict extends Error {
-  readonly code = errorCatalogue.positionConflict.code;
-  readonly retriable = errorCatalogue.positionConflict.retriable;
 }
 
 /**
@@ -155,12 +141,16 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     // Known before the batch is applied, so that a partition stuck on it shows its lag.
     state.sawEnd(Number(batch.highWatermark));
     if (!state.isVerified() && !(await checkStart(state, Number(first.offset)))) return;
-    // Counted per batch, not per record: metrics stay off the hot path.
-    const counts = { skipped: 0, delivered: 0, bounced: 0, ignored: 0 };
+    const counts: BatchCounts = {
+      consumed: batch.messages.length,
+      skipped: 0,
+      delivered: 0,
+      bounced: 0,
+      ignored: 0,
+    };
     let letters: DeadLetter[] = [];
     let deadLettered = 0;
-    let sinceHeartbeat = 0;
-    let heartbeatAt = now();
+    const pacer = createHeartbeatPacer(now);
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       if (state.isApplied(offset)) {
@@ -185,12 +175,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         }
         state.pass(offset, timestamp);
       }
-      if (
-        ++sinceHeartbeat === HEARTBEAT_EVERY ||
-        (decoded instanceof Promise && now() - heartbeatAt >= HEARTBEAT_EVERY_MS)
-      ) {
-        sinceHeartbeat = 0;
-        heartbeatAt = now();
+      if (pacer.due(decoded instanceof Promise)) {
         await sendDeadLetters(state, letters);
         deadLettered += letters.length;
         letters = [];
@@ -199,11 +184,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     }
     await sendDeadLetters(state, letters);
     deadLettered += letters.length;
-    metrics.recordsConsumed.inc(batch.messages.length);
-    metrics.recordsSkipped.inc(counts.skipped);
-    metrics.eventsApplied.inc({ type: 'delivered' }, counts.delivered);
-    metrics.eventsApplied.inc({ type: 'bounced' }, counts.bounced);
-    metrics.eventsIgnored.inc(counts.ignored);
+    countBatch(metrics, counts);
     // Transaction markers after the last record are resolved by kafkajs too.
     state.endOfBatch(Number(batch.lastOffset()), Number(batch.highWatermark));
     reportLag(state);

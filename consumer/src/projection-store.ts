@@ -19,6 +19,12 @@ export interface PartitionFlush {
 
 export type FlushOutcome = 'committed' | 'conflict';
 
+/** A flush lost its compare-and-set (FlushOutcome `conflict`): another member moved the position first. */
+export class PositionConflict extends Error {
+  readonly code = errorCatalogue.positionConflict.code;
+  readonly retriable = errorCatalogue.positionConflict.retriable;
+}
+
 export interface ProjectionStore {
   /** The stored next offset to apply for a partition, or null when none was ever stored. */
   loadPosition(topic: string, partition: number): Promise<number | null>;
