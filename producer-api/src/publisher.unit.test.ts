@@ -1,5 +1,10 @@
-import type { Message } from 'kafkajs';
-import { splitToFit } from './publisher';
+import { KafkaJSConnectionError, type Message } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { errorCatalogue } from '@catchall/core';
+import { createInMemoryProducerHandle } from '../../test/support/in-memory-ports';
+import { testLogger } from '../../test/support/logger';
+import { createProducerMetrics } from './metrics';
+import { createPublisher, splitToFit, type PublisherOptions } from './publisher';
 
 function message(key: string, valueBytes: number): Message {
   return { key, value: Buffer.alloc(valueBytes) };
@@ -36,5 +41,181 @@ describe('splitToFit', () => {
       ['b'],
       ['c'],
     ]);
+  });
+});
+
+/** A publisher over one in-memory transactional producer, with these options changed. */
+function publisherOver(options: Partial<PublisherOptions> = {}) {
+  const kafka = createInMemoryProducerHandle();
+  const publisher = createPublisher({
+    producers: [kafka],
+    topic: 'domain-events',
+    lingerMs: 50,
+    maxBatchRecords: 100,
+    maxRequestBytes: 1024 * 1024,
+    maxQueuedRecords: 1000,
+    ackTimeoutMs: 5000,
+    metrics: createProducerMetrics(new Registry()),
+    logger: testLogger('publisher'),
+    ...options,
+  });
+  return { kafka, publisher };
+}
+
+/** How a promise has settled so far, without waiting for it. */
+function watch(promise: Promise<void>): {
+  state: 'pending' | 'resolved' | 'rejected';
+  error?: unknown;
+} {
+  const seen: { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } = {
+    state: 'pending',
+  };
+  promise.then(
+    () => {
+      seen.state = 'resolved';
+    },
+    (error: unknown) => {
+      seen.state = 'rejected';
+      seen.error = error;
+    },
+  );
+  return seen;
+}
+
+const keysOf = (messages: Message[]) => messages.map((m) => m.key);
+
+describe('the publisher', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('given an idle producer, when requests arrive within lingerMs, then they go out together in one transaction', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 50 });
+    const first = watch(publisher.publish([message('a.example', 10)]));
+    await jest.advanceTimersByTimeAsync(30);
+    const second = watch(publisher.publish([message('b.example', 10), message('c.example', 10)]));
+    await jest.advanceTimersByTimeAsync(19);
+    expect(kafka.transactions).toEqual([]);
+    expect(first.state).toBe('pending');
+
+    await jest.advanceTimersByTimeAsync(1);
+    expect(kafka.transactions).toHaveLength(1);
+    expect(kafka.transactions[0]!.outcome).toBe('committed');
+    expect(kafka.transactions[0]!.requests.map(keysOf)).toEqual([
+      ['a.example', 'b.example', 'c.example'],
+    ]);
+    expect([first.state, second.state]).toEqual(['resolved', 'resolved']);
+  });
+
+  it('given maxBatchRecords records waiting, when the batch is full, then it is sent without waiting for the linger', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 1000, maxBatchRecords: 3 });
+    const first = publisher.publish([message('a.example', 10)]);
+    const second = publisher.publish([message('b.example', 10), message('c.example', 10)]);
+    // No timer is advanced: only a full batch can have gone out.
+    await Promise.all([first, second]);
+    expect(kafka.transactions.map((t) => t.requests.map(keysOf))).toEqual([
+      [['a.example', 'b.example', 'c.example']],
+    ]);
+    const third = watch(publisher.publish([message('d.example', 10)]));
+    // Alone, it waits for the linger.
+    await jest.advanceTimersByTimeAsync(999);
+    expect(third.state).toBe('pending');
+    await jest.advanceTimersByTimeAsync(1);
+    expect(third.state).toBe('resolved');
+    expect(keysOf(kafka.committed)).toEqual(['a.example', 'b.example', 'c.example', 'd.example']);
+  });
+
+  it('never splits a request over two transactions: one that does not fit in the batch waits for the next', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 60_000, maxBatchRecords: 3 });
+    await Promise.all([
+      publisher.publish([message('a.example', 10), message('b.example', 10)]),
+      publisher.publish([message('c.example', 10), message('d.example', 10)]),
+    ]);
+    expect(kafka.transactions.map((t) => t.requests.map(keysOf))).toEqual([
+      [['a.example', 'b.example']],
+      [['c.example', 'd.example']],
+    ]);
+  });
+
+  it('given the queue holds maxQueuedRecords, when another request arrives, then it is refused at once with 503 CATCHALL_OVERLOADED and nothing of it is sent', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 0, maxQueuedRecords: 3 });
+    const release = kafka.holdAnswers();
+    const inFlight = watch(publisher.publish([message('a.example', 10), message('b.example', 10)]));
+    await jest.advanceTimersByTimeAsync(0);
+
+    await expect(
+      publisher.publish([message('c.example', 10), message('d.example', 10)]),
+    ).rejects.toMatchObject({
+      code: errorCatalogue.overloaded.code,
+      statusCode: 503,
+      retriable: true,
+    });
+    expect(inFlight.state).toBe('pending');
+
+    release();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(inFlight.state).toBe('resolved');
+    expect(keysOf(kafka.committed)).toEqual(['a.example', 'b.example']);
+    // Answered records leave the queue: there is room again.
+    const after = publisher.publish([message('e.example', 10), message('f.example', 10)]);
+    await jest.advanceTimersByTimeAsync(0);
+    await expect(after).resolves.toBeUndefined();
+  });
+
+  it('given Kafka does not acknowledge within ackTimeoutMs, then the request is answered 503 CATCHALL_TIMEOUT, although the transaction may still commit', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 0, ackTimeoutMs: 1000 });
+    const release = kafka.holdAnswers();
+    const answer = watch(publisher.publish([message('slow.example', 10)]));
+    await jest.advanceTimersByTimeAsync(999);
+    expect(answer.state).toBe('pending');
+
+    await jest.advanceTimersByTimeAsync(1);
+    expect(answer.state).toBe('rejected');
+    expect(answer.error).toMatchObject({
+      code: errorCatalogue.timeout.code,
+      statusCode: 503,
+      retriable: true,
+    });
+    expect((answer.error as Error).message).toContain('1000 ms');
+
+    // Hence "may or may not be stored": the late acknowledgement still commits it.
+    release();
+    await publisher.drain();
+    expect(keysOf(kafka.committed)).toEqual(['slow.example']);
+  });
+
+  it('given maxRequestBytes smaller than a request, when it is published, then its records go in several produce requests of one transaction', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 0, maxRequestBytes: 600 });
+    const records = ['a', 'b', 'c', 'd', 'e'].map((k) => message(`${k}.example`, 200));
+    const answer = publisher.publish(records);
+    await jest.advanceTimersByTimeAsync(0);
+    await answer;
+    expect(kafka.transactions).toHaveLength(1);
+    const [transaction] = kafka.transactions;
+    expect(transaction!.outcome).toBe('committed');
+    expect(transaction!.requests.length).toBeGreaterThan(1);
+    expect(transaction!.requests.flat()).toEqual(records);
+    expect(kafka.committed).toEqual(records);
+  });
+
+  it('given a produce request fails after an earlier one of the same transaction succeeded, then the transaction aborts and none of the request is committed', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 0, maxRequestBytes: 600 });
+    kafka.failure = {
+      at: 'send',
+      afterRequests: 1,
+      error: new KafkaJSConnectionError('Connection closed'),
+    };
+    const records = ['a', 'b', 'c', 'd', 'e'].map((k) => message(`${k}.example`, 200));
+    const answer = watch(publisher.publish(records));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(answer.state).toBe('rejected');
+    expect(answer.error).toMatchObject({ code: errorCatalogue.unavailable.code });
+    expect(kafka.transactions.map((t) => [t.requests.length, t.outcome])).toEqual([[2, 'aborted']]);
+    expect(kafka.committed).toEqual([]);
+    expect(kafka.replaced).toBe(1);
   });
 });

@@ -160,11 +160,31 @@ export function fetchedBatch(
 /** Where a failure of the in-memory producer is thrown: sending records or committing. */
 export type ProducerFailurePoint = 'send' | 'commit';
 
+/** A transaction the in-memory producer began: its produce requests and how it ended. */
+export interface InMemoryTransaction {
+  /** The records of each `send` (one produce request each), in order. */
+  requests: Message[][];
+  outcome: 'open' | 'committed' | 'aborted';
+}
+
 export interface InMemoryProducerHandle extends ProducerHandle {
   /** Records of committed transactions, in commit order. */
   committed: Message[];
-  /** When set, every transaction from now on throws this at that point (and aborts). */
-  failure: { at: ProducerFailurePoint; error: unknown } | undefined;
+  /** Every transaction begun, in order. */
+  transactions: InMemoryTransaction[];
+  /**
+   * When set, every transaction from now on throws this at that point (and aborts); at
+   * 'send', after `afterRequests` produce requests of the transaction succeeded (0 unless
+   * given).
+   */
+  failure: { at: ProducerFailurePoint; error: unknown; afterRequests?: number } | undefined;
+  /**
+   * When set, sends and commits wait for it before answering: a broker slow to acknowledge
+   * (see `holdAnswers`).
+   */
+  answers: Promise<void> | undefined;
+  /** Holds every answer from now on until the returned function is called. */
+  holdAnswers(): () => void;
   /** Producers replaced after a failed transaction. */
   replaced: number;
 }
@@ -176,22 +196,37 @@ export interface InMemoryProducerHandle extends ProducerHandle {
  */
 export function createInMemoryProducerHandle(): InMemoryProducerHandle {
   function transaction(): Transaction {
+    const begun: InMemoryTransaction = { requests: [], outcome: 'open' };
+    handle.transactions.push(begun);
     let records: Message[] = [];
-    const failAt = (point: ProducerFailurePoint): Promise<never> | undefined =>
-      handle.failure?.at === point ? Promise.reject(handle.failure.error) : undefined;
+    const failAt = (point: ProducerFailurePoint): Promise<never> | undefined => {
+      const failure = handle.failure;
+      if (failure?.at !== point) return undefined;
+      if (point === 'send' && begun.requests.length <= (failure.afterRequests ?? 0)) {
+        return undefined;
+      }
+      return Promise.reject(failure.error);
+    };
+    const answered = <T>(then: () => Promise<T>): Promise<T> =>
+      (handle.answers ?? Promise.resolve()).then(then);
     return {
       send(record: ProducerRecord) {
         records.push(...record.messages);
-        return failAt('send') ?? Promise.resolve([]);
+        begun.requests.push(record.messages);
+        return answered(() => failAt('send') ?? Promise.resolve([]));
       },
       commit() {
-        const failed = failAt('commit');
-        if (failed) return failed;
-        handle.committed.push(...records);
-        return Promise.resolve();
+        return answered(() => {
+          const failed = failAt('commit');
+          if (failed) return failed;
+          handle.committed.push(...records);
+          begun.outcome = 'committed';
+          return Promise.resolve();
+        });
       },
       abort() {
         records = [];
+        begun.outcome = 'aborted';
         return Promise.resolve();
       },
     } as Partial<Transaction> as Transaction;
@@ -199,7 +234,19 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
   const producer = { transaction: () => Promise.resolve(transaction()) } as Partial<Producer>;
   const handle: InMemoryProducerHandle = {
     committed: [],
+    transactions: [],
     failure: undefined,
+    answers: undefined,
+    holdAnswers() {
+      let release!: () => void;
+      handle.answers = new Promise((resolve) => {
+        release = resolve;
+      });
+      return () => {
+        handle.answers = undefined;
+        release();
+      };
+    },
     replaced: 0,
     get: () => Promise.resolve(producer as Producer),
     replace() {
