@@ -1,3 +1,4 @@
+import type { KafkaMessage } from 'kafkajs';
 import { createMetricsRegistry } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import {
@@ -6,12 +7,13 @@ import {
   fetchedBatch,
   jsonDecoder,
   jsonRecord,
+  type InMemoryStore,
 } from '../../test/support/in-memory-ports';
 import { testLogger } from '../../test/support/logger';
 import { waitFor } from '../../test/support/wait';
 import { createConsumerMetrics } from './metrics';
-import { createPartitionWork } from './partition-work';
-import { createPartitions } from './partitions';
+import { createPartitionWork, type BatchControl } from './partition-work';
+import { createPartitions, GroupError } from './partitions';
 
 /** A registry that does not answer once, then does: a retriable failure of one lookup. */
 function registryDownOnce(): EventDecoder & { release: () => void } {
@@ -118,5 +120,117 @@ describe('partition supervision', () => {
     });
     expect(ran).toBe(false);
     await partitions.close();
+  });
+});
+
+/**
+ * One member of the consumer group over a shared in-memory store: its partition work and
+ * supervision, with the seeks it asks of its consumer and the batch control kafkajs gives.
+ */
+function member(store: InMemoryStore, deadLetters = createInMemoryDeadLetters()) {
+  const metrics = createConsumerMetrics(createMetricsRegistry('test'));
+  const seeks: number[] = [];
+  const work = createPartitionWork({
+    codec: jsonDecoder,
+    store: () => store,
+    deadLetters,
+    seek: (_partition, offset) => seeks.push(offset),
+    commitHint: () => Promise.resolve(),
+    metrics,
+    log: testLogger(),
+  });
+  const partitions = createPartitions({
+    topic: 'events',
+    work,
+    consumer: { pause: () => undefined, resume: () => undefined },
+    stallMs: 60000,
+    metrics,
+    log: testLogger(),
+  });
+  const live = { isStale: () => false, heartbeat: () => Promise.resolve() };
+  const apply = (records: KafkaMessage[], control: BatchControl = live) =>
+    partitions.guarded(0, 'batch', (s) => work.applyBatch(s, fetchedBatch(0, records), control));
+  const flush = () => partitions.each('flush', (s) => work.flush(s));
+  return { partitions, work, seeks, apply, flush, deadLetters };
+}
+
+const eventsFrom = (from: number, domains: string[]) =>
+  domains.map((domain, i) => jsonRecord(from + i, { domain }));
+
+describe('a partition revoked and assigned again', () => {
+  it('given the partition was revoked or the consumer is stopping before its batch is applied (stale), then nothing of it is folded, read or flushed', async () => {
+    const store = createInMemoryStore();
+    const loads = jest.spyOn(store, 'loadPosition');
+    const { apply, flush, partitions, seeks } = member(store);
+    partitions.assigned([0]);
+    await apply(eventsFrom(0, ['a.example', 'b.example']), {
+      isStale: () => true,
+      heartbeat: () => Promise.resolve(),
+    });
+    expect(partitions.pendingDomains()).toBe(0);
+    await flush();
+    expect(store.flushes).toEqual([]);
+    expect(store.rows.size).toBe(0);
+    expect(loads).not.toHaveBeenCalled();
+    expect(seeks).toEqual([]);
+    await partitions.close();
+  });
+
+  it('given a rebalance revokes the partition while its batch is in progress (the heartbeat fails), then its uncommitted deltas are dropped, nothing is flushed for it, and kafkajs gets the group error', async () => {
+    const store = createInMemoryStore();
+    const { apply, flush, partitions } = member(store);
+    partitions.assigned([0]);
+    const rebalancing = Object.assign(new Error('The group is rebalancing'), {
+      type: 'REBALANCE_IN_PROGRESS',
+      retriable: false,
+    });
+    // The heartbeat comes after every 5,000 records: the batch has folded them by then.
+    const records = Array.from({ length: 5001 }, (_, i) =>
+      jsonRecord(i, { domain: `d${i % 7}.example` }),
+    );
+    await expect(
+      apply(records, {
+        isStale: () => false,
+        heartbeat: () => Promise.reject(new GroupError(rebalancing)),
+      }),
+    ).rejects.toBe(rebalancing);
+    expect(partitions.pendingDomains()).toBe(0);
+    await flush();
+    expect(store.flushes).toEqual([]);
+    expect(store.rows.size).toBe(0);
+    expect(partitions.failure()).toBeUndefined();
+    await partitions.close();
+  });
+
+  it('given the batch in progress was dropped by a rebalance, when the partition is assigned again, then it starts from the stored position another member moved meanwhile', async () => {
+    const store = createInMemoryStore();
+    const a = member(store);
+    a.partitions.assigned([0]);
+    const rebalancing = Object.assign(new Error('The group is rebalancing'), { retriable: false });
+    const records = Array.from({ length: 5001 }, (_, i) => jsonRecord(i, { domain: 'a.example' }));
+    await expect(
+      a.apply(records, {
+        isStale: () => false,
+        heartbeat: () => Promise.reject(new GroupError(rebalancing)),
+      }),
+    ).rejects.toBe(rebalancing);
+
+    // Another member owned the partition meanwhile and committed its first 6,000 records.
+    const b = member(store);
+    b.partitions.assigned([0]);
+    await b.apply([...records, ...eventsFrom(5001, Array(999).fill('a.example') as string[])]);
+    await b.flush();
+    expect(store.stored.get(0)).toBe(6000);
+    await b.partitions.close();
+
+    // Back with the first member; the fetch resumes from Kafka's committed offset.
+    a.partitions.assigned([0]);
+    await a.apply(eventsFrom(6000, ['a.example', 'z.example']));
+    await a.flush();
+    expect(a.seeks).toEqual([]);
+    expect(store.stored.get(0)).toBe(6002);
+    expect(store.rows.get('a.example')?.delivered).toBe(6001);
+    expect(store.rows.get('z.example')?.delivered).toBe(1);
+    await a.partitions.close();
   });
 });
