@@ -163,8 +163,15 @@ export function createPartitions(options: {
     },
     assigned(partitions) {
       assigned = new Set(partitions);
-      // Fetch positions may have moved while the member was away: check them again.
-      for (const { state } of entries.values()) state.rejoined();
+      // Fetch positions may have moved while the member was away: check them again. So may
+      // the stored positions (a partition revoked and assigned again, a session that
+      // expired): after its running task, each partition forgets what it knew and reads the
+      // stored position before its next batch, instead of seeking back to an old one and
+      // dead-lettering again records another member handled.
+      for (const { state } of entries.values()) {
+        state.rejoined();
+        void state.run(() => Promise.resolve(state.forget()));
+      }
     },
     checkStalls() {
       const now = Date.now();

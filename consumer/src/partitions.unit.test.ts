@@ -233,4 +233,39 @@ describe('a partition revoked and assigned again', () => {
     expect(store.rows.get('z.example')?.delivered).toBe(1);
     await a.partitions.close();
   });
+
+  it('given the partition was revoked after a flush and another member moved its position, when it is assigned again, then it reads the stored position again instead of seeking back to the one it knew', async () => {
+    const store = createInMemoryStore();
+    const deadLetters = createInMemoryDeadLetters();
+    const a = member(store, deadLetters);
+    a.partitions.assigned([0]);
+    await a.apply(eventsFrom(0, ['a.example', 'b.example', 'c.example']));
+    await a.flush();
+    expect(store.stored.get(0)).toBe(3);
+    a.partitions.assigned([1]);
+
+    // The other member applies the next records, a bad one among them, and commits.
+    const b = member(store, deadLetters);
+    b.partitions.assigned([0]);
+    await b.apply([
+      ...eventsFrom(3, ['d.example']),
+      jsonRecord(4, Buffer.from('not json')),
+      ...eventsFrom(5, ['e.example']),
+    ]);
+    await b.flush();
+    expect(store.stored.get(0)).toBe(6);
+    expect(deadLetters.letters).toHaveLength(1);
+    await b.partitions.close();
+
+    // Back with the first member, whose fetch resumes from Kafka's committed offset, 6.
+    a.partitions.assigned([0]);
+    await a.apply(eventsFrom(6, ['f.example']));
+    await a.flush();
+    expect(a.seeks).toEqual([]);
+    expect(store.stored.get(0)).toBe(7);
+    expect(store.rows.get('f.example')?.delivered).toBe(1);
+    // Records the other member handled are not read again: no dead letter twice.
+    expect(deadLetters.letters).toHaveLength(1);
+    await a.partitions.close();
+  });
 });
