@@ -109,8 +109,10 @@ describe('partition state', () => {
   it('runs the tasks of a partition one at a time, and a failure does not block the next', async () => {
     const state = createPartitionState('events', 0);
     const order: string[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
     const first = state.run(async () => {
-      await new Promise((r) => setTimeout(r, 20));
+      await gate;
       order.push('first');
       throw new Error('failed');
     });
@@ -118,6 +120,10 @@ describe('partition state', () => {
       order.push('second');
       return Promise.resolve();
     });
+    // The second task is queued while the first waits: it must not start before the first ends.
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    release();
     await expect(first).rejects.toThrow('failed');
     await second;
     expect(order).toEqual(['first', 'second']);

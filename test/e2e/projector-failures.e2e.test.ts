@@ -10,7 +10,8 @@ function sorted(counts: Map<string, unknown>): string {
   return JSON.stringify([...counts].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The fault schedule: how long events flow between two faults (not a wait on a condition). */
+const underLoadFor = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A pseudo-random but repeatable sequence, so that a failure can be replayed. */
 function sequence(seed: number): () => number {
@@ -85,12 +86,12 @@ describe('the projector under crashes and rebalances, as separate processes', ()
     });
     members.push(await spawnService('consumer', env), await spawnService('consumer', env));
     for (let round = 0; round < 5; round += 1) {
-      await pause(500 + random() * 1500);
+      await underLoadFor(500 + random() * 1500);
       const victim = members.splice(Math.floor(random() * members.length), 1)[0]!;
       victim.child.kill('SIGKILL');
       await victim.stop();
       // In the last round the survivor carries on alone for a while before the restart.
-      if (round === 4) await pause(1500);
+      if (round === 4) await underLoadFor(1500);
       members.push(await spawnService('consumer', env));
     }
     const sent = await stream.stop();
@@ -107,13 +108,13 @@ describe('the projector under crashes and rebalances, as separate processes', ()
       maxEvents: 60000,
     });
     members.push(await spawnService('consumer', env));
-    await pause(1000);
+    await underLoadFor(1000);
     members.push(await spawnService('consumer', env), await spawnService('consumer', env));
-    await pause(1500);
+    await underLoadFor(1500);
     await members.shift()!.stop();
-    await pause(1000);
+    await underLoadFor(1000);
     members.push(await spawnService('consumer', env));
-    await pause(1000);
+    await underLoadFor(1000);
     await members.shift()!.stop();
     const sent = await stream.stop();
     stream = undefined;

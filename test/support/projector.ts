@@ -96,3 +96,18 @@ export async function startTestProjector(
     },
   };
 }
+
+/**
+ * The value of gauge `name` for `partition` in a test projector's metrics (prom-client's
+ * registry), or undefined when the projector has not set it yet.
+ */
+export async function partitionGauge(
+  running: TestProjector,
+  name: 'catchall_consumer_lag' | 'catchall_partition_stalled',
+  partition: number,
+): Promise<number | undefined> {
+  const metric = running.registry.getSingleMetric(name);
+  if (!metric) return undefined;
+  const { values } = await metric.get();
+  return values.find((v) => v.labels.partition === String(partition))?.value;
+}

@@ -7,11 +7,15 @@ import { Registry } from 'prom-client';
 import { normalizeDomain } from '../domain/normalize-domain';
 import { createServiceApp } from './http';
 import { DomainField } from './route-fields';
+import { waitFor } from '../../../test/support/wait';
 
 /** A service shell with routes shaped like the real ones: a domain path, a body, a query. */
-function buildTestApp(requestTimeoutMs?: number): FastifyInstance {
+function buildTestApp(
+  requestTimeoutMs?: number,
+  logger = pino({ level: 'silent' }),
+): FastifyInstance {
   const app = createServiceApp({
-    logger: pino({ level: 'silent' }),
+    logger,
     metrics: new Registry(),
     readiness: {},
     openapi: { title: 'test', description: 'test', version: '0' },
@@ -236,6 +240,12 @@ describe('the service shell: every answer in the catalogue', () => {
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => uncaught.push(err);
     process.on('uncaughtException', onUncaught);
+    // Its own app, whose debug log shows when a body nobody reads has failed to decode.
+    const logged: string[] = [];
+    const app = buildTestApp(
+      undefined,
+      pino({ level: 'debug' }, { write: (line: string) => void logged.push(line) }),
+    );
     try {
       for (const coding of ['gzip', 'x-gzip', 'deflate', 'br']) {
         const empty = await app.inject({
@@ -267,10 +277,15 @@ describe('the service shell: every answer in the catalogue', () => {
         payload: 'not gzip at all',
       });
       expect(refused.statusCode).toBe(415);
-      await new Promise((r) => setTimeout(r, 50));
+      // Both unread bodies are not gzip: their decoders fail after the answers, into the log.
+      await waitFor(
+        'both unread bodies to fail decoding',
+        () => logged.filter((line) => line.includes('compressed body not decoded')).length >= 2,
+      );
       expect(uncaught).toEqual([]);
     } finally {
       process.off('uncaughtException', onUncaught);
+      await app.close();
     }
   });
 
