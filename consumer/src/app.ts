@@ -90,23 +90,29 @@ export async function buildConsumer(
   });
   lifecycle.onClose('projector', () => projector.stop());
 
+  /** Why following the live version stopped for good, once it has. */
+  let followingFailure: unknown;
   const stopFollowing = followLiveVersion({
     pool,
     projector,
     openStore,
     intervalMs: config.LIVE_VERSION_CHECK_MS,
     logger,
-    onFatal: (err) => onFatal(err),
+    onFatal: (err) => {
+      followingFailure = err;
+      onFatal(err);
+    },
   });
   lifecycle.onClose('live version check', stopFollowing);
 
   const app = createServiceApp({
     logger,
     metrics: registry,
-    // A projector stopped by a failure it cannot mend is not alive: the orchestrator
-    // restarts it (the process also exits non-zero).
+    // A projector stopped by a failure it cannot mend is not alive, nor one that no longer
+    // follows the live version: the orchestrator restarts it (the process also exits
+    // non-zero).
     liveness: () => {
-      const failure = projector.failure();
+      const failure = projector.failure() ?? followingFailure;
       if (failure !== undefined) {
         const reason = failure instanceof Error ? failure.message : JSON.stringify(failure);
         throw new NotReady(`projector stopped: ${reason}`);

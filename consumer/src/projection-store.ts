@@ -2,7 +2,7 @@ import type pg from 'pg';
 import {
   domainStatusSql,
   errorCatalogue,
-  postgresFailure,
+  queryPool,
   withTransaction,
   type DomainDelta,
 } from '@catchall/core';
@@ -110,9 +110,7 @@ export function createProjectionStore(options: {
   const { pool, version, threshold } = options;
   // Every failure reaches the projector classified (retriable or not, values refused or not).
   const query = <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
-    pool.query<R>(text, values).catch((err: unknown) => {
-      throw postgresFailure(err);
-    });
+    queryPool<R>(pool, text, values);
 
   return {
     version,

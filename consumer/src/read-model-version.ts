@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import { domainStatusSql, errorCatalogue, withTransaction, type Logger } from '@catchall/core';
+import {
+  domainStatusSql,
+  errorCatalogue,
+  queryPool,
+  withTransaction,
+  type Logger,
+} from '@catchall/core';
 
 /**
  * Read model versions: each is one complete projection of the topic, in its own partition
@@ -38,7 +44,10 @@ function partitionTable(version: number): string {
 
 /** The read model version queries are served from (the one the live projector writes). */
 export async function liveReadModelVersion(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ version: number }>('SELECT version FROM live_read_model');
+  const { rows } = await queryPool<{ version: number }>(
+    pool,
+    'SELECT version FROM live_read_model',
+  );
   const row = rows[0];
   if (!row) throw new VersionError('live_read_model is empty: run the migrations first');
   return row.version;
@@ -48,17 +57,21 @@ export async function listVersions(
   pool: pg.Pool,
   options: { countRows?: boolean } = {},
 ): Promise<ReadModelVersion[]> {
-  const { rows } = await pool.query<ReadModelVersion>(`
+  const { rows } = await queryPool<ReadModelVersion>(
+    pool,
+    `
     SELECT v.version, v.state, (l.version IS NOT NULL) AS live,
            v.catch_all_threshold AS threshold, v.consumer_group AS "consumerGroup",
            v.started_from AS "startedFrom", v.created_at AS "createdAt", v.ready_at AS "readyAt",
            v.left_out AS "leftOut"
     FROM read_model_versions v
     LEFT JOIN live_read_model l ON l.version = v.version
-    ORDER BY v.version`);
+    ORDER BY v.version`,
+  );
   if (options.countRows) {
     for (const v of rows) {
-      const counted = await pool.query<{ n: number }>(
+      const counted = await queryPool<{ n: number }>(
+        pool,
         `SELECT count(*)::float8 AS n FROM ${partitionTable(v.version)}`,
       );
       v.rows = counted.rows[0]!.n;
@@ -148,7 +161,8 @@ export async function markReady(
   version: number,
   leftOut?: Record<string, number>,
 ): Promise<void> {
-  await pool.query(
+  await queryPool(
+    pool,
     `UPDATE read_model_versions SET state = 'ready', ready_at = now(), left_out = $2
      WHERE version = $1`,
     [version, leftOut === undefined ? null : JSON.stringify(leftOut)],

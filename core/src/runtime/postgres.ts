@@ -114,6 +114,22 @@ export function postgresFailure(err: unknown): unknown {
 }
 
 /**
+ * `pool.query(text, values)` outside a transaction, its failure classified by
+ * postgresFailure: what every query of ours that is not in withTransaction goes through,
+ * so that retry logic (isRetriable) sees a connection lost or a server restarting as
+ * retriable. Resolves to pg's result.
+ */
+export function queryPool<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  return pool.query<R>(text, values).catch((err: unknown) => {
+    throw postgresFailure(err);
+  });
+}
+
+/**
  * Runs `work` in one transaction on one pooled client: committed when it returns, rolled back
  * when it throws (the error is passed on, classified by postgresFailure). A client whose
  * transaction failed is destroyed rather than returned to the pool: its connection may be
