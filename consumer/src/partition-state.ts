@@ -186,6 +186,9 @@ export function createPartitionState(
 
     pendingFlush() {
       if (next === undefined || stored === undefined || next === stored) return undefined;
+      // A refused range being read again: its records are collected, not folded, and only
+      // commitIsolated may store a position past them.
+      if (isolation !== undefined) return undefined;
       return { topic, partition, expected: stored, next, deltas: pending };
     },
     committed(flush, at) {

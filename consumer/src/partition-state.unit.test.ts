@@ -96,6 +96,25 @@ describe('partition state', () => {
     expect(state.isIsolating(5)).toBe(false);
   });
 
+  it('given a refused range read again over two fetches, when a flush comes between them, then it commits nothing: the records collected are not counted yet', () => {
+    const state = createPartitionState('events', 0);
+    state.positionLoaded(5);
+    state.fold(5, 'a.example', delivered, 1);
+    state.fold(6, 'b.example', delivered, 1);
+    state.isolate();
+    state.decideStart(5);
+    // The first fetch of the range: one record collected, the position passes it.
+    state.collect({ offset: 5, domain: 'a.example', event: delivered, message: {} as never });
+    state.pass(5, 1);
+    // A flush tick (or the commit of dead letters) now would store 6 with no row for 5.
+    expect(state.pendingFlush()).toBeUndefined();
+    state.collect({ offset: 6, domain: 'b.example', event: delivered, message: {} as never });
+    state.pass(6, 1);
+    expect(state.pendingFlush()).toBeUndefined();
+    // Read whole: handed over, in the same task, to be committed in halves.
+    expect(state.takeIsolated()!.records.map((r) => r.offset)).toEqual([5, 6]);
+  });
+
   it('given a range being taken apart, when a failure forgets what is uncommitted, then the range is read again as any other', () => {
     const state = createPartitionState('events', 0);
     state.positionLoaded(0);
