@@ -180,12 +180,21 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult> {
     await projector.start();
     try {
       const target = new Map([...ends].map(([partition, { high }]) => [partition, high]));
-      if (!(await followUntilCaughtUp(following, admin, store, start, target, version.version))) {
-        // The projector's fatal failure, rethrown as it was caught (an Error or not).
+      /** The projector's fatal failure, rethrown as it was caught (an Error or not). */
+      const throwIfFatal = () => {
         // eslint-disable-next-line @typescript-eslint/only-throw-error
         if (fatal !== undefined) throw fatal;
-        return { version: version.version, outcome: 'interrupted' };
-      }
+      };
+      const caughtUp = await followUntilCaughtUp(
+        following,
+        admin,
+        store,
+        start,
+        target,
+        version.version,
+      );
+      throwIfFatal();
+      if (!caughtUp) return { version: version.version, outcome: 'interrupted' };
       const leftOut = transient.size > 0 ? Object.fromEntries(transient) : undefined;
       await markReady(options.pool, version.version, leftOut);
       if (leftOut !== undefined && !options.acceptTransientDeadLetters) {
@@ -202,7 +211,10 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult> {
       }
       // The projector keeps running until the switch: the new version must be at or past
       // the live one on every partition when it goes live.
-      const switched = await switchWhenAhead(options, version.version);
+      // Given the signal that a fatal failure aborts too: a projector that stopped would
+      // never bring the version ahead.
+      const switched = await switchWhenAhead(following, version.version);
+      throwIfFatal();
       if (!switched) return { version: version.version, outcome: 'ready' };
       log.info(
         { version: version.version, previous: switched.from },
