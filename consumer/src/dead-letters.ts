@@ -1,5 +1,5 @@
 import type { KafkaMessage, Message } from 'kafkajs';
-import type { ProducerHandle } from '@catchall/core';
+import { producerFailure, type ProducerHandle } from '@catchall/core';
 import type { DeadLetterReason } from './record-decoder';
 
 /** A refused record, where it came from, and why. */
@@ -102,9 +102,10 @@ export function createDeadLetters(options: {
   async function sendChunk(messages: Message[]): Promise<void> {
     const producer = await options.producer.get();
     await producer.send({ topic: options.topic, acks: -1, messages }).catch((err: unknown) => {
-      // A failed send poisons the idempotent producer (see ProducerHandle.replace).
+      // A failed send poisons the idempotent producer (see ProducerHandle.replace); a
+      // failure the new producer mends is retriable.
       options.producer.replace(producer);
-      throw err;
+      throw producerFailure(err);
     });
   }
 

@@ -1,7 +1,7 @@
-import { KafkaJSError, type Message, type Producer, type Transaction } from 'kafkajs';
+import type { Message, Producer, Transaction } from 'kafkajs';
 import {
   errors,
-  isRetriable,
+  mayPassOnNewProducer,
   type CatchallError,
   type Logger,
   type ProducerHandle,
@@ -102,48 +102,8 @@ function reason(err: unknown): string {
 }
 
 /**
- * Broker answers (Kafka protocol error names) that refuse the records or the credentials
- * themselves: a new producer gets the same answer.
- */
-const REFUSED_FOR_GOOD = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
-  'INVALID_TOPIC_EXCEPTION',
-  'POLICY_VIOLATION',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'UNSUPPORTED_VERSION',
-  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
-]);
-
-/**
- * Whether the same records may be committed by the next transaction. `isRetriable` decides,
- * with one addition: kafkajs's `retriable: false` says that kafkajs may not retry the call on
- * the same producer, and the publisher replaces the producer after any failed transaction
- * (ProducerHandle.replace), so a failure of the producer's own state (fenced, an old epoch,
- * an unknown producer id or sequence, kafkajs's transaction state machine refusing a call:
- * a broker killed and restarted gives them) may pass. kafkajs marks these and its own
- * refusals of what it is given alike (a KafkaJSNonRetriableError without a protocol type),
- * so a Kafka error that is not a refusal for good (REFUSED_FOR_GOOD) counts as one that may
- * pass: the safe side, since a retry cannot lose an event and a 500 on a mendable failure
- * would tell the client to give it up. Errors of other origins (a programmer error) do not.
- */
-function mayPassOnNextProducer(err: unknown): boolean {
-  if (isRetriable(err)) return true;
-  if (!(err instanceof KafkaJSError)) return false;
-  const type = (err as { type?: unknown }).type;
-  if (typeof type === 'string' && REFUSED_FOR_GOOD.has(type)) return false;
-  const cause: unknown = err.cause;
-  if (cause === undefined || cause === err) return true;
-  return cause instanceof KafkaJSError && mayPassOnNextProducer(cause);
-}
-
-/**
  * The answer to every request of a failed transaction:
- * - when it may pass on the next try (mayPassOnNextProducer: Kafka unreachable, a leader
+ * - when it may pass on the next try (mayPassOnNewProducer: Kafka unreachable, a leader
  *   moving, kafkajs's retries run out on such a failure, a fenced producer): 503 with
  *   Retry-After, `CATCHALL_UNAVAILABLE` when the commit was not sent (nothing is visible to
  *   read_committed readers), `CATCHALL_COMMIT_UNKNOWN` when it was;
@@ -152,7 +112,7 @@ function mayPassOnNextProducer(err: unknown): boolean {
  *   `cause`, logged with the request by the HTTP shell.
  */
 export function toHttpError(err: unknown, commitSent: boolean): CatchallError {
-  if (!mayPassOnNextProducer(err)) return Object.assign(errors.internal(), { cause: err });
+  if (!mayPassOnNewProducer(err)) return Object.assign(errors.internal(), { cause: err });
   return commitSent
     ? errors.commitUnknown(reason(err))
     : errors.unavailable(`Kafka (${reason(err)})`);

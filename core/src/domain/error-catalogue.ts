@@ -245,6 +245,12 @@ export const errorCatalogue = {
       'another member moved the position of a partition first; the flush is dropped and read again',
     retriable: true,
   },
+  producerFailed: {
+    code: 'CATCHALL_PRODUCER_FAILED',
+    message:
+      'a Kafka producer failed in a way a new producer mends (fenced, an unknown producer id or sequence after a broker restart); the producer is replaced',
+    retriable: true,
+  },
   consumerGroup: {
     code: 'CATCHALL_CONSUMER_GROUP',
     message: 'the consumer group itself failed (a heartbeat); kafkajs rejoins or is replaced',

@@ -1,5 +1,64 @@
-import type { Producer } from 'kafkajs';
+import { KafkaJSError, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { errorCatalogue } from '../domain/error-catalogue';
+import { isRetriable } from './retriable';
+
+/**
+ * Broker answers (Kafka protocol error names) that refuse the records or the credentials
+ * themselves: a new producer gets the same answer.
+ */
+const REFUSED_FOR_GOOD = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'POLICY_VIOLATION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_VERSION',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+]);
+
+/**
+ * Whether a failed send may pass on a new producer (ProducerHandle.replace). `isRetriable`
+ * decides, with one addition: kafkajs's `retriable: false` says that kafkajs may not retry
+ * the call on the same producer, and a failure of the producer's own state (fenced, an old
+ * epoch, an unknown producer id or sequence, kafkajs's transaction state machine refusing a
+ * call: a broker killed and restarted gives them) passes on a new one. kafkajs marks these
+ * and its own refusals of what it is given alike (a KafkaJSNonRetriableError without a
+ * protocol type), so a Kafka error that is not a refusal for good (REFUSED_FOR_GOOD) counts
+ * as one that may pass: the safe side, since a retry cannot lose an event and giving up on a
+ * mendable failure would. Errors of other origins (a programmer error) do not.
+ */
+export function mayPassOnNewProducer(err: unknown): boolean {
+  if (isRetriable(err)) return true;
+  if (!(err instanceof KafkaJSError)) return false;
+  const type = (err as { type?: unknown }).type;
+  if (typeof type === 'string' && REFUSED_FOR_GOOD.has(type)) return false;
+  const cause: unknown = err.cause;
+  if (cause === undefined || cause === err) return true;
+  return cause instanceof KafkaJSError && mayPassOnNewProducer(cause);
+}
+
+/** A send failed in a way a new producer mends (see mayPassOnNewProducer): retriable. */
+export class ProducerFailed extends Error {
+  readonly code = errorCatalogue.producerFailed.code;
+  readonly retriable = errorCatalogue.producerFailed.retriable;
+}
+
+/**
+ * The failure of a send on a producer that is then replaced, as retry logic should see it:
+ * one that may pass on the new producer but that kafkajs marked not retriable becomes a
+ * ProducerFailed with the failure as its cause; any other is returned as it is.
+ */
+export function producerFailure(err: unknown): unknown {
+  if (isRetriable(err) || !mayPassOnNewProducer(err)) return err;
+  const type = (err as { type?: unknown }).type;
+  const name = typeof type === 'string' ? type : (err as Error).name;
+  return new ProducerFailed(`Kafka producer failed (${name}); it is replaced`, { cause: err });
+}
 
 export interface ProducerHandle {
   /** The connected producer, connecting one first if needed. */
