@@ -6,6 +6,8 @@ import {
   fetchedBatch,
   jsonDecoder,
   jsonRecord,
+  inMemoryPartitionWork,
+  eventRecords,
 } from '../../test/support/in-memory-ports';
 import { testLogger } from '../../test/support/logger';
 import { createConsumerMetrics } from './metrics';
@@ -14,18 +16,8 @@ import { createPartitionWork } from './partition-work';
 
 function setUp() {
   const store = createInMemoryStore();
-  const deadLetters = createInMemoryDeadLetters();
-  const seeks: number[] = [];
+  const { work, seeks, deadLetters } = inMemoryPartitionWork(store);
   let heartbeats = 0;
-  const work = createPartitionWork({
-    codec: jsonDecoder,
-    store: () => store,
-    deadLetters,
-    seek: (_partition, offset) => seeks.push(offset),
-    commitHint: () => Promise.resolve(),
-    metrics: createConsumerMetrics(createMetricsRegistry('test')),
-    log: testLogger(),
-  });
   const state = createPartitionState('events', 0);
   const control = {
     isStale: () => false,
@@ -39,8 +31,7 @@ function setUp() {
   return { store, deadLetters, seeks, work, state, apply, heartbeats: () => heartbeats };
 }
 
-const events = (from: number, domains: string[]) =>
-  domains.map((domain, i) => jsonRecord(from + i, { domain }));
+const events = eventRecords;
 
 describe('partition work', () => {
   it('given a batch of events, when it is applied and flushed, then the counts and the position commit together', async () => {

@@ -8,6 +8,8 @@ import {
   jsonDecoder,
   jsonRecord,
   type InMemoryStore,
+  inMemoryPartitionWork,
+  eventRecords,
 } from '../../test/support/in-memory-ports';
 import { testLogger } from '../../test/support/logger';
 import { waitFor } from '../../test/support/wait';
@@ -128,17 +130,7 @@ describe('partition supervision', () => {
  * supervision, with the seeks it asks of its consumer and the batch control kafkajs gives.
  */
 function member(store: InMemoryStore, deadLetters = createInMemoryDeadLetters()) {
-  const metrics = createConsumerMetrics(createMetricsRegistry('test'));
-  const seeks: number[] = [];
-  const work = createPartitionWork({
-    codec: jsonDecoder,
-    store: () => store,
-    deadLetters,
-    seek: (_partition, offset) => seeks.push(offset),
-    commitHint: () => Promise.resolve(),
-    metrics,
-    log: testLogger(),
-  });
+  const { work, seeks, metrics } = inMemoryPartitionWork(store, deadLetters);
   const partitions = createPartitions({
     topic: 'events',
     work,
@@ -154,8 +146,7 @@ function member(store: InMemoryStore, deadLetters = createInMemoryDeadLetters())
   return { partitions, work, seeks, apply, flush, deadLetters };
 }
 
-const eventsFrom = (from: number, domains: string[]) =>
-  domains.map((domain, i) => jsonRecord(from + i, { domain }));
+const eventsFrom = eventRecords;
 
 describe('a partition revoked and assigned again', () => {
   it('given the partition was revoked or the consumer is stopping before its batch is applied (stale), then nothing of it is folded, read or flushed', async () => {

@@ -1,5 +1,11 @@
 import type { KafkaMessage, Message, Producer, ProducerRecord, Transaction } from 'kafkajs';
-import { PostgresFailure, type DomainDelta, type ProducerHandle } from '@catchall/core';
+import {
+  PostgresFailure,
+  createMetricsRegistry,
+  mergeDeltas,
+  type DomainDelta,
+  type ProducerHandle,
+} from '@catchall/core';
 import type {
   DeadLetter,
   DeadLetters,
@@ -8,7 +14,9 @@ import type {
   PartitionFlush,
   ProjectionStore,
 } from '@catchall/consumer';
+import { createConsumerMetrics, createPartitionWork } from '@catchall/consumer';
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
+import { testLogger } from './logger';
 
 /**
  * In-memory implementations of the projector's own ports (store, dead letters, decoder) and of
@@ -51,20 +59,7 @@ export function createInMemoryStore(version = 1): InMemoryStore {
           return Promise.reject(new PostgresFailure('refused', '23514', refusal));
         }
       }
-      for (const [domain, d] of flush.deltas) {
-        const row = rows.get(domain);
-        rows.set(
-          domain,
-          row === undefined
-            ? { ...d }
-            : {
-                delivered: row.delivered + d.delivered,
-                bounced: row.bounced + d.bounced,
-                firstEventAt: Math.min(row.firstEventAt, d.firstEventAt),
-                lastEventAt: Math.max(row.lastEventAt, d.lastEventAt),
-              },
-        );
-      }
+      for (const [domain, d] of flush.deltas) rows.set(domain, mergeDeltas(rows.get(domain), d));
       stored.set(flush.partition, flush.next);
       store.flushes.push(flush);
       return Promise.resolve('committed');
@@ -255,4 +250,31 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
     close: () => Promise.resolve(),
   };
   return handle;
+}
+
+/**
+ * Partition work over an in-memory store and dead letters, decoding jsonRecord values, with
+ * the seeks it asks of its consumer, in order.
+ */
+export function inMemoryPartitionWork(
+  store: InMemoryStore,
+  deadLetters: InMemoryDeadLetters = createInMemoryDeadLetters(),
+) {
+  const metrics = createConsumerMetrics(createMetricsRegistry('test'));
+  const seeks: number[] = [];
+  const work = createPartitionWork({
+    codec: jsonDecoder,
+    store: () => store,
+    deadLetters,
+    seek: (_partition, offset) => seeks.push(offset),
+    commitHint: () => Promise.resolve(),
+    metrics,
+    log: testLogger(),
+  });
+  return { work, seeks, metrics, deadLetters };
+}
+
+/** Records of one event each for `domains`, at offsets from `from` on. */
+export function eventRecords(from: number, domains: string[]): KafkaMessage[] {
+  return domains.map((domain, i) => jsonRecord(from + i, { domain }));
 }

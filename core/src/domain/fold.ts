@@ -37,6 +37,20 @@ export function evolve(state: DomainDelta | undefined, event: CountedEvent): Dom
   };
 }
 
+/**
+ * Adds delta `b` to delta `a`: counts add, times take min/max. The read model's upsert applies
+ * the same rule in SQL (consumer/src/projection-store.ts) to a stored row and a flush's delta.
+ */
+export function mergeDeltas(a: DomainDelta | undefined, b: DomainDelta): DomainDelta {
+  if (a === undefined) return { ...b };
+  return {
+    delivered: a.delivered + b.delivered,
+    bounced: a.bounced + b.bounced,
+    firstEventAt: Math.min(a.firstEventAt, b.firstEventAt),
+    lastEventAt: Math.max(a.lastEventAt, b.lastEventAt),
+  };
+}
+
 /** Folds many (domain, event) pairs into one delta per domain. */
 export function foldEvents(
   events: Iterable<{ domain: string; event: CountedEvent }>,
