@@ -15,6 +15,7 @@ const common = {
   moduleNameMapper: {
     '^@catchall/(core|schemas|consumer|producer-api|query-api|scripts)$': '<rootDir>/$1/src',
     '^@catchall/core/domain$': '<rootDir>/core/src/domain',
+    '^@catchall/schemas/contract$': '<rootDir>/schemas/src/contract',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };

@@ -64,7 +64,8 @@ export function createReadModel(options: { pool: pg.Pool; maxBatch?: number }): 
     } catch (err) {
       // Classified once (core's SQLSTATE classes): what may pass on retry is a 503.
       const failure = postgresFailure(err);
-      if (isRetriable(failure)) throw errors.unavailable('Postgres');
+      if (isRetriable(failure))
+        throw Object.assign(errors.unavailable('Postgres'), { cause: failure });
       throw failure;
     }
   }
