@@ -75,9 +75,16 @@ export interface ReadRecord {
   message: KafkaMessage;
 }
 
-/** Per partition: the first offset and the end (read committed: the last stable offset). */
-async function partitionEnds(kafka: Kafka, topic: string): Promise<Map<number, [number, number]>> {
-  const admin = kafka.admin();
+/**
+ * Per partition: the first offset and the end (read committed: the last stable offset; read
+ * uncommitted: the high watermark).
+ */
+async function partitionEnds(
+  kafka: Kafka,
+  topic: string,
+  readUncommitted: boolean,
+): Promise<Map<number, [number, number]>> {
+  const admin = kafka.admin({ readUncommitted });
   await admin.connect();
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
@@ -88,7 +95,9 @@ async function partitionEnds(kafka: Kafka, topic: string): Promise<Map<number, [
 }
 
 /**
- * Every committed record of the topic up to its current end, read with a throwaway group.
+ * Every committed record of the topic up to its current end, read with a throwaway group
+ * (with `readUncommitted`, every record appended, those of open and aborted transactions
+ * too; each message then has kafkajs's `batchContext`, with the producer id).
  * Read committed: records of aborted transactions and the transactions' markers are not
  * delivered, so a partition is read up to its end when a batch's last offset (markers
  * included, which only the batch events see) reaches it. A transaction answered as
@@ -99,13 +108,15 @@ export async function readAll(
   topic: string,
   timeoutMs = 20000,
   brokers?: string,
+  options: { readUncommitted?: boolean } = {},
 ): Promise<ReadRecord[]> {
+  const readUncommitted = options.readUncommitted ?? false;
   const kafka = testKafka(brokers);
   const deadline = Date.now() + timeoutMs;
   const records: ReadRecord[] = [];
   /** Per partition: the offset after the last one a batch reached. */
   const reached = new Map<number, number>();
-  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), readUncommitted });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -124,7 +135,7 @@ export async function readAll(
     });
     let previous = '';
     for (;;) {
-      const ends = await partitionEnds(kafka, topic);
+      const ends = await partitionEnds(kafka, topic, readUncommitted);
       await waitFor(
         `reading ${topic} to its end`,
         () => [...ends].every(([p, [low, high]]) => high === low || (reached.get(p) ?? 0) >= high),
