@@ -14,7 +14,7 @@ import type {
   PartitionFlush,
   ProjectionStore,
 } from '@catchall/consumer';
-import { createConsumerMetrics, createPartitionWork } from '@catchall/consumer';
+import { ClusterMismatch, createConsumerMetrics, createPartitionWork } from '@catchall/consumer';
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
 import { testLogger } from './logger';
 
@@ -38,6 +38,8 @@ export interface InMemoryStore extends ProjectionStore {
 export function createInMemoryStore(version = 1): InMemoryStore {
   const rows = new Map<string, DomainDelta>();
   const stored = new Map<number, number>();
+  /** The Kafka cluster of each topic's positions. */
+  const sources = new Map<string, string>();
   const store: InMemoryStore = {
     version,
     rows,
@@ -64,7 +66,14 @@ export function createInMemoryStore(version = 1): InMemoryStore {
       store.flushes.push(flush);
       return Promise.resolve('committed');
     },
-    claimSource: () => Promise.resolve(),
+    claimSource: (topic, clusterId) => {
+      const recorded = sources.get(topic) ?? clusterId;
+      sources.set(topic, recorded);
+      if (recorded === clusterId) return Promise.resolve();
+      return Promise.reject(
+        new ClusterMismatch(`topic ${topic} is of cluster ${recorded}, not ${clusterId}`),
+      );
+    },
     initPositions: (_topic, offsets) => {
       for (const [p, o] of offsets) if (!stored.has(p)) stored.set(p, o);
       return Promise.resolve();

@@ -1,0 +1,157 @@
+import type { DomainDelta } from '@catchall/core';
+import type { ProjectionStore } from '@catchall/consumer';
+
+/** A store to hold to the contract, and what it holds per domain (times in epoch ms). */
+export interface StoreUnderTest {
+  store: ProjectionStore;
+  rows(): Promise<Map<string, DomainDelta>>;
+}
+
+const delta = (delivered: number, bounced: number): DomainDelta => ({
+  delivered,
+  bounced,
+  firstEventAt: 1_700_000_000_000,
+  lastEventAt: 1_700_000_001_000,
+});
+
+/**
+ * The behaviour every ProjectionStore shares, as tests: run against the Postgres store
+ * (consumer/src/projection-store.int.test.ts) and the in-memory one the unit tests use
+ * (test/support/in-memory-ports.unit.test.ts), so that the fast tests stand on the same
+ * contract as the real store. `open` gives a fresh, empty store for each test.
+ */
+export function projectionStoreContract(open: () => Promise<StoreUnderTest>): void {
+  it('given no stored position, when a flush claims one, then counts and position are written together', async () => {
+    const { store, rows } = await open();
+    expect(await store.loadPosition('t', 0)).toBeNull();
+    const outcome = await store.flush({
+      topic: 't',
+      partition: 0,
+      expected: null,
+      next: 3,
+      deltas: new Map([
+        ['a.com', delta(2, 0)],
+        ['b.com', delta(0, 1)],
+      ]),
+    });
+    expect(outcome).toBe('committed');
+    expect(await store.loadPosition('t', 0)).toBe(3);
+    expect(Object.fromEntries(await rows())).toEqual({
+      'a.com': delta(2, 0),
+      'b.com': delta(0, 1),
+    });
+  });
+
+  it('adds to existing counts and widens the event time span', async () => {
+    const { store, rows } = await open();
+    await store.flush({
+      topic: 't',
+      partition: 0,
+      expected: null,
+      next: 1,
+      deltas: new Map([['a.com', delta(1, 0)]]),
+    });
+    const wider = {
+      delivered: 1,
+      bounced: 1,
+      firstEventAt: 1_600_000_000_000,
+      lastEventAt: 1_800_000_000_000,
+    };
+    await store.flush({
+      topic: 't',
+      partition: 0,
+      expected: 1,
+      next: 2,
+      deltas: new Map([['a.com', wider]]),
+    });
+    expect((await rows()).get('a.com')).toEqual({
+      delivered: 2,
+      bounced: 1,
+      firstEventAt: 1_600_000_000_000,
+      lastEventAt: 1_800_000_000_000,
+    });
+  });
+
+  it('refuses a flush from a stale position and writes nothing (compare-and-set)', async () => {
+    const { store, rows } = await open();
+    await store.flush({
+      topic: 't',
+      partition: 1,
+      expected: null,
+      next: 10,
+      deltas: new Map([['a.com', delta(10, 0)]]),
+    });
+    // A member that lost the partition still believes the position is where it read it.
+    const stale = await store.flush({
+      topic: 't',
+      partition: 1,
+      expected: null,
+      next: 12,
+      deltas: new Map([['a.com', delta(2, 0)]]),
+    });
+    expect(stale).toBe('conflict');
+    const behind = await store.flush({
+      topic: 't',
+      partition: 1,
+      expected: 8,
+      next: 12,
+      deltas: new Map([['a.com', delta(4, 0)]]),
+    });
+    expect(behind).toBe('conflict');
+    expect(await store.loadPosition('t', 1)).toBe(10);
+    expect((await rows()).get('a.com')).toEqual(delta(10, 0));
+  });
+
+  it('moves the position even when a flush has no counts (dead letters only)', async () => {
+    const { store } = await open();
+    expect(
+      await store.flush({ topic: 't', partition: 2, expected: null, next: 5, deltas: new Map() }),
+    ).toBe('committed');
+    expect(await store.loadPosition('t', 2)).toBe(5);
+  });
+
+  it('keeps partitions apart: each has its own position', async () => {
+    const { store, rows } = await open();
+    for (const [partition, next] of [
+      [0, 4],
+      [1, 9],
+    ] as const) {
+      await store.flush({
+        topic: 't',
+        partition,
+        expected: null,
+        next,
+        deltas: new Map([['a.com', delta(1, 0)]]),
+      });
+    }
+    expect(await store.loadPosition('t', 0)).toBe(4);
+    expect(await store.loadPosition('t', 1)).toBe(9);
+    expect((await rows()).get('a.com')).toEqual(delta(2, 0));
+  });
+
+  it('sets the starting positions of partitions that have none, and leaves stored ones alone', async () => {
+    const { store } = await open();
+    await store.flush({ topic: 't', partition: 0, expected: null, next: 7, deltas: new Map() });
+    await store.initPositions(
+      't',
+      new Map([
+        [0, 100],
+        [1, 50],
+      ]),
+    );
+    expect(await store.positions('t')).toEqual(
+      new Map([
+        [0, 7],
+        [1, 50],
+      ]),
+    );
+  });
+
+  it('accepts positions from the Kafka cluster they were read from and refuses another one', async () => {
+    const { store } = await open();
+    await store.claimSource('t', 'cluster-a');
+    await store.claimSource('t', 'cluster-a');
+    await expect(store.claimSource('t', 'cluster-b')).rejects.toThrow(/cluster-a.*cluster-b/s);
+    await store.claimSource('other-topic', 'cluster-b');
+  });
+}
