@@ -143,8 +143,7 @@ export function registerBatchRoute(
     { parseAs: 'buffer', bodyLimit: deps.maxBytes },
     (_req, body, done) => {
       try {
-        // No bytes at all is no body, as for JSON (a 400 below); blank lines are zero events.
-        done(null, (body as Buffer).length === 0 ? undefined : parseNdjson(body as Buffer));
+        done(null, parseNdjson(body as Buffer));
       } catch (err) {
         done(err as Error, undefined);
       }
