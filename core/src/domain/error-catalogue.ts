@@ -142,6 +142,13 @@ export const errorCatalogue = {
     message: 'Unsupported Content-Encoding %s: send gzip, deflate, br or identity',
     retriable: false,
   },
+  unsupportedTransferCoding: {
+    code: 'CATCHALL_UNSUPPORTED_TRANSFER_CODING',
+    statusCode: 501,
+    message:
+      'Unsupported Transfer-Encoding %s: send chunked alone (RFC 9112 section 6.1), and compress with Content-Encoding',
+    retriable: false,
+  },
   expectationFailed: {
     code: 'CATCHALL_EXPECTATION_FAILED',
     statusCode: 417,

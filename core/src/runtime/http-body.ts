@@ -62,6 +62,16 @@ export function acceptJsonBodies(app: FastifyInstance): void {
     }
   });
   app.addHook('preParsing', (request, _reply, payload, done) => {
+    // Node reads the chunked framing and hands any other transfer coding over undecoded: a
+    // coding we do not understand is 501 (RFC 9112 section 6.1), not a body read raw.
+    const transfer = request.headers['transfer-encoding'];
+    if (
+      transfer !== undefined &&
+      transfer.split(',').some((coding) => coding.trim().toLowerCase() !== 'chunked')
+    ) {
+      done(errors.unsupportedTransferCoding(JSON.stringify(transfer)), undefined);
+      return;
+    }
     const header = request.headers['content-encoding'];
     const coding = (header ?? '').trim().toLowerCase();
     // No body (neither length nor chunks, or a length of 0): nothing to decode, and a

@@ -289,6 +289,27 @@ describe('the service shell: every answer in the catalogue', () => {
     }
   });
 
+  it('answers a transfer coding other than chunked 501 with a code, instead of reading the body raw', async () => {
+    const json = JSON.stringify({ n: 'x' });
+    for (const coding of ['gzip, chunked', 'deflate,chunked', 'x-custom, chunked']) {
+      const response = await app.inject({
+        method: 'PUT',
+        url: '/things/example.com',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': coding },
+        payload: gzipSync(json),
+      });
+      expect({ coding, status: response.statusCode }).toEqual({ coding, status: 501 });
+      expectCatalogueBody(response.json(), 501, 'CATCHALL_UNSUPPORTED_TRANSFER_CODING');
+    }
+    const chunked = await app.inject({
+      method: 'PUT',
+      url: '/things/example.com',
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      payload: json,
+    });
+    expect(chunked.statusCode).toBe(200);
+  });
+
   it('applies the body limit to the decompressed bytes (413 with a code)', async () => {
     const bomb = gzipSync(Buffer.from(`{"n":"${'a'.repeat(100_000)}"}`));
     expect(bomb.length).toBeLessThan(1024);
@@ -393,6 +414,19 @@ describe('the service shell: answers Node gives before a route runs', () => {
       );
       expect({ host, status: answer.status }).toEqual({ host, status: 200 });
     }
+  });
+
+  it('answers a transfer coding other than chunked 501 on a real connection, as Node frames it', async () => {
+    const body = '{"n":"x"}';
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const head = (coding: string) =>
+      'PUT /things/example.com HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n' +
+      `Transfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n`;
+    const refused = parse(await rawExchange(port, head('gzip, chunked') + chunked));
+    expect(refused.status).toBe(501);
+    expectCatalogueBody(refused.body, 501, 'CATCHALL_UNSUPPORTED_TRANSFER_CODING');
+    const accepted = parse(await rawExchange(port, head('chunked') + chunked));
+    expect(accepted.status).toBe(200);
   });
 
   it('answers CONNECT with 405, Allow and a code instead of closing the connection', async () => {
