@@ -41,7 +41,9 @@ export async function createTestTopic(
   await admin.connect();
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      // Waited for below: kafkajs's own wait gives up on a broker that has just started and
+      // answers UNKNOWN_TOPIC_OR_PARTITION for a moment after the creation.
+      waitForLeaders: false,
       topics: [
         {
           topic: name,
@@ -50,6 +52,12 @@ export async function createTestTopic(
         },
         { topic: deadLetterTopic(name), numPartitions: 1 },
       ],
+    });
+    await waitFor(`leaders for ${name}`, async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [name, deadLetterTopic(name)] });
+      return topics.every(
+        (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+      );
     });
   } finally {
     await admin.disconnect();
