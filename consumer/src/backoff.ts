@@ -34,15 +34,20 @@ export function createBackoff(options: {
   let timer: NodeJS.Timeout | undefined;
   let failedDuring: string | undefined;
 
+  /** Set by stop(): a recovery still running neither resumes nor schedules another. */
+  let stopped = false;
+
   function schedule(): void {
     timer = setTimeout(() => {
       options.recover().then(
         () => {
+          if (stopped) return;
           timer = undefined;
           options.onPausedChange?.(false);
           options.resume();
         },
         (err: unknown) => {
+          if (stopped) return;
           options.logger.error({ err, retryInMs: delay }, 'recovery failed; will retry');
           delay = Math.min(delay * 2, max);
           schedule();
@@ -72,6 +77,7 @@ export function createBackoff(options: {
     },
     paused: () => timer !== undefined,
     stop() {
+      stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
     },

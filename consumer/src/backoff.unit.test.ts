@@ -84,6 +84,25 @@ describe('backoff', () => {
     expect(backoff.paused()).toBe(false);
   });
 
+  it('given stop while a recovery runs, then that recovery neither resumes nor schedules another', async () => {
+    for (const outcome of ['succeeds', 'fails'] as const) {
+      let settle: () => void = () => undefined;
+      const { backoff, calls } = setUp(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            settle = outcome === 'succeeds' ? resolve : () => reject(new Error('still down'));
+          }),
+      );
+      backoff.fail(new Error('down'), 'flush');
+      await jest.advanceTimersByTimeAsync(100);
+      expect(calls).toEqual(['pause', 'recover']);
+      backoff.stop();
+      settle();
+      await jest.advanceTimersByTimeAsync(1000);
+      expect({ outcome, calls }).toEqual({ outcome, calls: ['pause', 'recover'] });
+    }
+  });
+
   it('keeps doubling while recovery fails, whatever succeeds meanwhile', async () => {
     let failing = 3;
     const { backoff, calls } = setUp(() =>

@@ -96,8 +96,18 @@ export function createPartitions(options: {
         // Before resuming: read the stored position again and seek there, always: the
         // consumer fetched past what was dropped, and a task that ran in between (reading
         // the partition's end, say) may have read the position without seeking.
-        recover: () => state.run(() => work.resync(state)),
-        resume: () => consumer.resume(partition),
+        // A recovery that fails in a way retrying cannot mend (a missing table, a bug) stops
+        // the projector, as any other such failure does, instead of retrying it for good.
+        recover: () =>
+          state
+            .run(() => work.resync(state))
+            .catch((err: unknown) => {
+              if (isRetriable(err)) throw err;
+              stop(err, 'recover', partition, state.position ?? 0);
+            }),
+        resume: () => {
+          if (fatal === undefined) consumer.resume(partition);
+        },
         logger: log.child({ partition }),
         onPausedChange: () => metrics.paused.set(pausedPartitions().length > 0 ? 1 : 0),
       });

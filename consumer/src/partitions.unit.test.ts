@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import { createMetricsRegistry } from '@catchall/core';
+import { PostgresFailure, createMetricsRegistry } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import {
   createInMemoryDeadLetters,
@@ -80,6 +80,37 @@ describe('partition supervision', () => {
     await waitFor('the partition to resume after its backoff', () => paused.length === 2);
     expect(paused).toEqual(['pause 0', 'resume 0']);
     expect(seeks).toEqual([0]);
+    await partitions.close();
+  });
+
+  it('given a paused partition whose recovery fails in a way retrying cannot mend, then it stops the projector instead of retrying for good, and does not resume', async () => {
+    const store = createInMemoryStore();
+    const { work, metrics } = inMemoryPartitionWork(store);
+    const calls: string[] = [];
+    const fatal: unknown[] = [];
+    const partitions = createPartitions({
+      topic: 'events',
+      work,
+      consumer: {
+        pause: (p) => calls.push(`pause ${p ?? 'all'}`),
+        resume: (p) => calls.push(`resume ${p ?? 'all'}`),
+      },
+      stallMs: 60000,
+      metrics,
+      log: testLogger(),
+      onFatal: (err) => fatal.push(err),
+    });
+    partitions.assigned([0]);
+    // The recovery reads the stored position: the table is gone (SQLSTATE 42P01).
+    const missing = new PostgresFailure('failed', '42P01', new Error('relation does not exist'));
+    jest.spyOn(store, 'loadPosition').mockRejectedValue(missing);
+    const down = new PostgresFailure('unavailable', undefined, new Error('connection lost'));
+    await partitions.guarded(0, 'flush', () => Promise.reject(down));
+    expect(calls).toEqual(['pause 0']);
+    await waitFor('the projector to stop', () => fatal.length > 0);
+    expect(fatal).toEqual([missing]);
+    expect(partitions.failure()).toBe(missing);
+    expect(calls).toEqual(['pause 0', 'pause all']);
     await partitions.close();
   });
 
