@@ -51,6 +51,12 @@ export function createPool(options: {
 /** SQLSTATE classes (PostgreSQL, Appendix A) whose failures may pass when tried again. */
 const TRANSIENT_CLASSES = new Set(['08', '40', '53', '57', '58']);
 const TRANSIENT_STATES = new Set(['55P03', '55006']);
+/**
+ * In those classes, states that a wrong request or a broken installation gives, not a passing
+ * condition: 08P01 protocol violation (a statement sent with the wrong number of parameters),
+ * 58P01 and 58P02 (a file of the server missing or already there).
+ */
+const LASTING_STATES = new Set(['08P01', '58P01', '58P02']);
 /** Data exception, integrity constraint violation: the values were refused. */
 const REFUSED_CLASSES = new Set(['22', '23']);
 
@@ -105,7 +111,8 @@ export function postgresFailure(err: unknown): unknown {
   if (!(err instanceof pg.DatabaseError)) return new PostgresFailure('unavailable', undefined, err);
   const state = err.code ?? '';
   const kind: PostgresFailureKind =
-    TRANSIENT_CLASSES.has(state.slice(0, 2)) || TRANSIENT_STATES.has(state)
+    (TRANSIENT_CLASSES.has(state.slice(0, 2)) && !LASTING_STATES.has(state)) ||
+    TRANSIENT_STATES.has(state)
       ? 'unavailable'
       : REFUSED_CLASSES.has(state.slice(0, 2))
         ? 'refused'

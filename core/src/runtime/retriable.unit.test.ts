@@ -58,6 +58,9 @@ describe('postgresFailure', () => {
     ['23514', 'refused', false],
     ['42703', 'failed', false],
     ['XX000', 'failed', false],
+    // In the transient classes, but a wrong statement or a broken installation.
+    ['08P01', 'failed', false],
+    ['58P01', 'failed', false],
   ])('classifies SQLSTATE %s as %s', (sqlState, kind, retriable) => {
     const failure = postgresFailure(serverError(sqlState)) as PostgresFailure;
     expect(failure).toBeInstanceOf(PostgresFailure);
