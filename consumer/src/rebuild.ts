@@ -253,12 +253,15 @@ async function switchWhenAhead(
   version: number,
 ): Promise<{ from: number; to: number } | null> {
   for (;;) {
+    // Never after an abort: a projector that stopped for good (or a caller that gave up)
+    // must not see its version go live.
+    if (options.signal?.aborted) return null;
     // Reached only when nothing was left out, or the caller accepted what was.
     const switched = await switchLive(options.pool, version, {
       notBehindOn: options.topic,
       acceptLeftOut: options.acceptTransientDeadLetters,
     });
-    if (switched || options.signal?.aborted) return switched;
+    if (switched) return switched;
     await sleep(options.flushIntervalMs, options.signal);
   }
 }
