@@ -35,9 +35,20 @@ export interface InMemoryStore extends ProjectionStore {
   failures: Error[];
 }
 
-export function createInMemoryStore(version = 1): InMemoryStore {
+/**
+ * `stored` holds the positions of `topic`; those of any other topic are kept apart, as the
+ * Postgres store keys them by version, topic and partition.
+ */
+export function createInMemoryStore(version = 1, topic = 'events'): InMemoryStore {
   const rows = new Map<string, DomainDelta>();
   const stored = new Map<number, number>();
+  const otherTopics = new Map<string, Map<number, number>>();
+  const positionsOf = (t: string) => {
+    if (t === topic) return stored;
+    const positions = otherTopics.get(t) ?? new Map<number, number>();
+    otherTopics.set(t, positions);
+    return positions;
+  };
   /** The Kafka cluster of each topic's positions. */
   const sources = new Map<string, string>();
   const store: InMemoryStore = {
@@ -47,11 +58,11 @@ export function createInMemoryStore(version = 1): InMemoryStore {
     flushes: [],
     refused: new Set(),
     failures: [],
-    loadPosition: (_topic, partition) => Promise.resolve(stored.get(partition) ?? null),
+    loadPosition: (t, partition) => Promise.resolve(positionsOf(t).get(partition) ?? null),
     flush(flush): Promise<FlushOutcome> {
       const failure = store.failures.shift();
       if (failure) return Promise.reject(failure);
-      const current = stored.get(flush.partition) ?? null;
+      const current = positionsOf(flush.topic).get(flush.partition) ?? null;
       if (current !== flush.expected) return Promise.resolve('conflict');
       for (const domain of flush.deltas.keys()) {
         if (store.refused.has(domain)) {
@@ -62,7 +73,7 @@ export function createInMemoryStore(version = 1): InMemoryStore {
         }
       }
       for (const [domain, d] of flush.deltas) rows.set(domain, mergeDeltas(rows.get(domain), d));
-      stored.set(flush.partition, flush.next);
+      positionsOf(flush.topic).set(flush.partition, flush.next);
       store.flushes.push(flush);
       return Promise.resolve('committed');
     },
@@ -74,11 +85,12 @@ export function createInMemoryStore(version = 1): InMemoryStore {
         new ClusterMismatch(`topic ${topic} is of cluster ${recorded}, not ${clusterId}`),
       );
     },
-    initPositions: (_topic, offsets) => {
-      for (const [p, o] of offsets) if (!stored.has(p)) stored.set(p, o);
+    initPositions: (t, offsets) => {
+      const positions = positionsOf(t);
+      for (const [p, o] of offsets) if (!positions.has(p)) positions.set(p, o);
       return Promise.resolve();
     },
-    positions: () => Promise.resolve(new Map(stored)),
+    positions: (t) => Promise.resolve(new Map(positionsOf(t))),
     ping: () => Promise.resolve(),
   };
   return store;

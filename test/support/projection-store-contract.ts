@@ -129,6 +129,40 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
     expect((await rows()).get('a.com')).toEqual(delta(2, 0));
   });
 
+  it('keeps topics apart: the same partition of another topic has its own position', async () => {
+    const { store } = await open();
+    await store.flush({ topic: 't', partition: 0, expected: null, next: 4, deltas: new Map() });
+    expect(await store.loadPosition('other', 0)).toBeNull();
+    expect(
+      await store.flush({
+        topic: 'other',
+        partition: 0,
+        expected: null,
+        next: 2,
+        deltas: new Map(),
+      }),
+    ).toBe('committed');
+    expect(await store.loadPosition('t', 0)).toBe(4);
+    expect(await store.positions('other')).toEqual(new Map([[0, 2]]));
+  });
+
+  it('refuses a flush that expects a position where none is stored, or one ahead of it', async () => {
+    const { store, rows } = await open();
+    const expecting = (expected: number) =>
+      store.flush({
+        topic: 't',
+        partition: 3,
+        expected,
+        next: expected + 1,
+        deltas: new Map([['a.com', delta(1, 0)]]),
+      });
+    expect(await expecting(5)).toBe('conflict');
+    await store.flush({ topic: 't', partition: 3, expected: null, next: 5, deltas: new Map() });
+    expect(await expecting(7)).toBe('conflict');
+    expect(await store.loadPosition('t', 3)).toBe(5);
+    expect((await rows()).size).toBe(0);
+  });
+
   it('sets the starting positions of partitions that have none, and leaves stored ones alone', async () => {
     const { store } = await open();
     await store.flush({ topic: 't', partition: 0, expected: null, next: 7, deltas: new Map() });
@@ -152,6 +186,10 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
     await store.claimSource('t', 'cluster-a');
     await store.claimSource('t', 'cluster-a');
     await expect(store.claimSource('t', 'cluster-b')).rejects.toThrow(/cluster-a.*cluster-b/s);
+    await expect(store.claimSource('t', 'cluster-b')).rejects.toMatchObject({
+      code: 'CATCHALL_CLUSTER_MISMATCH',
+      retriable: false,
+    });
     await store.claimSource('other-topic', 'cluster-b');
   });
 }
