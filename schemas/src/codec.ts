@@ -54,11 +54,27 @@ export interface EventDecoderOptions extends UnknownSchemaPolicy {
 }
 
 /**
+ * The schema text the registry answers for `id` (Confluent API `GET /schemas/ids/{id}`,
+ * field `schema`), or undefined when the answer holds none or does not come within 5 s.
+ */
+async function schemaTextOf(registryUrl: string, id: number): Promise<string | undefined> {
+  try {
+    const response = await fetch(`${registryUrl.replace(/\/$/, '')}/schemas/ids/${id}`, {
+      signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
+    });
+    const body = (await response.json()) as { schema?: unknown };
+    return response.ok && typeof body.schema === 'string' ? body.schema : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The schema registry at `registryUrl` as the decoder's lookup port (Confluent API
  * `GET /schemas/ids/{id}`, through @kafkajs/confluent-schema-registry): 404 is `not-found`,
  * any other HTTP answer (mappersmith reports a failed connection as 400) or none within 5 s
- * rejects with RegistryError `registryUnavailable`, a schema the client cannot parse is
- * `unparseable`.
+ * rejects with RegistryError `registryUnavailable`, as does an answer that holds no schema;
+ * a schema the client cannot parse (avsc refuses it) is `unparseable`.
  */
 function registryLookup(registryUrl: string) {
   const registry = new SchemaRegistry(
@@ -77,6 +93,15 @@ function registryLookup(registryUrl: string) {
       if (typeof status === 'number' || err instanceof LookupTimeout) {
         throw new RegistryError(
           `schema registry lookup of id ${id} failed: ${(err as Error).message}`,
+          'registryUnavailable',
+        );
+      }
+      // The client failed on the answer. Only a schema the registry really holds and avsc
+      // refuses is unparseable for good; an answer holding no schema (a proxy's page, an
+      // empty body: the client reports both alike) is the registry's fault, retried.
+      if ((await schemaTextOf(registryUrl, id)) === undefined) {
+        throw new RegistryError(
+          `schema registry lookup of id ${id} gave no schema: ${(err as Error).message}`,
           'registryUnavailable',
         );
       }
