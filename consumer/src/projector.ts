@@ -94,9 +94,8 @@ export function createProjector(options: ProjectorOptions): Projector {
   let readingEnds = false;
 
   /**
-   * pause, resume and seek on a consumer that crashed throw ("Consumer group was not
-   * initialized"); its replacement starts from the stored positions anyway, so the call
-   * has nothing left to do.
+   * pause, resume and seek on a crashed consumer throw ("Consumer group was not initialized");
+   * its replacement starts from the stored positions anyway: the call has nothing left to do.
    */
   function onConsumer(what: string, call: (c: Consumer) => void): void {
     if (!consumer) return;
@@ -289,8 +288,11 @@ export function createProjector(options: ProjectorOptions): Projector {
         await partitions.each('switch', (state) => work.resync(state));
         log.info({ from, to: next.version }, 'now writing another read model version');
       } finally {
-        onConsumer('resume', (c) => c.resume(on(undefined)));
-        for (const p of partitions.paused()) onConsumer('pause', (c) => c.pause(on(p)));
+        // Not after a stop or a failure for good: those paused the whole topic on purpose.
+        if (!stopping && partitions.failure() === undefined) {
+          onConsumer('resume', (c) => c.resume(on(undefined)));
+          for (const p of partitions.paused()) onConsumer('pause', (c) => c.pause(on(p)));
+        }
       }
     },
     version: () => store.version,
