@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const { app, projector, lifecycle } = await buildConsumer(config, logger, (err) => {
     // Exit non-zero so that the orchestrator (or npm start) restarts the projector.
     void lifecycle
-      .shutdown(`projector stopped: ${(err as Error).message ?? String(err)}`)
+      .shutdown(`projector stopped: ${err instanceof Error ? err.message : String(err)}`)
       .finally(() => process.exit(1));
   });
   lifecycle.installSignalHandlers();

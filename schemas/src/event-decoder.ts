@@ -29,6 +29,9 @@ export type WriterSchemaAnswer =
  */
 export type WriterSchemaLookup = (id: number) => Promise<WriterSchemaAnswer>;
 
+/** Unknown schema ids remembered at most (a few MB). */
+const MAX_UNKNOWN_IDS = 100_000;
+
 /** Default of EventDecoderOptions.unknownSchemaRetryMs (and of SCHEMA_UNKNOWN_RETRY_MS). */
 export const DEFAULT_UNKNOWN_SCHEMA_RETRY_MS = 30000;
 
@@ -73,7 +76,11 @@ export function createSchemaDecoder(
   const readSame: EventReader = (body) => readerType.fromBuffer(body) as DecodedDomainEvent;
   const loading = new Map<number, Promise<EventReader>>();
   const loaded = new Map<number, EventReader>();
-  /** Ids the registry answered 404 for: since when, and when it was last asked. */
+  /**
+   * Ids the registry answered 404 for: since when, and when it was last asked. At most
+   * MAX_UNKNOWN_IDS, the oldest forgotten first (a storm of random ids must not grow it
+   * without bound); a forgotten id is only asked about again.
+   */
   const unknown = new Map<number, { since: number; askedAt: number }>();
   /** When an unknown id was last given up (dead-lettered). */
   let lastGaveUp = -Infinity;
@@ -111,6 +118,7 @@ export function createSchemaDecoder(
     const entry = unknown.get(id) ?? { since, askedAt: at };
     entry.askedAt = at;
     unknown.set(id, entry);
+    if (unknown.size > MAX_UNKNOWN_IDS) unknown.delete(unknown.keys().next().value!);
     return verdict(id, entry.since);
   }
 

@@ -110,6 +110,19 @@ describe('the event decoder behind its lookup port', () => {
     expect(await reason(decoder.decode(encoded(11)))).toBe('retry');
   });
 
+  it('remembers at most 100,000 unknown ids: a storm of random ids does not grow it without bound', async () => {
+    const { decoder, asked } = setUp();
+    await decoder.decode(encoded(1)).catch(() => undefined);
+    // Within a second an unknown id is not asked again...
+    await decoder.decode(encoded(1)).catch(() => undefined);
+    expect(asked.filter((id) => id === 1)).toHaveLength(1);
+    for (let id = 2; id <= 100_001; id += 1)
+      await decoder.decode(encoded(id)).catch(() => undefined);
+    // ...unless 100,000 ids came after it: it was forgotten, and is asked about again.
+    await decoder.decode(encoded(1)).catch(() => undefined);
+    expect(asked.filter((id) => id === 1)).toHaveLength(2);
+  });
+
   it('given the registry cannot be asked, when the lookup fails, then the failure is passed on and not cached', async () => {
     const { decoder, schemas, failures, asked } = setUp();
     schemas.set(7, { kind: 'found', schema: contractType });
