@@ -178,7 +178,18 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
+  /** Sends `batch` in one transaction (see transact), then counts its records out of the queue. */
   async function send(handle: ProducerHandle, batch: Pending[]): Promise<void> {
+    try {
+      await transact(handle, batch);
+    } finally {
+      queuedRecords -= batch.reduce((n, p) => n + p.messages.length, 0);
+      metrics.queueDepth.set(queuedRecords);
+    }
+  }
+
+  /** One transaction holding the records of `batch`, each request answered by its outcome. */
+  async function transact(handle: ProducerHandle, batch: Pending[]): Promise<void> {
     const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((p) => p.messages);
     let producer: Producer | undefined;
     let committing = false;
@@ -205,12 +216,16 @@ export function createPublisher(options: PublisherOptions): Publisher {
     } catch (err) {
       lastSendFailed = true;
       if (producer) handle.replace(producer);
+      // Records Kafka refuses for good (too large, say) fail the whole transaction, also for
+      // the requests that shared it: nothing was committed, so each request is sent again
+      // alone, and only the refused one is refused.
+      if (!committing && batch.length > 1 && !mayPassOnNewProducer(err)) {
+        for (const p of batch) await transact(handle, [p]);
+        return;
+      }
       // Before the commit request nothing is visible; once it is sent, it may have landed.
       const httpError = toHttpError(err, committing);
       for (const p of batch) p.reject(httpError);
-    } finally {
-      queuedRecords -= messages.length;
-      metrics.queueDepth.set(queuedRecords);
     }
   }
 

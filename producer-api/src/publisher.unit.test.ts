@@ -1,4 +1,4 @@
-import { KafkaJSConnectionError, type Message } from 'kafkajs';
+import { KafkaJSConnectionError, KafkaJSProtocolError, type Message } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { errorCatalogue } from '@catchall/core';
 import { createInMemoryProducerHandle } from '../../test/support/in-memory-ports';
@@ -217,5 +217,32 @@ describe('the publisher', () => {
     expect(kafka.transactions.map((t) => [t.requests.length, t.outcome])).toEqual([[2, 'aborted']]);
     expect(kafka.committed).toEqual([]);
     expect(kafka.replaced).toBe(1);
+  });
+  it('given requests sharing a transaction and one of them refused for good by Kafka, then each is sent again alone: the others are committed and only the refused one gets 500', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 50 });
+    kafka.failure = {
+      at: 'send',
+      error: new KafkaJSProtocolError(
+        Object.assign(new Error('The request included a message larger than allowed'), {
+          type: 'MESSAGE_TOO_LARGE',
+          code: 10,
+          retriable: false,
+        }),
+      ),
+      when: (messages) => messages.some((m) => m.key === 'too.large.example'),
+    };
+    const good = watch(publisher.publish([message('a.example', 10)]));
+    const refused = watch(publisher.publish([message('too.large.example', 10)]));
+    const other = watch(publisher.publish([message('b.example', 10)]));
+    await jest.advanceTimersByTimeAsync(50);
+    expect([good.state, refused.state, other.state]).toEqual(['resolved', 'rejected', 'resolved']);
+    expect(refused.error).toMatchObject({ code: errorCatalogue.internal.code, statusCode: 500 });
+    expect(keysOf(kafka.committed)).toEqual(['a.example', 'b.example']);
+    expect(kafka.transactions.map((t) => t.outcome)).toEqual([
+      'aborted',
+      'committed',
+      'aborted',
+      'committed',
+    ]);
   });
 });

@@ -193,7 +193,15 @@ export interface InMemoryProducerHandle extends ProducerHandle {
    * 'send', after `afterRequests` produce requests of the transaction succeeded (0 unless
    * given).
    */
-  failure: { at: ProducerFailurePoint; error: unknown; afterRequests?: number } | undefined;
+  failure:
+    | {
+        at: ProducerFailurePoint;
+        error: unknown;
+        afterRequests?: number;
+        /** At 'send': only a produce request whose records this accepts fails. */
+        when?: (messages: Message[]) => boolean;
+      }
+    | undefined;
   /**
    * When set, sends and commits wait for it before answering: a broker slow to acknowledge
    * (see `holdAnswers`).
@@ -219,6 +227,9 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
       const failure = handle.failure;
       if (failure?.at !== point) return undefined;
       if (point === 'send' && begun.requests.length <= (failure.afterRequests ?? 0)) {
+        return undefined;
+      }
+      if (point === 'send' && failure.when && !failure.when(begun.requests.at(-1) ?? [])) {
         return undefined;
       }
       return Promise.reject(failure.error);
