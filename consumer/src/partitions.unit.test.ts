@@ -36,6 +36,29 @@ function registryDownOnce(): EventDecoder & { release: () => void } {
   };
 }
 
+/**
+ * Supervision over partition work on `store`, recording the consumer's pauses and resumes
+ * (`pause 0`, `pause all`) and the failures that stopped the projector.
+ */
+function supervised(store: InMemoryStore) {
+  const { work, metrics } = inMemoryPartitionWork(store);
+  const calls: string[] = [];
+  const fatal: unknown[] = [];
+  const partitions = createPartitions({
+    topic: 'events',
+    work,
+    consumer: {
+      pause: (p) => calls.push(`pause ${p ?? 'all'}`),
+      resume: (p) => calls.push(`resume ${p ?? 'all'}`),
+    },
+    stallMs: 60000,
+    metrics,
+    log: testLogger(),
+    onFatal: (err) => fatal.push(err),
+  });
+  return { partitions, calls, fatal };
+}
+
 describe('partition supervision', () => {
   it('given a batch failing while the partition end is read, when the partition recovers, then it seeks back to the stored position', async () => {
     const store = createInMemoryStore();
@@ -85,21 +108,7 @@ describe('partition supervision', () => {
 
   it('given a paused partition whose recovery fails in a way retrying cannot mend, then it stops the projector instead of retrying for good, and does not resume', async () => {
     const store = createInMemoryStore();
-    const { work, metrics } = inMemoryPartitionWork(store);
-    const calls: string[] = [];
-    const fatal: unknown[] = [];
-    const partitions = createPartitions({
-      topic: 'events',
-      work,
-      consumer: {
-        pause: (p) => calls.push(`pause ${p ?? 'all'}`),
-        resume: (p) => calls.push(`resume ${p ?? 'all'}`),
-      },
-      stallMs: 60000,
-      metrics,
-      log: testLogger(),
-      onFatal: (err) => fatal.push(err),
-    });
+    const { partitions, calls, fatal } = supervised(store);
     partitions.assigned([0]);
     // The recovery reads the stored position: the table is gone (SQLSTATE 42P01).
     const missing = new PostgresFailure('failed', '42P01', new Error('relation does not exist'));
@@ -115,31 +124,7 @@ describe('partition supervision', () => {
   });
 
   it('given a programmer error in a partition task, then it stops the projector (onFatal) instead of pausing, and runs no later task', async () => {
-    const store = createInMemoryStore();
-    const metrics = createConsumerMetrics(createMetricsRegistry('test'));
-    const work = createPartitionWork({
-      codec: jsonDecoder,
-      store: () => store,
-      deadLetters: createInMemoryDeadLetters(),
-      seek: () => undefined,
-      commitHint: () => Promise.resolve(),
-      metrics,
-      log: testLogger(),
-    });
-    const calls: string[] = [];
-    const fatal: unknown[] = [];
-    const partitions = createPartitions({
-      topic: 'events',
-      work,
-      consumer: {
-        pause: (p) => calls.push(`pause ${p ?? 'all'}`),
-        resume: (p) => calls.push(`resume ${p ?? 'all'}`),
-      },
-      stallMs: 60000,
-      metrics,
-      log: testLogger(),
-      onFatal: (err) => fatal.push(err),
-    });
+    const { partitions, calls, fatal } = supervised(createInMemoryStore());
     const bug = new TypeError('x is not a function');
     await partitions.guarded(0, 'batch', () => Promise.reject(bug));
     expect(fatal).toEqual([bug]);
