@@ -180,6 +180,9 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         deadLettered += letters.length;
         letters = [];
         await control.heartbeat();
+        // A long batch's progress is committed as it goes: a failure further on (a lookup
+        // timing out in a storm of unknown ids) reads again from here, not from its start.
+        await flush(state);
       }
     }
     await sendDeadLetters(state, letters);

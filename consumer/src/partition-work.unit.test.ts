@@ -175,6 +175,44 @@ describe('partition work', () => {
     expect(heartbeats).toBe(3);
   });
 
+  it('given a long batch of records that each wait on the registry, when a lookup fails further on, then what came before the last heartbeat is committed and not read again', async () => {
+    let clock = 0;
+    let lookups = 0;
+    const failing: EventDecoder = {
+      decodeKnown: () => undefined,
+      decode: (value) => {
+        clock += 400;
+        lookups += 1;
+        if (lookups === 8) {
+          return Promise.reject(
+            Object.assign(new Error('no answer within 5000 ms'), { retriable: true }),
+          );
+        }
+        return jsonDecoder.decode(value);
+      },
+    };
+    const store = createInMemoryStore();
+    const work = createPartitionWork({
+      codec: failing,
+      store: () => store,
+      deadLetters: createInMemoryDeadLetters(),
+      seek: () => undefined,
+      commitHint: () => Promise.resolve(),
+      metrics: createConsumerMetrics(createMetricsRegistry('test')),
+      log: testLogger(),
+      now: () => clock,
+    });
+    const state = createPartitionState('events', 0);
+    const control = { isStale: () => false, heartbeat: () => Promise.resolve() };
+    const records = events(0, Array(10).fill('a.example'));
+    await expect(work.applyBatch(state, fetchedBatch(0, records), control)).rejects.toThrow(
+      'no answer',
+    );
+    // Heartbeats after the 3rd and 6th lookups committed those records with their counts.
+    expect(store.stored.get(0)).toBe(6);
+    expect(store.rows.get('a.example')?.delivered).toBe(6);
+  });
+
   it('given a flush whose values Postgres refuses, when its records are read again, then only the refused record is dead-lettered and the others are counted', async () => {
     const { store, deadLetters, seeks, work, state, apply } = setUp();
     const records = events(0, [
