@@ -51,6 +51,8 @@ export async function createEventEncoder(options: {
 
 export interface EventDecoderOptions extends UnknownSchemaPolicy {
   registryUrl: string;
+  /** How long one schema lookup may take before it counts as a registry failure (5,000 ms). */
+  lookupTimeoutMs?: number;
 }
 
 /**
@@ -72,24 +74,27 @@ async function schemaTextOf(registryUrl: string, id: number): Promise<string | u
 /**
  * The schema registry at `registryUrl` as the decoder's lookup port (Confluent API
  * `GET /schemas/ids/{id}`, through @kafkajs/confluent-schema-registry): 404 is `not-found`,
- * any other HTTP answer (mappersmith reports a failed connection as 400) or none within 5 s
+ * any other HTTP answer (mappersmith reports a failed connection as 400) or none in time
  * rejects with RegistryError `registryUnavailable`, as does an answer that holds no schema;
  * a schema the client cannot parse (avsc refuses it) is `unparseable`.
  */
-function registryLookup(registryUrl: string) {
-  const registry = new SchemaRegistry(
-    { host: registryUrl },
-    { forSchemaOptions: writerTypeOptions() },
-  );
+function registryLookup(registryUrl: string, timeoutMs: number) {
+  const client = () =>
+    new SchemaRegistry({ host: registryUrl }, { forSchemaOptions: writerTypeOptions() });
+  let registry = client();
   return async (id: number) => {
     try {
       return {
         kind: 'found',
-        schema: await withTimeout(registry.getSchema(id), LOOKUP_TIMEOUT_MS),
+        schema: await withTimeout(registry.getSchema(id), timeoutMs),
       } as const;
     } catch (err) {
       const status = (err as { status?: unknown }).status;
       if (status === 404) return { kind: 'not-found' } as const;
+      // The client shares one request per id among its callers and has no timeout of its
+      // own: a request that hangs would answer every later lookup of that id. A new client
+      // asks again.
+      if (err instanceof LookupTimeout) registry = client();
       if (typeof status === 'number' || err instanceof LookupTimeout) {
         throw new RegistryError(
           `schema registry lookup of id ${id} failed: ${(err as Error).message}`,
@@ -115,5 +120,6 @@ function registryLookup(registryUrl: string) {
  * in the registry at `registryUrl` (see createSchemaDecoder for the rules).
  */
 export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
-  return createSchemaDecoder(registryLookup(options.registryUrl), options);
+  const lookup = registryLookup(options.registryUrl, options.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS);
+  return createSchemaDecoder(lookup, options);
 }
