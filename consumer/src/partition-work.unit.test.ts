@@ -1,7 +1,5 @@
-import { createMetricsRegistry } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import {
-  createInMemoryDeadLetters,
   createInMemoryStore,
   fetchedBatch,
   jsonDecoder,
@@ -9,10 +7,7 @@ import {
   inMemoryPartitionWork,
   eventRecords,
 } from '../../test/support/in-memory-ports';
-import { testLogger } from '../../test/support/logger';
-import { createConsumerMetrics } from './metrics';
 import { createPartitionState } from './partition-state';
-import { createPartitionWork } from './partition-work';
 
 function setUp() {
   const store = createInMemoryStore();
@@ -141,49 +136,20 @@ describe('partition work', () => {
     expect(deadLetters.sends).toBe(3);
   });
 
-  it('given records that each wait on the registry, when the batch is applied, then the member heartbeats every second, not only every 5,000 records', async () => {
-    let clock = 0;
-    let heartbeats = 0;
-    // Each lookup takes 400 ms of the clock (a registry asked once per unknown id).
-    const slow: EventDecoder = {
-      decodeKnown: () => undefined,
-      decode: (value) => {
-        clock += 400;
-        return jsonDecoder.decode(value);
-      },
-    };
-    const work = createPartitionWork({
-      codec: slow,
-      store: () => createInMemoryStore(),
-      deadLetters: createInMemoryDeadLetters(),
-      seek: () => undefined,
-      commitHint: () => Promise.resolve(),
-      metrics: createConsumerMetrics(createMetricsRegistry('test')),
-      log: testLogger(),
-      now: () => clock,
-    });
-    const control = {
-      isStale: () => false,
-      heartbeat: () => {
-        heartbeats += 1;
-        return Promise.resolve();
-      },
-    };
-    const state = createPartitionState('events', 0);
-    await work.applyBatch(state, fetchedBatch(0, events(0, Array(10).fill('a.example'))), control);
-    // 10 lookups, 4,000 ms: a heartbeat after the 3rd, 6th and 9th.
-    expect(heartbeats).toBe(3);
-  });
-
-  it('given a long batch of records that each wait on the registry, when a lookup fails further on, then what came before the last heartbeat is committed and not read again', async () => {
+  /**
+   * Partition work whose every decode asks the registry, 400 ms of the clock each; the lookup
+   * numbered `failAt` fails retriably (a registry that does not answer).
+   */
+  function lookingUpEach(failAt?: number) {
     let clock = 0;
     let lookups = 0;
-    const failing: EventDecoder = {
+    let heartbeats = 0;
+    const codec: EventDecoder = {
       decodeKnown: () => undefined,
       decode: (value) => {
         clock += 400;
         lookups += 1;
-        if (lookups === 8) {
+        if (lookups === failAt) {
           return Promise.reject(
             Object.assign(new Error('no answer within 5000 ms'), { retriable: true }),
           );
@@ -192,22 +158,30 @@ describe('partition work', () => {
       },
     };
     const store = createInMemoryStore();
-    const work = createPartitionWork({
-      codec: failing,
-      store: () => store,
-      deadLetters: createInMemoryDeadLetters(),
-      seek: () => undefined,
-      commitHint: () => Promise.resolve(),
-      metrics: createConsumerMetrics(createMetricsRegistry('test')),
-      log: testLogger(),
-      now: () => clock,
-    });
+    const { work } = inMemoryPartitionWork(store, undefined, { codec, now: () => clock });
     const state = createPartitionState('events', 0);
-    const control = { isStale: () => false, heartbeat: () => Promise.resolve() };
-    const records = events(0, Array(10).fill('a.example'));
-    await expect(work.applyBatch(state, fetchedBatch(0, records), control)).rejects.toThrow(
-      'no answer',
-    );
+    const control = {
+      isStale: () => false,
+      heartbeat: () => {
+        heartbeats += 1;
+        return Promise.resolve();
+      },
+    };
+    const apply = () =>
+      work.applyBatch(state, fetchedBatch(0, events(0, Array(10).fill('a.example'))), control);
+    return { store, apply, heartbeats: () => heartbeats };
+  }
+
+  it('given records that each wait on the registry, when the batch is applied, then the member heartbeats every second, not only every 5,000 records', async () => {
+    const { apply, heartbeats } = lookingUpEach();
+    await apply();
+    // 10 lookups, 4,000 ms: a heartbeat after the 3rd, 6th and 9th.
+    expect(heartbeats()).toBe(3);
+  });
+
+  it('given a long batch of records that each wait on the registry, when a lookup fails further on, then what came before the last heartbeat is committed and not read again', async () => {
+    const { store, apply } = lookingUpEach(8);
+    await expect(apply()).rejects.toThrow('no answer');
     // Heartbeats after the 3rd and 6th lookups committed those records with their counts.
     expect(store.stored.get(0)).toBe(6);
     expect(store.rows.get('a.example')?.delivered).toBe(6);

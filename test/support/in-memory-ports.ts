@@ -285,17 +285,19 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
 }
 
 /**
- * Partition work over an in-memory store and dead letters, decoding jsonRecord values, with
- * the seeks it asks of its consumer, in order.
+ * Partition work over an in-memory store and dead letters, decoding jsonRecord values (or
+ * with `codec`, on the clock `now`), with the seeks it asks of its consumer, in order.
  */
 export function inMemoryPartitionWork(
   store: InMemoryStore,
   deadLetters: InMemoryDeadLetters = createInMemoryDeadLetters(),
+  options: { codec?: EventDecoder; now?: () => number } = {},
 ) {
   const metrics = createConsumerMetrics(createMetricsRegistry('test'));
   const seeks: number[] = [];
   const work = createPartitionWork({
-    codec: jsonDecoder,
+    codec: options.codec ?? jsonDecoder,
+    now: options.now,
     store: () => store,
     deadLetters,
     seek: (_partition, offset) => seeks.push(offset),
