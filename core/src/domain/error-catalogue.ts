@@ -144,7 +144,7 @@ export const errorCatalogue = {
   },
   unsupportedTransferCoding: {
     code: 'CATCHALL_UNSUPPORTED_TRANSFER_CODING',
-    statusCode: 501,
+    statusCode: 400,
     message:
       'Unsupported Transfer-Encoding %s: send chunked alone (RFC 9112 section 6.1), and compress with Content-Encoding',
     retriable: false,

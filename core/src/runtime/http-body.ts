@@ -63,7 +63,8 @@ export function acceptJsonBodies(app: FastifyInstance): void {
   });
   app.addHook('preParsing', (request, _reply, payload, done) => {
     // Node reads the chunked framing and hands any other transfer coding over undecoded: a
-    // coding we do not understand is 501 (RFC 9112 section 6.1), not a body read raw.
+    // coding we do not understand is refused (400: a bad request from the client, where RFC 9112
+    // section 6.1 suggests 501), not a body read raw.
     const transfer = request.headers['transfer-encoding'];
     if (
       transfer !== undefined &&

@@ -51,21 +51,18 @@ const DESCRIPTIONS: Record<number, string> = {
   429: 'rate limited (when limits are on); Retry-After says when to come back',
   431: 'the request line and headers are too large',
   500: 'an unexpected failure; it is logged',
-  501: 'a transfer coding other than chunked',
   503: 'a dependency is unavailable or overloaded; Retry-After says when to retry',
 };
 
 /**
  * The error answers of a route for its OpenAPI document and serializer, each with the
- * ErrorBody schema: the statuses any route can answer (400, 408, 414, 415, 417, 431, 500, 501)
+ * ErrorBody schema: the statuses any route can answer (400, 408, 414, 415, 417, 431, 500)
  * plus the ones given.
  */
 export function errorResponses(
   statuses: number[],
 ): Record<number, ReturnType<typeof errorBodyWith>> {
-  const all = [...new Set([400, 408, 414, 415, 417, 431, 500, 501, ...statuses])].sort(
-    (a, b) => a - b,
-  );
+  const all = [...new Set([400, 408, 414, 415, 417, 431, 500, ...statuses])].sort((a, b) => a - b);
   return Object.fromEntries(all.map((status) => [status, errorBodyWith(DESCRIPTIONS[status]!)]));
 }
 

@@ -289,7 +289,7 @@ describe('the service shell: every answer in the catalogue', () => {
     }
   });
 
-  it('answers a transfer coding other than chunked 501 with a code, instead of reading the body raw', async () => {
+  it('answers a transfer coding other than chunked 400 with its code, instead of reading the body raw', async () => {
     const json = JSON.stringify({ n: 'x' });
     for (const coding of ['gzip, chunked', 'deflate,chunked', 'x-custom, chunked']) {
       const response = await app.inject({
@@ -298,8 +298,8 @@ describe('the service shell: every answer in the catalogue', () => {
         headers: { 'content-type': 'application/json', 'transfer-encoding': coding },
         payload: gzipSync(json),
       });
-      expect({ coding, status: response.statusCode }).toEqual({ coding, status: 501 });
-      expectCatalogueBody(response.json(), 501, 'CATCHALL_UNSUPPORTED_TRANSFER_CODING');
+      expect({ coding, status: response.statusCode }).toEqual({ coding, status: 400 });
+      expectCatalogueBody(response.json(), 400, 'CATCHALL_UNSUPPORTED_TRANSFER_CODING');
     }
     const chunked = await app.inject({
       method: 'PUT',
@@ -416,15 +416,15 @@ describe('the service shell: answers Node gives before a route runs', () => {
     }
   });
 
-  it('answers a transfer coding other than chunked 501 on a real connection, as Node frames it', async () => {
+  it('answers a transfer coding other than chunked 400 on a real connection, as Node frames it', async () => {
     const body = '{"n":"x"}';
     const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
     const head = (coding: string) =>
       'PUT /things/example.com HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n' +
       `Transfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n`;
     const refused = parse(await rawExchange(port, head('gzip, chunked') + chunked));
-    expect(refused.status).toBe(501);
-    expectCatalogueBody(refused.body, 501, 'CATCHALL_UNSUPPORTED_TRANSFER_CODING');
+    expect(refused.status).toBe(400);
+    expectCatalogueBody(refused.body, 400, 'CATCHALL_UNSUPPORTED_TRANSFER_CODING');
     const accepted = parse(await rawExchange(port, head('chunked') + chunked));
     expect(accepted.status).toBe(200);
   });
