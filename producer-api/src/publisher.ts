@@ -79,7 +79,10 @@ export interface Publisher {
   publish(messages: Message[]): Promise<void>;
   /** Sends what is queued and waits for every acknowledgement. */
   drain(): Promise<void>;
-  /** True when the last produce request failed (Kafka unreachable or refusing). */
+  /**
+   * True when the last produce request failed (Kafka unreachable or refusing), or a request
+   * was not acknowledged within ackTimeoutMs since the last committed transaction.
+   */
   failing(): boolean;
 }
 
@@ -250,7 +253,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
   function withTimeout(promise: Promise<void>): Promise<void> {
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      t = setTimeout(() => reject(errors.timeout(options.ackTimeoutMs)), options.ackTimeoutMs);
+      t = setTimeout(() => {
+        // A request Kafka did not acknowledge in time counts as a failed one for readiness
+        // until a transaction is committed again (a broker frozen, not refusing).
+        lastSendFailed = true;
+        reject(errors.timeout(options.ackTimeoutMs));
+      }, options.ackTimeoutMs);
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
   }

@@ -166,6 +166,20 @@ describe('the publisher', () => {
     await expect(after).resolves.toBeUndefined();
   });
 
+  it('given Kafka does not acknowledge within ackTimeoutMs, then the publisher reports failing until a transaction is committed again', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 0, ackTimeoutMs: 1000 });
+    const release = kafka.holdAnswers();
+    const answer = watch(publisher.publish([message('a.example', 10)]));
+    await jest.advanceTimersByTimeAsync(999);
+    expect(publisher.failing()).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(answer.state).toBe('rejected');
+    expect(publisher.failing()).toBe(true);
+    release();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(publisher.failing()).toBe(false);
+  });
+
   it('given Kafka does not acknowledge within ackTimeoutMs, then the request is answered 503 CATCHALL_TIMEOUT, although the transaction may still commit', async () => {
     const { kafka, publisher } = publisherOver({ lingerMs: 0, ackTimeoutMs: 1000 });
     const release = kafka.holdAnswers();
