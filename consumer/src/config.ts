@@ -1,5 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { configFields, loadConfig } from '@catchall/core';
+import {
+  configFields,
+  kafkaSecurityFields,
+  loadConfig,
+  registryConnectionFields,
+} from '@catchall/core';
 import { DEFAULT_UNKNOWN_SCHEMA_RETRY_MS } from '@catchall/schemas';
 import { DEFAULT_PARTITION_STALL_MS } from './projector';
 
@@ -14,9 +19,10 @@ export const consumerConfigFields = {
   }),
   SHUTDOWN_TIMEOUT_MS: configFields.SHUTDOWN_TIMEOUT_MS,
   KAFKA_BROKERS: configFields.KAFKA_BROKERS,
+  ...kafkaSecurityFields,
   KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
   EVENTS_TOPIC: configFields.EVENTS_TOPIC,
-  SCHEMA_REGISTRY_URL: configFields.SCHEMA_REGISTRY_URL,
+  ...registryConnectionFields,
   DATABASE_URL: configFields.DATABASE_URL,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
   CONSUMER_GROUP: Type.String({
@@ -83,6 +89,7 @@ export const setupConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
   DATABASE_URL: configFields.DATABASE_URL,
   KAFKA_BROKERS: configFields.KAFKA_BROKERS,
+  ...kafkaSecurityFields,
   KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
   EVENTS_TOPIC: configFields.EVENTS_TOPIC,
   EVENTS_TOPIC_PARTITIONS: configFields.EVENTS_TOPIC_PARTITIONS,

@@ -1,5 +1,12 @@
 import { Type } from '@sinclair/typebox';
-import { ConfigError, configFields, loadConfig } from '@catchall/core';
+import {
+  ConfigError,
+  configFields,
+  kafkaSecurityFields,
+  loadConfig,
+  registryConnectionFields,
+  secret,
+} from '@catchall/core';
 
 export const producerConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
@@ -8,17 +15,20 @@ export const producerConfigFields = {
   SHUTDOWN_TIMEOUT_MS: configFields.SHUTDOWN_TIMEOUT_MS,
   WORKERS: configFields.WORKERS,
   KAFKA_BROKERS: configFields.KAFKA_BROKERS,
+  ...kafkaSecurityFields,
   KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
   EVENTS_TOPIC: configFields.EVENTS_TOPIC,
-  SCHEMA_REGISTRY_URL: configFields.SCHEMA_REGISTRY_URL,
+  ...registryConnectionFields,
   SCHEMA_AUTO_REGISTER: Type.Boolean({
     default: true,
     description: 'register the event schema at start (turn off in production to only look it up)',
   }),
-  API_TOKENS: Type.String({
-    default: '',
-    description: 'comma-separated bearer tokens accepted by /events; empty turns auth off',
-  }),
+  API_TOKENS: secret(
+    Type.String({
+      default: '',
+      description: 'comma-separated bearer tokens accepted by /events; empty turns auth off',
+    }),
+  ),
   RATE_LIMIT_PER_MINUTE: Type.Integer({
     minimum: 0,
     default: 0,

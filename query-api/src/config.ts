@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { configFields, loadConfig } from '@catchall/core';
+import { configFields, loadConfig, secret } from '@catchall/core';
 
 export const queryConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
@@ -10,6 +10,13 @@ export const queryConfigFields = {
   WORKERS: configFields.WORKERS,
   DATABASE_URL: configFields.DATABASE_URL,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
+  QUERY_API_TOKENS: secret(
+    Type.String({
+      default: '',
+      description:
+        'comma-separated bearer tokens accepted by the query routes (/domains...); empty turns auth off. Not the ingest API_TOKENS: a token that may publish is not one that may read',
+    }),
+  ),
   PG_IDLE_TIMEOUT_MS: Type.Integer({
     minimum: 0,
     default: 300000,

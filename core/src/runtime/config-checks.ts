@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Checks of settings that only make sense together, run by loadConfig on the values a
+ * program reads (a program that reads no Kafka security setting skips those checks). Each
+ * problem names the variables to change; none repeats a secret's value.
+ */
+
+type Values = Record<string, unknown>;
+
+/** Why a file could not be read, in a few words (the error code, never its content). */
+export function fileProblem(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : (err as Error).message;
+}
+
+/** A problem with the PEM file named by `variable`, if any (unset is fine). */
+function pemFileProblem(variable: string, file: unknown): string | undefined {
+  if (typeof file !== 'string' || file === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return `${variable} cannot be read (${fileProblem(err)}): ${file}`;
+  }
+  return text.includes('-----BEGIN ') ? undefined : `${variable} holds no PEM block: ${file}`;
+}
+
+function readableFileProblem(variable: string, file: unknown): string | undefined {
+  if (typeof file !== 'string' || file === '') return undefined;
+  try {
+    readFileSync(file);
+    return undefined;
+  } catch (err) {
+    return `${variable} cannot be read (${fileProblem(err)}): ${file}`;
+  }
+}
+
+function kafkaProblems(v: Values): string[] {
+  if (!('KAFKA_SECURITY_PROTOCOL' in v)) return [];
+  const protocol = v.KAFKA_SECURITY_PROTOCOL as string;
+  const mechanism = (v.KAFKA_SASL_MECHANISM as string | undefined) ?? '';
+  const sasl = protocol.startsWith('SASL_');
+  const tls = protocol.endsWith('SSL');
+  const problems: string[] = [];
+  if (sasl && mechanism === '') {
+    problems.push(
+      `KAFKA_SECURITY_PROTOCOL=${protocol} needs KAFKA_SASL_MECHANISM (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)`,
+    );
+  }
+  if (!sasl && mechanism !== '') {
+    problems.push(
+      `KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SECURITY_PROTOCOL=SASL_SSL or SASL_PLAINTEXT (it is ${protocol})`,
+    );
+  }
+  if (sasl && mechanism === 'OAUTHBEARER') {
+    if (v.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE === '') {
+      problems.push('KAFKA_SASL_MECHANISM=OAUTHBEARER needs KAFKA_SASL_OAUTHBEARER_TOKEN_FILE');
+    }
+  } else if (sasl && mechanism !== '') {
+    if (v.KAFKA_SASL_USERNAME === '' || v.KAFKA_SASL_PASSWORD === '') {
+      problems.push(
+        `KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)`,
+      );
+    }
+  }
+  const cert = v.KAFKA_SSL_CERT_FILE !== '';
+  const key = v.KAFKA_SSL_KEY_FILE !== '';
+  if (cert !== key) {
+    problems.push('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together: set both or neither');
+  }
+  if (!tls) {
+    const tlsOnly = ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'].filter(
+      (name) => v[name] !== '' && v[name] !== undefined,
+    );
+    if (tlsOnly.length > 0) {
+      problems.push(
+        `${tlsOnly.join(', ')} need KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is ${protocol})`,
+      );
+    }
+  }
+  for (const name of ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE']) {
+    const problem = pemFileProblem(name, v[name]);
+    if (problem) problems.push(problem);
+  }
+  const token = readableFileProblem(
+    'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE',
+    v.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE,
+  );
+  if (token) problems.push(token);
+  return problems;
+}
+
+function registryProblems(v: Values): string[] {
+  if (!('SCHEMA_REGISTRY_TOKEN' in v)) return [];
+  const problems: string[] = [];
+  const user = v.SCHEMA_REGISTRY_USERNAME !== '';
+  const password = v.SCHEMA_REGISTRY_PASSWORD !== '';
+  if (v.SCHEMA_REGISTRY_TOKEN !== '' && (user || password)) {
+    problems.push(
+      'SCHEMA_REGISTRY_TOKEN and SCHEMA_REGISTRY_USERNAME/SCHEMA_REGISTRY_PASSWORD exclude each other: set one way of authenticating',
+    );
+  }
+  if (user !== password) {
+    problems.push('SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together');
+  }
+  const ca = pemFileProblem('SCHEMA_REGISTRY_CA_FILE', v.SCHEMA_REGISTRY_CA_FILE);
+  if (ca) problems.push(ca);
+  return problems;
+}
+
+/**
+ * The files DATABASE_URL names (libpq's sslrootcert, sslcert, sslkey) must be readable:
+ * node-postgres reads them when it parses the URL, and its error would otherwise come at
+ * the first query. The URL itself is never repeated (it may hold a password).
+ */
+function databaseProblems(v: Values): string[] {
+  const url = v.DATABASE_URL;
+  if (typeof url !== 'string') return [];
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    // A socket path or another form node-postgres reads: it checks that itself.
+    return [];
+  }
+  return ['sslrootcert', 'sslcert', 'sslkey'].flatMap((name) => {
+    const file = params.get(name);
+    if (file === null || file === '' || file === 'system') return [];
+    const problem = readableFileProblem(`DATABASE_URL's ${name}`, file);
+    return problem ? [problem] : [];
+  });
+}
+
+export function crossFieldProblems(values: Values): string[] {
+  return [...kafkaProblems(values), ...registryProblems(values), ...databaseProblems(values)];
+}
