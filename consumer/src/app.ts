@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  checkKafkaAccess,
   createIdempotentProducer,
   createKafka,
   createProducerHandle,
@@ -8,6 +9,7 @@ import {
   createPool,
   createServiceApp,
   deadLetterTopic,
+  kafkaConnection,
   type Lifecycle,
   NotReady,
   type Logger,
@@ -61,10 +63,11 @@ export async function buildConsumer(
   const store = await openStore(version);
 
   const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
+    ...kafkaConnection(config),
     clientId: `${config.KAFKA_CLIENT_ID}-consumer`,
     logger,
   });
+  await checkKafkaAccess(kafka, logger);
   const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
   await producer.get();
   lifecycle.onClose('dead-letter producer', () => producer.close());

@@ -1,6 +1,14 @@
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { createKafka, createLogger, createPool, errorCatalogue, type Logger } from '@catchall/core';
+import {
+  checkKafkaAccess,
+  createKafka,
+  createLogger,
+  createPool,
+  errorCatalogue,
+  kafkaConnection,
+  type Logger,
+} from '@catchall/core';
 import { createEventDecoder } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import { migrate } from './migrate';
@@ -175,13 +183,15 @@ async function runRebuild(
   process.once('SIGTERM', onSignal);
   const progress = progressReporter(logger);
   try {
+    const kafka = createKafka({
+      ...kafkaConnection(config),
+      clientId: `${config.KAFKA_CLIENT_ID}-rebuild`,
+      logger,
+    });
+    await checkKafkaAccess(kafka, logger);
     const result = await rebuild({
       pool,
-      kafka: createKafka({
-        brokers: config.KAFKA_BROKERS,
-        clientId: `${config.KAFKA_CLIENT_ID}-rebuild`,
-        logger,
-      }),
+      kafka,
       codec: createEventDecoder({
         registryUrl: config.SCHEMA_REGISTRY_URL,
         unknownSchemaRetryMs: config.SCHEMA_UNKNOWN_RETRY_MS,

@@ -1,4 +1,11 @@
-import { createKafka, createLogger, ensureTopics, loadConfig } from '@catchall/core';
+import {
+  checkKafkaAccess,
+  createKafka,
+  createLogger,
+  ensureTopics,
+  kafkaConnection,
+  loadConfig,
+} from '@catchall/core';
 import { setupConfigFields } from './config';
 import { migrate } from './migrate';
 
@@ -10,12 +17,14 @@ async function main(): Promise<void> {
   const config = loadConfig(setupConfigFields, process.env);
   const logger = createLogger({ name: 'setup', level: config.LOG_LEVEL });
   await migrate({ databaseUrl: config.DATABASE_URL, logger });
+  const kafka = createKafka({
+    ...kafkaConnection(config),
+    clientId: `${config.KAFKA_CLIENT_ID}-setup`,
+    logger,
+  });
+  await checkKafkaAccess(kafka, logger);
   await ensureTopics({
-    kafka: createKafka({
-      brokers: config.KAFKA_BROKERS,
-      clientId: `${config.KAFKA_CLIENT_ID}-setup`,
-      logger,
-    }),
+    kafka,
     topic: config.EVENTS_TOPIC,
     partitions: config.EVENTS_TOPIC_PARTITIONS,
     replicationFactor: config.EVENTS_TOPIC_REPLICATION,

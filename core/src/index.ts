@@ -8,6 +8,7 @@ export * from './runtime/metrics';
 export * from './runtime/workers';
 export * from './runtime/http';
 export * from './runtime/kafka';
+export * from './runtime/kafka-access';
 export * from './runtime/postgres';
 export * from './runtime/retriable';
 export * from './runtime/compression';

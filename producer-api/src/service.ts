@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
+  checkKafkaAccess,
   createKafka,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
   createTransactionalProducer,
+  kafkaConnection,
   topicMaxMessageBytes,
   type Logger,
   type StartedService,
@@ -30,10 +32,11 @@ export async function startProducerService(
   const registry = createMetricsRegistry('producer-api');
   const metrics = createProducerMetrics(registry);
   const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
+    ...kafkaConnection(config),
     clientId: `${config.KAFKA_CLIENT_ID}-producer-api`,
     logger,
   });
+  await checkKafkaAccess(kafka, logger);
   // One transactional id per producer and process: each replacement producer (after a
   // failed send) takes its predecessor's id over and so fences it.
   const idPrefix = `${config.KAFKA_CLIENT_ID}-producer-api-${hostname()}-${process.pid}-${randomUUID()}`;

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import {
   createIdempotentProducer,
   createKafka,
+  type KafkaSecurity,
   createMetricsRegistry,
   createPool,
   createProducerHandle,
@@ -44,6 +45,8 @@ export async function startTestProjector(
     groupId?: string;
     databaseUrl?: string;
     registryUrl?: string;
+    /** Another way to the brokers (a secured listener): `kafkaConnection(config)`. */
+    kafka?: { brokers: string } & KafkaSecurity;
     wrap?: (store: ProjectionStore) => ProjectionStore;
     partitionStallMs?: number;
     partitionsConsumedConcurrently?: number;
@@ -51,7 +54,12 @@ export async function startTestProjector(
 ): Promise<TestProjector> {
   const infra = testInfra();
   const logger = testLogger('projector');
-  const kafka = createKafka({ brokers: infra.brokers, clientId: 'projector-test', logger });
+  const kafka = createKafka({
+    brokers: infra.brokers,
+    ...options.kafka,
+    clientId: 'projector-test',
+    logger,
+  });
   const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
   await producer.get();
   const pool = createPool({

@@ -241,6 +241,12 @@ export const errorCatalogue = {
     message: 'a configuration variable is missing or wrong; the program does not start',
     retriable: false,
   },
+  accessRefused: {
+    code: 'CATCHALL_ACCESS_REFUSED',
+    message:
+      'Kafka, the schema registry or Postgres refused the credentials, or its certificate is not trusted; the program does not start, and the message names the settings to check',
+    retriable: false,
+  },
   clusterMismatch: {
     code: 'CATCHALL_CLUSTER_MISMATCH',
     message: 'the stored positions belong to another Kafka cluster; the projector stops',

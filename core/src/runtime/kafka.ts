@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { ConnectionOptions } from 'node:tls';
 import {
   Kafka,
   Partitioners,
@@ -5,10 +8,11 @@ import {
   type KafkaConfig,
   type LogEntry,
   type Producer,
+  type SASLOptions,
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { registerCompressionCodecs } from './compression';
-import { splitList } from './config';
+import { ConfigError, splitList, type KafkaConnectionConfig } from './config';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -17,18 +21,83 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/** How the clients reach the brokers: TLS and SASL options of kafkajs, both optional. */
+export interface KafkaSecurity {
+  ssl?: ConnectionOptions;
+  sasl?: SASLOptions;
+}
+
+const SASL_MECHANISMS = {
+  PLAIN: 'plain',
+  'SCRAM-SHA-256': 'scram-sha-256',
+  'SCRAM-SHA-512': 'scram-sha-512',
+} as const;
+
+/**
+ * The brokers and the kafkajs `ssl` and `sasl` options of a loaded configuration
+ * (kafkaConnectionFields), the one place that turns the settings into client options:
+ * `createKafka({ ...kafkaConnection(config), clientId, logger })`. Certificate files are read
+ * here, once; the OAUTHBEARER token file at each authentication, so that a refreshed token
+ * is used on the next connection. The brokers' certificates are always verified, with
+ * their host name (kafkajs passes the broker's host as the TLS server name).
+ */
+export function kafkaConnection(
+  config: KafkaConnectionConfig,
+): { brokers: string } & KafkaSecurity {
+  const protocol = config.KAFKA_SECURITY_PROTOCOL;
+  const file = (path: string) => (path === '' ? undefined : readFileSync(path, 'utf8'));
+  const ssl: ConnectionOptions | undefined = protocol.endsWith('SSL')
+    ? {
+        rejectUnauthorized: true,
+        ...(config.KAFKA_SSL_CA_FILE === '' ? {} : { ca: file(config.KAFKA_SSL_CA_FILE) }),
+        ...(config.KAFKA_SSL_CERT_FILE === ''
+          ? {}
+          : { cert: file(config.KAFKA_SSL_CERT_FILE), key: file(config.KAFKA_SSL_KEY_FILE) }),
+        ...(config.KAFKA_SSL_KEY_PASSWORD === ''
+          ? {}
+          : { passphrase: config.KAFKA_SSL_KEY_PASSWORD }),
+      }
+    : undefined;
+  return {
+    brokers: config.KAFKA_BROKERS,
+    ...(ssl ? { ssl } : {}),
+    ...(protocol.startsWith('SASL_') ? { sasl: saslOptions(config) } : {}),
+  };
+}
+
+function saslOptions(config: KafkaConnectionConfig): SASLOptions {
+  const mechanism = config.KAFKA_SASL_MECHANISM;
+  if (mechanism === 'OAUTHBEARER') {
+    const tokenFile = config.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE;
+    return {
+      mechanism: 'oauthbearer',
+      oauthBearerProvider: async () => ({ value: (await readFile(tokenFile, 'utf8')).trim() }),
+    };
+  }
+  if (mechanism === '') throw new ConfigError('a SASL protocol needs KAFKA_SASL_MECHANISM');
+  return {
+    mechanism: SASL_MECHANISMS[mechanism as keyof typeof SASL_MECHANISMS],
+    username: config.KAFKA_SASL_USERNAME,
+    password: config.KAFKA_SASL_PASSWORD,
+  };
+}
+
 /** A kafkajs client whose own logs go through pino with stable keys. */
-export function createKafka(options: {
-  brokers: string;
-  clientId: string;
-  logger: Logger;
-  retry?: KafkaConfig['retry'];
-}): Kafka {
+export function createKafka(
+  options: {
+    brokers: string;
+    clientId: string;
+    logger: Logger;
+    retry?: KafkaConfig['retry'];
+  } & KafkaSecurity,
+): Kafka {
   registerCompressionCodecs();
   const log = options.logger.child({ component: 'kafkajs' });
   return new Kafka({
     brokers: splitList(options.brokers),
     clientId: options.clientId,
+    ...(options.ssl ? { ssl: options.ssl } : {}),
+    ...(options.sasl ? { sasl: options.sasl } : {}),
     retry: options.retry ?? { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     logLevel: logLevel.WARN,
     logCreator:

@@ -1,0 +1,67 @@
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { errorCatalogue } from '../domain/error-catalogue';
+
+/**
+ * A dependency refused the program's credentials or certificate, or presented one the
+ * program does not trust: trying again unchanged cannot help, so the program stops at
+ * start with the reason and the settings to check, instead of retrying for ever.
+ */
+export class AccessRefused extends Error {
+  readonly code = errorCatalogue.accessRefused.code;
+  readonly retriable = errorCatalogue.accessRefused.retriable;
+}
+
+/** Node's and OpenSSL's codes of a TLS handshake that failed on a certificate or protocol. */
+function isTlsCode(code: string): boolean {
+  return /^(ERR_TLS_|ERR_SSL_)|CERT|SIGNATURE|^DEPTH_ZERO/.test(code);
+}
+
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = err; typeof e === 'object' && e !== null && !chain.includes(e);) {
+    chain.push(e);
+    e =
+      (e as { cause?: unknown; originalError?: unknown }).cause ??
+      (e as { originalError?: unknown }).originalError;
+  }
+  return chain;
+}
+
+/**
+ * Why a Kafka connection failed for good, when it did: SASL authentication refused (kafkajs's
+ * KafkaJSSASLAuthenticationError) or a TLS handshake that failed on a certificate
+ * (SELF_SIGNED_CERT_IN_CHAIN, ERR_TLS_CERT_ALTNAME_INVALID, a client certificate the
+ * broker wants or refuses...). Undefined for anything else (a broker not reachable yet).
+ */
+export function kafkaAccessProblem(err: unknown): string | undefined {
+  for (const e of causes(err)) {
+    const { name, code, message } = e as { name?: unknown; code?: unknown; message?: unknown };
+    if (typeof name === 'string' && name.startsWith('KafkaJSSASL')) {
+      return `Kafka refused the SASL authentication (${String(message)}); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_OAUTHBEARER_TOKEN_FILE)`;
+    }
+    if (typeof code === 'string' && isTlsCode(code)) {
+      return `Kafka TLS handshake failed (${code}: ${String(message)}); check KAFKA_SSL_CA_FILE (the CA that signed the brokers' certificates), that KAFKA_BROKERS names hosts their certificates cover, and KAFKA_SSL_CERT_FILE/KAFKA_SSL_KEY_FILE when the brokers require a client certificate`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Connects once to the cluster, before the program's long-lived clients (whose retries are
+ * unbounded) do: a refused password or an untrusted certificate becomes an AccessRefused
+ * naming Kafka and the settings to check. A cluster that is only unreachable passes: the
+ * clients keep trying as before.
+ */
+export async function checkKafkaAccess(kafka: Kafka, logger: Logger): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+  } catch (err) {
+    const problem = kafkaAccessProblem(err);
+    if (problem) throw new AccessRefused(problem, { cause: err });
+    logger.warn({ err }, 'Kafka not reachable yet; the clients keep trying');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
