@@ -14,7 +14,7 @@ import {
   NotReady,
   type Logger,
 } from '@catchall/core';
-import { createEventDecoder } from '@catchall/schemas';
+import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
 import type { ConsumerConfig } from './config';
 import { createDeadLetters } from './dead-letters';
 import { createConsumerMetrics } from './metrics';
@@ -67,7 +67,10 @@ export async function buildConsumer(
     clientId: `${config.KAFKA_CLIENT_ID}-consumer`,
     logger,
   });
+  // Refused credentials or an untrusted certificate stop the start; unreachable does not.
   await checkKafkaAccess(kafka, logger);
+  const registryAccess = registryConnection(config);
+  await checkRegistryAccess(registryAccess);
   const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
   await producer.get();
   lifecycle.onClose('dead-letter producer', () => producer.close());
@@ -75,7 +78,7 @@ export async function buildConsumer(
   const projector = createProjector({
     kafka,
     codec: createEventDecoder({
-      registryUrl: config.SCHEMA_REGISTRY_URL,
+      ...registryAccess,
       unknownSchemaRetryMs: config.SCHEMA_UNKNOWN_RETRY_MS,
     }),
     store,

@@ -9,7 +9,7 @@ import {
   kafkaConnection,
   type Logger,
 } from '@catchall/core';
-import { createEventDecoder } from '@catchall/schemas';
+import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import { migrate } from './migrate';
 import {
@@ -189,11 +189,12 @@ async function runRebuild(
       logger,
     });
     await checkKafkaAccess(kafka, logger);
+    await checkRegistryAccess(registryConnection(config));
     const result = await rebuild({
       pool,
       kafka,
       codec: createEventDecoder({
-        registryUrl: config.SCHEMA_REGISTRY_URL,
+        ...registryConnection(config),
         unknownSchemaRetryMs: config.SCHEMA_UNKNOWN_RETRY_MS,
       }),
       topic: config.EVENTS_TOPIC,

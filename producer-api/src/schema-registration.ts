@@ -6,6 +6,7 @@ import {
   registerSchema,
   valueSubject,
   type EventEncoder,
+  type RegistryAuth,
 } from '@catchall/schemas';
 
 export interface SchemaRegistration {
@@ -24,6 +25,8 @@ export interface SchemaRegistration {
  */
 export function createSchemaRegistration(options: {
   registryUrl: string;
+  /** Credentials and CA of the registry (registryConnection), when it asks for them. */
+  registryAuth?: RegistryAuth;
   topic: string;
   autoRegister: boolean;
   logger: Logger;
@@ -37,11 +40,12 @@ export function createSchemaRegistration(options: {
   let wake: (() => void) | undefined;
 
   async function attempt(): Promise<EventEncoder> {
-    const base = { registryUrl: options.registryUrl, subject, schema: domainEventSchema };
+    const { registryUrl, registryAuth } = options;
+    const base = { registryUrl, registryAuth, subject, schema: domainEventSchema };
     const schemaId = options.autoRegister
       ? await registerSchema({ ...base, compatibility: 'BACKWARD' })
       : await lookupSchema(base);
-    return createEventEncoder({ registryUrl: options.registryUrl, schemaId });
+    return createEventEncoder({ registryUrl, registryAuth, schemaId });
   }
 
   async function sleep(ms: number): Promise<void> {

@@ -12,6 +12,7 @@ import {
   type Logger,
   type StartedService,
 } from '@catchall/core';
+import { checkRegistryAccess, registryConnection } from '@catchall/schemas';
 import { buildApp } from './app';
 import type { ProducerConfig } from './config';
 import { createProducerMetrics } from './metrics';
@@ -36,7 +37,9 @@ export async function startProducerService(
     clientId: `${config.KAFKA_CLIENT_ID}-producer-api`,
     logger,
   });
+  // Refused credentials or an untrusted certificate stop the start; unreachable does not.
   await checkKafkaAccess(kafka, logger);
+  await checkRegistryAccess(registryConnection(config));
   // One transactional id per producer and process: each replacement producer (after a
   // failed send) takes its predecessor's id over and so fences it.
   const idPrefix = `${config.KAFKA_CLIENT_ID}-producer-api-${hostname()}-${process.pid}-${randomUUID()}`;
@@ -75,7 +78,7 @@ export async function startProducerService(
   lifecycle.onClose('publisher', () => publisher.drain());
 
   const schema = createSchemaRegistration({
-    registryUrl: config.SCHEMA_REGISTRY_URL,
+    ...registryConnection(config),
     topic: config.EVENTS_TOPIC,
     autoRegister: config.SCHEMA_AUTO_REGISTER,
     logger,

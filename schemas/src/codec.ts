@@ -2,7 +2,8 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import { errorCatalogue } from '@catchall/core/domain';
 import { createSchemaDecoder, type EventDecoder, type UnknownSchemaPolicy } from './event-decoder';
-import { RegistryError } from './registry';
+import { refused, RegistryError } from './registry';
+import { registryClientArgs, registryRequest, type RegistryAuth } from './registry-access';
 import { createWireEncoder, type EventEncoder } from './wire-format';
 import { writerTypeOptions } from './writer-projection';
 
@@ -34,13 +35,19 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export async function createEventEncoder(options: {
   registryUrl: string;
+  /** Credentials and CA of the registry (registryConnection), when it asks for them. */
+  registryAuth?: RegistryAuth;
   schemaId: number;
 }): Promise<EventEncoder> {
-  const registry = new SchemaRegistry({ host: options.registryUrl });
+  const registry = new SchemaRegistry(
+    registryClientArgs(options.registryUrl, options.registryAuth),
+  );
   let writerType: avro.Type;
   try {
     writerType = (await registry.getSchema(options.schemaId)) as unknown as avro.Type;
   } catch (err) {
+    const status = (err as { status?: unknown }).status;
+    if (status === 401 || status === 403) throw refused(options.registryUrl, status);
     throw new RegistryError(
       `schema registry lookup of id ${options.schemaId} failed: ${(err as Error).message}`,
       'registryUnavailable',
@@ -51,6 +58,8 @@ export async function createEventEncoder(options: {
 
 export interface EventDecoderOptions extends UnknownSchemaPolicy {
   registryUrl: string;
+  /** Credentials and CA of the registry (registryConnection), when it asks for them. */
+  registryAuth?: RegistryAuth;
   /** How long one schema lookup may take before it counts as a registry failure (5,000 ms). */
   lookupTimeoutMs?: number;
 }
@@ -59,13 +68,21 @@ export interface EventDecoderOptions extends UnknownSchemaPolicy {
  * The schema text the registry answers for `id` (Confluent API `GET /schemas/ids/{id}`,
  * field `schema`), or undefined when the answer holds none or does not come within 5 s.
  */
-async function schemaTextOf(registryUrl: string, id: number): Promise<string | undefined> {
+async function schemaTextOf(
+  registryUrl: string,
+  auth: RegistryAuth | undefined,
+  id: number,
+): Promise<string | undefined> {
   try {
-    const response = await fetch(`${registryUrl.replace(/\/$/, '')}/schemas/ids/${id}`, {
-      signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
-    });
-    const body = (await response.json()) as { schema?: unknown };
-    return response.ok && typeof body.schema === 'string' ? body.schema : undefined;
+    const response = await registryRequest(
+      `${registryUrl.replace(/\/$/, '')}/schemas/ids/${id}`,
+      auth,
+      { method: 'GET', timeoutMs: LOOKUP_TIMEOUT_MS },
+    );
+    const body = JSON.parse(response.text) as { schema?: unknown };
+    return response.status >= 200 && response.status < 300 && typeof body.schema === 'string'
+      ? body.schema
+      : undefined;
   } catch {
     return undefined;
   }
@@ -78,9 +95,11 @@ async function schemaTextOf(registryUrl: string, id: number): Promise<string | u
  * rejects with RegistryError `registryUnavailable`, as does an answer that holds no schema;
  * a schema the client cannot parse (avsc refuses it) is `unparseable`.
  */
-function registryLookup(registryUrl: string, timeoutMs: number) {
+function registryLookup(registryUrl: string, auth: RegistryAuth | undefined, timeoutMs: number) {
   const client = () =>
-    new SchemaRegistry({ host: registryUrl }, { forSchemaOptions: writerTypeOptions() });
+    new SchemaRegistry(registryClientArgs(registryUrl, auth), {
+      forSchemaOptions: writerTypeOptions(),
+    });
   let registry = client();
   return async (id: number) => {
     try {
@@ -95,16 +114,22 @@ function registryLookup(registryUrl: string, timeoutMs: number) {
       // own: a request that hangs would answer every later lookup of that id. A new client
       // asks again.
       if (err instanceof LookupTimeout) registry = client();
+      // Refused credentials stay retriable here: the records are not at fault, and the
+      // projector waits (not ready) until the credentials are mended, dead-lettering nothing.
+      const hint =
+        status === 401 || status === 403
+          ? '; check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD, or SCHEMA_REGISTRY_TOKEN'
+          : '';
       if (typeof status === 'number' || err instanceof LookupTimeout) {
         throw new RegistryError(
-          `schema registry lookup of id ${id} failed: ${(err as Error).message}`,
+          `schema registry lookup of id ${id} failed: ${(err as Error).message}${hint}`,
           'registryUnavailable',
         );
       }
       // The client failed on the answer. Only a schema the registry really holds and avsc
       // refuses is unparseable for good; an answer holding no schema (a proxy's page, an
       // empty body: the client reports both alike) is the registry's fault, retried.
-      if ((await schemaTextOf(registryUrl, id)) === undefined) {
+      if ((await schemaTextOf(registryUrl, auth, id)) === undefined) {
         throw new RegistryError(
           `schema registry lookup of id ${id} gave no schema: ${(err as Error).message}`,
           'registryUnavailable',
@@ -120,6 +145,10 @@ function registryLookup(registryUrl: string, timeoutMs: number) {
  * in the registry at `registryUrl` (see createSchemaDecoder for the rules).
  */
 export function createEventDecoder(options: EventDecoderOptions): EventDecoder {
-  const lookup = registryLookup(options.registryUrl, options.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS);
+  const lookup = registryLookup(
+    options.registryUrl,
+    options.registryAuth,
+    options.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS,
+  );
   return createSchemaDecoder(lookup, options);
 }

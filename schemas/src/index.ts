@@ -1,3 +1,4 @@
 export * from './contract';
 export * from './registry';
+export * from './registry-access';
 export * from './codec';

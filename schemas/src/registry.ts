@@ -1,4 +1,5 @@
 import { errorCatalogue } from '@catchall/core/domain';
+import { registryRequest, type RegistryAnswer, type RegistryAuth } from './registry-access';
 
 /** Compatibility levels of the Confluent API; BACKWARD lets consumers upgrade first. */
 export type Compatibility =
@@ -10,11 +11,13 @@ export type Compatibility =
   | 'FULL'
   | 'FULL_TRANSITIVE';
 
-type RegistryErrorName = 'registryUnavailable' | 'schemaRejected';
+type RegistryErrorName = 'registryUnavailable' | 'schemaRejected' | 'accessRefused';
 
 /**
  * A call to the schema registry that failed: `registryUnavailable` (retriable) when the
- * registry could not be reached or failed, `schemaRejected` when it refused the schema.
+ * registry could not be reached or failed, `schemaRejected` when it refused the schema,
+ * `accessRefused` when it refused the credentials (401, 403) or its certificate is not
+ * trusted.
  * Code and `retriable` come from the catalogue entry named.
  */
 export class RegistryError extends Error {
@@ -29,27 +32,70 @@ export class RegistryError extends Error {
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
-async function call(url: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
-  let response: Response;
+/** The registry's address without credentials or path, for messages. */
+function origin(url: string): string {
   try {
-    response = await fetch(url, {
-      ...init,
-      headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE },
-      signal: AbortSignal.timeout(5000),
-    });
-  } catch (err) {
-    throw new RegistryError(
-      `schema registry at ${url} is unreachable: ${(err as Error).message}`,
-      'registryUnavailable',
+    return new URL(url).origin;
+  } catch {
+    return 'the schema registry';
+  }
+}
+
+const CREDENTIALS_HINT =
+  'check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD, or SCHEMA_REGISTRY_TOKEN';
+
+/** A TLS handshake that failed on a certificate: Node's and OpenSSL's error codes. */
+export function isTlsFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^(ERR_TLS_|ERR_SSL_)|CERT|SIGNATURE|^DEPTH_ZERO/.test(code);
+}
+
+/** The RegistryError of a request that got no answer: a TLS refusal, or unreachable. */
+export function unreachable(url: string, err: unknown): RegistryError {
+  const code = (err as { code?: unknown }).code;
+  if (isTlsFailure(err)) {
+    return new RegistryError(
+      `schema registry at ${origin(url)}: TLS handshake failed (${String(code)}: ${(err as Error).message}); check SCHEMA_REGISTRY_CA_FILE and that SCHEMA_REGISTRY_URL names a host its certificate covers`,
+      'accessRefused',
     );
   }
-  const text = await response.text();
+  return new RegistryError(
+    `schema registry at ${origin(url)} is unreachable: ${(err as Error).message}`,
+    'registryUnavailable',
+  );
+}
+
+/** The RegistryError of a 401 or 403 answer. */
+export function refused(url: string, status: number): RegistryError {
+  return new RegistryError(
+    `schema registry at ${origin(url)} refused access (${status}); ${CREDENTIALS_HINT}`,
+    'accessRefused',
+  );
+}
+
+async function call(
+  url: string,
+  auth: RegistryAuth | undefined,
+  init: { method: string; body?: string },
+): Promise<{ status: number; body: unknown }> {
+  let response: RegistryAnswer;
+  try {
+    response = await registryRequest(url, auth, {
+      ...init,
+      headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE },
+      timeoutMs: 5000,
+    });
+  } catch (err) {
+    throw unreachable(url, err);
+  }
+  const { text } = response;
   let body: unknown = text;
   try {
     body = JSON.parse(text);
   } catch {
     // Not JSON (a proxy's error page, say): keep the text for the message.
   }
+  if (response.status === 401 || response.status === 403) throw refused(url, response.status);
   if (response.status >= 500) {
     throw new RegistryError(
       `schema registry answered ${response.status}: ${text}`,
@@ -59,9 +105,30 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; b
   return { status: response.status, body };
 }
 
+/**
+ * Asks the registry once for its subjects, at start: credentials it refuses or a
+ * certificate that is not trusted throw RegistryError `accessRefused`, naming the registry
+ * and the settings to check, so that the program stops instead of retrying for ever. A
+ * registry that does not answer passes (the program reports it and keeps trying).
+ */
+export async function checkRegistryAccess(options: {
+  registryUrl: string;
+  registryAuth?: RegistryAuth;
+}): Promise<void> {
+  try {
+    await call(`${options.registryUrl.replace(/\/$/, '')}/subjects`, options.registryAuth, {
+      method: 'GET',
+    });
+  } catch (err) {
+    if ((err as RegistryError).code === errorCatalogue.accessRefused.code) throw err;
+  }
+}
+
 export interface SchemaOptions {
   /** Base URL of the Confluent-compatible API, e.g. http://host:8080/apis/ccompat/v7 */
   registryUrl: string;
+  /** Credentials and CA of the registry (registryConnection), when it asks for them. */
+  registryAuth?: RegistryAuth;
   subject: string;
   schema: Record<string, unknown>;
 }
@@ -76,7 +143,7 @@ export async function registerSchema(
   options: SchemaOptions & { compatibility: Compatibility },
 ): Promise<number> {
   const subjectUrl = `${options.registryUrl}/subjects/${encodeURIComponent(options.subject)}`;
-  const registered = await call(`${subjectUrl}/versions`, {
+  const registered = await call(`${subjectUrl}/versions`, options.registryAuth, {
     method: 'POST',
     body: JSON.stringify({ schema: JSON.stringify(options.schema), schemaType: 'AVRO' }),
   });
@@ -88,6 +155,7 @@ export async function registerSchema(
   }
   const config = await call(
     `${options.registryUrl}/config/${encodeURIComponent(options.subject)}`,
+    options.registryAuth,
     { method: 'PUT', body: JSON.stringify({ compatibility: options.compatibility }) },
   );
   if (config.status !== 200) {
@@ -103,6 +171,7 @@ export async function registerSchema(
 export async function lookupSchema(options: SchemaOptions): Promise<number> {
   const found = await call(
     `${options.registryUrl}/subjects/${encodeURIComponent(options.subject)}`,
+    options.registryAuth,
     {
       method: 'POST',
       body: JSON.stringify({ schema: JSON.stringify(options.schema), schemaType: 'AVRO' }),

@@ -1,0 +1,201 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { errorCatalogue } from '@catchall/core/domain';
+import { createEventEncoder } from './codec';
+import { domainEventSchema } from './domain-event';
+import { checkRegistryAccess, registerSchema } from './registry';
+import { registryConnection } from './registry-access';
+
+/**
+ * The registry clients' authentication and TLS against servers on loopback that answer like
+ * the registry's Confluent API for the few paths used here and record the Authorization
+ * header: not the registry (the integration tests use the real one behind a TLS proxy).
+ */
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+const seen: (string | undefined)[] = [];
+let allowed: string | undefined;
+
+const registryLike: Handler = (req, res) => {
+  seen.push(req.headers.authorization);
+  req.resume();
+  if (allowed !== undefined && req.headers.authorization !== allowed) {
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end('{"error_code":401,"message":"Unauthorized"}');
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/vnd.schemaregistry.v1+json' });
+  if (req.url?.startsWith('/schemas/ids/')) {
+    res.end(JSON.stringify({ schema: JSON.stringify(domainEventSchema) }));
+  } else if (req.url === '/subjects') res.end('[]');
+  else if (req.url?.startsWith('/config/')) res.end('{"compatibility":"BACKWARD"}');
+  else res.end('{"id":7}');
+};
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+const settings = {
+  SCHEMA_REGISTRY_URL: '',
+  SCHEMA_REGISTRY_USERNAME: '',
+  SCHEMA_REGISTRY_PASSWORD: '',
+  SCHEMA_REGISTRY_TOKEN: '',
+  SCHEMA_REGISTRY_CA_FILE: '',
+};
+const subject = 'access-test-value';
+
+describe('registry authentication', () => {
+  const server = createHttpServer(registryLike);
+  let url: string;
+  beforeAll(async () => {
+    url = `http://127.0.0.1:${await listen(server)}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  it('sends basic authentication from the library client and from registration', async () => {
+    const basic = `Basic ${Buffer.from('reg-user:reg-pass').toString('base64')}`;
+    allowed = basic;
+    const access = registryConnection({
+      ...settings,
+      SCHEMA_REGISTRY_URL: url,
+      SCHEMA_REGISTRY_USERNAME: 'reg-user',
+      SCHEMA_REGISTRY_PASSWORD: 'reg-pass',
+    });
+    const id = await registerSchema({
+      ...access,
+      subject,
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    await expect(createEventEncoder({ ...access, schemaId: id })).resolves.toBeDefined();
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.every((header) => header === basic)).toBe(true);
+  });
+
+  it('sends a bearer token from the library client and from registration', async () => {
+    allowed = 'Bearer reg-token';
+    const access = registryConnection({
+      ...settings,
+      SCHEMA_REGISTRY_URL: url,
+      SCHEMA_REGISTRY_TOKEN: 'reg-token',
+    });
+    await checkRegistryAccess(access);
+    await expect(createEventEncoder({ ...access, schemaId: 7 })).resolves.toBeDefined();
+    expect(seen).toEqual(['Bearer reg-token', 'Bearer reg-token']);
+  });
+
+  it('stops at start on a 401, naming the registry and the settings, not the secret', async () => {
+    allowed = 'Bearer right-token';
+    const access = registryConnection({
+      ...settings,
+      SCHEMA_REGISTRY_URL: url,
+      SCHEMA_REGISTRY_TOKEN: 'wrong-token',
+    });
+    const refusal = checkRegistryAccess(access);
+    await expect(refusal).rejects.toMatchObject({
+      code: errorCatalogue.accessRefused.code,
+      retriable: false,
+    });
+    await expect(refusal).rejects.toThrow(
+      /schema registry at http:\/\/127\.0\.0\.1:\d+ refused access \(401\); check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD, or SCHEMA_REGISTRY_TOKEN/,
+    );
+    await expect(refusal).rejects.not.toThrow(/wrong-token/);
+    await expect(createEventEncoder({ ...access, schemaId: 7 })).rejects.toMatchObject({
+      code: errorCatalogue.accessRefused.code,
+    });
+  });
+
+  it('lets a registry that does not answer pass the start check', async () => {
+    const closed = createHttpServer();
+    const port = await listen(closed);
+    closed.close();
+    await expect(
+      checkRegistryAccess({ registryUrl: `http://127.0.0.1:${port}` }),
+    ).resolves.toBeUndefined();
+  });
+});
+
+describe('an https registry', () => {
+  let dir: string;
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    allowed = undefined;
+    dir = mkdtempSync(path.join(tmpdir(), 'catchall-registry-tls-'));
+    // A self-signed certificate for 127.0.0.1: its own CA.
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    server = createHttpsServer(
+      {
+        key: readFileSync(path.join(dir, 'key.pem')),
+        cert: readFileSync(path.join(dir, 'cert.pem')),
+      },
+      registryLike,
+    );
+    url = `https://127.0.0.1:${await listen(server)}`;
+  });
+  afterAll(() => {
+    (server as ReturnType<typeof createHttpsServer>).closeAllConnections();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is trusted through SCHEMA_REGISTRY_CA_FILE, by the library client and registration', async () => {
+    const access = registryConnection({
+      ...settings,
+      SCHEMA_REGISTRY_URL: url,
+      SCHEMA_REGISTRY_CA_FILE: path.join(dir, 'cert.pem'),
+    });
+    await checkRegistryAccess(access);
+    const id = await registerSchema({
+      ...access,
+      subject,
+      schema: domainEventSchema,
+      compatibility: 'BACKWARD',
+    });
+    await expect(createEventEncoder({ ...access, schemaId: id })).resolves.toBeDefined();
+  });
+
+  it('is refused at start without the CA, naming the TLS failure and SCHEMA_REGISTRY_CA_FILE', async () => {
+    const refusal = checkRegistryAccess({ registryUrl: url });
+    await expect(refusal).rejects.toMatchObject({ code: errorCatalogue.accessRefused.code });
+    await expect(refusal).rejects.toThrow(
+      /TLS handshake failed \(DEPTH_ZERO_SELF_SIGNED_CERT.*SCHEMA_REGISTRY_CA_FILE/,
+    );
+  });
+});
