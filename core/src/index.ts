@@ -7,6 +7,7 @@ export * from './runtime/logger';
 export * from './runtime/metrics';
 export * from './runtime/workers';
 export * from './runtime/http';
+export * from './runtime/bearer-tokens';
 export * from './runtime/kafka';
 export * from './runtime/kafka-access';
 export * from './runtime/postgres';

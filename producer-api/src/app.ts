@@ -1,8 +1,14 @@
-import bearerAuth from '@fastify/bearer-auth';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { createServiceApp, errors, NotReady, splitList, type Logger } from '@catchall/core';
+import {
+  createServiceApp,
+  errors,
+  NotReady,
+  requireBearerTokens,
+  splitList,
+  type Logger,
+} from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
 import type { Publisher } from './publisher';
 import { registerBatchRoute } from './routes/batch';
@@ -27,6 +33,7 @@ export interface ProducerAppOptions {
 
 /** The ingest API's routes over the shared service shell; does not listen. */
 export function buildApp(options: ProducerAppOptions): FastifyInstance {
+  const tokens = splitList(options.tokens);
   const app = createServiceApp({
     logger: options.logger,
     metrics: options.registry,
@@ -34,6 +41,7 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
       title: 'Catch-all ingest API',
       description: 'Records delivery outcomes of mail domains as events in Kafka.',
       version: '0.1.0',
+      bearerTokens: tokens.length > 0,
     },
     readiness: {
       schemaRegistry: () => options.schema.check(),
@@ -45,17 +53,7 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
   });
   // Auth and rate limits apply to the API routes only; health and metrics stay open.
   void app.register(async (api) => {
-    const tokens = splitList(options.tokens);
-    if (tokens.length > 0) {
-      await api.register(bearerAuth, {
-        keys: tokens,
-        addHook: 'onRequest',
-        errorResponse: () => {
-          const err = errors.unauthorized();
-          return { statusCode: 401, code: err.code, error: 'Unauthorized', message: err.message };
-        },
-      });
-    }
+    await requireBearerTokens(api, tokens);
     if (options.rateLimitPerMinute > 0) {
       await api.register(rateLimit, {
         max: options.rateLimitPerMinute,
@@ -70,13 +68,15 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
       ...(tokens.length > 0 ? [401] : []),
       ...(options.rateLimitPerMinute > 0 ? [429] : []),
     ];
-    registerEventRoutes(api, { ...options, errorStatuses });
+    const authenticated = tokens.length > 0;
+    registerEventRoutes(api, { ...options, errorStatuses, authenticated });
     // In a context of its own: its NDJSON parser serves POST /events only (a PUT in NDJSON
     // is 415, as any media type a route does not take).
     void api.register(async (batch) =>
       registerBatchRoute(batch, {
         ...options,
         errorStatuses,
+        authenticated,
         maxEvents: options.batchMaxEvents,
         maxBytes: options.batchMaxBytes,
       }),

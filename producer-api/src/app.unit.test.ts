@@ -10,7 +10,7 @@ import type { SchemaRegistration } from './schema-registration';
  * The ingest API over ports that fail the test if reached: every request here is refused
  * before anything is encoded or sent to Kafka.
  */
-function buildRefusingApp(): { app: FastifyInstance; published: () => number } {
+function buildRefusingApp(tokens = ''): { app: FastifyInstance; published: () => number } {
   let published = 0;
   const publisher: Publisher = {
     publish: async () => {
@@ -35,7 +35,7 @@ function buildRefusingApp(): { app: FastifyInstance; published: () => number } {
     metrics: createProducerMetrics(registry),
     publisher,
     schema,
-    tokens: '',
+    tokens,
     rateLimitPerMinute: 0,
     batchMaxEvents: 100,
     batchMaxBytes: 64 * 1024,
@@ -166,5 +166,29 @@ describe('the ingest API document describes the service exactly', () => {
       });
     }
     expect(published()).toBe(0);
+  });
+});
+
+describe('ingest API tokens (API_TOKENS)', () => {
+  const { app, published } = buildRefusingApp('ingest-token');
+  afterAll(() => app.close());
+
+  it('answers a request without a token 401 CATCHALL_UNAUTHORIZED before anything is sent', async () => {
+    const response = await app.inject({ method: 'PUT', url: '/events/example.com/delivered' });
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ code: 'CATCHALL_UNAUTHORIZED', error: 'Unauthorized' });
+    expect(published()).toBe(0);
+  });
+
+  it('documents the bearer scheme and the 401 of the event routes', async () => {
+    const document = (await app.inject('/openapi.json')).json();
+    expect(document.components.securitySchemes.bearerToken.scheme).toBe('bearer');
+    for (const operation of [
+      document.paths['/events'].post,
+      document.paths['/events/{domain}/delivered'].put,
+    ]) {
+      expect(operation.security).toEqual([{ bearerToken: [] }]);
+      expect(Object.keys(operation.responses)).toContain('401');
+    }
   });
 });

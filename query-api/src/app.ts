@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { createServiceApp, type Logger } from '@catchall/core';
+import { createServiceApp, requireBearerTokens, splitList, type Logger } from '@catchall/core';
 import { conditionalGets } from './conditional-get';
 import type { ReadModel } from './read-model';
 import { registerDomainRoutes } from './routes/domains';
@@ -12,12 +12,18 @@ export interface QueryAppOptions {
   lookupMaxDomains: number;
   listMaxLimit: number;
   cacheMaxAgeS: number;
+  /**
+   * Accepted bearer tokens, comma-separated (QUERY_API_TOKENS); empty turns authentication
+   * off. Health, readiness, metrics and the OpenAPI document stay open.
+   */
+  tokens?: string;
   /** A request not received completely within this many milliseconds is answered 408. */
   requestTimeoutMs?: number;
 }
 
 /** The query API's routes over the shared service shell; does not listen. */
 export function buildApp(options: QueryAppOptions): FastifyInstance {
+  const tokens = splitList(options.tokens ?? '');
   const app = createServiceApp({
     logger: options.logger,
     metrics: options.registry,
@@ -25,14 +31,16 @@ export function buildApp(options: QueryAppOptions): FastifyInstance {
       title: 'Catch-all query API',
       description: 'Answers whether a mail domain is a catch-all.',
       version: '0.1.0',
+      bearerTokens: tokens.length > 0,
     },
     readiness: { postgres: () => options.readModel.ping() },
     requestTimeoutMs: options.requestTimeoutMs,
   });
   void app.register(async (api) => {
+    await requireBearerTokens(api, tokens);
     // A weak ETag on GET answers: If-None-Match with an unchanged answer gets 304.
     conditionalGets(api);
-    registerDomainRoutes(api, options);
+    registerDomainRoutes(api, { ...options, authenticated: tokens.length > 0 });
   });
   return app;
 }

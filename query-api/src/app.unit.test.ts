@@ -15,7 +15,7 @@ const ROW: DomainRow = {
 };
 
 /** The query API over a read model that holds one domain, seen.example. */
-function buildTestApp() {
+function buildTestApp(tokens = '') {
   const readModel: ReadModel = {
     find: async (domain) => (domain === ROW.domain ? ROW : undefined),
     findMany: async (domains) =>
@@ -30,6 +30,7 @@ function buildTestApp() {
     lookupMaxDomains: 3,
     listMaxLimit: 10,
     cacheMaxAgeS: 1,
+    tokens,
   });
 }
 
@@ -116,5 +117,93 @@ describe('the query API document describes the service exactly', () => {
     });
     expect(response.statusCode).toBe(413);
     expect(response.json().code).toBe('CATCHALL_LOOKUP_TOO_LARGE');
+  });
+});
+
+describe('query API tokens (QUERY_API_TOKENS)', () => {
+  const app = buildTestApp('read-token-1, read-token-2');
+  afterAll(() => app.close());
+  const routes = [
+    { method: 'GET' as const, url: '/domains/seen.example' },
+    { method: 'GET' as const, url: '/domains?status=unknown' },
+    { method: 'POST' as const, url: '/domains/lookup', payload: { domains: ['seen.example'] } },
+  ];
+
+  it.each(routes)(
+    'answers $method $url without a token 401 CATCHALL_UNAUTHORIZED',
+    async (route) => {
+      const response = await app.inject(route);
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toMatchObject({
+        statusCode: 401,
+        code: 'CATCHALL_UNAUTHORIZED',
+        error: 'Unauthorized',
+      });
+    },
+  );
+
+  it('answers an unknown token, or a token of another scheme, 401', async () => {
+    for (const authorization of ['Bearer ingest-token', 'Basic cmVhZC10b2tlbi0xOg==']) {
+      const response = await app.inject({
+        url: '/domains/seen.example',
+        headers: { authorization },
+      });
+      expect({ authorization, status: response.statusCode }).toEqual({
+        authorization,
+        status: 401,
+      });
+    }
+  });
+
+  it('marks answers private, so that no shared cache serves them to a request without a token', async () => {
+    const response = await app.inject({
+      url: '/domains/seen.example',
+      headers: { authorization: 'Bearer read-token-1' },
+    });
+    expect(response.headers['cache-control']).toBe('private, max-age=1');
+  });
+
+  it.each(routes)('answers $method $url with any configured token 200', async (route) => {
+    for (const token of ['read-token-1', 'read-token-2']) {
+      const response = await app.inject({
+        ...route,
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(response.statusCode).toBe(200);
+    }
+  });
+
+  it('leaves health, readiness, metrics and the OpenAPI document open', async () => {
+    for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.json']) {
+      const response = await app.inject(url);
+      expect({ url, status: response.statusCode }).toEqual({ url, status: 200 });
+    }
+  });
+
+  it('documents the bearer scheme and the 401 of each query route', async () => {
+    const document = (await app.inject('/openapi.json')).json();
+    expect(document.components.securitySchemes.bearerToken).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    for (const operation of [
+      document.paths['/domains/{domain}'].get,
+      document.paths['/domains'].get,
+      document.paths['/domains/lookup'].post,
+    ]) {
+      expect(operation.security).toEqual([{ bearerToken: [] }]);
+      expect(Object.keys(operation.responses)).toContain('401');
+    }
+  });
+
+  it('checks no token and documents none when QUERY_API_TOKENS is empty', async () => {
+    const open = buildTestApp('');
+    const response = await open.inject('/domains/seen.example');
+    expect(response.statusCode).toBe(200);
+    const document = (await open.inject('/openapi.json')).json();
+    expect(document.components?.securitySchemes).toBeUndefined();
+    expect(document.paths['/domains/{domain}'].get.security).toBeUndefined();
+    expect(Object.keys(document.paths['/domains/{domain}'].get.responses)).not.toContain('401');
+    await open.close();
   });
 });

@@ -34,6 +34,7 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
     lookupMaxDomains: config.LOOKUP_MAX_DOMAINS,
     listMaxLimit: config.LIST_MAX_LIMIT,
     cacheMaxAgeS: config.CACHE_MAX_AGE_S,
+    tokens: config.QUERY_API_TOKENS,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   });
   lifecycle.onClose('http server', () => app.close());

@@ -15,6 +15,7 @@ import { MAX_ENCODED_DOMAIN_LENGTH } from '../domain/normalize-domain';
 import { errorCatalogue } from '../domain/error-catalogue';
 import { errors } from './errors';
 import { acceptJsonBodies } from './http-body';
+import { bearerSecurityScheme } from './bearer-tokens';
 import { configFields } from './config';
 import {
   answerExpectations,
@@ -58,8 +59,11 @@ export interface ServiceAppOptions {
    * REQUEST_TIMEOUT_MS setting's.
    */
   requestTimeoutMs?: number;
-  /** Describes the API: served at /openapi.json and browsable at /docs. */
-  openapi?: { title: string; description: string; version: string };
+  /**
+   * Describes the API: served at /openapi.json and browsable at /docs. `bearerTokens`: the
+   * document declares the bearer token scheme its protected routes name (bearerSecurity).
+   */
+  openapi?: { title: string; description: string; version: string; bearerTokens?: boolean };
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
 }
 
@@ -205,8 +209,12 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
 
   if (options.openapi) {
     // Route schemas are the single source of validation, serialization and this document.
+    const { bearerTokens, ...info } = options.openapi;
     void app.register(swagger, {
-      openapi: { info: options.openapi },
+      openapi: {
+        info,
+        ...(bearerTokens ? { components: { securitySchemes: bearerSecurityScheme } } : {}),
+      },
       transformObject: (documents) =>
         'openapiObject' in documents
           ? markOptionalBodies(documents.openapiObject as OpenApiDocument)

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import {
+  bearerSecurity,
   createAjv,
   decodeBody,
   DomainField,
@@ -164,6 +165,7 @@ export function registerBatchRoute(
           description: `the events: a JSON array (application/json), or one JSON object per line (${NDJSON}, blank lines skipped)`,
         }),
         response: { 202: BatchAccepted, ...errorResponses(deps.errorStatuses) },
+        ...bearerSecurity(deps.authenticated),
       },
       // Items are checked one by one below, so that every bad one is reported by index.
       validatorCompiler: () => (data: unknown) => ({ value: data }),

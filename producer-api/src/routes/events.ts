@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import {
+  bearerSecurity,
   DomainField,
   errorResponses,
   errors,
@@ -64,6 +65,8 @@ export const Accepted = Type.Object({
 export interface EventRouteDeps {
   /** Error statuses besides those of every route: 413, 503, and 401 or 429 when on. */
   errorStatuses: number[];
+  /** The routes take a bearer token (API_TOKENS set): the OpenAPI document says so. */
+  authenticated: boolean;
   publisher: Publisher;
   schema: SchemaRegistration;
   metrics: ProducerMetrics;
@@ -120,6 +123,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
           headers: Headers,
           body: Body,
           response: { 202: Accepted, ...errorResponses(deps.errorStatuses) },
+          ...bearerSecurity(deps.authenticated),
         },
       },
       async (request, reply) => {

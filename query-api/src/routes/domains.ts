@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import {
+  bearerSecurity,
   CURSOR_FORMAT,
   DOMAIN_STATUSES,
   DomainField,
@@ -142,9 +143,17 @@ export function registerDomainRoutes(
     lookupMaxDomains: number;
     listMaxLimit: number;
     cacheMaxAgeS: number;
+    /** The routes take a bearer token (QUERY_API_TOKENS set): 401 and the scheme are documented. */
+    authenticated: boolean;
   },
 ): void {
-  const cacheControl = deps.cacheMaxAgeS > 0 ? `public, max-age=${deps.cacheMaxAgeS}` : 'no-cache';
+  const auth = deps.authenticated ? [401] : [];
+  const security = bearerSecurity(deps.authenticated);
+  // With tokens, `public` would let a shared cache answer a request that has none with the
+  // answer to one that had (RFC 9111 section 3.5): only the client's own cache may keep it.
+  const scope = deps.authenticated ? 'private' : 'public';
+  const cacheControl =
+    deps.cacheMaxAgeS > 0 ? `${scope}, max-age=${deps.cacheMaxAgeS}` : 'no-cache';
   app.addHook('onSend', (request, reply, payload, done) => {
     if ((request.method === 'GET' || request.method === 'HEAD') && reply.statusCode < 500) {
       reply.header('cache-control', cacheControl);
@@ -161,7 +170,8 @@ export function registerDomainRoutes(
           'Keyset pagination in domain order: follow nextCursor until it is null. A domain whose ' +
           'status changes while you page may appear in the old status, the new one, or both.',
         querystring: listQuery(deps.listMaxLimit),
-        response: { 200: ListAnswer, 304: NotModified, ...errorResponses([503]) },
+        response: { 200: ListAnswer, 304: NotModified, ...errorResponses([...auth, 503]) },
+        ...security,
       },
     },
     async (request) => {
@@ -188,9 +198,10 @@ export function registerDomainRoutes(
         response: {
           200: DomainAnswer,
           304: NotModified,
-          ...errorResponses([503]),
+          ...errorResponses([...auth, 503]),
           404: NeverSeen,
         },
+        ...security,
       },
     },
     async (request, reply) => {
@@ -218,8 +229,9 @@ export function registerDomainRoutes(
         body: lookupBody(deps.lookupMaxDomains),
         response: {
           200: Type.Object({ results: Type.Array(LookupResult) }),
-          ...errorResponses([413, 503]),
+          ...errorResponses([...auth, 413, 503]),
         },
+        ...security,
       },
       // Before the schema, whose maxItems would answer 400: too many domains is the 413.
       preValidation: async (request) => {
