@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import {
   checkKafkaAccess,
+  checkPostgresAccess,
   createIdempotentProducer,
   createKafka,
   createProducerHandle,
@@ -43,6 +44,8 @@ export async function buildConsumer(
   const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   const registry = createMetricsRegistry('consumer');
   const metrics = createConsumerMetrics(registry);
+  // Refused credentials or an untrusted certificate stop the start; unreachable does not.
+  await checkPostgresAccess(config.DATABASE_URL, logger);
   if (config.MIGRATE_ON_START) await migrate({ databaseUrl: config.DATABASE_URL, logger });
 
   const pool = createPool({

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import {
   checkKafkaAccess,
+  checkPostgresAccess,
   createKafka,
   createLogger,
   createPool,
@@ -257,6 +258,7 @@ async function main(argv: string[]): Promise<void> {
   const level =
     process.stderr.isTTY && process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL;
   const logger = createLogger({ name: 'replay', level, destination: 2 });
+  await checkPostgresAccess(config.DATABASE_URL, logger);
   await migrate({ databaseUrl: config.DATABASE_URL, logger });
   if (command === 'rebuild') return runRebuild(config, logger, values);
 

@@ -1,5 +1,6 @@
 import {
   checkKafkaAccess,
+  checkPostgresAccess,
   createKafka,
   createLogger,
   ensureTopics,
@@ -16,6 +17,7 @@ import { migrate } from './migrate';
 async function main(): Promise<void> {
   const config = loadConfig(setupConfigFields, process.env);
   const logger = createLogger({ name: 'setup', level: config.LOG_LEVEL });
+  await checkPostgresAccess(config.DATABASE_URL, logger);
   await migrate({ databaseUrl: config.DATABASE_URL, logger });
   const kafka = createKafka({
     ...kafkaConnection(config),

@@ -11,6 +11,7 @@ export * from './runtime/bearer-tokens';
 export * from './runtime/kafka';
 export * from './runtime/kafka-access';
 export * from './runtime/postgres';
+export * from './runtime/postgres-access';
 export * from './runtime/retriable';
 export * from './runtime/compression';
 export * from './runtime/topics-admin';

@@ -13,7 +13,7 @@ export class AccessRefused extends Error {
 }
 
 /** Node's and OpenSSL's codes of a TLS handshake that failed on a certificate or protocol. */
-function isTlsCode(code: string): boolean {
+export function isTlsCode(code: string): boolean {
   return /^(ERR_TLS_|ERR_SSL_)|CERT|SIGNATURE|^DEPTH_ZERO/.test(code);
 }
 

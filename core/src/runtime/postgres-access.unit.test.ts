@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TLSSocket } from 'node:tls';
+import pg from 'pg';
+import pino from 'pino';
+import { errorCatalogue } from '../domain/error-catalogue';
+import { checkPostgresAccess, postgresAccessProblem } from './postgres-access';
+
+const silent = pino({ level: 'silent' });
+
+describe('postgresAccessProblem', () => {
+  it('names Postgres and DATABASE_URL when the password is refused (SQLSTATE 28P01)', () => {
+    const refused = Object.assign(
+      new pg.DatabaseError('password authentication failed for user "app"', 0, 'error'),
+      { code: '28P01' },
+    );
+    expect(postgresAccessProblem(refused)).toBe(
+      'Postgres refused the credentials (SQLSTATE 28P01: password authentication failed for user "app"); check the user and password of DATABASE_URL',
+    );
+  });
+
+  it('leaves a server that is only unreachable, or a failing query, to the callers', () => {
+    const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+    });
+    expect(postgresAccessProblem(down)).toBeUndefined();
+    const missing = Object.assign(new pg.DatabaseError('no table', 0, 'error'), {
+      code: '42P01',
+    });
+    expect(postgresAccessProblem(missing)).toBeUndefined();
+  });
+});
+
+/**
+ * A loopback server that answers Postgres's SSLRequest with "S" and then a TLS handshake
+ * with a self-signed certificate for 127.0.0.1: enough for the client's verify-full check,
+ * which must refuse it when DATABASE_URL's sslrootcert names another CA.
+ */
+describe('checkPostgresAccess against a TLS server the CA did not sign', () => {
+  let dir: string;
+  let server: Server;
+  let port: number;
+  const sockets = new Set<Socket>();
+  const selfSigned = (name: string) =>
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, `${name}.key`),
+        '-out',
+        path.join(dir, `${name}.pem`),
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'catchall-pg-tls-'));
+    selfSigned('server');
+    selfSigned('other');
+    server = createServer((socket) => {
+      sockets.add(socket);
+      socket.once('data', () => {
+        socket.write('S');
+        const tls = new TLSSocket(socket, {
+          isServer: true,
+          key: readFileSync(path.join(dir, 'server.key')),
+          cert: readFileSync(path.join(dir, 'server.pem')),
+        });
+        tls.on('error', () => undefined);
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops with CATCHALL_ACCESS_REFUSED naming Postgres and sslrootcert, never the password', async () => {
+    const url = `postgres://app:Pg-Secret-99@127.0.0.1:${port}/catchall?sslmode=verify-full&sslrootcert=${path.join(dir, 'other.pem')}`;
+    const check = checkPostgresAccess(url, silent);
+    await expect(check).rejects.toMatchObject({
+      code: errorCatalogue.accessRefused.code,
+      retriable: false,
+    });
+    await expect(check).rejects.toThrow(/^Postgres TLS handshake failed \(.*sslrootcert/);
+    await expect(check).rejects.not.toThrow(/Pg-Secret-99/);
+  });
+});
