@@ -104,6 +104,15 @@ function registryProblems(v: Values): string[] {
   if (user !== password) {
     problems.push('SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together');
   }
+  if (typeof v.SCHEMA_REGISTRY_URL === 'string' && URL.canParse(v.SCHEMA_REGISTRY_URL)) {
+    const url = new URL(v.SCHEMA_REGISTRY_URL);
+    // The URL shows in errors and logs; credentials go in the secret settings.
+    if (url.username !== '' || url.password !== '') {
+      problems.push(
+        'SCHEMA_REGISTRY_URL holds credentials: give them as SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD',
+      );
+    }
+  }
   const ca = pemFileProblem('SCHEMA_REGISTRY_CA_FILE', v.SCHEMA_REGISTRY_CA_FILE);
   if (ca) problems.push(ca);
   return problems;

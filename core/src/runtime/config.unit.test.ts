@@ -207,6 +207,14 @@ describe('loadConfig with secrets and connection settings', () => {
     expect(message).not.toMatch(/pa55word|tok3n/);
   });
 
+  it('refuses credentials in SCHEMA_REGISTRY_URL, without echoing them', () => {
+    const message = refusal(registry, {
+      SCHEMA_REGISTRY_URL: 'https://bob:url-pa55@registry.example/apis/ccompat/v7',
+    });
+    expect(message).toContain('SCHEMA_REGISTRY_URL holds credentials');
+    expect(message).not.toContain('url-pa55');
+  });
+
   it('refuses a registry user without a password', () => {
     expect(refusal(registry, { SCHEMA_REGISTRY_USERNAME: 'bob' })).toContain(
       'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together',
