@@ -261,6 +261,16 @@ export function loadConfig<T extends TProperties>(
   return config;
 }
 
+/**
+ * Every environment variable a program with these fields reads: each field's name, and
+ * `<NAME>_FILE` for each secret one (what a deployment may set instead).
+ */
+export function configVariables(properties: TProperties): string[] {
+  return Object.entries(properties).flatMap(([name, schema]) =>
+    isSecret(schema) ? [name, `${name}_FILE`] : [name],
+  );
+}
+
 export function splitList(value: string): string[] {
   return value
     .split(',')

@@ -5,6 +5,7 @@ import { Type, type TProperties } from '@sinclair/typebox';
 import {
   ConfigError,
   configFields,
+  configVariables,
   isSecret,
   kafkaConnectionFields,
   loadConfig,
@@ -82,6 +83,18 @@ describe('loadConfig with secrets and connection settings', () => {
       'KAFKA_SSL_KEY_PASSWORD',
       'SCHEMA_REGISTRY_PASSWORD',
       'SCHEMA_REGISTRY_TOKEN',
+    ]);
+  });
+
+  it('lists <NAME>_FILE beside each secret among the variables a program reads', () => {
+    expect(configVariables(registryConnectionFields)).toEqual([
+      'SCHEMA_REGISTRY_URL',
+      'SCHEMA_REGISTRY_USERNAME',
+      'SCHEMA_REGISTRY_PASSWORD',
+      'SCHEMA_REGISTRY_PASSWORD_FILE',
+      'SCHEMA_REGISTRY_TOKEN',
+      'SCHEMA_REGISTRY_TOKEN_FILE',
+      'SCHEMA_REGISTRY_CA_FILE',
     ]);
   });
 
