@@ -1,0 +1,83 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createServer, type Server } from 'node:tls';
+import pino from 'pino';
+import { errorCatalogue } from '../domain/error-catalogue';
+import { kafkaConnectionFields, loadConfig } from './config';
+import { createKafka, kafkaConnection } from './kafka';
+import { checkKafkaAccess } from './kafka-access';
+
+/**
+ * kafkajs against a TLS server on loopback whose certificate no configured CA signed: not a
+ * broker (the integration tests use the real one), but the handshake fails before a broker
+ * would say anything, so the client's refusal is the one a real broker gets.
+ */
+describe('checkKafkaAccess against brokers whose certificate is not trusted', () => {
+  let dir: string;
+  let server: Server;
+  let brokers: string;
+  const selfSigned = (name: string) =>
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, `${name}.key`),
+        '-out',
+        path.join(dir, `${name}.pem`),
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'catchall-kafka-tls-'));
+    selfSigned('broker');
+    selfSigned('other-ca');
+    server = createServer({
+      key: readFileSync(path.join(dir, 'broker.key')),
+      cert: readFileSync(path.join(dir, 'broker.pem')),
+    });
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    brokers = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops at once with CATCHALL_ACCESS_REFUSED naming Kafka, the TLS failure and the CA setting', async () => {
+    const config = loadConfig(kafkaConnectionFields, {
+      KAFKA_BROKERS: brokers,
+      KAFKA_SECURITY_PROTOCOL: 'SSL',
+      KAFKA_SSL_CA_FILE: path.join(dir, 'other-ca.pem'),
+    });
+    const logger = pino({ level: 'silent' });
+    const kafka = createKafka({
+      ...kafkaConnection(config),
+      clientId: 'access-test',
+      logger,
+      retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 },
+    });
+    const check = checkKafkaAccess(kafka, logger);
+    await expect(check).rejects.toMatchObject({
+      code: errorCatalogue.accessRefused.code,
+      retriable: false,
+    });
+    await expect(check).rejects.toThrow(
+      /^Kafka TLS handshake failed \((SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE).*KAFKA_SSL_CA_FILE/,
+    );
+  });
+});
