@@ -16,7 +16,7 @@ import {
   type Projector,
   type ProjectionStore,
 } from '@catchall/consumer';
-import { createEventDecoder } from '@catchall/schemas';
+import { createEventDecoder, type RegistryAuth } from '@catchall/schemas';
 import { testInfra, uniqueName } from './env';
 import type { TestTopic } from './kafka';
 import { testLogger } from './logger';
@@ -45,6 +45,8 @@ export async function startTestProjector(
     groupId?: string;
     databaseUrl?: string;
     registryUrl?: string;
+    /** Credentials and CA of that registry: `registryConnection(config).registryAuth`. */
+    registryAuth?: RegistryAuth;
     /** Another way to the brokers (a secured listener): `kafkaConnection(config)`. */
     kafka?: { brokers: string } & KafkaSecurity;
     wrap?: (store: ProjectionStore) => ProjectionStore;
@@ -78,7 +80,10 @@ export async function startTestProjector(
   const fatal: unknown[] = [];
   const projector = createProjector({
     kafka,
-    codec: createEventDecoder({ registryUrl: options.registryUrl ?? infra.registryUrl }),
+    codec: createEventDecoder({
+      registryUrl: options.registryUrl ?? infra.registryUrl,
+      ...(options.registryAuth ? { registryAuth: options.registryAuth } : {}),
+    }),
     store: options.wrap ? options.wrap(store) : store,
     deadLetters: createDeadLetters({ producer, topic: topic.dlq }),
     topic: topic.name,

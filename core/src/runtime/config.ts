@@ -218,7 +218,8 @@ function readSecretFiles(
   for (const [name, schema] of Object.entries(properties)) {
     const fileVariable = `${name}_FILE`;
     const file = env[fileVariable];
-    if (!isSecret(schema) || file === undefined) continue;
+    // Empty is unset, as a deployment template that leaves the variable blank means.
+    if (!isSecret(schema) || file === undefined || file === '') continue;
     if (env[name] !== undefined) {
       problems.push(`set ${name} or ${fileVariable}, not both`);
       continue;

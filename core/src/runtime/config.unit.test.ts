@@ -115,6 +115,13 @@ describe('loadConfig with secrets and connection settings', () => {
     expect(config.KAFKA_SASL_PASSWORD).toBe('s3cret-from-file');
   });
 
+  it('takes an empty <NAME>_FILE for unset', () => {
+    expect(
+      loadConfig(registry, { SCHEMA_REGISTRY_TOKEN: 'direct', SCHEMA_REGISTRY_TOKEN_FILE: '' })
+        .SCHEMA_REGISTRY_TOKEN,
+    ).toBe('direct');
+  });
+
   it('refuses a secret set both directly and as a file, naming both', () => {
     const message = refusal(registry, {
       SCHEMA_REGISTRY_TOKEN: 'direct-token',
