@@ -191,6 +191,13 @@ interface AjvError {
   params?: Record<string, unknown>;
 }
 
+/** The values a field of literals takes (`Type.Union` of `Type.Literal`), if it is one. */
+function literals(schema: unknown): string[] | undefined {
+  const anyOf = (schema as { anyOf?: { const?: unknown }[] } | undefined)?.anyOf;
+  if (!anyOf?.every((s) => s.const !== undefined)) return undefined;
+  return anyOf.map((s) => (s.const === '' ? '(empty)' : String(s.const)));
+}
+
 function describe(
   error: AjvError,
   env: Record<string, string | undefined>,
@@ -202,7 +209,10 @@ function describe(
   const got = env[name];
   // A secret's value is not repeated, even a wrong one: it may be most of the right one.
   const shown = got === undefined || isSecret(properties[name]) ? '' : ` (got "${got}")`;
-  return `${name} ${error.message ?? 'is invalid'}${shown}`;
+  // A union of literals fails once per literal and once more for the union: one line instead.
+  const values = literals(properties[name]);
+  const message = values ? `must be one of ${values.join(', ')}` : (error.message ?? 'is invalid');
+  return `${name} ${message}${shown}`;
 }
 
 /**
@@ -252,7 +262,8 @@ export function loadConfig<T extends TProperties>(
   } catch (err) {
     const errors = (err as { errors?: AjvError[] }).errors;
     if (!errors) throw err;
-    const details = [...files.problems, ...errors.map((e) => describe(e, files.env, properties))];
+    const described = errors.map((e) => describe(e, files.env, properties));
+    const details = [...files.problems, ...new Set(described)];
     throw new ConfigError(`Invalid configuration: ${details.join('; ')}`);
   }
   const problems = [...files.problems, ...crossFieldProblems(config)];

@@ -145,6 +145,12 @@ describe('loadConfig with secrets and connection settings', () => {
     expect(message).toContain('(got "eighty")');
   });
 
+  it('names the values a variable of a fixed set takes, once', () => {
+    expect(refusal(kafka, { KAFKA_SECURITY_PROTOCOL: 'TLS' })).toBe(
+      'Invalid configuration: KAFKA_SECURITY_PROTOCOL must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL (got "TLS")',
+    );
+  });
+
   it('refuses a SASL protocol without a mechanism', () => {
     expect(refusal(kafka, { KAFKA_SECURITY_PROTOCOL: 'SASL_SSL' })).toContain(
       'KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_MECHANISM',
