@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { configFields, createKafka, ensureTopics, loadConfig } from '@catchall/core';
+import { configFields, createKafka, ensureTopics, loadConfig, secret } from '@catchall/core';
 import { migrate } from '@catchall/consumer';
 import { Type } from '@sinclair/typebox';
 import { startInfra, type Infra } from './infra';
@@ -14,7 +14,7 @@ const port = (value: number, description: string) =>
 const startConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
   DATABASE_URL: Type.Optional(
-    Type.String({ description: 'use this Postgres instead of starting one' }),
+    secret(Type.String({ description: 'use this Postgres instead of starting one' })),
   ),
   CATCHALL_KAFKA_PORT: port(9092, 'Kafka broker listener'),
   CATCHALL_KAFKA_CONTROLLER_PORT: port(9093, 'KRaft controller listener'),
@@ -161,7 +161,8 @@ async function main(): Promise<void> {
       `  curl http://localhost:${config.CATCHALL_QUERY_PORT}/domains/example.com`,
       `API docs: http://localhost:${config.CATCHALL_PRODUCER_PORT}/docs and http://localhost:${config.CATCHALL_QUERY_PORT}/docs`,
       `Rebuild the read model from the topic (the other settings are the defaults):`,
-      `  DATABASE_URL=${databaseUrl} npm run replay -- rebuild`,
+      // A Postgres of the user's own: its URL holds a password, which is not logged.
+      `  DATABASE_URL=${config.DATABASE_URL === undefined ? databaseUrl : '<your DATABASE_URL>'} npm run replay -- rebuild`,
       'Ctrl-C stops everything.',
     ].join('\n'),
   );
