@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
+import type { TestCertificates } from './certificates';
 import { findJava } from './java';
 import { startProcess, type ManagedProcess } from './managed-process';
 import { fetchKafka } from './maven';
@@ -16,10 +17,33 @@ export interface KafkaOptions {
   port: number;
   controllerPort: number;
   heapMb?: number;
+  /** Listeners besides PLAINTEXT for tests of secured clients (test profile only). */
+  secured?: SecuredListeners;
+}
+
+/** A user and password, for SASL PLAIN or SCRAM. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export interface SecuredListeners {
+  /** SASL_SSL: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (unsecured JWTs). */
+  saslSslPort: number;
+  /** SSL with `ssl.client.auth=required`: mutual TLS. */
+  sslPort: number;
+  certificates: TestCertificates;
+  /** Accepted by PLAIN (written into the listener's JAAS config). */
+  plainUser: Credentials;
+  /** Accepted by both SCRAM mechanisms (added to the metadata when formatting). */
+  scramUser: Credentials;
 }
 
 export interface RunningKafka {
   brokers: string;
+  /** `host:port` of the SASL_SSL and the mutual TLS listeners, when asked for. */
+  saslSslBrokers?: string;
+  sslBrokers?: string;
   /** The folder of the fetched jars, for Kafka's own tools (perf tests). */
   libs: string;
   java: string;
@@ -39,16 +63,23 @@ logger.started.level=INFO
 `;
 
 function serverProperties(o: KafkaOptions): string {
+  const s = o.secured;
+  const clientListeners = [
+    `PLAINTEXT://127.0.0.1:${o.port}`,
+    ...(s ? [`SASL_SSL://127.0.0.1:${s.saslSslPort}`, `SSL://127.0.0.1:${s.sslPort}`] : []),
+  ];
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${o.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
-    // Clients are given the broker listener only, never the KRaft controller's.
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${o.port}`,
+    `listeners=${[...clientListeners, `CONTROLLER://127.0.0.1:${o.controllerPort}`].join(',')}`,
+    // Clients are given the broker listeners only, never the KRaft controller's; each
+    // listener advertises its own port, so a client stays on the listener it came in by.
+    `advertised.listeners=${clientListeners.join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL',
+    ...(s ? securedProperties(s) : []),
     `log.dirs=${path.join(o.dir, 'data')}`,
     'auto.create.topics.enable=false',
     'num.partitions=1',
@@ -63,6 +94,49 @@ function serverProperties(o: KafkaOptions): string {
     'group.initial.rebalance.delay.ms=0',
     'delete.topic.enable=true',
   ].join('\n');
+}
+
+/** A JAAS option value, quoted (JAAS strings take backslash escapes). */
+function jaasString(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The secured listeners' settings: PEM key and trust stores (KIP-651), the SASL mechanisms
+ * with their JAAS configs per listener, and mutual TLS required on the SSL listener.
+ */
+function securedProperties(s: SecuredListeners): string[] {
+  const c = s.certificates;
+  const tls = (listener: string) => [
+    `listener.name.${listener}.ssl.keystore.type=PEM`,
+    `listener.name.${listener}.ssl.keystore.location=${c.serverKeyStoreFile}`,
+    `listener.name.${listener}.ssl.truststore.type=PEM`,
+    `listener.name.${listener}.ssl.truststore.location=${c.caFile}`,
+  ];
+  const sasl = 'listener.name.sasl_ssl';
+  const plain = s.plainUser;
+  return [
+    ...tls('sasl_ssl'),
+    ...tls('ssl'),
+    'listener.name.ssl.ssl.client.auth=required',
+    `${sasl}.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER`,
+    `${sasl}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${plain.username}=${jaasString(plain.password)};`,
+    `${sasl}.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    `${sasl}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    // With no server callback handler set, OAUTHBEARER validates unsecured JWTs (alg none)
+    // with Kafka's OAuthBearerUnsecuredValidatorCallbackHandler: for tests only.
+    `${sasl}.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";`,
+  ];
+}
+
+/** StorageTool's `--add-scram` arguments: the SCRAM user, for both mechanisms. */
+function scramArguments(s: SecuredListeners | undefined): string[] {
+  if (!s) return [];
+  const { username, password } = s.scramUser;
+  return ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => [
+    '--add-scram',
+    `${mechanism}=[name=${username},password=${password}]`,
+  ]);
 }
 
 async function brokerAnswers(brokers: string): Promise<boolean> {
@@ -103,6 +177,7 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
       randomUUID(),
       '-c',
       config,
+      ...scramArguments(options.secured),
     ]);
   }
   const brokers = `127.0.0.1:${options.port}`;
@@ -123,5 +198,11 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
     ready: () => brokerAnswers(brokers),
     timeoutMs: 60000,
   });
-  return { brokers, libs: dist, java, process: proc, stop: () => proc.stop() };
+  const secured = options.secured
+    ? {
+        saslSslBrokers: `127.0.0.1:${options.secured.saslSslPort}`,
+        sslBrokers: `127.0.0.1:${options.secured.sslPort}`,
+      }
+    : {};
+  return { brokers, ...secured, libs: dist, java, process: proc, stop: () => proc.stop() };
 }
