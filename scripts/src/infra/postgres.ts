@@ -31,11 +31,15 @@ export interface PostgresOptions {
   unsafeFast?: boolean;
   /** shared_buffers, 256MB unless set. */
   sharedBuffers?: string;
+  /** Serve TLS too (`ssl=on`) with this certificate and key; plain connections still work. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export interface RunningPostgres {
   /** Connection string of the `postgres` database, for creating others. */
   adminUrl: string;
+  /** The same over TLS (verify-full, host `localhost`), when started with `tls`. */
+  tlsAdminUrl?: string;
   urlFor(database: string): string;
   createDatabase(name: string): Promise<void>;
   process?: ManagedProcess;
@@ -191,7 +195,9 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   const bin = user ? readableBinaries(await binaries()) : await binaries();
   if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) await initialise(bin, options, user);
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`;
+  const tls = options.tls ? serverTls(options.tls, path.dirname(options.dataDir), user) : [];
   const settings = [
+    ...tls,
     'listen_addresses=127.0.0.1',
     'unix_socket_directories=',
     'max_connections=200',
@@ -218,11 +224,40 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   });
   return {
     adminUrl,
+    ...(options.tls ? { tlsAdminUrl: tlsUrl(options.port, options.tls.caFile) } : {}),
     urlFor: (database) => withDatabase(adminUrl, database),
     createDatabase: (name) => createDatabaseOn(adminUrl, name),
     process: proc,
     stop: () => proc.stop(),
   };
+}
+
+/**
+ * The `-c` settings of `ssl=on`. The server refuses a key file that others may read or that
+ * is not its user's (as root it runs as `postgres`), so it gets a copy of its own, 0600.
+ */
+function serverTls(
+  tls: NonNullable<PostgresOptions['tls']>,
+  root: string,
+  user?: { uid: number; gid: number },
+): string[] {
+  const dir = path.join(root, 'tls');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const cert = path.join(dir, 'server.pem');
+  const key = path.join(dir, 'server.key');
+  cpSync(tls.certFile, cert);
+  cpSync(tls.keyFile, key);
+  chmodSync(key, 0o600);
+  if (user) {
+    for (const file of [dir, cert, key]) chownSync(file, user.uid, user.gid);
+  }
+  return ['ssl=on', `ssl_cert_file=${cert}`, `ssl_key_file=${key}`];
+}
+
+/** libpq's verify-full: host `localhost`, so the certificate's name is checked too. */
+function tlsUrl(port: number, caFile: string): string {
+  const query = new URLSearchParams({ sslmode: 'verify-full', sslrootcert: caFile });
+  return `postgres://${USER}:${PASSWORD}@localhost:${port}/postgres?${query.toString()}`;
 }
 
 /** A server the user runs (DATABASE_URL): used as it is, never stopped by us. */
