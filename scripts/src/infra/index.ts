@@ -2,11 +2,14 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createTestCertificates, type TestCertificates } from './certificates';
 import { startKafka, type RunningKafka } from './kafka';
 import { localDir, ownFolder } from './paths';
 import { freePort } from './ports';
 import { externalPostgres, startPostgres, type RunningPostgres } from './postgres';
 import { startRegistry, type RunningRegistry } from './registry';
+import { startRegistryProxy } from './registry-proxy';
+import { securedSecrets, type SecuredSecrets } from './secured-secrets';
 
 export { startKafka, type RunningKafka } from './kafka';
 export { startRegistry } from './registry';
@@ -18,6 +21,8 @@ export interface Infra {
   kafka: RunningKafka;
   registry: RunningRegistry;
   postgres: RunningPostgres;
+  /** The secured parts (test profile): TLS and SASL listeners, the registry behind nginx. */
+  secured?: SecuredInfra;
   /** Stops everything this started, in reverse order; idempotent. */
   stop(): Promise<void>;
 }
@@ -33,13 +38,27 @@ export interface InfraOptions {
   log?: (message: string) => void;
 }
 
+/** What tests of secured clients are given besides the plain parts' addresses. */
+export interface SecuredInfra extends SecuredSecrets {
+  certificates: TestCertificates;
+  saslSslBrokers: string;
+  sslBrokers: string;
+  /** The registry through nginx: https, basic auth or bearer token. */
+  registryUrl: string;
+  /** Postgres over TLS (verify-full); absent when an external DATABASE_URL is used. */
+  postgresTlsAdminUrl?: string;
+}
+
 async function portsFor(options: InfraOptions) {
-  if (options.profile === 'dev') return options.ports;
+  if (options.profile === 'dev') return { ...options.ports, saslSsl: 0, ssl: 0, registryProxy: 0 };
   return {
     kafka: await freePort(),
     kafkaController: await freePort(),
     registry: await freePort(),
     postgres: await freePort(),
+    saslSsl: await freePort(),
+    ssl: await freePort(),
+    registryProxy: await freePort(),
   };
 }
 
@@ -81,6 +100,12 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
   const log = options.log ?? (() => undefined);
   const ports = await portsFor(options);
   const dirs = runDirs(options.profile);
+  // Only test runs get the secured parts: `npm start` stays as it was.
+  const certificates =
+    options.profile === 'test'
+      ? await createTestCertificates(path.join(dirs.base, 'certificates'))
+      : undefined;
+  const secrets = certificates ? securedSecrets(path.join(dirs.base, 'certificates')) : undefined;
   const started: { name: string; stop: () => Promise<void> }[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -102,6 +127,16 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
     dir: path.join(dirs.base, 'kafka'),
     port: ports.kafka,
     controllerPort: ports.kafkaController,
+    secured:
+      certificates && secrets
+        ? {
+            saslSslPort: ports.saslSsl,
+            sslPort: ports.ssl,
+            certificates,
+            plainUser: secrets.plainUser,
+            scramUser: secrets.scramUser,
+          }
+        : undefined,
   }).then((k) => track('kafka', k));
   const postgresStarting = options.databaseUrl
     ? Promise.resolve(externalPostgres(options.databaseUrl))
@@ -111,6 +146,11 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
         port: ports.postgres,
         unsafeFast: options.profile === 'test',
         sharedBuffers: options.postgresSharedBuffers,
+        tls: certificates && {
+          certFile: certificates.serverCertFile,
+          keyFile: certificates.serverKeyFile,
+          caFile: certificates.caFile,
+        },
       }).then((p) => track('postgres', p));
   // Dev runs keep their schemas in Postgres; test runs keep them in memory and need not wait.
   const registryStarting = (
@@ -124,20 +164,56 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
       }),
     )
     .then((r) => track('schema registry', r));
-  const [kafka, postgres, registry] = await Promise.allSettled([
+  const proxyStarting =
+    certificates && secrets
+      ? registryStarting
+          .then((registry) =>
+            startRegistryProxy({
+              dir: path.join(dirs.base, 'registry-proxy'),
+              port: ports.registryProxy,
+              upstreamUrl: registry.url,
+              certFile: certificates.serverCertFile,
+              keyFile: certificates.serverKeyFile,
+              caFile: certificates.caFile,
+              basicUser: secrets.registryUser,
+              token: secrets.registryToken,
+            }),
+          )
+          .then((p) => track('registry proxy', p))
+      : Promise.resolve(undefined);
+  const [kafka, postgres, registry, proxy] = await Promise.allSettled([
     kafkaStarting,
     postgresStarting,
     registryStarting,
+    proxyStarting,
   ]);
   if (
     kafka.status === 'fulfilled' &&
     postgres.status === 'fulfilled' &&
-    registry.status === 'fulfilled'
+    registry.status === 'fulfilled' &&
+    proxy.status === 'fulfilled'
   ) {
-    return { kafka: kafka.value, postgres: postgres.value, registry: registry.value, stop };
+    const secured =
+      certificates && secrets && proxy.value
+        ? {
+            ...secrets,
+            certificates,
+            saslSslBrokers: kafka.value.saslSslBrokers!,
+            sslBrokers: kafka.value.sslBrokers!,
+            registryUrl: proxy.value.url,
+            postgresTlsAdminUrl: postgres.value.tlsAdminUrl,
+          }
+        : undefined;
+    return {
+      kafka: kafka.value,
+      postgres: postgres.value,
+      registry: registry.value,
+      secured,
+      stop,
+    };
   }
   await stop();
-  const reasons = [kafka, postgres, registry]
+  const reasons = [kafka, postgres, registry, proxy]
     .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     .map((r) => (r.reason as Error).message);
   throw new Error(`local infrastructure did not start:\n${reasons.join('\n\n')}`);
