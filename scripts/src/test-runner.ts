@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startInfra } from './infra';
+import { startInfra, type SecuredInfra } from './infra';
 import { prepareK8sTools } from './k8s';
 
 /**
@@ -26,11 +26,41 @@ function printSummary(): void {
   );
 }
 
+/** The secured parts for jest (read by `securedInfra()` in test/support/env.ts). */
+function securedEnv(secured: SecuredInfra | undefined): Record<string, string> {
+  if (!secured) return {};
+  const c = secured.certificates;
+  return {
+    CATCHALL_TEST_KAFKA_SASL_SSL_BROKERS: secured.saslSslBrokers,
+    CATCHALL_TEST_KAFKA_SSL_BROKERS: secured.sslBrokers,
+    CATCHALL_TEST_CA_FILE: c.caFile,
+    CATCHALL_TEST_UNTRUSTED_CA_FILE: c.untrustedCaFile,
+    CATCHALL_TEST_CLIENT_CERT_FILE: c.clientCertFile,
+    CATCHALL_TEST_CLIENT_KEY_FILE: c.clientKeyFile,
+    CATCHALL_TEST_UNTRUSTED_CLIENT_CERT_FILE: c.untrustedClientCertFile,
+    CATCHALL_TEST_UNTRUSTED_CLIENT_KEY_FILE: c.untrustedClientKeyFile,
+    CATCHALL_TEST_KAFKA_PLAIN_USERNAME: secured.plainUser.username,
+    CATCHALL_TEST_KAFKA_PLAIN_PASSWORD: secured.plainUser.password,
+    CATCHALL_TEST_KAFKA_SCRAM_USERNAME: secured.scramUser.username,
+    CATCHALL_TEST_KAFKA_SCRAM_PASSWORD: secured.scramUser.password,
+    CATCHALL_TEST_KAFKA_OAUTHBEARER_TOKEN_FILE: secured.oauthTokenFile,
+    CATCHALL_TEST_SECURED_REGISTRY_URL: secured.registryUrl,
+    CATCHALL_TEST_REGISTRY_USERNAME: secured.registryUser.username,
+    CATCHALL_TEST_REGISTRY_PASSWORD: secured.registryUser.password,
+    CATCHALL_TEST_REGISTRY_TOKEN: secured.registryToken,
+    ...(secured.postgresTlsAdminUrl
+      ? { CATCHALL_TEST_POSTGRES_TLS_ADMIN_URL: secured.postgresTlsAdminUrl }
+      : {}),
+  };
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const log = (message: string) =>
     console.log(`[infra +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
-  log('starting Kafka, schema registry and Postgres; preparing the Kubernetes manifest checks');
+  log(
+    'starting Kafka, schema registry and Postgres, plain and secured; preparing the Kubernetes manifest checks',
+  );
   // The manifest tools are built while the servers start; a failure of either fails the run
   // (after stopping whatever did start).
   const k8sTools = prepareK8sTools(log);
@@ -75,6 +105,7 @@ async function main(): Promise<number> {
           CATCHALL_TEST_KAFKA_LIBS: infra.kafka.libs,
           CATCHALL_TEST_JAVA: infra.kafka.java,
           CATCHALL_TEST_K8S_TOOLS: JSON.stringify(tools),
+          ...securedEnv(infra.secured),
         },
       },
     );
