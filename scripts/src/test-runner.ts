@@ -66,6 +66,7 @@ async function main(): Promise<number> {
   const k8sTools = prepareK8sTools(log);
   const infra = await startInfra({
     profile: 'test',
+    secured: true,
     ports: { kafka: 0, kafkaController: 0, registry: 0, postgres: 0 },
     databaseUrl: process.env.DATABASE_URL,
     log,

@@ -33,6 +33,11 @@ export interface InfraOptions {
   ports: { kafka: number; kafkaController: number; registry: number; postgres: number };
   /** When set, this Postgres is used instead of starting one. */
   databaseUrl?: string;
+  /**
+   * Also start the secured parts (test profile only): certificates, Kafka's SASL_SSL and
+   * mutual TLS listeners, Postgres with TLS, the registry behind an https proxy with auth.
+   */
+  secured?: boolean;
   /** Postgres's shared_buffers (default 256MB); benchmarks size it to their read model. */
   postgresSharedBuffers?: string;
   log?: (message: string) => void;
@@ -100,9 +105,9 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
   const log = options.log ?? (() => undefined);
   const ports = await portsFor(options);
   const dirs = runDirs(options.profile);
-  // Only test runs get the secured parts: `npm start` stays as it was.
+  // Only test runs that ask get the secured parts: `npm start` and benchmarks stay as they were.
   const certificates =
-    options.profile === 'test'
+    options.secured && options.profile === 'test'
       ? await createTestCertificates(path.join(dirs.base, 'certificates'))
       : undefined;
   const secrets = certificates ? securedSecrets(path.join(dirs.base, 'certificates')) : undefined;
