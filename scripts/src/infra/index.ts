@@ -221,7 +221,8 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
   const reasons = [kafka, postgres, registry, proxy]
     .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     .map((r) => (r.reason as Error).message);
-  throw new Error(`local infrastructure did not start:\n${reasons.join('\n\n')}`);
+  // The proxy waits on the registry: a registry that failed is one reason, not two.
+  throw new Error(`local infrastructure did not start:\n${[...new Set(reasons)].join('\n\n')}`);
 }
 
 /** Dev runs keep their schemas across restarts, in a database of their own. */
