@@ -34,13 +34,17 @@ export const K8S_TOOL_VERSIONS = {
     {
       module: 'github.com/kedacore/keda/v2',
       version: 'v2.21.0',
-      files: ['config/crd/bases/keda.sh_scaledobjects.yaml'],
+      files: [
+        'config/crd/bases/keda.sh_scaledobjects.yaml',
+        'config/crd/bases/keda.sh_triggerauthentications.yaml',
+      ],
     },
   ],
   strimziKinds: [
     'io.strimzi.api.kafka.model.kafka.Kafka',
     'io.strimzi.api.kafka.model.nodepool.KafkaNodePool',
     'io.strimzi.api.kafka.model.topic.KafkaTopic',
+    'io.strimzi.api.kafka.model.user.KafkaUser',
   ],
 } as const;
 
