@@ -1,10 +1,26 @@
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { configFields, loadConfig } from '@catchall/core';
 import { kustomizeBuild, validateManifests, type K8sTools } from '@catchall/scripts';
-import { configOf, programOf } from '../support/service-config';
+import { configOf } from '../support/service-config';
+import { variableSet } from './config-names';
+import { DOCUMENTED_DATABASE_URL, kafkaAccessProblems, postgresProblems } from './k8s-access';
+import {
+  find,
+  imageContainers,
+  parseManifests,
+  type ImageContainer,
+  type Resource,
+} from './k8s-manifests';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const K8S = path.join(ROOT, 'k8s');
@@ -17,85 +33,23 @@ function k8sTools(): K8sTools {
   return JSON.parse(tools) as K8sTools;
 }
 
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string } };
-}
-interface Container {
-  name: string;
-  image: string;
-  args?: string[];
-  env?: EnvVar[];
-  envFrom?: { configMapRef?: { name: string } }[];
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  readinessProbe?: { httpGet?: { path: string } };
-  livenessProbe?: { httpGet?: { path: string } };
-  lifecycle?: { preStop?: { sleep?: { seconds: number } } };
-}
-interface PodSpec {
-  containers: Container[];
-  terminationGracePeriodSeconds?: number;
-}
-interface Resource {
-  kind: string;
-  metadata: { name: string };
-  spec?: Record<string, unknown>;
-  data?: Record<string, string>;
-}
-
-function parse(manifests: string): Resource[] {
-  return parseAllDocuments(manifests).map((d) => d.toJS() as Resource);
-}
-
-function find(resources: Resource[], kind: string, name: string): Resource {
-  const found = resources.find((r) => r.kind === kind && r.metadata.name === name);
-  if (!found) throw new Error(`no ${kind} ${name}`);
-  return found;
-}
-
-/** A container of the catch-all image, what it runs and the environment it is given. */
-interface ImageContainer {
-  workload: string;
-  program: string;
-  pod: PodSpec;
-  container: Container;
-  /** Literal values (env and ConfigMaps); variables from Secrets are in `names` only. */
-  values: Record<string, string>;
-  names: string[];
-}
-
-function imageContainers(resources: Resource[]): ImageContainer[] {
-  const found: ImageContainer[] = [];
-  for (const r of resources) {
-    if (r.kind !== 'Deployment' && r.kind !== 'Job') continue;
-    const pod = (r.spec as { template: { spec: PodSpec } }).template.spec;
-    for (const container of pod.containers) {
-      if (!/(^|\/)catch-all:/.test(container.image)) continue;
-      const program = programOf[container.args?.[0] ?? ''];
-      if (!program) throw new Error(`${r.metadata.name} runs ${String(container.args)}`);
-      const values: Record<string, string> = {};
-      const names: string[] = [];
-      for (const ref of container.envFrom ?? []) {
-        const data = find(resources, 'ConfigMap', ref.configMapRef!.name).data ?? {};
-        Object.assign(values, data);
-        names.push(...Object.keys(data));
-      }
-      for (const v of container.env ?? []) {
-        names.push(v.name);
-        if (v.value !== undefined) values[v.name] = v.value;
-      }
-      found.push({
-        workload: `${r.kind} ${r.metadata.name}`,
-        program,
-        pod,
-        container,
-        values,
-        names,
-      });
-    }
+/**
+ * A container's environment as its program would read it in the pod: each mounted Secret or
+ * ConfigMap key a file under `root` (example content, the documented DATABASE_URL for the
+ * operator's one), and every path into a mount moved under `root` too.
+ */
+function podEnvironment(c: ImageContainer, root: string): Record<string, string> {
+  const moved = (text: string) =>
+    [...c.files.keys()].reduce((t, file) => t.replaceAll(file, path.join(root, file)), text);
+  for (const [file, source] of c.files) {
+    const content =
+      source.name === 'catch-all-db-app' && source.key === 'url'
+        ? DOCUMENTED_DATABASE_URL.replace('<password>', 'example')
+        : `example ${source.key}`;
+    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    writeFileSync(path.join(root, file), `${moved(content)}\n`);
   }
-  return found;
+  return Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, moved(v)]));
 }
 
 describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
@@ -104,7 +58,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
 
   beforeAll(async () => {
     manifests = await kustomizeBuild(k8sTools(), path.join(K8S, 'overlays', overlay));
-    resources = parse(manifests);
+    resources = parseManifests(manifests);
   });
 
   it('is valid against the Kubernetes API schemas and the CRD schemas it uses', async () => {
@@ -122,11 +76,38 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
   it('gives each program only variables it reads, with values it accepts', () => {
     const containers = imageContainers(resources);
     expect(new Set(containers.map((c) => c.program))).toEqual(new Set(Object.keys(configOf)));
-    for (const c of containers) {
-      const fields = configOf[c.program]!;
-      expect({ [c.workload]: c.names.filter((n) => !(n in fields)) }).toEqual({ [c.workload]: [] });
-      expect(() => loadConfig(fields, c.values)).not.toThrow();
+    const root = mkdtempSync(path.join(os.tmpdir(), 'pod-'));
+    try {
+      for (const c of containers) {
+        const fields = configOf[c.program]!;
+        const unread = c.names.filter((n) => !variableSet(c.program, fields, n));
+        expect({ [c.workload]: unread }).toEqual({ [c.workload]: [] });
+        const env = podEnvironment(c, path.join(root, c.workload.replace(/\W/g, '-')));
+        expect(() => loadConfig(fields, env)).not.toThrow();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it('gives every file a variable names from a Secret or ConfigMap key the pod mounts', () => {
+    for (const c of imageContainers(resources)) {
+      const missing = Object.entries(c.values)
+        .filter(([name, value]) => name.endsWith('_FILE') && !c.files.has(value))
+        .map(([name, value]) => `${name}=${value}`);
+      expect({ [c.workload]: missing }).toEqual({ [c.workload]: [] });
+    }
+  });
+
+  it('connects each program to Kafka as its own user, allowed only what it does', () => {
+    expect(kafkaAccessProblems(resources)).toEqual([]);
+    const users = resources.filter((r) => r.kind === 'KafkaUser').length;
+    if (overlay.startsWith('production')) expect(users).toBeGreaterThanOrEqual(3);
+    else expect(users).toBe(0);
+  });
+
+  it('verifies the Postgres server of every program that connects to it, in production', () => {
+    expect(postgresProblems(resources)).toEqual([]);
   });
 
   it('never runs more projector members than the events topic has partitions', () => {
@@ -221,6 +202,39 @@ describe('the manifest checks', () => {
     const messages = report.resources.map((r) => r.msg).join('\n');
     expect(messages).toMatch(/maxUnavailabel/);
     expect(messages).toMatch(/partitions/);
+  });
+
+  it("fail on a broken copy: an ACL too many, another user's password, a plain database URL", async () => {
+    const secured = 'components/secured-connections';
+    breakFile(`${secured}/kafka-users.yaml`, '[Create, Describe]', '[Create, Describe, Alter]');
+    breakFile(
+      `${secured}/mounts.yaml`,
+      'secretName: catch-all-ingest',
+      'secretName: catch-all-setup',
+    );
+    breakFile(
+      `${secured}/config/query-api.env`,
+      'DATABASE_URL_FILE=',
+      'IGNORED_DATABASE_URL_FILE=',
+    );
+    breakFile(
+      'components/keda-autoscaling/scaled-object.yaml',
+      'sasl: scram_sha512',
+      'sasl: plaintext',
+    );
+    const resources = parseManifests(
+      await kustomizeBuild(k8sTools(), path.join(dir, 'overlays', 'production-keda')),
+    );
+    expect(kafkaAccessProblems(resources)).toEqual([
+      'Deployment producer-api: KAFKA_SASL_PASSWORD_FILE is not the password of catch-all-ingest',
+      expect.stringMatching(
+        /^Job setup: KafkaUser catch-all-setup allows \[.*topic:literal:domain-events Alter.*\], needs/,
+      ),
+      'ScaledObject consumer: not SCRAM-SHA-512',
+    ]);
+    expect(postgresProblems(resources)).toEqual([
+      "Deployment query-api: DATABASE_URL is not read from catch-all-db-app's url",
+    ]);
   });
 
   it('fail on a kustomization that names a missing file', async () => {
