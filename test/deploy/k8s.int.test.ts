@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   cpSync,
   mkdirSync,
@@ -33,19 +34,52 @@ function k8sTools(): K8sTools {
   return JSON.parse(tools) as K8sTools;
 }
 
+/** A self-signed certificate (PEM) for the CA files a pod mounts, made once by openssl. */
+let exampleCertificate: string | undefined;
+function certificate(): string {
+  exampleCertificate ??= execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      os.devNull,
+      '-subj',
+      '/CN=example',
+      '-days',
+      '1',
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  ).trim();
+  return exampleCertificate;
+}
+
 /**
  * A container's environment as its program would read it in the pod: each mounted Secret or
- * ConfigMap key a file under `root` (example content, the documented DATABASE_URL for the
- * operator's one), and every path into a mount moved under `root` too.
+ * ConfigMap key a file under `root` (example content: a certificate for a `.crt` key, the
+ * documented DATABASE_URL for the operator's one), and every path into a mount moved under
+ * `root` too.
  */
 function podEnvironment(c: ImageContainer, root: string): Record<string, string> {
+  const files = [...c.files.keys()].sort((a, b) => b.length - a.length);
+  const pattern = new RegExp(
+    files.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'),
+    'g',
+  );
   const moved = (text: string) =>
-    [...c.files.keys()].reduce((t, file) => t.replaceAll(file, path.join(root, file)), text);
+    files.length === 0 ? text : text.replace(pattern, (file) => path.join(root, file));
   for (const [file, source] of c.files) {
     const content =
       source.name === 'catch-all-db-app' && source.key === 'url'
         ? DOCUMENTED_DATABASE_URL.replace('<password>', 'example')
-        : `example ${source.key}`;
+        : source.key.endsWith('.crt')
+          ? certificate()
+          : `example ${source.key}`;
     mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
     writeFileSync(path.join(root, file), `${moved(content)}\n`);
   }
