@@ -168,8 +168,10 @@ function kedaProblems(
     for (const t of triggers.filter((t) => t.type === 'kafka')) {
       const who = `ScaledObject ${scaler.metadata.name}`;
       const m = t.metadata;
-      if (!bootstraps.includes(m.bootstrapServers ?? '') || m.tls !== 'enable') {
-        problems.push(`${who}: not over TLS to ${bootstraps.join(' or ')}`);
+      // KEDA's operator runs in its own namespace: the service's name must say which one.
+      const qualified = bootstraps.map((b) => b.replace(':', `.${scaler.metadata.namespace}.svc:`));
+      if (!qualified.includes(m.bootstrapServers ?? '') || m.tls !== 'enable') {
+        problems.push(`${who}: not over TLS to ${qualified.join(' or ')}`);
       }
       if (m.sasl !== 'scram_sha512') problems.push(`${who}: not SCRAM-SHA-512`);
       const auth = resources.find(

@@ -107,6 +107,13 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     }
   });
 
+  it('puts every resource in the one namespace of the overlay', () => {
+    const namespaces = new Set(
+      resources.filter((r) => r.kind !== 'Namespace').map((r) => r.metadata.namespace),
+    );
+    expect([...namespaces]).toEqual(['catch-all']);
+  });
+
   it('gives each program only variables it reads, with values it accepts', () => {
     const containers = imageContainers(resources);
     expect(new Set(containers.map((c) => c.program))).toEqual(new Set(Object.keys(configOf)));
