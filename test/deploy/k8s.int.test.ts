@@ -121,7 +121,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     try {
       for (const c of containers) {
         const fields = configOf[c.program]!;
-        const unread = c.names.filter((n) => !variableSet(c.program, fields, n));
+        const unread = c.names.filter((n) => !variableSet(fields, n));
         expect({ [c.workload]: unread }).toEqual({ [c.workload]: [] });
         const env = podEnvironment(c, path.join(root, c.workload.replace(/\W/g, '-')));
         expect(() => loadConfig(fields, env)).not.toThrow();
