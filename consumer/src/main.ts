@@ -1,4 +1,4 @@
-import { createLogger } from '@catchall/core';
+import { createLogger, failureLine } from '@catchall/core';
 import { buildConsumer } from './app';
 import { loadConsumerConfig } from './config';
 
@@ -19,6 +19,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // Configuration and start-up failures end the process with the reason on stderr.
-  console.error(err instanceof Error ? err.message : err);
+  console.error(failureLine(err));
   process.exit(1);
 });

@@ -7,6 +7,7 @@ import {
   createLogger,
   createPool,
   errorCatalogue,
+  failureLine,
   kafkaConnection,
   type Logger,
 } from '@catchall/core';
@@ -289,7 +290,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   const known =
     err instanceof UsageError || err instanceof VersionError || err instanceof RebuildRefused;
-  console.error(err instanceof Error ? err.message : err);
+  console.error(failureLine(err));
   if (err instanceof UsageError) console.error('\n' + USAGE);
   process.exit(known ? 2 : 1);
 });

@@ -4,6 +4,7 @@ import {
   createKafka,
   createLogger,
   ensureTopics,
+  failureLine,
   kafkaConnection,
   loadConfig,
 } from '@catchall/core';
@@ -35,6 +36,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(failureLine(err));
   process.exit(1);
 });

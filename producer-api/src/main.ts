@@ -1,4 +1,4 @@
-import { createLogger, serveInWorkers } from '@catchall/core';
+import { createLogger, failureLine, serveInWorkers } from '@catchall/core';
 import { loadProducerConfig } from './config';
 import { startProducerService } from './service';
 
@@ -9,6 +9,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(failureLine(err));
   process.exit(1);
 });

@@ -1,4 +1,4 @@
-import { checkPostgresAccess, createLogger, serveInWorkers } from '@catchall/core';
+import { checkPostgresAccess, createLogger, failureLine, serveInWorkers } from '@catchall/core';
 import { loadQueryConfig } from './config';
 import { startQueryService } from './service';
 
@@ -11,6 +11,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(failureLine(err));
   process.exit(1);
 });

@@ -73,3 +73,16 @@ export function createLifecycle(options: { logger: Logger; timeoutMs: number }):
     installSignalHandlers,
   };
 }
+
+/**
+ * The line a program prints when it cannot start or run on: `<CODE>: <message>` for an error
+ * of the catalogue (CATCHALL_INVALID_CONFIG, CATCHALL_ACCESS_REFUSED...), so that the reason
+ * can be matched by its code as in the README's list of errors, else the error's message.
+ */
+export function failureLine(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('CATCHALL_')
+    ? `${code}: ${err.message}`
+    : err.message;
+}
