@@ -26,7 +26,13 @@ export function spawnServiceProcess(
   port: number,
 ): RunningService {
   const child = spawn(process.execPath, [path.join(ROOT, name, 'dist', 'main.js')], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: env.LOG_LEVEL ?? 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
