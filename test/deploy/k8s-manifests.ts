@@ -7,17 +7,24 @@ export interface EnvVar {
   value?: string;
   valueFrom?: { secretKeyRef?: { name: string; key: string } };
 }
+export interface Probe {
+  httpGet?: { path: string; port: number | string };
+}
 export interface Container {
   name: string;
   image: string;
+  command?: string[];
   args?: string[];
+  ports?: { name?: string; containerPort: number }[];
   env?: EnvVar[];
   envFrom?: { configMapRef?: { name: string } }[];
   volumeMounts?: { name: string; mountPath: string }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  readinessProbe?: { httpGet?: { path: string } };
-  livenessProbe?: { httpGet?: { path: string } };
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  startupProbe?: Probe;
   lifecycle?: { preStop?: { sleep?: { seconds: number } } };
+  securityContext?: { runAsNonRoot?: boolean; readOnlyRootFilesystem?: boolean };
 }
 interface KeyItem {
   key: string;
@@ -25,11 +32,13 @@ interface KeyItem {
 }
 export interface Volume {
   name: string;
+  emptyDir?: Record<string, unknown>;
   secret?: { secretName: string; items?: KeyItem[] };
   configMap?: { name: string; items?: KeyItem[] };
 }
 export interface PodSpec {
   containers: Container[];
+  securityContext?: { runAsNonRoot?: boolean };
   volumes?: Volume[];
   terminationGracePeriodSeconds?: number;
 }
@@ -63,14 +72,17 @@ export interface ImageContainer {
   program: string;
   pod: PodSpec;
   container: Container;
-  /** Literal values (env and ConfigMaps); variables from Secrets are in `names` only. */
+  /** Literal values (env and ConfigMaps); variables from Secrets are in `fromSecrets`. */
   values: Record<string, string>;
   names: string[];
+  /** Variables set from a Secret key (`valueFrom.secretKeyRef`), by name. */
+  fromSecrets: Map<string, MountedFile>;
   /** The files of the Secret and ConfigMap volumes it mounts, by path (listed keys only). */
   files: Map<string, MountedFile>;
 }
 
-function mountedFiles(pod: PodSpec, container: Container): Map<string, MountedFile> {
+/** The files of the Secret and ConfigMap volumes a container mounts, by path. */
+export function mountedFiles(pod: PodSpec, container: Container): Map<string, MountedFile> {
   const files = new Map<string, MountedFile>();
   for (const mount of container.volumeMounts ?? []) {
     const volume = pod.volumes?.find((v) => v.name === mount.name);
@@ -104,6 +116,7 @@ export function imageContainers(resources: Resource[]): ImageContainer[] {
       if (!program) throw new Error(`${r.metadata.name} runs ${String(container.args)}`);
       const values: Record<string, string> = {};
       const names: string[] = [];
+      const fromSecrets = new Map<string, MountedFile>();
       for (const ref of container.envFrom ?? []) {
         const data = find(resources, 'ConfigMap', ref.configMapRef!.name).data ?? {};
         Object.assign(values, data);
@@ -112,6 +125,8 @@ export function imageContainers(resources: Resource[]): ImageContainer[] {
       for (const v of container.env ?? []) {
         names.push(v.name);
         if (v.value !== undefined) values[v.name] = v.value;
+        const ref = v.valueFrom?.secretKeyRef;
+        if (ref) fromSecrets.set(v.name, { kind: 'Secret', name: ref.name, key: ref.key });
       }
       found.push({
         workload: `${r.kind} ${r.metadata.name}`,
@@ -120,6 +135,7 @@ export function imageContainers(resources: Resource[]): ImageContainer[] {
         container,
         values,
         names,
+        fromSecrets,
         files: mountedFiles(pod, container),
       });
     }

@@ -20,6 +20,7 @@ import {
   imageContainers,
   parseManifests,
   type ImageContainer,
+  type MountedFile,
   type Resource,
 } from './k8s-manifests';
 
@@ -60,10 +61,23 @@ function certificate(): string {
 }
 
 /**
+ * Example content of a Secret or ConfigMap key: a certificate for a `.crt` key, for the
+ * operator's DATABASE_URL the documented one (`url`) or the one CloudNativePG writes (`uri`).
+ */
+function exampleContent(source: MountedFile): string {
+  if (source.name === 'catch-all-db-app' && source.key === 'url') {
+    return DOCUMENTED_DATABASE_URL.replace('<password>', 'example');
+  }
+  if (source.name === 'catch-all-db-app' && source.key === 'uri') {
+    return 'postgresql://catchall:example@catch-all-db-rw:5432/catchall';
+  }
+  return source.key.endsWith('.crt') ? certificate() : `example ${source.key}`;
+}
+
+/**
  * A container's environment as its program would read it in the pod: each mounted Secret or
- * ConfigMap key a file under `root` (example content: a certificate for a `.crt` key, the
- * documented DATABASE_URL for the operator's one), and every path into a mount moved under
- * `root` too.
+ * ConfigMap key a file under `root`, each variable from a Secret key that key's example
+ * content, and every path into a mount moved under `root` too.
  */
 function podEnvironment(c: ImageContainer, root: string): Record<string, string> {
   const files = [...c.files.keys()].sort((a, b) => b.length - a.length);
@@ -74,16 +88,16 @@ function podEnvironment(c: ImageContainer, root: string): Record<string, string>
   const moved = (text: string) =>
     files.length === 0 ? text : text.replace(pattern, (file) => path.join(root, file));
   for (const [file, source] of c.files) {
-    const content =
-      source.name === 'catch-all-db-app' && source.key === 'url'
-        ? DOCUMENTED_DATABASE_URL.replace('<password>', 'example')
-        : source.key.endsWith('.crt')
-          ? certificate()
-          : `example ${source.key}`;
     mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
-    writeFileSync(path.join(root, file), `${moved(content)}\n`);
+    writeFileSync(path.join(root, file), `${moved(exampleContent(source))}\n`);
   }
-  return Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, moved(v)]));
+  const fromSecrets = [...c.fromSecrets].map(([name, source]): [string, string] => [
+    name,
+    exampleContent(source),
+  ]);
+  return Object.fromEntries(
+    [...Object.entries(c.values), ...fromSecrets].map(([k, v]) => [k, moved(v)]),
+  );
 }
 
 describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
