@@ -215,14 +215,19 @@ function kedaProblems(
 export const DOCUMENTED_DATABASE_URL =
   'postgresql://catchall:<password>@catch-all-db-rw:5432/catchall?sslmode=verify-full&sslrootcert=/etc/catch-all/postgres-ca/ca.crt';
 
+/** A secured overlay (production): its Kafka listener authenticates. */
+export function securedOverlay(resources: Resource[]): boolean {
+  const kafka = resources.find((r) => r.kind === 'Kafka')!.spec as unknown as KafkaSpec;
+  return kafka.kafka.listeners.some((l) => l.authentication);
+}
+
 /**
  * Why a program's Postgres connection is not verified as documented: with an authenticated
  * Kafka listener (the secured overlays), each program using Postgres reads DATABASE_URL from
  * the operator's Secret and mounts CloudNativePG's CA where that URL's sslrootcert says.
  */
 export function postgresProblems(resources: Resource[]): string[] {
-  const kafka = resources.find((r) => r.kind === 'Kafka')!.spec as unknown as KafkaSpec;
-  if (!kafka.kafka.listeners.some((l) => l.authentication)) return [];
+  if (!securedOverlay(resources)) return [];
   const cluster = resources.find((r) => r.kind === 'Cluster')!.metadata.name;
   const url = new URL(DOCUMENTED_DATABASE_URL);
   const problems: string[] = [];

@@ -15,6 +15,7 @@ import { kustomizeBuild, validateManifests, type K8sTools } from '@catchall/scri
 import { configOf } from '../support/service-config';
 import { variableSet } from './config-names';
 import { DOCUMENTED_DATABASE_URL, kafkaAccessProblems, postgresProblems } from './k8s-access';
+import { registryProblems } from './k8s-registry';
 import {
   find,
   imageContainers,
@@ -165,6 +166,16 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     expect(postgresProblems(resources)).toEqual([]);
   });
 
+  it('reaches the schema registry only through its proxy, with credentials, in production', () => {
+    expect(registryProblems(resources)).toEqual([]);
+    const registry = find(resources, 'Deployment', 'registry').spec as {
+      template: { spec: { containers: { name: string }[] } };
+    };
+    const containers = registry.template.spec.containers.map((c) => c.name);
+    if (overlay.startsWith('production')) expect(containers).toContain('registry-proxy');
+    else expect(containers).toEqual(['registry']);
+  });
+
   it('never runs more projector members than the events topic has partitions', () => {
     const containers = imageContainers(resources);
     const consumer = containers.find((c) => c.program === 'consumer')!;
@@ -289,6 +300,43 @@ describe('the manifest checks', () => {
     ]);
     expect(postgresProblems(resources)).toEqual([
       "Deployment query-api: DATABASE_URL is not read from catch-all-db-app's url",
+    ]);
+  });
+
+  it('fail on a broken copy: a program without registry credentials, a way around the proxy', async () => {
+    const secured = 'components/secured-connections';
+    breakFile(
+      `${secured}/config/consumer.env`,
+      'SCHEMA_REGISTRY_PASSWORD_FILE=',
+      'IGNORED_SCHEMA_REGISTRY_PASSWORD_FILE=',
+    );
+    breakFile(
+      `${secured}/registry-credentials.yaml`,
+      'name: SCHEMA_REGISTRY_USERNAME',
+      'name: IGNORED_SCHEMA_REGISTRY_USERNAME',
+    );
+    breakFile('base/registry.yaml', 'targetPort: http', 'targetPort: 8081');
+    breakFile(
+      'base/network-policies.yaml',
+      'values: [producer-api, consumer] }\n      ports:\n        - { port: http }',
+      'values: [producer-api, consumer] }\n      ports:\n        - { port: management }',
+    );
+    breakFile(`${secured}/registry-proxy/deployment.yaml`, 'value: 127.0.0.1', 'value: 0.0.0.0');
+    breakFile(
+      `${secured}/registry-proxy/nginx.conf`,
+      'return 200 "ok\\n";',
+      'proxy_pass http://127.0.0.1:8081;',
+    );
+    const resources = parseManifests(
+      await kustomizeBuild(k8sTools(), path.join(dir, 'overlays', 'production')),
+    );
+    expect(registryProblems(resources)).toEqual([
+      'Deployment registry: Apicurio listens beyond loopback (QUARKUS_HTTP_HOST)',
+      'registry proxy: location = /proxy-health passes to Apicurio without auth',
+      'Service registry port 8080: reaches port 8081, not the proxy',
+      'NetworkPolicy registry: reaches registry, not the proxy',
+      "Deployment consumer: SCHEMA_REGISTRY_PASSWORD_FILE is not catch-all-registry-credentials's password",
+      "Deployment producer-api: SCHEMA_REGISTRY_USERNAME is not catch-all-registry-credentials's username",
     ]);
   });
 
