@@ -270,7 +270,12 @@ describe('the whole path over TLS and SASL, secrets from files', () => {
     expect(output).toMatch(reason);
   });
 
-  it('never prints a secret, in any program, at debug level', async () => {
+  it("never shows a secret, in any program's output at debug level or its /metrics", async () => {
+    for (const service of services) {
+      const metrics = await fetch(`${service.url}/metrics`);
+      expect(metrics.status).toBe(200);
+      outputs.push(await metrics.text());
+    }
     const codes = await Promise.all(services.map((s) => s.stop()));
     expect(codes).toEqual([0, 0, 0]);
     const all = [...outputs, ...services.map((s) => s.output())].join('\n');
