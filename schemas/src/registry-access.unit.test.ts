@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import {
   createServer as createHttpServer,
@@ -14,6 +13,10 @@ import { createEventEncoder } from './codec';
 import { domainEventSchema } from './domain-event';
 import { checkRegistryAccess, registerSchema } from './registry';
 import { registryConnection } from './registry-access';
+import {
+  createTestCertificates,
+  type TestCertificates,
+} from '../../scripts/src/infra/certificates';
 
 /**
  * The registry clients' authentication and TLS against servers on loopback that answer like
@@ -133,37 +136,17 @@ describe('registry authentication', () => {
 
 describe('an https registry', () => {
   let dir: string;
+  let certificates: TestCertificates;
   let server: Server;
   let url: string;
   beforeAll(async () => {
     allowed = undefined;
     dir = mkdtempSync(path.join(tmpdir(), 'catchall-registry-tls-'));
-    // A self-signed certificate for 127.0.0.1: its own CA.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    certificates = await createTestCertificates(dir);
     server = createHttpsServer(
       {
-        key: readFileSync(path.join(dir, 'key.pem')),
-        cert: readFileSync(path.join(dir, 'cert.pem')),
+        key: readFileSync(certificates.serverKeyFile),
+        cert: readFileSync(certificates.serverCertFile),
       },
       registryLike,
     );
@@ -179,7 +162,7 @@ describe('an https registry', () => {
     const access = registryConnection({
       ...settings,
       SCHEMA_REGISTRY_URL: url,
-      SCHEMA_REGISTRY_CA_FILE: path.join(dir, 'cert.pem'),
+      SCHEMA_REGISTRY_CA_FILE: certificates.caFile,
     });
     await checkRegistryAccess(access);
     const id = await registerSchema({
@@ -195,7 +178,7 @@ describe('an https registry', () => {
     const refusal = checkRegistryAccess({ registryUrl: url });
     await expect(refusal).rejects.toMatchObject({ code: errorCatalogue.accessRefused.code });
     await expect(refusal).rejects.toThrow(
-      /TLS handshake failed \(DEPTH_ZERO_SELF_SIGNED_CERT.*SCHEMA_REGISTRY_CA_FILE/,
+      /TLS handshake failed \(UNABLE_TO_VERIFY_LEAF_SIGNATURE.*SCHEMA_REGISTRY_CA_FILE/,
     );
   });
 });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,10 @@ import { errorCatalogue } from '../domain/error-catalogue';
 import { kafkaConnectionFields, loadConfig } from './config';
 import { createKafka, kafkaConnection } from './kafka';
 import { checkKafkaAccess } from './kafka-access';
+import {
+  createTestCertificates,
+  type TestCertificates,
+} from '../../../scripts/src/infra/certificates';
 
 /**
  * kafkajs against a TLS server on loopback whose certificate no configured CA signed: not a
@@ -19,35 +22,13 @@ describe('checkKafkaAccess against brokers whose certificate is not trusted', ()
   let dir: string;
   let server: Server;
   let brokers: string;
-  const selfSigned = (name: string) =>
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, `${name}.key`),
-        '-out',
-        path.join(dir, `${name}.pem`),
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+  let certificates: TestCertificates;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'catchall-kafka-tls-'));
-    selfSigned('broker');
-    selfSigned('other-ca');
+    certificates = await createTestCertificates(dir);
     server = createServer({
-      key: readFileSync(path.join(dir, 'broker.key')),
-      cert: readFileSync(path.join(dir, 'broker.pem')),
+      key: readFileSync(certificates.serverKeyFile),
+      cert: readFileSync(certificates.serverCertFile),
     });
     server.on('tlsClientError', () => undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -62,7 +43,7 @@ describe('checkKafkaAccess against brokers whose certificate is not trusted', ()
     const config = loadConfig(kafkaConnectionFields, {
       KAFKA_BROKERS: brokers,
       KAFKA_SECURITY_PROTOCOL: 'SSL',
-      KAFKA_SSL_CA_FILE: path.join(dir, 'other-ca.pem'),
+      KAFKA_SSL_CA_FILE: certificates.untrustedCaFile,
     });
     const logger = pino({ level: 'silent' });
     const kafka = createKafka({

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,10 @@ import pg from 'pg';
 import pino from 'pino';
 import { errorCatalogue } from '../domain/error-catalogue';
 import { checkPostgresAccess, postgresAccessProblem } from './postgres-access';
+import {
+  createTestCertificates,
+  type TestCertificates,
+} from '../../../scripts/src/infra/certificates';
 
 const silent = pino({ level: 'silent' });
 
@@ -43,41 +46,19 @@ describe('checkPostgresAccess against a TLS server the CA did not sign', () => {
   let dir: string;
   let server: Server;
   let port: number;
+  let certificates: TestCertificates;
   const sockets = new Set<Socket>();
-  const selfSigned = (name: string) =>
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, `${name}.key`),
-        '-out',
-        path.join(dir, `${name}.pem`),
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'catchall-pg-tls-'));
-    selfSigned('server');
-    selfSigned('other');
+    certificates = await createTestCertificates(dir);
     server = createServer((socket) => {
       sockets.add(socket);
       socket.once('data', () => {
         socket.write('S');
         const tls = new TLSSocket(socket, {
           isServer: true,
-          key: readFileSync(path.join(dir, 'server.key')),
-          cert: readFileSync(path.join(dir, 'server.pem')),
+          key: readFileSync(certificates.serverKeyFile),
+          cert: readFileSync(certificates.serverCertFile),
         });
         tls.on('error', () => undefined);
       });
@@ -93,7 +74,7 @@ describe('checkPostgresAccess against a TLS server the CA did not sign', () => {
   });
 
   it('stops with CATCHALL_ACCESS_REFUSED naming Postgres and sslrootcert, never the password', async () => {
-    const url = `postgres://app:Pg-Secret-99@127.0.0.1:${port}/catchall?sslmode=verify-full&sslrootcert=${path.join(dir, 'other.pem')}`;
+    const url = `postgres://app:Pg-Secret-99@127.0.0.1:${port}/catchall?sslmode=verify-full&sslrootcert=${certificates.untrustedCaFile}`;
     const check = checkPostgresAccess(url, silent);
     await expect(check).rejects.toMatchObject({
       code: errorCatalogue.accessRefused.code,
