@@ -231,7 +231,7 @@ export default tseslint.config(
       'jest/no-conditional-expect': 'off',
       'jest/no-focused-tests': 'error',
       'jest/no-disabled-tests': 'error',
-      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'waitFor'] }],
+      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*', 'waitFor'] }],
     },
   },
   {

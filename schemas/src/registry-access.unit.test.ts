@@ -57,6 +57,17 @@ const settings = {
 };
 const subject = 'access-test-value';
 
+/** Registers the event schema through `access`, then builds an encoder for the id it got. */
+async function expectRegistrationAndEncoder(access: ReturnType<typeof registryConnection>) {
+  const id = await registerSchema({
+    ...access,
+    subject,
+    schema: domainEventSchema,
+    compatibility: 'BACKWARD',
+  });
+  await expect(createEventEncoder({ ...access, schemaId: id })).resolves.toBeDefined();
+}
+
 describe('registry authentication', () => {
   const server = createHttpServer(registryLike);
   let url: string;
@@ -80,13 +91,7 @@ describe('registry authentication', () => {
       SCHEMA_REGISTRY_USERNAME: 'reg-user',
       SCHEMA_REGISTRY_PASSWORD: 'reg-pass',
     });
-    const id = await registerSchema({
-      ...access,
-      subject,
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
-    await expect(createEventEncoder({ ...access, schemaId: id })).resolves.toBeDefined();
+    await expectRegistrationAndEncoder(access);
     expect(seen.length).toBeGreaterThanOrEqual(3);
     expect(seen.every((header) => header === basic)).toBe(true);
   });
@@ -165,13 +170,7 @@ describe('an https registry', () => {
       SCHEMA_REGISTRY_CA_FILE: certificates.caFile,
     });
     await checkRegistryAccess(access);
-    const id = await registerSchema({
-      ...access,
-      subject,
-      schema: domainEventSchema,
-      compatibility: 'BACKWARD',
-    });
-    await expect(createEventEncoder({ ...access, schemaId: id })).resolves.toBeDefined();
+    await expectRegistrationAndEncoder(access);
   });
 
   it('is refused at start without the CA, naming the TLS failure and SCHEMA_REGISTRY_CA_FILE', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { projectorEnv } from '../support/env';
 import { createTestTopic, type TestTopic } from '../support/kafka';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { spawnService, type RunningService } from '../support/services';
+import { spawnAllServices, type RunningService } from '../support/services';
 
 const ROOT = path.join(__dirname, '..', '..');
 const FUZZ = path.join(ROOT, 'test', 'fuzz');
@@ -76,11 +76,7 @@ describe('fuzzing both APIs from their OpenAPI documents (schemathesis)', () => 
     db = await createTestDatabase();
     const env = projectorEnv(topic.name, db.url);
     // The projector too: events the ingest run stores are then read back by the query run.
-    services = await Promise.all([
-      spawnService('producer-api', env),
-      spawnService('consumer', env),
-      spawnService('query-api', env),
-    ]);
+    services = await spawnAllServices(env);
   });
 
   afterAll(async () => {

@@ -12,7 +12,7 @@ import {
   uniqueName,
   type SecuredTestInfra,
 } from '../support/env';
-import { spawnService, spawnServiceProcess, type RunningService } from '../support/services';
+import { spawnAllServices, spawnServiceProcess, type RunningService } from '../support/services';
 import { freePort } from '../../scripts/src/infra/ports';
 import { waitFor } from '../support/wait';
 
@@ -121,11 +121,7 @@ describe('the whole path over TLS and SASL, secrets from files', () => {
     // Setup migrates the read model over TLS and creates the topic over SASL_SSL.
     const setup = await runCli('setup-cli.js', []);
     if (setup.code !== 0) throw new Error(`setup failed (${setup.code}): ${setup.output}`);
-    services = await Promise.all([
-      spawnService('producer-api', env),
-      spawnService('consumer', env),
-      spawnService('query-api', env),
-    ]);
+    services = await spawnAllServices(env);
   });
 
   afterAll(async () => {

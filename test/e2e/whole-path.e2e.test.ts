@@ -1,7 +1,7 @@
 import { projectorEnv } from '../support/env';
 import { createTestTopic, type TestTopic } from '../support/kafka';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { spawnService, type RunningService } from '../support/services';
+import { spawnAllServices, type RunningService } from '../support/services';
 import { waitFor } from '../support/wait';
 
 describe('the whole path: HTTP in, through Kafka and the projector, HTTP out', () => {
@@ -13,11 +13,7 @@ describe('the whole path: HTTP in, through Kafka and the projector, HTTP out', (
     topic = await createTestTopic(3);
     db = await createTestDatabase();
     const env = projectorEnv(topic.name, db.url);
-    services = await Promise.all([
-      spawnService('producer-api', env),
-      spawnService('consumer', env),
-      spawnService('query-api', env),
-    ]);
+    services = await spawnAllServices(env);
   });
 
   afterAll(async () => {

@@ -82,3 +82,12 @@ export function requestOnNewConnection(method: string, url: string): Promise<num
     request.end();
   });
 }
+
+/** The ingest API, the projector and the query API, each its own process, all ready. */
+export function spawnAllServices(env: Record<string, string>): Promise<RunningService[]> {
+  return Promise.all([
+    spawnService('producer-api', env),
+    spawnService('consumer', env),
+    spawnService('query-api', env),
+  ]);
+}
