@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 
 /**
  * Checks of settings that only make sense together, run by loadConfig on the values a
@@ -88,7 +89,45 @@ function kafkaProblems(v: Values): string[] {
     v.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE,
   );
   if (token) problems.push(token);
+  if (problems.length === 0 && cert && key) problems.push(...clientKeyProblems(v));
+  // Settings that would do nothing are refused: they say the operator meant something else.
+  if (!key && v.KAFKA_SSL_KEY_PASSWORD !== '' && v.KAFKA_SSL_KEY_PASSWORD !== undefined) {
+    problems.push('KAFKA_SSL_KEY_PASSWORD is set but KAFKA_SSL_KEY_FILE is not');
+  }
+  if (mechanism !== 'OAUTHBEARER' && (v.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE ?? '') !== '') {
+    problems.push(
+      `KAFKA_SASL_OAUTHBEARER_TOKEN_FILE is only read with KAFKA_SASL_MECHANISM=OAUTHBEARER (it is ${mechanism || 'unset'})`,
+    );
+  }
   return problems;
+}
+
+/**
+ * The client key must open with KAFKA_SSL_KEY_PASSWORD (when encrypted) and belong to the
+ * first certificate of KAFKA_SSL_CERT_FILE: checked here, since the TLS handshake would
+ * otherwise fail with OpenSSL's words only ("bad decrypt", "key values mismatch").
+ */
+function clientKeyProblems(v: Values): string[] {
+  const passphrase = (v.KAFKA_SSL_KEY_PASSWORD as string | undefined) || undefined;
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: readFileSync(v.KAFKA_SSL_KEY_FILE as string), passphrase });
+  } catch {
+    return [
+      passphrase === undefined
+        ? 'KAFKA_SSL_KEY_FILE cannot be read as a private key (an encrypted key needs KAFKA_SSL_KEY_PASSWORD)'
+        : 'KAFKA_SSL_KEY_FILE cannot be opened with KAFKA_SSL_KEY_PASSWORD (a wrong passphrase, or not a private key)',
+    ];
+  }
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(readFileSync(v.KAFKA_SSL_CERT_FILE as string));
+  } catch {
+    return ['KAFKA_SSL_CERT_FILE holds no readable certificate'];
+  }
+  return certificate.checkPrivateKey(key)
+    ? []
+    : ['KAFKA_SSL_KEY_FILE is not the key of the certificate in KAFKA_SSL_CERT_FILE'];
 }
 
 function registryProblems(v: Values): string[] {
@@ -115,6 +154,11 @@ function registryProblems(v: Values): string[] {
   }
   const ca = pemFileProblem('SCHEMA_REGISTRY_CA_FILE', v.SCHEMA_REGISTRY_CA_FILE);
   if (ca) problems.push(ca);
+  const https =
+    typeof v.SCHEMA_REGISTRY_URL === 'string' && v.SCHEMA_REGISTRY_URL.startsWith('https://');
+  if (!https && (v.SCHEMA_REGISTRY_CA_FILE ?? '') !== '') {
+    problems.push('SCHEMA_REGISTRY_CA_FILE is only used with an https SCHEMA_REGISTRY_URL');
+  }
   return problems;
 }
 
@@ -130,8 +174,11 @@ function databaseProblems(v: Values): string[] {
   try {
     params = new URL(url).searchParams;
   } catch {
-    // A socket path or another form node-postgres reads: it checks that itself.
-    return [];
+    // A URL node-postgres would refuse with "Invalid URL" alone, naming nothing; the URL
+    // is not repeated (it may hold a password). Other forms (a socket path) it reads itself.
+    return url.includes('://')
+      ? ['DATABASE_URL is not a valid URL (check its port, and that its password is URL-encoded)']
+      : [];
   }
   return ['sslrootcert', 'sslcert', 'sslkey'].flatMap((name) => {
     const file = params.get(name);
@@ -141,6 +188,27 @@ function databaseProblems(v: Values): string[] {
   });
 }
 
+/**
+ * A token list that holds only commas and spaces would turn authentication off as an empty
+ * one does: refused, since it is set, and so meant to hold tokens.
+ */
+function tokenListProblems(v: Values): string[] {
+  return ['API_TOKENS', 'QUERY_API_TOKENS'].flatMap((name) => {
+    const value = v[name];
+    if (typeof value !== 'string' || value === '') return [];
+    return value.split(',').some((t) => t.trim() !== '')
+      ? []
+      : [
+          `${name} holds no token, only commas and spaces (leave it unset to turn authentication off)`,
+        ];
+  });
+}
+
 export function crossFieldProblems(values: Values): string[] {
-  return [...kafkaProblems(values), ...registryProblems(values), ...databaseProblems(values)];
+  return [
+    ...kafkaProblems(values),
+    ...registryProblems(values),
+    ...databaseProblems(values),
+    ...tokenListProblems(values),
+  ];
 }

@@ -230,7 +230,7 @@ function readSecretFiles(
     const file = env[fileVariable];
     // Empty is unset, as a deployment template that leaves the variable blank means.
     if (!isSecret(schema) || file === undefined || file === '') continue;
-    if (env[name] !== undefined) {
+    if (env[name] !== undefined && env[name] !== '') {
       problems.push(`set ${name} or ${fileVariable}, not both`);
       continue;
     }
@@ -238,7 +238,10 @@ function readSecretFiles(
       resolved[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
       problems.push(`${fileVariable} cannot be read (${fileProblem(err)}): ${file}`);
+      continue;
     }
+    // A file that is there but empty is a Secret not filled in, not a choice of ''.
+    if (resolved[name].trim() === '') problems.push(`${fileVariable} is empty: ${file}`);
   }
   return { env: resolved, problems };
 }
@@ -266,7 +269,9 @@ export function loadConfig<T extends TProperties>(
     const details = [...files.problems, ...new Set(described)];
     throw new ConfigError(`Invalid configuration: ${details.join('; ')}`);
   }
-  const problems = [...files.problems, ...crossFieldProblems(config)];
+  // A secret file that could not be read leaves its setting unset: the checks of settings
+  // that go together would only add a misleading second reason.
+  const problems = files.problems.length > 0 ? files.problems : crossFieldProblems(config);
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Type, type TProperties } from '@sinclair/typebox';
@@ -12,8 +13,7 @@ import {
   registryConnectionFields,
   secret,
 } from './config';
-
-const PEM = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+import { createTestCertificates } from '../../../scripts/src/infra/certificates';
 
 const baseFields = {
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -50,11 +50,25 @@ describe('loadConfig', () => {
 
 describe('loadConfig with secrets and connection settings', () => {
   let dir: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'catchall-config-'));
-    writeFileSync(path.join(dir, 'ca.pem'), PEM);
-    writeFileSync(path.join(dir, 'cert.pem'), PEM);
-    writeFileSync(path.join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\nAAAA\n');
+    const certificates = await createTestCertificates(path.join(dir, 'certificates'));
+    copyFileSync(certificates.caFile, path.join(dir, 'ca.pem'));
+    copyFileSync(certificates.clientCertFile, path.join(dir, 'cert.pem'));
+    copyFileSync(certificates.clientKeyFile, path.join(dir, 'key.pem'));
+    // Another certificate's key, and the client key encrypted with `key-pass`.
+    copyFileSync(certificates.untrustedClientKeyFile, path.join(dir, 'other-key.pem'));
+    writeFileSync(
+      path.join(dir, 'encrypted-key.pem'),
+      createPrivateKey(readFileSync(certificates.clientKeyFile)).export({
+        type: 'pkcs8',
+        format: 'pem',
+        cipher: 'aes-256-cbc',
+        passphrase: 'key-pass',
+      }),
+    );
+    writeFileSync(path.join(dir, 'empty'), '\n');
+    writeFileSync(path.join(dir, 'commas'), ' , \n');
     writeFileSync(path.join(dir, 'password'), 's3cret-from-file\n');
     writeFileSync(path.join(dir, 'token.jwt'), 'eyJ.token.sig\n');
     writeFileSync(path.join(dir, 'not-pem.txt'), 'hello');
@@ -261,5 +275,83 @@ describe('loadConfig with secrets and connection settings', () => {
     expect(message).not.toContain('Pg-Pa55');
     const good = `postgres://app:Pg-Pa55@db.example:5432/catchall?sslmode=verify-full&sslrootcert=${file('ca.pem')}`;
     expect(loadConfig(fields, { DATABASE_URL: good }).DATABASE_URL).toBe(good);
+  });
+  it("refuses a client key that its passphrase does not open, or that is not the certificate's", () => {
+    const tls = {
+      KAFKA_SECURITY_PROTOCOL: 'SSL',
+      KAFKA_SSL_CERT_FILE: file('cert.pem'),
+      KAFKA_SSL_KEY_FILE: file('encrypted-key.pem'),
+    };
+    expect(refusal(kafka, tls)).toContain('an encrypted key needs KAFKA_SSL_KEY_PASSWORD');
+    expect(refusal(kafka, { ...tls, KAFKA_SSL_KEY_PASSWORD: 'wrong-pass' })).toContain(
+      'KAFKA_SSL_KEY_FILE cannot be opened with KAFKA_SSL_KEY_PASSWORD',
+    );
+    expect(
+      loadConfig(kafka, { ...tls, KAFKA_SSL_KEY_PASSWORD: 'key-pass' }).KAFKA_SSL_KEY_FILE,
+    ).toBe(file('encrypted-key.pem'));
+    expect(refusal(kafka, { ...tls, KAFKA_SSL_KEY_FILE: file('other-key.pem') })).toContain(
+      'KAFKA_SSL_KEY_FILE is not the key of the certificate in KAFKA_SSL_CERT_FILE',
+    );
+  });
+
+  it('refuses settings that would do nothing', () => {
+    expect(
+      refusal(kafka, { KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_KEY_PASSWORD: 'p' }),
+    ).toContain('KAFKA_SSL_KEY_PASSWORD is set but KAFKA_SSL_KEY_FILE is not');
+    expect(
+      refusal(kafka, {
+        KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+        KAFKA_SASL_MECHANISM: 'PLAIN',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD: 'p',
+        KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: file('token.jwt'),
+      }),
+    ).toContain(
+      'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE is only read with KAFKA_SASL_MECHANISM=OAUTHBEARER',
+    );
+    expect(
+      refusal(registry, {
+        SCHEMA_REGISTRY_URL: 'http://registry:8080/apis/ccompat/v7',
+        SCHEMA_REGISTRY_CA_FILE: file('ca.pem'),
+      }),
+    ).toContain('SCHEMA_REGISTRY_CA_FILE is only used with an https SCHEMA_REGISTRY_URL');
+  });
+
+  it('refuses a secret file that is empty, and a token list of commas only', () => {
+    const tokens = { API_TOKENS: secret(Type.String({ default: '' })) };
+    expect(refusal(kafka, { KAFKA_SASL_PASSWORD_FILE: file('empty') })).toBe(
+      `Invalid configuration: KAFKA_SASL_PASSWORD_FILE is empty: ${file('empty')}`,
+    );
+    expect(refusal(tokens, { API_TOKENS_FILE: file('commas') })).toContain(
+      'API_TOKENS holds no token, only commas and spaces',
+    );
+    expect(refusal(tokens, { API_TOKENS: ' ,, ' })).toContain('API_TOKENS holds no token');
+  });
+
+  it('takes <NAME>_FILE beside an empty <NAME>, and names an unreadable file alone', () => {
+    const sasl = {
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'alice',
+    };
+    expect(
+      loadConfig(kafka, {
+        ...sasl,
+        KAFKA_SASL_PASSWORD: '',
+        KAFKA_SASL_PASSWORD_FILE: file('password'),
+      }).KAFKA_SASL_PASSWORD,
+    ).toBe('s3cret-from-file');
+    expect(refusal(kafka, { ...sasl, KAFKA_SASL_PASSWORD_FILE: file('gone') })).toBe(
+      `Invalid configuration: KAFKA_SASL_PASSWORD_FILE cannot be read (ENOENT): ${file('gone')}`,
+    );
+  });
+
+  it('refuses a DATABASE_URL that is not a URL, naming it without repeating it', () => {
+    const message = refusal(
+      { DATABASE_URL: configFields.DATABASE_URL },
+      { DATABASE_URL: 'postgres://app:Pg-Pa55@127.0.0.1:99999/catchall' },
+    );
+    expect(message).toContain('DATABASE_URL is not a valid URL');
+    expect(message).not.toContain('Pg-Pa55');
   });
 });

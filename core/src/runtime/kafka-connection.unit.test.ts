@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -9,16 +10,24 @@ import {
 import { kafkaConnectionFields, loadConfig } from './config';
 import { kafkaConnection } from './kafka';
 import { kafkaAccessProblem } from './kafka-access';
+import { createTestCertificates } from '../../../scripts/src/infra/certificates';
 
-const CA = '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n';
-const CERT = '-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n';
-const KEY = '-----BEGIN ENCRYPTED PRIVATE KEY-----\nKEY\n-----END ENCRYPTED PRIVATE KEY-----\n';
+let CA: string;
+let CERT: string;
+/** The client key, encrypted with the passphrase `key-pass`. */
+let KEY: string;
 
 describe('kafkaConnection', () => {
   let dir: string;
   const file = (name: string) => path.join(dir, name);
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'catchall-kafka-'));
+    const certificates = await createTestCertificates(path.join(dir, 'certificates'));
+    CA = readFileSync(certificates.caFile, 'utf8');
+    CERT = readFileSync(certificates.clientCertFile, 'utf8');
+    KEY = createPrivateKey(readFileSync(certificates.clientKeyFile))
+      .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'key-pass' })
+      .toString();
     writeFileSync(file('ca.pem'), CA);
     writeFileSync(file('cert.pem'), CERT);
     writeFileSync(file('key.pem'), KEY);
