@@ -45,6 +45,7 @@ describe('the whole path over TLS and SASL, secrets from files', () => {
     queryToken: secretValue('query-token'),
     wrongKafkaPassword: secretValue('wrong-kafka-password'),
     wrongRegistryPassword: secretValue('wrong-registry-password'),
+    wrongPostgresPassword: secretValue('wrong-pg-password'),
   };
 
   const file = (name: string, content: string) => {
@@ -100,7 +101,7 @@ describe('the whole path over TLS and SASL, secrets from files', () => {
     roleUrl.username = role;
     roleUrl.password = secrets.rolePassword;
     env = {
-      LOG_LEVEL: 'debug',
+      LOG_LEVEL: 'trace',
       KAFKA_BROKERS: secured.saslSslBrokers,
       KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
       KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
@@ -233,18 +234,51 @@ describe('the whole path over TLS and SASL, secrets from files', () => {
       /Kafka TLS handshake failed/,
     ],
     [
+      'SSL without SASL against the SASL_SSL listener',
+      'producer-api' as const,
+      () => ({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SASL_MECHANISM: '' }),
+      /Kafka closed the connection at once.*KAFKA_SECURITY_PROTOCOL/,
+    ],
+    [
+      'PLAINTEXT against the SASL_SSL listener',
+      'consumer' as const,
+      () => ({
+        KAFKA_SECURITY_PROTOCOL: 'PLAINTEXT',
+        KAFKA_SASL_MECHANISM: '',
+        KAFKA_SSL_CA_FILE: '',
+      }),
+      /Kafka closed the connection at once.*KAFKA_SECURITY_PROTOCOL/,
+    ],
+    [
+      'SASL_SSL against a PLAINTEXT listener',
+      'producer-api' as const,
+      () => ({ KAFKA_BROKERS: testInfra().brokers }),
+      /Kafka closed the connection at once.*KAFKA_SECURITY_PROTOCOL/,
+    ],
+    [
+      'a wrong Postgres password',
+      'query-api' as const,
+      () => {
+        const url = new URL(postgresTlsUrlFor(database));
+        url.username = role;
+        url.password = secrets.wrongPostgresPassword;
+        return { DATABASE_URL_FILE: file('wrong-database-url', url.toString()) };
+      },
+      /Postgres refused/,
+    ],
+    [
       'a wrong registry password',
       'producer-api' as const,
       () => ({
         SCHEMA_REGISTRY_PASSWORD_FILE: file('wrong-registry', secrets.wrongRegistryPassword),
       }),
-      /registry/i,
+      /schema registry at https:\S+ refused access \(401\); check SCHEMA_REGISTRY_USERNAME/,
     ],
     [
       'a registry CA that did not sign its certificate',
       'consumer' as const,
       () => ({ SCHEMA_REGISTRY_CA_FILE: secured.untrustedCaFile }),
-      /registry/i,
+      /schema registry at https:\S+: TLS handshake failed.*SCHEMA_REGISTRY_CA_FILE/,
     ],
     [
       'a Postgres CA that did not sign its certificate',
@@ -266,7 +300,7 @@ describe('the whole path over TLS and SASL, secrets from files', () => {
     expect(output).toMatch(reason);
   });
 
-  it("never shows a secret, in any program's output at debug level or its /metrics", async () => {
+  it("never shows a secret, in any program's output at trace level or its /metrics", async () => {
     for (const service of services) {
       const metrics = await fetch(`${service.url}/metrics`);
       expect(metrics.status).toBe(200);

@@ -32,13 +32,24 @@ function causes(err: unknown): unknown[] {
  * Why a Kafka connection failed for good, when it did: SASL authentication refused (kafkajs's
  * KafkaJSSASLAuthenticationError) or a TLS handshake that failed on a certificate
  * (SELF_SIGNED_CERT_IN_CHAIN, ERR_TLS_CERT_ALTNAME_INVALID, a client certificate the
- * broker wants or refuses...). Undefined for anything else (a broker not reachable yet).
+ * broker wants or refuses...), or a connection the broker closed at once or a TLS handshake
+ * with a listener that does not speak TLS (the configured protocol is not the listener's).
+ * Undefined for anything else (a broker not reachable yet).
  */
 export function kafkaAccessProblem(err: unknown): string | undefined {
   for (const e of causes(err)) {
     const { name, code, message } = e as { name?: unknown; code?: unknown; message?: unknown };
     if (typeof name === 'string' && name.startsWith('KafkaJSSASL')) {
       return `Kafka refused the SASL authentication (${String(message)}); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_OAUTHBEARER_TOKEN_FILE)`;
+    }
+    // The broker closed the connection at its first request, or a TLS handshake met a
+    // listener that does not speak TLS: the client's protocol is not the listener's. (A
+    // broker that is down refuses the connection instead: ECONNREFUSED, waited for.)
+    if (
+      name === 'KafkaJSConnectionClosedError' ||
+      (typeof message === 'string' && message.includes('before secure TLS connection'))
+    ) {
+      return `Kafka closed the connection at once (${String(message)}): KAFKA_SECURITY_PROTOCOL may not be the protocol of the listener KAFKA_BROKERS names (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, with KAFKA_SASL_MECHANISM for SASL)`;
     }
     if (typeof code === 'string' && isTlsCode(code)) {
       return `Kafka TLS handshake failed (${code}: ${String(message)}); check KAFKA_SSL_CA_FILE (the CA that signed the brokers' certificates), that KAFKA_BROKERS names hosts their certificates cover, and KAFKA_SSL_CERT_FILE/KAFKA_SSL_KEY_FILE when the brokers require a client certificate`;
@@ -57,11 +68,16 @@ export async function checkKafkaAccess(kafka: Kafka, logger: Logger): Promise<vo
   const admin = kafka.admin();
   try {
     await admin.connect();
+    // A Metadata request too: a SASL listener answers ApiVersions before authentication
+    // and closes the connection only at the next request of a client that skipped it.
+    await admin.describeCluster();
   } catch (err) {
     const problem = kafkaAccessProblem(err);
     if (problem) throw new AccessRefused(problem, { cause: err });
     logger.warn({ err }, 'Kafka not reachable yet; the clients keep trying');
   } finally {
-    await admin.disconnect().catch(() => undefined);
+    await admin
+      .disconnect()
+      .catch((err: unknown) => logger.debug({ err }, 'closing the access check client failed'));
   }
 }

@@ -29,8 +29,8 @@ export function postgresAccessProblem(err: unknown): string | undefined {
  */
 export async function checkPostgresAccess(connectionString: string, logger: Logger): Promise<void> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 });
-  // A connection that breaks after the check is not the check's concern.
-  client.on('error', () => undefined);
+  // A connection that breaks after the check is not the check's concern; it is logged.
+  client.on('error', (err) => logger.debug({ err }, 'the access check connection broke'));
   try {
     await client.connect();
   } catch (err) {
@@ -39,6 +39,8 @@ export async function checkPostgresAccess(connectionString: string, logger: Logg
     // The error alone: pg's errors do not hold the connection string.
     logger.warn({ err }, 'Postgres not reachable yet; the program keeps trying');
   } finally {
-    await client.end().catch(() => undefined);
+    await client
+      .end()
+      .catch((err: unknown) => logger.debug({ err }, 'closing the access check client failed'));
   }
 }

@@ -200,7 +200,8 @@ describe('Postgres over TLS', () => {
     url.searchParams.set('sslrootcert', secured.untrustedCaFile);
     const db = new pg.Client({ connectionString: url.toString() });
     await expect(db.connect()).rejects.toThrow(/certificate/);
-    await db.end().catch(() => undefined);
+    // The client never connected: ending it resolves at once.
+    await db.end();
   });
 });
 
