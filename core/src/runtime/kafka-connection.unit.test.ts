@@ -140,6 +140,23 @@ describe('kafkaAccessProblem', () => {
     expect(problem).toContain('KAFKA_SSL_CA_FILE');
   });
 
+  it('names the protocol setting when the broker closes the connection at once', () => {
+    // kafkajs's KafkaJSConnectionClosedError, which its typings do not export.
+    const closed = Object.assign(
+      new KafkaJSConnectionError('Closed connection', { broker: 'localhost:9093' }),
+      { name: 'KafkaJSConnectionClosedError' },
+    );
+    const plainToTls = new KafkaJSConnectionError(
+      'Connection error: Client network socket disconnected before secure TLS connection was established',
+      { broker: 'localhost:9092', code: 'ECONNRESET' },
+    );
+    for (const err of [closed, plainToTls]) {
+      const problem = kafkaAccessProblem(new KafkaJSNumberOfRetriesExceeded(err, RETRIES));
+      expect(problem).toMatch(/^Kafka closed the connection at once/);
+      expect(problem).toContain('KAFKA_SECURITY_PROTOCOL');
+    }
+  });
+
   it('leaves a broker that is only unreachable to the retries', () => {
     const err = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED', {
       broker: 'localhost:9093',
