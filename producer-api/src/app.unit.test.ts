@@ -177,6 +177,21 @@ describe('ingest API tokens (API_TOKENS)', () => {
     const response = await app.inject({ method: 'PUT', url: '/events/example.com/delivered' });
     expect(response.statusCode).toBe(401);
     expect(response.json()).toMatchObject({ code: 'CATCHALL_UNAUTHORIZED', error: 'Unauthorized' });
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="catch-all"');
+    expect(published()).toBe(0);
+  });
+
+  it('answers a wrong token 401 with error="invalid_token" in its challenge (RFC 6750 section 3.1)', async () => {
+    const response = await app.inject({
+      method: 'PUT',
+      url: '/events/example.com/delivered',
+      headers: { authorization: 'Bearer read-token' },
+    });
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ code: 'CATCHALL_UNAUTHORIZED' });
+    expect(response.headers['www-authenticate']).toBe(
+      'Bearer realm="catch-all", error="invalid_token"',
+    );
     expect(published()).toBe(0);
   });
 

@@ -139,11 +139,12 @@ describe('query API tokens (QUERY_API_TOKENS)', () => {
         code: 'CATCHALL_UNAUTHORIZED',
         error: 'Unauthorized',
       });
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="catch-all"');
     },
   );
 
-  it('answers an unknown token, or a token of another scheme, 401', async () => {
-    for (const authorization of ['Bearer ingest-token', 'Basic cmVhZC10b2tlbi0xOg==']) {
+  it('answers an unknown token 401 with error="invalid_token" in its challenge (RFC 6750 section 3.1)', async () => {
+    for (const authorization of ['Bearer ingest-token']) {
       const response = await app.inject({
         url: '/domains/seen.example',
         headers: { authorization },
@@ -152,6 +153,24 @@ describe('query API tokens (QUERY_API_TOKENS)', () => {
         authorization,
         status: 401,
       });
+      expect(response.json()).toMatchObject({ code: 'CATCHALL_UNAUTHORIZED' });
+      expect(response.headers['www-authenticate']).toBe(
+        'Bearer realm="catch-all", error="invalid_token"',
+      );
+    }
+  });
+
+  it('answers another scheme, or Bearer without a token, 401 with a challenge and no error code', async () => {
+    for (const authorization of ['Basic cmVhZC10b2tlbi0xOg==', 'Bearer', 'Bearer ']) {
+      const response = await app.inject({
+        url: '/domains/seen.example',
+        headers: { authorization },
+      });
+      expect({ authorization, status: response.statusCode }).toEqual({
+        authorization,
+        status: 401,
+      });
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="catch-all"');
     }
   });
 

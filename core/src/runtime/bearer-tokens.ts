@@ -20,17 +20,44 @@ export const bearerSecurityScheme = {
   },
 } as const;
 
+/** The protection space every 401 names (RFC 9110 section 11.5): one for both APIs. */
+export const BEARER_REALM = 'catch-all';
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 (RFC 6750 section 3): the scheme and realm, plus
+ * `error="invalid_token"` when the request sent a Bearer token that is not accepted. A request
+ * without credentials, or with another scheme, gets no error code (section 3.1).
+ */
+export function bearerChallenge(authorization: string | undefined): string {
+  const challenge = `Bearer realm="${BEARER_REALM}"`;
+  const sentToken = authorization !== undefined && /^bearer +\S/i.test(authorization);
+  return sentToken ? `${challenge}, error="invalid_token"` : challenge;
+}
+
 /**
  * Requires `Authorization: Bearer <token>` with one of `tokens` on every route of `api` (a
  * fastify context: the health, readiness, metrics and OpenAPI routes stay outside it). A
- * missing or unknown token is 401 CATCHALL_UNAUTHORIZED with the JSON body of every error.
- * @fastify/bearer-auth compares tokens in constant time. Empty `tokens`: nothing is checked.
+ * missing or unknown token is 401 CATCHALL_UNAUTHORIZED with the JSON body of every error and
+ * a `WWW-Authenticate` challenge. @fastify/bearer-auth compares tokens in constant time.
+ * Empty `tokens`: nothing is checked.
  */
 export async function requireBearerTokens(api: FastifyInstance, tokens: string[]): Promise<void> {
   if (tokens.length === 0) return;
-  await api.register(bearerAuth, {
-    keys: tokens,
-    addHook: 'onRequest',
-    errorResponse: () => errorBody(errors.unauthorized()),
+  // Without its own hook the plugin only decorates `api` with its check, and the refusal is
+  // answered here: the plugin's own answer cannot carry a header.
+  await api.register(bearerAuth, { keys: tokens, addHook: false });
+  const verify = api.verifyBearerAuth!;
+  api.addHook('onRequest', (request, reply, done) => {
+    verify(request, reply, (err) => {
+      // The plugin's refusals are 401; anything else is a failure for the error handler.
+      if (err === undefined || (err as { statusCode?: number }).statusCode !== 401) {
+        done(err);
+        return;
+      }
+      void reply
+        .code(401)
+        .header('www-authenticate', bearerChallenge(request.headers.authorization))
+        .send(errorBody(errors.unauthorized()));
+    });
   });
 }

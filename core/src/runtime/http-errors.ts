@@ -41,7 +41,7 @@ export const ErrorBody = Type.Object({
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'invalid request: a domain, a field, the JSON or the HTTP message itself',
-  401: 'no valid bearer token (when authentication is on)',
+  401: 'no valid bearer token (when authentication is on); WWW-Authenticate names the Bearer scheme',
   404: 'not found',
   408: 'the request was not received completely in time',
   413: 'the body (or a batch or lookup) passes a limit',
