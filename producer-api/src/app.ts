@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import {
+  bearerToken,
   createServiceApp,
   errors,
   NotReady,
@@ -58,7 +59,9 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
       await api.register(rateLimit, {
         max: options.rateLimitPerMinute,
         timeWindow: 60000,
-        keyGenerator: (request) => request.headers.authorization ?? request.ip,
+        // By token, not by header: `bearer t` and `Bearer  t` are the same client.
+        keyGenerator: ({ headers: { authorization }, ip }) =>
+          bearerToken(authorization) ?? authorization ?? ip,
         errorResponseBuilder: (_request, context) => errors.rateLimited(context.after),
       });
     }

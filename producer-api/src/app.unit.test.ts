@@ -10,7 +10,10 @@ import type { SchemaRegistration } from './schema-registration';
  * The ingest API over ports that fail the test if reached: every request here is refused
  * before anything is encoded or sent to Kafka.
  */
-function buildRefusingApp(tokens = ''): { app: FastifyInstance; published: () => number } {
+function buildRefusingApp(
+  tokens = '',
+  rateLimitPerMinute = 0,
+): { app: FastifyInstance; published: () => number } {
   let published = 0;
   const publisher: Publisher = {
     publish: async () => {
@@ -36,7 +39,7 @@ function buildRefusingApp(tokens = ''): { app: FastifyInstance; published: () =>
     publisher,
     schema,
     tokens,
-    rateLimitPerMinute: 0,
+    rateLimitPerMinute,
     batchMaxEvents: 100,
     batchMaxBytes: 64 * 1024,
     requestTimeoutMs: 30000,
@@ -195,6 +198,21 @@ describe('ingest API tokens (API_TOKENS)', () => {
     expect(published()).toBe(0);
   });
 
+  it('takes the scheme name in any case (RFC 9110 section 11.1)', async () => {
+    const put = (authorization: string) =>
+      app.inject({
+        method: 'PUT',
+        url: '/events/example.com/delivered',
+        headers: { authorization },
+      });
+    // Past the token check, the refusing ports answer: 500, not 401.
+    expect((await put('Bearer ingest-token')).statusCode).toBe(500);
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+      const response = await put(`${scheme} ingest-token`);
+      expect({ scheme, status: response.statusCode }).toEqual({ scheme, status: 500 });
+    }
+  });
+
   it('documents the bearer scheme and the 401 of the event routes', async () => {
     const document = (await app.inject('/openapi.json')).json();
     expect(document.components.securitySchemes.bearerToken.scheme).toBe('bearer');
@@ -205,5 +223,28 @@ describe('ingest API tokens (API_TOKENS)', () => {
       expect(operation.security).toEqual([{ bearerToken: [] }]);
       expect(Object.keys(operation.responses)).toContain('401');
     }
+  });
+});
+
+describe('ingest API rate limits (RATE_LIMIT_PER_MINUTE)', () => {
+  const { app } = buildRefusingApp('ingest-token', 2);
+  afterAll(() => app.close());
+
+  it("counts a client's requests by its token, however the scheme and spaces are written", async () => {
+    const statuses = [];
+    for (const authorization of [
+      'Bearer ingest-token',
+      'bearer ingest-token',
+      'BEARER  ingest-token',
+    ]) {
+      const response = await app.inject({
+        method: 'PUT',
+        url: '/events/example.com/delivered',
+        headers: { authorization },
+      });
+      statuses.push(response.statusCode);
+    }
+    // Past the limit of 2 the third is refused before the (refusing) ports answer 500.
+    expect(statuses).toEqual([500, 500, 429]);
   });
 });

@@ -144,7 +144,7 @@ describe('query API tokens (QUERY_API_TOKENS)', () => {
   );
 
   it('answers an unknown token 401 with error="invalid_token" in its challenge (RFC 6750 section 3.1)', async () => {
-    for (const authorization of ['Bearer ingest-token']) {
+    for (const authorization of ['Bearer ingest-token', 'bearer ingest-token']) {
       const response = await app.inject({
         url: '/domains/seen.example',
         headers: { authorization },
@@ -171,6 +171,16 @@ describe('query API tokens (QUERY_API_TOKENS)', () => {
         status: 401,
       });
       expect(response.headers['www-authenticate']).toBe('Bearer realm="catch-all"');
+    }
+  });
+
+  it('takes the scheme name in any case (RFC 9110 section 11.1)', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+      const response = await app.inject({
+        url: '/domains/seen.example',
+        headers: { authorization: `${scheme} read-token-1` },
+      });
+      expect({ scheme, status: response.statusCode }).toEqual({ scheme, status: 200 });
     }
   });
 
