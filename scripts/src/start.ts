@@ -5,6 +5,7 @@ import { migrate } from '@catchall/consumer';
 import { Type } from '@sinclair/typebox';
 import { startInfra, type Infra } from './infra';
 import { REPO_ROOT } from './infra/paths';
+import { serviceEnv } from './service-env';
 import { pipeServiceLogs, terminalLogger } from './service-logs';
 
 const port = (value: number, description: string) =>
@@ -118,14 +119,13 @@ async function main(): Promise<void> {
       const started = Date.now();
       const child = spawn(process.execPath, [path.join(REPO_ROOT, name, 'dist', 'main.js')], {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
+        env: serviceEnv(process.env, {
           PORT: String(config[portKey]),
           KAFKA_BROKERS: infra.kafka.brokers,
           SCHEMA_REGISTRY_URL: infra.registry.url,
           DATABASE_URL: databaseUrl,
           MIGRATE_ON_START: 'false',
-        },
+        }),
       });
       pipeServiceLogs(name, index, child.stdout);
       pipeServiceLogs(name, index, child.stderr);
