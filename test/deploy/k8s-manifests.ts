@@ -8,7 +8,7 @@ export interface EnvVar {
   valueFrom?: { secretKeyRef?: { name: string; key: string } };
 }
 export interface Probe {
-  httpGet?: { path: string; port: number | string };
+  httpGet?: { path: string; port: number | string; scheme?: 'HTTP' | 'HTTPS' };
 }
 export interface Container {
   name: string;

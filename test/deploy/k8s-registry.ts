@@ -10,6 +10,7 @@ import {
   type Probe,
   type Resource,
 } from './k8s-manifests';
+import { certificateProblems, serviceNames } from './k8s-registry-tls';
 
 /** The Secret the operator creates for the registry's proxy and its clients. */
 export const REGISTRY_CREDENTIALS = 'catch-all-registry-credentials';
@@ -53,7 +54,33 @@ interface RegistryPod {
   proxy: Container;
   /** The port Apicurio's API listens on (QUARKUS_HTTP_PORT). */
   apiPort: number;
-  conf: ReturnType<typeof nginxParts> & { listens: number[]; passes: string[] };
+  conf: ReturnType<typeof nginxParts> & {
+    listens: { port: number; ssl: boolean }[];
+    passes: string[];
+    /** ssl_certificate and ssl_certificate_key, variables set by a `map` default resolved. */
+    certificate?: string;
+    key?: string;
+  };
+}
+
+/**
+ * The files nginx's TLS directives name. A variable in the path (which makes nginx load the
+ * file at the handshake, so a renewed certificate applies without a restart) is resolved
+ * through the `map` that gives it its only value, as `default`.
+ */
+function tlsFiles(text: string): { certificate?: string; key?: string } {
+  const values = new Map(
+    [...text.matchAll(/map\s+\S+\s+\$(\w+)\s*\{\s*default\s+([^;\s]+)\s*;\s*\}/g)].map((m) => [
+      m[1]!,
+      m[2]!,
+    ]),
+  );
+  const resolve = (value: string | undefined) =>
+    value?.replace(/\$(\w+)/g, (whole, name: string) => values.get(name) ?? whole);
+  return {
+    certificate: resolve(directive(text, 'ssl_certificate')[0]),
+    key: resolve(directive(text, 'ssl_certificate_key')[0]),
+  };
 }
 
 function registryPod(resources: Resource[]): RegistryPod | string {
@@ -73,8 +100,12 @@ function registryPod(resources: Resource[]): RegistryPod | string {
   if (text === undefined) return 'Deployment registry: no nginx configuration for the proxy';
   const conf = {
     ...nginxParts(text),
-    listens: directive(text, 'listen').map((l) => Number(/(\d+)(\s|$)/.exec(l)?.[1])),
+    listens: directive(text, 'listen').map((l) => ({
+      port: Number(/(\d+)(\s|$)/.exec(l)?.[1]),
+      ssl: /\sssl(\s|$)/.test(l),
+    })),
     passes: directive(text, 'proxy_pass'),
+    ...tlsFiles(nginxParts(text).server),
   };
   return { pod, apicurio, proxy, apiPort, conf };
 }
@@ -133,6 +164,14 @@ function nginxProblems({ pod, apicurio, proxy, apiPort, conf }: RegistryPod): st
     if (!open.some((l) => l.path === `= ${probe.httpGet?.path}`)) {
       problems.push(`registry proxy: the probe's path ${probe.httpGet?.path} asks for credentials`);
     }
+    // The kubelet's plain request to a TLS port gets 400, as would a TLS one to a plain port.
+    const port = portOf(pod, probe.httpGet?.port ?? '').number;
+    const ssl = conf.listens.find((l) => l.port === port)?.ssl;
+    if (ssl !== undefined && ssl !== (probe.httpGet?.scheme === 'HTTPS')) {
+      problems.push(
+        `registry proxy: the probe of ${probe.httpGet?.path} speaks ${probe.httpGet?.scheme ?? 'HTTP'} to a ${ssl ? 'TLS' : 'plain'} port`,
+      );
+    }
   }
   return problems;
 }
@@ -163,9 +202,12 @@ function wayInProblems(resources: Resource[], { pod, proxy, conf }: RegistryPod)
   const problems: string[] = [];
   for (const [way, port] of ways) {
     const target = port === undefined ? {} : portOf(pod, port);
-    if (target.container !== proxy || !conf.listens.includes(target.number ?? -1)) {
+    const listen = conf.listens.find((l) => l.port === target.number);
+    if (target.container !== proxy || !listen) {
       const reached = target.container?.name ?? `port ${port ?? 'any'}`;
       problems.push(`${way}: reaches ${reached}, not the proxy`);
+    } else if (!listen.ssl) {
+      problems.push(`${way}: reaches the proxy without TLS`);
     }
   }
   return problems;
@@ -179,6 +221,10 @@ function wayInProblems(resources: Resource[], { pod, proxy, conf }: RegistryPod)
 export function registryProblems(resources: Resource[]): string[] {
   if (!securedOverlay(resources)) return [];
   const registry = registryPod(resources);
+  const tls =
+    typeof registry === 'string'
+      ? undefined
+      : certificateProblems(resources, mountedFiles(registry.pod, registry.proxy), registry.conf);
   const problems =
     typeof registry === 'string'
       ? [registry]
@@ -186,13 +232,29 @@ export function registryProblems(resources: Resource[]): string[] {
           ...containerProblems(registry),
           ...nginxProblems(registry),
           ...wayInProblems(resources, registry),
+          ...tls!.problems,
         ];
   const service = find(resources, 'Service', 'registry').spec as { ports: ServicePort[] };
   for (const c of imageContainers(resources)) {
     if (!('SCHEMA_REGISTRY_URL' in configOf[c.program]!)) continue;
     const url = new URL(c.values.SCHEMA_REGISTRY_URL ?? configFields.SCHEMA_REGISTRY_URL.default);
-    if (url.hostname !== 'registry' || !service.ports.some((p) => p.port === Number(url.port))) {
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (
+      !serviceNames(resources).includes(url.hostname) ||
+      !service.ports.some((p) => p.port === port)
+    ) {
       problems.push(`${c.workload}: SCHEMA_REGISTRY_URL is not the registry Service`);
+    }
+    // The password goes only inside TLS, to a server the program verifies.
+    if (url.protocol !== 'https:') {
+      problems.push(`${c.workload}: SCHEMA_REGISTRY_URL is not https`);
+    } else if (tls?.certificate && !tls.certificate.dnsNames?.includes(url.hostname)) {
+      problems.push(`${c.workload}: the registry's certificate does not name ${url.hostname}`);
+    }
+    const ca = c.files.get(c.values.SCHEMA_REGISTRY_CA_FILE ?? '');
+    const caSecret = tls?.certificate?.secretName;
+    if (ca?.kind !== 'Secret' || ca.name !== caSecret || ca.key !== 'ca.crt') {
+      problems.push(`${c.workload}: SCHEMA_REGISTRY_CA_FILE is not ${caSecret}'s ca.crt`);
     }
     const user = c.fromSecrets.get('SCHEMA_REGISTRY_USERNAME');
     if (user?.name !== REGISTRY_CREDENTIALS || user.key !== 'username') {

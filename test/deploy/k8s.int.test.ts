@@ -166,7 +166,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     expect(postgresProblems(resources)).toEqual([]);
   });
 
-  it('reaches the schema registry only through its proxy, with credentials, in production', () => {
+  it('reaches the schema registry only through its proxy, over verified TLS, with credentials, in production', () => {
     expect(registryProblems(resources)).toEqual([]);
     const registry = find(resources, 'Deployment', 'registry').spec as {
       template: { spec: { containers: { name: string }[] } };
@@ -337,6 +337,36 @@ describe('the manifest checks', () => {
       'NetworkPolicy registry: reaches registry, not the proxy',
       "Deployment consumer: SCHEMA_REGISTRY_PASSWORD_FILE is not catch-all-registry-credentials's password",
       "Deployment producer-api: SCHEMA_REGISTRY_USERNAME is not catch-all-registry-credentials's username",
+    ]);
+  });
+
+  it('fail on a broken copy: an http registry URL, a plain proxy, a CA or a name the certificate lacks', async () => {
+    const secured = 'components/secured-connections';
+    breakFile(`${secured}/config/consumer.env`, 'URL=https://', 'URL=http://');
+    breakFile(
+      `${secured}/config/producer-api.env`,
+      'URL=https://registry:',
+      'URL=https://registry.catch-all.svc:',
+    );
+    breakFile(`${secured}/registry-proxy/certificates.yaml`, '    - registry.catch-all.svc\n', '');
+    breakFile(
+      `${secured}/mounts.yaml`,
+      'secretName: catch-all-registry-tls',
+      'secretName: catch-all-cluster-ca-cert',
+    );
+    breakFile(`${secured}/registry-proxy/nginx.conf`, 'listen 8080 ssl;', 'listen 8080;');
+    const resources = parseManifests(
+      await kustomizeBuild(k8sTools(), path.join(dir, 'overlays', 'production')),
+    );
+    expect(registryProblems(resources)).toEqual([
+      'registry proxy: the probe of /proxy-health speaks HTTPS to a plain port',
+      'registry proxy: the probe of /proxy-health speaks HTTPS to a plain port',
+      'Service registry port 8080: reaches the proxy without TLS',
+      'NetworkPolicy registry: reaches the proxy without TLS',
+      'Certificate registry-tls: does not name registry.catch-all.svc',
+      'Deployment consumer: SCHEMA_REGISTRY_URL is not https',
+      "Deployment producer-api: the registry's certificate does not name registry.catch-all.svc",
+      "Deployment producer-api: SCHEMA_REGISTRY_CA_FILE is not catch-all-registry-tls's ca.crt",
     ]);
   });
 
