@@ -247,10 +247,15 @@ describe('the manifest checks', () => {
     writeFileSync(full, text.replace(from, to));
   }
 
-  it('fail on a broken copy: a misspelt field, a wrong type in a CRD resource', async () => {
+  it('fail on a broken copy: misspelt fields, a wrong type in a CRD resource', async () => {
     breakFile('base/consumer.yaml', 'maxUnavailable: 1', 'maxUnavailabel: 1');
     breakFile('base/kafka.yaml', 'partitions: 12', 'partitions: twelve');
     breakFile('base/postgres.yaml', 'instances: 3', 'instances: three');
+    breakFile(
+      'components/secured-connections/registry-proxy/certificates.yaml',
+      '  dnsNames:',
+      '  dnsName:',
+    );
     const tools = k8sTools();
     const report = await validateManifests(
       tools,
@@ -261,6 +266,7 @@ describe('the manifest checks', () => {
       .filter((r) => r.status === 'statusInvalid')
       .map((r) => `${r.kind} ${r.name}`);
     expect(invalid.sort()).toEqual([
+      'Certificate registry-tls',
       'Cluster catch-all-db',
       'KafkaTopic domain-events',
       'PodDisruptionBudget consumer',
@@ -268,6 +274,7 @@ describe('the manifest checks', () => {
     const messages = report.resources.map((r) => r.msg).join('\n');
     expect(messages).toMatch(/maxUnavailabel/);
     expect(messages).toMatch(/partitions/);
+    expect(messages).toMatch(/dnsName/);
   });
 
   it("fail on a broken copy: an ACL too many, another user's password, a plain database URL", async () => {
