@@ -181,3 +181,43 @@ describe('an https registry', () => {
     );
   });
 });
+
+describe('a URL that does not answer as a registry', () => {
+  let status = 400;
+  let body = '<html><head><title>400 The plain HTTP request was sent to HTTPS port</title>';
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    res.writeHead(status, { 'content-type': 'text/html' });
+    res.end(body);
+  });
+  let url: string;
+  beforeAll(async () => {
+    url = `http://127.0.0.1:${await listen(server)}`;
+  });
+  afterAll(() => server.close());
+
+  it.each([
+    [400, '<html>400 The plain HTTP request was sent to HTTPS port</html>'],
+    [404, '<html>Not Found</html>'],
+    [200, '<html>a web site, not a registry</html>'],
+  ])(
+    'is refused at start when it answers %d with a page, naming SCHEMA_REGISTRY_URL',
+    async (s, b) => {
+      status = s;
+      body = b;
+      const refusal = checkRegistryAccess({ registryUrl: url });
+      await expect(refusal).rejects.toMatchObject({ code: errorCatalogue.accessRefused.code });
+      await expect(refusal).rejects.toThrow(
+        new RegExp(
+          `does not answer as a Confluent-compatible registry \\(GET /subjects: ${s}\\).*SCHEMA_REGISTRY_URL`,
+        ),
+      );
+    },
+  );
+
+  it('is waited for when it answers 503 (a proxy before a registry still starting)', async () => {
+    status = 503;
+    body = '<html>Service Unavailable</html>';
+    await expect(checkRegistryAccess({ registryUrl: url })).resolves.toBeUndefined();
+  });
+});

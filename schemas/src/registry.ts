@@ -108,19 +108,31 @@ async function call(
 /**
  * Asks the registry once for its subjects, at start: credentials it refuses or a
  * certificate that is not trusted throw RegistryError `accessRefused`, naming the registry
- * and the settings to check, so that the program stops instead of retrying for ever. A
- * registry that does not answer passes (the program reports it and keeps trying).
+ * and the settings to check, so that the program stops instead of retrying for ever; so does
+ * a URL that answers GET /subjects with a 4xx or anything but a JSON array (no registry
+ * there). A registry that does not answer, or answers 5xx, passes (the program reports it
+ * and keeps trying).
  */
 export async function checkRegistryAccess(options: {
   registryUrl: string;
   registryAuth?: RegistryAuth;
 }): Promise<void> {
+  const url = `${options.registryUrl.replace(/\/$/, '')}/subjects`;
+  let answer: { status: number; body: unknown };
   try {
-    await call(`${options.registryUrl.replace(/\/$/, '')}/subjects`, options.registryAuth, {
-      method: 'GET',
-    });
+    answer = await call(url, options.registryAuth, { method: 'GET' });
   } catch (err) {
     if ((err as RegistryError).code === errorCatalogue.accessRefused.code) throw err;
+    return;
+  }
+  // A 4xx to the simplest request of the API is no registry at this URL: an http URL to an
+  // https port (nginx's 400), a wrong path (404). Retrying cannot mend it, and the program
+  // would otherwise run with its schema never registered or found.
+  if (answer.status >= 400 || !Array.isArray(answer.body)) {
+    throw new RegistryError(
+      `schema registry at ${origin(url)} does not answer as a Confluent-compatible registry (GET /subjects: ${answer.status}); check SCHEMA_REGISTRY_URL: its scheme (http or https), host, port and path (Apicurio: /apis/ccompat/v7)`,
+      'accessRefused',
+    );
   }
 }
 

@@ -275,6 +275,15 @@ describe('the whole path over TLS and SASL, secrets from files', () => {
       /schema registry at https:\S+ refused access \(401\); check SCHEMA_REGISTRY_USERNAME/,
     ],
     [
+      'an http registry URL to the https port',
+      'producer-api' as const,
+      () => ({
+        SCHEMA_REGISTRY_URL: secured.registryUrl.replace('https:', 'http:'),
+        SCHEMA_REGISTRY_CA_FILE: '',
+      }),
+      /does not answer as a Confluent-compatible registry \(GET \/subjects: 400\).*SCHEMA_REGISTRY_URL/,
+    ],
+    [
       'a registry CA that did not sign its certificate',
       'consumer' as const,
       () => ({ SCHEMA_REGISTRY_CA_FILE: secured.untrustedCaFile }),
