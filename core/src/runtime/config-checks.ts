@@ -15,8 +15,17 @@ export function fileProblem(err: unknown): string {
   return typeof code === 'string' ? code : (err as Error).message;
 }
 
-/** A problem with the PEM file named by `variable`, if any (unset is fine). */
-function pemFileProblem(variable: string, file: unknown): string | undefined {
+/**
+ * A problem with the PEM file named by `variable`, if any (unset is fine): it must hold a
+ * block of the kind the variable takes (`CERTIFICATE` for a CA or a certificate, a
+ * `PRIVATE KEY` for a key), so that a key given as a CA is named here, not by a TLS
+ * handshake that fails later for another apparent reason.
+ */
+function pemFileProblem(
+  variable: string,
+  file: unknown,
+  kind: 'CERTIFICATE' | 'PRIVATE KEY' = 'CERTIFICATE',
+): string | undefined {
   if (typeof file !== 'string' || file === '') return undefined;
   let text: string;
   try {
@@ -24,7 +33,12 @@ function pemFileProblem(variable: string, file: unknown): string | undefined {
   } catch (err) {
     return `${variable} cannot be read (${fileProblem(err)}): ${file}`;
   }
-  return text.includes('-----BEGIN ') ? undefined : `${variable} holds no PEM block: ${file}`;
+  if (!text.includes('-----BEGIN ')) return `${variable} holds no PEM block: ${file}`;
+  const holds =
+    kind === 'CERTIFICATE'
+      ? text.includes('-----BEGIN CERTIFICATE-----')
+      : /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
+  return holds ? undefined : `${variable} holds no PEM ${kind.toLowerCase()}: ${file}`;
 }
 
 function readableFileProblem(variable: string, file: unknown): string | undefined {
@@ -76,12 +90,13 @@ function kafkaProblems(v: Values): string[] {
     );
     if (tlsOnly.length > 0) {
       problems.push(
-        `${tlsOnly.join(', ')} need KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is ${protocol})`,
+        `${tlsOnly.join(', ')} ${tlsOnly.length === 1 ? 'needs' : 'need'} KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is ${protocol})`,
       );
     }
   }
   for (const name of ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE']) {
-    const problem = pemFileProblem(name, v[name]);
+    const kind = name === 'KAFKA_SSL_KEY_FILE' ? 'PRIVATE KEY' : 'CERTIFICATE';
+    const problem = pemFileProblem(name, v[name], kind);
     if (problem) problems.push(problem);
   }
   const token = readableFileProblem(
@@ -130,6 +145,13 @@ function clientKeyProblems(v: Values): string[] {
     : ['KAFKA_SSL_KEY_FILE is not the key of the certificate in KAFKA_SSL_CERT_FILE'];
 }
 
+/** Whether a URL names this machine (127.0.0.0/8, ::1, localhost). */
+function loopback(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 function registryProblems(v: Values): string[] {
   if (!('SCHEMA_REGISTRY_TOKEN' in v)) return [];
   const problems: string[] = [];
@@ -154,10 +176,16 @@ function registryProblems(v: Values): string[] {
   }
   const ca = pemFileProblem('SCHEMA_REGISTRY_CA_FILE', v.SCHEMA_REGISTRY_CA_FILE);
   if (ca) problems.push(ca);
-  const https =
-    typeof v.SCHEMA_REGISTRY_URL === 'string' && v.SCHEMA_REGISTRY_URL.startsWith('https://');
+  const url = typeof v.SCHEMA_REGISTRY_URL === 'string' ? v.SCHEMA_REGISTRY_URL : '';
+  const https = url.startsWith('https://');
   if (!https && (v.SCHEMA_REGISTRY_CA_FILE ?? '') !== '') {
     problems.push('SCHEMA_REGISTRY_CA_FILE is only used with an https SCHEMA_REGISTRY_URL');
+  }
+  // Credentials over http would cross the network in the clear: only to this machine.
+  if (!https && (user || password || v.SCHEMA_REGISTRY_TOKEN !== '') && !loopback(url)) {
+    problems.push(
+      'SCHEMA_REGISTRY_USERNAME/PASSWORD or SCHEMA_REGISTRY_TOKEN need an https SCHEMA_REGISTRY_URL (http only to a loopback address): they would be sent in the clear',
+    );
   }
   return problems;
 }
@@ -172,13 +200,19 @@ function databaseProblems(v: Values): string[] {
   if (typeof url !== 'string') return [];
   let params: URLSearchParams;
   try {
-    params = new URL(url).searchParams;
+    const parsed = new URL(url);
+    params = parsed.searchParams;
+    if (!['postgres:', 'postgresql:', 'socket:'].includes(parsed.protocol)) {
+      return ['DATABASE_URL must be a postgres:// (or postgresql://) URL'];
+    }
   } catch {
+    // A socket folder (node-postgres reads a path as the host) is not a URL.
+    if (url.startsWith('/')) return [];
     // A URL node-postgres would refuse with "Invalid URL" alone, naming nothing; the URL
     // is not repeated (it may hold a password). Other forms (a socket path) it reads itself.
-    return url.includes('://')
-      ? ['DATABASE_URL is not a valid URL (check its port, and that its password is URL-encoded)']
-      : [];
+    return [
+      'DATABASE_URL is not a valid postgres:// URL (check its port, and that its password is URL-encoded)',
+    ];
   }
   return ['sslrootcert', 'sslcert', 'sslkey'].flatMap((name) => {
     const file = params.get(name);

@@ -210,7 +210,7 @@ describe('loadConfig with secrets and connection settings', () => {
 
   it('refuses TLS files with a protocol without TLS', () => {
     expect(refusal(kafka, { KAFKA_SSL_CA_FILE: file('ca.pem') })).toContain(
-      'KAFKA_SSL_CA_FILE need KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is PLAINTEXT)',
+      'KAFKA_SSL_CA_FILE needs KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is PLAINTEXT)',
     );
   });
 
@@ -351,7 +351,43 @@ describe('loadConfig with secrets and connection settings', () => {
       { DATABASE_URL: configFields.DATABASE_URL },
       { DATABASE_URL: 'postgres://app:Pg-Pa55@127.0.0.1:99999/catchall' },
     );
-    expect(message).toContain('DATABASE_URL is not a valid URL');
+    expect(message).toContain('DATABASE_URL is not a valid postgres:// URL');
     expect(message).not.toContain('Pg-Pa55');
+    // A password pasted for the URL, or libpq's key=value form node-postgres does not read.
+    for (const wrong of ['Pg-Pa55', 'host=db user=app password=Pg-Pa55']) {
+      const refused = refusal({ DATABASE_URL: configFields.DATABASE_URL }, { DATABASE_URL: wrong });
+      expect(refused).toContain('DATABASE_URL is not a valid postgres:// URL');
+      expect(refused).not.toContain('Pg-Pa55');
+    }
+    expect(
+      refusal({ DATABASE_URL: configFields.DATABASE_URL }, { DATABASE_URL: 'mysql://db/app' }),
+    ).toContain('DATABASE_URL must be a postgres:// (or postgresql://) URL');
+  });
+
+  it('refuses a key given as a CA or a certificate, and a certificate given as a key', () => {
+    const message = refusal(kafka, {
+      KAFKA_SECURITY_PROTOCOL: 'SSL',
+      KAFKA_SSL_CA_FILE: file('key.pem'),
+      KAFKA_SSL_CERT_FILE: file('key.pem'),
+      KAFKA_SSL_KEY_FILE: file('cert.pem'),
+    });
+    expect(message).toContain(`KAFKA_SSL_CA_FILE holds no PEM certificate: ${file('key.pem')}`);
+    expect(message).toContain(`KAFKA_SSL_CERT_FILE holds no PEM certificate: ${file('key.pem')}`);
+    expect(message).toContain(`KAFKA_SSL_KEY_FILE holds no PEM private key: ${file('cert.pem')}`);
+  });
+
+  it('refuses registry credentials over http to another machine, not to this one', () => {
+    const basic = { SCHEMA_REGISTRY_USERNAME: 'u', SCHEMA_REGISTRY_PASSWORD: 'p' };
+    for (const credentials of [basic, { SCHEMA_REGISTRY_TOKEN: 't' }]) {
+      expect(
+        refusal(registry, { SCHEMA_REGISTRY_URL: 'http://registry:8080/apis', ...credentials }),
+      ).toContain('need an https SCHEMA_REGISTRY_URL (http only to a loopback address)');
+    }
+    for (const host of ['127.0.0.1:8081', 'localhost:8081', '[::1]:8081']) {
+      expect(
+        loadConfig(registry, { SCHEMA_REGISTRY_URL: `http://${host}/apis`, ...basic })
+          .SCHEMA_REGISTRY_USERNAME,
+      ).toBe('u');
+    }
   });
 });

@@ -38,21 +38,26 @@ function causes(err: unknown): unknown[] {
  */
 export function kafkaAccessProblem(err: unknown): string | undefined {
   for (const e of causes(err)) {
-    const { name, code, message } = e as { name?: unknown; code?: unknown; message?: unknown };
+    const { name, code } = e as { name?: unknown; code?: unknown };
+    // OpenSSL's texts may span lines; the program's refusal is one line.
+    const message = String((e as { message?: unknown }).message).replace(/\s*\n\s*/g, ' ');
     if (typeof name === 'string' && name.startsWith('KafkaJSSASL')) {
-      return `Kafka refused the SASL authentication (${String(message)}); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_OAUTHBEARER_TOKEN_FILE)`;
+      return `Kafka refused the SASL authentication (${message}); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_OAUTHBEARER_TOKEN_FILE)`;
     }
     // The broker closed the connection at its first request, or a TLS handshake met a
     // listener that does not speak TLS: the client's protocol is not the listener's. (A
     // broker that is down refuses the connection instead: ECONNREFUSED, waited for.)
     if (
       name === 'KafkaJSConnectionClosedError' ||
-      (typeof message === 'string' && message.includes('before secure TLS connection'))
+      message.includes('before secure TLS connection')
     ) {
-      return `Kafka closed the connection at once (${String(message)}): KAFKA_SECURITY_PROTOCOL may not be the protocol of the listener KAFKA_BROKERS names (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, with KAFKA_SASL_MECHANISM for SASL)`;
+      return `Kafka closed the connection at once (${message}): KAFKA_SECURITY_PROTOCOL may not be the protocol of the listener KAFKA_BROKERS names (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, with KAFKA_SASL_MECHANISM for SASL)`;
+    }
+    if (typeof code === 'string' && /CERTIFICATE_REQUIRED$/.test(code)) {
+      return `Kafka requires a client certificate (${code}); set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE (mutual TLS)`;
     }
     if (typeof code === 'string' && isTlsCode(code)) {
-      return `Kafka TLS handshake failed (${code}: ${String(message)}); check KAFKA_SSL_CA_FILE (the CA that signed the brokers' certificates), that KAFKA_BROKERS names hosts their certificates cover, and KAFKA_SSL_CERT_FILE/KAFKA_SSL_KEY_FILE when the brokers require a client certificate`;
+      return `Kafka TLS handshake failed (${code}: ${message}); check KAFKA_SSL_CA_FILE (the CA that signed the brokers' certificates), that KAFKA_BROKERS names hosts their certificates cover, and KAFKA_SSL_CERT_FILE/KAFKA_SSL_KEY_FILE when the brokers require a client certificate`;
     }
   }
   return undefined;

@@ -157,6 +157,21 @@ describe('kafkaAccessProblem', () => {
     }
   });
 
+  it('says that the brokers want a client certificate, on one line', () => {
+    const err = new KafkaJSConnectionError(
+      'Connection error: 800C8D6E307F0000:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:\nSSL alert number 116\n',
+      { broker: 'localhost:9094', code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' },
+    );
+    const problem = kafkaAccessProblem(new KafkaJSNumberOfRetriesExceeded(err, RETRIES));
+    expect(problem).toMatch(/^Kafka requires a client certificate/);
+    expect(problem).toContain('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
+    const tls = new KafkaJSConnectionError('Connection error: line one\n  line two', {
+      broker: 'localhost:9094',
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
+    expect(kafkaAccessProblem(tls)).not.toContain('\n');
+  });
+
   it('leaves a broker that is only unreachable to the retries', () => {
     const err = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED', {
       broker: 'localhost:9093',
