@@ -94,7 +94,9 @@ export function createReadModel(options: { pool: pg.Pool; maxBatch?: number }): 
     findMany: (domains) => findMany(domains),
     list: (status, after, limit) => query('list-domains', LIST, [status, after ?? '', limit]),
     async ping() {
-      await options.pool.query('SELECT 1');
+      // The read model's own table, not `SELECT 1`: a database that setup never migrated
+      // (42P01) is not ready, rather than ready and answering 500 to every lookup.
+      await options.pool.query('SELECT 1 FROM live_read_model LIMIT 1');
     },
   };
 }
