@@ -168,6 +168,43 @@ describe('the whole path over TLS and SASL, secrets from files', () => {
     ).toMatchObject({ bounced: 1, status: 'not catch-all' });
   });
 
+  it('counts the events of a Python confluent-kafka producer over SASL_SSL and the https registry', async () => {
+    const { stdout } = await run(
+      'python3',
+      [
+        path.join(ROOT, 'test', 'conformance', 'secured_producer.py'),
+        secured.saslSslBrokers,
+        secured.registryUrl,
+        env.EVENTS_TOPIC!,
+        path.join(ROOT, 'schemas', 'domain-event.avsc'),
+        secured.caFile,
+        'python.secured.example',
+        '5',
+      ],
+      {
+        env: {
+          ...process.env,
+          PYTHONPATH: path.join(ROOT, '.local', 'python'),
+          KAFKA_SASL_USERNAME: secured.users.scram.username,
+          KAFKA_SASL_PASSWORD: secured.users.scram.password,
+          SCHEMA_REGISTRY_USERNAME: secured.registryUser,
+          SCHEMA_REGISTRY_PASSWORD: secured.registryPassword,
+        },
+        timeout: 120000,
+      },
+    );
+    expect(stdout).toContain('5 events acknowledged over SASL_SSL');
+    const answer = await waitFor('the Python events to be counted', async () => {
+      const response = await fetch(`${query().url}/domains/python.secured.example`, {
+        headers: bearer(secrets.queryToken),
+      });
+      if (response.status !== 200) return undefined;
+      const body = (await response.json()) as { delivered: number };
+      return body.delivered === 5 ? body : undefined;
+    });
+    expect(answer).toMatchObject({ delivered: 5, bounced: 0 });
+  });
+
   it('keeps the two token lists apart: a token that may publish may not read', async () => {
     const read = (headers: Record<string, string>) =>
       fetch(`${query().url}/domains/secured.example`, { headers });
