@@ -191,12 +191,13 @@ async function runRebuild(
       logger,
     });
     await checkKafkaAccess(kafka, logger);
-    await checkRegistryAccess(registryConnection(config));
+    const registryAccess = registryConnection(config);
+    await checkRegistryAccess(registryAccess);
     const result = await rebuild({
       pool,
       kafka,
       codec: createEventDecoder({
-        ...registryConnection(config),
+        ...registryAccess,
         unknownSchemaRetryMs: config.SCHEMA_UNKNOWN_RETRY_MS,
       }),
       topic: config.EVENTS_TOPIC,

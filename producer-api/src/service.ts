@@ -39,7 +39,8 @@ export async function startProducerService(
   });
   // Refused credentials or an untrusted certificate stop the start; unreachable does not.
   await checkKafkaAccess(kafka, logger);
-  await checkRegistryAccess(registryConnection(config));
+  const registryAccess = registryConnection(config);
+  await checkRegistryAccess(registryAccess);
   // One transactional id per producer and process: each replacement producer (after a
   // failed send) takes its predecessor's id over and so fences it.
   const idPrefix = `${config.KAFKA_CLIENT_ID}-producer-api-${hostname()}-${process.pid}-${randomUUID()}`;
@@ -78,7 +79,7 @@ export async function startProducerService(
   lifecycle.onClose('publisher', () => publisher.drain());
 
   const schema = createSchemaRegistration({
-    ...registryConnection(config),
+    ...registryAccess,
     topic: config.EVENTS_TOPIC,
     autoRegister: config.SCHEMA_AUTO_REGISTER,
     logger,
