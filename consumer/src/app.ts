@@ -18,7 +18,7 @@ import {
 import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
 import type { ConsumerConfig } from './config';
 import { createDeadLetters } from './dead-letters';
-import { createConsumerMetrics } from './metrics';
+import { createConsumerMetrics, eventIdMetrics } from './metrics';
 import { migrate } from './migrate';
 import { createProjectionStore } from './projection-store';
 import { createProjector, type Projector } from './projector';
@@ -61,6 +61,8 @@ export async function buildConsumer(
       version,
       threshold: await openVersion(pool, version, config.CATCH_ALL_THRESHOLD, logger),
       synchronousCommit: false,
+      dedupeWindowMs: config.DEDUPE_WINDOW_S * 1000,
+      eventIds: eventIdMetrics(metrics),
     });
   const version = await liveReadModelVersion(pool);
   const store = await openStore(version);

@@ -7,6 +7,7 @@ import {
 } from '@catchall/core';
 import { DEFAULT_UNKNOWN_SCHEMA_RETRY_MS } from '@catchall/schemas';
 import { DEFAULT_PARTITION_STALL_MS } from './projector';
+import { DEFAULT_DEDUPE_WINDOW_MS } from './event-ids';
 
 export const consumerConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
@@ -65,6 +66,13 @@ export const consumerConfigFields = {
       'records with a schema id the registry does not know are retried this long (a lagging or restored registry) before they are dead-lettered',
   }),
   CATCH_ALL_THRESHOLD: configFields.CATCH_ALL_THRESHOLD,
+  DEDUPE_WINDOW_S: Type.Integer({
+    minimum: 1,
+    maximum: 7 * 86400,
+    default: DEFAULT_DEDUPE_WINDOW_MS / 1000,
+    description:
+      "an event whose id the client chose is counted at most once when its tries are at most this far apart (Kafka timestamps); a try later than this after the counted one is counted again. Rebuilds must use the live projector's value to give its numbers",
+  }),
   LIVE_VERSION_CHECK_MS: Type.Integer({
     minimum: 100,
     maximum: 60000,

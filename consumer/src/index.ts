@@ -11,3 +11,4 @@ export * from './partition-work';
 export * from './record-decoder';
 export * from './partitions';
 export * from './metrics';
+export * from './event-ids';

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { EventIdObserver } from './event-ids';
 
 /** Every metric the projector exposes, defined once. */
 export function createConsumerMetrics(registry: Registry) {
@@ -29,6 +30,21 @@ export function createConsumerMetrics(registry: Registry) {
       name: 'catchall_records_dead_lettered_total',
       help: 'Records sent to the dead-letter topic, by reason',
       labelNames: ['reason'],
+      registers,
+    }),
+    eventIdDuplicates: new Counter({
+      name: 'catchall_event_id_duplicates_total',
+      help: 'Events not counted: a counted try with the same client-chosen id was within DEDUPE_WINDOW_S',
+      registers,
+    }),
+    eventIdUnchecked: new Counter({
+      name: 'catchall_event_id_unchecked_total',
+      help: 'Events with a client-chosen id counted without a check: their Kafka timestamp is outside the range of ids kept',
+      registers,
+    }),
+    eventIdExpiryFailures: new Counter({
+      name: 'catchall_event_id_expiry_failures_total',
+      help: 'Runs of the expiry of old event ids that failed (tried again a minute later)',
       registers,
     }),
     flushConflicts: new Counter({
@@ -104,4 +120,12 @@ export function countBatch(metrics: ConsumerMetrics, counts: BatchCounts): void 
   metrics.eventsApplied.inc({ type: 'delivered' }, counts.delivered);
   metrics.eventsApplied.inc({ type: 'bounced' }, counts.bounced);
   metrics.eventsIgnored.inc(counts.ignored);
+}
+
+/** The projection store's report of deduplication, into the consumer's metrics. */
+export function eventIdMetrics(metrics: ConsumerMetrics): EventIdObserver {
+  return {
+    duplicates: (n) => metrics.eventIdDuplicates.inc(n),
+    unchecked: (n) => metrics.eventIdUnchecked.inc(n),
+  };
 }

@@ -1,4 +1,4 @@
-import { PostgresFailure, foldEvents } from '@catchall/core';
+import { PostgresFailure, foldEvents, type EventTry } from '@catchall/core';
 import type { IsolatedRecord } from './partition-state';
 import type { PartitionFlush } from './projection-store';
 
@@ -29,11 +29,12 @@ export async function commitInHalves(
   let at = position;
   const commit = async (lo: number, hi: number): Promise<void> => {
     const next = hi < records.length ? records[hi]!.offset : until;
-    const deltas = foldEvents(records.slice(lo, hi));
+    const { deltas, tries } = flushContent(records.slice(lo, hi));
     try {
-      await steps.write({ expected: at, next, deltas });
+      await steps.write({ expected: at, next, deltas, tries });
     } catch (err) {
-      if (!(err instanceof PostgresFailure && err.kind === 'refused') || deltas.size === 0) {
+      const empty = deltas.size === 0 && tries.length === 0;
+      if (!(err instanceof PostgresFailure && err.kind === 'refused') || empty) {
         throw err;
       }
       if (hi - lo > 1) {
@@ -50,4 +51,15 @@ export async function commitInHalves(
   };
   await commit(0, records.length);
   return at;
+}
+
+/** What records add to a flush: deltas of the events with ingest-made ids, tries of the others. */
+function flushContent(records: IsolatedRecord[]) {
+  const tries: EventTry[] = [];
+  const folded: IsolatedRecord[] = [];
+  for (const r of records) {
+    if (r.eventId === undefined) folded.push(r);
+    else tries.push({ domain: r.domain, eventId: r.eventId, at: r.at, event: r.event });
+  }
+  return { deltas: foldEvents(folded), tries };
 }

@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import { evolve, type CountedEvent, type DomainDelta } from '@catchall/core';
+import { evolve, type CountedEvent, type DomainDelta, type EventTry } from '@catchall/core';
 import type { PartitionFlush } from './projection-store';
 
 /** A record kept while a refused flush is taken apart (see PartitionState.isolate). */
@@ -7,6 +7,10 @@ export interface IsolatedRecord {
   offset: number;
   domain: string;
   event: CountedEvent;
+  /** The id the client chose (deduplicated), absent when the ingest API made it. */
+  eventId?: string;
+  /** The record's Kafka timestamp, epoch ms. */
+  at: number;
   message: KafkaMessage;
 }
 
@@ -18,7 +22,8 @@ export type StartDecision = { action: 'process'; gap: boolean } | { action: 'see
  * - `stored`: the position in Postgres (next offset to apply), as last read or written;
  *   undefined until read, null when none is stored yet;
  * - `next`: the next offset to apply after the pending deltas;
- * - pending: the deltas of exactly the records in [stored ?? 0, next).
+ * - pending: the deltas of exactly the records in [stored ?? 0, next), and the tries of the
+ *   events among them whose ids the client chose (the store decides which of those count).
  * Every failure forgets what is uncommitted (`forget`) and the partition starts again from
  * the stored position, so nothing is counted twice or left out. Batches and flushes of a
  * partition run one at a time (`run`).
@@ -48,8 +53,17 @@ export interface PartitionState {
 
   /** True when the record at `offset` is below `next`: applied already, skip it. */
   isApplied(offset: number): boolean;
-  /** Folds an event into the pending deltas and moves past its record. */
-  fold(offset: number, domain: string, event: CountedEvent, timestamp: number): void;
+  /**
+   * Folds an event into the pending deltas and moves past its record; an event with an id the
+   * client chose (`eventId`) is kept as a try instead, for the store to deduplicate.
+   */
+  fold(
+    offset: number,
+    domain: string,
+    event: CountedEvent,
+    timestamp: number,
+    eventId?: string,
+  ): void;
   /** Moves past a record that counts nothing (ignored or dead-lettered). */
   pass(offset: number, timestamp: number): void;
   /** A batch arrived: the partition's end (high watermark) is known before it is applied. */
@@ -83,6 +97,7 @@ export interface PartitionState {
   /** Records below `until` were dead-lettered (acknowledged by Kafka). */
   deadLettered(until: number): void;
 
+  /** Domains and tries pending: what the flush's size bound counts. */
   readonly pendingDomains: number;
   /** Kafka timestamp of the newest record in pending (0: none). */
   readonly newestTimestamp: number;
@@ -104,6 +119,7 @@ export function createPartitionState(
   let verified = false;
   let seekTo: number | undefined;
   let pending = new Map<string, DomainDelta>();
+  let tries: EventTry[] = [];
   let newestTimestamp = 0;
   let highWatermark: number | undefined;
   let progressAt = now();
@@ -117,6 +133,7 @@ export function createPartitionState(
     verified = false;
     seekTo = undefined;
     pending = new Map();
+    tries = [];
     newestTimestamp = 0;
     // A range being taken apart is read again from the stored position, as any other.
     isolation = undefined;
@@ -169,8 +186,9 @@ export function createPartitionState(
     },
 
     isApplied: (offset) => offset < (next ?? 0),
-    fold(offset, domain, event, timestamp) {
-      pending.set(domain, evolve(pending.get(domain), event));
+    fold(offset, domain, event, timestamp, eventId) {
+      if (eventId === undefined) pending.set(domain, evolve(pending.get(domain), event));
+      else tries.push({ domain, eventId, at: timestamp, event });
       moveTo(offset, timestamp);
     },
     pass: moveTo,
@@ -189,12 +207,21 @@ export function createPartitionState(
       // A refused range being read again: its records are collected, not folded, and only
       // commitIsolated may store a position past them.
       if (isolation !== undefined) return undefined;
-      return { topic, partition, expected: stored, next, deltas: pending };
+      return {
+        topic,
+        partition,
+        expected: stored,
+        next,
+        deltas: pending,
+        tries,
+        newestRecordAt: newestTimestamp > 0 ? newestTimestamp : undefined,
+      };
     },
     committed(flush, at) {
       stored = flush.next;
       if (flush.deltas === pending) {
         pending = new Map();
+        tries = [];
         newestTimestamp = 0;
       }
       progressAt = at;
@@ -239,7 +266,7 @@ export function createPartitionState(
     },
 
     get pendingDomains() {
-      return pending.size;
+      return pending.size + tries.length;
     },
     get newestTimestamp() {
       return newestTimestamp;

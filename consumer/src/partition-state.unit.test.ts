@@ -85,10 +85,22 @@ describe('partition state', () => {
     expect(state.isIsolating(6)).toBe(true);
     expect(state.isIsolating(7)).toBe(false);
     state.decideStart(5);
-    state.collect({ offset: 5, domain: 'a.example', event: delivered, message: {} as never });
+    state.collect({
+      offset: 5,
+      domain: 'a.example',
+      event: delivered,
+      at: 1,
+      message: {} as never,
+    });
     state.pass(5, 1);
     expect(state.takeIsolated()).toBeUndefined();
-    state.collect({ offset: 6, domain: 'b.example', event: delivered, message: {} as never });
+    state.collect({
+      offset: 6,
+      domain: 'b.example',
+      event: delivered,
+      at: 1,
+      message: {} as never,
+    });
     state.pass(6, 1);
     const taken = state.takeIsolated()!;
     expect(taken.until).toBe(7);
@@ -104,11 +116,23 @@ describe('partition state', () => {
     state.isolate();
     state.decideStart(5);
     // The first fetch of the range: one record collected, the position passes it.
-    state.collect({ offset: 5, domain: 'a.example', event: delivered, message: {} as never });
+    state.collect({
+      offset: 5,
+      domain: 'a.example',
+      event: delivered,
+      at: 1,
+      message: {} as never,
+    });
     state.pass(5, 1);
     // A flush tick (or the commit of dead letters) now would store 6 with no row for 5.
     expect(state.pendingFlush()).toBeUndefined();
-    state.collect({ offset: 6, domain: 'b.example', event: delivered, message: {} as never });
+    state.collect({
+      offset: 6,
+      domain: 'b.example',
+      event: delivered,
+      at: 1,
+      message: {} as never,
+    });
     state.pass(6, 1);
     expect(state.pendingFlush()).toBeUndefined();
     // Read whole: handed over, in the same task, to be committed in halves.

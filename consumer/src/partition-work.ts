@@ -162,10 +162,11 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
       const timestamp = Number(message.timestamp);
       if (record.kind === 'event') {
         if (state.isIsolating(offset)) {
-          state.collect({ offset, domain: record.domain, event: record.event, message });
+          const { domain, event, eventId } = record;
+          state.collect({ offset, domain, event, eventId, at: timestamp, message });
           state.pass(offset, timestamp);
         } else {
-          state.fold(offset, record.domain, record.event, timestamp);
+          state.fold(offset, record.domain, record.event, timestamp, record.eventId);
         }
         counts[record.event.type] += 1;
       } else {
@@ -209,8 +210,9 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     }
     metrics.flushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome === 'conflict') throw new PositionConflict();
-    metrics.flushSize.observe(flush.deltas.size);
-    if (flush.deltas.size > 0 && state.newestTimestamp > 0) {
+    const size = flush.deltas.size + (flush.tries?.length ?? 0);
+    metrics.flushSize.observe(size);
+    if (size > 0 && state.newestTimestamp > 0) {
       metrics.freshness.set((now() - state.newestTimestamp) / 1000);
     }
     state.committed(flush, now());

@@ -2,10 +2,13 @@ import type pg from 'pg';
 import {
   domainStatusSql,
   errorCatalogue,
+  evolve,
   queryPool,
   withTransaction,
   type DomainDelta,
+  type EventTry,
 } from '@catchall/core';
+import { DEFAULT_DEDUPE_WINDOW_MS, createEventIdStore, type EventIdObserver } from './event-ids';
 
 export interface PartitionFlush {
   topic: string;
@@ -14,7 +17,15 @@ export interface PartitionFlush {
   expected: number | null;
   /** The next offset to apply once this flush is committed. */
   next: number;
+  /** What the events with ids the ingest API made add, by domain. */
   deltas: Map<string, DomainDelta>;
+  /**
+   * Events with ids the client chose, in offset order: each counts unless a counted try of
+   * the same event is within the deduplication window (decideTries).
+   */
+  tries?: readonly EventTry[];
+  /** The newest Kafka timestamp among the flush's records (epoch ms), when known. */
+  newestRecordAt?: number;
 }
 
 export type FlushOutcome = 'committed' | 'conflict';
@@ -29,10 +40,16 @@ export interface ProjectionStore {
   /** The stored next offset to apply for a partition, or null when none was ever stored. */
   loadPosition(topic: string, partition: number): Promise<number | null>;
   /**
-   * Writes the deltas and moves the position from `expected` to `next` in one transaction.
-   * `conflict` means another writer moved the position first: nothing was written.
+   * Writes the deltas and the tries that count, remembers those tries, and moves the position
+   * from `expected` to `next`, in one transaction. `conflict` means another writer moved the
+   * position first: nothing was written.
    */
   flush(batch: PartitionFlush): Promise<FlushOutcome>;
+  /**
+   * Drops the event ids no try can need any more and prepares the coming time range (see
+   * EventIdStore.expire); the projector calls it periodically.
+   */
+  expireEventIds(): Promise<void>;
   /**
    * Records the Kafka cluster the positions of `topic` belong to, or checks it against the
    * one recorded: a different cluster throws, since its offsets mean other records.
@@ -73,13 +90,27 @@ const UPSERT = `
       '$7::bigint',
     )}`;
 
+// GREATEST ignores a NULL: a flush without a timestamp leaves the stored one.
 const ADVANCE = `
-  UPDATE projection_positions SET next_offset = $5, updated_at = now()
+  UPDATE projection_positions
+  SET next_offset = $5, updated_at = now(), newest_record_at = GREATEST(newest_record_at, $6)
   WHERE version = $1 AND topic = $2 AND partition = $3 AND next_offset = $4`;
 
 const CLAIM = `
-  INSERT INTO projection_positions (version, topic, partition, next_offset)
-  VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`;
+  INSERT INTO projection_positions (version, topic, partition, next_offset, newest_record_at)
+  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`;
+
+/** A timestamp Postgres's bigint holds and a date can be: anything else is not stored. */
+const recordTime = (at: number | undefined) =>
+  at !== undefined && Number.isSafeInteger(at) && at > 0 && at < 8.64e15 ? at : null;
+
+/** The deltas with the counted tries folded in (a copy: the flush may be tried again). */
+function withTries(deltas: Map<string, DomainDelta>, tries: EventTry[]): Map<string, DomainDelta> {
+  if (tries.length === 0) return deltas;
+  const all = new Map(deltas);
+  for (const t of tries) all.set(t.domain, evolve(all.get(t.domain), t.event));
+  return all;
+}
 
 function columns(deltas: Map<string, DomainDelta>) {
   // Rows in domain order: concurrent flushes of partitions that share a domain (a direct
@@ -106,8 +137,20 @@ export function createProjectionStore(options: {
   threshold: number;
   /** Off is safe here: a lost commit is re-applied from the older stored position. */
   synchronousCommit: boolean;
+  /**
+   * DEDUPE_WINDOW_S in milliseconds: how near two tries of an event must be to count once
+   * (default DEFAULT_DEDUPE_WINDOW_MS).
+   */
+  dedupeWindowMs?: number;
+  eventIds?: EventIdObserver;
 }): ProjectionStore {
   const { pool, version, threshold } = options;
+  const eventIds = createEventIdStore({
+    pool,
+    version,
+    windowMs: options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+    ...(options.eventIds ? { observer: options.eventIds } : {}),
+  });
   // Every failure reaches the projector classified (retriable or not, values refused or not).
   const query = <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
     queryPool<R>(pool, text, values);
@@ -124,21 +167,27 @@ export function createProjectionStore(options: {
       return row === undefined ? null : Number(row.next_offset);
     },
 
-    flush({ topic, partition, expected, next, deltas }) {
+    async flush({ topic, partition, expected, next, deltas, tries = [], newestRecordAt }) {
+      const { checked, unchecked } = await eventIds.prepare(tries);
+      const at = recordTime(newestRecordAt);
       return withTransaction(pool, async (client) => {
         if (!options.synchronousCommit) await client.query('SET LOCAL synchronous_commit = off');
         const moved =
           expected === null
-            ? await client.query(CLAIM, [version, topic, partition, next])
-            : await client.query(ADVANCE, [version, topic, partition, expected, next]);
+            ? await client.query(CLAIM, [version, topic, partition, next, at])
+            : await client.query(ADVANCE, [version, topic, partition, expected, next, at]);
         // Nothing was written: committing the empty transaction changes nothing.
         if (moved.rowCount !== 1) return 'conflict';
-        if (deltas.size > 0) {
-          await client.query(UPSERT, [version, ...columns(deltas), threshold]);
+        const counted = await eventIds.decide(client, checked);
+        const all = withTries(withTries(deltas, unchecked), counted);
+        if (all.size > 0) {
+          await client.query(UPSERT, [version, ...columns(all), threshold]);
         }
         return 'committed';
       });
     },
+
+    expireEventIds: () => eventIds.expire(),
 
     async claimSource(topic, clusterId) {
       await query(

@@ -75,6 +75,38 @@ describe('the projector against real Kafka, registry and Postgres', () => {
     expect(await countsEqual(db, expected)).toBe(true);
   });
 
+  it('counts an event whose id the client chose once however many records carry it, across a restart; ids the ingest API made are never looked up', async () => {
+    const encoder = await encoderFor(topic.name);
+    const events = makeEvents(300, 12, 'retried').map((e, i) => ({
+      ...toEvent(e),
+      eventId: `retry-${i}`,
+    }));
+    const record = (e: (typeof events)[number]) => ({ key: e.domain, value: encoder.encode(e) });
+    // Every event once, then a third of them again, and a sixth a third time after a restart.
+    await produceMessages(topic.name, events.map(record));
+    await produceMessages(topic.name, events.filter((_, i) => i % 3 === 0).map(record));
+    const ingestMade = makeEvents(60, 3, 'made').map((e) => ({
+      ...toEvent(e),
+      eventId: 'the-same-uuid',
+      eventIdOrigin: 'ingest' as const,
+    }));
+    await produceMessages(topic.name, ingestMade.map(record));
+    const expected = expectedCounts([...events, ...ingestMade]);
+    running.push(await startTestProjector(topic, db));
+    await waitFor('every event counted once', () => countsEqual(db, expected));
+    await running.pop()!.stop();
+
+    await produceMessages(topic.name, events.filter((_, i) => i % 6 === 0).map(record));
+    const restarted = await startTestProjector(topic, db);
+    running.push(restarted);
+    await waitFor(
+      'the retries after the restart to be read',
+      async () => (await metric(restarted.registry, 'catchall_event_id_duplicates_total')) === 50,
+    );
+    await restarted.projector.flush();
+    expect(await countsEqual(db, expected)).toBe(true);
+  });
+
   it('resumes after a restart of the same group with the records published in between', async () => {
     const before = makeEvents(300, 7, 'resume');
     await publishEvents(topic.name, before);

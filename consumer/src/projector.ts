@@ -30,6 +30,8 @@ export interface ProjectorOptions {
    * by default, and than the retry window of an unknown schema id, 30 s: waits, not stalls).
    */
   partitionStallMs?: number;
+  /** How often the event ids no try can need any more are dropped (default a minute). */
+  eventIdExpiryIntervalMs?: number;
   logger: Logger;
   metrics: ConsumerMetrics;
   /**
@@ -66,6 +68,8 @@ const RESTART_MAX_MS = 30000;
 /** The default of ProjectorOptions.partitionStallMs. */
 export const DEFAULT_PARTITION_STALL_MS = 90000;
 
+const EVENT_ID_EXPIRY_INTERVAL_MS = 60_000;
+
 /** How often the partitions' ends are read from the broker: a few times per stall bound. */
 function endsCheckInterval(stallMs: number): number {
   return Math.min(10000, Math.max(1000, Math.floor(stallMs / 6)));
@@ -92,6 +96,8 @@ export function createProjector(options: ProjectorOptions): Projector {
   let admin: Admin | undefined;
   let endsTimer: NodeJS.Timeout | undefined;
   let readingEnds = false;
+  let expiryTimer: NodeJS.Timeout | undefined;
+  let expiring = false;
 
   /**
    * pause, resume and seek on a crashed consumer throw ("Consumer group was not initialized");
@@ -189,6 +195,20 @@ export function createProjector(options: ProjectorOptions): Projector {
     }
   }
 
+  /** Drops expired event ids; a failure is counted and logged, and the next run tries again. */
+  async function expireEventIds(): Promise<void> {
+    if (expiring) return;
+    expiring = true;
+    try {
+      await store.expireEventIds();
+    } catch (err) {
+      metrics.eventIdExpiryFailures.inc();
+      log.warn({ err }, 'dropping expired event ids failed; trying again at the next run');
+    } finally {
+      expiring = false;
+    }
+  }
+
   function scheduleRestart(reason: unknown): void {
     if (stopping || partitions.failure() !== undefined || restartTimer) return;
     log.error({ err: reason, retryInMs: restartDelay }, 'consumer stopped; starting a new one');
@@ -261,11 +281,17 @@ export function createProjector(options: ProjectorOptions): Projector {
       await runConsumer();
       timer = setInterval(tick, options.flushIntervalMs);
       endsTimer = setInterval(() => void readEnds(), endsCheckInterval(stallMs));
+      void expireEventIds();
+      expiryTimer = setInterval(
+        () => void expireEventIds(),
+        options.eventIdExpiryIntervalMs ?? EVENT_ID_EXPIRY_INTERVAL_MS,
+      );
     },
     async stop() {
       stopping = true;
       if (timer) clearInterval(timer);
       if (endsTimer) clearInterval(endsTimer);
+      if (expiryTimer) clearInterval(expiryTimer);
       if (restartTimer) clearTimeout(restartTimer);
       onConsumer('pause', (c) => c.pause(on(undefined)));
       await partitions.close();

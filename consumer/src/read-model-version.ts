@@ -6,6 +6,7 @@ import {
   withTransaction,
   type Logger,
 } from '@catchall/core';
+import { eventIdTable } from './event-ids';
 
 /**
  * Read model versions: each is one complete projection of the topic, in its own partition
@@ -144,6 +145,12 @@ export async function createVersion(
          VALUES ($1, 'building', $2, $3, $4, 'rebuild from the topic', NULL)`,
       [version, options.threshold, options.consumerGroup(version), options.startedFrom],
     );
+    // event_ids before domain_stats, the order a flush locks them in: a flush of the live
+    // version holding event_ids while it waits for domain_stats would otherwise deadlock.
+    await client.query(
+      `CREATE TABLE ${eventIdTable(version)} PARTITION OF event_ids
+         FOR VALUES IN (${version}) PARTITION BY RANGE (at)`,
+    );
     await client.query(
       `CREATE TABLE ${partitionTable(version)} PARTITION OF domain_stats
          FOR VALUES IN (${version}) WITH (fillfactor = 80)`,
@@ -241,6 +248,7 @@ export async function dropVersion(pool: pg.Pool, version: number): Promise<void>
     ]);
     if (found.rowCount === 0)
       throw new VersionError(`read model version ${version} does not exist`);
+    await client.query(`DROP TABLE IF EXISTS ${eventIdTable(version)}`);
     await client.query(`DROP TABLE IF EXISTS ${partitionTable(version)}`);
     await client.query('DELETE FROM projection_positions WHERE version = $1', [version]);
     await client.query('DELETE FROM projection_sources WHERE version = $1', [version]);

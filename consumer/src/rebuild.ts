@@ -29,6 +29,11 @@ export interface RebuildOptions {
   consumerGroup: string;
   /** Threshold of a new version. */
   threshold: number;
+  /**
+   * DEDUPE_WINDOW_S in milliseconds: the live projector's, for the same numbers (default
+   * DEFAULT_DEDUPE_WINDOW_MS).
+   */
+  dedupeWindowMs?: number;
   /** Start at the first records at or after this time instead of the earliest offsets. */
   fromTime?: Date;
   /** Rebuild although retention already deleted records (the counts then miss them). */
@@ -244,6 +249,7 @@ function storeFor(
     version,
     threshold: threshold ?? options.threshold,
     synchronousCommit: false,
+    ...(options.dedupeWindowMs === undefined ? {} : { dedupeWindowMs: options.dedupeWindowMs }),
   });
 }
 

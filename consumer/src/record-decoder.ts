@@ -26,7 +26,8 @@ export const TRANSIENT_DEAD_LETTER_REASONS: ReadonlySet<DeadLetterReason> = new 
 ]);
 
 export type DecodedRecord =
-  | { kind: 'event'; domain: string; event: CountedEvent }
+  /** `eventId`: the id the client chose, to deduplicate; absent when the ingest API made it. */
+  | { kind: 'event'; domain: string; event: CountedEvent; eventId?: string }
   | { kind: 'ignored' }
   | { kind: 'dead'; reason: DeadLetterReason; detail: string };
 
@@ -81,9 +82,12 @@ export function classify(value: DecodedDomainEvent): DecodedRecord {
       detail: `occurredAt ${value.occurredAt} ms is outside ${MIN_EVENT_TIME_MS}..${MAX_EVENT_TIME_MS} (years 0000 to 9999)`,
     };
   }
-  return {
+  const decoded: DecodedRecord = {
     kind: 'event',
     domain: normalized.domain,
     event: { type: value.type, occurredAt: value.occurredAt },
   };
+  // An empty id (a writer without the field) names nothing to deduplicate on.
+  if (value.eventIdOrigin !== 'ingest' && value.eventId !== '') decoded.eventId = value.eventId;
+  return decoded;
 }

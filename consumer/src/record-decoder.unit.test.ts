@@ -3,7 +3,13 @@ import { SchemaIdNotYetKnown } from '@catchall/schemas';
 import { jsonDecoder, jsonRecord } from '../../test/support/in-memory-ports';
 import { classify, decodeRecord } from './record-decoder';
 
-const event = { eventId: 'e', domain: 'Example.COM.', occurredAt: 1700000000000, source: null };
+const event = {
+  eventId: 'e',
+  domain: 'Example.COM.',
+  occurredAt: 1700000000000,
+  source: null,
+  eventIdOrigin: 'ingest' as const,
+};
 
 describe('the record decoder', () => {
   it('counts an event under its normalized domain', () => {
@@ -12,6 +18,18 @@ describe('the record decoder', () => {
       domain: 'example.com',
       event: { type: 'delivered', occurredAt: 1700000000000 },
     });
+  });
+
+  it('keeps the id the client chose, to deduplicate on; not one the ingest API made or none', () => {
+    const client = { ...event, eventIdOrigin: 'client' as const, type: 'bounced' as const };
+    expect(classify(client)).toEqual({
+      kind: 'event',
+      domain: 'example.com',
+      event: { type: 'bounced', occurredAt: 1700000000000 },
+      eventId: 'e',
+    });
+    expect(classify({ ...client, eventId: '' })).not.toHaveProperty('eventId');
+    expect(classify({ ...client, eventIdOrigin: 'ingest' })).not.toHaveProperty('eventId');
   });
 
   it('ignores the enum default (a symbol the reader does not know)', () => {

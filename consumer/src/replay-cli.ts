@@ -203,6 +203,7 @@ async function runRebuild(
       topic: config.EVENTS_TOPIC,
       consumerGroup: config.CONSUMER_GROUP,
       threshold: integer('--threshold', values.threshold, config.CATCH_ALL_THRESHOLD),
+      dedupeWindowMs: config.DEDUPE_WINDOW_S * 1000,
       fromTime,
       acceptTruncated: values['accept-truncated'],
       acceptTransientDeadLetters: values['accept-dead-letters'],

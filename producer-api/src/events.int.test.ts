@@ -82,7 +82,39 @@ describe('the ingest API against real Kafka and registry', () => {
       type: 'bounced',
       occurredAt: Date.parse('2026-01-02T03:04:05.000Z'),
       source: 'mta-1',
+      eventIdOrigin: 'client',
     });
+  });
+
+  it("marks the ids it makes as its own, and those the client chose as the client's, in batches too", async () => {
+    const put = await producer.service.app.inject({
+      method: 'PUT',
+      url: '/events/origin-put.example/delivered',
+    });
+    const batch = await producer.service.app.inject({
+      method: 'POST',
+      url: '/events',
+      payload: [
+        { domain: 'origin-batch.example', type: 'delivered', eventId: 'chosen-7' },
+        { domain: 'origin-batch.example', type: 'bounced' },
+      ],
+    });
+    expect([put.statusCode, batch.statusCode]).toEqual([202, 202]);
+    const decoder = createEventDecoder({ registryUrl: infra.registryUrl });
+    const events = await Promise.all(
+      (await readAll(producer.topic.name)).map((r) => decoder.decode(r.message.value)),
+    );
+    const origins = events
+      .filter((e) => e.domain.startsWith('origin-'))
+      .map((e) => [e.domain, e.type, e.eventIdOrigin, e.eventId === 'chosen-7']);
+    expect(origins).toEqual(
+      expect.arrayContaining([
+        ['origin-put.example', 'delivered', 'ingest', false],
+        ['origin-batch.example', 'delivered', 'client', true],
+        ['origin-batch.example', 'bounced', 'ingest', false],
+      ]),
+    );
+    expect(origins).toHaveLength(3);
   });
 
   it('answers 400 with a JSON body that says what is wrong with an invalid domain', async () => {

@@ -17,6 +17,7 @@ const event: DomainEvent = {
   type: 'delivered',
   occurredAt: 1_700_000_000_000,
   source: null,
+  eventIdOrigin: 'client',
 };
 
 /** Registers the current contract under a subject; returns its schema id. */

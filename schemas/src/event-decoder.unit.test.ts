@@ -12,6 +12,7 @@ const event: DomainEvent = {
   type: 'delivered',
   occurredAt: 1_700_000_000_000,
   source: null,
+  eventIdOrigin: 'client',
 };
 
 /** An in-memory registry behind the decoder's lookup port, with a clock and a call log. */

@@ -157,6 +157,7 @@ function fieldNamed(fields: WriterField[], name: string): WriterField | undefine
  *   cannot be read (an event needs them); `eventId` reads as '' (no id) and `source` as
  *   null when the writer lacks them or their value is not a string (a null in a union),
  *   since a registry under BACKWARD accepts a writer that drops or widens any field;
+ *   `eventIdOrigin` reads as `client` unless its value is the symbol or string `ingest`;
  * - string and bytes read as each other; int, long, float and double read as a time (a
  *   fraction of a millisecond is dropped, rounding toward minus infinity), converted from
  *   the writer's `timestamp-micros` or `-nanos` logical type when it has one;
@@ -232,6 +233,7 @@ function recordReader(
   const type = fieldNamed(fields, 'type')!.name;
   const time = fieldNamed(fields, 'occurredAt')!;
   const source = fieldNamed(fields, 'source')?.name;
+  const origin = fieldNamed(fields, 'eventIdOrigin')?.name;
   const unit = TIME_UNITS[logicalTypeOf(time.type) ?? 'timestamp-millis'] ?? 1;
 
   function millis(value: unknown): number {
@@ -268,6 +270,9 @@ function recordReader(
       occurredAt: millis(decoded[time.name]),
       source:
         typeof from === 'string' ? from : Buffer.isBuffer(from) ? from.toString('utf8') : null,
+      // Only the ingest API's own mark says an id needs no check: anything else is the client's.
+      eventIdOrigin:
+        origin !== undefined && unwrap(decoded[origin]) === 'ingest' ? 'ingest' : 'client',
     };
   };
 }

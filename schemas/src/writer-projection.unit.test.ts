@@ -18,6 +18,7 @@ const event = {
   type: 'delivered',
   occurredAt: 1700000000123,
   source: null,
+  eventIdOrigin: 'client',
 };
 
 /** Writes `value` with the writer schema, reads it with the projection. */
@@ -116,6 +117,20 @@ describe('reading a writer schema other than the reader', () => {
     expect(roundTrip(schema, { ...event, source: 3 })).toEqual(event);
   });
 
+  it('reads who chose the id: `ingest` only when the writer says so, `client` otherwise', () => {
+    expect(roundTrip(base(), { ...event, eventIdOrigin: 'ingest' })).toEqual({
+      ...event,
+      eventIdOrigin: 'ingest',
+    });
+    const older = base();
+    older.fields = older.fields.filter((f) => f.name !== 'eventIdOrigin');
+    expect(roundTrip(older, event)).toEqual(event);
+    const asText = base();
+    field(asText, 'eventIdOrigin').type = 'string';
+    expect(roundTrip(asText, { ...event, eventIdOrigin: 'ingest' }).eventIdOrigin).toBe('ingest');
+    expect(roundTrip(asText, { ...event, eventIdOrigin: 'someone' }).eventIdOrigin).toBe('client');
+  });
+
   it('reads a null eventId of a wider union as an event without an id', () => {
     const schema = base();
     field(schema, 'eventId').type = ['null', 'string'];
@@ -155,6 +170,7 @@ describe('reading a writer schema other than the reader', () => {
     field(micros, 'occurredAt').type = { type: 'long', logicalType: 'timestamp-micros' };
     // A name is defined once per schema: the second branch refers to the first one's enum.
     field(micros, 'type').type = 'io.catchall.events.DomainEventType';
+    field(micros, 'eventIdOrigin').type = 'io.catchall.events.EventIdOrigin';
     const union = avro.Type.forSchema(['null', base(), micros] as avro.Schema, writerTypeOptions());
     const read = createWriterReader(union, 7);
     const ofBranch = (name: string, value: Record<string, unknown>) =>

@@ -2,6 +2,8 @@ import type { KafkaMessage, Message, Producer, ProducerRecord, Transaction } fro
 import {
   PostgresFailure,
   createMetricsRegistry,
+  decideTries,
+  evolve,
   mergeDeltas,
   type DomainDelta,
   type ProducerHandle,
@@ -33,13 +35,19 @@ export interface InMemoryStore extends ProjectionStore {
   refused: Set<string>;
   /** The next calls of flush throw these (a connection lost, say). */
   failures: Error[];
+  /** Timestamps of the counted tries, by `domain/eventId`. */
+  eventIds: Map<string, number[]>;
 }
 
 /**
  * `stored` holds the positions of `topic`; those of any other topic are kept apart, as the
  * Postgres store keys them by version, topic and partition.
  */
-export function createInMemoryStore(version = 1, topic = 'events'): InMemoryStore {
+export function createInMemoryStore(
+  version = 1,
+  topic = 'events',
+  dedupeWindowMs = 3_600_000,
+): InMemoryStore {
   const rows = new Map<string, DomainDelta>();
   const stored = new Map<number, number>();
   const otherTopics = new Map<string, Map<number, number>>();
@@ -58,13 +66,21 @@ export function createInMemoryStore(version = 1, topic = 'events'): InMemoryStor
     flushes: [],
     refused: new Set(),
     failures: [],
+    eventIds: new Map(),
     loadPosition: (t, partition) => Promise.resolve(positionsOf(t).get(partition) ?? null),
     flush(flush): Promise<FlushOutcome> {
       const failure = store.failures.shift();
       if (failure) return Promise.reject(failure);
       const current = positionsOf(flush.topic).get(flush.partition) ?? null;
       if (current !== flush.expected) return Promise.resolve('conflict');
-      for (const domain of flush.deltas.keys()) {
+      const tries = flush.tries ?? [];
+      const seen = new Map([...store.eventIds].map(([k, times]) => [k, [...times]]));
+      const verdicts = decideTries(tries, (t) => `${t.domain}/${t.eventId}`, seen, dedupeWindowMs);
+      const deltas = new Map(flush.deltas);
+      tries.forEach((t, i) => {
+        if (verdicts[i]) deltas.set(t.domain, evolve(deltas.get(t.domain), t.event));
+      });
+      for (const domain of deltas.keys()) {
         if (store.refused.has(domain)) {
           const refusal = Object.assign(new Error(`check constraint refused ${domain}`), {
             code: '23514',
@@ -72,7 +88,8 @@ export function createInMemoryStore(version = 1, topic = 'events'): InMemoryStor
           return Promise.reject(new PostgresFailure('refused', '23514', refusal));
         }
       }
-      for (const [domain, d] of flush.deltas) rows.set(domain, mergeDeltas(rows.get(domain), d));
+      store.eventIds = seen;
+      for (const [domain, d] of deltas) rows.set(domain, mergeDeltas(rows.get(domain), d));
       positionsOf(flush.topic).set(flush.partition, flush.next);
       store.flushes.push(flush);
       return Promise.resolve('committed');
@@ -91,6 +108,8 @@ export function createInMemoryStore(version = 1, topic = 'events'): InMemoryStor
       return Promise.resolve();
     },
     positions: (t) => Promise.resolve(new Map(positionsOf(t))),
+    // Every try is kept: the Postgres store's expiry is proven against Postgres.
+    expireEventIds: () => Promise.resolve(),
     ping: () => Promise.resolve(),
   };
   return store;

@@ -1,4 +1,4 @@
-import type { DomainDelta } from '@catchall/core';
+import type { DomainDelta, EventTry, EventType } from '@catchall/core';
 import type { ProjectionStore } from '@catchall/consumer';
 
 /** A store to hold to the contract, and what it holds per domain (times in epoch ms). */
@@ -13,6 +13,18 @@ const delta = (delivered: number, bounced: number): DomainDelta => ({
   firstEventAt: 1_700_000_000_000,
   lastEventAt: 1_700_000_001_000,
 });
+
+/** The window the contract's stores are opened with: their default, an hour. */
+const WINDOW_MS = 3_600_000;
+const T0 = 1_700_000_000_000;
+
+/** A try of event `eventId` of `domain`, its record written `at` (epoch ms). */
+const attempt = (
+  domain: string,
+  eventId: string,
+  at: number,
+  type: EventType = 'delivered',
+): EventTry => ({ domain, eventId, at, event: { type, occurredAt: T0 } });
 
 /**
  * The behaviour every ProjectionStore shares, as tests: run against the Postgres store
@@ -191,5 +203,122 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
       retriable: false,
     });
     await store.claimSource('other-topic', 'cluster-b');
+  });
+
+  describe('events whose ids the client chose', () => {
+    it('counts an event once however many tries of it one flush holds', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 4,
+        deltas: new Map(),
+        tries: [
+          attempt('a.com', 'id-1', T0),
+          attempt('a.com', 'id-1', T0 + 1000),
+          attempt('a.com', 'id-2', T0, 'bounced'),
+          attempt('a.com', 'id-1', T0 - 5000),
+        ],
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1, bounced: 1 });
+    });
+
+    it('counts a retry in a later flush, or on another partition, not again', async () => {
+      const { store, rows } = await open();
+      const first = [attempt('a.com', 'id-1', T0), attempt('b.com', 'id-1', T0)];
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 2,
+        deltas: new Map(),
+        tries: first,
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 2,
+        next: 3,
+        deltas: new Map(),
+        tries: [attempt('a.com', 'id-1', T0 + WINDOW_MS)],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 1,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        tries: [attempt('b.com', 'id-1', T0 - WINDOW_MS)],
+      });
+      const counted = await rows();
+      expect(counted.get('a.com')).toMatchObject({ delivered: 1, bounced: 0 });
+      expect(counted.get('b.com')).toMatchObject({ delivered: 1, bounced: 0 });
+    });
+
+    it('counts a try further than the window from the counted one again, and the same id on another domain as another event', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 3,
+        deltas: new Map([['a.com', delta(1, 0)]]),
+        tries: [
+          attempt('a.com', 'id-1', T0),
+          attempt('a.com', 'id-1', T0 + WINDOW_MS + 1),
+          attempt('c.com', 'id-1', T0),
+        ],
+      });
+      const counted = await rows();
+      expect(counted.get('a.com')).toMatchObject({ delivered: 3 });
+      expect(counted.get('c.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('decides in order, against counted tries only: a duplicate does not extend the window', async () => {
+      const { store, rows } = await open();
+      const tries = [0, 0.9, 1.5, 1.95].map((w) => attempt('a.com', 'id-1', T0 + w * WINDOW_MS));
+      // Split over two flushes, the same as in one: a rebuild flushes elsewhere.
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 2,
+        deltas: new Map(),
+        tries: tries.slice(0, 2),
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 2,
+        next: 4,
+        deltas: new Map(),
+        tries: tries.slice(2),
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 2 });
+    });
+
+    it('remembers nothing of a flush that lost its compare-and-set', async () => {
+      const { store, rows } = await open();
+      await store.flush({ topic: 't', partition: 0, expected: null, next: 1, deltas: new Map() });
+      const lost = await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 2,
+        deltas: new Map(),
+        tries: [attempt('a.com', 'id-1', T0)],
+      });
+      expect(lost).toBe('conflict');
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 1,
+        next: 2,
+        deltas: new Map(),
+        tries: [attempt('a.com', 'id-1', T0)],
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
+    });
   });
 }

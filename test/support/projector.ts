@@ -11,6 +11,7 @@ import {
 import {
   createDeadLetters,
   createConsumerMetrics,
+  eventIdMetrics,
   createProjectionStore,
   createProjector,
   type Projector,
@@ -70,13 +71,15 @@ export async function startTestProjector(
     logger,
     applicationName: 'projector-test',
   });
+  const registry = createMetricsRegistry('projector-test');
+  const metrics = createConsumerMetrics(registry);
   const store = createProjectionStore({
     pool,
     version: 1,
     threshold: DEFAULT_CATCH_ALL_THRESHOLD,
     synchronousCommit: false,
+    eventIds: eventIdMetrics(metrics),
   });
-  const registry = createMetricsRegistry('projector-test');
   const fatal: unknown[] = [];
   const projector = createProjector({
     kafka,
@@ -94,7 +97,7 @@ export async function startTestProjector(
     sessionTimeoutMs: 6000,
     partitionStallMs: options.partitionStallMs,
     logger,
-    metrics: createConsumerMetrics(registry),
+    metrics,
     onFatal: (err) => fatal.push(err),
   });
   await projector.start();

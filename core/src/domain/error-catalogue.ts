@@ -258,6 +258,12 @@ export const errorCatalogue = {
       'another member moved the position of a partition first; the flush is dropped and read again',
     retriable: true,
   },
+  eventIdsExpired: {
+    code: 'CATCHALL_EVENT_IDS_EXPIRED',
+    message:
+      'a table of event ids was dropped (expired) while a flush wrote to it; the flush is read again and tried once more',
+    retriable: true,
+  },
   producerFailed: {
     code: 'CATCHALL_PRODUCER_FAILED',
     message:

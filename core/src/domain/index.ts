@@ -5,6 +5,7 @@ export * from './normalize-domain';
 export * from './status';
 export * from './event-type';
 export * from './fold';
+export * from './event-dedupe';
 export * from './event-time';
 export * from './topics';
 export * from './error-catalogue';

@@ -76,7 +76,8 @@ export interface EventRouteDeps {
  * One event from an API input: the domain normalized (400 CATCHALL_INVALID_DOMAIN
  * otherwise), the time read as RFC 3339 into epoch milliseconds (400
  * CATCHALL_INVALID_EVENT_TIME otherwise), `now` (epoch ms) when absent, an id made when
- * the client sent none.
+ * the client sent none. `eventIdOrigin` says which: the projector deduplicates the client's
+ * ids only (README "Retries and read-your-writes").
  */
 export function buildEvent(
   input: {
@@ -102,6 +103,7 @@ export function buildEvent(
     type: input.type,
     occurredAt,
     source: input.source ?? null,
+    eventIdOrigin: input.eventId === undefined ? 'ingest' : 'client',
   };
 }
 

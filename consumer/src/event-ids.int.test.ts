@@ -1,0 +1,200 @@
+import { DEFAULT_CATCH_ALL_THRESHOLD, type EventTry } from '@catchall/core';
+import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
+import { EVENT_ID_BUCKET_MS, EventIdsExpired, createEventIdStore } from './event-ids';
+import { createProjectionStore } from './projection-store';
+
+const HOUR = 3_600_000;
+
+describe('the event ids of a read model version on a real Postgres', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  const attempt = (eventId: string, at: number, domain = 'a.com'): EventTry => ({
+    domain,
+    eventId,
+    at,
+    event: { type: 'delivered', occurredAt: at },
+  });
+
+  function open(observed = { duplicates: 0, unchecked: 0 }) {
+    return createProjectionStore({
+      pool: db.pool,
+      version: 1,
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      synchronousCommit: false,
+      dedupeWindowMs: HOUR,
+      eventIds: {
+        duplicates: (n) => (observed.duplicates += n),
+        unchecked: (n) => (observed.unchecked += n),
+      },
+    });
+  }
+
+  async function tables(): Promise<string[]> {
+    const { rows } = await db.pool.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = 'event_ids_v1'::regclass ORDER BY 1`,
+    );
+    return rows.map((r) => r.name);
+  }
+
+  async function delivered(domain = 'a.com'): Promise<number> {
+    const { rows } = await db.pool.query<{ delivered: string }>(
+      'SELECT delivered FROM domain_stats WHERE version = 1 AND domain = $1',
+      [domain],
+    );
+    return Number(rows[0]?.delivered ?? 0);
+  }
+
+  const tableOf = (at: number) => `event_ids_v1_b${Math.floor(at / EVENT_ID_BUCKET_MS)}`;
+
+  it('given ids older than the window behind every partition, when expiry runs, then their tables are dropped whole and later tries of that age count unchecked', async () => {
+    const observed = { duplicates: 0, unchecked: 0 };
+    const store = open(observed);
+    const now = Date.now();
+    const old = now - 4 * HOUR;
+    await store.flush({
+      topic: 't',
+      partition: 0,
+      expected: null,
+      next: 2,
+      deltas: new Map(),
+      tries: [attempt('old', old), attempt('new', now - 60_000)],
+      newestRecordAt: now,
+    });
+    expect(await tables()).toEqual(expect.arrayContaining([tableOf(old), tableOf(now - 60_000)]));
+
+    await store.expireEventIds();
+
+    const kept = await tables();
+    expect(kept).not.toContain(tableOf(old));
+    expect(kept).toEqual(expect.arrayContaining([tableOf(now - 60_000), tableOf(now)]));
+    const { rows } = await db.pool.query<{ from: number }>(
+      'SELECT event_ids_from::float8 AS from FROM read_model_versions WHERE version = 1',
+    );
+    expect(rows[0]!.from).toBeGreaterThan(old);
+    expect(rows[0]!.from).toBeLessThanOrEqual(now - HOUR);
+
+    // A try as old as the dropped ones cannot be checked: counted, and not stored.
+    await store.flush({
+      topic: 't',
+      partition: 0,
+      expected: 2,
+      next: 4,
+      deltas: new Map(),
+      tries: [attempt('old', old), attempt('new', now)],
+    });
+    expect(observed).toEqual({ duplicates: 1, unchecked: 1 });
+    expect(await delivered()).toBe(3);
+    expect(await tables()).not.toContain(tableOf(old));
+  });
+
+  it('keeps the ids the slowest partition may still need, and every id of a version being built', async () => {
+    const store = open();
+    const now = Date.now();
+    const old = now - 4 * HOUR;
+    for (const [partition, newest] of [
+      [0, now],
+      [1, old + 30 * 60_000],
+    ] as const) {
+      await store.flush({
+        topic: 't',
+        partition,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        tries: [attempt(`p${partition}`, old)],
+        newestRecordAt: newest,
+      });
+    }
+    await store.expireEventIds();
+    expect(await tables()).toContain(tableOf(old));
+
+    // Partition 1 catches up, but the version is being built: nothing is dropped.
+    await db.pool.query(`UPDATE projection_positions SET newest_record_at = $1`, [now]);
+    await db.pool.query(`UPDATE read_model_versions SET state = 'building' WHERE version = 1`);
+    await store.expireEventIds();
+    expect(await tables()).toContain(tableOf(old));
+
+    await db.pool.query(`UPDATE read_model_versions SET state = 'ready' WHERE version = 1`);
+    await store.expireEventIds();
+    expect(await tables()).not.toContain(tableOf(old));
+  });
+
+  it('given a table dropped while a flush writes to it, then the flush fails retriable and writes nothing, and the next try counts once', async () => {
+    const store = open();
+    const at = Date.now();
+    await store.flush({
+      topic: 't',
+      partition: 0,
+      expected: null,
+      next: 1,
+      deltas: new Map(),
+      tries: [attempt('x', at)],
+    });
+    // Another member's expiry (or an operator) dropped it; this store still knows it exists.
+    await db.pool.query(`DROP TABLE ${tableOf(at)}`);
+    const flush = {
+      topic: 't',
+      partition: 0,
+      expected: 1,
+      next: 2,
+      deltas: new Map(),
+      tries: [attempt('y', at)],
+    };
+    const failure = await store.flush(flush).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(EventIdsExpired);
+    expect(failure).toMatchObject({ code: 'CATCHALL_EVENT_IDS_EXPIRED', retriable: true });
+    expect(await store.loadPosition('t', 0)).toBe(1);
+    expect(await store.flush(flush)).toBe('committed');
+    expect(await store.flush({ ...flush, expected: 2, next: 3 })).toBe('committed');
+    expect(await delivered()).toBe(2);
+  });
+
+  it('never creates a table for a timestamp far ahead of the clock: such a try is counted unchecked', async () => {
+    const observed = { duplicates: 0, unchecked: 0 };
+    const store = open(observed);
+    const ahead = Date.now() + 30 * 24 * HOUR;
+    for (const [expected, next] of [
+      [null, 1],
+      [1, 2],
+    ] as const) {
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected,
+        next,
+        deltas: new Map(),
+        tries: [attempt('z', ahead)],
+      });
+    }
+    expect(await tables()).toEqual([]);
+    expect(observed.unchecked).toBe(2);
+    expect(await delivered()).toBe(2);
+  });
+
+  it('stores an id in 16 bytes of key whatever its length, and tells an id apart from another domain', async () => {
+    const ids = createEventIdStore({ pool: db.pool, version: 1, windowMs: HOUR });
+    const at = Date.now();
+    const long = 'k'.repeat(10_000);
+    const { checked } = await ids.prepare([attempt(long, at), attempt(long, at, 'b.com')]);
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      expect(await ids.decide(client, checked)).toHaveLength(2);
+      expect(await ids.decide(client, checked)).toHaveLength(0);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const { rows } = await db.pool.query<{ bytes: number }>(
+      'SELECT max(pg_column_size(key)) AS bytes FROM event_ids WHERE version = 1',
+    );
+    expect(rows[0]!.bytes).toBe(16);
+  });
+});

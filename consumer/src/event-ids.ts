@@ -1,0 +1,272 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import {
+  PostgresFailure,
+  decideTries,
+  errorCatalogue,
+  queryPool,
+  withTransaction,
+  type EventTry,
+} from '@catchall/core';
+
+/**
+ * Event ids are kept in time ranges of this width (by Kafka timestamp), one Postgres table
+ * each, so that expiry drops whole tables instead of deleting rows.
+ */
+export const EVENT_ID_BUCKET_MS = 15 * 60_000;
+/**
+ * How far behind the slowest partition's newest record a try may be and still be checked:
+ * records of one partition are appended roughly in time order, give or take the clocks of
+ * the producers and their batching.
+ */
+export const EVENT_ID_GRACE_MS = 10 * 60_000;
+
+/** Default of DEDUPE_WINDOW_S (in ms here): an hour covers a client's retries and a queue's redeliveries. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 3_600_000;
+
+/** What deduplication reports, for metrics. */
+export interface EventIdObserver {
+  /** Tries not counted: a counted try of the same event was within the window. */
+  duplicates(n: number): void;
+  /** Tries counted without a check: their timestamp is outside the range kept (see checkable). */
+  unchecked(n: number): void;
+}
+
+/** The tries of one flush, split by whether they can be checked. */
+export interface PreparedTries {
+  checked: EventTry[];
+  /** Counted as they are: outside the range of timestamps kept. */
+  unchecked: EventTry[];
+}
+
+export interface EventIdStore {
+  /**
+   * Outside the flush's transaction: splits the tries into those that can be checked and
+   * the others, and makes sure the tables the checked ones go to exist (creating a table
+   * locks its parent, which must never happen inside a flush holding row locks).
+   */
+  prepare(tries: readonly EventTry[]): Promise<PreparedTries>;
+  /**
+   * Inside the flush's transaction: the checked tries that count (decideTries against the
+   * tries counted before, in Postgres), remembered in the same transaction. Throws the
+   * retriable EventIdsExpired when a table it writes to was dropped meanwhile.
+   */
+  decide(client: pg.PoolClient, checked: EventTry[]): Promise<EventTry[]>;
+  /**
+   * Drops the tables whose every id is older than what any partition may still need: the
+   * window and EVENT_ID_GRACE_MS behind the slowest partition's newest record (and behind
+   * now), never while the version is being built. Creates the tables of the coming range.
+   */
+  expire(): Promise<void>;
+}
+
+/** A table of event ids was dropped while a flush wrote to it: the flush is tried again. */
+export class EventIdsExpired extends Error {
+  readonly code = errorCatalogue.eventIdsExpired.code;
+  readonly retriable = errorCatalogue.eventIdsExpired.retriable;
+}
+
+/**
+ * The key of an event: an MD5 of its domain and id as a uuid (16 bytes, whatever the id's
+ * length; a normalized domain holds no `/`). Not a security boundary: a client that can
+ * publish can publish anything anyway.
+ */
+export function eventKey(domain: string, eventId: string): string {
+  const hex = createHash('md5').update(`${domain}/${eventId}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The table of read-model version `version`'s event ids (partitioned by time range). */
+export function eventIdTable(version: number): string {
+  return `event_ids_v${version}`;
+}
+
+function bucketTable(version: number, bucket: number): string {
+  return `${eventIdTable(version)}_b${bucket}`;
+}
+
+const bucketOf = (at: number) => Math.floor(at / EVENT_ID_BUCKET_MS);
+
+/** 42P07 duplicate table, 23505 (pg_type's unique index): another member created it first. */
+const CREATED_ALREADY = new Set(['42P07', '23505']);
+
+/**
+ * The event ids of one read-model version: which tries of client-chosen ids count
+ * (ARCHITECTURE.md invariant 7), in the flush's own transaction, and the expiry of old ones.
+ * `windowMs`: DEDUPE_WINDOW_S in milliseconds. `now`: the clock, epoch ms.
+ */
+export function createEventIdStore(options: {
+  pool: pg.Pool;
+  version: number;
+  windowMs: number;
+  observer?: EventIdObserver;
+  now?: () => number;
+}): EventIdStore {
+  const { pool, version, windowMs } = options;
+  const now = options.now ?? Date.now;
+  const created = new Set<number>();
+  /** Tries older than this are not checked: their tables may be gone (event_ids_from). */
+  let keptFrom = 0;
+  let keptFromRead = false;
+
+  async function readKeptFrom(): Promise<{ state: string; clock: number | null }> {
+    const { rows } = await queryPool<{
+      state: string;
+      event_ids_from: number | null;
+      clock: number | null;
+    }>(
+      pool,
+      `SELECT v.state, v.event_ids_from,
+              (SELECT min(p.newest_record_at) FROM projection_positions p
+               WHERE p.version = v.version) AS clock
+       FROM read_model_versions v WHERE v.version = $1`,
+      [version],
+    );
+    const row = rows[0];
+    keptFrom = Math.max(keptFrom, row?.event_ids_from ?? 0);
+    keptFromRead = true;
+    return { state: row?.state ?? 'ready', clock: row?.clock ?? null };
+  }
+
+  /**
+   * A try can be checked when its timestamp is within the range kept: not older than the
+   * tables dropped, not further ahead of this clock than the window (a producer's clock set
+   * wrong must not create tables without bound).
+   */
+  function checkable(at: number): boolean {
+    return Number.isSafeInteger(at) && at >= keptFrom && at >= 0 && at <= now() + windowMs;
+  }
+
+  async function create(bucket: number): Promise<void> {
+    const from = bucket * EVENT_ID_BUCKET_MS;
+    try {
+      await withTransaction(pool, async (client) => {
+        // Waits behind flushes holding the parent's lock, and flushes wait behind it: briefly.
+        await client.query(`SET LOCAL lock_timeout = '5s'`);
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${bucketTable(version, bucket)}
+           PARTITION OF ${eventIdTable(version)}
+           FOR VALUES FROM (${from}) TO (${from + EVENT_ID_BUCKET_MS})`,
+        );
+      });
+    } catch (err) {
+      if (!(err instanceof PostgresFailure && CREATED_ALREADY.has(err.sqlState ?? ''))) throw err;
+    }
+    created.add(bucket);
+  }
+
+  return {
+    async prepare(tries) {
+      if (tries.length === 0) return { checked: [], unchecked: [] };
+      if (!keptFromRead) await readKeptFrom();
+      const checked: EventTry[] = [];
+      const unchecked: EventTry[] = [];
+      for (const t of tries) (checkable(t.at) ? checked : unchecked).push(t);
+      const missing = new Set<number>();
+      for (const t of checked) {
+        const bucket = bucketOf(t.at);
+        if (!created.has(bucket)) missing.add(bucket);
+      }
+      for (const bucket of missing) await create(bucket);
+      if (unchecked.length > 0) options.observer?.unchecked(unchecked.length);
+      return { checked, unchecked };
+    },
+
+    async decide(client, checked) {
+      if (checked.length === 0) return [];
+      const keys = checked.map((t) => eventKey(t.domain, t.eventId));
+      let low = Infinity;
+      let high = -Infinity;
+      for (const t of checked) {
+        low = Math.min(low, t.at);
+        high = Math.max(high, t.at);
+      }
+      const { rows } = await client.query<{ key: string; at: number }>(
+        `SELECT key::text AS key, at FROM event_ids
+         WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $3 AND $4`,
+        [version, [...new Set(keys)], low - windowMs, high + windowMs],
+      );
+      const counted = new Map<string, number[]>();
+      for (const r of rows) {
+        const times = counted.get(r.key);
+        if (times) times.push(r.at);
+        else counted.set(r.key, [r.at]);
+      }
+      const index = new Map(checked.map((t, i) => [t, keys[i]!]));
+      const verdicts = decideTries(checked, (t) => index.get(t)!, counted, windowMs);
+      const chosen = checked.filter((_, i) => verdicts[i]);
+      if (chosen.length === 0) {
+        options.observer?.duplicates(checked.length);
+        return [];
+      }
+      // In key order: flushes of two partitions that share an event (a producer that put one
+      // domain on two partitions) then wait on each other's keys in the same order.
+      const rowsIn = chosen
+        .map((t) => ({ t, key: index.get(t)! }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.t.at - b.t.at));
+      let stored: { key: string; at: number }[];
+      try {
+        ({ rows: stored } = await client.query<{ key: string; at: number }>(
+          `INSERT INTO event_ids (version, key, at)
+           SELECT $1, u.key, u.at FROM unnest($2::uuid[], $3::bigint[]) AS u(key, at)
+           ON CONFLICT DO NOTHING RETURNING key::text AS key, at`,
+          [version, rowsIn.map((r) => r.key), rowsIn.map((r) => r.t.at)],
+        ));
+      } catch (err) {
+        // 23514 here: no table holds the time range any more (dropped since prepare).
+        if ((err as { code?: unknown }).code === '23514') {
+          keptFromRead = false;
+          created.clear();
+          throw new EventIdsExpired(
+            'a table of event ids was dropped while a flush wrote to it; the flush is tried again',
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+      // A conflict: the same try was counted by a concurrent flush of another partition.
+      const won = new Set(stored.map((r) => `${r.key}@${r.at}`));
+      const counts = rowsIn.filter((r) => won.has(`${r.key}@${r.t.at}`)).map((r) => r.t);
+      if (counts.length < checked.length)
+        options.observer?.duplicates(checked.length - counts.length);
+      return counts;
+    },
+
+    async expire() {
+      const { state, clock } = await readKeptFrom();
+      const at = now();
+      // The coming range's table exists before the first flush needs it.
+      for (const bucket of [bucketOf(at), bucketOf(at + EVENT_ID_BUCKET_MS)]) {
+        if (!created.has(bucket)) await create(bucket);
+      }
+      if (state === 'building') return;
+      const horizon = Math.min(clock ?? at, at) - windowMs - EVENT_ID_GRACE_MS;
+      const from = bucketOf(horizon) * EVENT_ID_BUCKET_MS;
+      if (from > keptFrom) {
+        await queryPool(
+          pool,
+          'UPDATE read_model_versions SET event_ids_from = GREATEST(coalesce(event_ids_from, 0), $2) WHERE version = $1',
+          [version, from],
+        );
+        keptFrom = from;
+      }
+      // One range of margin: a member that read event_ids_from before this run still writes
+      // only to tables at or above the value it read, which is at most one run old.
+      const { rows } = await queryPool<{ name: string }>(
+        pool,
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = to_regclass($1)`,
+        [eventIdTable(version)],
+      );
+      for (const { name } of rows) {
+        const bucket = Number(name.slice(name.lastIndexOf('_b') + 2));
+        if (!Number.isInteger(bucket) || (bucket + 2) * EVENT_ID_BUCKET_MS > keptFrom) continue;
+        await withTransaction(pool, async (client) => {
+          await client.query(`SET LOCAL lock_timeout = '1s'`);
+          await client.query(`DROP TABLE IF EXISTS ${bucketTable(version, bucket)}`);
+        });
+        created.delete(bucket);
+      }
+    },
+  };
+}
