@@ -4,7 +4,10 @@
  * the projector catches up into Postgres, next to two baselines from the same run: the same
  * multi-row upsert fed straight from memory (the Postgres ceiling) and Kafka's own
  * ConsumerPerformance tool on the same topic. Then freshness (Kafka ack to row in Postgres)
- * at a steady 10,000 events/s, and the projector's memory.
+ * at a steady 10,000 events/s, and the projector's memory. For the workloads of
+ * BENCH_CLIENT_ID_WORKLOADS (zipf,uniform), the same load again with every event carrying an
+ * id the client chose (each checked and remembered in Postgres), beside the load without, and
+ * the storage those ids take.
  *
  *   npm run bench:catch-up     (BENCH_EVENTS=2000000 per workload by default)
  */
@@ -70,6 +73,17 @@ async function appliedTotal(pool: pg.Pool, topic: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/** What the event ids take in Postgres: rows, and bytes with their indexes. */
+async function eventIdStorage(pool: pg.Pool): Promise<{ ids: number; bytes: number }> {
+  const { rows } = await pool.query<{ ids: string; bytes: string }>(
+    `SELECT (SELECT count(*) FROM event_ids)::text AS ids,
+            coalesce(sum(pg_total_relation_size(c.oid)), 0)::text AS bytes
+     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'event_ids_v1'::regclass`,
+  );
+  return { ids: Number(rows[0]!.ids), bytes: Number(rows[0]!.bytes) };
+}
+
 async function catchUp(stack: Stack, databaseUrl: string, pool: pg.Pool, topic: string) {
   const consumer = await startService('consumer', {
     KAFKA_BROKERS: stack.kafka.brokers,
@@ -125,6 +139,7 @@ async function freshness(
           type: 'delivered',
           occurredAt: tick,
           source: null,
+          eventIdOrigin: 'ingest',
         }),
       };
     });
@@ -136,6 +151,7 @@ async function freshness(
         type: 'delivered',
         occurredAt: tick,
         source: null,
+        eventIdOrigin: 'ingest',
       }),
     });
     await producer.send({ topic, acks: -1, messages });
@@ -168,6 +184,7 @@ async function main(): Promise<void> {
     const workloads = (process.env.BENCH_WORKLOADS ?? 'zipf,uniform,heavy').split(
       ',',
     ) as Workload[];
+    const clientIdWorkloads = (process.env.BENCH_CLIENT_ID_WORKLOADS ?? 'zipf,uniform').split(',');
     let zipfTopic: string | undefined;
     let zipfEncoder: EventEncoder | undefined;
     for (const workload of workloads) {
@@ -194,6 +211,28 @@ async function main(): Promise<void> {
         'rows after': Number(size!.domains),
         'preload events/s': preloadRate,
       });
+      if (clientIdWorkloads.includes(workload)) {
+        // The same load, every event with an id the client chose, right after the load without.
+        const idsTopic = `bench-${workload}-client-ids`;
+        const idsEncoder = await eventsTopic(stack, idsTopic, PARTITIONS);
+        await preload(stack.kafka.brokers, idsTopic, workload, EVENTS, idsEncoder, 'client');
+        const before = await eventIdStorage(pool);
+        const withIds = await catchUp(stack, databaseUrl, pool, idsTopic);
+        await withIds.consumer.stop();
+        const after = await eventIdStorage(pool);
+        const ids = after.ids - before.ids;
+        const bytes = after.bytes - before.bytes;
+        rows.push({
+          workload: `${workload}, client ids`,
+          events: EVENTS,
+          'projector events/s': withIds.rate,
+          'projector / same load without ids': Number((withIds.rate / projected.rate).toFixed(2)),
+          'projector CPU µs/event': withIds.cpuMicros,
+          'max RSS MB': withIds.maxRss,
+          'ids stored': ids,
+          'MB per million ids': Number((bytes / 1e6 / (ids / 1e6)).toFixed(1)),
+        });
+      }
       if (workload === 'zipf') {
         zipfTopic = topic;
         zipfEncoder = encoder;

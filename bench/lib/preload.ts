@@ -14,6 +14,7 @@ import {
   registerSchema,
   valueSubject,
   type EventEncoder,
+  type EventIdOrigin,
 } from '@catchall/schemas';
 import pino from 'pino';
 import { events, type Workload } from './workloads';
@@ -51,13 +52,18 @@ export async function eventsTopic(
   return createEventEncoder({ registryUrl: stack.registry.url, schemaId });
 }
 
-/** Appends `count` events of a workload to the topic as fast as kafkajs goes; events/s. */
+/**
+ * Appends `count` events of a workload to the topic as fast as kafkajs goes; events/s. Their
+ * ids are unique, marked as the ingest API's own (`origin` `ingest`, never looked up) or as
+ * the client's (`client`: each is then checked and remembered by the projector).
+ */
 export async function preload(
   brokers: string,
   topic: string,
   workload: Workload,
   count: number,
   encoder: EventEncoder,
+  origin: EventIdOrigin = 'ingest',
 ): Promise<number> {
   const producer = benchKafka(brokers).producer({ allowAutoTopicCreation: false });
   await producer.connect();
@@ -75,6 +81,7 @@ export async function preload(
         type,
         occurredAt: t0 + n,
         source: null,
+        eventIdOrigin: origin,
       }),
     });
     if (batch.length === 10000) {
