@@ -19,7 +19,13 @@ export const BatchItem = Type.Object(
     domain: DomainField,
     type: Type.Union([Type.Literal('delivered'), Type.Literal('bounced')]),
     eventId: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        pattern: '^[\\x21-\\x7e]+$',
+        description:
+          'the event id (printable ASCII), an idempotency key: tries of one event with the same id and domain are counted once within DEDUPE_WINDOW_S, over batches and PUT alike; a random id is made when absent',
+      }),
     ),
     occurredAt: Type.Optional(EventTimeField),
     source: Type.Optional(SourceField),

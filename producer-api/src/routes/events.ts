@@ -40,7 +40,8 @@ const Headers = Type.Object({
       minLength: 1,
       maxLength: 128,
       pattern: '^[\\x21-\\x7e]+$',
-      description: 'the event id to record (printable ASCII); generated when absent',
+      description:
+        'the event id (printable ASCII), an idempotency key: tries of one event with the same key and domain are counted once within DEDUPE_WINDOW_S, over PUT and batches alike; a random id is made when absent',
     }),
   ),
 });
