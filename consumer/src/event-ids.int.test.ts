@@ -1,5 +1,6 @@
 import { DEFAULT_CATCH_ALL_THRESHOLD, type EventTry } from '@catchall/core';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
+import { waitFor } from '../../test/support/wait';
 import { EVENT_ID_BUCKET_MS, EventIdsExpired, createEventIdStore } from './event-ids';
 import { createProjectionStore } from './projection-store';
 
@@ -176,6 +177,36 @@ describe('the event ids of a read model version on a real Postgres', () => {
     expect(await tables()).toEqual([]);
     expect(observed.unchecked).toBe(2);
     expect(await delivered()).toBe(2);
+  });
+
+  it('given two partitions counting a try of the same event at once, then the second fails retriable and its next try sees the first', async () => {
+    const ids = createEventIdStore({ pool: db.pool, version: 1, windowMs: HOUR });
+    const { checked } = await ids.prepare([attempt('shared', Date.now())]);
+    const first = await db.pool.connect();
+    const second = await db.pool.connect();
+    try {
+      await first.query('BEGIN');
+      await second.query('BEGIN');
+      expect(await ids.decide(first, checked)).toHaveLength(1);
+      // The second looks before the first commits: it sees nothing, and its insert waits.
+      const racing = ids.decide(second, checked).catch((err: unknown) => err);
+      await waitFor('the second insert to wait on the first one', async () => {
+        const { rows } = await db.pool.query(
+          `SELECT 1 FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows.length > 0;
+      });
+      await first.query('COMMIT');
+      expect(await racing).toMatchObject({ sqlState: '40001', retriable: true });
+      await second.query('ROLLBACK');
+      await second.query('BEGIN');
+      expect(await ids.decide(second, checked)).toHaveLength(0);
+      await second.query('COMMIT');
+    } finally {
+      first.release();
+      second.release();
+    }
   });
 
   it('stores an id in 16 bytes of key whatever its length, and tells an id apart from another domain', async () => {

@@ -67,13 +67,12 @@ export class EventIdsExpired extends Error {
 }
 
 /**
- * The key of an event: an MD5 of its domain and id as a uuid (16 bytes, whatever the id's
- * length; a normalized domain holds no `/`). Not a security boundary: a client that can
- * publish can publish anything anyway.
+ * The key of an event: an MD5 of its domain and id (a normalized domain holds no `/`), as the
+ * 32 hex digits Postgres reads as a uuid: 16 bytes stored whatever the id's length. Not a
+ * security boundary: a client that can publish can publish anything anyway.
  */
 export function eventKey(domain: string, eventId: string): string {
-  const hex = createHash('md5').update(`${domain}/${eventId}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return createHash('md5').update(`${domain}/${eventId}`).digest('hex');
 }
 
 /** The table of read-model version `version`'s event ids (partitioned by time range). */
@@ -86,6 +85,18 @@ function bucketTable(version: number, bucket: number): string {
 }
 
 const bucketOf = (at: number) => Math.floor(at / EVENT_ID_BUCKET_MS);
+
+/**
+ * A serialization failure (SQLSTATE 40001, retriable): the flush's decision went stale under a
+ * concurrent transaction, as Postgres's own serializable isolation would report it.
+ */
+function concurrentlyCounted(): PostgresFailure {
+  return new PostgresFailure(
+    'unavailable',
+    '40001',
+    new Error('a concurrent flush counted a try of the same event; the flush is tried again'),
+  );
+}
 
 /** 42P07 duplicate table, 23505 (pg_type's unique index): another member created it first. */
 const CREATED_ALREADY = new Set(['42P07', '23505']);
@@ -174,17 +185,17 @@ export function createEventIdStore(options: {
 
     async decide(client, checked) {
       if (checked.length === 0) return [];
-      const keys = checked.map((t) => eventKey(t.domain, t.eventId));
+      const keyed = checked.map((t) => ({ t, at: t.at, key: eventKey(t.domain, t.eventId) }));
       let low = Infinity;
       let high = -Infinity;
-      for (const t of checked) {
-        low = Math.min(low, t.at);
-        high = Math.max(high, t.at);
+      for (const { at } of keyed) {
+        low = Math.min(low, at);
+        high = Math.max(high, at);
       }
       const { rows } = await client.query<{ key: string; at: number }>(
-        `SELECT key::text AS key, at FROM event_ids
+        `SELECT translate(key::text, '-', '') AS key, at FROM event_ids
          WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $3 AND $4`,
-        [version, [...new Set(keys)], low - windowMs, high + windowMs],
+        [version, [...new Set(keyed.map((k) => k.key))], low - windowMs, high + windowMs],
       );
       const counted = new Map<string, number[]>();
       for (const r of rows) {
@@ -192,25 +203,23 @@ export function createEventIdStore(options: {
         if (times) times.push(r.at);
         else counted.set(r.key, [r.at]);
       }
-      const index = new Map(checked.map((t, i) => [t, keys[i]!]));
-      const verdicts = decideTries(checked, (t) => index.get(t)!, counted, windowMs);
-      const chosen = checked.filter((_, i) => verdicts[i]);
-      if (chosen.length === 0) {
-        options.observer?.duplicates(checked.length);
-        return [];
-      }
+      const verdicts = decideTries(keyed, (k) => k.key, counted, windowMs);
       // In key order: flushes of two partitions that share an event (a producer that put one
       // domain on two partitions) then wait on each other's keys in the same order.
-      const rowsIn = chosen
-        .map((t) => ({ t, key: index.get(t)! }))
-        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.t.at - b.t.at));
-      let stored: { key: string; at: number }[];
+      const chosen = keyed
+        .filter((_, i) => verdicts[i])
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.at - b.at));
+      if (chosen.length < checked.length) {
+        options.observer?.duplicates(checked.length - chosen.length);
+      }
+      if (chosen.length === 0) return [];
+      let inserted: number | null;
       try {
-        ({ rows: stored } = await client.query<{ key: string; at: number }>(
+        ({ rowCount: inserted } = await client.query(
           `INSERT INTO event_ids (version, key, at)
            SELECT $1, u.key, u.at FROM unnest($2::uuid[], $3::bigint[]) AS u(key, at)
-           ON CONFLICT DO NOTHING RETURNING key::text AS key, at`,
-          [version, rowsIn.map((r) => r.key), rowsIn.map((r) => r.t.at)],
+           ON CONFLICT DO NOTHING`,
+          [version, chosen.map((k) => k.key), chosen.map((k) => k.at)],
         ));
       } catch (err) {
         // 23514 here: no table holds the time range any more (dropped since prepare).
@@ -224,12 +233,10 @@ export function createEventIdStore(options: {
         }
         throw err;
       }
-      // A conflict: the same try was counted by a concurrent flush of another partition.
-      const won = new Set(stored.map((r) => `${r.key}@${r.at}`));
-      const counts = rowsIn.filter((r) => won.has(`${r.key}@${r.t.at}`)).map((r) => r.t);
-      if (counts.length < checked.length)
-        options.observer?.duplicates(checked.length - counts.length);
-      return counts;
+      // A row was there already: a concurrent flush of another partition counted the same try
+      // after this one looked. Its decision stands; this flush is tried again and sees it.
+      if (inserted !== chosen.length) throw concurrentlyCounted();
+      return chosen.map((k) => k.t);
     },
 
     async expire() {
