@@ -198,7 +198,10 @@ describe('the event ids of a read model version on a real Postgres', () => {
         return rows.length > 0;
       });
       await first.query('COMMIT');
-      expect(await racing).toMatchObject({ sqlState: '40001', retriable: true });
+      expect(await racing).toMatchObject({
+        code: 'CATCHALL_EVENT_COUNTED_CONCURRENTLY',
+        retriable: true,
+      });
       await second.query('ROLLBACK');
       await second.query('BEGIN');
       expect(await ids.decide(second, checked)).toHaveLength(0);

@@ -264,6 +264,12 @@ export const errorCatalogue = {
       'a table of event ids was dropped (expired) while a flush wrote to it; the flush is read again and tried once more',
     retriable: true,
   },
+  eventCountedConcurrently: {
+    code: 'CATCHALL_EVENT_COUNTED_CONCURRENTLY',
+    message:
+      'a flush of another partition counted a try of the same event after this flush looked; the flush is read again and sees it',
+    retriable: true,
+  },
   producerFailed: {
     code: 'CATCHALL_PRODUCER_FAILED',
     message:
