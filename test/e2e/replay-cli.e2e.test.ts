@@ -1,27 +1,9 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { projectorEnv } from '../support/env';
 import { makeEvents, publishEvents } from '../support/events';
 import { createTestTopic, type TestTopic } from '../support/kafka';
 import { createTestDatabase, readModelCounts, type TestDatabase } from '../support/postgres';
+import { replay } from '../support/replay-cli';
 import { countsFromTopic } from '../support/topic-truth';
-
-const run = promisify(execFile);
-const CLI = path.resolve(__dirname, '..', '..', 'consumer', 'dist', 'replay-cli.js');
-
-/** The replay command as an operator runs it: its own process, no terminal. */
-async function replay(env: Record<string, string>, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env, LOG_LEVEL: 'info' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
 
 describe('npm run replay', () => {
   let topic: TestTopic;
