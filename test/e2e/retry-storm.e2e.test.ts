@@ -146,9 +146,10 @@ describe('a retry storm through two ingest processes, the broker and the project
       // Drawn before the storm starts, so that the seed alone decides them.
       const brokerKillAt = (0.15 + random.next() * 0.35) * STORM.durationMs;
       const projectorKillAt = (0.1 + random.next() * 0.5) * STORM.durationMs;
+      const requests = plan.slots.flat().length;
       const storm = runStorm(seededRandom(seed + 1), {
         urls: ingest.map((s) => s.url),
-        requests: plan.requests,
+        slots: plan.slots,
         durationMs: STORM.durationMs,
         concurrency: 24,
         timeoutMs: [1000, 4000],
@@ -176,7 +177,7 @@ describe('a retry storm through two ingest processes, the broker and the project
       expect(outcome.acked.size).toBe(plan.events.length);
       for (const completed of completedAtKill) {
         expect(completed).toBeGreaterThan(0);
-        expect(completed).toBeLessThan(plan.requests.length);
+        expect(completed).toBeLessThan(requests);
       }
       const aborted = await settleTransactions(kafka, topic.name);
 
@@ -192,7 +193,7 @@ describe('a retry storm through two ingest processes, the broker and the project
       const duplicated = [...stored.values()].filter((records) => records.length > 1).length;
       expect(duplicated).toBeGreaterThan(0);
       console.log(
-        `retry storm (seed ${seed}): ${plan.events.length} events in ${plan.requests.length} requests, ` +
+        `retry storm (seed ${seed}): ${plan.events.length} events in ${requests} requests, ` +
           `${plan.repeated} planned repeats (${plan.concurrent} side by side), ${outcome.tries} tries, ` +
           `failed tries ${JSON.stringify(Object.fromEntries(outcome.failedTries))}; ` +
           `${duplicated} events stored more than once; ${aborted} hanging transactions aborted; ` +

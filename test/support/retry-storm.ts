@@ -18,19 +18,29 @@ export interface StormRequest {
 
 export interface StormPlan {
   events: StormEvent[];
-  requests: StormRequest[];
+  /** In the order they leave; the requests of one slot leave together, in parallel. */
+  slots: StormRequest[][];
   /** Events planned to be sent more than once, and those of them with tries side by side. */
   repeated: number;
   concurrent: number;
+}
+
+type Route = StormRequest['route'];
+
+/** A batch being filled for one ingest process. */
+interface OpenBatch {
+  request: StormRequest;
+  size: number;
+  ids: Set<string>;
 }
 
 /**
  * A client's storm: each of `events` distinct events (over `domains` domains, about one in
  * seven bounced) is sent one to three times, each time over PUT or in a batch, to any of
  * `instances` ingest processes. Planned tries of one event go in different thirds of the
- * storm, except for about a third of the repeated events, whose tries stand side by side and
- * so are in flight at the same time. Batches take the batch tries of one process in order,
- * 1 to `maxBatch` events each, never the same event twice.
+ * storm, except for about a third of the repeated events, whose tries leave together (one
+ * slot) and so are in flight at the same time. Batches take the batch tries of one process
+ * in order, 1 to `maxBatch` events each, never the same event twice.
  */
 export function planStorm(
   random: SeededRandom,
@@ -41,27 +51,28 @@ export function planStorm(
     domain: `d${random.int(0, options.domains - 1)}.${options.prefix}.example`,
     type: random.chance(1 / 7) ? 'bounced' : 'delivered',
   }));
-  const tries: { at: number; event: StormEvent; route: 'put' | 'batch'; instance: number }[] = [];
+  type Try = { event: StormEvent; route: Route; instance: number };
+  /** Tries that leave together, at a point of the storm (0 to 3). */
+  const groups: { at: number; together: boolean; tries: Try[] }[] = [];
   let repeated = 0;
   let concurrent = 0;
   for (const event of events) {
     const times = random.int(1, 3);
     const together = times > 1 && random.chance(1 / 3);
-    const base = random.next() * 3;
     if (times > 1) repeated += 1;
     if (together) concurrent += 1;
-    for (let i = 0; i < times; i += 1) {
-      tries.push({
-        at: together ? base + i * 1e-9 : i + random.next(),
-        event,
-        route: random.chance(0.5) ? 'put' : 'batch',
-        instance: random.int(0, options.instances - 1),
-      });
-    }
+    const tries = Array.from({ length: times }, () => ({
+      event,
+      route: (random.chance(0.5) ? 'put' : 'batch') as Route,
+      instance: random.int(0, options.instances - 1),
+    }));
+    if (together) groups.push({ at: random.next() * 3, together, tries });
+    else tries.forEach((t, i) => groups.push({ at: i + random.next(), together, tries: [t] }));
   }
-  tries.sort((a, b) => a.at - b.at);
-  const requests: StormRequest[] = [];
-  const open = new Map<number, { request: StormRequest; size: number; ids: Set<string> }>();
+  groups.sort((a, b) => a.at - b.at);
+
+  const slots: StormRequest[][] = [];
+  const open = new Map<number, OpenBatch>();
   const openBatch = (instance: number) => {
     const batch = {
       request: { route: 'batch' as const, instance, events: [] },
@@ -71,25 +82,31 @@ export function planStorm(
     open.set(instance, batch);
     return batch;
   };
-  for (const t of tries) {
-    if (t.route === 'put') {
-      requests.push({ route: 'put', instance: t.instance, events: [t.event] });
-      continue;
+  for (const group of groups) {
+    const slot: StormRequest[] = [];
+    for (const t of group.tries) {
+      if (t.route === 'put') {
+        slot.push({ route: 'put', instance: t.instance, events: [t.event] });
+        continue;
+      }
+      let batch = open.get(t.instance) ?? openBatch(t.instance);
+      if (batch.ids.has(t.event.eventId)) {
+        slot.push(batch.request);
+        batch = openBatch(t.instance);
+      }
+      batch.request.events.push(t.event);
+      batch.ids.add(t.event.eventId);
+      // A try that must leave with the others of its event closes its batch now.
+      if (group.together || batch.request.events.length >= batch.size) {
+        slot.push(batch.request);
+        open.delete(t.instance);
+      }
     }
-    let batch = open.get(t.instance) ?? openBatch(t.instance);
-    if (batch.ids.has(t.event.eventId)) {
-      requests.push(batch.request);
-      batch = openBatch(t.instance);
-    }
-    batch.request.events.push(t.event);
-    batch.ids.add(t.event.eventId);
-    if (batch.request.events.length >= batch.size) {
-      requests.push(batch.request);
-      open.delete(t.instance);
-    }
+    if (slot.length > 0) slots.push(slot);
   }
-  for (const batch of open.values()) requests.push(batch.request);
-  return { events, requests, repeated, concurrent };
+  const rest = [...open.values()].map((b) => b.request);
+  if (rest.length > 0) slots.push(rest);
+  return { events, slots, repeated, concurrent };
 }
 
 export interface StormOutcome {
@@ -127,17 +144,17 @@ function requestFor(base: string, request: StormRequest): [string, RequestInit] 
 }
 
 /**
- * Sends `requests` from `concurrency` connections at most, request i not before
- * i / requests.length of `durationMs` (so that faults can land inside the storm), each one
- * tried again after a 503, a timeout (a random `timeoutMs` range per try) or a lost
- * connection, on a process picked at random, until a try gets a 2xx, as a careful client
- * does. A try that failed may still have been stored: that is the point.
+ * Sends the slots, `concurrency` at a time at most, slot i not before i / slots.length of
+ * `durationMs` (so that faults can land inside the storm), the requests of a slot in
+ * parallel. Each request is tried again after a 503, a timeout (a random `timeoutMs` range
+ * per try) or a lost connection, on a process picked at random, until a try gets a 2xx, as
+ * a careful client does. A try that failed may still have been stored: that is the point.
  */
 export function runStorm(
   random: SeededRandom,
   options: {
     urls: string[];
-    requests: StormRequest[];
+    slots: StormRequest[][];
     durationMs: number;
     concurrency: number;
     timeoutMs: [number, number];
@@ -197,14 +214,19 @@ export function runStorm(
   }
 
   async function worker(): Promise<void> {
-    while (next < options.requests.length) {
+    const { slots } = options;
+    while (next < slots.length) {
       const i = next++;
-      // The storm's pace: request i leaves at its share of the duration, not earlier.
-      const due = start + (i / options.requests.length) * options.durationMs;
+      // The storm's pace: slot i leaves at its share of the duration, not earlier.
+      const due = start + (i / slots.length) * options.durationMs;
       if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-      await send(options.requests[i]!).catch((err: unknown) => {
-        outcome.unexpected.push((err as Error).message);
-      });
+      await Promise.all(
+        slots[i]!.map((request) =>
+          send(request).catch((err: unknown) => {
+            outcome.unexpected.push((err as Error).message);
+          }),
+        ),
+      );
     }
   }
 
