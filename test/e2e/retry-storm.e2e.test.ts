@@ -9,7 +9,7 @@ import { waitForLiveCatchUp } from '../support/catch-up';
 import { projectorEnv, testInfra } from '../support/env';
 import { abortHangingTransactions, inSkippedCommit } from '../support/hanging-transactions';
 import { createTestTopic, readAll, testKafka } from '../support/kafka';
-import { createTestDatabase, readModelCounts, type TestDatabase } from '../support/postgres';
+import { createTestDatabase, readModelCounts } from '../support/postgres';
 import { replay } from '../support/replay-cli';
 import { planStorm, runStorm, type StormEvent } from '../support/retry-storm';
 import { seededRandom, seedFrom } from '../support/seeded-random';
@@ -17,7 +17,7 @@ import { superviseService, type SupervisedService } from '../support/supervised-
 
 type Counts = Map<string, { delivered: number; bounced: number }>;
 
-const STORM = { events: 4000, domains: 400, maxBatch: 40, durationMs: 25000 };
+const STORM = { events: 3000, domains: 300, maxBatch: 40, durationMs: 25000 };
 
 /** The counts a read model holding each distinct event once must show. */
 function distinctCounts(events: StormEvent[]): Counts {
@@ -111,11 +111,18 @@ describe('a retry storm through two ingest processes, the broker and the project
       cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
       // A broker of this test's own, so that killing it disturbs no other test.
       const kafkaOptions = { dir, port: await freePort(), controllerPort: await freePort() };
-      let kafka = await startKafka({ ...kafkaOptions, heapMb: 512 });
-      cleanups.push(() => kafka.stop());
+      let kafka!: RunningKafka;
+      const [, db] = await Promise.all([
+        startKafka({ ...kafkaOptions, heapMb: 512 }).then((started) => {
+          kafka = started;
+          cleanups.push(() => kafka.stop());
+        }),
+        createTestDatabase().then((created) => {
+          cleanups.push(() => created.drop());
+          return created;
+        }),
+      ]);
       const topic = await createTestTopic(6, kafka.brokers);
-      const db: TestDatabase = await createTestDatabase();
-      cleanups.push(() => db.drop());
       const env = {
         ...projectorEnv(topic.name, db.url),
         KAFKA_BROKERS: kafka.brokers,

@@ -36,11 +36,11 @@ interface OpenBatch {
 
 /**
  * A client's storm: each of `events` distinct events (over `domains` domains, about one in
- * seven bounced) is sent one to three times, each time over PUT or in a batch, to any of
- * `instances` ingest processes. Planned tries of one event go in different thirds of the
- * storm, except for about a third of the repeated events, whose tries leave together (one
- * slot) and so are in flight at the same time. Batches take the batch tries of one process
- * in order, 1 to `maxBatch` events each, never the same event twice.
+ * seven bounced) is sent one to three times, each time over PUT (one try in three) or in a
+ * batch, to any of `instances` ingest processes. Planned tries of one event go in different
+ * thirds of the storm, except for about a third of the repeated events, whose tries leave
+ * together (one slot) and so are in flight at the same time. Batches take the batch tries of
+ * one process in order, 1 to `maxBatch` events each, never the same event twice.
  */
 export function planStorm(
   random: SeededRandom,
@@ -63,7 +63,7 @@ export function planStorm(
     if (together) concurrent += 1;
     const tries = Array.from({ length: times }, () => ({
       event,
-      route: (random.chance(0.5) ? 'put' : 'batch') as Route,
+      route: (random.chance(1 / 3) ? 'put' : 'batch') as Route,
       instance: random.int(0, options.instances - 1),
     }));
     if (together) groups.push({ at: random.next() * 3, together, tries });
