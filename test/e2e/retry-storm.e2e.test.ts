@@ -164,20 +164,22 @@ describe('a retry storm through two ingest processes, the broker and the project
       });
       const at = (ms: number) => new Promise((r) => setTimeout(r, ms));
       const completedAtKill: number[] = [];
-      const brokerFault = (async () => {
-        await at(brokerKillAt);
-        completedAtKill.push(storm.completed());
-        process.kill(-kafka.process.pid, 'SIGKILL');
-        await kafka.process.stop();
-        kafka = await startKafka({ ...kafkaOptions, heapMb: 512 });
-      })();
-      const projectorFault = (async () => {
-        await at(projectorKillAt);
-        completedAtKill.push(storm.completed());
-        await projector!.kill();
-      })();
-      const outcome = await storm.done;
-      await Promise.all([brokerFault, projectorFault]);
+      const faults = Promise.all([
+        (async () => {
+          await at(brokerKillAt);
+          completedAtKill.push(storm.completed());
+          process.kill(-kafka.process.pid, 'SIGKILL');
+          await kafka.process.stop();
+          kafka = await startKafka({ ...kafkaOptions, heapMb: 512 });
+        })(),
+        (async () => {
+          await at(projectorKillAt);
+          completedAtKill.push(storm.completed());
+          await projector!.kill();
+        })(),
+      ]);
+      // Awaited together: a fault that fails while the storm runs fails the test at once.
+      const [outcome] = await Promise.all([storm.done, faults]);
 
       // The storm was what it claims: every event acknowledged in the end, faults inside it.
       expect(outcome.unexpected).toEqual([]);
