@@ -104,7 +104,7 @@ describe('a retry storm through two ingest processes, the broker and the project
   });
 
   it('counts every distinct event once per domain, live and after a replay rebuild', async () => {
-    const seed = seedFrom(process.env, 'CATCHALL_STORM_SEED');
+    const seed = seedFrom(process.env, 'CATCHALL_TEST_STORM_SEED');
     try {
       const random = seededRandom(seed);
       const dir = mkdtempSync(path.join(os.tmpdir(), 'catchall-storm-'));
@@ -223,7 +223,7 @@ describe('a retry storm through two ingest processes, the broker and the project
       expect(differences(expected, await readModelCounts(db.pool))).toEqual([]);
     } catch (err) {
       if (err instanceof Error) {
-        const replayWith = `[replay with CATCHALL_STORM_SEED=${seed}]`;
+        const replayWith = `[replay with CATCHALL_TEST_STORM_SEED=${seed}]`;
         err.message = `${replayWith} ${err.message}`;
         // The stack's first line is the message once it is read; prefix it if it was before.
         if (err.stack && !err.stack.includes(replayWith)) err.stack = `${replayWith} ${err.stack}`;
