@@ -45,6 +45,25 @@ describe('partition state', () => {
     expect(state.progressAt).toBe(600);
   });
 
+  it('keeps events with ids the client chose as tries, in offset order, for the store to decide; the size bound counts them', () => {
+    const state = createPartitionState('events', 0, () => 500);
+    state.positionLoaded(null);
+    state.fold(0, 'a.example', delivered, 111, 'id-1');
+    state.fold(1, 'a.example', delivered, 112);
+    state.fold(2, 'a.example', delivered, 113, 'id-1');
+    expect(state.pendingDomains).toBe(3);
+    const flush = state.pendingFlush()!;
+    expect(flush.deltas.get('a.example')).toMatchObject({ delivered: 1 });
+    expect(flush.tries).toEqual([
+      { domain: 'a.example', eventId: 'id-1', at: 111, event: delivered },
+      { domain: 'a.example', eventId: 'id-1', at: 113, event: delivered },
+    ]);
+    expect(flush.newestRecordAt).toBe(113);
+    state.committed(flush, 600);
+    expect(state.pendingDomains).toBe(0);
+    expect(state.pendingFlush()).toBeUndefined();
+  });
+
   it('moves past transaction markers after the last record of a batch', () => {
     const state = createPartitionState('events', 0);
     state.positionLoaded(0);
