@@ -5,7 +5,7 @@
  * multi-row upsert fed straight from memory (the Postgres ceiling) and Kafka's own
  * ConsumerPerformance tool on the same topic. Then freshness (Kafka ack to row in Postgres)
  * at a steady 10,000 events/s, and the projector's memory. For the workloads of
- * BENCH_CLIENT_ID_WORKLOADS (zipf,uniform), the same load again with every event carrying an
+ * BENCH_CLIENT_ID_WORKLOADS (all three), the same load again with every event carrying an
  * id the client chose (each checked and remembered in Postgres), beside the load without, and
  * the storage those ids take.
  *
@@ -184,7 +184,9 @@ async function main(): Promise<void> {
     const workloads = (process.env.BENCH_WORKLOADS ?? 'zipf,uniform,heavy').split(
       ',',
     ) as Workload[];
-    const clientIdWorkloads = (process.env.BENCH_CLIENT_ID_WORKLOADS ?? 'zipf,uniform').split(',');
+    const clientIdWorkloads = (process.env.BENCH_CLIENT_ID_WORKLOADS ?? 'zipf,uniform,heavy').split(
+      ',',
+    );
     let zipfTopic: string | undefined;
     let zipfEncoder: EventEncoder | undefined;
     for (const workload of workloads) {
