@@ -9,3 +9,4 @@ export * from './event-dedupe';
 export * from './event-time';
 export * from './topics';
 export * from './error-catalogue';
+export * from './consistency-token';
