@@ -30,6 +30,13 @@ export interface ProducerAppOptions {
   batchMaxBytes: number;
   /** A request not received completely within this many milliseconds is answered 408. */
   requestTimeoutMs: number;
+  /** The events topic, which consistency tokens name. */
+  topic: string;
+  /**
+   * Internal, not a setting: false answers without consistency tokens, so that a benchmark
+   * can measure what they cost. Default true.
+   */
+  consistencyTokens?: boolean;
 }
 
 /** The ingest API's routes over the shared service shell; does not listen. */
@@ -72,7 +79,8 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
       ...(options.rateLimitPerMinute > 0 ? [429] : []),
     ];
     const authenticated = tokens.length > 0;
-    registerEventRoutes(api, { ...options, errorStatuses, authenticated });
+    const consistencyTokens = options.consistencyTokens ?? true;
+    registerEventRoutes(api, { ...options, errorStatuses, authenticated, consistencyTokens });
     // In a context of its own: its NDJSON parser serves POST /events only (a PUT in NDJSON
     // is 415, as any media type a route does not take).
     void api.register(async (batch) =>
@@ -80,6 +88,7 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
         ...options,
         errorStatuses,
         authenticated,
+        consistencyTokens,
         maxEvents: options.batchMaxEvents,
         maxBytes: options.batchMaxBytes,
       }),

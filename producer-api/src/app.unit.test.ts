@@ -43,6 +43,7 @@ function buildRefusingApp(
     batchMaxEvents: 100,
     batchMaxBytes: 64 * 1024,
     requestTimeoutMs: 30000,
+    topic: 'domain-events',
   });
   return { app, published: () => published };
 }

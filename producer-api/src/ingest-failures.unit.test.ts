@@ -57,6 +57,7 @@ function ingestApp(): { app: FastifyInstance; kafka: InMemoryProducerHandle } {
     batchMaxEvents: 100,
     batchMaxBytes: 1024 * 1024,
     requestTimeoutMs: 5000,
+    topic: 'domain-events',
   });
   return { app, kafka };
 }

@@ -4,9 +4,11 @@ import {
   mayPassOnNewProducer,
   type CatchallError,
   type Logger,
+  type PartitionOffsets,
   type ProducerHandle,
 } from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
+import { lastOffsets, recordOffsets } from './record-offsets';
 
 /**
  * Bytes a record takes in a record batch besides its key and value, at most: attributes,
@@ -74,9 +76,12 @@ export interface Publisher {
    * CATCHALL_UNAVAILABLE when a retriable failure happened before the commit was sent
    * (nothing of it is visible to read_committed readers), 503 CATCHALL_COMMIT_UNKNOWN or
    * CATCHALL_TIMEOUT when it may have been committed, 500 CATCHALL_INTERNAL when the
-   * failure is not retriable (see toHttpError).
+   * failure is not retriable (see toHttpError). With `offsets`, resolves with the highest
+   * offset per partition of `messages` (what a consistency token names; undefined in the
+   * unexpected case that Kafka's answer did not tell one, which is logged); without,
+   * with undefined, and nothing is spent on them.
    */
-  publish(messages: Message[]): Promise<void>;
+  publish(messages: Message[], offsets?: boolean): Promise<PartitionOffsets | undefined>;
   /** Sends what is queued and waits for every acknowledgement. */
   drain(): Promise<void>;
   /**
@@ -88,8 +93,10 @@ export interface Publisher {
 
 interface Pending {
   messages: Message[];
+  /** The request wants its records' offsets (a consistency token). */
+  offsets: boolean;
   enqueuedAt: bigint;
-  resolve: () => void;
+  resolve: (offsets: PartitionOffsets | undefined) => void;
   reject: (err: CatchallError) => void;
 }
 
@@ -194,15 +201,24 @@ export function createPublisher(options: PublisherOptions): Publisher {
   /** One transaction holding the records of `batch`, each request answered by its outcome. */
   async function transact(handle: ProducerHandle, batch: Pending[]): Promise<void> {
     const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((p) => p.messages);
+    // Each record's offset, when a request of the batch asked for them.
+    const offsets = batch.some((p) => p.offsets) ? new Array<number>(messages.length) : undefined;
     let producer: Producer | undefined;
     let committing = false;
     try {
       producer = await handle.get();
       const transaction = await producer.transaction();
       try {
+        let sent = 0;
         for (const group of splitToFit(messages, options.maxRequestBytes)) {
           metrics.produceBatchSize.observe(group.length);
-          await transaction.send({ topic: options.topic, acks: -1, messages: group });
+          const metadata = await transaction.send({
+            topic: options.topic,
+            acks: -1,
+            messages: group,
+          });
+          if (offsets) recordOffsets(group, metadata, offsets, sent);
+          sent += group.length;
         }
         committing = true;
         await transaction.commit();
@@ -212,9 +228,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
       }
       lastSendFailed = false;
       const now = process.hrtime.bigint();
+      let start = 0;
       for (const p of batch) {
         metrics.produceLatency.observe(Number(now - p.enqueuedAt) / 1e9);
-        p.resolve();
+        p.resolve(offsets && p.offsets ? requestOffsets(messages, offsets, start, p) : undefined);
+        start += p.messages.length;
       }
     } catch (err) {
       lastSendFailed = true;
@@ -230,6 +248,22 @@ export function createPublisher(options: PublisherOptions): Publisher {
       const httpError = toHttpError(err, committing);
       for (const p of batch) p.reject(httpError);
     }
+  }
+
+  /** The offsets of one request's records (see lastOffsets), logged when Kafka did not tell. */
+  function requestOffsets(
+    messages: Message[],
+    offsets: number[],
+    start: number,
+    p: Pending,
+  ): PartitionOffsets | undefined {
+    const last = lastOffsets(messages, offsets, start, p.messages.length);
+    // The request is stored all the same: it is answered 202, without a token.
+    if (!last)
+      options.logger.error(
+        'a committed record has no known offset: answered without a consistency token',
+      );
+    return last;
   }
 
   /** Starts a transaction on each idle producer while records wait. */
@@ -250,7 +284,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
-  function withTimeout(promise: Promise<void>): Promise<void> {
+  function withTimeout<T>(promise: Promise<T>): Promise<T> {
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       t = setTimeout(() => {
@@ -264,12 +298,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
   }
 
   return {
-    publish(messages) {
+    publish(messages, offsets = false) {
       if (queuedRecords + messages.length > options.maxQueuedRecords) {
         return Promise.reject(errors.overloaded());
       }
-      const acked = new Promise<void>((resolve, reject) => {
-        queue.push({ messages, enqueuedAt: process.hrtime.bigint(), resolve, reject });
+      const acked = new Promise<PartitionOffsets | undefined>((resolve, reject) => {
+        queue.push({ messages, offsets, enqueuedAt: process.hrtime.bigint(), resolve, reject });
       });
       queuedRecords += messages.length;
       waitingRecords += messages.length;

@@ -63,7 +63,7 @@ function publisherOver(options: Partial<PublisherOptions> = {}) {
 }
 
 /** How a promise has settled so far, without waiting for it. */
-function watch(promise: Promise<void>): {
+function watch(promise: Promise<unknown>): {
   state: 'pending' | 'resolved' | 'rejected';
   error?: unknown;
 } {

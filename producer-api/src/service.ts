@@ -13,7 +13,7 @@ import {
   type StartedService,
 } from '@catchall/core';
 import { checkRegistryAccess, registryConnection } from '@catchall/schemas';
-import { buildApp } from './app';
+import { buildApp, type ProducerAppOptions } from './app';
 import type { ProducerConfig } from './config';
 import { createProducerMetrics } from './metrics';
 import { createPublisher } from './publisher';
@@ -24,10 +24,14 @@ export interface ProducerService extends StartedService {
   ready: Promise<void>;
 }
 
-/** Opens the Kafka producer and wires the ingest API; does not listen. */
+/**
+ * Opens the Kafka producer and wires the ingest API; does not listen. `internal`: options of
+ * buildApp that are no setting (a benchmark's), none by default.
+ */
 export async function startProducerService(
   config: ProducerConfig,
   logger: Logger,
+  internal: Pick<ProducerAppOptions, 'consistencyTokens'> = {},
 ): Promise<ProducerService> {
   const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   const registry = createMetricsRegistry('producer-api');
@@ -98,6 +102,8 @@ export async function startProducerService(
     batchMaxEvents: config.BATCH_MAX_EVENTS,
     batchMaxBytes: config.BATCH_MAX_BYTES,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    topic: config.EVENTS_TOPIC,
+    ...internal,
   });
   // Closed first: stop taking requests and answer those in flight, then drain the queue.
   lifecycle.onClose('http server', () => app.close());

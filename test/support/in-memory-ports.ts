@@ -1,4 +1,11 @@
-import type { KafkaMessage, Message, Producer, ProducerRecord, Transaction } from 'kafkajs';
+import type {
+  KafkaMessage,
+  Message,
+  Producer,
+  ProducerRecord,
+  RecordMetadata,
+  Transaction,
+} from 'kafkajs';
 import {
   PostgresFailure,
   createMetricsRegistry,
@@ -230,6 +237,12 @@ export interface InMemoryProducerHandle extends ProducerHandle {
   holdAnswers(): () => void;
   /** Producers replaced after a failed transaction. */
   replaced: number;
+  /**
+   * The next offset of each of the topic's partitions (3), as a broker numbers records:
+   * sends take offsets whether their transaction commits or not. A message's partition is
+   * the sum of its key's char codes modulo 3, written into it as recordingPartitioner does.
+   */
+  logEnds: number[];
 }
 
 /**
@@ -259,7 +272,7 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
       send(record: ProducerRecord) {
         records.push(...record.messages);
         begun.requests.push(record.messages);
-        return answered(() => failAt('send') ?? Promise.resolve([]));
+        return answered(() => failAt('send') ?? Promise.resolve(append(record)));
       },
       commit() {
         return answered(() => {
@@ -276,6 +289,21 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
         return Promise.resolve();
       },
     } as Partial<Transaction> as Transaction;
+  }
+  /** Partitions and numbers the records of a produce request; its answer, per partition. */
+  function append(record: ProducerRecord): RecordMetadata[] {
+    const base = new Map<number, number>();
+    for (const m of record.messages) {
+      m.partition ??= [...String(m.key)].reduce((n, c) => n + c.charCodeAt(0), 0) % 3;
+      if (!base.has(m.partition)) base.set(m.partition, handle.logEnds[m.partition]!);
+      handle.logEnds[m.partition]! += 1;
+    }
+    return [...base].map(([partition, offset]) => ({
+      topicName: record.topic,
+      partition,
+      errorCode: 0,
+      baseOffset: String(offset),
+    }));
   }
   const producer = { transaction: () => Promise.resolve(transaction()) } as Partial<Producer>;
   const handle: InMemoryProducerHandle = {
@@ -294,6 +322,7 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
       };
     },
     replaced: 0,
+    logEnds: [0, 0, 0],
     get: () => Promise.resolve(producer as Producer),
     replace() {
       handle.replaced += 1;

@@ -12,6 +12,7 @@ import {
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { registerCompressionCodecs } from './compression';
+import { recordingPartitioner } from './recording-partitioner';
 import { ConfigError, splitList, type KafkaConnectionConfig } from './config';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -141,7 +142,9 @@ export function createTransactionalProducer(
     maxInFlightRequests: 1,
     transactionalId: options.transactionalId,
     transactionTimeout: options.transactionTimeoutMs,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    // The default partitioner, recording each message's partition: the ingest API's
+    // consistency tokens name the offset of each record (see recordingPartitioner).
+    createPartitioner: recordingPartitioner,
     // A transaction's first produce request is refused (CONCURRENT_TRANSACTIONS) until the
     // broker has written the markers of the producer's previous one, some milliseconds:
     // kafkajs retries the whole send, so a short first wait (the Java client waits 20 ms).

@@ -11,6 +11,11 @@ import {
   type CatchallError,
 } from '@catchall/core';
 import type { DomainEvent } from '@catchall/schemas';
+import {
+  answerConsistencyToken,
+  consistencyTokenHeader,
+  ConsistencyTokenField,
+} from './consistency-token';
 import { Accepted, buildEvent, EventTimeField, SourceField, type EventRouteDeps } from './events';
 
 /** One event of a batch; the same fields as the single-event routes. */
@@ -34,14 +39,19 @@ export const BatchItem = Type.Object(
 );
 type BatchItem = Static<typeof BatchItem>;
 
-const BatchAccepted = Type.Object({
-  accepted: Type.Integer(),
-  events: Type.Optional(
-    Type.Array(Accepted, {
-      description: 'each event in the order sent; left out with `Prefer: return=minimal`',
-    }),
-  ),
-});
+const BatchAccepted = Type.Object(
+  {
+    accepted: Type.Integer(),
+    events: Type.Optional(
+      Type.Array(Accepted, {
+        description: 'each event in the order sent; left out with `Prefer: return=minimal`',
+      }),
+    ),
+    // With return=minimal too: it is one entry per partition, not one per event.
+    consistencyToken: ConsistencyTokenField,
+  },
+  consistencyTokenHeader,
+);
 
 const BatchHeaders = Type.Object({
   prefer: Type.Optional(
@@ -190,21 +200,24 @@ export function registerBatchRoute(
       }
       const encoder = deps.schema.encoder();
       // Keys stay strings: the (patched) partitioner and record encoder read ASCII directly.
-      await deps.publisher.publish(
+      const offsets = await deps.publisher.publish(
         events.map((e) => ({ key: e.domain, value: encoder.encode(e) })),
+        deps.consistencyTokens,
       );
       // One metric update per type, not per event.
       const perType = new Map<string, number>();
       for (const e of events) perType.set(e.type, (perType.get(e.type) ?? 0) + 1);
       for (const [type, n] of perType) deps.metrics.eventsAccepted.inc({ type }, n);
       void reply.code(202);
+      const consistencyToken = answerConsistencyToken(reply, deps.topic, offsets);
       if (prefersMinimal(request.headers.prefer)) {
         void reply.header('preference-applied', 'return=minimal');
-        return { accepted: events.length };
+        return { accepted: events.length, consistencyToken };
       }
       return {
         accepted: events.length,
         events: events.map((e) => ({ eventId: e.eventId, domain: e.domain, type: e.type })),
+        consistencyToken,
       };
     },
   );

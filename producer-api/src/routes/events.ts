@@ -14,6 +14,11 @@ import { newEventId } from '../event-ids';
 import type { ProducerMetrics } from '../metrics';
 import type { Publisher } from '../publisher';
 import type { SchemaRegistration } from '../schema-registration';
+import {
+  answerConsistencyToken,
+  consistencyTokenHeader,
+  ConsistencyTokenField,
+} from './consistency-token';
 
 /** RFC 3339 date-time; see parseEventTime for leap seconds, offsets and fractions. */
 export const EventTimeField = Type.String({
@@ -63,6 +68,12 @@ export const Accepted = Type.Object({
   type: Type.Union([Type.Literal('delivered'), Type.Literal('bounced')]),
 });
 
+/** The answer to one event: what was accepted, and the token to read it back. */
+const EventAccepted = Type.Composite(
+  [Accepted, Type.Object({ consistencyToken: ConsistencyTokenField })],
+  consistencyTokenHeader,
+);
+
 export interface EventRouteDeps {
   /** Error statuses besides those of every route: 413, 503, and 401 or 429 when on. */
   errorStatuses: number[];
@@ -71,6 +82,10 @@ export interface EventRouteDeps {
   publisher: Publisher;
   schema: SchemaRegistration;
   metrics: ProducerMetrics;
+  /** The events topic: the one consistency tokens name. */
+  topic: string;
+  /** Answers carry a consistency token (off only to measure what it costs). */
+  consistencyTokens: boolean;
 }
 
 /**
@@ -125,7 +140,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
           params: Params,
           headers: Headers,
           body: Body,
-          response: { 202: Accepted, ...errorResponses(deps.errorStatuses) },
+          response: { 202: EventAccepted, ...errorResponses(deps.errorStatuses) },
           ...bearerSecurity(deps.authenticated),
         },
       },
@@ -141,10 +156,14 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
           Date.now(),
         );
         const value = deps.schema.encoder().encode(event);
-        await deps.publisher.publish([{ key: event.domain, value }]);
+        const offsets = await deps.publisher.publish(
+          [{ key: event.domain, value }],
+          deps.consistencyTokens,
+        );
         deps.metrics.eventsAccepted.inc({ type });
         void reply.code(202);
-        return { eventId: event.eventId, domain: event.domain, type };
+        const consistencyToken = answerConsistencyToken(reply, deps.topic, offsets);
+        return { eventId: event.eventId, domain: event.domain, type, consistencyToken };
       },
     );
   }
