@@ -21,6 +21,7 @@ function buildTestApp(tokens = '') {
     findMany: async (domains) =>
       new Map(domains.filter((d) => d === ROW.domain).map((d) => [d, ROW])),
     list: async () => [ROW],
+    livePositions: async () => new Map(),
     ping: async () => undefined,
   };
   return buildApp({
@@ -30,6 +31,8 @@ function buildTestApp(tokens = '') {
     lookupMaxDomains: 3,
     listMaxLimit: 10,
     cacheMaxAgeS: 1,
+    topic: 'domain-events',
+    consistencyWaitMs: 2000,
     tokens,
   });
 }

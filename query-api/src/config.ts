@@ -9,6 +9,7 @@ export const queryConfigFields = {
   REQUEST_TIMEOUT_MS: configFields.REQUEST_TIMEOUT_MS,
   WORKERS: configFields.WORKERS,
   DATABASE_URL: configFields.DATABASE_URL,
+  EVENTS_TOPIC: configFields.EVENTS_TOPIC,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
   QUERY_API_TOKENS: secret(
     Type.String({
@@ -39,6 +40,13 @@ export const queryConfigFields = {
     maximum: 10000,
     default: 1000,
     description: 'domains per page of GET /domains at most (the limit parameter)',
+  }),
+  CONSISTENCY_WAIT_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60000,
+    default: 2000,
+    description:
+      'a read with a Consistency-Token waits at most this long for the read model to apply its records, then answers 503 CATCHALL_CONSISTENCY_TIMEOUT',
   }),
   CACHE_MAX_AGE_S: Type.Integer({
     minimum: 0,

@@ -28,6 +28,8 @@ function queryAppOver(pool: pg.Pool): FastifyInstance {
     lookupMaxDomains: 10,
     listMaxLimit: 10,
     cacheMaxAgeS: 1,
+    topic: 'domain-events',
+    consistencyWaitMs: 2000,
   });
 }
 

@@ -1,6 +1,12 @@
 import DataLoader from 'dataloader';
 import type pg from 'pg';
-import { errors, isRetriable, postgresFailure, type DomainStatus } from '@catchall/core';
+import {
+  errors,
+  isRetriable,
+  postgresFailure,
+  type DomainStatus,
+  type PartitionOffsets,
+} from '@catchall/core';
 
 export interface DomainRow {
   domain: string;
@@ -24,6 +30,12 @@ export interface ReadModel {
    * meanwhile never shift a page).
    */
   list(status: DomainStatus, after: string | undefined, limit: number): Promise<DomainRow[]>;
+  /**
+   * The live version's stored positions of `topic`: partition -> next offset to apply (the
+   * projector writes them with the counts, so offset o is in the rows once it is above o).
+   * Rejects as the lookups do (503 CATCHALL_UNAVAILABLE when Postgres may answer later).
+   */
+  livePositions(topic: string): Promise<PartitionOffsets>;
   ping(): Promise<void>;
 }
 
@@ -53,14 +65,22 @@ const LIST = `
   ORDER BY s.domain
   LIMIT $3`;
 
+const LIVE_POSITIONS = `
+  SELECT p.partition, p.next_offset AS "nextOffset" FROM projection_positions p
+  WHERE p.version = ${LIVE} AND p.topic = $1`;
+
 /**
  * The read side of the read model. Single lookups that arrive together (in one turn of the
  * event loop) share one index scan: under load a query serves many requests.
  */
 export function createReadModel(options: { pool: pg.Pool; maxBatch?: number }): ReadModel {
-  async function query(name: string, text: string, values: unknown[]): Promise<DomainRow[]> {
+  async function query<Row extends object = DomainRow>(
+    name: string,
+    text: string,
+    values: unknown[],
+  ): Promise<Row[]> {
     try {
-      return (await options.pool.query<DomainRow>({ name, text, values })).rows;
+      return (await options.pool.query<Row>({ name, text, values })).rows;
     } catch (err) {
       // Classified once (core's SQLSTATE classes): what may pass on retry is a 503.
       const failure = postgresFailure(err);
@@ -93,6 +113,14 @@ export function createReadModel(options: { pool: pg.Pool; maxBatch?: number }): 
     find: (domain) => loader.load(domain),
     findMany: (domains) => findMany(domains),
     list: (status, after, limit) => query('list-domains', LIST, [status, after ?? '', limit]),
+    async livePositions(topic) {
+      const rows = await query<{ partition: number; nextOffset: number }>(
+        'live-positions',
+        LIVE_POSITIONS,
+        [topic],
+      );
+      return new Map(rows.map((r) => [r.partition, r.nextOffset]));
+    },
     async ping() {
       // The read model's own table, not `SELECT 1`: a database that setup never migrated
       // (42P01) is not ready, rather than ready and answering 500 to every lookup.

@@ -28,6 +28,7 @@ function inMemoryReadModel(rows: DomainRow[]): ReadModel {
         .filter((r) => r.status === status && (after === undefined || r.domain > after))
         .sort((a, b) => (a.domain < b.domain ? -1 : 1))
         .slice(0, limit),
+    livePositions: async () => new Map(),
     ping: async () => undefined,
   };
 }
@@ -45,6 +46,8 @@ function buildTestApp() {
     lookupMaxDomains: 3,
     listMaxLimit: 10,
     cacheMaxAgeS: 1,
+    topic: 'domain-events',
+    consistencyWaitMs: 2000,
   });
 }
 

@@ -30,6 +30,8 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
   const app = buildApp({
     logger,
     registry: createMetricsRegistry('query-api'),
+    topic: config.EVENTS_TOPIC,
+    consistencyWaitMs: config.CONSISTENCY_WAIT_MS,
     readModel: createReadModel({ pool }),
     lookupMaxDomains: config.LOOKUP_MAX_DOMAINS,
     listMaxLimit: config.LIST_MAX_LIMIT,

@@ -74,6 +74,13 @@ export const errorCatalogue = {
     message: 'Invalid cursor: send back the nextCursor of the previous page unchanged',
     retriable: false,
   },
+  invalidConsistencyToken: {
+    code: 'CATCHALL_INVALID_CONSISTENCY_TOKEN',
+    statusCode: 400,
+    message:
+      'Invalid Consistency-Token: %s. Send the consistencyToken of an ingest answer, or <topic>:<partition>:<offset>[,<partition>:<offset>...] for the topic %s',
+    retriable: false,
+  },
   unauthorized: {
     code: 'CATCHALL_UNAUTHORIZED',
     statusCode: 401,
@@ -197,6 +204,13 @@ export const errorCatalogue = {
     statusCode: 503,
     message:
       'Kafka did not confirm the commit of the events (%s); they may or may not be stored, retry with the same event ids',
+    retriable: true,
+  },
+  consistencyTimeout: {
+    code: 'CATCHALL_CONSISTENCY_TIMEOUT',
+    statusCode: 503,
+    message:
+      'The read model has not applied the records of the Consistency-Token within %d ms; retry later with the same token',
     retriable: true,
   },
 

@@ -11,7 +11,9 @@ import {
   errors,
   normalizeDomain,
 } from '@catchall/core';
+import type { ConsistencyWatcher } from '../consistency-watcher';
 import type { DomainRow, ReadModel } from '../read-model';
+import { awaitConsistency, ConsistencyHeaders } from './consistency';
 
 const Params = Type.Object({ domain: DomainField });
 
@@ -145,8 +147,13 @@ export function registerDomainRoutes(
     cacheMaxAgeS: number;
     /** The routes take a bearer token (QUERY_API_TOKENS set): 401 and the scheme are documented. */
     authenticated: boolean;
+    /** Holds reads with a Consistency-Token until the read model applied its records. */
+    watcher: ConsistencyWatcher;
+    /** The events topic the read model follows. */
+    topic: string;
   },
 ): void {
+  const consistency = awaitConsistency(deps.watcher, deps.topic);
   const auth = deps.authenticated ? [401] : [];
   const security = bearerSecurity(deps.authenticated);
   // With tokens, `public` would let a shared cache answer a request that has none with the
@@ -157,6 +164,10 @@ export function registerDomainRoutes(
   app.addHook('onSend', (request, reply, payload, done) => {
     if ((request.method === 'GET' || request.method === 'HEAD') && reply.statusCode < 500) {
       reply.header('cache-control', cacheControl);
+      // A cache must not answer a read that waits for its token with an older answer.
+      if (request.routeOptions.url === '/domains/:domain') {
+        reply.header('vary', 'Consistency-Token');
+      }
     }
     done(null, payload);
   });
@@ -189,12 +200,14 @@ export function registerDomainRoutes(
     },
   );
 
-  app.get<{ Params: Static<typeof Params> }>(
+  app.get<{ Params: Static<typeof Params>; Headers: Static<typeof ConsistencyHeaders> }>(
     '/domains/:domain',
     {
+      preHandler: consistency,
       schema: {
         summary: 'Whether a domain is a catch-all',
         params: Params,
+        headers: ConsistencyHeaders,
         response: {
           200: DomainAnswer,
           304: NotModified,
@@ -220,10 +233,12 @@ export function registerDomainRoutes(
     },
   );
 
-  app.post<{ Body: LookupBody }>(
+  app.post<{ Body: LookupBody; Headers: Static<typeof ConsistencyHeaders> }>(
     '/domains/lookup',
     {
+      preHandler: consistency,
       schema: {
+        headers: ConsistencyHeaders,
         summary: `Whether each of many domains is a catch-all (at most ${deps.lookupMaxDomains})`,
         description: `More than ${deps.lookupMaxDomains} domains is 413 CATCHALL_LOOKUP_TOO_LARGE. A lookup is not conditional: If-None-Match and the like are ignored (RFC 9110 section 13.2.1).`,
         body: lookupBody(deps.lookupMaxDomains),
