@@ -155,6 +155,28 @@ describe('consistency tokens at ingest', () => {
     await app.close();
   });
 
+  it('declares the Consistency-Token header and body field of each 202 in the OpenAPI document', async () => {
+    const { app } = ingestApp();
+    await app.ready();
+    const paths = (
+      app.swagger() as unknown as {
+        paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+      }
+    ).paths;
+    for (const accepted of [
+      paths['/events/{domain}/delivered']!.put!.responses['202'],
+      paths['/events']!.post!.responses['202'],
+    ]) {
+      expect(accepted).toMatchObject({
+        headers: { 'Consistency-Token': { schema: { type: 'string' } } },
+        content: {
+          'application/json': { schema: { properties: { consistencyToken: { type: 'string' } } } },
+        },
+      });
+    }
+    await app.close();
+  });
+
   it('given tokens turned off (a benchmark), then answers carry none', async () => {
     const { app } = ingestApp(false);
     const response = await app.inject({ method: 'PUT', url: '/events/a.example/delivered' });

@@ -64,6 +64,22 @@ const lookup = (token: string) => ({
 });
 
 describe('reads with a Consistency-Token', () => {
+  it('declares the Consistency-Token request header of both routes in the OpenAPI document', async () => {
+    const { app } = buildTestApp();
+    await app.ready();
+    const paths = (
+      app.swagger() as unknown as {
+        paths: Record<string, Record<string, { parameters: { in: string; name: string }[] }>>;
+      }
+    ).paths;
+    for (const operation of [paths['/domains/{domain}']!.get!, paths['/domains/lookup']!.post!]) {
+      expect(operation.parameters).toContainEqual(
+        expect.objectContaining({ in: 'header', name: 'consistency-token', required: false }),
+      );
+    }
+    await app.close();
+  });
+
   it('without the header, answers at once and reads no positions', async () => {
     const { app, reads } = buildTestApp();
     const response = await app.inject(get());

@@ -15,7 +15,8 @@ export const ConsistencyTokenField = Type.Optional(
 
 /** The 202 answer's `Consistency-Token` header, for the route's response schema (OpenAPI). */
 export const consistencyTokenHeader = {
-  headers: Type.Object({ 'Consistency-Token': Type.String({ description: DESCRIPTION }) }),
+  // @fastify/swagger reads a response schema's `headers` as header name -> schema.
+  headers: { 'Consistency-Token': Type.String({ description: DESCRIPTION }) },
 };
 
 /**
