@@ -20,6 +20,7 @@ import { benchDatabases, benchKafka, eventsTopic, postgresCeiling, preload } fro
 import { latencyHistogram, report } from './lib/report';
 import type { Infra } from '@catchall/scripts';
 import { startService, withStack } from './lib/stack';
+import { tokenReads } from './lib/token-reads';
 import type { Workload } from './lib/workloads';
 
 const run = promisify(execFile);
@@ -116,6 +117,8 @@ async function freshness(
   topic: string,
   encoder: EventEncoder,
   perSecond: number,
+  /** Per tick, a read-your-writes probe besides (see tokenReads). */
+  tokenProbe?: () => Promise<void>,
 ) {
   const producer = kafkaOf(stack).producer();
   await producer.connect();
@@ -156,6 +159,7 @@ async function freshness(
     });
     await producer.send({ topic, acks: -1, messages });
     const acked = Date.now();
+    if (tokenProbe) probes.push(tokenProbe());
     probes.push(
       (async () => {
         for (;;) {
@@ -248,9 +252,28 @@ async function main(): Promise<void> {
       'projector events/s: from the consumer process start to every record committed in Postgres (group join included)',
     ];
     if (zipfTopic && zipfEncoder) {
-      const fresh = await freshness(stack, pool, zipfTopic, zipfEncoder, 10000);
+      // Reads with a consistency token go through a real query API process.
+      const query = await startService('query-api', {
+        DATABASE_URL: databaseUrl,
+        EVENTS_TOPIC: zipfTopic,
+      });
+      lifecycle.onClose('query API', () => query.stop());
+      const probeProducer = kafkaOf(stack).producer();
+      await probeProducer.connect();
+      lifecycle.onClose('probe producer', () => probeProducer.disconnect());
+      const reads = tokenReads({
+        producer: probeProducer,
+        topic: zipfTopic,
+        encoder: zipfEncoder,
+        queryUrl: query.url,
+      });
+      const fresh = await freshness(stack, pool, zipfTopic, zipfEncoder, 10000, reads.probe);
       notes.push(
         `freshness at 10,000 events/s (Kafka ack to row in Postgres), ${fresh.probes} probes: p50 ${fresh.p50} ms, p95 ${fresh.p95} ms, p99 ${fresh.p99} ms`,
+      );
+      const token = reads.summary();
+      notes.push(
+        `read-your-writes at the same time (Kafka ack to a 200 of GET /domains/<d> with the consistency token from the delivery report, through the query API), ${token.probes} probes: p50 ${token.p50} ms, p95 ${token.p95} ms, p99 ${token.p99} ms; other answers: ${JSON.stringify(token.failures)}`,
       );
     }
     report('catch-up', rows, notes);

@@ -3,12 +3,15 @@
  * broker and registry on this machine, next to Kafka's own ProducerPerformance tool with
  * the same record size in the same run (the baseline).
  *
- * Each load runs on one API process, then the largest ones on one process per core.
+ * Each load runs on one API process, then the largest ones on one process per core. The PUT
+ * loads also run on a second process with consistency tokens off (buildApp's internal option):
+ * what a token costs.
  *
  *   npm run bench:ingest   (BENCH_SECONDS=10 per scenario, BENCH_PRODUCER_WORKERS=<cores>)
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { createTopic, eventsTopic } from './lib/preload';
 import { report } from './lib/report';
@@ -70,7 +73,8 @@ async function main(): Promise<void> {
   ensureWrk((m) => console.log(`[bench] ${m}`));
   await withStack({}, async (infra, lifecycle) => {
     const encoder = await eventsTopic(infra, topic, 12);
-    const startProducer = (workers: number) =>
+    /** `tokens: false`: the same API with consistency tokens off (their cost). */
+    const startProducer = (workers: number, tokens = true) =>
       startService(
         'producer-api',
         {
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
         },
         // For profiling: BENCH_PRODUCER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
         (process.env.BENCH_PRODUCER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        tokens ? undefined : path.join(__dirname, 'lib', 'producer-without-tokens.js'),
       );
     let producer = await startProducer(1);
     lifecycle.onClose('ingest API', () => producer.stop());
@@ -97,20 +102,20 @@ async function main(): Promise<void> {
     }).length;
 
     /** A load, and the API's CPU time per event during it (the figure least moved by noise). */
-    const measured = async (load: () => ReturnType<typeof wrkLoad>) => {
-      const cpuBefore = producer.cpuSeconds();
+    const measured = async (load: () => ReturnType<typeof wrkLoad>, service = producer) => {
+      const cpuBefore = service.cpuSeconds();
       const row = await load();
-      const cpu = producer.cpuSeconds() - cpuBefore;
+      const cpu = service.cpuSeconds() - cpuBefore;
       return {
         ...row,
         'API CPU µs/event': Math.round((cpu * 1e7) / (row['items/s'] * SECONDS)) / 10,
       };
     };
-    const single = (connections: number) =>
+    const single = (connections: number, url = producer.url, seconds = SECONDS) =>
       wrkLoad({
-        url: producer.url,
+        url,
         connections,
-        seconds: SECONDS,
+        seconds,
         method: 'PUT',
         path: '/events/d{key}.example/delivered',
         keys: 1_000_000,
@@ -139,9 +144,38 @@ async function main(): Promise<void> {
 
     const rows: Record<string, unknown>[] = [];
     const only = process.env.BENCH_ONLY;
+    /** PUT figures with tokens beside the same loads without: what a token costs. */
+    const tokenCost: string[] = [];
     if (only !== 'batch') {
-      for (const c of [8, 32, 128])
-        rows.push({ scenario: `PUT, ${c} connections`, ...(await measured(() => single(c))) });
+      // The same API without tokens, beside it: each load runs on one, then at once on the
+      // other, both warmed up first, so that the machine's drifting noise hits both alike.
+      const withoutTokens = await startProducer(1, false);
+      lifecycle.onClose('ingest API without tokens', () => withoutTokens.stop());
+      for (const service of [producer, withoutTokens]) await single(32, service.url, 3);
+      for (const c of [8, 32, 128]) {
+        // On, off, off, on: a drift of the machine's load over the four weighs on both alike.
+        const sums = { on: { rate: 0, cpu: 0 }, off: { rate: 0, cpu: 0 } };
+        for (const [run, tokens] of [
+          [1, true],
+          [1, false],
+          [2, false],
+          [2, true],
+        ] as const) {
+          const row = tokens
+            ? await measured(() => single(c))
+            : await measured(() => single(c, withoutTokens.url), withoutTokens);
+          const label = tokens ? 'consistency tokens on' : 'consistency tokens off';
+          rows.push({ scenario: `PUT, ${c} connections, ${label} (run ${run})`, ...row });
+          const sum = sums[tokens ? 'on' : 'off'];
+          sum.rate += row['items/s'] / 2;
+          sum.cpu += row['API CPU µs/event'] / 2;
+        }
+        const { on, off } = sums;
+        tokenCost.push(
+          `PUT at ${c} connections, tokens on / off (mean of 2 runs each): ${(on.rate / off.rate).toFixed(3)} (${Math.round(on.rate)} / ${Math.round(off.rate)} events/s), API CPU ${on.cpu.toFixed(1)} / ${off.cpu.toFixed(1)} µs/event (${(on.cpu / off.cpu).toFixed(3)})`,
+        );
+      }
+      await withoutTokens.stop();
     }
     if (only !== 'put') {
       for (const c of [2, 8]) {
@@ -206,6 +240,7 @@ async function main(): Promise<void> {
       `batched ingest with ${MINIMAL} / Kafka ProducerPerformance = ${ratio(best(true))}`,
       'API CPU µs/event: CPU time of the ingest API (all its processes) per event accepted',
       'latencies in ms; ProducerPerformance latencies are per record, from send to ack',
+      ...tokenCost,
     ]);
   });
 }

@@ -67,14 +67,18 @@ function cpuSecondsOf(pid: number): number {
   return ticks / ticksPerSecond;
 }
 
-/** Runs a service's compiled entry point and waits for /readyz. */
+/**
+ * Runs a service's compiled entry point (or `script`, another entry point of it) and waits
+ * for /readyz.
+ */
 export async function startService(
   name: 'producer-api' | 'consumer' | 'query-api',
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  script = path.join(ROOT, name, 'dist', 'main.js'),
 ): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, name, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
