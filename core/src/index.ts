@@ -22,4 +22,4 @@ export { ErrorBody, HTTP_ERROR_CODES, errorBody, errorResponses } from './runtim
 export { decodeBody } from './runtime/http-body';
 export { createAjv } from './runtime/validation';
 export { schemaRefusal } from './runtime/schema-refusal';
-export { CURSOR_FORMAT, DomainField } from './runtime/route-fields';
+export { CONSISTENCY_TOKEN_FORMAT, CURSOR_FORMAT, DomainField } from './runtime/route-fields';

@@ -4,12 +4,17 @@
 accept (ASCII and internationalized labels, any case, an optional trailing dot), so that
 schemathesis's positive_data_acceptance check means "every valid name is answered 2xx".
 `page-cursor`: a listing cursor as the query API makes it (base64url of {"after": domain}).
+`consistency-token`: a token the read model has applied already (a valid one it has not
+applied is a 503 after CONSISTENCY_WAIT_MS): offset 0 of partitions the fuzz test seeded
+(`CATCHALL_FUZZ_TOPIC`, `CATCHALL_FUZZ_APPLIED_PARTITIONS`), in any order, the topic repeated
+or tokens joined by `, ` as repeated header lines are.
 `application/x-ndjson`: the ingest API's batch media type, whose document gives it the same
 array schema as JSON: each item of the array is written as one line.
 """
 
 import base64
 import json
+import os
 
 import schemathesis
 from hypothesis import strategies as st
@@ -49,8 +54,26 @@ cursors = _normalized.map(
     lambda d: base64.urlsafe_b64encode(json.dumps({"after": d}).encode()).decode().rstrip("=")
 )
 
+_topic = os.environ.get("CATCHALL_FUZZ_TOPIC", "domain-events")
+_applied = [int(p) for p in os.environ.get("CATCHALL_FUZZ_APPLIED_PARTITIONS", "0").split(",")]
+
+
+def _token(partitions: list[int], joined: bool) -> str:
+    entries = [f"{p}:0" for p in partitions]
+    if joined:
+        return ", ".join(f"{_topic}:{entry}" for entry in entries)
+    return f"{_topic}:" + ",".join(entries)
+
+
+tokens = st.builds(
+    _token,
+    st.lists(st.sampled_from(_applied), min_size=1, max_size=len(_applied), unique=True),
+    st.booleans(),
+)
+
 schemathesis.openapi.format("domain", domains)
 schemathesis.openapi.format("page-cursor", cursors)
+schemathesis.openapi.format("consistency-token", tokens)
 
 
 @schemathesis.serializer("application/x-ndjson")

@@ -8,6 +8,8 @@ import { MAX_RAW_DOMAIN_LENGTH } from '../domain/normalize-domain';
  */
 export const DOMAIN_FORMAT = 'domain';
 export const CURSOR_FORMAT = 'page-cursor';
+/** A consistency token (core/src/domain/consistency-token.ts), in a request header. */
+export const CONSISTENCY_TOKEN_FORMAT = 'consistency-token';
 
 /**
  * A domain in a path, a batch item or a lookup: the one limit of every route, on the name

@@ -2,7 +2,7 @@ import Ajv, { type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { isEventTime } from '../domain/event-time';
-import { CURSOR_FORMAT, DOMAIN_FORMAT } from './route-fields';
+import { CONSISTENCY_TOKEN_FORMAT, CURSOR_FORMAT, DOMAIN_FORMAT } from './route-fields';
 
 /**
  * An Ajv that takes values as they are: no type coercion (`1e400` is not a string, `["a"]`
@@ -22,6 +22,7 @@ export function createAjv(options: Options = {}): Ajv {
   // Known, not checked here (Ajv's `true`): the routes check them with their own answers.
   ajv.addFormat(DOMAIN_FORMAT, true);
   ajv.addFormat(CURSOR_FORMAT, true);
+  ajv.addFormat(CONSISTENCY_TOKEN_FORMAT, true);
   return ajv;
 }
 

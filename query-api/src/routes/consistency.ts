@@ -1,12 +1,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { errors, parseConsistencyToken, type PartitionOffsets } from '@catchall/core';
+import {
+  CONSISTENCY_TOKEN_FORMAT,
+  errors,
+  parseConsistencyToken,
+  type PartitionOffsets,
+} from '@catchall/core';
 import type { ConsistencyWatcher } from '../consistency-watcher';
 
 /** The request headers of the routes that take a Consistency-Token, for their schema. */
 export const ConsistencyHeaders = Type.Object({
   'consistency-token': Type.Optional(
     Type.String({
+      format: CONSISTENCY_TOKEN_FORMAT,
       description:
         "read-your-writes: the `consistencyToken` of ingest answers (or `<topic>:<partition>:<offset>[,<partition>:<offset>...]` built from a producer's delivery reports; several tokens of the topic joined by `,` mean all of them). The answer waits until the read model has applied those records, at most CONSISTENCY_WAIT_MS, else 503 CATCHALL_CONSISTENCY_TIMEOUT; a malformed token or another topic is 400 CATCHALL_INVALID_CONSISTENCY_TOKEN",
     }),
