@@ -38,9 +38,9 @@ interface Waiter {
  * and spins no loop of its own. While requests wait, the watcher reads the live positions
  * (one small query at a time, every `pollIntervalMs`) and wakes those whose offsets are
  * applied; with none waiting it reads nothing. The positions read last are kept, so a token
- * they already satisfy is answered without a query. They only grow, except when a rebuild
- * swaps in a version that has applied less, which a swap waits to avoid (the rebuild catches
- * up first).
+ * they already satisfy is answered without a query. They only grow: a rebuild switches to its version
+ * once it is at or past the live one; only a switch back by hand to an older version makes
+ * them go back, which the next read sees (README, "Read-your-writes").
  */
 export function createConsistencyWatcher(options: ConsistencyWatcherOptions): ConsistencyWatcher {
   const { metrics } = options;
