@@ -86,7 +86,10 @@ describe('a batch is stored whole or not at all', () => {
         payload: events,
       });
       expect(response.statusCode).toBe(202);
-      expect(response.json()).toEqual({ accepted: 5001 });
+      expect(response.json()).toEqual({
+        accepted: 5001,
+        consistencyToken: expect.stringMatching(/^events-[^:]+:\d+:\d+(,\d+:\d+)*$/) as string,
+      });
       const stored = await storedEventIds(topic, infra.brokers);
       expect(events.filter((e) => stored.get(e.eventId) !== 1)).toEqual([]);
       expect(stored.size).toBe(5001);

@@ -30,6 +30,7 @@ describe('POST /events (batches) against real Kafka', () => {
         { eventId: expect.any(String), domain: 'a.example', type: 'delivered' },
         { eventId: 'batch-1', domain: 'b.example', type: 'bounced' },
       ],
+      consistencyToken: expect.stringMatching(/^events-[^:]+:\d+:\d+(,\d+:\d+)*$/) as string,
     });
     const keys = (await readAll(producer.topic.name)).map((r) => r.message.key?.toString());
     expect(keys).toEqual(expect.arrayContaining(['a.example', 'b.example']));
@@ -47,7 +48,10 @@ describe('POST /events (batches) against real Kafka', () => {
     });
     expect(response.statusCode).toBe(202);
     expect(response.headers['preference-applied']).toBe('return=minimal');
-    expect(response.json()).toEqual({ accepted: 2 });
+    expect(response.json()).toEqual({
+      accepted: 2,
+      consistencyToken: expect.stringMatching(/^events-[^:]+:\d+:\d+(,\d+:\d+)*$/) as string,
+    });
     const decoder = createEventDecoder({ registryUrl: testInfra().registryUrl });
     const published = await Promise.all(
       (await readAll(producer.topic.name))

@@ -18,7 +18,12 @@ describe('the ingest API against real Kafka and registry', () => {
     });
     expect(response.statusCode).toBe(202);
     const body = response.json();
-    expect(body).toEqual({ eventId: expect.any(String), domain: 'example.com', type: 'delivered' });
+    expect(body).toEqual({
+      eventId: expect.any(String),
+      domain: 'example.com',
+      type: 'delivered',
+      consistencyToken: expect.stringMatching(/^events-[^:]+:\d+:\d+(,\d+:\d+)*$/) as string,
+    });
 
     const records = await readAll(producer.topic.name);
     const decoder = createEventDecoder({ registryUrl: infra.registryUrl });
@@ -71,6 +76,7 @@ describe('the ingest API against real Kafka and registry', () => {
       eventId: 'client-id-42',
       domain: 'xn--bcher-kva.de',
       type: 'bounced',
+      consistencyToken: expect.stringMatching(/^events-[^:]+:\d+:\d+(,\d+:\d+)*$/) as string,
     });
     const decoder = createEventDecoder({ registryUrl: infra.registryUrl });
     const events = await Promise.all(
