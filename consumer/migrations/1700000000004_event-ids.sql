@@ -1,7 +1,7 @@
 -- Up Migration
 
 -- The tries of events whose ids the client chose that were counted, written in the same
--- transaction as the counts and positions (README "Retries and read-your-writes"). `key` is
+-- transaction as the counts and positions (README "Retries are counted once"). `key` is
 -- an MD5 of the domain and the id (consumer/src/event-ids.ts), `at` the record's Kafka
 -- timestamp in epoch milliseconds. One list partition per read-model version, each split
 -- into 15-minute ranges of `at` that the projector creates as records need them and drops

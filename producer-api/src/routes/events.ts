@@ -93,7 +93,7 @@ export interface EventRouteDeps {
  * otherwise), the time read as RFC 3339 into epoch milliseconds (400
  * CATCHALL_INVALID_EVENT_TIME otherwise), `now` (epoch ms) when absent, an id made when
  * the client sent none. `eventIdOrigin` says which: the projector deduplicates the client's
- * ids only (README "Retries and read-your-writes").
+ * ids only (README "Retries are counted once").
  */
 export function buildEvent(
   input: {
