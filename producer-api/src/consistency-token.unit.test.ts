@@ -2,28 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import type { Message } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { parseConsistencyToken } from '@catchall/core';
-import type { EventEncoder } from '@catchall/schemas';
 import {
   createInMemoryProducerHandle,
   type InMemoryProducerHandle,
 } from '../../test/support/in-memory-ports';
+import { readySchema } from '../../test/support/ingest-ports';
 import { testLogger } from '../../test/support/logger';
 import { buildApp } from './app';
 import { createProducerMetrics } from './metrics';
 import { createPublisher, type PublisherOptions } from './publisher';
-import type { SchemaRegistration } from './schema-registration';
-
-const jsonEncoder: EventEncoder = {
-  schemaId: 1,
-  encode: (event) => Buffer.from(JSON.stringify(event)),
-};
-
-const readySchema: SchemaRegistration = {
-  encoder: () => jsonEncoder,
-  start: () => Promise.resolve(),
-  stop: () => undefined,
-  check: () => Promise.resolve(),
-};
 
 function publisherOver(kafka: InMemoryProducerHandle, options: Partial<PublisherOptions> = {}) {
   return createPublisher({

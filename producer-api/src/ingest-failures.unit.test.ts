@@ -6,29 +6,15 @@ import {
   KafkaJSProtocolError,
 } from 'kafkajs';
 import { Registry } from 'prom-client';
-import type { EventEncoder } from '@catchall/schemas';
 import {
   createInMemoryProducerHandle,
   type InMemoryProducerHandle,
 } from '../../test/support/in-memory-ports';
+import { readySchema } from '../../test/support/ingest-ports';
 import { testLogger } from '../../test/support/logger';
 import { buildApp } from './app';
 import { createProducerMetrics } from './metrics';
 import { createPublisher } from './publisher';
-import type { SchemaRegistration } from './schema-registration';
-
-/** The event itself as JSON, standing in for the registry's Avro encoder. */
-const jsonEncoder: EventEncoder = {
-  schemaId: 1,
-  encode: (event) => Buffer.from(JSON.stringify(event)),
-};
-
-const readySchema: SchemaRegistration = {
-  encoder: () => jsonEncoder,
-  start: () => Promise.resolve(),
-  stop: () => undefined,
-  check: () => Promise.resolve(),
-};
 
 /** The ingest API over an in-memory transactional producer; no socket, no Kafka. */
 function ingestApp(): { app: FastifyInstance; kafka: InMemoryProducerHandle } {
