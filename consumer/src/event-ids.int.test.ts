@@ -212,6 +212,36 @@ describe('the event ids of a read model version on a real Postgres', () => {
     }
   });
 
+  it('given tries of the same events on two partitions flushed at the same time, a few ms apart, then each event is counted once', async () => {
+    const store = open();
+    const at = Date.now();
+    const domains = Array.from({ length: 40 }, (_, i) => `split-${i}.example`);
+    let next = 0;
+    for (let round = 0; round < 10; round += 1) {
+      const tries = (skew: number) =>
+        domains.map((d, i) => attempt(`r${round}-${i}`, at + skew + i, d));
+      const expected = next === 0 ? null : next;
+      await Promise.all(
+        [0, 1].map((partition) =>
+          store.flush({
+            topic: 't',
+            partition,
+            expected,
+            next: next + 1,
+            deltas: new Map(),
+            tries: tries(partition * 7),
+          }),
+        ),
+      );
+      next += 1;
+    }
+    const { rows } = await db.pool.query<{ delivered: string }>(
+      `SELECT sum(delivered)::text AS delivered FROM domain_stats
+       WHERE version = 1 AND domain LIKE 'split-%'`,
+    );
+    expect(Number(rows[0]!.delivered)).toBe(10 * domains.length);
+  });
+
   it('stores an id in 16 bytes of key whatever its length, and tells an id apart from another domain', async () => {
     const ids = createEventIdStore({ pool: db.pool, version: 1, windowMs: HOUR });
     const at = Date.now();

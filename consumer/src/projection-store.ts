@@ -100,6 +100,28 @@ const CLAIM = `
   INSERT INTO projection_positions (version, topic, partition, next_offset, newest_record_at)
   VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`;
 
+/**
+ * Takes the rows of the flush's domains (creating the missing ones with no counts, times that
+ * LEAST and GREATEST then replace) before the tries are looked up. Tries of one event may be
+ * on two partitions (a direct producer without a key, a topic given more partitions), whose
+ * flushes run concurrently: the second waits here until the first has committed, and its
+ * look-up, a statement after, sees the tries the first counted (READ COMMITTED takes a
+ * snapshot per statement). A placeholder never outlives the flush: a domain whose tries are
+ * all duplicates has a row with counts already. In domain order, as the upsert after it.
+ */
+const LOCK_DOMAINS = `
+  INSERT INTO domain_stats AS s
+    (version, domain, delivered, bounced, first_event_at, last_event_at, updated_at, status)
+  SELECT $1, d, 0, 0, 'infinity', '-infinity', now(), 'unknown' FROM unnest($2::text[]) AS d
+  ON CONFLICT (version, domain) DO UPDATE SET updated_at = s.updated_at`;
+
+/** Every domain a flush writes to, sorted: the order its rows are locked in. */
+function flushDomains(deltas: Map<string, DomainDelta>, tries: readonly EventTry[]): string[] {
+  const domains = new Set(deltas.keys());
+  for (const t of tries) domains.add(t.domain);
+  return [...domains].sort();
+}
+
 /** A timestamp Postgres's bigint holds and a date can be: anything else is not stored. */
 const recordTime = (at: number | undefined) =>
   at !== undefined && Number.isSafeInteger(at) && at > 0 && at < 8.64e15 ? at : null;
@@ -178,6 +200,9 @@ export function createProjectionStore(options: {
             : await client.query(ADVANCE, [version, topic, partition, expected, next, at]);
         // Nothing was written: committing the empty transaction changes nothing.
         if (moved.rowCount !== 1) return 'conflict';
+        if (checked.length > 0) {
+          await client.query(LOCK_DOMAINS, [version, flushDomains(deltas, tries)]);
+        }
         const counted = await eventIds.decide(client, checked);
         const all = withTries(withTries(deltas, unchecked), counted);
         if (all.size > 0) {
