@@ -28,6 +28,10 @@ export interface ConsistencyWatcher {
 interface Waiter {
   offsets: PartitionOffsets;
   started: number;
+  /** Reads of the positions begun before this request came: none of them can time it out. */
+  readsBefore: number;
+  /** Its time ran out before a read begun after it ended: the next such read decides. */
+  expired: boolean;
   timer: NodeJS.Timeout;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -49,6 +53,17 @@ export function createConsistencyWatcher(options: ConsistencyWatcherOptions): Co
   let polling = false;
   let pollTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** Reads of the positions begun so far, and the number of the last one that ended. */
+  let readsBegun = 0;
+  let freshestRead = 0;
+
+  /**
+   * A request times out only on positions read after it came (a `waitMs` of 0 included): the
+   * positions kept from earlier may be far behind a token the read model applied long ago.
+   */
+  function isFreshFor(waiter: Waiter, read: number): boolean {
+    return read > waiter.readsBefore;
+  }
 
   function settle(waiter: Waiter, outcome: string, err?: unknown): void {
     clearTimeout(waiter.timer);
@@ -62,10 +77,15 @@ export function createConsistencyWatcher(options: ConsistencyWatcherOptions): Co
   async function poll(): Promise<void> {
     pollTimer = undefined;
     polling = true;
+    const read = (readsBegun += 1);
     try {
       known = await options.positions();
+      freshestRead = read;
       for (const waiter of waiters) {
         if (offsetsApplied(waiter.offsets, known)) settle(waiter, 'applied');
+        else if (waiter.expired && isFreshFor(waiter, read)) {
+          settle(waiter, 'timeout', errors.consistencyTimeout(options.waitMs));
+        }
       }
     } catch (err) {
       // The lookup that follows would fail the same way: each waiting request gets the error.
@@ -92,10 +112,13 @@ export function createConsistencyWatcher(options: ConsistencyWatcherOptions): Co
         const waiter: Waiter = {
           offsets,
           started: performance.now(),
-          timer: setTimeout(
-            () => settle(waiter, 'timeout', errors.consistencyTimeout(options.waitMs)),
-            options.waitMs,
-          ),
+          readsBefore: readsBegun,
+          expired: false,
+          timer: setTimeout(() => {
+            if (isFreshFor(waiter, freshestRead)) {
+              settle(waiter, 'timeout', errors.consistencyTimeout(options.waitMs));
+            } else waiter.expired = true;
+          }, options.waitMs),
           resolve,
           reject,
         };

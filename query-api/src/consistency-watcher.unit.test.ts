@@ -135,6 +135,35 @@ describe('the consistency watcher', () => {
     );
   });
 
+  it('given a wait of 0 and positions kept from long ago, then a token applied since is answered by a fresh read, not timed out on the old positions', async () => {
+    const positions = inMemoryPositions();
+    positions.positions.set(0, 1);
+    const { watcher } = watcherOver(positions, 0);
+    await jest.advanceTimersByTimeAsync(0);
+    // A first request reads the positions of then; the projector moves on after it.
+    const first = watch(watcher.waitFor(token([[0, 0]])));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(first.state).toBe('resolved');
+    positions.positions.set(0, 50);
+    // The read answering this one is slow: the timer of 0 ms fires before it ends.
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((r) => (release = r));
+    const read = positions.read.bind(positions);
+    positions.read = () => slow.then(read);
+    const later = watch(watcher.waitFor(token([[0, 40]])));
+    await jest.advanceTimersByTimeAsync(5);
+    expect(later.state).toBe('pending');
+    release();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(later.state).toBe('resolved');
+    // Not applied by the fresh read either: the timeout stands, at once.
+    const beyond = watch(watcher.waitFor(token([[0, 99]])));
+    await jest.advanceTimersByTimeAsync(20);
+    expect(beyond.state).toBe('rejected');
+    expect(beyond.error).toMatchObject({ code: errorCatalogue.consistencyTimeout.code });
+    expect(watcher.waiting()).toBe(0);
+  });
+
   it('given reading the positions fails, then each waiting request gets that failure (the lookup would too)', async () => {
     const positions = inMemoryPositions();
     positions.failWith = errors.unavailable('Postgres');

@@ -80,6 +80,19 @@ describe('reads with a Consistency-Token', () => {
     await app.close();
   });
 
+  it('answers an invalid domain 400 at once, token or not: no token makes it valid', async () => {
+    const { app, reads } = buildTestApp();
+    const response = await app.inject({
+      method: 'GET',
+      url: '/domains/-bad-.example',
+      headers: { 'consistency-token': 'events:0:99999' },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'CATCHALL_INVALID_DOMAIN' });
+    expect(reads.positions).toBe(0);
+    await app.close();
+  });
+
   it('without the header, answers at once and reads no positions', async () => {
     const { app, reads } = buildTestApp();
     const response = await app.inject(get());

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   bearerSecurity,
   CURSOR_FORMAT,
@@ -203,7 +203,14 @@ export function registerDomainRoutes(
   app.get<{ Params: Static<typeof Params>; Headers: Static<typeof ConsistencyHeaders> }>(
     '/domains/:domain',
     {
-      preHandler: consistency,
+      // An invalid domain is answered 400 at once: no token can make it valid.
+      preHandler: [
+        async (request: FastifyRequest<{ Params: Static<typeof Params> }>) => {
+          const normalized = normalizeDomain(request.params.domain);
+          if (!normalized.ok) throw errors.invalidDomain(request.params.domain, normalized.reason);
+        },
+        consistency,
+      ],
       schema: {
         summary: 'Whether a domain is a catch-all',
         params: Params,
