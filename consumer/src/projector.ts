@@ -69,6 +69,7 @@ const RESTART_MAX_MS = 30000;
 export const DEFAULT_PARTITION_STALL_MS = 90000;
 
 const EVENT_ID_EXPIRY_INTERVAL_MS = 60_000;
+const METADATA_MAX_AGE_MS = 30_000;
 
 /** How often the partitions' ends are read from the broker: a few times per stall bound. */
 function endsCheckInterval(stallMs: number): number {
@@ -228,6 +229,9 @@ export function createProjector(options: ProjectorOptions): Projector {
       heartbeatInterval: Math.floor(options.sessionTimeoutMs / 5),
       // A fetch waits at most this long for data; seeks and shutdown wait for it too.
       maxWaitTimeInMs: Math.min(options.flushIntervalMs, 1000),
+      // Partitions added to the topic are seen (and assigned) within this, not kafkajs's
+      // default five minutes, during which their records would wait and tokens time out.
+      metadataMaxAge: METADATA_MAX_AGE_MS,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
     });
     consumer = c;
