@@ -204,7 +204,7 @@ export function createProjectionStore(options: {
           await client.query(LOCK_DOMAINS, [version, flushDomains(deltas, tries)]);
         }
         const counted = await eventIds.decide(client, checked);
-        const all = withTries(withTries(deltas, unchecked), counted);
+        const all = withTries(deltas, [...unchecked, ...counted]);
         if (all.size > 0) {
           await client.query(UPSERT, [version, ...columns(all), threshold]);
         }

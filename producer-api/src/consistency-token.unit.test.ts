@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import type { Message } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { parseConsistencyToken } from '@catchall/core';
@@ -6,9 +5,8 @@ import {
   createInMemoryProducerHandle,
   type InMemoryProducerHandle,
 } from '../../test/support/in-memory-ports';
-import { readySchema } from '../../test/support/ingest-ports';
+import { inMemoryIngestApp } from '../../test/support/ingest-ports';
 import { testLogger } from '../../test/support/logger';
-import { buildApp } from './app';
 import { createProducerMetrics } from './metrics';
 import { createPublisher, type PublisherOptions } from './publisher';
 
@@ -28,28 +26,10 @@ function publisherOver(kafka: InMemoryProducerHandle, options: Partial<Publisher
 }
 
 /** The ingest API over an in-memory transactional producer (3 partitions). */
-function ingestApp(consistencyTokens?: boolean): {
-  app: FastifyInstance;
-  kafka: InMemoryProducerHandle;
-} {
-  const kafka = createInMemoryProducerHandle();
-  const registry = new Registry();
-  const app = buildApp({
-    logger: testLogger('consistency-token'),
-    registry,
-    metrics: createProducerMetrics(registry),
-    publisher: publisherOver(kafka, { lingerMs: 0 }),
-    schema: readySchema,
-    tokens: '',
-    rateLimitPerMinute: 0,
-    batchMaxEvents: 100,
-    batchMaxBytes: 1024 * 1024,
-    requestTimeoutMs: 5000,
-    topic: 'domain-events',
+const ingestApp = (consistencyTokens?: boolean) =>
+  inMemoryIngestApp('consistency-token', {
     ...(consistencyTokens === undefined ? {} : { consistencyTokens }),
   });
-  return { app, kafka };
-}
 
 /** Where each committed record went, as the log holds it: partition -> keys in offset order. */
 function logOf(kafka: InMemoryProducerHandle): Map<number, string[]> {

@@ -5,48 +5,14 @@ import {
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSProtocolError,
 } from 'kafkajs';
-import { Registry } from 'prom-client';
-import {
-  createInMemoryProducerHandle,
-  type InMemoryProducerHandle,
-} from '../../test/support/in-memory-ports';
-import { readySchema } from '../../test/support/ingest-ports';
-import { testLogger } from '../../test/support/logger';
-import { buildApp } from './app';
-import { createProducerMetrics } from './metrics';
-import { createPublisher } from './publisher';
+import type { InMemoryProducerHandle } from '../../test/support/in-memory-ports';
+import { inMemoryIngestApp } from '../../test/support/ingest-ports';
 
 /** The ingest API over an in-memory transactional producer; no socket, no Kafka. */
-function ingestApp(): { app: FastifyInstance; kafka: InMemoryProducerHandle } {
-  const kafka = createInMemoryProducerHandle();
-  const metrics = createProducerMetrics(new Registry());
-  const logger = testLogger('ingest-failures');
-  const publisher = createPublisher({
-    producers: [kafka],
-    topic: 'domain-events',
-    lingerMs: 0,
-    maxBatchRecords: 100,
-    maxRequestBytes: 1024 * 1024,
-    maxQueuedRecords: 1000,
-    ackTimeoutMs: 5000,
-    metrics,
-    logger,
+const ingestApp = () =>
+  inMemoryIngestApp('ingest-failures', {
+    publisher: { maxBatchRecords: 100, maxQueuedRecords: 1000 },
   });
-  const app = buildApp({
-    logger,
-    registry: new Registry(),
-    metrics,
-    publisher,
-    schema: readySchema,
-    tokens: '',
-    rateLimitPerMinute: 0,
-    batchMaxEvents: 100,
-    batchMaxBytes: 1024 * 1024,
-    requestTimeoutMs: 5000,
-    topic: 'domain-events',
-  });
-  return { app, kafka };
-}
 
 /** What kafkajs's retrier rejects with for an error it may not retry: the error as cause. */
 function retriesGivenUp(cause: Error): KafkaJSNonRetriableError {

@@ -1,5 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
 import type { EventEncoder } from '@catchall/schemas';
+import { buildApp } from '../../producer-api/src/app';
+import { createProducerMetrics } from '../../producer-api/src/metrics';
+import { createPublisher, type PublisherOptions } from '../../producer-api/src/publisher';
 import type { SchemaRegistration } from '../../producer-api/src/schema-registration';
+import { createInMemoryProducerHandle, type InMemoryProducerHandle } from './in-memory-ports';
+import { testLogger } from './logger';
 
 /** The event itself as JSON, standing in for the registry's Avro encoder. */
 export const jsonEncoder: EventEncoder = {
@@ -14,3 +21,46 @@ export const readySchema: SchemaRegistration = {
   stop: () => undefined,
   check: () => Promise.resolve(),
 };
+
+/**
+ * The ingest API over an in-memory transactional producer: no socket, no Kafka. `publisher`
+ * overrides the publisher's options (defaults: no linger, 1000 records a transaction).
+ */
+export function inMemoryIngestApp(
+  name: string,
+  options: { publisher?: Partial<PublisherOptions>; consistencyTokens?: boolean } = {},
+): { app: FastifyInstance; kafka: InMemoryProducerHandle } {
+  const kafka = createInMemoryProducerHandle();
+  const registry = new Registry();
+  const metrics = createProducerMetrics(registry);
+  const logger = testLogger(name);
+  const publisher = createPublisher({
+    producers: [kafka],
+    topic: 'domain-events',
+    lingerMs: 0,
+    maxBatchRecords: 1000,
+    maxRequestBytes: 1024 * 1024,
+    maxQueuedRecords: 10_000,
+    ackTimeoutMs: 5000,
+    metrics,
+    logger,
+    ...options.publisher,
+  });
+  const app = buildApp({
+    logger,
+    registry,
+    metrics,
+    publisher,
+    schema: readySchema,
+    tokens: '',
+    rateLimitPerMinute: 0,
+    batchMaxEvents: 100,
+    batchMaxBytes: 1024 * 1024,
+    requestTimeoutMs: 5000,
+    topic: 'domain-events',
+    ...(options.consistencyTokens === undefined
+      ? {}
+      : { consistencyTokens: options.consistencyTokens }),
+  });
+  return { app, kafka };
+}
