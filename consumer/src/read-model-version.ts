@@ -145,15 +145,16 @@ export async function createVersion(
          VALUES ($1, 'building', $2, $3, $4, 'rebuild from the topic', NULL)`,
       [version, options.threshold, options.consumerGroup(version), options.startedFrom],
     );
-    // event_ids before domain_stats, the order a flush locks them in: a flush of the live
-    // version holding event_ids while it waits for domain_stats would otherwise deadlock.
-    await client.query(
-      `CREATE TABLE ${eventIdTable(version)} PARTITION OF event_ids
-         FOR VALUES IN (${version}) PARTITION BY RANGE (at)`,
-    );
+    // domain_stats before event_ids, the order a flush with client ids locks them in (its
+    // domains' rows, then the ids): a flush of the live version holding one while it waits
+    // for the other would otherwise deadlock with this.
     await client.query(
       `CREATE TABLE ${partitionTable(version)} PARTITION OF domain_stats
          FOR VALUES IN (${version}) WITH (fillfactor = 80)`,
+    );
+    await client.query(
+      `CREATE TABLE ${eventIdTable(version)} PARTITION OF event_ids
+         FOR VALUES IN (${version}) PARTITION BY RANGE (at)`,
     );
     return version;
   });
@@ -248,8 +249,8 @@ export async function dropVersion(pool: pg.Pool, version: number): Promise<void>
     ]);
     if (found.rowCount === 0)
       throw new VersionError(`read model version ${version} does not exist`);
-    await client.query(`DROP TABLE IF EXISTS ${eventIdTable(version)}`);
     await client.query(`DROP TABLE IF EXISTS ${partitionTable(version)}`);
+    await client.query(`DROP TABLE IF EXISTS ${eventIdTable(version)}`);
     await client.query('DELETE FROM projection_positions WHERE version = $1', [version]);
     await client.query('DELETE FROM projection_sources WHERE version = $1', [version]);
     await client.query('DELETE FROM read_model_versions WHERE version = $1', [version]);
