@@ -22,7 +22,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
     event: { type: 'delivered', occurredAt: at },
   });
 
-  function open(observed = { duplicates: 0, unchecked: 0 }) {
+  function open(observed = { duplicates: 0, unchecked: 0, concurrent: 0 }) {
     return createProjectionStore({
       pool: db.pool,
       version: 1,
@@ -32,6 +32,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
       eventIds: {
         duplicates: (n) => (observed.duplicates += n),
         unchecked: (n) => (observed.unchecked += n),
+        concurrent: () => (observed.concurrent += 1),
       },
     });
   }
@@ -55,7 +56,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
   const tableOf = (at: number) => `event_ids_v1_b${Math.floor(at / EVENT_ID_BUCKET_MS)}`;
 
   it('given ids older than the window behind every partition, when expiry runs, then their tables are dropped whole and later tries of that age count unchecked', async () => {
-    const observed = { duplicates: 0, unchecked: 0 };
+    const observed = { duplicates: 0, unchecked: 0, concurrent: 0 };
     const store = open(observed);
     const now = Date.now();
     const old = now - 4 * HOUR;
@@ -90,7 +91,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
       deltas: new Map(),
       tries: [attempt('old', old), attempt('new', now)],
     });
-    expect(observed).toEqual({ duplicates: 1, unchecked: 1 });
+    expect(observed).toEqual({ duplicates: 1, unchecked: 1, concurrent: 0 });
     expect(await delivered()).toBe(3);
     expect(await tables()).not.toContain(tableOf(old));
   });
@@ -158,7 +159,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
   });
 
   it('never creates a table for a timestamp far ahead of the clock: such a try is counted unchecked', async () => {
-    const observed = { duplicates: 0, unchecked: 0 };
+    const observed = { duplicates: 0, unchecked: 0, concurrent: 0 };
     const store = open(observed);
     const ahead = Date.now() + 30 * 24 * HOUR;
     for (const [expected, next] of [
@@ -187,7 +188,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
     try {
       await first.query('BEGIN');
       await second.query('BEGIN');
-      expect(await ids.decide(first, checked)).toHaveLength(1);
+      expect((await ids.decide(first, checked)).counted).toHaveLength(1);
       // The second looks before the first commits: it sees nothing, and its insert waits.
       const racing = ids.decide(second, checked).catch((err: unknown) => err);
       await waitFor('the second insert to wait on the first one', async () => {
@@ -204,7 +205,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
       });
       await second.query('ROLLBACK');
       await second.query('BEGIN');
-      expect(await ids.decide(second, checked)).toHaveLength(0);
+      expect((await ids.decide(second, checked)).counted).toHaveLength(0);
       await second.query('COMMIT');
     } finally {
       first.release();
@@ -242,6 +243,70 @@ describe('the event ids of a read model version on a real Postgres', () => {
     expect(Number(rows[0]!.delivered)).toBe(10 * domains.length);
   });
 
+  it('given a try counted by another partition between a flush looking and writing, then that flush is done again holding its rows and counts the event once', async () => {
+    const observed = { duplicates: 0, unchecked: 0, concurrent: 0 };
+    const store = open(observed);
+    const at = Date.now();
+    await store.flush({
+      topic: 't',
+      partition: 2,
+      expected: null,
+      next: 1,
+      deltas: new Map([['a.com', { delivered: 1, bounced: 0, firstEventAt: at, lastEventAt: at }]]),
+    });
+    const lockWaits = async () => {
+      const { rows } = await db.pool.query(
+        `SELECT 1 FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return rows.length;
+    };
+    // A transaction holding the domain's row keeps both flushes between their look-up and
+    // their upsert: neither look-up can see the other's try.
+    const blocker = await db.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM domain_stats WHERE domain = 'a.com' FOR UPDATE`);
+      const first = store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        tries: [attempt('shared', at)],
+      });
+      await waitFor('the first flush to wait for the row', async () => (await lockWaits()) === 1);
+      const second = store.flush({
+        topic: 't',
+        partition: 1,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        tries: [attempt('shared', at + 5)],
+      });
+      await waitFor('the second flush to wait for the row', async () => (await lockWaits()) === 2);
+      await blocker.query('COMMIT');
+      expect(await Promise.all([first, second])).toEqual(['committed', 'committed']);
+    } finally {
+      blocker.release();
+    }
+    expect(await delivered()).toBe(2);
+    expect(observed).toEqual({ duplicates: 1, unchecked: 0, concurrent: 1 });
+    // Its flushes now take their rows first, and still count each event once.
+    expect(
+      await store.flush({
+        topic: 't',
+        partition: 1,
+        expected: 1,
+        next: 2,
+        deltas: new Map(),
+        tries: [attempt('shared', at + 9), attempt('other', at + 9)],
+      }),
+    ).toBe('committed');
+    expect(await delivered()).toBe(3);
+    expect(observed).toEqual({ duplicates: 2, unchecked: 0, concurrent: 1 });
+  });
+
   it('stores an id in 16 bytes of key whatever its length, and tells an id apart from another domain', async () => {
     const ids = createEventIdStore({ pool: db.pool, version: 1, windowMs: HOUR });
     const at = Date.now();
@@ -250,8 +315,8 @@ describe('the event ids of a read model version on a real Postgres', () => {
     const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
-      expect(await ids.decide(client, checked)).toHaveLength(2);
-      expect(await ids.decide(client, checked)).toHaveLength(0);
+      expect((await ids.decide(client, checked)).counted).toHaveLength(2);
+      expect((await ids.decide(client, checked)).counted).toHaveLength(0);
       await client.query('COMMIT');
     } finally {
       client.release();

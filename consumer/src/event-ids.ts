@@ -30,6 +30,11 @@ export interface EventIdObserver {
   duplicates(n: number): void;
   /** Tries counted without a check: their timestamp is outside the range kept (see checkable). */
   unchecked(n: number): void;
+  /**
+   * A flush found tries of its domains counted by another partition's flush after it looked,
+   * and was done again holding its domains' rows first.
+   */
+  concurrent(): void;
 }
 
 /** The tries of one flush, split by whether they can be checked. */
@@ -37,6 +42,14 @@ export interface PreparedTries {
   checked: EventTry[];
   /** Counted as they are: outside the range of timestamps kept. */
   unchecked: EventTry[];
+}
+
+/** What EventIdStore.decide found. */
+export interface Decided {
+  /** The tries that count, in their order. */
+  counted: EventTry[];
+  /** The look-up's snapshot (pg_snapshot text form, `xmin:xmax:xip,...`); null without tries. */
+  snapshot: string | null;
 }
 
 export interface EventIdStore {
@@ -48,10 +61,13 @@ export interface EventIdStore {
   prepare(tries: readonly EventTry[]): Promise<PreparedTries>;
   /**
    * Inside the flush's transaction: the checked tries that count (decideTries against the
-   * tries counted before, in Postgres), remembered in the same transaction. Throws the
-   * retriable EventIdsExpired when a table it writes to was dropped meanwhile.
+   * tries counted before, in Postgres), remembered in the same transaction, and the snapshot
+   * the look-up saw them in (pg_current_snapshot as text): a transaction it does not see
+   * committed after the look-up. Throws the retriable EventIdsExpired when a table it writes
+   * to was dropped meanwhile, EventCountedConcurrently when a concurrent flush stored the
+   * same try first.
    */
-  decide(client: pg.PoolClient, checked: EventTry[]): Promise<EventTry[]>;
+  decide(client: pg.PoolClient, checked: EventTry[]): Promise<Decided>;
   /**
    * Drops the tables whose every id is older than what any partition may still need: the
    * window and EVENT_ID_GRACE_MS behind the slowest partition's newest record (and behind
@@ -101,6 +117,68 @@ const bucketOf = (at: number) => Math.floor(at / EVENT_ID_BUCKET_MS);
 export class EventCountedConcurrently extends Error {
   readonly code = errorCatalogue.eventCountedConcurrently.code;
   readonly retriable = errorCatalogue.eventCountedConcurrently.retriable;
+}
+
+/** One row per stored try of the keys ($2) near the flush's range ($3 to $4), and the snapshot. */
+const FIND = `
+  SELECT translate(key::text, '-', '') AS key, at, NULL AS snapshot FROM event_ids
+  WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $3 AND $4
+  UNION ALL SELECT NULL, NULL, pg_current_snapshot()::text`;
+
+/**
+ * FIND, and when it finds nothing, stores every try ($2 keys, $3 timestamps) as STORE does,
+ * in the same statement: one snapshot, the keys sent and parsed once.
+ */
+const FIND_OR_STORE = `
+  WITH found AS (
+    SELECT translate(key::text, '-', '') AS key, at FROM event_ids
+    WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $4 AND $5
+  ), stored AS (
+    INSERT INTO event_ids (version, key, at)
+    SELECT $1, u.key, u.at FROM unnest($2::uuid[], $3::bigint[]) AS u(key, at)
+    WHERE NOT EXISTS (SELECT FROM found)
+    ORDER BY u.key
+  )
+  SELECT key, at, NULL AS snapshot FROM found
+  UNION ALL SELECT NULL, NULL, pg_current_snapshot()::text`;
+
+/**
+ * Stores the tries that count ($2 keys, $3 timestamps), in key order: the index is then
+ * filled page after page, not at random (30 % faster at a million ids). No ON CONFLICT: a
+ * row already there means a concurrent flush of another partition stored the same try after
+ * this one looked (23505), which then fails this flush, and the arbiter's checks cost a
+ * quarter of every insert.
+ */
+const STORE = `
+  INSERT INTO event_ids (version, key, at)
+  SELECT $1, u.key, u.at FROM unnest($2::uuid[], $3::bigint[]) AS u(key, at) ORDER BY u.key`;
+
+/** A row of FIND: a stored try, or (key null) the statement's snapshot. */
+interface StoredRow {
+  key: string | null;
+  at: number | string | null;
+  snapshot: string | null;
+}
+
+interface LookedUp {
+  /** Timestamps of the stored tries, by key. */
+  counted: Map<string, number[]>;
+  snapshot: string | null;
+}
+
+function lookedUp(rows: StoredRow[]): LookedUp {
+  let snapshot: string | null = null;
+  const counted = new Map<string, number[]>();
+  for (const r of rows) {
+    if (r.key === null) {
+      snapshot = r.snapshot;
+      continue;
+    }
+    const times = counted.get(r.key);
+    if (times) times.push(Number(r.at));
+    else counted.set(r.key, [Number(r.at)]);
+  }
+  return { counted, snapshot };
 }
 
 /** 42P07 duplicate table, 23505 (pg_type's unique index): another member created it first. */
@@ -171,6 +249,31 @@ export function createEventIdStore(options: {
     created.add(bucket);
   }
 
+  /** Runs a statement that stores tries, its failures told apart (see decide). */
+  async function run(client: pg.PoolClient, text: string, values: unknown[]): Promise<StoredRow[]> {
+    try {
+      return (await client.query<StoredRow>(text, values)).rows;
+    } catch (err) {
+      const state = (err as { code?: unknown }).code;
+      // 23514 here: no table holds the time range any more (dropped since prepare).
+      if (state === '23514') {
+        keptFromRead = false;
+        created.clear();
+        throw new EventIdsExpired(
+          'a table of event ids was dropped while a flush wrote to it; the flush is tried again',
+          { cause: err },
+        );
+      }
+      if (state === '23505') {
+        throw new EventCountedConcurrently(
+          'a flush of another partition counted a try of the same event first; the flush is tried again',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
   return {
     async prepare(tries) {
       if (tries.length === 0) return { checked: [], unchecked: [] };
@@ -189,63 +292,46 @@ export function createEventIdStore(options: {
     },
 
     async decide(client, checked) {
-      if (checked.length === 0) return [];
-      const keyed = checked.map((t) => ({ t, at: t.at, key: eventKey(t.domain, t.eventId) }));
+      if (checked.length === 0) return { counted: [], snapshot: null };
+      const keys = checked.map((t) => eventKey(t.domain, t.eventId));
       let low = Infinity;
       let high = -Infinity;
-      for (const { at } of keyed) {
+      for (const { at } of checked) {
         low = Math.min(low, at);
         high = Math.max(high, at);
       }
-      const { rows } = await client.query<{ key: string; at: number }>(
-        `SELECT translate(key::text, '-', '') AS key, at FROM event_ids
-         WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $3 AND $4`,
-        [version, arrayLiteral(keyed.map((k) => k.key)), low - windowMs, high + windowMs],
-      );
-      const counted = new Map<string, number[]>();
-      for (const r of rows) {
-        const times = counted.get(r.key);
-        if (times) times.push(r.at);
-        else counted.set(r.key, [r.at]);
+      const range = [low - windowMs, high + windowMs];
+      let found: LookedUp;
+      if (new Set(keys).size === keys.length) {
+        // The usual flush, no event tried twice in it: one statement looks the keys up and
+        // stores them all when none is there, sending them once.
+        found = lookedUp(
+          await run(client, FIND_OR_STORE, [
+            version,
+            arrayLiteral(keys),
+            arrayLiteral(checked.map((t) => t.at)),
+            ...range,
+          ]),
+        );
+        if (found.counted.size === 0) return { counted: checked, snapshot: found.snapshot };
+      } else {
+        found = lookedUp(await run(client, FIND, [version, arrayLiteral(keys), ...range]));
       }
-      const verdicts = decideTries(keyed, (k) => k.key, counted, windowMs);
-      const chosen = keyed.filter((_, i) => verdicts[i]);
+      // Decided in offset order, as a rebuild decides them.
+      const tries = checked.map((t, i) => ({ at: t.at, key: keys[i]!, t }));
+      const verdicts = decideTries(tries, (t) => t.key, found.counted, windowMs);
+      const chosen = tries.filter((_, i) => verdicts[i]);
       if (chosen.length < checked.length) {
         options.observer?.duplicates(checked.length - chosen.length);
       }
-      if (chosen.length === 0) return [];
-      // Not in key order: flushes share keys only when a producer put one domain on two
-      // partitions, and a deadlock between them is retried (40P01, retriable), which costs
-      // less than sorting every flush. No ON CONFLICT either: a row already there means a
-      // concurrent flush of another partition counted the same try after this one looked
-      // (23505), which then fails this flush, and the arbiter's checks cost a quarter of
-      // every insert.
-      try {
-        await client.query(
-          `INSERT INTO event_ids (version, key, at)
-           SELECT $1, u.key, u.at FROM unnest($2::uuid[], $3::bigint[]) AS u(key, at)`,
-          [version, arrayLiteral(chosen.map((k) => k.key)), arrayLiteral(chosen.map((k) => k.at))],
-        );
-      } catch (err) {
-        const state = (err as { code?: unknown }).code;
-        // 23514 here: no table holds the time range any more (dropped since prepare).
-        if (state === '23514') {
-          keptFromRead = false;
-          created.clear();
-          throw new EventIdsExpired(
-            'a table of event ids was dropped while a flush wrote to it; the flush is tried again',
-            { cause: err },
-          );
-        }
-        if (state === '23505') {
-          throw new EventCountedConcurrently(
-            'a flush of another partition counted a try of the same event first; the flush is tried again',
-            { cause: err },
-          );
-        }
-        throw err;
+      if (chosen.length > 0) {
+        await run(client, STORE, [
+          version,
+          arrayLiteral(chosen.map((t) => t.key)),
+          arrayLiteral(chosen.map((t) => t.at)),
+        ]);
       }
-      return chosen.map((k) => k.t);
+      return { counted: chosen.map((t) => t.t), snapshot: found.snapshot };
     },
 
     async expire() {

@@ -42,6 +42,11 @@ export function createConsumerMetrics(registry: Registry) {
       help: 'Events with a client-chosen id counted without a check: their Kafka timestamp is outside the range of ids kept',
       registers,
     }),
+    eventIdConcurrentFlushes: new Counter({
+      name: 'catchall_event_id_concurrent_flushes_total',
+      help: 'Flushes with client-chosen ids done again because a flush of another partition counted tries of the same domains meanwhile (a producer that spreads a domain over partitions)',
+      registers,
+    }),
     eventIdExpiryFailures: new Counter({
       name: 'catchall_event_id_expiry_failures_total',
       help: 'Runs of the expiry of old event ids that failed (tried again a minute later)',
@@ -127,5 +132,6 @@ export function eventIdMetrics(metrics: ConsumerMetrics): EventIdObserver {
   return {
     duplicates: (n) => metrics.eventIdDuplicates.inc(n),
     unchecked: (n) => metrics.eventIdUnchecked.inc(n),
+    concurrent: () => metrics.eventIdConcurrentFlushes.inc(),
   };
 }

@@ -3,12 +3,24 @@ import {
   domainStatusSql,
   errorCatalogue,
   evolve,
+  foldInto,
   queryPool,
   withTransaction,
   type DomainDelta,
   type EventTry,
 } from '@catchall/core';
-import { DEFAULT_DEDUPE_WINDOW_MS, createEventIdStore, type EventIdObserver } from './event-ids';
+import {
+  DEFAULT_DEDUPE_WINDOW_MS,
+  EventCountedConcurrently,
+  createEventIdStore,
+  type EventIdObserver,
+} from './event-ids';
+
+/**
+ * How long a partition's flushes take their domains' rows before looking up event ids, once
+ * one of them found tries of its domains counted concurrently by another partition.
+ */
+export const LOCKING_MS = 60_000;
 
 export interface PartitionFlush {
   topic: string;
@@ -69,13 +81,22 @@ export class ClusterMismatch extends Error {
   readonly retriable = errorCatalogue.clusterMismatch.retriable;
 }
 
-// $7 is the version's threshold: the status is stored with the counts it follows from.
+/**
+ * $7 is the version's threshold: the status is stored with the counts it follows from. $8 is
+ * the snapshot of the flush's look-up of event ids, NULL for a flush without checked tries.
+ * With it, the row remembers this transaction as the last to count tries into it
+ * (counted_by), and a row whose counted_by the look-up could not see is skipped: a flush of
+ * another partition counted tries of the same domain after the look-up, so a try of the same
+ * event may have been counted twice. The row count then tells the flush to start again.
+ */
 const UPSERT = `
   INSERT INTO domain_stats AS s
-    (version, domain, delivered, bounced, first_event_at, last_event_at, updated_at, status)
+    (version, domain, delivered, bounced, first_event_at, last_event_at, updated_at, status,
+     counted_by)
   SELECT $1, u.domain, u.delivered, u.bounced,
          to_timestamp(u.first_ms / 1000.0), to_timestamp(u.last_ms / 1000.0), now(),
-         ${domainStatusSql('u.delivered', 'u.bounced', '$7::bigint')}
+         ${domainStatusSql('u.delivered', 'u.bounced', '$7::bigint')},
+         CASE WHEN $8::pg_snapshot IS NOT NULL THEN pg_current_xact_id() END
   FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[])
        AS u(domain, delivered, bounced, first_ms, last_ms)
   ON CONFLICT (version, domain) DO UPDATE SET
@@ -88,7 +109,10 @@ const UPSERT = `
       's.delivered + EXCLUDED.delivered',
       's.bounced + EXCLUDED.bounced',
       '$7::bigint',
-    )}`;
+    )},
+    counted_by = coalesce(EXCLUDED.counted_by, s.counted_by)
+  WHERE $8::pg_snapshot IS NULL OR s.counted_by IS NULL
+     OR pg_visible_in_snapshot(s.counted_by, $8::pg_snapshot)`;
 
 // GREATEST ignores a NULL: a flush without a timestamp leaves the stored one.
 const ADVANCE = `
@@ -102,12 +126,13 @@ const CLAIM = `
 
 /**
  * Takes the rows of the flush's domains (creating the missing ones with no counts, times that
- * LEAST and GREATEST then replace) before the tries are looked up. Tries of one event may be
- * on two partitions (a direct producer without a key, a topic given more partitions), whose
- * flushes run concurrently: the second waits here until the first has committed, and its
- * look-up, a statement after, sees the tries the first counted (READ COMMITTED takes a
- * snapshot per statement). A placeholder never outlives the flush: a domain whose tries are
- * all duplicates has a row with counts already. In domain order, as the upsert after it.
+ * LEAST and GREATEST then replace) before the tries are looked up: the second attempt of a
+ * flush whose upsert found another partition's tries of the same domain (a direct producer
+ * without a key, a topic given more partitions). A concurrent flush then waits here until
+ * the first has committed, and its look-up, a statement after, sees the tries the first
+ * counted (READ COMMITTED takes a snapshot per statement). A placeholder never outlives the
+ * flush: a domain whose tries are all duplicates has a row with counts already. In domain
+ * order, as the upsert after it.
  */
 const LOCK_DOMAINS = `
   INSERT INTO domain_stats AS s
@@ -130,7 +155,17 @@ const recordTime = (at: number | undefined) =>
 function withTries(deltas: Map<string, DomainDelta>, tries: EventTry[]): Map<string, DomainDelta> {
   if (tries.length === 0) return deltas;
   const all = new Map(deltas);
-  for (const t of tries) all.set(t.domain, evolve(all.get(t.domain), t.event));
+  // Each row copied once, then folded into in place: no object per try.
+  const copied = new Set<string>();
+  for (const { domain, event } of tries) {
+    const delta = all.get(domain);
+    if (delta === undefined || !copied.has(domain)) {
+      all.set(domain, evolve(delta, event));
+      copied.add(domain);
+      continue;
+    }
+    foldInto(delta, event);
+  }
   return all;
 }
 
@@ -173,6 +208,8 @@ export function createProjectionStore(options: {
     windowMs: options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
     ...(options.eventIds ? { observer: options.eventIds } : {}),
   });
+  /** Until when (epoch ms) each partition's flushes take their rows first, by topic and partition. */
+  const lockingUntil = new Map<string, number>();
   // Every failure reaches the projector classified (retriable or not, values refused or not).
   const query = <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
     queryPool<R>(pool, text, values);
@@ -192,24 +229,50 @@ export function createProjectionStore(options: {
     async flush({ topic, partition, expected, next, deltas, tries = [], newestRecordAt }) {
       const { checked, unchecked } = await eventIds.prepare(tries);
       const at = recordTime(newestRecordAt);
-      return withTransaction(pool, async (client) => {
-        if (!options.synchronousCommit) await client.query('SET LOCAL synchronous_commit = off');
-        const moved =
-          expected === null
-            ? await client.query(CLAIM, [version, topic, partition, next, at])
-            : await client.query(ADVANCE, [version, topic, partition, expected, next, at]);
-        // Nothing was written: committing the empty transaction changes nothing.
-        if (moved.rowCount !== 1) return 'conflict';
-        if (checked.length > 0) {
-          await client.query(LOCK_DOMAINS, [version, flushDomains(deltas, tries)]);
-        }
-        const counted = await eventIds.decide(client, checked);
-        const all = withTries(deltas, [...unchecked, ...counted]);
-        if (all.size > 0) {
-          await client.query(UPSERT, [version, ...columns(all), threshold]);
-        }
-        return 'committed';
-      });
+      const attempt = (lockDomains: boolean) =>
+        withTransaction(pool, async (client): Promise<FlushOutcome> => {
+          if (!options.synchronousCommit) {
+            await client.query('SET LOCAL synchronous_commit = off');
+          }
+          const moved =
+            expected === null
+              ? await client.query(CLAIM, [version, topic, partition, next, at])
+              : await client.query(ADVANCE, [version, topic, partition, expected, next, at]);
+          // Nothing was written: committing the empty transaction changes nothing.
+          if (moved.rowCount !== 1) return 'conflict';
+          if (lockDomains) {
+            await client.query(LOCK_DOMAINS, [version, flushDomains(deltas, tries)]);
+          }
+          const { counted, snapshot } = await eventIds.decide(client, checked);
+          const all = withTries(deltas, [...unchecked, ...counted]);
+          if (all.size === 0) return 'committed';
+          const upserted = await client.query(UPSERT, [
+            version,
+            ...columns(all),
+            threshold,
+            snapshot,
+          ]);
+          if (upserted.rowCount !== all.size) {
+            throw new EventCountedConcurrently(
+              'a flush of another partition counted tries of the same domain after this flush looked; the flush is tried again',
+            );
+          }
+          return 'committed';
+        });
+      if (checked.length === 0) return attempt(false);
+      // Kafka topic names hold no ':'.
+      const lane = `${topic}:${partition}`;
+      if ((lockingUntil.get(lane) ?? 0) > Date.now()) return attempt(true);
+      try {
+        return await attempt(false);
+      } catch (err) {
+        if (!(err instanceof EventCountedConcurrently)) throw err;
+        // Another partition carries tries of this one's domains: for a while, this
+        // partition's flushes take their rows first instead of being done twice.
+        options.eventIds?.concurrent();
+        lockingUntil.set(lane, Date.now() + LOCKING_MS);
+        return attempt(true);
+      }
     },
 
     expireEventIds: () => eventIds.expire(),

@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import sys
+import time
 import urllib.request
 import uuid
 
@@ -107,8 +108,11 @@ def producer(**config):
     return Producer(settings)
 
 
-def send(p, value, key, outcome, headers=None):
-    """Produces one record; `outcome` is ('count', domain, kind), ('dead', reason) or None."""
+def send(p, value, key, outcome, headers=None, timestamp=0, partition=-1):
+    """Produces one record; `outcome` is ("count", domain, kind), ("dead", reason), ("try",
+    None) for another try of an event counted once, or None.
+    `timestamp`: the record's Kafka timestamp in epoch ms, 0 for the producer's clock;
+    `partition`: -1 for the partitioner's choice."""
 
     def delivered(err, msg):
         if outcome is None:
@@ -116,6 +120,9 @@ def send(p, value, key, outcome, headers=None):
             return
         if err is not None:
             raise KafkaException(err)
+        if outcome[0] == "try":
+            # Another try of an event expected once: it must reach Kafka, and count nothing.
+            return
         if outcome[0] == "count":
             expect_count(outcome[1], outcome[2])
         else:
@@ -123,7 +130,15 @@ def send(p, value, key, outcome, headers=None):
                 {"partition": msg.partition(), "offset": msg.offset(), "reason": outcome[1]}
             )
 
-    p.produce(TOPIC, value=value, key=key, headers=headers, on_delivery=delivered)
+    p.produce(
+        TOPIC,
+        value=value,
+        key=key,
+        headers=headers,
+        timestamp=timestamp,
+        partition=partition,
+        on_delivery=delivered,
+    )
     p.poll(0)
 
 
@@ -150,6 +165,26 @@ counted(p, BASE_ID, BASE, event(domain("headers")), headers=[("trace", b"abc"), 
 # Normalized by the projector: Mixed-CASE-0.<RUN>.CONFORMANCE.TEST. counts as mixed-case-0.<run>...
 raw = "Mixed-" + domain("case").upper() + "."
 send(p, wire(BASE_ID, BASE, event(raw)), raw, ("count", domain("mixed-case"), "delivered"))
+
+# Tries of one event (one eventId) on several partitions: no key and a random partitioner,
+# minutes apart in Kafka timestamps (other tables of ids), while the projector flushes its
+# partitions at once. Each event counts once, whichever try comes first.
+p.flush(30)
+spread = producer(partitioner="random")
+clock_ms = int(time.time() * 1000)
+for i in range(120):
+    record = event(domain("spread", i % 6), "bounced" if i % 4 == 0 else "delivered")
+    value = wire(BASE_ID, BASE, record)
+    for n, behind_ms in enumerate((0, 7 * 60_000, 16 * 60_000)):
+        outcome = ("count", record["domain"], record["type"]) if n == 0 else ("try", None)
+        send(spread, value, None, outcome, timestamp=clock_ms - behind_ms)
+spread.flush(30)
+# Then one record on every partition: once the read model holds these, every try above
+# was applied (a partition is applied in offset order), and none may have counted twice.
+for n in spread.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions:
+    record = event(domain("after-spread", n))
+    send(spread, wire(BASE_ID, BASE, record), None, ("count", record["domain"], "delivered"), partition=n)
+spread.flush(30)
 
 # Writer schemas the registry accepts under BACKWARD.
 variants = [

@@ -65,7 +65,7 @@ describe('a direct producer of another stack (librdkafka, through Python conflue
     await topic.delete();
   });
 
-  it('gets every record counted or dead-lettered once: each codec, transactions, schema variants, bad records', async () => {
+  it('gets every record counted or dead-lettered once: each codec, transactions, schema variants, bad records, tries of one event on several partitions', async () => {
     manifest = await produceFromPython(topic.name);
     const expected = [...Object.entries(manifest.counts)].sort();
     const actual = async () => [...(await readModelCounts(db.pool))].sort();

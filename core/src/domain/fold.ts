@@ -19,22 +19,25 @@ export interface CountedEvent {
  * commutative and associative: the order of partitions or batches never changes the result.
  */
 export function evolve(state: DomainDelta | undefined, event: CountedEvent): DomainDelta {
-  const delivered = event.type === 'delivered' ? 1 : 0;
-  const bounced = event.type === 'bounced' ? 1 : 0;
   if (state === undefined) {
     return {
-      delivered,
-      bounced,
+      delivered: event.type === 'delivered' ? 1 : 0,
+      bounced: event.type === 'bounced' ? 1 : 0,
       firstEventAt: event.occurredAt,
       lastEventAt: event.occurredAt,
     };
   }
-  return {
-    delivered: state.delivered + delivered,
-    bounced: state.bounced + bounced,
-    firstEventAt: Math.min(state.firstEventAt, event.occurredAt),
-    lastEventAt: Math.max(state.lastEventAt, event.occurredAt),
-  };
+  const next = { ...state };
+  foldInto(next, event);
+  return next;
+}
+
+/** evolve in place: folds one event into `delta` itself, for a delta the caller owns. */
+export function foldInto(delta: DomainDelta, event: CountedEvent): void {
+  if (event.type === 'delivered') delta.delivered += 1;
+  else if (event.type === 'bounced') delta.bounced += 1;
+  delta.firstEventAt = Math.min(delta.firstEventAt, event.occurredAt);
+  delta.lastEventAt = Math.max(delta.lastEventAt, event.occurredAt);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { evolve, foldEvents, type CountedEvent, type DomainDelta } from './fold';
+import { evolve, foldEvents, foldInto, type CountedEvent, type DomainDelta } from './fold';
 
 const delivered = (occurredAt: number): CountedEvent => ({ type: 'delivered', occurredAt });
 const bounced = (occurredAt: number): CountedEvent => ({ type: 'bounced', occurredAt });
@@ -32,6 +32,18 @@ describe('evolve', () => {
 
 describe('folding is order-independent', () => {
   const events = [delivered(3), bounced(1), delivered(7), delivered(2), bounced(9)];
+
+  it('folds in place, when asked, to what evolve gives', () => {
+    const events = [delivered(7), bounced(3), delivered(12), bounced(9)];
+    const inPlace: DomainDelta = { delivered: 2, bounced: 1, firstEventAt: 5, lastEventAt: 10 };
+    let evolved: DomainDelta = { ...inPlace };
+    for (const event of events) {
+      foldInto(inPlace, event);
+      evolved = evolve(evolved, event);
+    }
+    expect(inPlace).toEqual(evolved);
+    expect(inPlace).toEqual({ delivered: 4, bounced: 3, firstEventAt: 3, lastEventAt: 12 });
+  });
 
   it('gives the same delta for every order of the same events', () => {
     const forward = events.reduce<DomainDelta | undefined>(evolve, undefined);
