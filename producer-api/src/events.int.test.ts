@@ -152,7 +152,21 @@ describe('the ingest API against real Kafka and registry', () => {
       payload: { occurredAt: '2026-01-02T03:04:05Z', color: 'red' },
     });
     expect(response.statusCode).toBe(400);
-    expect(response.json().message).toMatch(/additional properties/);
+    expect(response.json()).toMatchObject({
+      code: 'CATCHALL_INVALID_REQUEST',
+      message: 'Invalid request: "body/color": not a field this route takes',
+    });
+  });
+
+  it('answers 400 naming the Idempotency-Key header for an eventId in a PUT body', async () => {
+    const response = await producer.service.app.inject({
+      method: 'PUT',
+      url: '/events/example.com/delivered',
+      payload: { eventId: 'retry-1' },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().code).toBe('CATCHALL_INVALID_REQUEST');
+    expect(response.json().message).toMatch(/"body\/eventId".*Idempotency-Key header/);
   });
 
   it('is alive and ready, and exposes its metrics', async () => {

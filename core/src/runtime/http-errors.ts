@@ -114,7 +114,12 @@ export function toCatalogueError(err: FrameworkError, request: FastifyRequest): 
   if (err.validation !== undefined || code === 'FST_ERR_VALIDATION') {
     const found = Array.isArray(err.validation) ? (err.validation as ErrorObject[]) : [];
     const data = validatedPart(request, err.validationContext);
-    return schemaRefusal(found, data, err.message ?? 'the request does not match the schema');
+    return schemaRefusal(
+      found,
+      data,
+      err.message ?? 'the request does not match the schema',
+      err.validationContext,
+    );
   }
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -14,14 +14,21 @@ function valueAt(root: unknown, pointer: string): unknown {
 
 /**
  * What a value breaks, without the scaffolding of unions: the `anyOf`/`oneOf` summary, and a
- * branch's `type` error where another error lies deeper (the branch that did match the
- * type, such as the object beside `null` in an optional body, says what is wrong).
+ * branch's `type` error where another branch's error lies deeper or at the same place (the
+ * branch that did match the type, such as the object beside `null` in an optional body,
+ * says what is wrong).
  */
+const isUnion = (e: ErrorObject) => e.keyword === 'anyOf' || e.keyword === 'oneOf';
+
 function substantive(found: ErrorObject[]): ErrorObject[] {
   return found.filter((e) => {
-    if (e.keyword === 'anyOf' || e.keyword === 'oneOf') return false;
+    if (isUnion(e)) return false;
     if (e.keyword !== 'type') return true;
-    return !found.some((o) => o.instancePath.startsWith(`${e.instancePath}/`));
+    return !found.some(
+      (o) =>
+        o.instancePath.startsWith(`${e.instancePath}/`) ||
+        (o.instancePath === e.instancePath && o.keyword !== 'type' && !isUnion(o)),
+    );
   });
 }
 
@@ -31,15 +38,35 @@ const isBadDateTime = (e: ErrorObject) =>
 /**
  * The catalogue's answer to a value a route schema refused, from Ajv's errors and the value
  * checked (`data`): 400 CATCHALL_INVALID_EVENT_TIME, naming the field and what was sent, when
- * all that is wrong is a string that is not an RFC 3339 date-time (section 5.6); otherwise
- * 400 CATCHALL_INVALID_REQUEST with `message` (the field and the rule it breaks).
+ * all that is wrong is a string that is not an RFC 3339 date-time (section 5.6); naming each
+ * field the schema does not know (as `<context><pointer>/<name>`) when that is all that is
+ * wrong; otherwise 400 CATCHALL_INVALID_REQUEST with `message` (the field and the rule it
+ * breaks).
  */
-export function schemaRefusal(found: ErrorObject[], data: unknown, message: string): CatchallError {
+export function schemaRefusal(
+  found: ErrorObject[],
+  data: unknown,
+  message: string,
+  /** What was checked, as fastify's validationContext names it (`body`, `querystring`...). */
+  context = 'the value',
+): CatchallError {
   const wrong = substantive(found);
   if (wrong.length > 0 && wrong.every(isBadDateTime)) {
     const pointer = wrong[0]!.instancePath;
     const field = pointer === '' ? 'value' : pointer.slice(pointer.lastIndexOf('/') + 1);
     return errors.invalidEventTime(field, String(valueAt(data, pointer)));
   }
+  if (wrong.length > 0 && wrong.every(isUnknownField)) {
+    // Ajv's own words ("must NOT have additional properties") never say which.
+    const names = [...new Set(wrong.map((e) => `${context}${e.instancePath}/${unknownName(e)}`))];
+    return errors.invalidRequest(
+      `${names.map((n) => JSON.stringify(n)).join(', ')}: not a field this route takes`,
+    );
+  }
   return errors.invalidRequest(message);
 }
+
+const isUnknownField = (e: ErrorObject) => e.keyword === 'additionalProperties';
+
+const unknownName = (e: ErrorObject) =>
+  String((e.params as { additionalProperty?: unknown }).additionalProperty);

@@ -27,6 +27,19 @@ describe('schemaRefusal: the catalogue answer to a value a route schema refused'
     }
   });
 
+  it('names every field the schema does not know, when that is all that is wrong', () => {
+    for (const allErrors of [false, true]) {
+      const ajv = createAjv({ allErrors });
+      const validate = ajv.compile(Body);
+      expect(validate({ eventId: 'x', n: 'y' })).toBe(false);
+      const err = schemaRefusal(validate.errors ?? [], {}, ajv.errorsText(validate.errors), 'body');
+      expect(err.code).toBe('CATCHALL_INVALID_REQUEST');
+      expect(err.message).toBe('Invalid request: "body/eventId": not a field this route takes');
+    }
+    const both = refusalOf({ eventId: 'x', color: 'red', at: 'soon' }, true);
+    expect(both.message).not.toMatch(/not a field this route takes/);
+  });
+
   it('is CATCHALL_INVALID_REQUEST for a wrong type, an unknown field, or a time beside them', () => {
     for (const data of [{ at: 0 }, { x: 1 }, 'text']) {
       expect(refusalOf(data).code).toBe('CATCHALL_INVALID_REQUEST');

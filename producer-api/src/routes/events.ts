@@ -143,6 +143,15 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
           response: { 202: EventAccepted, ...errorResponses(deps.errorStatuses) },
           ...bearerSecurity(deps.authenticated),
         },
+        // A batch item's eventId is a common guess here: say where a PUT takes it.
+        preValidation: async (request) => {
+          const body: unknown = request.body;
+          if (body !== null && typeof body === 'object' && Object.hasOwn(body, 'eventId')) {
+            throw errors.invalidRequest(
+              '"body/eventId": a PUT takes the event id the client chose in the Idempotency-Key header (the items of POST /events take eventId)',
+            );
+          }
+        },
       },
       async (request, reply) => {
         const event = buildEvent(
