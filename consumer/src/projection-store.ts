@@ -140,6 +140,14 @@ const LOCK_DOMAINS = `
   SELECT $1, d, 0, 0, 'infinity', '-infinity', now(), 'unknown' FROM unnest($2::text[]) AS d
   ON CONFLICT (version, domain) DO UPDATE SET updated_at = s.updated_at`;
 
+/**
+ * A flush with checked tries writes event_ids before domain_stats, but a new read-model
+ * version creates its partitions of domain_stats, then of event_ids (read-model-version.ts),
+ * each locking its parent: taking domain_stats first keeps the order the same, or a flush of
+ * the live version and a rebuild starting beside it deadlock (40P01). The parent alone.
+ */
+const TABLES_IN_ORDER = 'LOCK TABLE ONLY domain_stats IN ROW EXCLUSIVE MODE';
+
 /** Every domain a flush writes to, sorted: the order its rows are locked in. */
 function flushDomains(deltas: Map<string, DomainDelta>, tries: readonly EventTry[]): string[] {
   const domains = new Set(deltas.keys());
@@ -234,6 +242,7 @@ export function createProjectionStore(options: {
           if (!options.synchronousCommit) {
             await client.query('SET LOCAL synchronous_commit = off');
           }
+          if (checked.length > 0) await client.query(TABLES_IN_ORDER);
           const moved =
             expected === null
               ? await client.query(CLAIM, [version, topic, partition, next, at])

@@ -145,9 +145,9 @@ export async function createVersion(
          VALUES ($1, 'building', $2, $3, $4, 'rebuild from the topic', NULL)`,
       [version, options.threshold, options.consumerGroup(version), options.startedFrom],
     );
-    // domain_stats before event_ids, the order a flush with client ids locks them in (its
-    // domains' rows, then the ids): a flush of the live version holding one while it waits
-    // for the other would otherwise deadlock with this.
+    // domain_stats before event_ids, the order a flush with client ids locks them in (see
+    // TABLES_IN_ORDER in projection-store.ts): a flush of the live version holding one while
+    // it waits for the other would otherwise deadlock with this.
     await client.query(
       `CREATE TABLE ${partitionTable(version)} PARTITION OF domain_stats
          FOR VALUES IN (${version}) WITH (fillfactor = 80)`,
