@@ -145,28 +145,23 @@ describe('the ingest API against real Kafka and registry', () => {
     }
   });
 
-  it('answers 400 for unknown fields in the body', async () => {
-    const response = await producer.service.app.inject({
-      method: 'PUT',
-      url: '/events/example.com/delivered',
-      payload: { occurredAt: '2026-01-02T03:04:05Z', color: 'red' },
-    });
-    expect(response.statusCode).toBe(400);
-    expect(response.json()).toMatchObject({
-      code: 'CATCHALL_INVALID_REQUEST',
-      message: 'Invalid request: "body/color": not a field this route takes',
-    });
-  });
-
-  it('answers 400 naming the Idempotency-Key header for an eventId in a PUT body', async () => {
-    const response = await producer.service.app.inject({
-      method: 'PUT',
-      url: '/events/example.com/delivered',
-      payload: { eventId: 'retry-1' },
-    });
-    expect(response.statusCode).toBe(400);
-    expect(response.json().code).toBe('CATCHALL_INVALID_REQUEST');
-    expect(response.json().message).toMatch(/"body\/eventId".*Idempotency-Key header/);
+  it('answers 400 naming an unknown field of the body, and where a PUT takes an eventId', async () => {
+    const cases = [
+      {
+        payload: { occurredAt: '2026-01-02T03:04:05Z', color: 'red' },
+        message: /^Invalid request: "body\/color": not a field this route takes$/,
+      },
+      { payload: { eventId: 'retry-1' }, message: /"body\/eventId".*Idempotency-Key header/ },
+    ];
+    for (const { payload, message } of cases) {
+      const response = await producer.service.app.inject({
+        method: 'PUT',
+        url: '/events/example.com/delivered',
+        payload,
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ code: 'CATCHALL_INVALID_REQUEST', message });
+    }
   });
 
   it('is alive and ready, and exposes its metrics', async () => {
