@@ -1,41 +1,10 @@
-import pino from 'pino';
-import { Registry } from 'prom-client';
-import { buildApp } from './app';
+import { domainRow, inMemoryReadModel, queryApp } from '../../test/support/query-ports';
 import { noneMatchHits } from './conditional-get';
-import type { DomainRow, ReadModel } from './read-model';
 
-const ROW: DomainRow = {
-  domain: 'seen.example',
-  status: 'unknown',
-  delivered: 3,
-  bounced: 0,
-  firstEventAt: '2024-05-01T12:00:00.000Z',
-  lastEventAt: '2024-05-01T12:00:01.000Z',
-  updatedAt: '2024-05-01T12:00:02.000Z',
-};
+const ROW = domainRow('seen.example', 'unknown', { delivered: 3 });
 
 /** The query API over a read model that holds one domain, seen.example. */
-function buildTestApp(tokens = '') {
-  const readModel: ReadModel = {
-    find: async (domain) => (domain === ROW.domain ? ROW : undefined),
-    findMany: async (domains) =>
-      new Map(domains.filter((d) => d === ROW.domain).map((d) => [d, ROW])),
-    list: async () => [ROW],
-    livePositions: async () => new Map(),
-    ping: async () => undefined,
-  };
-  return buildApp({
-    logger: pino({ level: 'silent' }),
-    registry: new Registry(),
-    readModel,
-    lookupMaxDomains: 3,
-    listMaxLimit: 10,
-    cacheMaxAgeS: 1,
-    topic: 'domain-events',
-    consistencyWaitMs: 2000,
-    tokens,
-  });
-}
+const buildTestApp = (tokens = '') => queryApp(inMemoryReadModel([ROW]).readModel, { tokens });
 
 describe('conditional requests on the query API (RFC 9110 section 13)', () => {
   const app = buildTestApp();

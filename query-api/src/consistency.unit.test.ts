@@ -1,18 +1,7 @@
-import { Registry } from 'prom-client';
-import pino from 'pino';
 import { errorCatalogue } from '@catchall/core';
-import { buildApp } from './app';
-import type { DomainRow, ReadModel } from './read-model';
+import { domainRow, inMemoryReadModel, queryApp } from '../../test/support/query-ports';
 
-const ROW: DomainRow = {
-  domain: 'seen.example',
-  status: 'unknown',
-  delivered: 1,
-  bounced: 0,
-  firstEventAt: '2024-05-01T12:00:00.000Z',
-  lastEventAt: '2024-05-01T12:00:00.000Z',
-  updatedAt: '2024-05-01T12:00:00.000Z',
-};
+const ROW = domainRow('seen.example', 'unknown', { delivered: 1 });
 
 /**
  * The query API over an in-memory read model whose live positions of `events` the test moves
@@ -20,34 +9,8 @@ const ROW: DomainRow = {
  */
 function buildTestApp(consistencyWaitMs = 300) {
   const positions = new Map<number, number>();
-  const reads = { rows: 0, positions: 0 };
-  const readModel: ReadModel = {
-    find: async (domain) => {
-      reads.rows += 1;
-      return domain === ROW.domain ? ROW : undefined;
-    },
-    findMany: async (domains) => {
-      reads.rows += 1;
-      return new Map(domains.filter((d) => d === ROW.domain).map((d) => [d, ROW]));
-    },
-    list: async () => [ROW],
-    livePositions: async (topic) => {
-      reads.positions += 1;
-      return topic === 'events' ? new Map(positions) : new Map();
-    },
-    ping: async () => undefined,
-  };
-  const app = buildApp({
-    logger: pino({ level: 'silent' }),
-    registry: new Registry(),
-    readModel,
-    lookupMaxDomains: 3,
-    listMaxLimit: 10,
-    cacheMaxAgeS: 1,
-    topic: 'events',
-    consistencyWaitMs,
-    consistencyPollMs: 5,
-  });
+  const { readModel, reads } = inMemoryReadModel([ROW], { topic: 'events', positions });
+  const app = queryApp(readModel, { topic: 'events', consistencyWaitMs, consistencyPollMs: 5 });
   return { app, positions, reads };
 }
 

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { Registry } from 'prom-client';
 import { errorCatalogue } from '@catchall/core';
-import { testLogger } from '../../test/support/logger';
-import { buildApp } from './app';
+import { queryApp } from '../../test/support/query-ports';
 import { createReadModel } from './read-model';
 
 /**
@@ -21,16 +19,7 @@ function sqlState(code: string, message: string): pg.DatabaseError {
 }
 
 function queryAppOver(pool: pg.Pool): FastifyInstance {
-  return buildApp({
-    logger: testLogger('query-failures'),
-    registry: new Registry(),
-    readModel: createReadModel({ pool }),
-    lookupMaxDomains: 10,
-    listMaxLimit: 10,
-    cacheMaxAgeS: 1,
-    topic: 'domain-events',
-    consistencyWaitMs: 2000,
-  });
+  return queryApp(createReadModel({ pool }), { lookupMaxDomains: 10 });
 }
 
 /** One request to each route that reads the read model. */

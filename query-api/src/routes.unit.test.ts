@@ -1,54 +1,14 @@
-import pino from 'pino';
-import { Registry } from 'prom-client';
-import type { DomainStatus } from '@catchall/core';
-import { buildApp } from './app';
-import type { DomainRow, ReadModel } from './read-model';
-
-function row(domain: string, status: DomainStatus): DomainRow {
-  return {
-    domain,
-    status,
-    delivered: status === 'catch-all' ? 7 : 0,
-    bounced: status === 'not catch-all' ? 1 : 0,
-    firstEventAt: '2024-05-01T12:00:00.000Z',
-    lastEventAt: '2024-05-01T12:00:01.000Z',
-    updatedAt: '2024-05-01T12:00:02.000Z',
-  };
-}
-
-/** An in-memory read model with the semantics of the Postgres one: keyset pages in domain order. */
-function inMemoryReadModel(rows: DomainRow[]): ReadModel {
-  const byDomain = new Map(rows.map((r) => [r.domain, r]));
-  return {
-    find: async (domain) => byDomain.get(domain),
-    findMany: async (domains) =>
-      new Map(domains.flatMap((d) => (byDomain.has(d) ? [[d, byDomain.get(d)!] as const] : []))),
-    list: async (status, after, limit) =>
-      [...byDomain.values()]
-        .filter((r) => r.status === status && (after === undefined || r.domain > after))
-        .sort((a, b) => (a.domain < b.domain ? -1 : 1))
-        .slice(0, limit),
-    livePositions: async () => new Map(),
-    ping: async () => undefined,
-  };
-}
+import { domainRow, inMemoryReadModel, queryApp } from '../../test/support/query-ports';
 
 const CATCH_ALL = ['a.example', 'b.example', 'c.example', 'd.example', 'e.example'];
 
 function buildTestApp() {
-  return buildApp({
-    logger: pino({ level: 'silent' }),
-    registry: new Registry(),
-    readModel: inMemoryReadModel([
-      ...CATCH_ALL.map((d) => row(d, 'catch-all')),
-      row('bounce.example', 'not catch-all'),
-    ]),
-    lookupMaxDomains: 3,
-    listMaxLimit: 10,
-    cacheMaxAgeS: 1,
-    topic: 'domain-events',
-    consistencyWaitMs: 2000,
-  });
+  return queryApp(
+    inMemoryReadModel([
+      ...CATCH_ALL.map((d) => domainRow(d, 'catch-all')),
+      domainRow('bounce.example', 'not catch-all'),
+    ]).readModel,
+  );
 }
 
 describe('the query API routes', () => {

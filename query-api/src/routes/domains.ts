@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   bearerSecurity,
   CURSOR_FORMAT,
@@ -203,14 +203,6 @@ export function registerDomainRoutes(
   app.get<{ Params: Static<typeof Params>; Headers: Static<typeof ConsistencyHeaders> }>(
     '/domains/:domain',
     {
-      // An invalid domain is answered 400 at once: no token can make it valid.
-      preHandler: [
-        async (request: FastifyRequest<{ Params: Static<typeof Params> }>) => {
-          const normalized = normalizeDomain(request.params.domain);
-          if (!normalized.ok) throw errors.invalidDomain(request.params.domain, normalized.reason);
-        },
-        consistency,
-      ],
       schema: {
         summary: 'Whether a domain is a catch-all',
         params: Params,
@@ -227,6 +219,8 @@ export function registerDomainRoutes(
     async (request, reply) => {
       const normalized = normalizeDomain(request.params.domain);
       if (!normalized.ok) throw errors.invalidDomain(request.params.domain, normalized.reason);
+      // After the domain's check: no token makes an invalid domain valid, so it waits for none.
+      await consistency(request);
       const row = await deps.readModel.find(normalized.domain);
       if (!row) {
         return reply.code(404).send(
