@@ -16,9 +16,13 @@ export function rng(seed: number): () => number {
 }
 
 /** Zipf-like (s = 1) over the key space: the rank is log-uniform, so few domains are hot. */
-function* zipf(count: number, random: () => number): Generator<[string, 'delivered' | 'bounced']> {
+function* zipf(
+  count: number,
+  random: () => number,
+  keySpace: number,
+): Generator<[string, 'delivered' | 'bounced']> {
   for (let i = 0; i < count; i += 1) {
-    const rank = Math.floor(Math.exp(random() * Math.log(KEY_SPACE)));
+    const rank = Math.floor(Math.exp(random() * Math.log(keySpace)));
     yield [`z${rank}.example`, random() < 0.05 ? 'bounced' : 'delivered'];
   }
 }
@@ -26,10 +30,11 @@ function* zipf(count: number, random: () => number): Generator<[string, 'deliver
 function* uniform(
   count: number,
   random: () => number,
+  keySpace: number,
 ): Generator<[string, 'delivered' | 'bounced']> {
   for (let i = 0; i < count; i += 1) {
     yield [
-      `u${Math.floor(random() * KEY_SPACE)}.example`,
+      `u${Math.floor(random() * keySpace)}.example`,
       random() < 0.05 ? 'bounced' : 'delivered',
     ];
   }
@@ -79,10 +84,14 @@ function* distinct(
   }
 }
 
-export function events(workload: Workload, count: number, seed = 7) {
+/**
+ * `count` events of a workload, the same for the same seed. `keySpace`: the domains the
+ * Zipf-like and uniform loads draw from (the heavy and distinct loads make their own).
+ */
+export function events(workload: Workload, count: number, seed = 7, keySpace = KEY_SPACE) {
   const random = rng(seed);
   if (workload === 'distinct') return distinct(count, random);
-  if (workload === 'zipf') return zipf(count, random);
-  if (workload === 'uniform') return uniform(count, random);
+  if (workload === 'zipf') return zipf(count, random, keySpace);
+  if (workload === 'uniform') return uniform(count, random, keySpace);
   return heavy(count, random);
 }
