@@ -112,7 +112,7 @@ async function rebuildFromTopic(stack: Infra, lifecycle: Lifecycle) {
   const preloadRate = await preload(stack.kafka.brokers, TOPIC, 'distinct', DOMAINS, encoder);
 
   log('measuring the Postgres ceiling');
-  const ceiling = await postgresCeiling(ceilingUrl, 'distinct', DOMAINS);
+  const ceiling = (await postgresCeiling(ceilingUrl, 'distinct', DOMAINS)).eventsPerSecond;
 
   log('rebuilding');
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
