@@ -81,6 +81,34 @@ describe('the query API when the read model fails', () => {
     }
   });
 
+  it.each([
+    ['40001', 'canceling statement due to conflict with recovery'],
+    ['40P01', 'canceling statement due to conflict with recovery'],
+    ['40001', 'terminating connection due to conflict with recovery'],
+    ['57P04', 'terminating connection due to conflict with recovery'],
+  ])(
+    'given a read replica whose recovery cancels the query (SQLSTATE %s, %s), then the answer is a retriable 503 CATCHALL_UNAVAILABLE',
+    async (state, message) => {
+      app = queryAppOver(poolFailingWith(sqlState(state, message)));
+      for (const { request } of readingRoutes) {
+        const answer = await app.inject(request);
+        expect(answer.statusCode).toBe(503);
+        expect(answer.headers['retry-after']).toBe('1');
+        expect(answer.json()).toMatchObject({ code: errorCatalogue.unavailable.code });
+      }
+      expect(errorCatalogue.unavailable.retriable).toBe(true);
+    },
+  );
+
+  it('given a read-only server refusing a write (SQLSTATE 25006), then it is not taken for a passing failure', async () => {
+    app = queryAppOver(
+      poolFailingWith(sqlState('25006', 'cannot execute UPDATE in a read-only transaction')),
+    );
+    const answer = await app.inject('/domains/example.com');
+    expect(answer.statusCode).toBe(500);
+    expect(answer.json()).toMatchObject({ code: errorCatalogue.internal.code });
+  });
+
   it.each(readingRoutes)(
     'given a failure retrying cannot mend (a missing table), when $name is asked, then it answers 500 CATCHALL_INTERNAL without telling its cause',
     async ({ request }) => {

@@ -215,6 +215,17 @@ function kedaProblems(
 export const DOCUMENTED_DATABASE_URL =
   'postgresql://catchall:<password>@catch-all-db-rw:5432/catchall?sslmode=verify-full&sslrootcert=/etc/catch-all/postgres-ca/ca.crt';
 
+/**
+ * The read-only DATABASE_URL (key `read-url` of catch-all-db-app) the query API reads with
+ * components/read-replicas, as README "Read replicas" shows it: CloudNativePG's read-only
+ * service, which its server certificate names too, verified against the cluster's CA.
+ */
+export const DOCUMENTED_READ_URL =
+  'postgresql://catchall:<password>@catch-all-db-ro:5432/catchall?sslmode=verify-full&sslrootcert=/etc/catch-all/postgres-ca/ca.crt';
+
+/** Only the query API may read from the replicas: the others write, or must see the primary. */
+const READ_ONLY_PROGRAMS = new Set(['query-api']);
+
 /** A secured overlay (production): its Kafka listener authenticates. */
 export function securedOverlay(resources: Resource[]): boolean {
   const kafka = resources.find((r) => r.kind === 'Kafka')!.spec as unknown as KafkaSpec;
@@ -234,11 +245,21 @@ export function postgresProblems(resources: Resource[]): string[] {
   if (url.hostname !== `${cluster}-rw` || url.searchParams.get('sslmode') !== 'verify-full') {
     problems.push(`the documented URL does not verify ${cluster}-rw`);
   }
+  const readUrl = new URL(DOCUMENTED_READ_URL);
+  if (
+    readUrl.hostname !== `${cluster}-ro` ||
+    readUrl.searchParams.get('sslmode') !== 'verify-full'
+  ) {
+    problems.push(`the documented read URL does not verify ${cluster}-ro`);
+  }
   for (const c of imageContainers(resources)) {
     if (!('DATABASE_URL' in configOf[c.program]!)) continue;
     const file = c.files.get(c.values.DATABASE_URL_FILE ?? '');
-    if (file?.kind !== 'Secret' || file.name !== 'catch-all-db-app' || file.key !== 'url') {
-      problems.push(`${c.workload}: DATABASE_URL is not read from catch-all-db-app's url`);
+    const keys = READ_ONLY_PROGRAMS.has(c.program) ? ['url', 'read-url'] : ['url'];
+    if (file?.kind !== 'Secret' || file.name !== 'catch-all-db-app' || !keys.includes(file.key)) {
+      problems.push(
+        `${c.workload}: DATABASE_URL is not read from catch-all-db-app's ${keys.join(' or ')}`,
+      );
     }
     const ca = c.files.get(url.searchParams.get('sslrootcert') ?? '');
     if (ca?.kind !== 'Secret' || ca.name !== `${cluster}-ca` || ca.key !== 'ca.crt') {

@@ -14,7 +14,12 @@ import { configFields, loadConfig } from '@catchall/core';
 import { kustomizeBuild, validateManifests, type K8sTools } from '@catchall/scripts';
 import { configOf } from '../support/service-config';
 import { variableSet } from './config-names';
-import { DOCUMENTED_DATABASE_URL, kafkaAccessProblems, postgresProblems } from './k8s-access';
+import {
+  DOCUMENTED_DATABASE_URL,
+  DOCUMENTED_READ_URL,
+  kafkaAccessProblems,
+  postgresProblems,
+} from './k8s-access';
 import { registryProblems } from './k8s-registry';
 import {
   find,
@@ -63,11 +68,15 @@ function certificate(): string {
 
 /**
  * Example content of a Secret or ConfigMap key: a certificate for a `.crt` key, for the
- * operator's DATABASE_URL the documented one (`url`) or the one CloudNativePG writes (`uri`).
+ * operator's DATABASE_URL the documented one (`url`, `read-url`) or the one CloudNativePG
+ * writes (`uri`).
  */
 function exampleContent(source: MountedFile): string {
   if (source.name === 'catch-all-db-app' && source.key === 'url') {
     return DOCUMENTED_DATABASE_URL.replace('<password>', 'example');
+  }
+  if (source.name === 'catch-all-db-app' && source.key === 'read-url') {
+    return DOCUMENTED_READ_URL.replace('<password>', 'example');
   }
   if (source.name === 'catch-all-db-app' && source.key === 'uri') {
     return 'postgresql://catchall:example@catch-all-db-rw:5432/catchall';
@@ -306,7 +315,21 @@ describe('the manifest checks', () => {
       'ScaledObject consumer: not SCRAM-SHA-512',
     ]);
     expect(postgresProblems(resources)).toEqual([
-      "Deployment query-api: DATABASE_URL is not read from catch-all-db-app's url",
+      "Deployment query-api: DATABASE_URL is not read from catch-all-db-app's url or read-url",
+    ]);
+  });
+
+  it('fail on a broken copy: the projector reading from the read replicas', async () => {
+    breakFile(
+      'components/read-replicas/query-api-database.yaml',
+      'name: query-api',
+      'name: consumer',
+    );
+    const resources = parseManifests(
+      await kustomizeBuild(k8sTools(), path.join(dir, 'overlays', 'production-read-replicas')),
+    );
+    expect(postgresProblems(resources)).toEqual([
+      "Deployment consumer: DATABASE_URL is not read from catch-all-db-app's url",
     ]);
   });
 

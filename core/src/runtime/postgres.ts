@@ -75,7 +75,8 @@ const KIND_ENTRIES = {
  * - `unavailable` (retriable): no SQLSTATE (the connection broke or could not be made), or
  *   classes 08 connection, 40 transaction rollback (serialization failure, deadlock), 53
  *   insufficient resources, 57 operator intervention, 58 system error, and 55P03/55006
- *   (lock or object in use);
+ *   (lock or object in use); a read replica's recovery conflicts ("canceling statement due
+ *   to conflict with recovery": 40001, 40P01; 57P04 for a database dropped) are among them;
  * - `refused` (not retriable): classes 22 data exception and 23 integrity constraint
  *   violation, the values written were refused: writing them again fails again;
  * - `failed` (not retriable): anything else (42 undefined table or column, XX internal):

