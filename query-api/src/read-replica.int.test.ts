@@ -82,6 +82,11 @@ describe('the query API reading from a streaming standby', () => {
     await migrate({ databaseUrl: servers.primary.urlFor(DATABASE), logger: testLogger() });
     primary = new pg.Pool({ connectionString: servers.primary.urlFor(DATABASE), max: 2 });
     standby = new pg.Pool({ connectionString: servers.standby.urlFor(DATABASE), max: 2 });
+    // An idle connection the server ends (a recovery conflict ends idle sessions too) leaves
+    // the pool, logged; the next query opens another, as the services' own pools do.
+    for (const pool of [primary, standby]) {
+      pool.on('error', (err) => testLogger().warn({ err }, 'idle test connection ended'));
+    }
     await flush(1, 0, {
       'catchall.example': { delivered: 1001, bounced: 0 },
       'bounced.example': { delivered: 50, bounced: 1 },
