@@ -106,7 +106,12 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** The model's inputs from the three benchmarks' newest results. */
 function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
   const loadedOf = (prefix: string) => {
-    const rows = ingest.rows.filter((r) => String(r.scenario).startsWith(prefix));
+    // The defaults: consistency tokens on, full answers (not `Prefer: return=minimal`).
+    const rows = ingest.rows.filter(
+      (r) =>
+        String(r.scenario).startsWith(prefix) &&
+        !/tokens off|return=minimal/.test(String(r.scenario)),
+    );
     const best = rows.sort((a, b) => Number(b['items/s']) - Number(a['items/s']))[0];
     return figure(ingest, best, 'API CPU µs/event');
   };
@@ -133,7 +138,11 @@ function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
     ingestPutUs: loadedOf('PUT'),
     kafkaUs: mean(steps.map((r) => figure(scale, r, 'Kafka CPU µs/event'))),
     projectorUs: per('projector CPU µs/event'),
-    rowsPerSecondPerConnection: per('Postgres ceiling rows/s per connection'),
+    rowsPerSecondPerConnection: figure(
+      catchUp,
+      workloadRow('uniform'),
+      'Postgres ceiling rows/s per connection',
+    ),
     postgresUsPerRow: perRow('Postgres CPU µs/event'),
     walBytesPerRow: perRow('WAL bytes per event'),
     bytesPerDomain: figure(scale, check, 'read model bytes per domain'),
@@ -149,6 +158,8 @@ function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
   return { inputs, steps, check: check! };
 }
 
+/** A CPU cost per event or row, with what one core does at that cost. */
+const perCore = (us: number) => `${n(us, 1)} µs (${n(1e6 / us)}/s per core)`;
 const n = (x: number, digits = 0) =>
   x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const table = (head: string[], rows: (string | number)[][]) =>
@@ -193,7 +204,10 @@ function render(m: {
   const { inputs } = m;
   const a = ASSUMPTIONS;
   const lines: string[] = [];
-  const push = (...xs: string[]) => lines.push(...xs, '');
+  // Blocks apart: a line right after a table would be read as one of its rows.
+  const push = (...xs: string[]) => {
+    for (const x of xs) lines.push(x, '');
+  };
   push(
     '# Capacity model',
     `Written by \`npm run capacity\` from the benchmark results ${m.files.map((f) => `\`${f}\``).join(', ')} (bench/results/, kept out of git). Run the three benchmarks and this command again to refresh it; edit the assumptions in \`bench/capacity.ts\`, never the figures here.`,
@@ -205,32 +219,32 @@ function render(m: {
       [
         [
           'ingest API CPU per event, batches',
-          `${n(inputs.ingestBatchUs, 1)} µs`,
+          perCore(inputs.ingestBatchUs),
           'bench:ingest, its most loaded `POST /events` run',
         ],
         [
           'ingest API CPU per event, single `PUT`s',
-          `${n(inputs.ingestPutUs, 1)} µs`,
+          perCore(inputs.ingestPutUs),
           'bench:ingest, its most loaded `PUT` run',
         ],
         [
           'broker CPU per event (replication 1)',
-          `${n(inputs.kafkaUs, 1)} µs`,
+          perCore(inputs.kafkaUs),
           "bench:scale, step phases (the ingest API's transactions over 24 partitions)",
         ],
         ...MODEL_WORKLOADS.map((w) => [
           `projector CPU per event, ${w}`,
-          `${n(inputs.projectorUs[w], 2)} µs`,
+          perCore(inputs.projectorUs[w]),
           'bench:catch-up',
         ]),
-        ...MODEL_WORKLOADS.map((w) => [
-          `Postgres rows/s per connection, ${w}`,
-          n(inputs.rowsPerSecondPerConnection[w]),
-          'bench:catch-up, the Postgres ceiling (4 connections)',
-        ]),
+        [
+          'Postgres rows/s per connection',
+          n(inputs.rowsPerSecondPerConnection),
+          'bench:catch-up, the Postgres ceiling on the uniform load (4 connections; nearly a row per event)',
+        ],
         [
           'Postgres CPU per read-model row written',
-          `${n(inputs.postgresUsPerRow, 1)} µs`,
+          perCore(inputs.postgresUsPerRow),
           'bench:scale, step phases',
         ],
         [
@@ -282,6 +296,10 @@ function render(m: {
           row('read model with a rebuild beside it', (s) => `${n(2 * s.readModelGb, 1)} GB`),
           row('event ids kept (every event with a client id)', (s) => `${n(s.eventIdsGb, 1)} GB`),
           row(
+            'a rebuild: events replayed, hours at most (its flushes fold more)',
+            (s) => `${n(s.rebuildEvents / 1e9, 1)} billion, ${n(s.rebuildHours, 1)} h`,
+          ),
+          row(
             'share of the largest primary (limit)',
             (s) => `${n(100 * s.primaryShare)} % (${s.primaryLimit})`,
           ),
@@ -314,6 +332,9 @@ function primaryLimits(inputs: MeasuredInputs): string[] {
       rate = rate / s.primaryShare;
     }
     const s = size(inputs, a, { name: '', eventsPerSecond: rate, domains: 10_000_000 }, w);
+    if (rate > 10_000_000) {
+      return `- ${w}: more than 10,000,000 events/s over 10,000,000 domains: its events fold to so few rows (${n(s.foldRatio, 4)} per event) that the primary is not what limits it.`;
+    }
     return `- ${w}: about ${n(rate, 0)} events/s over 10,000,000 domains (${n(s.postgresRowsPerSecond)} rows/s, limit: ${s.primaryLimit}).`;
   });
   return [
@@ -336,7 +357,7 @@ function checked(m: {
   scale: Result;
 }): string[] {
   const predicted = machineCapacity(m.inputs, ASSUMPTIONS, m.cores, 'zipf', 10_000_000);
-  const measured = Math.max(...m.steps.map((r) => Number(r['applied events/s'])));
+  const measured = Math.max(...m.steps.map((r) => Number(r['accepted events/s'])));
   const steady = m.scale.rows.filter(
     (r) => r.kind === 'phase' && String(r.phase).startsWith('steady'),
   );
@@ -370,7 +391,23 @@ function checked(m: {
         ],
       ],
     ),
-    "Where they differ: the benchmarks measured the ingest API on batches of 1,000 and the projector in catch-up, where fixed costs per request and per flush spread over more events than at the step load's rates; and the measured rows count the probes' own rows. The step load saturated the machine (CPU busy in the table of the run): a machine of this size is bound by CPU, all parts sharing it, not by any one of them.",
+    `Where they differ: the benchmarks measured the ingest API on batches of 1,000 and the projector in catch-up, where fixed costs per request and per flush spread over more events than at the step load's rates; and events keep arriving while a flush runs, so a measured flush folds more than one interval's events. The step phases kept the machine busy (${m.steps.map((r) => `${String(r['CPU busy %'])} %`).join(', ')} of its CPU): a machine of this size is bound by CPU, all parts sharing it, not by any one of them.`,
+    'Per member count: the steady phase at the load the run offered (for 2 and 4 members, the phase in which they joined), then the step load beyond what the machine takes. On 2 cores each member more costs CPU of its own (fetches, heartbeats, connections), so the step takes fewer events; its partitions flush side by side, so freshness under that load improves.',
+    table(
+      [
+        'members',
+        'steady: freshness p50 / p99',
+        'step: events/s accepted',
+        'step: freshness p50 / p99',
+      ],
+      m.steps.map((step) => {
+        const members = Number(step.members);
+        const calm = steady.find((r) => Number(r.members) === members);
+        const fresh = (r: Row | undefined) =>
+          r ? `${n(Number(r['freshness p50 ms']))} / ${n(Number(r['freshness p99 ms']))} ms` : '';
+        return [members, fresh(calm), n(Number(step['accepted events/s'])), fresh(step)];
+      }),
+    ),
     rebalances.length > 0
       ? table(
           [
@@ -380,7 +417,9 @@ function checked(m: {
             'freshness p99 meanwhile',
           ],
           rebalances.map((r) => [
-            `${String(r.phase)} (${String(r.members)})`,
+            String(r.phase).includes('→')
+              ? String(r.phase).replace(/^steady, /, '')
+              : `${String(r.phase).replace(/^steady, /, '')}, ${String(r.members)}`,
             `${n(Number(r['records written before it all applied after s']), 2)} s`,
             `${n(Number(r['longest pause s']), 2)} s`,
             `${n(Number(r['freshness p99 ms']))} ms`,

@@ -4,7 +4,7 @@
  * one per partition) over an events topic of 24 partitions, a steady load of batches and
  * then a step load beyond what the machine takes, for each member count; members added,
  * one removed (SIGTERM) and one killed (SIGKILL) while events flow. It reports per phase
- * the events accepted and applied per second, freshness (the ingest API's 202 to the read
+ * the events accepted and offsets applied per second, freshness (the ingest API's 202 to the read
  * model having applied the probe's offset, from its consistency token), CPU per part of the
  * system; per membership change the time until every record written before it was applied,
  * the longest pause and the freshness meanwhile; at the end it compares the read model with
@@ -16,16 +16,15 @@
  *                          BENCH_SCALE_INGEST_WORKERS=2)
  */
 import os from 'node:os';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import type { Infra } from '@catchall/scripts';
 import { benchDatabases, benchKafka, eventsTopic } from './lib/preload';
-import { watchPositions } from './lib/positions-watch';
+import { longestPause, watchPositions } from './lib/positions-watch';
+import { batchLoad, postgresCounters } from './lib/scale-load';
 import { cpuByPart, machineTicks, type Part } from './lib/process-cpu';
 import { report } from './lib/report';
 import { startService, withStack, type ServiceProcess } from './lib/stack';
 import { compareReadModel, countsFromTopic } from './lib/topic-counts';
-import { events } from './lib/workloads';
 
 const TOPIC = 'scale-events';
 const GROUP = 'scale-projectors';
@@ -41,49 +40,6 @@ const log = (message: string) => console.log(`[bench +${process.uptime().toFixed
 
 type Watch = ReturnType<typeof watchPositions>;
 const PARTS: Part[] = ['ingest API', 'projector', 'Kafka', 'Postgres', 'registry', 'load'];
-
-/** Batches of Zipf-like events over the 10,000,000-domain key space, at `rate` events/s. */
-async function load(url: string, rate: number, seconds: number, seed: number) {
-  const source = events('zipf', Number.MAX_SAFE_INTEGER, seed);
-  const body = () => {
-    const items: { domain: string; type: string }[] = [];
-    for (let i = 0; i < BATCH; i += 1) {
-      const [domain, type] = source.next().value as [string, string];
-      items.push({ domain, type });
-    }
-    return JSON.stringify(items);
-  };
-  const result = await autocannon({
-    url,
-    connections: 16,
-    duration: seconds,
-    overallRate: rate / BATCH,
-    requests: [
-      {
-        method: 'POST',
-        path: '/events',
-        headers: { 'content-type': 'application/json', prefer: 'return=minimal' },
-        setupRequest: (request) => ({ ...request, body: body() }),
-      },
-    ],
-  });
-  return {
-    accepted: result['2xx'] * BATCH,
-    refused: result.non2xx,
-    errors: result.errors + result.timeouts,
-    p99: result.latency.p99,
-  };
-}
-
-/** What Postgres did in a period: WAL bytes, and rows the read model inserted or updated. */
-async function postgresCounters(pool: pg.Pool) {
-  const { rows } = await pool.query<{ wal: string; rows: string }>(
-    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal,
-            coalesce(sum(n_tup_ins + n_tup_upd), 0)::text AS rows
-     FROM pg_stat_user_tables WHERE relname LIKE 'domain_stats_v%'`,
-  );
-  return { wal: Number(rows[0]!.wal), rows: Number(rows[0]!.rows) };
-}
 
 interface Context {
   ingestUrl: string;
@@ -115,7 +71,7 @@ async function phase(ctx: Context, name: string, rate: number, change?: () => Pr
     }
     await Promise.all(sent);
   })();
-  const loading = load(ctx.ingestUrl, rate, PHASE_SECONDS, (ctx.seed += 1));
+  const loading = batchLoad(ctx.ingestUrl, rate, PHASE_SECONDS, BATCH, (ctx.seed += 1));
   if (change) await change();
   const [loaded] = await Promise.all([loading, probing]);
   ctx.accepted += loaded.accepted;
@@ -134,7 +90,7 @@ async function phase(ctx: Context, name: string, rate: number, change?: () => Pr
     members: ctx.members.length,
     'offered events/s': rate,
     'accepted events/s': Math.round(loaded.accepted / seconds),
-    'applied events/s': Math.round(applied / seconds),
+    'applied offsets/s': Math.round(applied / seconds),
     'refused requests': loaded.refused,
     'failed requests': loaded.errors,
     'freshness p50 ms': fresh.p50,
@@ -146,9 +102,9 @@ async function phase(ctx: Context, name: string, rate: number, change?: () => Pr
     ),
     ...Object.fromEntries(PARTS.map((p) => [`${p} CPU µs/event`, perEvent(p)])),
     'read model rows written per event': Number(
-      ((pg1.rows - pg0.rows) / Math.max(1, applied)).toFixed(3),
+      ((pg1.rows - pg0.rows) / Math.max(1, loaded.accepted)).toFixed(3),
     ),
-    'WAL bytes per event': Math.round((pg1.wal - pg0.wal) / Math.max(1, applied)),
+    'WAL bytes per event': Math.round((pg1.wal - pg0.wal) / Math.max(1, loaded.accepted)),
   };
 }
 
@@ -164,22 +120,6 @@ async function caughtUp(ctx: Context, admin: ReturnType<ReturnType<typeof benchK
       throw new Error(`partitions not applied: ${JSON.stringify(behind())}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** The longest time the read model's total position stood still within [from, to], in s. */
-function longestPause(watch: Watch, from: number, to: number): number {
-  let longest = 0;
-  let since = from;
-  let last = watch.appliedAt(from);
-  for (const s of watch.samples) {
-    if (s.at < from || s.at > to) continue;
-    if (s.applied !== last) {
-      longest = Math.max(longest, s.at - since);
-      since = s.at;
-      last = s.applied;
-    }
-  }
-  return Number((Math.max(longest, to - since) / 1000).toFixed(2));
 }
 
 async function main(): Promise<void> {
@@ -274,9 +214,9 @@ async function main(): Promise<void> {
         kind: 'drain',
         phase: `after step, ${count} members`,
         members: members.length,
-        'backlog events': backlog,
+        'backlog offsets': backlog,
         'drained after s': Number(((drained - stepEnd) / 1000).toFixed(2)),
-        'catch-up events/s': Math.round(backlog / Math.max(0.001, (drained - stepEnd) / 1000)),
+        'catch-up offsets/s': Math.round(backlog / Math.max(0.001, (drained - stepEnd) / 1000)),
         'from step start s': Number(((drained - from) / 1000).toFixed(1)),
       });
     }
@@ -318,9 +258,19 @@ async function main(): Promise<void> {
       'read model bytes per domain': Math.round(Number(size[0]!.bytes) / Number(size[0]!.domains)),
     });
     const cpus = os.cpus();
+    // What bound the step loads: the machine's busy share, and each part's share of the CPU.
+    const steps = rows.filter((r) => String(r.phase).startsWith('step'));
+    const used = (r: Record<string, unknown>, part: Part) => Number(r[`${part} CPU µs/event`]);
+    const total = steps.reduce((sum, r) => sum + PARTS.reduce((t, p) => t + used(r, p), 0), 0);
+    const share = (part: Part) =>
+      Math.round((100 * steps.reduce((sum, r) => sum + used(r, part), 0)) / total);
+    const cpuBound = steps.every((r) => Number(r['CPU busy %']) >= 90);
+    const busy = steps.map((r) => `${String(r['CPU busy %'])} %`).join(', ');
     const notes = [
       `machine: ${os.availableParallelism()} cores (${cpus[0]?.model ?? 'unknown'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; broker, registry, Postgres, ${INGEST_WORKERS} ingest API processes behind one port, the projector members and the load generator (autocannon, batches of ${BATCH}) share it`,
       `topic of ${PARTITIONS} partitions, Zipf-like domains over a 10,000,000-domain key space, ${PHASE_SECONDS} s per phase, steady ${RATE} events/s, step ${STEP_RATE} events/s`,
+      `bound by: ${cpuBound ? 'CPU, every core busy' : 'not the CPU alone'} in the step phases (busy ${busy}); their CPU went to ${PARTS.map((p) => `${p} ${share(p)} %`).join(', ')}`,
+      "per event: per event of the load answered 202 in the phase; applied offsets: the read model's positions moved, commit markers of transactions included (one per partition a transaction wrote to)",
       'freshness: from the 202 of a probe PUT to the read model having applied the offset of its consistency token',
       'rebalance: from the change to every record written before it applied; a killed member holds its partitions until its session times out (KAFKA_SESSION_TIMEOUT_MS, 10 s)',
       ...compared.examples,

@@ -13,8 +13,11 @@ export interface MeasuredInputs {
   kafkaUs: number;
   /** Projector CPU µs per event at full speed, per workload (bench:catch-up). */
   projectorUs: Record<ModelWorkload, number>;
-  /** Read-model rows one Postgres connection upserts per second, per workload (bench:catch-up). */
-  rowsPerSecondPerConnection: Record<ModelWorkload, number>;
+  /**
+   * Read-model rows one Postgres connection upserts per second: bench:catch-up's ceiling on
+   * the uniform load, where nearly every event is a row and Postgres bounds the ceiling.
+   */
+  rowsPerSecondPerConnection: number;
   /** Postgres CPU µs and WAL bytes per read-model row written (bench:scale, loaded phases). */
   postgresUsPerRow: number;
   walBytesPerRow: number;
@@ -78,6 +81,9 @@ export interface Sizing {
   walMbPerSecond: number;
   readModelGb: number;
   eventIdsGb: number;
+  /** Events a rebuild replays (the topic's retention), and its hours (see size). */
+  rebuildEvents: number;
+  rebuildHours: number;
   /** The largest share of a hard limit of one Postgres primary (CPU or WAL), and which. */
   primaryShare: number;
   primaryLimit: 'CPU' | 'WAL';
@@ -140,6 +146,15 @@ export function size(
   const postgresCores = (rows * inputs.postgresUsPerRow) / 1e6 / a.utilization;
   const walMbPerSecond = (rows * inputs.walBytesPerRow) / 1e6;
   const cpuShare = postgresCores / a.postgresMaxCores;
+  // A rebuild replays the retained topic with a member per partition, each at its catch-up
+  // speed, unless the primary's cores (at the steady fold, an upper bound of the rows) or its
+  // WAL rate are used up first.
+  const rebuildEvents = rate * 86_400 * a.retentionDays;
+  const rebuildRate = Math.min(
+    (partitions * a.projectorPodCores * 1e6) / inputs.projectorUs[workload],
+    (a.postgresMaxCores * a.utilization * 1e6) / (fold * inputs.postgresUsPerRow),
+    (a.postgresMaxWalMbPerSecond * 1e6) / (fold * inputs.walBytesPerRow),
+  );
   const walShare = walMbPerSecond / a.postgresMaxWalMbPerSecond;
   return {
     workload,
@@ -152,11 +167,13 @@ export function size(
     ingestPodsSinglePuts: ceil(cores(inputs.ingestPutUs) / a.ingestPodCores),
     projectorMembers,
     postgresRowsPerSecond: rows,
-    postgresBusyConnections: rows / inputs.rowsPerSecondPerConnection[workload],
+    postgresBusyConnections: rows / inputs.rowsPerSecondPerConnection,
     postgresCores,
     walMbPerSecond,
     readModelGb: (scenario.domains * inputs.bytesPerDomain) / 1e9,
     eventIdsGb: (rate * a.dedupeWindowS * a.clientIdShare * inputs.mbPerMillionIds) / 1e9,
+    rebuildEvents,
+    rebuildHours: rebuildEvents / rebuildRate / 3600,
     primaryShare: Math.max(cpuShare, walShare),
     primaryLimit: cpuShare >= walShare ? 'CPU' : 'WAL',
   };

@@ -11,7 +11,7 @@ const inputs: MeasuredInputs = {
   ingestPutUs: 80,
   kafkaUs: 20,
   projectorUs: { zipf: 6, uniform: 9, heavy: 5 },
-  rowsPerSecondPerConnection: { zipf: 40_000, uniform: 25_000, heavy: 30_000 },
+  rowsPerSecondPerConnection: 25_000,
   postgresUsPerRow: 15,
   walBytesPerRow: 300,
   bytesPerDomain: 250,
@@ -100,6 +100,13 @@ describe('size', () => {
     // 10 cores of work at 60 %: 17 members, 34 partitions: 36.
     expect(s.projectorMembers).toBe(17);
     expect(s.partitions).toBe(36);
+  });
+
+  it('replays the retained topic in a rebuild, a member per partition at catch-up speed', () => {
+    const s = size(inputs, assumptions, target, 'heavy');
+    expect(s.rebuildEvents).toBe(100_000 * 86_400 * 7);
+    // The heavy load folds to few rows: the members bound it, 24 at 200,000 events/s each.
+    expect(s.rebuildHours).toBeCloseTo(s.rebuildEvents / (24 * 200_000) / 3600, 6);
   });
 
   it('says which limit of the primary is nearer', () => {

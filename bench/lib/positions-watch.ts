@@ -123,3 +123,21 @@ export function watchPositions(options: { pool: pg.Pool; topic: string; everyMs?
     },
   };
 }
+
+type Watch = ReturnType<typeof watchPositions>;
+
+/** The longest time the read model's total position stood still within [from, to], in s. */
+export function longestPause(watch: Watch, from: number, to: number): number {
+  let longest = 0;
+  let since = from;
+  let last = watch.appliedAt(from);
+  for (const s of watch.samples) {
+    if (s.at < from || s.at > to) continue;
+    if (s.applied !== last) {
+      longest = Math.max(longest, s.at - since);
+      since = s.at;
+      last = s.applied;
+    }
+  }
+  return Number((Math.max(longest, to - since) / 1000).toFixed(2));
+}
