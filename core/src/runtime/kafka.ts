@@ -22,6 +22,31 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * kafkajs's text for CONCURRENT_TRANSACTIONS (Kafka error code 51): the transaction
+ * coordinator is still writing the markers of the producer's previous transaction. The
+ * broker expects the client to retry, and the Java client does so quietly (20 ms later);
+ * kafkajs logs every try of it as an error.
+ */
+export const CONCURRENT_TRANSACTIONS_MESSAGE =
+  'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing';
+
+/**
+ * The pino level of a kafkajs log entry: its own level, except a retry the broker asks for
+ * (CONCURRENT_TRANSACTIONS, while a transaction starts right after the last one), which is
+ * debug: it is expected and retried, and a send that keeps failing still ends in an error
+ * the publisher reports.
+ */
+export function kafkajsLogLevel(
+  level: number,
+  entry: { message: string; error?: unknown },
+): 'error' | 'warn' | 'info' | 'debug' {
+  const routine =
+    entry.error === CONCURRENT_TRANSACTIONS_MESSAGE ||
+    entry.message.endsWith(CONCURRENT_TRANSACTIONS_MESSAGE);
+  return routine ? 'debug' : (LEVELS[level] ?? 'info');
+}
+
 /** How the clients reach the brokers: TLS and SASL options of kafkajs, both optional. */
 export interface KafkaSecurity {
   ssl?: ConnectionOptions;
@@ -105,7 +130,7 @@ export function createKafka(
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        log[LEVELS[level] ?? 'info'](rest, message);
+        log[kafkajsLogLevel(level, entry)](rest, message);
       },
   });
 }

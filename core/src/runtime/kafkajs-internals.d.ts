@@ -59,3 +59,6 @@ declare module 'kafkajs/src/protocol/decoder' {
     readVarInt(): number;
   }
 }
+declare module 'kafkajs/src/protocol/error' {
+  export function createErrorFromCode(code: number): Error & { type: string; retriable: boolean };
+}
