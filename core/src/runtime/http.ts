@@ -10,7 +10,7 @@ import Fastify, {
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { MAX_ENCODED_DOMAIN_LENGTH } from '../domain/normalize-domain';
 import { errorCatalogue } from '../domain/error-catalogue';
 import { errors } from './errors';
@@ -90,6 +90,27 @@ async function checkAll(
     }),
   );
   return Object.fromEntries(entries) as Record<string, { ok: boolean; error?: string }>;
+}
+
+/**
+ * `catchall_readiness{check}`: 1 while a readiness check passes, 0 while it fails, each
+ * check run at scrape time as /readyz runs it, so that an alert sees a dependency that
+ * stopped answering (a Postgres, Kafka or registry unreachable). With workers, a check
+ * counts as passing only when it passes in every worker (the minimum).
+ */
+function observeReadiness(registry: Registry, checks: Record<string, ReadinessCheck>): void {
+  new Gauge({
+    name: 'catchall_readiness',
+    help: '1 while a readiness check (a dependency, or the partitions) passes, 0 while it fails, checked at scrape time as /readyz checks it',
+    labelNames: ['check'],
+    registers: [registry],
+    aggregator: 'min',
+    async collect() {
+      for (const [check, result] of Object.entries(await checkAll(checks))) {
+        this.set({ check }, result.ok ? 1 : 0);
+      }
+    },
+  });
 }
 
 /** Requests by route and status, and their duration: the RED metrics of every API. */
@@ -178,6 +199,7 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   answerConnect(app, allowedMethods);
 
   observeRequests(app, options.metrics);
+  observeReadiness(options.metrics, options.readiness);
 
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]!;

@@ -17,6 +17,7 @@ export { startPostgres, externalPostgres, type RunningPostgres } from './postgre
 export { startStandby, type RunningStandby, type StandbyOptions } from './postgres-standby';
 export { freePort } from './ports';
 export { fetchKafka, fetchRegistry, fetchStrimziCrdGenerator } from './maven';
+export { fetchPromtool } from './debian-package';
 
 export interface Infra {
   kafka: RunningKafka;

@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { startProcess, type ManagedProcess } from './managed-process';
-import { localDir } from './paths';
-
-const run = promisify(execFile);
+import { fetchDebianBinary } from './debian-package';
 
 export interface RegistryProxyOptions {
   /** Configuration, pid, logs and nginx's temporary files live here. */
@@ -29,36 +25,9 @@ export interface RunningRegistryProxy {
   stop(): Promise<void>;
 }
 
-/**
- * Debian's nginx binary, fetched with `apt-get download` and unpacked with `dpkg-deb -x`
- * once into .local/ (nothing is installed on the system). `apt-get update` runs first when
- * apt does not know the package yet (a fresh machine's empty lists).
- */
-export async function fetchNginx(): Promise<string> {
-  const dir = localDir('dist', 'nginx');
-  const binary = path.join(dir, 'root', 'usr', 'sbin', 'nginx');
-  const marker = path.join(dir, '.complete');
-  if (existsSync(marker)) return binary;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  try {
-    await run('apt-get', ['download', 'nginx'], { cwd: dir });
-  } catch {
-    await run('apt-get', ['update'], { maxBuffer: 16 * 1024 * 1024 });
-    await run('apt-get', ['download', 'nginx'], { cwd: dir });
-  }
-  const deb = readdirSync(dir).find((f) => f.startsWith('nginx_') && f.endsWith('.deb'));
-  if (!deb) throw new Error(`apt-get download nginx left no nginx_*.deb in ${dir}`);
-  await run('dpkg-deb', ['-x', path.join(dir, deb), path.join(dir, 'root')]);
-  // The package's dependencies (libssl, libpcre2, zlib) are not unpacked: they must be the
-  // system's, and a missing one is named now rather than as a crash at start.
-  const { stdout } = await run('ldd', [binary]);
-  const missing = stdout.split('\n').filter((line) => line.includes('not found'));
-  if (missing.length > 0) {
-    throw new Error(`nginx needs libraries this system lacks:\n${missing.join('\n')}`);
-  }
-  writeFileSync(marker, new Date().toISOString());
-  return binary;
+/** Debian's nginx binary, unpacked into .local/ (see fetchDebianBinary). */
+export function fetchNginx(): Promise<string> {
+  return fetchDebianBinary('nginx', 'usr/sbin/nginx');
 }
 
 /** A map key in nginx's configuration syntax (double-quoted; map keys take no variables). */
