@@ -1,0 +1,198 @@
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parse, stringify } from 'yaml';
+import { fetchPromtool } from '../../scripts/src/infra';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+const RULES_DIR = path.join(ROOT, 'monitoring', 'prometheus');
+const RULES = path.join(RULES_DIR, 'alerts.yml');
+
+interface Rule {
+  alert: string;
+  expr: string;
+  annotations: Record<string, string>;
+}
+interface RuleTest {
+  alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[];
+}
+
+const rules = (
+  parse(readFileSync(RULES, 'utf8')) as { groups: { rules: Rule[] }[] }
+).groups.flatMap((g) => g.rules);
+
+/** promtool's exit code and output, run in `cwd`; a failing run resolves too. */
+async function promtool(
+  args: string[],
+  cwd = RULES_DIR,
+): Promise<{ code: number; output: string }> {
+  const binary = await fetchPromtool();
+  try {
+    const { stdout, stderr } = await run(binary, args, { cwd });
+    return { code: 0, output: `${stdout}${stderr}` };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+describe('the alert rules (monitoring/prometheus/alerts.yml)', () => {
+  it('pass promtool check rules', async () => {
+    const { code, output } = await promtool(['check', 'rules', 'alerts.yml']);
+    expect(output).toContain(`SUCCESS: ${rules.length} rules found`);
+    expect(code).toBe(0);
+  });
+
+  it('pass their unit tests (promtool test rules), and fail them when a threshold moves', async () => {
+    const passing = await promtool(['test', 'rules', 'alerts.test.yml']);
+    expect(passing.output).toContain('SUCCESS');
+    expect(passing.code).toBe(0);
+    // The same tests against the staleness alert at 60 s instead of 30 s: they must notice.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'alerts-'));
+    try {
+      cpSync(path.join(RULES_DIR, 'alerts.test.yml'), path.join(dir, 'alerts.test.yml'));
+      const rulesText = readFileSync(RULES, 'utf8');
+      expect(rulesText).toContain('catchall_freshness_seconds{service="consumer"}) > 30');
+      writeFileSync(path.join(dir, 'alerts.yml'), rulesText.replace(') > 30', ') > 60'));
+      const moved = await promtool(['test', 'rules', 'alerts.test.yml'], dir);
+      expect(moved.output).toContain('CatchAllReadModelStale');
+      expect(moved.code).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has a test of every alert firing and one of it not firing', () => {
+    const tests = (
+      parse(readFileSync(path.join(RULES_DIR, 'alerts.test.yml'), 'utf8')) as {
+        tests: RuleTest[];
+      }
+    ).tests.flatMap((t) => t.alert_rule_test ?? []);
+    for (const { alert } of rules) {
+      const of = tests.filter((t) => t.alertname === alert);
+      expect([alert, of.some((t) => (t.exp_alerts ?? []).length > 0)]).toEqual([alert, true]);
+      expect([alert, of.some((t) => (t.exp_alerts ?? []).length === 0)]).toEqual([alert, true]);
+    }
+  });
+
+  it('names a runbook for every alert, and the README has its row', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Alerts and what to do'));
+    expect(section.length).toBeGreaterThan(0);
+    for (const rule of rules) {
+      expect(rule.annotations.runbook).toBe('README.md#alerts-and-what-to-do');
+      expect(section).toContain(`| \`${rule.alert}\` |`);
+    }
+  });
+
+  it('are the PrometheusRule of k8s/components/monitoring, rule for rule', () => {
+    const resource = parse(
+      readFileSync(
+        path.join(ROOT, 'k8s', 'components', 'monitoring', 'prometheus-rule.yaml'),
+        'utf8',
+      ),
+    ) as { kind: string; spec: unknown };
+    expect(resource.kind).toBe('PrometheusRule');
+    expect(resource.spec).toEqual(parse(readFileSync(RULES, 'utf8')));
+  });
+});
+
+const DASHBOARD = path.join(ROOT, 'k8s', 'components', 'monitoring', 'catch-all-dashboard.json');
+
+interface Panel {
+  title: string;
+  type: string;
+  targets?: { expr: string }[];
+}
+
+/** Every query of the dashboard, with Grafana's `$__rate_interval` as a plain range. */
+function dashboardQueries(): { panel: string; expr: string }[] {
+  const { panels } = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
+  return panels.flatMap((p) =>
+    (p.targets ?? []).map((t) => ({
+      panel: p.title,
+      expr: t.expr.replaceAll('$__rate_interval', '1m'),
+    })),
+  );
+}
+
+/**
+ * The metric names the services define (`name: 'catchall_...'` in their sources), their
+ * histograms' series, and prom-client's process metrics under the services' prefix.
+ */
+function definedMetrics(): Set<string> {
+  const names = new Set<string>();
+  for (const dir of ['core', 'producer-api', 'consumer', 'query-api']) {
+    const files = readdirSync(path.join(ROOT, dir, 'src'), { recursive: true, encoding: 'utf8' });
+    for (const file of files.filter((f) => f.endsWith('.ts') && !f.includes('.test.'))) {
+      const text = readFileSync(path.join(ROOT, dir, 'src', file), 'utf8');
+      for (const [, name] of text.matchAll(/name: '(catchall_[a-z_]+)'/g)) {
+        for (const suffix of ['', '_bucket', '_sum', '_count']) names.add(`${name}${suffix}`);
+      }
+    }
+  }
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes']) {
+    names.add(`catchall_${name}`);
+  }
+  return names;
+}
+
+describe('the Grafana dashboard (k8s/components/monitoring/catch-all-dashboard.json)', () => {
+  it('has queries that Prometheus parses (promtool checks them as recording rules)', async () => {
+    const queries = dashboardQueries();
+    expect(queries.length).toBeGreaterThan(20);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dashboard-'));
+    try {
+      const rulesFile = {
+        groups: [
+          {
+            name: 'dashboard',
+            rules: queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: q.expr })),
+          },
+        ],
+      };
+      writeFileSync(path.join(dir, 'queries.yml'), stringify(rulesFile));
+      const { code, output } = await promtool(['check', 'rules', 'queries.yml'], dir);
+      expect(output).toContain(`SUCCESS: ${queries.length} rules found`);
+      expect(code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('and the alerts ask only for metrics the services export', () => {
+    const defined = definedMetrics();
+    const used = [...dashboardQueries().map((q) => q.expr), ...rules.map((r) => r.expr)].flatMap(
+      (expr) => [...expr.matchAll(/\bcatchall_[a-z_]+/g)].map((m) => m[0]),
+    );
+    expect(used.length).toBeGreaterThan(30);
+    expect([...new Set(used)].filter((name) => !defined.has(name))).toEqual([]);
+  });
+
+  it('is what Docker Compose gives Grafana, beside a Prometheus scraping every service', () => {
+    const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), {
+      merge: true,
+    }) as {
+      services: Record<string, { volumes?: string[]; environment?: Record<string, unknown> }>;
+    };
+    expect(compose.services.grafana?.volumes).toContain(
+      './k8s/components/monitoring/catch-all-dashboard.json:/var/lib/grafana/dashboards/catch-all.json:ro',
+    );
+    expect(compose.services.prometheus?.volumes).toContain(
+      './monitoring/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro',
+    );
+    const scrape = parse(readFileSync(path.join(RULES_DIR, 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    const targets = scrape.scrape_configs.flatMap((c) =>
+      c.static_configs.flatMap((s) => s.targets),
+    );
+    for (const service of ['producer-api', 'consumer', 'query-api']) {
+      const port = compose.services[service]?.environment?.PORT;
+      expect(targets).toContain(`${service}:${String(port)}`);
+    }
+  });
+});
