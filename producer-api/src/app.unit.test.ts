@@ -249,3 +249,26 @@ describe('ingest API rate limits (RATE_LIMIT_PER_MINUTE)', () => {
     expect(statuses).toEqual([500, 500, 429]);
   });
 });
+
+describe('catchall_events_rejected_total', () => {
+  const { app } = buildRefusingApp('secret-token');
+  afterAll(() => app.close());
+
+  it('counts each refused request by the code of its answer, and not health or metrics', async () => {
+    const auth = { authorization: 'Bearer secret-token' };
+    await app.inject({ method: 'PUT', url: '/events/not..valid/delivered', headers: auth });
+    await app.inject({ method: 'PUT', url: '/events/not..valid/delivered', headers: auth });
+    await app.inject({ method: 'POST', url: '/events', headers: auth, payload: [{}] });
+    await app.inject({ method: 'PUT', url: '/events/example.com/delivered' });
+    await app.inject('/readyz');
+    const metrics = (await app.inject('/metrics')).body;
+    const rejected = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('catchall_events_rejected_total{'));
+    expect(rejected.sort()).toEqual([
+      'catchall_events_rejected_total{reason="CATCHALL_INVALID_BATCH"} 1',
+      'catchall_events_rejected_total{reason="CATCHALL_INVALID_DOMAIN"} 2',
+      'catchall_events_rejected_total{reason="CATCHALL_UNAUTHORIZED"} 1',
+    ]);
+  });
+});

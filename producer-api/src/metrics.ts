@@ -12,7 +12,7 @@ export function createProducerMetrics(registry: Registry) {
     }),
     eventsRejected: new Counter({
       name: 'catchall_events_rejected_total',
-      help: 'Events answered with an error, by reason',
+      help: 'Requests to store events answered with an error (nothing of them stored), by the error code of the answer',
       labelNames: ['reason'],
       registers,
     }),
