@@ -51,3 +51,8 @@ export async function fetchDebianBinary(pkg: string, binary: string): Promise<st
 export function fetchPromtool(): Promise<string> {
   return fetchDebianBinary('prometheus', 'usr/bin/promtool');
 }
+
+/** The Prometheus server, from Debian's `prometheus` package (the end-to-end test's). */
+export function fetchPrometheus(): Promise<string> {
+  return fetchDebianBinary('prometheus', 'usr/bin/prometheus');
+}

@@ -17,7 +17,8 @@ export { startPostgres, externalPostgres, type RunningPostgres } from './postgre
 export { startStandby, type RunningStandby, type StandbyOptions } from './postgres-standby';
 export { freePort } from './ports';
 export { fetchKafka, fetchRegistry, fetchStrimziCrdGenerator } from './maven';
-export { fetchPromtool } from './debian-package';
+export { fetchPromtool, fetchPrometheus } from './debian-package';
+export { startPrometheus, type RunningPrometheus } from './prometheus';
 
 export interface Infra {
   kafka: RunningKafka;

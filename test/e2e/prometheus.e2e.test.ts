@@ -1,0 +1,179 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Transaction } from 'kafkajs';
+import { parse } from 'yaml';
+import { startPrometheus, type RunningPrometheus } from '../../scripts/src/infra';
+import { encoderFor, produceMessages, toEvent } from '../support/events';
+import { projectorEnv } from '../support/env';
+import { createTestTopic, testTransactionalProducer, type TestTopic } from '../support/kafka';
+import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { spawnAllServices, type RunningService } from '../support/services';
+import { waitFor } from '../support/wait';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const RULES = path.join(ROOT, 'monitoring', 'prometheus', 'alerts.yml');
+const DASHBOARD = path.join(ROOT, 'k8s', 'components', 'monitoring', 'catch-all-dashboard.json');
+
+interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** The dashboard's queries, Grafana's `$__rate_interval` as a plain range. */
+function dashboardQueries(): { panel: string; expr: string }[] {
+  const { panels } = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+    panels: { title: string; targets?: { expr: string }[] }[];
+  };
+  return panels.flatMap((p) =>
+    (p.targets ?? []).map((t) => ({
+      panel: p.title,
+      expr: t.expr.replaceAll('$__rate_interval', '1m'),
+    })),
+  );
+}
+
+const alertRules = (
+  parse(readFileSync(RULES, 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] }
+).groups.flatMap((g) => g.rules);
+
+/**
+ * A real Prometheus scrapes the three services while events flow; every dashboard query and
+ * alert expression is evaluated against it, and the stalled-partition alert fires when a
+ * transaction left open holds a partition back.
+ */
+describe('the services, the dashboard and the alerts under a real Prometheus', () => {
+  let topic: TestTopic;
+  let db: TestDatabase;
+  let services: RunningService[] = [];
+  let prometheus: RunningPrometheus | undefined;
+  let open: Transaction | undefined;
+  const producer = testTransactionalProducer();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'prometheus-e2e-'));
+
+  /** Prometheus's answer to an instant query; throws on a parse or evaluation error. */
+  async function query(expr: string): Promise<Sample[]> {
+    const response = await fetch(
+      `${prometheus!.url}/api/v1/query?query=${encodeURIComponent(expr)}`,
+    );
+    const body = (await response.json()) as {
+      status: string;
+      error?: string;
+      data?: { result: Sample[] };
+    };
+    if (body.status !== 'success') throw new Error(`${expr}: ${body.error ?? response.status}`);
+    return body.data!.result;
+  }
+
+  beforeAll(async () => {
+    topic = await createTestTopic(3);
+    db = await createTestDatabase();
+    services = await spawnAllServices({
+      ...projectorEnv(topic.name, db.url),
+      PARTITION_STALL_MS: '2000',
+    });
+    // The alerts as they are, but firing after a second instead of their minutes.
+    const rules = readFileSync(RULES, 'utf8').replace(/for: \d+m/g, 'for: 1s');
+    writeFileSync(path.join(dir, 'alerts.yml'), rules);
+    prometheus = await startPrometheus({
+      dir: path.join(dir, 'prometheus'),
+      targets: services.map((s) => new URL(s.url).host),
+      ruleFiles: [path.join(dir, 'alerts.yml')],
+      scrapeIntervalS: 1,
+    });
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    await open?.abort();
+    await producer.disconnect();
+    await prometheus?.stop();
+    await Promise.all(services.map((s) => s.stop()));
+    await db.drop();
+    await topic.delete();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('scrapes all three services', async () => {
+    const up = await waitFor('every target up', async () => {
+      const samples = await query('up{job="catch-all"} == 1');
+      return samples.length === 3 ? samples : undefined;
+    });
+    expect(up.map((s) => s.metric.service ?? s.metric.instance)).toHaveLength(3);
+    const services = await query('count by (service) (catchall_process_cpu_seconds_total)');
+    expect(services.map((s) => s.metric.service).sort()).toEqual([
+      'consumer',
+      'producer-api',
+      'query-api',
+    ]);
+  });
+
+  it('answers every dashboard query with series while events flow', async () => {
+    const [ingest, , queryApi] = services;
+    let token = '';
+    for (let i = 0; i < 40; i += 1) {
+      const type = i % 5 === 0 ? 'bounced' : 'delivered';
+      const put = await fetch(`${ingest!.url}/events/d${i % 7}.prometheus.example/${type}`, {
+        method: 'PUT',
+      });
+      expect(put.status).toBe(202);
+      token = put.headers.get('consistency-token') ?? token;
+    }
+    // A refusal, a record the projector must dead-letter, a read waiting on its token.
+    expect(
+      (await fetch(`${ingest!.url}/events/not..valid/delivered`, { method: 'PUT' })).status,
+    ).toBe(400);
+    await produceMessages(topic.name, [{ key: 'x', value: Buffer.from('not the wire format') }]);
+    const read = await fetch(`${queryApi!.url}/domains/d1.prometheus.example`, {
+      headers: { 'consistency-token': token },
+    });
+    expect(read.status).toBe(200);
+
+    const queries = dashboardQueries();
+    const empty = await waitFor(
+      'every dashboard query to return series',
+      async () => {
+        const missing: string[] = [];
+        for (const q of queries)
+          if ((await query(q.expr)).length === 0) missing.push(`${q.panel}: ${q.expr}`);
+        return missing.length === 0 ? missing : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    ).catch(async (err: Error) => {
+      const missing: string[] = [];
+      for (const q of queries)
+        if ((await query(q.expr)).length === 0) missing.push(`${q.panel}: ${q.expr}`);
+      throw new Error(`${err.message}; without series: ${missing.join(' | ')}`);
+    });
+    expect(empty).toEqual([]);
+  });
+
+  it('evaluates every alert expression, none firing on a healthy system but dead letters', async () => {
+    // query() throws on an expression Prometheus cannot parse or evaluate.
+    const results = await Promise.all(alertRules.map((rule) => query(rule.expr)));
+    expect(results.map((r) => Array.isArray(r))).toEqual(alertRules.map(() => true));
+    const firing = await query('ALERTS{alertstate="firing"}');
+    expect(
+      firing.map((s) => s.metric.alertname).filter((a) => a !== 'CatchAllDeadLetters'),
+    ).toEqual([]);
+  });
+
+  it('fires CatchAllPartitionStalled when a transaction left open holds a partition back', async () => {
+    const encoder = await encoderFor(topic.name);
+    const record = (domain: string) => ({
+      key: domain,
+      partition: 2,
+      value: encoder.encode(toEvent({ domain, type: 'delivered' })),
+    });
+    open = await producer.transaction();
+    await open.send({ topic: topic.name, acks: -1, messages: [record('open.prometheus.example')] });
+    await produceMessages(topic.name, [record('behind.prometheus.example')]);
+    const alert = await waitFor(
+      'CatchAllPartitionStalled to fire',
+      async () =>
+        (await query('ALERTS{alertname="CatchAllPartitionStalled",alertstate="firing"}'))[0],
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(alert.metric).toMatchObject({ partition: '2', severity: 'critical' });
+  });
+});
