@@ -7,7 +7,7 @@
  *
  *   npm run capacity                  (--results <dir>: other results; --out <file>)
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   MODEL_WORKLOADS,
@@ -24,26 +24,25 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 const ASSUMPTIONS: Assumptions = {
   replication: 3,
-  retentionDays: 7,
+  historyDays: 365,
   recordOverheadBytes: 30,
   brokerCores: 8,
   brokerDiskTb: 4,
   partitionsPerBrokerMax: 4000,
   ingestPodCores: 1,
   projectorPodCores: 1,
-  partitionsPerMember: 4,
+  minReplicas: 2,
   utilization: 0.6,
   flushIntervalMs: 250,
   dedupeWindowS: 3600,
-  clientIdShare: 1,
   postgresMaxCores: 64,
   postgresMaxWalMbPerSecond: 200,
 };
 
 const ASSUMPTION_TEXT: Record<keyof Assumptions, string> = {
   replication: 'Kafka replication factor (and `min.insync.replicas` 2)',
-  retentionDays:
-    'Kafka retention of the events topic, days (the broker default; a rebuild reads it all)',
+  historyDays:
+    "days of events the brokers hold: the events topic keeps every event (`retention.ms` -1), since a rebuild replays them all; past that, Kafka's tiered storage (KIP-405) moves old segments to object storage",
   recordOverheadBytes:
     'bytes a record takes in the log besides its Avro value: key (the domain), record and batch framing',
   brokerCores: 'cores per Kafka broker',
@@ -51,14 +50,14 @@ const ASSUMPTION_TEXT: Record<keyof Assumptions, string> = {
   partitionsPerBrokerMax: 'partition replicas per broker at most',
   ingestPodCores: 'cores per ingest API pod (one process)',
   projectorPodCores: 'cores per projector member',
-  partitionsPerMember: 'partitions a projector member flushes at once (`PARTITIONS_CONCURRENCY`)',
+  minReplicas: 'ingest pods and projector members at least, whatever the load (one may fail)',
   utilization: 'CPU share every part is sized for (room for spikes, a lost node, a rebalance)',
   flushIntervalMs:
     '`FLUSH_INTERVAL_MS`: events of a partition fold this long before they are written',
   dedupeWindowS: '`DEDUPE_WINDOW_S`: how long event ids are kept',
-  clientIdShare: 'share of events carrying an id the client chose (1: every one, the upper bound)',
   postgresMaxCores: 'cores of the largest Postgres primary considered',
-  postgresMaxWalMbPerSecond: 'WAL MB/s one primary writes and ships to its standbys at most',
+  postgresMaxWalMbPerSecond:
+    'WAL MB/s one primary writes and ships to its standbys at most (used up to the utilization above)',
 };
 
 const SCENARIOS: Scenario[] = [
@@ -82,7 +81,7 @@ interface Result {
 }
 
 function newest(dir: string, name: string): Result {
-  const files = readdirSync(dir)
+  const files = (existsSync(dir) ? readdirSync(dir) : [])
     .filter((f) => f.startsWith(`${name}-`) && f.endsWith('.json'))
     .sort();
   const file = files.at(-1);
@@ -105,7 +104,8 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The model's inputs from the three benchmarks' newest results. */
 function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
-  const loadedOf = (prefix: string) => {
+  const loadedPut = () => {
+    const prefix = 'PUT';
     // The defaults: consistency tokens on, full answers (not `Prefer: return=minimal`).
     const rows = ingest.rows.filter(
       (r) =>
@@ -126,6 +126,7 @@ function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
   const idRows = catchUp.rows.filter((r) => String(r.workload).endsWith('client ids'));
   const steps = scale.rows.filter((r) => r.kind === 'phase' && String(r.phase).startsWith('step'));
   if (steps.length === 0) throw new Error(`${scale.file} has no step phase`);
+  const zipfIds = catchUp.rows.find((r) => r.workload === 'zipf, client ids');
   const perRow = (column: string) =>
     mean(
       steps.map(
@@ -134,10 +135,11 @@ function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
     );
   const check = scale.rows.find((r) => r.kind === 'check');
   const inputs: MeasuredInputs = {
-    ingestBatchUs: loadedOf('POST'),
-    ingestPutUs: loadedOf('PUT'),
+    ingestBatchUs: mean(steps.map((r) => figure(scale, r, 'ingest API CPU µs/event'))),
+    ingestPutUs: loadedPut(),
     kafkaUs: mean(steps.map((r) => figure(scale, r, 'Kafka CPU µs/event'))),
     projectorUs: per('projector CPU µs/event'),
+    projectorClientIdUs: figure(catchUp, zipfIds, 'projector CPU µs/event'),
     rowsPerSecondPerConnection: figure(
       catchUp,
       workloadRow('uniform'),
@@ -218,9 +220,9 @@ function render(m: {
       ['figure', 'value', 'from'],
       [
         [
-          'ingest API CPU per event, batches',
+          'ingest API CPU per event, batches of 100',
           perCore(inputs.ingestBatchUs),
-          'bench:ingest, its most loaded `POST /events` run',
+          'bench:scale, step phases (clients sending batches of 100; batches of 1,000 cost less, see bench:ingest)',
         ],
         [
           'ingest API CPU per event, single `PUT`s',
@@ -281,9 +283,14 @@ function render(m: {
       table(
         ['', ...MODEL_WORKLOADS],
         [
-          row('Kafka brokers (bound by)', (s) => `${s.brokers} (${s.brokersBy})`),
+          row('Kafka brokers for the load (bound by)', (s) => `${s.brokers} (${s.brokersBy})`),
+          row(
+            `Kafka brokers to keep ${a.historyDays} days on their disks (without tiered storage)`,
+            (s) => String(s.brokersForHistory),
+          ),
           row('partitions of the events topic', (s) => String(s.partitions)),
-          row('Kafka storage, replicated', (s) => `${n(s.kafkaStorageTb, 1)} TB`),
+          row('Kafka storage growth, replicated', (s) => `${n(s.kafkaTbPerDay, 2)} TB a day`),
+          row(`Kafka storage after ${a.historyDays} days`, (s) => `${n(s.kafkaStorageTb, 0)} TB`),
           row('ingest API pods, batches', (s) => String(s.ingestPods)),
           row('ingest API pods, every event a single `PUT`', (s) => String(s.ingestPodsSinglePuts)),
           row('projector members', (s) => String(s.projectorMembers)),
@@ -294,10 +301,13 @@ function render(m: {
           row('WAL', (s) => `${n(s.walMbPerSecond, 1)} MB/s`),
           row('read model', (s) => `${n(s.readModelGb, 1)} GB`),
           row('read model with a rebuild beside it', (s) => `${n(2 * s.readModelGb, 1)} GB`),
-          row('event ids kept (every event with a client id)', (s) => `${n(s.eventIdsGb, 1)} GB`),
           row(
-            'a rebuild: events replayed, hours at most (its flushes fold more)',
-            (s) => `${n(s.rebuildEvents / 1e9, 1)} billion, ${n(s.rebuildHours, 1)} h`,
+            'a rebuild (one `replay rebuild` process): hours per 30 days of history',
+            (s) => `${n(s.rebuildHoursPerMonth, 0)} h`,
+          ),
+          row(
+            `the same after ${a.historyDays} days: events, days`,
+            (s) => `${n(s.rebuildEvents / 1e9, 0)} billion, ${n(s.rebuildHours / 24, 0)} days`,
           ),
           row(
             'share of the largest primary (limit)',
@@ -305,6 +315,7 @@ function render(m: {
           ),
         ],
       ),
+      clientIds(sized),
       nextBottleneck(sized, scenario),
     );
   }
@@ -313,12 +324,21 @@ function render(m: {
   return `${lines.join('\n').trim()}\n`;
 }
 
+/** What ids the clients chose add: rows, storage, members (their Postgres cost per row is not measured). */
+function clientIds(sized: ReturnType<typeof size>[]): string {
+  const s = sized[0]!;
+  return `**If every event carried a client id** (\`Idempotency-Key\`, \`eventId\`): each id is a row of its own in \`event_ids\`, ${n(s.eventIdRowsPerSecond)} rows/s more for the primary on every load, besides the folded rows above, and ${n(s.eventIdsGb, 0)} GB kept for the dedupe window; the Zipf-like load then needs ${s.projectorMembersClientIds} projector members (${n(ASSUMPTIONS.utilization * 100)} % busy). What an id row costs Postgres in CPU and WAL is not measured by the benchmarks (bench:catch-up measures the whole catch-up only: with ids, 0.5 to 0.6 of its speed without, the heavy load 0.3), so the primary's figures above leave them out.`;
+}
+
 function nextBottleneck(sized: ReturnType<typeof size>[], scenario: Scenario): string {
   const worst = sized.reduce((w, s) => (s.primaryShare > w.primaryShare ? s : w));
   const members = Math.max(...sized.map((s) => s.projectorMembers));
+  const partitions = Math.min(...sized.map((s) => s.partitions));
+  const over = worst.primaryShare > 1;
   return [
-    `**Next bottleneck.** Brokers, ingest pods and projector members scale out; the Postgres primary does not. At ${n(scenario.eventsPerSecond)} events/s the ${worst.workload} load takes ${n(100 * worst.primaryShare)} % of the largest primary's ${worst.primaryLimit === 'CPU' ? 'cores' : 'WAL rate'} in the assumptions.`,
-    `The projector members (${members} at most here) stay below the partitions, which cap them; the event ids, when every event carries one, take ${n(Math.max(...sized.map((s) => s.eventIdsGb)), 0)} GB of the primary for the window.`,
+    `**Next bottleneck.** Brokers, ingest pods and projector members scale out; the Postgres primary does not. At ${n(scenario.eventsPerSecond)} events/s the ${worst.workload} load takes ${n(100 * worst.primaryShare)} % of the largest primary's ${worst.primaryLimit === 'CPU' ? 'cores' : 'WAL rate'} in the assumptions${over ? ': **more than one primary can write, which the product cannot serve today** (see below)' : ''}.`,
+    `The projector members (${members} at most here) stay below the partitions (${partitions} at least), which cap them. The brokers' disks grow with the history the topic keeps, not with the load: without tiered storage (KIP-405) moving old segments out, after a year they, not the CPU, set how many brokers there are.`,
+    `**Rebuilds do not scale out yet.** A rebuild replays every event the topic holds with one \`replay rebuild\` process: ${n(Math.max(...sized.map((s) => s.rebuildHoursPerMonth)), 0)} hours per month of history at this rate, ${n(Math.max(...sized.map((s) => s.rebuildHours)) / 24, 0)} days after ${ASSUMPTIONS.historyDays} days. At this scale a rebuild needs members per partition, as the projector has, or to start from a snapshot of the read model rather than from the first event; neither exists yet.`,
   ].join(' ');
 }
 
@@ -338,13 +358,13 @@ function primaryLimits(inputs: MeasuredInputs): string[] {
     return `- ${w}: about ${n(rate, 0)} events/s over 10,000,000 domains (${n(s.postgresRowsPerSecond)} rows/s, limit: ${s.primaryLimit}).`;
   });
   return [
-    `The primary writes every folded row, and only it can: the projector's transaction holds the counts, the positions and the event ids together (exactly once). With the measured cost per row and a primary of ${a.postgresMaxCores} cores at ${a.utilization * 100} % (or ${a.postgresMaxWalMbPerSecond} MB/s of WAL), one primary takes:`,
+    `The primary writes every folded row, and only it can: the projector's transaction holds the counts, the positions and the event ids together (exactly once). With the measured cost per row and a primary of ${a.postgresMaxCores} cores (or ${a.postgresMaxWalMbPerSecond} MB/s of WAL), each used up to ${a.utilization * 100} %, one primary takes, for events without client ids:`,
     lines.join('\n'),
     'What the product does before and after that point:',
     [
       '- **Reads first.** Lookups and listings go to read replicas: the query API only reads, so its `DATABASE_URL` may name a streaming standby (CloudNativePG\'s `-ro` service; README, "Read replicas"). A read with a consistency token waits until the standby has replayed the offsets it names, so read-your-writes holds on a replica too. Each replica adds the lookups of one more server and takes nothing from the primary but WAL shipping.',
       '- **Fewer rows per event.** `FLUSH_INTERVAL_MS` trades freshness for folding: doubling it lowers the rows written per event for loads with hot domains (see the fold ratios above), not for the uniform one.',
-      "- **Then the writes.** The read model is keyed by domain, and a domain lives on one Kafka partition. Past one primary, the read model is split by partition ranges over several Postgres clusters (or a distributed Postgres such as Citus with `domain_stats` distributed by domain): each projector member writes only the clusters of its partitions, each flush stays one local transaction, and the query API finds a domain's cluster by the same murmur2 partitioner the producers use. That split is designed, not built: nothing in the measured range needs it.",
+      "- **Then the writes.** The read model is keyed by domain, and a domain lives on one Kafka partition. Past one primary, the read model is split by partition ranges over several Postgres clusters (or a distributed Postgres such as Citus with `domain_stats` distributed by domain): each projector member writes only the clusters of its partitions, each flush stays one local transaction, and the query API finds a domain's cluster by the same murmur2 partitioner the producers use. That split is designed, not built. Adding partitions moves domains between partitions, and so between clusters: the split needs the topic's partitions fixed for good (sized for growth from the start) or a move of the rows with them. Until it exists, one primary is the product's ceiling (each scenario above says whether it is past it).",
     ].join('\n'),
   ];
 }
@@ -369,8 +389,16 @@ function checked(m: {
     10_000_000,
   );
   const rebalances = m.scale.rows.filter((r) => r.kind === 'rebalance');
+  const counts = m.steps.map((r) => Number(r.members));
+  const joined = steady.filter((r) => String(r.phase).includes('→')).map((r) => Number(r.members));
+  const busy = m.steps.map((r) => Number(r['CPU busy %']));
+  const accounted = m.steps.map((r) => Number(r['CPU accounted %']));
+  const freshP99 = m.steps.map((r) => Number(r['freshness p99 ms']));
+  const rates = m.steps.map((r) => Number(r['accepted events/s']));
+  const falling = rates.every((x, i) => i === 0 || x <= rates[i - 1]!);
+  const fresher = freshP99.every((x, i) => i === 0 || x <= freshP99[i - 1]!);
   return [
-    `bench:scale ran every part on one machine of ${m.cores} cores: the broker, the registry, Postgres, ingest API processes behind one port, 1 to 4 projector members over 24 partitions, and the load generator. The model, fed the per-event costs above (ingest and projector from their own benchmarks, the broker and Postgres from this run), predicts for that machine:`,
+    `bench:scale ran every part on one machine of ${m.cores} cores: the broker, the registry, Postgres, ingest API processes behind one port, ${counts.join(', ')} projector members over 24 partitions, and the load generator. The model, fed the per-event costs above (the projector's from bench:catch-up, the others from this run), predicts for that machine:`,
     table(
       ['', 'model', 'measured (bench:scale)'],
       [
@@ -391,8 +419,8 @@ function checked(m: {
         ],
       ],
     ),
-    `Where they differ: the benchmarks measured the ingest API on batches of 1,000 and the projector in catch-up, where fixed costs per request and per flush spread over more events than at the step load's rates; and events keep arriving while a flush runs, so a measured flush folds more than one interval's events. The step phases kept the machine busy (${m.steps.map((r) => `${String(r['CPU busy %'])} %`).join(', ')} of its CPU): a machine of this size is bound by CPU, all parts sharing it, not by any one of them.`,
-    'Per member count: the steady phase at the load the run offered (for 2 and 4 members, the phase in which they joined), then the step load beyond what the machine takes. On 2 cores each member more costs CPU of its own (fetches, heartbeats, connections), so the step takes fewer events; its partitions flush side by side, so freshness under that load improves.',
+    `Where they differ: the projector's cost comes from catch-up, where fixed costs per flush spread over more events than at the step load's rates, and more members on the same cores cost more each; events keep arriving while a flush runs, so a measured flush folds more than one interval's events. The step phases kept the machine ${busy.join(' %, ')} % busy, of which the benchmark's own processes used ${accounted.join(' %, ')} %: ${busy.every((b) => b >= 90) ? `bound by CPU${accounted.every((x) => x >= 85) ? ', all parts sharing it, not by any one of them' : '; part of the CPU went to processes outside the benchmark, so its figures are low'}` : 'not bound by CPU alone'}.`,
+    `Per member count: the steady phase at the load the run offered${joined.length > 0 ? ` (for ${joined.join(' and ')} members, the phase in which they joined)` : ''}, then the step load beyond what the machine takes. ${falling ? 'Each member more took fewer events in the step: on the same cores a member costs CPU of its own (fetches, heartbeats, connections).' : 'The step took more events with more members.'} ${fresher ? 'Freshness under the step load improved with members: more partitions flush side by side.' : 'Freshness under the step load did not improve with every member added.'}`,
     table(
       [
         'members',

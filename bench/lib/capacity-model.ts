@@ -6,13 +6,18 @@ export type ModelWorkload = (typeof MODEL_WORKLOADS)[number];
 
 /** Figures the benchmarks measured, each per event or per row of one part of the system. */
 export interface MeasuredInputs {
-  /** Ingest API CPU µs per event: `POST /events` batches, and single `PUT`s (bench:ingest). */
+  /**
+   * Ingest API CPU µs per event: `POST /events` batches of 100 (bench:scale, its loaded
+   * phases), and single `PUT`s (bench:ingest).
+   */
   ingestBatchUs: number;
   ingestPutUs: number;
   /** Broker CPU µs per event, replication 1, the ingest API's transactions (bench:scale). */
   kafkaUs: number;
   /** Projector CPU µs per event at full speed, per workload (bench:catch-up). */
   projectorUs: Record<ModelWorkload, number>;
+  /** The same, the Zipf-like load with every event carrying a client id (bench:catch-up). */
+  projectorClientIdUs: number;
   /**
    * Read-model rows one Postgres connection upserts per second: bench:catch-up's ceiling on
    * the uniform load, where nearly every event is a row and Postgres bounds the ceiling.
@@ -34,7 +39,11 @@ export interface MeasuredInputs {
 /** What the model takes as given rather than measured; each is printed with the model. */
 export interface Assumptions {
   replication: number;
-  retentionDays: number;
+  /**
+   * Days of events the brokers' disks are sized for: the events topic keeps every event
+   * (retention.ms -1), since a rebuild replays all of them.
+   */
+  historyDays: number;
   /** Bytes a record takes in a Kafka log besides its value (key, record and batch framing). */
   recordOverheadBytes: number;
   brokerCores: number;
@@ -43,16 +52,18 @@ export interface Assumptions {
   partitionsPerBrokerMax: number;
   ingestPodCores: number;
   projectorPodCores: number;
-  /** Partitions a projector member flushes concurrently (PARTITIONS_CONCURRENCY). */
-  partitionsPerMember: number;
+  /** Ingest pods and projector members at least, whatever the load: one may fail. */
+  minReplicas: number;
   /** The CPU share every part is sized for, leaving room for spikes and a lost node. */
   utilization: number;
   /** FLUSH_INTERVAL_MS: a partition's events fold for this long before they are written. */
   flushIntervalMs: number;
-  /** DEDUPE_WINDOW_S, and the share of events that carry an id the client chose. */
+  /** DEDUPE_WINDOW_S: how long the ids of events that carry a client id are kept. */
   dedupeWindowS: number;
-  clientIdShare: number;
-  /** The largest Postgres primary considered, and the WAL rate it can ship to its standbys. */
+  /**
+   * The largest Postgres primary considered, and the WAL rate it can ship to its standbys
+   * (both used up to `utilization`).
+   */
   postgresMaxCores: number;
   postgresMaxWalMbPerSecond: number;
 }
@@ -67,9 +78,14 @@ export interface Scenario {
 export interface Sizing {
   workload: ModelWorkload;
   foldRatio: number;
+  /** Brokers the load needs (CPU, copies, partitions), and what bounds them. */
   brokers: number;
-  brokersBy: 'replication' | 'CPU' | 'disk' | 'partitions';
+  brokersBy: 'replication' | 'CPU' | 'partitions';
+  /** Brokers whose local disks hold historyDays of events (without tiered storage). */
+  brokersForHistory: number;
   partitions: number;
+  /** Replicated bytes the events topic grows by a day, and holds after historyDays. */
+  kafkaTbPerDay: number;
   kafkaStorageTb: number;
   ingestPods: number;
   ingestPodsSinglePuts: number;
@@ -80,10 +96,16 @@ export interface Sizing {
   postgresCores: number;
   walMbPerSecond: number;
   readModelGb: number;
+  /** If every event carried a client id: rows the ids add per second, and their storage. */
+  eventIdRowsPerSecond: number;
   eventIdsGb: number;
-  /** Events a rebuild replays (the topic's retention), and its hours (see size). */
+  /** Projector members if every event carried a client id. */
+  projectorMembersClientIds: number;
+  /** Events a rebuild replays after historyDays (every one), and its hours (see size). */
   rebuildEvents: number;
   rebuildHours: number;
+  /** Hours of a rebuild per 30 days of history. */
+  rebuildHoursPerMonth: number;
   /** The largest share of a hard limit of one Postgres primary (CPU or WAL), and which. */
   primaryShare: number;
   primaryLimit: 'CPU' | 'WAL';
@@ -115,9 +137,11 @@ const ceil = (x: number) => Math.max(1, Math.ceil(x - 1e-9));
 
 /**
  * Sizes a deployment for `scenario` and one workload. Every part but the Postgres primary
- * scales out: units = work / (unit's cores × utilization). Partitions are twice the
- * projector members (members can double without adding partitions, which would move domains
- * between partitions), a multiple of 12, at least 24.
+ * scales out: units = work / (unit's cores × utilization), at least `minReplicas`. Brokers
+ * for the load, and for the topic's history on their own disks. Partitions: twice the projector members and at least the
+ * brokers, a multiple of 12, at least 24. The Postgres figures are for events without a
+ * client id; the ids' rows and storage are given apart (their Postgres cost per row is not
+ * measured by the benchmarks).
  */
 export function size(
   inputs: MeasuredInputs,
@@ -129,51 +153,67 @@ export function size(
   const rate = scenario.eventsPerSecond;
   const fold = foldRatio(workload, (rate * a.flushIntervalMs) / 1000, scenario.domains);
   const cores = (usPerEvent: number) => (rate * usPerEvent) / 1e6 / a.utilization;
-  const projectorMembers = ceil(cores(inputs.projectorUs[workload]) / a.projectorPodCores);
-  const partitions = Math.max(24, Math.ceil((2 * projectorMembers) / 12) * 12);
+  const members = (us: number) => Math.max(a.minReplicas, ceil(cores(us) / a.projectorPodCores));
+  const projectorMembers = members(inputs.projectorUs[workload]);
   const bytesPerRecord = inputs.recordBytes + a.recordOverheadBytes;
-  const kafkaStorageTb = (rate * bytesPerRecord * 86_400 * a.retentionDays * a.replication) / 1e12;
+  const kafkaTbPerDay = (rate * bytesPerRecord * 86_400 * a.replication) / 1e12;
+  const kafkaStorageTb = kafkaTbPerDay * a.historyDays;
+  const byDisk = ceil(kafkaStorageTb / (a.brokerDiskTb * a.utilization));
+  const byCpu = ceil((cores(inputs.kafkaUs) * a.replication) / a.brokerCores);
+  // Every broker leads a partition at least; members can double without adding partitions
+  // (which would move domains between partitions).
+  const by12 = (x: number) => Math.ceil(x / 12) * 12;
+  const partitionsFor = (brokers: number) =>
+    Math.max(24, by12(2 * projectorMembers), by12(brokers));
   const byCause = {
     replication: a.replication,
-    CPU: ceil((cores(inputs.kafkaUs) * a.replication) / a.brokerCores),
-    disk: ceil(kafkaStorageTb / (a.brokerDiskTb * a.utilization)),
-    partitions: ceil((partitions * a.replication) / a.partitionsPerBrokerMax),
+    CPU: byCpu,
+    partitions: ceil((partitionsFor(byCpu) * a.replication) / a.partitionsPerBrokerMax),
   };
   const brokersBy = (Object.keys(byCause) as (keyof typeof byCause)[]).reduce((best, k) =>
     byCause[k] > byCause[best] ? k : best,
   );
+  const partitions = partitionsFor(byCause[brokersBy]);
   const rows = rate * fold;
   const postgresCores = (rows * inputs.postgresUsPerRow) / 1e6 / a.utilization;
   const walMbPerSecond = (rows * inputs.walBytesPerRow) / 1e6;
   const cpuShare = postgresCores / a.postgresMaxCores;
-  // A rebuild replays the retained topic with a member per partition, each at its catch-up
-  // speed, unless the primary's cores (at the steady fold, an upper bound of the rows) or its
-  // WAL rate are used up first.
-  const rebuildEvents = rate * 86_400 * a.retentionDays;
+  const walShare = walMbPerSecond / (a.postgresMaxWalMbPerSecond * a.utilization);
+  // A rebuild is one `replay rebuild` process: one core at the projector's catch-up speed,
+  // unless the primary's cores (at the steady fold, an upper bound of the rows) or its WAL
+  // rate are used up first.
+  const rebuildEvents = rate * 86_400 * a.historyDays;
   const rebuildRate = Math.min(
-    (partitions * a.projectorPodCores * 1e6) / inputs.projectorUs[workload],
+    1e6 / inputs.projectorUs[workload],
     (a.postgresMaxCores * a.utilization * 1e6) / (fold * inputs.postgresUsPerRow),
-    (a.postgresMaxWalMbPerSecond * 1e6) / (fold * inputs.walBytesPerRow),
+    (a.postgresMaxWalMbPerSecond * a.utilization * 1e6) / (fold * inputs.walBytesPerRow),
   );
-  const walShare = walMbPerSecond / a.postgresMaxWalMbPerSecond;
   return {
     workload,
     foldRatio: fold,
     brokers: byCause[brokersBy],
     brokersBy,
+    brokersForHistory: Math.max(byCause[brokersBy], byDisk),
     partitions,
+    kafkaTbPerDay,
     kafkaStorageTb,
-    ingestPods: ceil(cores(inputs.ingestBatchUs) / a.ingestPodCores),
-    ingestPodsSinglePuts: ceil(cores(inputs.ingestPutUs) / a.ingestPodCores),
+    ingestPods: Math.max(a.minReplicas, ceil(cores(inputs.ingestBatchUs) / a.ingestPodCores)),
+    ingestPodsSinglePuts: Math.max(
+      a.minReplicas,
+      ceil(cores(inputs.ingestPutUs) / a.ingestPodCores),
+    ),
     projectorMembers,
     postgresRowsPerSecond: rows,
     postgresBusyConnections: rows / inputs.rowsPerSecondPerConnection,
     postgresCores,
     walMbPerSecond,
     readModelGb: (scenario.domains * inputs.bytesPerDomain) / 1e9,
-    eventIdsGb: (rate * a.dedupeWindowS * a.clientIdShare * inputs.mbPerMillionIds) / 1e9,
+    eventIdRowsPerSecond: rate,
+    eventIdsGb: (rate * a.dedupeWindowS * inputs.mbPerMillionIds) / 1e9,
+    projectorMembersClientIds: members(inputs.projectorClientIdUs),
     rebuildEvents,
     rebuildHours: rebuildEvents / rebuildRate / 3600,
+    rebuildHoursPerMonth: (rate * 86_400 * 30) / rebuildRate / 3600,
     primaryShare: Math.max(cpuShare, walShare),
     primaryLimit: cpuShare >= walShare ? 'CPU' : 'WAL',
   };

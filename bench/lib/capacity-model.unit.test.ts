@@ -11,6 +11,7 @@ const inputs: MeasuredInputs = {
   ingestPutUs: 80,
   kafkaUs: 20,
   projectorUs: { zipf: 6, uniform: 9, heavy: 5 },
+  projectorClientIdUs: 12,
   rowsPerSecondPerConnection: 25_000,
   postgresUsPerRow: 15,
   walBytesPerRow: 300,
@@ -22,18 +23,17 @@ const inputs: MeasuredInputs = {
 
 const assumptions: Assumptions = {
   replication: 3,
-  retentionDays: 7,
+  historyDays: 365,
   recordOverheadBytes: 30,
   brokerCores: 8,
   brokerDiskTb: 4,
   partitionsPerBrokerMax: 4000,
   ingestPodCores: 1,
   projectorPodCores: 1,
-  partitionsPerMember: 4,
+  minReplicas: 2,
   utilization: 0.6,
   flushIntervalMs: 250,
   dedupeWindowS: 3600,
-  clientIdShare: 1,
   postgresMaxCores: 64,
   postgresMaxWalMbPerSecond: 200,
 };
@@ -66,7 +66,8 @@ describe('size', () => {
     expect(s.ingestPodsSinglePuts).toBe(14);
     // × 9 µs = 0.9 core: 1.5 members, so 2.
     expect(s.projectorMembers).toBe(2);
-    expect(s.partitions).toBe(24);
+    // No fewer than minReplicas however light the load: × 5 µs = 0.5 core, 0.83 member.
+    expect(size(inputs, assumptions, target, 'heavy').projectorMembers).toBe(2);
   });
 
   it('writes rows after folding, and takes Postgres CPU and WAL per row', () => {
@@ -80,33 +81,49 @@ describe('size', () => {
   it('keeps the read model, and the ids of the window, by their measured sizes', () => {
     const s = size(inputs, assumptions, target, 'zipf');
     expect(s.readModelGb).toBeCloseTo(2.5, 6);
-    // 100,000 ids/s for an hour = 360 million ids at 125 MB per million.
+    // 100,000 ids/s for an hour = 360 million ids at 125 MB per million, a row each.
     expect(s.eventIdsGb).toBeCloseTo(45, 6);
-    // 97 bytes × 100,000/s × 7 days × 3 copies.
-    expect(s.kafkaStorageTb).toBeCloseTo((97 * 100_000 * 86_400 * 7 * 3) / 1e12, 6);
+    expect(s.eventIdRowsPerSecond).toBe(100_000);
+    // × 12 µs = 1.2 cores: 2 members.
+    expect(s.projectorMembersClientIds).toBe(2);
   });
 
-  it('takes at least as many brokers as copies, and more when their disks fill', () => {
+  it('keeps every event: the topic grows by the day, and the brokers hold its history', () => {
     const s = size(inputs, assumptions, target, 'zipf');
-    expect(s.brokers).toBeGreaterThanOrEqual(3);
-    // 17.6 TB over 4 TB disks filled to 60 %: 8 brokers.
-    expect(s.brokers).toBe(8);
-    expect(s.brokersBy).toBe('disk');
+    // 97 bytes × 100,000/s × a day × 3 copies.
+    expect(s.kafkaTbPerDay).toBeCloseTo((97 * 100_000 * 86_400 * 3) / 1e12, 6);
+    expect(s.kafkaStorageTb).toBeCloseTo(s.kafkaTbPerDay * 365, 6);
+    // 917.8 TB over 4 TB disks filled to 60 %: 383 brokers, without tiered storage.
+    expect(s.brokersForHistory).toBe(Math.ceil(s.kafkaStorageTb / 2.4));
+    // The load itself: 100,000 × 20 µs × 3 copies / 60 % = 10 cores, 2 brokers; 3 copies.
+    expect(s.brokers).toBe(3);
+    expect(s.brokersBy).toBe('replication');
+    // Every broker leads a partition at least.
+    expect(s.partitions).toBeGreaterThanOrEqual(s.brokers);
+    expect(s.partitions % 12).toBe(0);
+  });
+
+  it('takes at least as many brokers as copies', () => {
+    const s = size(inputs, { ...assumptions, historyDays: 1 }, target, 'zipf');
+    expect(s.brokers).toBe(3);
+    expect(s.brokersBy).toBe('replication');
+    expect(s.partitions).toBe(24);
   });
 
   it('grows partitions with the projector members, twice as many, by twelves', () => {
     const heavy = { ...inputs, projectorUs: { zipf: 100, uniform: 100, heavy: 100 } };
-    const s = size(heavy, assumptions, target, 'zipf');
+    const s = size(heavy, { ...assumptions, historyDays: 1 }, target, 'zipf');
     // 10 cores of work at 60 %: 17 members, 34 partitions: 36.
     expect(s.projectorMembers).toBe(17);
     expect(s.partitions).toBe(36);
   });
 
-  it('replays the retained topic in a rebuild, a member per partition at catch-up speed', () => {
+  it('replays the whole history in a rebuild, one process at catch-up speed', () => {
     const s = size(inputs, assumptions, target, 'heavy');
-    expect(s.rebuildEvents).toBe(100_000 * 86_400 * 7);
-    // The heavy load folds to few rows: the members bound it, 24 at 200,000 events/s each.
-    expect(s.rebuildHours).toBeCloseTo(s.rebuildEvents / (24 * 200_000) / 3600, 6);
+    expect(s.rebuildEvents).toBe(100_000 * 86_400 * 365);
+    // The heavy load folds to few rows: the process bounds it, at 200,000 events/s.
+    expect(s.rebuildHours).toBeCloseTo(s.rebuildEvents / 200_000 / 3600, 6);
+    expect(s.rebuildHoursPerMonth).toBeCloseTo((100_000 * 86_400 * 30) / 200_000 / 3600, 6);
   });
 
   it('says which limit of the primary is nearer', () => {

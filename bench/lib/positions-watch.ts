@@ -6,6 +6,8 @@ import { latencyHistogram } from './report';
 export interface ProgressSample {
   at: number;
   applied: number;
+  /** Next offset to apply, by partition. */
+  positions: ReadonlyMap<number, number>;
 }
 
 interface Probe {
@@ -41,7 +43,7 @@ export function watchPositions(options: { pool: pg.Pool; topic: string; everyMs?
       positions.set(r.partition, Number(r.next_offset));
       applied += Number(r.next_offset);
     }
-    samples.push({ at, applied });
+    samples.push({ at, applied, positions: new Map(positions) });
     for (const p of pending) {
       if ((positions.get(p.partition) ?? 0) > p.offset) {
         pending.delete(p);
@@ -126,18 +128,25 @@ export function watchPositions(options: { pool: pg.Pool; topic: string; everyMs?
 
 type Watch = ReturnType<typeof watchPositions>;
 
-/** The longest time the read model's total position stood still within [from, to], in s. */
+/**
+ * The longest time, in s, any one partition's position stood still within [from, to]: a
+ * partition whose member was killed stands still until its session times out, while the
+ * others move on. Under a steady load every partition has records to apply all along.
+ */
 export function longestPause(watch: Watch, from: number, to: number): number {
+  const since = new Map<number, { at: number; offset: number }>();
   let longest = 0;
-  let since = from;
-  let last = watch.appliedAt(from);
   for (const s of watch.samples) {
     if (s.at < from || s.at > to) continue;
-    if (s.applied !== last) {
-      longest = Math.max(longest, s.at - since);
-      since = s.at;
-      last = s.applied;
+    for (const [partition, offset] of s.positions) {
+      const last = since.get(partition);
+      if (!last) since.set(partition, { at: s.at, offset });
+      else if (last.offset !== offset) {
+        longest = Math.max(longest, s.at - last.at);
+        since.set(partition, { at: s.at, offset });
+      }
     }
   }
-  return Number((Math.max(longest, to - since) / 1000).toFixed(2));
+  for (const last of since.values()) longest = Math.max(longest, to - last.at);
+  return Number((longest / 1000).toFixed(2));
 }

@@ -77,12 +77,16 @@ export function cpuByPart(): Record<Part, number> {
   return seconds;
 }
 
-/** The machine's busy and total CPU time since boot, in ticks (/proc/stat's first line). */
-export function machineTicks(): { busy: number; total: number } {
+/**
+ * The machine's busy and total CPU time since boot, in ticks (/proc/stat's first line), and
+ * the ticks in a second.
+ */
+export function machineTicks(): { busy: number; total: number; ticksPerSecond: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const values = line.trim().split(/\s+/).slice(1).map(Number);
   const total = values.reduce((a, b) => a + b, 0);
   // idle and iowait
   const idle = (values[3] ?? 0) + (values[4] ?? 0);
-  return { busy: total - idle, total };
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  return { busy: total - idle, total, ticksPerSecond };
 }
