@@ -19,46 +19,9 @@ import {
   type ModelWorkload,
   type Scenario,
 } from './lib/capacity-model';
+import { ASSUMPTIONS, ASSUMPTION_TEXT } from './lib/capacity-assumptions';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-
-const ASSUMPTIONS: Assumptions = {
-  replication: 3,
-  historyDays: 365,
-  recordOverheadBytes: 30,
-  brokerCores: 8,
-  brokerDiskTb: 4,
-  partitionsPerBrokerMax: 4000,
-  ingestPodCores: 1,
-  projectorPodCores: 1,
-  minReplicas: 2,
-  utilization: 0.6,
-  flushIntervalMs: 250,
-  dedupeWindowS: 3600,
-  postgresMaxCores: 64,
-  postgresMaxWalMbPerSecond: 200,
-};
-
-const ASSUMPTION_TEXT: Record<keyof Assumptions, string> = {
-  replication: 'Kafka replication factor (and `min.insync.replicas` 2)',
-  historyDays:
-    "days of events the brokers hold: the events topic keeps every event (`retention.ms` -1), since a rebuild replays them all; past that, Kafka's tiered storage (KIP-405) moves old segments to object storage",
-  recordOverheadBytes:
-    'bytes a record takes in the log besides its Avro value: key (the domain), record and batch framing',
-  brokerCores: 'cores per Kafka broker',
-  brokerDiskTb: 'disk per Kafka broker, TB (filled to the utilization below)',
-  partitionsPerBrokerMax: 'partition replicas per broker at most',
-  ingestPodCores: 'cores per ingest API pod (one process)',
-  projectorPodCores: 'cores per projector member',
-  minReplicas: 'ingest pods and projector members at least, whatever the load (one may fail)',
-  utilization: 'CPU share every part is sized for (room for spikes, a lost node, a rebalance)',
-  flushIntervalMs:
-    '`FLUSH_INTERVAL_MS`: events of a partition fold this long before they are written',
-  dedupeWindowS: '`DEDUPE_WINDOW_S`: how long event ids are kept',
-  postgresMaxCores: 'cores of the largest Postgres primary considered',
-  postgresMaxWalMbPerSecond:
-    'WAL MB/s one primary writes and ships to its standbys at most (used up to the utilization above)',
-};
 
 const SCENARIOS: Scenario[] = [
   {

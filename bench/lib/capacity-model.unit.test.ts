@@ -1,3 +1,4 @@
+import { ASSUMPTIONS } from './capacity-assumptions';
 import {
   foldRatio,
   machineCapacity,
@@ -21,22 +22,10 @@ const inputs: MeasuredInputs = {
   recordBytes: 67,
 };
 
-const assumptions: Assumptions = {
-  replication: 3,
-  historyDays: 365,
-  recordOverheadBytes: 30,
-  brokerCores: 8,
-  brokerDiskTb: 4,
-  partitionsPerBrokerMax: 4000,
-  ingestPodCores: 1,
-  projectorPodCores: 1,
-  minReplicas: 2,
-  utilization: 0.6,
-  flushIntervalMs: 250,
-  dedupeWindowS: 3600,
-  postgresMaxCores: 64,
-  postgresMaxWalMbPerSecond: 200,
-};
+// The model's own assumptions: 3 copies, 365 days kept, 8 cores and 4 TB per broker, pods of
+// one core, at least 2 of each, 60 % busy, 250 ms flushes, an hour of ids, a 64-core primary
+// and 200 MB/s of WAL.
+const assumptions: Assumptions = { ...ASSUMPTIONS };
 
 const target = { name: 'target', eventsPerSecond: 100_000, domains: 10_000_000 };
 
