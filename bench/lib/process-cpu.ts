@@ -18,7 +18,18 @@ function read(file: string): string | undefined {
   }
 }
 
-function childrenOf(pid: number): number[] {
+/** User and system CPU seconds a process used so far (/proc/<pid>/stat); undefined once gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  const stat = read(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+/** The processes `pid` started (/proc/<pid>/task/<pid>/children). */
+export function childrenOf(pid: number): number[] {
   const children = read(`/proc/${pid}/task/${pid}/children`)?.trim();
   return children ? children.split(/\s+/).map(Number) : [];
 }
@@ -56,19 +67,11 @@ export function cpuByPart(): Record<Part, number> {
     for (const part of Object.keys(seconds) as Part[]) seconds[part] = NaN;
     return seconds;
   }
-  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
   const root = process.pid;
   const walk = (pid: number, inherited: Part | undefined) => {
     const part = partOf(pid, root) ?? inherited;
-    const stat = read(`/proc/${pid}/stat`);
-    if (stat && part) {
-      // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      lastSeen.set(pid, {
-        part,
-        seconds: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond!,
-      });
-    }
+    const seconds = part ? processCpuSeconds(pid) : undefined;
+    if (part && seconds !== undefined) lastSeen.set(pid, { part, seconds });
     // A service's workers and a server's backends are the part of their parent.
     for (const child of childrenOf(pid)) walk(child, part === 'load' ? undefined : part);
   };

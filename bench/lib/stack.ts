@@ -1,10 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import pino from 'pino';
 import { createLifecycle, type Lifecycle } from '@catchall/core';
 import { startInfra, freePort, type Infra } from '@catchall/scripts';
+import { childrenOf, processCpuSeconds } from './process-cpu';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -42,29 +42,11 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-let ticksPerSecond: number | undefined;
-
 /** User and system CPU seconds of a process and of its children (a primary's workers). */
 function cpuSecondsOf(pid: number): number {
   if (process.platform !== 'linux') return NaN;
-  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  const pids = [pid, ...(children ? children.split(/\s+/).map(Number) : [])];
-  let ticks = 0;
-  for (const p of pids) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-    } catch (err) {
-      // A worker that exited since the list was read: its time is gone with it.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
-    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / ticksPerSecond;
+  // A worker that exited since the list was read: its time is gone with it.
+  return [pid, ...childrenOf(pid)].reduce((sum, p) => sum + (processCpuSeconds(p) ?? 0), 0);
 }
 
 /**

@@ -5,24 +5,17 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { fetchPromtool } from '../../scripts/src/infra';
+import { alertRules, dashboardQueries, RULES } from '../support/monitoring';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
 const RULES_DIR = path.join(ROOT, 'monitoring', 'prometheus');
-const RULES = path.join(RULES_DIR, 'alerts.yml');
 
-interface Rule {
-  alert: string;
-  expr: string;
-  annotations: Record<string, string>;
-}
 interface RuleTest {
   alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[];
 }
 
-const rules = (
-  parse(readFileSync(RULES, 'utf8')) as { groups: { rules: Rule[] }[] }
-).groups.flatMap((g) => g.rules);
+const rules = alertRules();
 
 /** promtool's exit code and output, run in `cwd`; a failing run resolves too. */
 async function promtool(
@@ -99,25 +92,6 @@ describe('the alert rules (monitoring/prometheus/alerts.yml)', () => {
     expect(resource.spec).toEqual(parse(readFileSync(RULES, 'utf8')));
   });
 });
-
-const DASHBOARD = path.join(ROOT, 'k8s', 'components', 'monitoring', 'catch-all-dashboard.json');
-
-interface Panel {
-  title: string;
-  type: string;
-  targets?: { expr: string }[];
-}
-
-/** Every query of the dashboard, with Grafana's `$__rate_interval` as a plain range. */
-function dashboardQueries(): { panel: string; expr: string }[] {
-  const { panels } = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
-  return panels.flatMap((p) =>
-    (p.targets ?? []).map((t) => ({
-      panel: p.title,
-      expr: t.expr.replaceAll('$__rate_interval', '1m'),
-    })),
-  );
-}
 
 /**
  * The metric names the services define (`name: 'catchall_...'` in their sources), their

@@ -2,40 +2,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Transaction } from 'kafkajs';
-import { parse } from 'yaml';
 import { startPrometheus, type RunningPrometheus } from '../../scripts/src/infra';
 import { encoderFor, produceMessages, toEvent } from '../support/events';
 import { projectorEnv } from '../support/env';
 import { createTestTopic, testTransactionalProducer, type TestTopic } from '../support/kafka';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { spawnAllServices, type RunningService } from '../support/services';
+import { alertRules, dashboardQueries, RULES } from '../support/monitoring';
 import { waitFor } from '../support/wait';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const RULES = path.join(ROOT, 'monitoring', 'prometheus', 'alerts.yml');
-const DASHBOARD = path.join(ROOT, 'k8s', 'components', 'monitoring', 'catch-all-dashboard.json');
 
 interface Sample {
   metric: Record<string, string>;
   value: [number, string];
 }
 
-/** The dashboard's queries, Grafana's `$__rate_interval` as a plain range. */
-function dashboardQueries(): { panel: string; expr: string }[] {
-  const { panels } = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
-    panels: { title: string; targets?: { expr: string }[] }[];
-  };
-  return panels.flatMap((p) =>
-    (p.targets ?? []).map((t) => ({
-      panel: p.title,
-      expr: t.expr.replaceAll('$__rate_interval', '1m'),
-    })),
-  );
-}
-
-const alertRules = (
-  parse(readFileSync(RULES, 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] }
-).groups.flatMap((g) => g.rules);
+const rules = alertRules();
 
 /**
  * A real Prometheus scrapes the three services while events flow; every dashboard query and
@@ -73,8 +54,10 @@ describe('the services, the dashboard and the alerts under a real Prometheus', (
       PARTITION_STALL_MS: '2000',
     });
     // The alerts as they are, but firing after a second instead of their minutes.
-    const rules = readFileSync(RULES, 'utf8').replace(/for: \d+m/g, 'for: 1s');
-    writeFileSync(path.join(dir, 'alerts.yml'), rules);
+    writeFileSync(
+      path.join(dir, 'alerts.yml'),
+      readFileSync(RULES, 'utf8').replace(/for: \d+m/g, 'for: 1s'),
+    );
     prometheus = await startPrometheus({
       dir: path.join(dir, 'prometheus'),
       targets: services.map((s) => new URL(s.url).host),
@@ -150,8 +133,8 @@ describe('the services, the dashboard and the alerts under a real Prometheus', (
 
   it('evaluates every alert expression, none firing on a healthy system but dead letters', async () => {
     // query() throws on an expression Prometheus cannot parse or evaluate.
-    const results = await Promise.all(alertRules.map((rule) => query(rule.expr)));
-    expect(results.map((r) => Array.isArray(r))).toEqual(alertRules.map(() => true));
+    const results = await Promise.all(rules.map((rule) => query(rule.expr)));
+    expect(results.map((r) => Array.isArray(r))).toEqual(rules.map(() => true));
     const firing = await query('ALERTS{alertstate="firing"}');
     expect(
       firing.map((s) => s.metric.alertname).filter((a) => a !== 'CatchAllDeadLetters'),
