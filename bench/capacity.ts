@@ -9,15 +9,21 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { kustomizeBuild, prepareK8sTools } from '@catchall/scripts';
 import {
   MODEL_WORKLOADS,
+  fitPartCosts,
   foldRatio,
   machineCapacity,
   size,
   type Assumptions,
   type MeasuredInputs,
   type ModelWorkload,
+  type PartCost,
+  type PhasePoint,
   type Scenario,
+  type Sizing,
 } from './lib/capacity-model';
 import { ASSUMPTIONS, ASSUMPTION_TEXT } from './lib/capacity-assumptions';
 
@@ -65,62 +71,88 @@ function figure(result: Result, row: Row | undefined, column: string): number {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** The loaded phases of bench:scale (warm-up left out), each part's cores from its µs/event. */
+function phasePoints(scale: Result): { rows: Row[]; points: PhasePoint[] } {
+  const rows = scale.rows.filter((r) => r.kind === 'phase' && !String(r.phase).startsWith('warm'));
+  const points = rows.map((r) => {
+    const rate = figure(scale, r, 'accepted events/s');
+    const cores = (column: string) => (figure(scale, r, column) * rate) / 1e6;
+    return {
+      members: figure(scale, r, 'members'),
+      eventsPerSecond: rate,
+      rowsPerEvent: figure(scale, r, 'read model rows written per event'),
+      cores: {
+        ingest: cores('ingest API CPU µs/event'),
+        kafka: cores('Kafka CPU µs/event'),
+        projector: cores('projector CPU µs/event'),
+        postgres: cores('Postgres CPU µs/event'),
+        other: cores('load CPU µs/event') + cores('registry CPU µs/event'),
+      },
+    };
+  });
+  return { rows, points };
+}
+
 /** The model's inputs from the three benchmarks' newest results. */
 function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
   const loadedPut = () => {
-    const prefix = 'PUT';
-    // The defaults: consistency tokens on, full answers (not `Prefer: return=minimal`).
+    // The defaults: consistency tokens on, full answers (not `Prefer: return=minimal`), one process.
     const rows = ingest.rows.filter(
       (r) =>
-        String(r.scenario).startsWith(prefix) &&
-        !/tokens off|return=minimal/.test(String(r.scenario)),
+        String(r.scenario).startsWith('PUT') &&
+        !/tokens off|return=minimal|workers/.test(String(r.scenario)),
     );
     const best = rows.sort((a, b) => Number(b['items/s']) - Number(a['items/s']))[0];
-    return figure(ingest, best, 'API CPU µs/event');
+    return { us: figure(ingest, best, 'API CPU µs/event'), scenario: String(best?.scenario) };
   };
-  const recordBytes = Number(/record size (\d+) bytes/.exec(ingest.notes.join('\n'))?.[1]);
-  if (!Number.isFinite(recordBytes))
-    throw new Error(`${ingest.file} does not give the record size`);
   const workloadRow = (w: string) => catchUp.rows.find((r) => r.workload === w);
   const per = (column: string) =>
     Object.fromEntries(
       MODEL_WORKLOADS.map((w) => [w, figure(catchUp, workloadRow(w), column)]),
     ) as Record<ModelWorkload, number>;
   const idRows = catchUp.rows.filter((r) => String(r.workload).endsWith('client ids'));
-  const steps = scale.rows.filter((r) => r.kind === 'phase' && String(r.phase).startsWith('step'));
+  if (idRows.length === 0) throw new Error(`${catchUp.file} has no load with client ids`);
+  const zipfIds = workloadRow('zipf, client ids');
+  const { rows: phases, points } = phasePoints(scale);
+  const steps = phases.filter((r) => String(r.phase).startsWith('step'));
   if (steps.length === 0) throw new Error(`${scale.file} has no step phase`);
-  const zipfIds = catchUp.rows.find((r) => r.workload === 'zipf, client ids');
-  const perRow = (column: string) =>
-    mean(
-      steps.map(
-        (r) => figure(scale, r, column) / figure(scale, r, 'read model rows written per event'),
-      ),
-    );
   const check = scale.rows.find((r) => r.kind === 'check');
+  const walPerRow = mean(
+    steps.map(
+      (r) =>
+        figure(scale, r, 'WAL bytes per event') /
+        figure(scale, r, 'read model rows written per event'),
+    ),
+  );
+  const processes = Number(/(\d+) ingest API processes/.exec(scale.notes.join('\n'))?.[1]);
+  if (!Number.isFinite(processes))
+    throw new Error(`${scale.file} does not give its ingest processes`);
+  const put = loadedPut();
   const inputs: MeasuredInputs = {
-    ingestBatchUs: mean(steps.map((r) => figure(scale, r, 'ingest API CPU µs/event'))),
-    ingestPutUs: loadedPut(),
-    kafkaUs: mean(steps.map((r) => figure(scale, r, 'Kafka CPU µs/event'))),
+    costs: fitPartCosts(points),
+    ingestProcesses: processes,
+    ingestPutUs: put.us,
     projectorUs: per('projector CPU µs/event'),
     projectorClientIdUs: figure(catchUp, zipfIds, 'projector CPU µs/event'),
+    catchUpEventsPerSecond: per('projector events/s'),
+    clientIdSpeedRatios: Object.fromEntries(
+      idRows.map((r) => [
+        String(r.workload).replace(/, client ids$/, ''),
+        figure(catchUp, r, 'projector / same load without ids'),
+      ]),
+    ),
     rowsPerSecondPerConnection: figure(
       catchUp,
       workloadRow('uniform'),
       'Postgres ceiling rows/s per connection',
     ),
-    postgresUsPerRow: perRow('Postgres CPU µs/event'),
-    walBytesPerRow: perRow('WAL bytes per event'),
+    walBytesPerRow: walPerRow,
     bytesPerDomain: figure(scale, check, 'read model bytes per domain'),
+    measuredDomains: figure(scale, check, 'domains in the read model'),
     mbPerMillionIds: mean(idRows.map((r) => figure(catchUp, r, 'MB per million ids'))),
-    otherUs: mean(
-      steps.map(
-        (r) => figure(scale, r, 'load CPU µs/event') + figure(scale, r, 'registry CPU µs/event'),
-      ),
-    ),
-    recordBytes,
+    logBytesPerRecord: figure(scale, check, 'log bytes per record'),
   };
-  if (idRows.length === 0) throw new Error(`${catchUp.file} has no load with client ids`);
-  return { inputs, steps, check: check! };
+  return { inputs, phases, points, steps, check: check!, putScenario: put.scenario };
 }
 
 /** A CPU cost per event or row, with what one core does at that cost. */
@@ -132,7 +164,7 @@ const table = (head: string[], rows: (string | number)[][]) =>
     .concat(rows.map((r) => `| ${r.join(' | ')} |`))
     .join('\n');
 
-function main(): void {
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const option = (name: string) => {
     const at = args.indexOf(name);
@@ -140,33 +172,112 @@ function main(): void {
   };
   const dir = path.resolve(option('--results') ?? path.join(ROOT, 'bench', 'results'));
   const out = path.resolve(option('--out') ?? path.join(ROOT, 'docs', 'capacity.md'));
+  if (!existsSync(dir)) {
+    throw new Error(
+      `the results folder ${dir} does not exist: run the benchmarks first, or give --results <folder>`,
+    );
+  }
   const ingest = newest(dir, 'ingest');
   const catchUp = newest(dir, 'catch-up');
   const scale = newest(dir, 'scale');
-  const { inputs, steps, check } = inputsFrom(ingest, catchUp, scale);
+  const measured = inputsFrom(ingest, catchUp, scale);
   const cores = Number(/machine: (\d+) cores/.exec(scale.notes.join('\n'))?.[1]);
+  const manifests = await shippedManifests();
   const doc = render({
-    inputs,
-    steps,
-    check,
+    ...measured,
     cores,
     files: [ingest, catchUp, scale].map((r) => r.file),
     scale,
+    manifests,
   });
   writeFileSync(out, doc);
   console.log(doc);
   console.log(`\nwritten to ${path.relative(process.cwd(), out)}`);
 }
 
-function render(m: {
+/** What the production overlay ships, as `kustomize build` renders it. */
+interface Shipped {
+  brokers: number;
+  brokerCores: string;
+  brokerDisk: string;
+  partitions: number;
+  retentionMs: string;
+  tiered: boolean;
+  ingestMax: number;
+  ingestCores: string;
+  members: number;
+  postgresCores: string;
+  postgresDisk: string;
+  postgresWalCompression: string;
+}
+
+/** The value at `keys` inside parsed YAML, or undefined where any step is missing. */
+function at(value: unknown, ...keys: (string | number)[]): unknown {
+  let v = value;
+  for (const k of keys) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}
+
+async function shippedManifests(): Promise<Shipped> {
+  const tools = await prepareK8sTools((message) => console.error(message));
+  const rendered = await kustomizeBuild(tools, path.join(ROOT, 'k8s', 'overlays', 'production'));
+  const docs = parseAllDocuments(rendered).map((d) => d.toJSON() as unknown);
+  const spec = (kind: string, name: string) => {
+    const found = docs.find((d) => at(d, 'kind') === kind && at(d, 'metadata', 'name') === name);
+    if (!found) throw new Error(`the production overlay has no ${kind} ${name}`);
+    return (...keys: (string | number)[]) => at(found, 'spec', ...keys);
+  };
+  const pool = spec('KafkaNodePool', 'dual-role');
+  const topic = spec('KafkaTopic', 'domain-events');
+  const db = spec('Cluster', 'catch-all-db');
+  const volumes = pool('storage', 'volumes');
+  return {
+    brokers: Number(pool('replicas')),
+    brokerCores: String(pool('resources', 'limits', 'cpu')),
+    brokerDisk: (Array.isArray(volumes) ? volumes : [])
+      .map((v) => String(at(v, 'size')))
+      .join(' + '),
+    partitions: Number(topic('partitions')),
+    retentionMs: String(topic('config', 'retention.ms')),
+    tiered: String(topic('config', 'remote.storage.enable')) === 'true',
+    ingestMax: Number(spec('HorizontalPodAutoscaler', 'producer-api')('maxReplicas')),
+    ingestCores: String(
+      spec('Deployment', 'producer-api')(
+        'template',
+        'spec',
+        'containers',
+        0,
+        'resources',
+        'limits',
+        'cpu',
+      ),
+    ),
+    members: Number(spec('Deployment', 'consumer')('replicas')),
+    postgresCores: String(db('resources', 'limits', 'cpu')),
+    postgresDisk: String(db('storage', 'size')),
+    postgresWalCompression: String(db('postgresql', 'parameters', 'wal_compression') ?? 'off'),
+  };
+}
+
+interface Model {
   inputs: MeasuredInputs;
+  phases: Row[];
+  points: PhasePoint[];
   steps: Row[];
   check: Row;
+  putScenario: string;
   cores: number;
   files: string[];
   scale: Result;
-}): string {
+  manifests: Shipped;
+}
+
+function render(m: Model): string {
   const { inputs } = m;
+  const { costs } = inputs;
   const a = ASSUMPTIONS;
   const lines: string[] = [];
   // Blocks apart: a line right after a table would be read as one of its rows.
@@ -175,55 +286,76 @@ function render(m: {
   };
   push(
     '# Capacity model',
-    `Written by \`npm run capacity\` from the benchmark results ${m.files.map((f) => `\`${f}\``).join(', ')} (bench/results/, kept out of git). Run the three benchmarks and this command again to refresh it; edit the assumptions in \`bench/capacity.ts\`, never the figures here.`,
+    `Written by \`npm run capacity\` from the benchmark results ${m.files.map((f) => `\`${f}\``).join(', ')} (bench/results/, kept out of git). Run the three benchmarks and this command again to refresh it; edit the assumptions in \`bench/lib/capacity-assumptions.ts\`, never the figures here.`,
   );
+  const cost = (c: PartCost, unit: string) =>
+    [
+      c.fixedCores > 0 ? `${n(c.fixedCores, 2)} cores fixed` : '',
+      c.coresPerMember > 0 ? `${n(c.coresPerMember, 3)} cores per member` : '',
+      `${n(c.usPerUnit, 1)} µs per ${unit}`,
+    ]
+      .filter(Boolean)
+      .join(' + ');
+  const phaseList = `${m.phases.length} loaded phases (${m.phases.map((r) => `${n(Number(r['accepted events/s']))}/s with ${String(r.members)}`).join(', ')} members)`;
   push(
     '## Measured inputs',
+    `Each part's CPU is fitted by least squares over bench:scale's ${phaseList}: a fixed cost, a cost per projector member where members change it, and a cost per event (per row for Postgres). Costs per event read off one phase mix the two: the step phases, beyond what the machine takes, show the cheapest; the steady ones, at 10,000 events/s, the dearest.`,
     table(
       ['figure', 'value', 'from'],
       [
         [
-          'ingest API CPU per event, batches of 100',
-          perCore(inputs.ingestBatchUs),
-          'bench:scale, step phases (clients sending batches of 100; batches of 1,000 cost less, see bench:ingest)',
+          'ingest API (batches of 100)',
+          cost(costs.ingest, 'event'),
+          `bench:scale, fixed cost for its ${inputs.ingestProcesses} processes together`,
         ],
         [
-          'ingest API CPU per event, single `PUT`s',
+          'ingest API, single `PUT`s',
           perCore(inputs.ingestPutUs),
-          'bench:ingest, its most loaded `PUT` run',
+          `bench:ingest, one process at its most loaded (${m.putScenario}), fixed costs included`,
         ],
         [
-          'broker CPU per event (replication 1)',
-          perCore(inputs.kafkaUs),
-          "bench:scale, step phases (the ingest API's transactions over 24 partitions)",
+          'Kafka broker (replication 1)',
+          cost(costs.kafka, 'event'),
+          "bench:scale (the ingest API's transactions over 24 partitions)",
         ],
+        ['projector, Zipf-like load', cost(costs.projector, 'event'), 'bench:scale'],
         ...MODEL_WORKLOADS.map((w) => [
-          `projector CPU per event, ${w}`,
+          `projector per event at full speed, ${w}`,
           perCore(inputs.projectorUs[w]),
-          'bench:catch-up',
+          "bench:catch-up (sizes the members; the per-member cost is bench:scale's)",
         ]),
+        ['Postgres', cost(costs.postgres, 'read-model row'), 'bench:scale'],
         [
-          'Postgres rows/s per connection',
-          n(inputs.rowsPerSecondPerConnection),
-          'bench:catch-up, the Postgres ceiling on the uniform load (4 connections; nearly a row per event)',
-        ],
-        [
-          'Postgres CPU per read-model row written',
-          perCore(inputs.postgresUsPerRow),
-          'bench:scale, step phases',
+          'load generator and registry',
+          cost(costs.other, 'event'),
+          'bench:scale (not part of a deployment)',
         ],
         [
           'WAL per read-model row written',
           `${n(inputs.walBytesPerRow)} bytes`,
-          'bench:scale, step phases',
+          'bench:scale, step phases; its Postgres runs with `wal_compression` off',
         ],
         [
           'read model per domain',
           `${n(inputs.bytesPerDomain)} bytes`,
-          'bench:scale, table and index',
+          `bench:scale, table and index over ${n(inputs.measuredDomains)} domains`,
         ],
+        [
+          'log bytes per record',
+          `${n(inputs.logBytesPerRecord)} bytes`,
+          "bench:scale, the topic's segment files over its records (key, Avro value, headers, batch framing, transaction markers)",
+        ],
+        [
+          'Postgres rows/s per connection',
+          n(inputs.rowsPerSecondPerConnection),
+          "bench:catch-up, the uniform load's Postgres ceiling over its 4 connections on a machine every part shares: a floor, not what a connection of a dedicated server does",
+        ],
+        ...MODEL_WORKLOADS.map((w) => [
+          `catch-up, ${w}`,
+          `${n(inputs.catchUpEventsPerSecond[w])} events/s`,
+          'bench:catch-up, one projector on the shared machine (sets the rebuild speed)',
+        ]),
         ['event ids', `${n(inputs.mbPerMillionIds, 1)} MB per million`, 'bench:catch-up'],
-        ['Avro value of an event', `${n(inputs.recordBytes)} bytes`, 'bench:ingest'],
       ],
     ),
   );
@@ -234,9 +366,17 @@ function render(m: {
       (Object.keys(a) as (keyof Assumptions)[]).map((k) => [ASSUMPTION_TEXT[k], String(a[k])]),
     ),
     "Key distributions: the benchmarks' own (bench/lib/workloads.ts): Zipf-like (log-uniform ranks, few hot domains), uniform, and heavy (up to 2,500 events per domain). The fold ratio, the rows Postgres writes per event, is computed from them for the events of one flush interval at each rate.",
+    `**What is extrapolated.** The costs per row, the WAL per row and the bytes per domain were measured over ${n(inputs.measuredDomains)} domains, and are applied unchanged to 10 and 100 million. A larger table means more of it outside memory: index lookups that miss shared buffers (the read model of 10,000,000 domains, ${n((1e7 * inputs.bytesPerDomain) / 1e9, 1)} GB, still fits a large primary's memory; 100,000,000 does not), and full-page images in the WAL for more distinct pages after each checkpoint, which \`wal_compression\` (on in \`k8s/\`, off in the benchmarks) shrinks. The brokers' cost per event for the followers of replication ${a.replication} is taken as the leader's. Treat the Postgres figures of the larger scenario as a lower bound.`,
   );
-  for (const scenario of SCENARIOS) {
-    const sized = MODEL_WORKLOADS.map((w) => size(inputs, a, scenario, w));
+  const sizedAll = SCENARIOS.map((scenario) => ({
+    scenario,
+    sized: MODEL_WORKLOADS.map((w) => size(inputs, a, scenario, w)),
+  }));
+  // One topic, one partition count: the largest any load needs, and the largest scenario's
+  // from the start, since adding partitions later moves domains between them.
+  const growthPartitions = Math.max(...sizedAll.flatMap((s) => s.sized.map((x) => x.partitions)));
+  for (const { scenario, sized } of sizedAll) {
+    const partitions = Math.max(...sized.map((s) => s.partitions));
     const row = (label: string, f: (s: (typeof sized)[number]) => string) => [
       label,
       ...sized.map(f),
@@ -246,27 +386,40 @@ function render(m: {
       table(
         ['', ...MODEL_WORKLOADS],
         [
-          row('Kafka brokers for the load (bound by)', (s) => `${s.brokers} (${s.brokersBy})`),
           row(
-            `Kafka brokers to keep ${a.historyDays} days on their disks (without tiered storage)`,
-            (s) => String(s.brokersForHistory),
+            'Kafka brokers, with tiered storage (bound by)',
+            (s) => `${s.brokers} (${s.brokersBy})`,
           ),
-          row('partitions of the events topic', (s) => String(s.partitions)),
-          row('Kafka storage growth, replicated', (s) => `${n(s.kafkaTbPerDay, 2)} TB a day`),
-          row(`Kafka storage after ${a.historyDays} days`, (s) => `${n(s.kafkaStorageTb, 0)} TB`),
-          row('ingest API pods, batches', (s) => String(s.ingestPods)),
+          row('partitions of the events topic (one count for every load)', () =>
+            String(partitions),
+          ),
+          row('topic growth, replicated', (s) => `${n(s.kafkaTbPerDay, 2)} TB a day`),
+          row(
+            `object storage after ${a.historyDays} days (one copy)`,
+            (s) => `${n(s.objectStorageTb, 0)} TB`,
+          ),
+          row(
+            `without tiered storage: brokers, partitions for ${a.historyDays} days on local disks`,
+            (s) => `${n(s.brokersWithoutTiering)}, ${n(s.partitionsWithoutTiering)}`,
+          ),
+          row('ingest API pods, batches of 100', (s) => String(s.ingestPods)),
           row('ingest API pods, every event a single `PUT`', (s) => String(s.ingestPodsSinglePuts)),
-          row('projector members', (s) => String(s.projectorMembers)),
+          row(
+            'projector members (busy)',
+            (s) => `${s.projectorMembers} (${n(100 * s.projectorBusy)} %)`,
+          ),
           row('fold ratio (rows per event)', (s) => n(s.foldRatio, 3)),
           row('Postgres rows/s after folding', (s) => n(s.postgresRowsPerSecond)),
-          row('Postgres connections busy upserting', (s) => n(s.postgresBusyConnections, 1)),
+          row('Postgres connections busy upserting (at the floor per connection)', (s) =>
+            n(s.postgresBusyConnections, 1),
+          ),
           row('Postgres primary cores', (s) => n(s.postgresCores, 1)),
           row('WAL', (s) => `${n(s.walMbPerSecond, 1)} MB/s`),
           row('read model', (s) => `${n(s.readModelGb, 1)} GB`),
           row('read model with a rebuild beside it', (s) => `${n(2 * s.readModelGb, 1)} GB`),
           row(
-            'a rebuild (one `replay rebuild` process): hours per 30 days of history',
-            (s) => `${n(s.rebuildHoursPerMonth, 0)} h`,
+            'a rebuild (one `replay rebuild` process): events/s, hours per 30 days of history',
+            (s) => `${n(s.rebuildEventsPerSecond)}/s, ${n(s.rebuildHoursPerMonth, 0)} h`,
           ),
           row(
             `the same after ${a.historyDays} days: events, days`,
@@ -278,31 +431,123 @@ function render(m: {
           ),
         ],
       ),
-      clientIds(sized),
-      nextBottleneck(sized, scenario),
+      clientIds(sized, inputs),
+      nextBottleneck(sized, scenario, partitions, growthPartitions),
     );
   }
+  push(
+    '## The shipped manifests against the model',
+    ...againstManifests(m.manifests, sizedAll, growthPartitions),
+  );
   push('## When one Postgres primary stops being enough', ...primaryLimits(inputs));
   push('## Checked against the multi-process run', ...checked(m));
   return `${lines.join('\n').trim()}\n`;
 }
 
 /** What ids the clients chose add: rows, storage, members (their Postgres cost per row is not measured). */
-function clientIds(sized: ReturnType<typeof size>[]): string {
+function clientIds(sized: Sizing[], inputs: MeasuredInputs): string {
   const s = sized[0]!;
-  return `**If every event carried a client id** (\`Idempotency-Key\`, \`eventId\`): each id is a row of its own in \`event_ids\`, ${n(s.eventIdRowsPerSecond)} rows/s more for the primary on every load, besides the folded rows above, and ${n(s.eventIdsGb, 0)} GB kept for the dedupe window; the Zipf-like load then needs ${s.projectorMembersClientIds} projector members (${n(ASSUMPTIONS.utilization * 100)} % busy). What an id row costs Postgres in CPU and WAL is not measured by the benchmarks (bench:catch-up measures the whole catch-up only: with ids, 0.5 to 0.6 of its speed without, the heavy load 0.3), so the primary's figures above leave them out.`;
+  const ratios = Object.entries(inputs.clientIdSpeedRatios)
+    .map(([w, r]) => `${w} ${n(r ?? 0, 2)}`)
+    .join(', ');
+  return `**If every event carried a client id** (\`Idempotency-Key\`, \`eventId\`): each id is a row of its own in \`event_ids\`, ${n(s.eventIdRowsPerSecond)} rows/s more for the primary on every load, besides the folded rows above, and ${n(s.eventIdsGb, 0)} GB kept for the dedupe window; the Zipf-like load then needs ${s.projectorMembersClientIds} projector members (${n(100 * s.projectorBusyClientIds)} % busy). What an id row costs Postgres in CPU and WAL is not measured apart: bench:catch-up measures the whole catch-up only, with ids at ${ratios} of its speed without. The primary's figures above leave the ids out.`;
 }
 
-function nextBottleneck(sized: ReturnType<typeof size>[], scenario: Scenario): string {
+function nextBottleneck(
+  sized: Sizing[],
+  scenario: Scenario,
+  partitions: number,
+  growth: number,
+): string {
   const worst = sized.reduce((w, s) => (s.primaryShare > w.primaryShare ? s : w));
   const members = Math.max(...sized.map((s) => s.projectorMembers));
-  const partitions = Math.min(...sized.map((s) => s.partitions));
   const over = worst.primaryShare > 1;
+  const noTier = Math.max(...sized.map((s) => s.brokersWithoutTiering));
   return [
     `**Next bottleneck.** Brokers, ingest pods and projector members scale out; the Postgres primary does not. At ${n(scenario.eventsPerSecond)} events/s the ${worst.workload} load takes ${n(100 * worst.primaryShare)} % of the largest primary's ${worst.primaryLimit === 'CPU' ? 'cores' : 'WAL rate'} in the assumptions${over ? ': **more than one primary can write, which the product cannot serve today** (see below)' : ''}.`,
-    `The projector members (${members} at most here) stay below the partitions (${partitions} at least), which cap them. The brokers' disks grow with the history the topic keeps, not with the load: without tiered storage (KIP-405) moving old segments out, after a year they, not the CPU, set how many brokers there are.`,
-    `**Rebuilds do not scale out yet.** A rebuild replays every event the topic holds with one \`replay rebuild\` process: ${n(Math.max(...sized.map((s) => s.rebuildHoursPerMonth)), 0)} hours per month of history at this rate, ${n(Math.max(...sized.map((s) => s.rebuildHours)) / 24, 0)} days after ${ASSUMPTIONS.historyDays} days. At this scale a rebuild needs members per partition, as the projector has, or to start from a snapshot of the read model rather than from the first event; neither exists yet.`,
+    `The projector members (${members} at most here) stay below the ${partitions} partitions, which cap them${growth > partitions ? `; create the topic with ${growth} from the start, what ten times the load needs, since adding partitions later moves domains between them` : ''}.`,
+    `**The topic's history needs tiered storage.** It keeps every event: without tiered storage (KIP-405) the brokers' disks, not their CPU, set their count (${n(noTier)} here after ${ASSUMPTIONS.historyDays} days), and the partitions must grow with them so that a partition's replica fits one disk; with it, the brokers keep ${ASSUMPTIONS.localRetentionDays} days and object storage the rest.`,
+    `**Rebuilds do not scale out yet.** A rebuild replays every event the topic holds with one \`replay rebuild\` process at the catch-up speed bench:catch-up measured: ${n(Math.max(...sized.map((s) => s.rebuildHoursPerMonth)), 0)} hours per month of history at this rate, ${n(Math.max(...sized.map((s) => s.rebuildHours)) / 24, 0)} days after ${ASSUMPTIONS.historyDays} days. At this scale a rebuild needs members per partition, as the projector has, or to start from a snapshot of the read model rather than from the first event; neither exists yet.`,
   ].join(' ');
+}
+
+/** The production overlay's sizes next to what each scenario needs, and what to change. */
+function againstManifests(
+  s: Shipped,
+  sizedAll: { scenario: Scenario; sized: Sizing[] }[],
+  growth: number,
+): string[] {
+  const a = ASSUMPTIONS;
+  const most = (sized: Sizing[], f: (x: Sizing) => number) => Math.max(...sized.map(f));
+  const need = (f: (x: Sizing) => number) => sizedAll.map(({ sized }) => n(most(sized, f), 0));
+  const dayTb = sizedAll.map(({ sized }) => sized[0]!.kafkaTbPerDay / a.replication);
+  const diskGb = Number(/^(\d+)Gi$/.exec(s.brokerDisk)?.[1] ?? NaN) * 1.073741824;
+  const fullHours = dayTb.map((tb) => (diskGb / (tb * 1000)) * 24);
+  return [
+    `\`k8s/overlays/production\`, as \`kustomize build\` renders it, next to the largest need of any load in each scenario (tiered storage on):`,
+    table(
+      [
+        '',
+        'shipped',
+        ...sizedAll.map(({ scenario }) => `${n(scenario.eventsPerSecond)} events/s`),
+        'change',
+      ],
+      [
+        [
+          'Kafka brokers',
+          `${s.brokers} (${s.brokerCores} cores each)`,
+          ...need((x) => x.brokers).map((v) => `${v} (${a.brokerCores} cores each)`),
+          `the node pool's \`replicas\` and \`resources\``,
+        ],
+        [
+          'broker disk',
+          `${s.brokerDisk} each, \`retention.ms\` ${s.retentionMs}, tiered storage ${s.tiered ? 'on' : 'off'}`,
+          ...sizedAll.map(
+            (_, i) =>
+              `${n(a.brokerDiskTb)} TB each, ${a.localRetentionDays} days local (shipped disks full after ${n(fullHours[i]!, 1)} h)`,
+          ),
+          'a remote storage manager (KIP-405) in the Kafka resource, `remote.storage.enable: true` and `local.retention.ms` on the topic, larger volumes',
+        ],
+        [
+          'events topic partitions',
+          String(s.partitions),
+          ...sizedAll.map(() => String(growth)),
+          `\`partitions\` in the KafkaTopic, before the first event: later it moves domains between partitions`,
+        ],
+        [
+          'ingest API pods (batches of 100)',
+          `HPA at most ${s.ingestMax} (${s.ingestCores} core each)`,
+          ...need((x) => x.ingestPods),
+          'HPA `maxReplicas` to the single-`PUT` figure if clients send one event per request',
+        ],
+        [
+          'ingest API pods (single `PUT`s)',
+          `HPA at most ${s.ingestMax}`,
+          ...need((x) => x.ingestPodsSinglePuts),
+          '',
+        ],
+        [
+          'projector members',
+          String(s.members),
+          ...need((x) => x.projectorMembers),
+          "the consumer Deployment's `replicas` (or KEDA, `components/keda-autoscaling`)",
+        ],
+        [
+          'Postgres primary',
+          `${s.postgresCores} cores, ${s.postgresDisk}, \`wal_compression\` ${s.postgresWalCompression}`,
+          ...sizedAll.map(
+            ({ sized }) =>
+              `${n(
+                most(sized, (x) => x.postgresCores),
+                1,
+              )} cores, ${n(2 * sized[0]!.readModelGb + most(sized, (x) => x.eventIdsGb), 0)} GB with a rebuild and an hour of ids`,
+          ),
+          "the Cluster's `resources` and `storage.size`",
+        ],
+      ],
+    ),
+    `The shipped sizes fit a trial, not either scenario: the brokers' volumes fill within hours at 100,000 events/s since the topic keeps every event, and ${s.partitions} partitions cap the projector at ${s.partitions} members and spread the history over ${s.partitions * a.replication} replicas only.`,
+  ];
 }
 
 function primaryLimits(inputs: MeasuredInputs): string[] {
@@ -325,25 +570,16 @@ function primaryLimits(inputs: MeasuredInputs): string[] {
     lines.join('\n'),
     'What the product does before and after that point:',
     [
-      '- **Reads first.** Lookups and listings go to read replicas: the query API only reads, so its `DATABASE_URL` may name a streaming standby (CloudNativePG\'s `-ro` service; README, "Read replicas"). A read with a consistency token waits until the standby has replayed the offsets it names, so read-your-writes holds on a replica too. Each replica adds the lookups of one more server and takes nothing from the primary but WAL shipping.',
+      '- **Reads first.** Lookups and listings go to read replicas: the query API only reads, so its `DATABASE_URL` may name a streaming standby (CloudNativePG\'s `-ro` service; README, "Read replicas"). A read with a consistency token waits until the standby has replayed the offsets it names, so read-your-writes holds on a replica too. Each replica adds the lookups of one more server and takes nothing from the primary but WAL shipping. Lookups per replica are not measured here (bench:read-model measures one server).',
       '- **Fewer rows per event.** `FLUSH_INTERVAL_MS` trades freshness for folding: doubling it lowers the rows written per event for loads with hot domains (see the fold ratios above), not for the uniform one.',
-      "- **Then the writes.** The read model is keyed by domain, and a domain lives on one Kafka partition. Past one primary, the read model is split by partition ranges over several Postgres clusters (or a distributed Postgres such as Citus with `domain_stats` distributed by domain): each projector member writes only the clusters of its partitions, each flush stays one local transaction, and the query API finds a domain's cluster by the same murmur2 partitioner the producers use. That split is designed, not built. Adding partitions moves domains between partitions, and so between clusters: the split needs the topic's partitions fixed for good (sized for growth from the start) or a move of the rows with them. Until it exists, one primary is the product's ceiling (each scenario above says whether it is past it).",
+      "- **Then the writes.** The read model is keyed by domain, and a domain lives on one Kafka partition. Past one primary, the read model is split by partition ranges over several Postgres clusters (or a distributed Postgres such as Citus with `domain_stats` distributed by domain): each projector member writes only the clusters of its partitions, each flush stays one local transaction, and the query API finds a domain's cluster by the same murmur2 partitioner the producers use. That split is designed, not built. Adding partitions moves domains between partitions, and so between clusters: the split needs the topic's partitions fixed for good (sized for growth from the start, as above) or a move of the rows with them. Until it exists, one primary is the product's ceiling (each scenario above says whether it is past it).",
     ].join('\n'),
   ];
 }
 
-function checked(m: {
-  inputs: MeasuredInputs;
-  steps: Row[];
-  check: Row;
-  cores: number;
-  scale: Result;
-}): string[] {
-  const predicted = machineCapacity(m.inputs, ASSUMPTIONS, m.cores, 'zipf', 10_000_000);
-  const measured = Math.max(...m.steps.map((r) => Number(r['accepted events/s'])));
-  const steady = m.scale.rows.filter(
-    (r) => r.kind === 'phase' && String(r.phase).startsWith('steady'),
-  );
+function checked(m: Model): string[] {
+  const { inputs } = m;
+  const steady = m.phases.filter((r) => String(r.phase).startsWith('steady'));
   const steadyRate = Number(steady[0]?.['offered events/s'] ?? 10_000);
   const measuredFold = mean(steady.map((r) => Number(r['read model rows written per event'])));
   const modelFold = foldRatio(
@@ -351,30 +587,61 @@ function checked(m: {
     (steadyRate * ASSUMPTIONS.flushIntervalMs) / 1000,
     10_000_000,
   );
+  // Each step phase predicted by costs fitted without it, for the cores the benchmark's own
+  // processes had in it (busy share × the share they used).
+  const predictions = m.steps.map((step) => {
+    const at = m.phases.indexOf(step);
+    const costs = fitPartCosts(m.points.filter((_, i) => i !== at));
+    const coresHad = (m.cores * Number(step['CPU busy %']) * Number(step['CPU accounted %'])) / 1e4;
+    const predicted = machineCapacity(
+      costs,
+      ASSUMPTIONS,
+      coresHad,
+      Number(step.members),
+      'zipf',
+      10_000_000,
+    ).eventsPerSecond;
+    const measured = Number(step['accepted events/s']);
+    return {
+      members: Number(step.members),
+      coresHad,
+      predicted,
+      measured,
+      error: predicted / measured - 1,
+    };
+  });
+  const meanError = mean(predictions.map((p) => Math.abs(p.error)));
   const rebalances = m.scale.rows.filter((r) => r.kind === 'rebalance');
   const counts = m.steps.map((r) => Number(r.members));
   const joined = steady.filter((r) => String(r.phase).includes('→')).map((r) => Number(r.members));
-  const busy = m.steps.map((r) => Number(r['CPU busy %']));
-  const accounted = m.steps.map((r) => Number(r['CPU accounted %']));
-  const freshP99 = m.steps.map((r) => Number(r['freshness p99 ms']));
   const rates = m.steps.map((r) => Number(r['accepted events/s']));
-  const falling = rates.every((x, i) => i === 0 || x <= rates[i - 1]!);
+  const freshP99 = m.steps.map((r) => Number(r['freshness p99 ms']));
   const fresher = freshP99.every((x, i) => i === 0 || x <= freshP99[i - 1]!);
+  const fell = rates.every((x, i) => i === 0 || x <= rates[i - 1]!);
+  const drop = 1 - rates.at(-1)! / rates[0]!;
   return [
-    `bench:scale ran every part on one machine of ${m.cores} cores: the broker, the registry, Postgres, ingest API processes behind one port, ${counts.join(', ')} projector members over 24 partitions, and the load generator. The model, fed the per-event costs above (the projector's from bench:catch-up, the others from this run), predicts for that machine:`,
+    `bench:scale ran every part on one machine of ${m.cores} cores: the broker, the registry, Postgres, ${inputs.ingestProcesses} ingest API processes behind one port, ${counts.join(', ')} projector members over 24 partitions, and the load generator. Two checks of the model against it:`,
+    `**Two benchmarks, one cost.** The projector's cost per event fitted over bench:scale's phases is ${n(inputs.costs.projector.usPerUnit, 2)} µs; bench:catch-up, another run and another setting (one member at full speed from a backlog), measured ${n(inputs.projectorUs.zipf, 2)} µs on the same Zipf-like load (${n(100 * (inputs.costs.projector.usPerUnit / inputs.projectorUs.zipf - 1), 0)} %). The members are sized with the latter and bench:scale's ${n(inputs.costs.projector.coresPerMember, 3)} cores per member.`,
+    `**Each step predicted without it.** Each step phase's events/s predicted from costs fitted over the other ${m.phases.length - 1} phases, for the cores the benchmark's processes had in it, and the fold the model computes (mean error ${n(100 * meanError, 0)} %):`,
+    table(
+      [
+        'members',
+        'cores the benchmark had',
+        'model events/s',
+        'measured events/s',
+        'model / measured',
+      ],
+      predictions.map((p) => [
+        p.members,
+        n(p.coresHad, 2),
+        n(p.predicted),
+        n(p.measured),
+        n(p.predicted / p.measured, 2),
+      ]),
+    ),
     table(
       ['', 'model', 'measured (bench:scale)'],
       [
-        [
-          'events/s with every core busy (Zipf-like)',
-          n(predicted.eventsPerSecond),
-          `${n(measured)} (the best step phase)`,
-        ],
-        [
-          'CPU per event, all parts',
-          `${n(predicted.usPerEvent, 1)} µs`,
-          `${n((m.cores * 1e6) / measured, 1)} µs (cores / events/s)`,
-        ],
         [
           `read-model rows per event at ${n(steadyRate)} events/s`,
           n(modelFold, 3),
@@ -382,8 +649,8 @@ function checked(m: {
         ],
       ],
     ),
-    `Where they differ: the projector's cost comes from catch-up, where fixed costs per flush spread over more events than at the step load's rates, and more members on the same cores cost more each; events keep arriving while a flush runs, so a measured flush folds more than one interval's events. The step phases kept the machine ${busy.join(' %, ')} % busy, of which the benchmark's own processes used ${accounted.join(' %, ')} %: ${busy.every((b) => b >= 90) ? `bound by CPU${accounted.every((x) => x >= 85) ? ', all parts sharing it, not by any one of them' : '; part of the CPU went to processes outside the benchmark, so its figures are low'}` : 'not bound by CPU alone'}.`,
-    `Per member count: the steady phase at the load the run offered${joined.length > 0 ? ` (for ${joined.join(' and ')} members, the phase in which they joined)` : ''}, then the step load beyond what the machine takes. ${falling ? 'Each member more took fewer events in the step: on the same cores a member costs CPU of its own (fetches, heartbeats, connections).' : 'The step took more events with more members.'} ${fresher ? 'Freshness under the step load improved with members: more partitions flush side by side.' : 'Freshness under the step load did not improve with every member added.'}`,
+    `Events keep arriving while a flush runs, so a measured flush folds a little more than one interval's events. The step phases kept the machine ${m.steps.map((r) => String(r['CPU busy %'])).join(' %, ')} % busy, of which the benchmark's own processes used ${m.steps.map((r) => String(r['CPU accounted %'])).join(' %, ')} %: ${m.steps.every((r) => Number(r['CPU busy %']) >= 90) ? 'bound by CPU, all parts sharing it, not by any one of them' : 'not bound by CPU alone'}.`,
+    `Per member count: the steady phase at the load the run offered${joined.length > 0 ? ` (for ${joined.join(' and ')} members, the phase in which they joined)` : ''}, then the step load beyond what the machine takes. ${fell ? `Each member more took fewer events in the step (${n(100 * drop, 0)} % fewer from ${counts[0]} to ${counts.at(-1)} members): on the same cores each member costs CPU of its own, in its process and in the broker and Postgres it talks to (the per-member costs above).` : 'The step took more events with more members.'} ${fresher ? `Freshness under the step load improved with members${fell ? ', over a load that fell at the same time, so members and load both count in it' : ''}.` : 'Freshness under the step load did not improve with every member added.'}`,
     table(
       [
         'members',
@@ -421,10 +688,8 @@ function checked(m: {
   ];
 }
 
-try {
-  main();
-} catch (err) {
+main().catch((err: unknown) => {
   // What is missing, said once: no stack for a result not there yet.
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
-}
+});

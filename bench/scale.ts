@@ -12,10 +12,12 @@
  * if not). The figures feed the capacity model (`npm run capacity`).
  *
  *   npm run bench:scale   (BENCH_PHASE_SECONDS=20, BENCH_SCALE_RATE=10000,
- *                          BENCH_SCALE_STEP_RATE=60000, BENCH_SCALE_MEMBERS=1,2,4,
+ *                          BENCH_SCALE_STEP_RATE=60000, BENCH_SCALE_MEMBERS=1,2,4,12,
  *                          BENCH_SCALE_INGEST_WORKERS=2)
  */
+import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import type { Infra } from '@catchall/scripts';
 import { benchDatabases, benchKafka, eventsTopic } from './lib/preload';
@@ -33,12 +35,28 @@ const BATCH = 100;
 const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 20);
 const RATE = Number(process.env.BENCH_SCALE_RATE ?? 10_000);
 const STEP_RATE = Number(process.env.BENCH_SCALE_STEP_RATE ?? 60_000);
-const MEMBER_COUNTS = (process.env.BENCH_SCALE_MEMBERS ?? '1,2,4').split(',').map(Number);
+const MEMBER_COUNTS = (process.env.BENCH_SCALE_MEMBERS ?? '1,2,4,12').split(',').map(Number);
 const INGEST_WORKERS = Number(process.env.BENCH_SCALE_INGEST_WORKERS ?? 2);
 const PROBE_EVERY_MS = 100;
 const log = (message: string) => console.log(`[bench +${process.uptime().toFixed(0)}s] ${message}`);
 
 type Watch = ReturnType<typeof watchPositions>;
+
+/**
+ * Bytes the topic's records take in the broker's log: the segment files (`*.log`) of its
+ * partition folders (`<topic>-<n>`) under `logDir`, one copy (replication 1), indexes left out.
+ */
+function topicLogBytes(logDir: string, topic: string): number {
+  let bytes = 0;
+  for (const folder of readdirSync(logDir)) {
+    if (!folder.startsWith(`${topic}-`) || !/^\d+$/.test(folder.slice(topic.length + 1))) continue;
+    for (const file of readdirSync(path.join(logDir, folder))) {
+      if (file.endsWith('.log')) bytes += statSync(path.join(logDir, folder, file)).size;
+    }
+  }
+  if (bytes === 0) throw new Error(`no log segments of ${topic} under ${logDir}`);
+  return bytes;
+}
 const PARTS: Part[] = ['ingest API', 'projector', 'Kafka', 'Postgres', 'registry', 'load'];
 
 /** The key under which a row keeps the window of its probes until fillFreshness. */
@@ -286,6 +304,7 @@ async function main(): Promise<void> {
       'domains in the read model': compared.domains,
       'domains that differ': compared.differing,
       'read model bytes per domain': Math.round(Number(size[0]!.bytes) / Number(size[0]!.domains)),
+      'log bytes per record': Math.round(topicLogBytes(stack.kafka.logDir, TOPIC) / topic.records),
     });
     const cpus = os.cpus();
     // What bound the step loads: the machine's busy share, and each part's share of the CPU.

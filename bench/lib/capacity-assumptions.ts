@@ -1,10 +1,10 @@
 import type { Assumptions } from './capacity-model';
 
-/** What the capacity model takes as given (bench/capacity.ts prints each with its text). */
+/** What the capacity model takes as given (`npm run capacity` prints each with its text). */
 export const ASSUMPTIONS: Assumptions = {
   replication: 3,
   historyDays: 365,
-  recordOverheadBytes: 30,
+  localRetentionDays: 7,
   brokerCores: 8,
   brokerDiskTb: 4,
   partitionsPerBrokerMax: 4000,
@@ -22,9 +22,9 @@ export const ASSUMPTIONS: Assumptions = {
 export const ASSUMPTION_TEXT: Record<keyof Assumptions, string> = {
   replication: 'Kafka replication factor (and `min.insync.replicas` 2)',
   historyDays:
-    "days of events the brokers hold: the events topic keeps every event (`retention.ms` -1), since a rebuild replays them all; past that, Kafka's tiered storage (KIP-405) moves old segments to object storage",
-  recordOverheadBytes:
-    'bytes a record takes in the log besides its Avro value: key (the domain), record and batch framing',
+    'days of events the topic holds: it keeps every event (`retention.ms` -1), since a rebuild replays them all',
+  localRetentionDays:
+    "days the brokers keep on their own disks (`local.retention.ms`); older segments live in object storage, one copy, by Kafka's tiered storage (KIP-405, production-ready since Kafka 3.9), which the model requires",
   brokerCores: 'cores per Kafka broker',
   brokerDiskTb: 'disk per Kafka broker, TB (filled to the utilization below)',
   partitionsPerBrokerMax: 'partition replicas per broker at most',

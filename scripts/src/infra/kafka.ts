@@ -47,6 +47,8 @@ export interface RunningKafka {
   /** The folder of the fetched jars, for Kafka's own tools (perf tests). */
   libs: string;
   java: string;
+  /** The broker's `log.dirs`: one folder per partition (`<topic>-<n>`) holding its segments. */
+  logDir: string;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -204,5 +206,13 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
         sslBrokers: `127.0.0.1:${options.secured.sslPort}`,
       }
     : {};
-  return { brokers, ...secured, libs: dist, java, process: proc, stop: () => proc.stop() };
+  return {
+    brokers,
+    ...secured,
+    libs: dist,
+    java,
+    logDir: path.join(options.dir, 'data'),
+    process: proc,
+    stop: () => proc.stop(),
+  };
 }
