@@ -25,6 +25,10 @@ import type { Workload } from './lib/workloads';
 
 const run = promisify(execFile);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
+/** Node options for the projector under test, space-separated (heap flags, `--trace-gc`). */
+const PROJECTOR_NODE_ARGS = (process.env.BENCH_PROJECTOR_NODE_ARGS ?? '')
+  .split(' ')
+  .filter(Boolean);
 const PARTITIONS = 12;
 
 type Stack = Infra;
@@ -86,14 +90,18 @@ async function eventIdStorage(pool: pg.Pool): Promise<{ ids: number; bytes: numb
 }
 
 async function catchUp(stack: Stack, databaseUrl: string, pool: pg.Pool, topic: string) {
-  const consumer = await startService('consumer', {
-    KAFKA_BROKERS: stack.kafka.brokers,
-    SCHEMA_REGISTRY_URL: stack.registry.url,
-    DATABASE_URL: databaseUrl,
-    EVENTS_TOPIC: topic,
-    CONSUMER_GROUP: `projector-${topic}`,
-    MIGRATE_ON_START: 'false',
-  });
+  const consumer = await startService(
+    'consumer',
+    {
+      KAFKA_BROKERS: stack.kafka.brokers,
+      SCHEMA_REGISTRY_URL: stack.registry.url,
+      DATABASE_URL: databaseUrl,
+      EVENTS_TOPIC: topic,
+      CONSUMER_GROUP: `projector-${topic}`,
+      MIGRATE_ON_START: 'false',
+    },
+    PROJECTOR_NODE_ARGS,
+  );
   const t0 = Date.now();
   let maxRss = 0;
   let firstApplied = 0;

@@ -94,6 +94,8 @@ export async function buildConsumer(
     maxPendingDomains: config.FLUSH_MAX_DOMAINS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    fetchMaxBytes: config.KAFKA_FETCH_MAX_BYTES,
+    maxPartitionFetchBytes: config.KAFKA_MAX_PARTITION_FETCH_BYTES,
     partitionStallMs: config.PARTITION_STALL_MS,
     logger,
     metrics,

@@ -6,7 +6,11 @@ import {
   registryConnectionFields,
 } from '@catchall/core';
 import { DEFAULT_UNKNOWN_SCHEMA_RETRY_MS } from '@catchall/schemas';
-import { DEFAULT_PARTITION_STALL_MS } from './projector';
+import {
+  DEFAULT_FETCH_MAX_BYTES,
+  DEFAULT_MAX_PARTITION_FETCH_BYTES,
+  DEFAULT_PARTITION_STALL_MS,
+} from './projector';
 import { DEFAULT_DEDUPE_WINDOW_MS } from './event-ids';
 
 export const consumerConfigFields = {
@@ -36,6 +40,18 @@ export const consumerConfigFields = {
     maximum: 300000,
     default: 10000,
     description: 'a member that stops heartbeating (crashed) loses its partitions after this long',
+  }),
+  KAFKA_FETCH_MAX_BYTES: Type.Integer({
+    minimum: 1024,
+    default: DEFAULT_FETCH_MAX_BYTES,
+    description:
+      "bytes one fetch asks for at most (Kafka's fetch.max.bytes); its records are held decoded, at about ten times their size, until applied: with the next setting, this bounds most of the projector's memory",
+  }),
+  KAFKA_MAX_PARTITION_FETCH_BYTES: Type.Integer({
+    minimum: 1024,
+    default: DEFAULT_MAX_PARTITION_FETCH_BYTES,
+    description:
+      "bytes one fetch asks for at most from one partition (Kafka's max.partition.fetch.bytes); a larger first record batch is still returned whole",
   }),
   FLUSH_INTERVAL_MS: Type.Integer({
     minimum: 10,

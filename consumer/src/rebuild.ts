@@ -56,6 +56,9 @@ export interface RebuildOptions {
   maxPendingDomains: number;
   partitionsConsumedConcurrently: number;
   sessionTimeoutMs: number;
+  /** See ProjectorOptions.fetchMaxBytes. */
+  fetchMaxBytes?: number;
+  maxPartitionFetchBytes?: number;
   logger: Logger;
   onProgress?: (progress: RebuildProgress) => void;
   /** How often progress is measured. */
@@ -174,6 +177,8 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult> {
       maxPendingDomains: options.maxPendingDomains,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
       sessionTimeoutMs: options.sessionTimeoutMs,
+      fetchMaxBytes: options.fetchMaxBytes,
+      maxPartitionFetchBytes: options.maxPartitionFetchBytes,
       partitionStallMs: options.partitionStallMs,
       logger: log,
       metrics: createConsumerMetrics(createMetricsRegistry('rebuild')),

@@ -215,6 +215,8 @@ async function runRebuild(
       maxPendingDomains: config.FLUSH_MAX_DOMAINS,
       partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENCY,
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+      fetchMaxBytes: config.KAFKA_FETCH_MAX_BYTES,
+      maxPartitionFetchBytes: config.KAFKA_MAX_PARTITION_FETCH_BYTES,
       logger,
       onProgress: (p) => progress.update(p),
       signal: controller.signal,
