@@ -10,10 +10,21 @@ const CHART_TITLE = 34;
 const LEGEND = 28;
 const AXIS_BELOW = 56;
 const GAP = 24;
-/** One palette for the whole figure, by series name: p99 is one colour in every chart. */
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1'];
+/** One palette (Tableau 10) for the whole figure, by series name: p99 is one colour in every chart. */
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 
-/** Height in px of a chart's plot area: bars grow with categories times side-by-side series. */
+/** Height in px of a chart's plot area: bars grow with categories times series. */
 function plotHeight(chart: Chart): number {
   if (chart.kind === 'line') return 320;
   return Math.max(140, chart.categories.length * (chart.series.length * 9 + 12));
