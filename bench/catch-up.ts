@@ -7,7 +7,8 @@
  * at a steady 10,000 events/s, and the projector's memory. For the workloads of
  * BENCH_CLIENT_ID_WORKLOADS (all three), the same load again with every event carrying an
  * id the client chose (each checked and remembered in Postgres), beside the load without, and
- * the storage those ids take.
+ * the storage those ids take. The result keeps each catch-up's progress over time (applied
+ * events every 250 ms), which its charts draw.
  *
  *   npm run bench:catch-up     (BENCH_EVENTS=2000000 per workload by default)
  */
@@ -17,6 +18,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import type { EventEncoder } from '@catchall/schemas';
 import { benchDatabases, benchKafka, eventsTopic, postgresCeiling, preload } from './lib/preload';
+import type { ProgressPoint } from './lib/charts/figure';
 import { latencyHistogram, report } from './lib/report';
 import type { Infra } from '@catchall/scripts';
 import { startService, withStack } from './lib/stack';
@@ -104,18 +106,19 @@ async function catchUp(stack: Stack, databaseUrl: string, pool: pg.Pool, topic: 
   );
   const t0 = Date.now();
   let maxRss = 0;
-  let firstApplied = 0;
+  // Progress over time, from the positions polled anyway: one sample per poll (250 ms).
+  const progress: ProgressPoint[] = [];
   for (;;) {
     maxRss = Math.max(maxRss, rssMb(consumer.child.pid!));
     const applied = await appliedTotal(pool, topic);
-    if (applied > 0 && firstApplied === 0) firstApplied = Date.now();
+    progress.push({ s: Number(((Date.now() - t0) / 1000).toFixed(2)), applied });
     if (applied >= EVENTS) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   const seconds = (Date.now() - t0) / 1000;
   // CPU time per event: the figure the machine's other load moves least.
   const cpuMicros = Number(((consumer.cpuSeconds() * 1e6) / EVENTS).toFixed(2));
-  return { consumer, rate: Math.round(EVENTS / seconds), seconds, maxRss, cpuMicros };
+  return { consumer, rate: Math.round(EVENTS / seconds), seconds, maxRss, cpuMicros, progress };
 }
 
 /** Freshness at a steady rate: probe events timed from Kafka's ack to their row in Postgres. */
@@ -193,6 +196,7 @@ async function main(): Promise<void> {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
     lifecycle.onClose('pool', () => pool.end());
     const rows: Record<string, unknown>[] = [];
+    const progress: Record<string, ProgressPoint[]> = {};
     const workloads = (process.env.BENCH_WORKLOADS ?? 'zipf,uniform,heavy').split(
       ',',
     ) as Workload[];
@@ -226,6 +230,7 @@ async function main(): Promise<void> {
         'rows after': Number(size!.domains),
         'preload events/s': preloadRate,
       });
+      progress[workload] = projected.progress;
       if (clientIdWorkloads.includes(workload)) {
         // The same load, every event with an id the client chose, right after the load without.
         const idsTopic = `bench-${workload}-client-ids`;
@@ -247,6 +252,7 @@ async function main(): Promise<void> {
           'ids stored': ids,
           'MB per million ids': Number((bytes / 1e6 / (ids / 1e6)).toFixed(1)),
         });
+        progress[`${workload}, client ids`] = withIds.progress;
       }
       if (workload === 'zipf') {
         zipfTopic = topic;
@@ -285,7 +291,7 @@ async function main(): Promise<void> {
         `read-your-writes at the same time (Kafka ack to a 200 of GET /domains/<d> with the consistency token from the delivery report, through the query API), ${token.probes} probes: p50 ${token.p50} ms, p95 ${token.p95} ms, p99 ${token.p99} ms; other answers: ${JSON.stringify(token.failures)}`,
       );
     }
-    report('catch-up', rows, notes);
+    report('catch-up', rows, notes, { progress });
   });
 }
 

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
+import { resultSvg } from './charts/render';
 
 export interface LatencySummary {
   p50: number;
@@ -26,14 +27,30 @@ export function latencyHistogram() {
   };
 }
 
-/** Prints a table and writes the results as JSON under bench/results/ (ignored by git). */
-export function report(name: string, rows: Record<string, unknown>[], notes: string[]): void {
+/**
+ * Prints a table and writes the results as JSON under bench/results/ (ignored by git), with
+ * `extra` fields beside rows and notes (catch-up's `progress`), and their charts as an SVG
+ * of the same name beside it (what it draws: charts/specs.ts). Throws when the charts cannot
+ * be drawn, after the JSON is written.
+ */
+export function report(
+  name: string,
+  rows: Record<string, unknown>[],
+  notes: string[],
+  extra: Record<string, unknown> = {},
+): void {
   console.log(`\n${name}`);
   console.table(rows);
   for (const note of notes) console.log(note);
   const dir = path.join(__dirname, '..', '..', 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ name, at: new Date().toISOString(), rows, notes }, null, 2));
+  const result = { name, at: new Date().toISOString(), rows, notes, ...extra };
+  writeFileSync(file, JSON.stringify(result, null, 2));
   console.log(`results written to ${path.relative(process.cwd(), file)}`);
+  const svg = file.replace(/\.json$/, '.svg');
+  writeFileSync(svg, resultSvg(result));
+  console.log(
+    `charts written to ${path.relative(process.cwd(), svg)} (npm run bench:plots: docs/bench/)`,
+  );
 }
