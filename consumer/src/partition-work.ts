@@ -162,11 +162,12 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
       const timestamp = Number(message.timestamp);
       if (record.kind === 'event') {
         if (state.isIsolating(offset)) {
-          const { domain, event, eventId } = record;
-          state.collect({ offset, domain, event, eventId, at: timestamp, message });
+          const { domain, event, eventId, origin } = record;
+          state.collect({ offset, domain, event, eventId, origin, at: timestamp, message });
           state.pass(offset, timestamp);
         } else {
-          state.fold(offset, record.domain, record.event, timestamp, record.eventId);
+          const { domain, event, eventId, origin } = record;
+          state.fold(offset, domain, event, timestamp, eventId, origin);
         }
         counts[record.event.type] += 1;
       } else {
@@ -210,7 +211,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     }
     metrics.flushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome === 'conflict') throw new PositionConflict();
-    const size = flush.deltas.size + (flush.tries?.length ?? 0);
+    const size = flush.deltas.size + (flush.tries?.length ?? 0) + (flush.redriven?.length ?? 0);
     metrics.flushSize.observe(size);
     if (size > 0 && state.newestTimestamp > 0) {
       metrics.freshness.set((now() - state.newestTimestamp) / 1000);

@@ -12,6 +12,7 @@ import {
   decideTries,
   evolve,
   mergeDeltas,
+  type CountedEvent,
   type DomainDelta,
   type ProducerHandle,
 } from '@catchall/core';
@@ -44,6 +45,8 @@ export interface InMemoryStore extends ProjectionStore {
   failures: Error[];
   /** Timestamps of the counted tries, by `domain/eventId`. */
   eventIds: Map<string, number[]>;
+  /** The redrive ledger: origins of the redriven events counted. */
+  redrivenOrigins: Set<string>;
 }
 
 /**
@@ -74,19 +77,29 @@ export function createInMemoryStore(
     refused: new Set(),
     failures: [],
     eventIds: new Map(),
+    redrivenOrigins: new Set(),
     loadPosition: (t, partition) => Promise.resolve(positionsOf(t).get(partition) ?? null),
     flush(flush): Promise<FlushOutcome> {
       const failure = store.failures.shift();
       if (failure) return Promise.reject(failure);
       const current = positionsOf(flush.topic).get(flush.partition) ?? null;
       if (current !== flush.expected) return Promise.resolve('conflict');
-      const tries = flush.tries ?? [];
+      const origins = new Set(store.redrivenOrigins);
+      const tries = [...(flush.tries ?? [])];
+      const admitted: { domain: string; event: CountedEvent }[] = [];
+      for (const r of flush.redriven ?? []) {
+        if (origins.has(r.origin)) continue;
+        origins.add(r.origin);
+        if (r.eventId === undefined) admitted.push(r);
+        else tries.push({ domain: r.domain, eventId: r.eventId, at: r.at, event: r.event });
+      }
       const seen = new Map([...store.eventIds].map(([k, times]) => [k, [...times]]));
       const verdicts = decideTries(tries, (t) => `${t.domain}/${t.eventId}`, seen, dedupeWindowMs);
       const deltas = new Map(flush.deltas);
       tries.forEach((t, i) => {
         if (verdicts[i]) deltas.set(t.domain, evolve(deltas.get(t.domain), t.event));
       });
+      for (const r of admitted) deltas.set(r.domain, evolve(deltas.get(r.domain), r.event));
       for (const domain of deltas.keys()) {
         if (store.refused.has(domain)) {
           const refusal = Object.assign(new Error(`check constraint refused ${domain}`), {
@@ -96,6 +109,7 @@ export function createInMemoryStore(
         }
       }
       store.eventIds = seen;
+      store.redrivenOrigins = origins;
       for (const [domain, d] of deltas) rows.set(domain, mergeDeltas(rows.get(domain), d));
       positionsOf(flush.topic).set(flush.partition, flush.next);
       store.flushes.push(flush);

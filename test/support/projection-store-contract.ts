@@ -1,5 +1,5 @@
 import type { DomainDelta, EventTry, EventType } from '@catchall/core';
-import type { ProjectionStore } from '@catchall/consumer';
+import type { ProjectionStore, RedrivenEvent } from '@catchall/consumer';
 
 /** A store to hold to the contract, and what it holds per domain (times in epoch ms). */
 export interface StoreUnderTest {
@@ -25,6 +25,22 @@ const attempt = (
   at: number,
   type: EventType = 'delivered',
 ): EventTry => ({ domain, eventId, at, event: { type, occurredAt: T0 } });
+
+/** A redriven dead letter of `origin` at `offset`, an event of `domain`. */
+const redriven = (
+  origin: string,
+  offset: number,
+  domain: string,
+  type: EventType = 'delivered',
+  eventId?: string,
+): RedrivenEvent => ({
+  origin,
+  offset,
+  domain,
+  at: T0,
+  event: { type, occurredAt: T0 },
+  ...(eventId === undefined ? {} : { eventId }),
+});
 
 /**
  * The behaviour every ProjectionStore shares, as tests: run against the Postgres store
@@ -319,6 +335,89 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
         tries: [attempt('a.com', 'id-1', T0)],
       });
       expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
+    });
+  });
+
+  describe('redriven dead letters', () => {
+    it('counts an origin once: twice in one flush, again in a later flush, again on another partition', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 3,
+        deltas: new Map(),
+        redriven: [
+          redriven('t:0:7', 0, 'a.com'),
+          redriven('t:0:7', 1, 'a.com'),
+          redriven('t:1:2', 2, 'b.com', 'bounced'),
+        ],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 3,
+        next: 4,
+        deltas: new Map(),
+        redriven: [redriven('t:0:7', 3, 'a.com')],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 1,
+        expected: null,
+        next: 1,
+        deltas: new Map([['c.com', delta(1, 0)]]),
+        redriven: [redriven('t:1:2', 0, 'b.com', 'bounced'), redriven('t:1:3', 0, 'b.com')],
+      });
+      const counted = await rows();
+      expect(counted.get('a.com')).toMatchObject({ delivered: 1, bounced: 0 });
+      expect(counted.get('b.com')).toMatchObject({ delivered: 1, bounced: 1 });
+      expect(counted.get('c.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('remembers no origin of a flush that lost its compare-and-set', async () => {
+      const { store, rows } = await open();
+      await store.flush({ topic: 't', partition: 0, expected: null, next: 1, deltas: new Map() });
+      const lost = await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 2,
+        deltas: new Map(),
+        redriven: [redriven('t:0:0', 1, 'a.com')],
+      });
+      expect(lost).toBe('conflict');
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 1,
+        next: 2,
+        deltas: new Map(),
+        redriven: [redriven('t:0:0', 1, 'a.com')],
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('deduplicates a redriven event with a client id against the tries counted', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 2,
+        deltas: new Map(),
+        tries: [attempt('a.com', 'id-1', T0)],
+        redriven: [redriven('t:0:9', 1, 'a.com', 'delivered', 'id-1')],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 2,
+        next: 3,
+        deltas: new Map(),
+        redriven: [redriven('t:0:10', 2, 'a.com', 'bounced', 'id-2')],
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1, bounced: 1 });
     });
   });
 }
