@@ -1,4 +1,4 @@
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 /**
  * Headers a redriven record carries (README, "Dead-letter tools"):
@@ -69,4 +69,35 @@ export function redriveCount(headers: IHeaders | undefined): number {
   const text = headerText(headers, REDRIVE_COUNT_HEADER);
   const n = text === undefined ? 0 : Number(text);
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * The record a dead letter is redriven as: its key `key` (the normalized domain, so that the
+ * domain's records stay in one partition), its value, its original headers without the
+ * dead-letter ones, and the redrive headers: `redrive-origin` (`origin`, kept from a previous
+ * redrive), `redrive-count` one more than it carried, `redrive-from` the dead letter
+ * (`<dead-letter topic>:<partition>:<offset>`).
+ */
+export function redriveMessage(letter: {
+  key: Buffer | string | null;
+  value: Buffer | null;
+  headers: IHeaders;
+  origin: string;
+  redriveCount: number;
+  from: Coordinates;
+}): Message {
+  const headers: IHeaders = {};
+  const dropped = new Set<string>([
+    ...DEAD_LETTER_HEADERS,
+    REDRIVE_ORIGIN_HEADER,
+    REDRIVE_COUNT_HEADER,
+    REDRIVE_FROM_HEADER,
+  ]);
+  for (const [name, value] of Object.entries(letter.headers)) {
+    if (!dropped.has(name) && value !== undefined) headers[name] = value;
+  }
+  headers[REDRIVE_ORIGIN_HEADER] = letter.origin;
+  headers[REDRIVE_COUNT_HEADER] = String(letter.redriveCount + 1);
+  headers[REDRIVE_FROM_HEADER] = coordinatesText(letter.from);
+  return { key: letter.key, value: letter.value, headers };
 }
