@@ -7,7 +7,7 @@ import { planRedrive, summarize, type RedriveDecision, type Summary } from './de
 import { readRanges, selects, type Selection } from './dead-letter-selection';
 import { classify } from './record-decoder';
 import { liveReadModelVersion } from './read-model-version';
-import { countedOrigins } from './redrive-ledger';
+import { originStates } from './redrive-ledger';
 import { redriveMessage } from './redrive';
 import { partitionEnds, readTopicRanges } from './topic-reader';
 import { UsageError } from './usage-error';
@@ -254,8 +254,8 @@ export async function redriveCommand(
   const views = await selectDeadLetters(tools, selection);
   const origins = [...new Set(views.flatMap((v) => (v.origin === undefined ? [] : [v.origin])))];
   const version = await liveReadModelVersion(deps.pool);
-  const counted = await countedOrigins(deps.pool, version, origins);
-  const plan = planRedrive(views, { maxRedrives: options.maxRedrives, counted });
+  const states = await originStates(deps.pool, version, origins);
+  const plan = planRedrive(views, { maxRedrives: options.maxRedrives, states });
   const sending = plan.filter(
     (d): d is Extract<RedriveDecision, { action: 'send' }> => d.action === 'send',
   );

@@ -1,4 +1,5 @@
 import type { DeadLetterView } from './dead-letter-view';
+import type { OriginState } from './redrive-ledger';
 
 /** What `summary` prints: counts of the dead letters selected. */
 export interface Summary {
@@ -78,15 +79,18 @@ export type RedriveDecision =
  * Decides, for the dead letters selected (in topic order), which are redriven:
  * - a dead letter that kept no key or value, or names no origin, is refused;
  * - one redriven `maxRedrives` times already is refused, so that nothing loops;
- * - one whose origin the live read-model version counted (`counted`, origin to the record
- *   that counted it) is skipped;
+ * - one whose origin the live read-model version counted (`states`: from a redriven copy, or
+ *   the original record itself, see OriginState) is skipped;
  * - of several dead letters of one origin (a record dead-lettered twice), the first is sent.
  * Sending twice would still count once (the projector's redrive ledger); skipping says so
  * before anything is written.
  */
 export function planRedrive(
   views: readonly DeadLetterView[],
-  options: { maxRedrives: number; counted: Map<string, string> },
+  options: {
+    maxRedrives: number;
+    states: Map<string, { state: OriginState; countedAs?: string }>;
+  },
 ): RedriveDecision[] {
   const sending = new Map<string, string>();
   return views.map((view): RedriveDecision => {
@@ -115,12 +119,19 @@ export function planRedrive(
         why: `dead letter ${here} was redriven ${view.redriveCount} times already (--max-redrives ${options.maxRedrives}) and failed each time: fix its cause or raise the limit`,
       };
     }
-    const countedAs = options.counted.get(view.origin);
-    if (countedAs !== undefined) {
+    const known = options.states.get(view.origin);
+    if (known?.state === 'counted') {
       return {
         action: 'skipped',
         view,
-        why: `origin ${view.origin} was counted already, as ${countedAs}`,
+        why: `origin ${view.origin} was counted already, as ${known.countedAs ?? 'a redriven record'}`,
+      };
+    }
+    if (known?.state === 'original-counted') {
+      return {
+        action: 'skipped',
+        view,
+        why: `the live read model version counted the original record ${view.origin} itself (it was rebuilt after the cause was fixed)`,
       };
     }
     const first = sending.get(view.origin);

@@ -8,6 +8,8 @@ export interface IsolationSteps {
   write(flush: Omit<PartitionFlush, 'topic' | 'partition'>): Promise<void>;
   /** Dead-letters a record Postgres refused alone, with the refusal's message. */
   deadLetter(record: IsolatedRecord, detail: string): Promise<void>;
+  /** The origin the redrive ledger remembers a dead-lettered record by (deadLetterOrigin). */
+  originOf(record: IsolatedRecord): string;
   /** Called after each commit: many small transactions must not cost the group membership. */
   heartbeat(): Promise<void>;
 }
@@ -44,7 +46,12 @@ export async function commitInHalves(
         return;
       }
       await steps.deadLetter(records[lo]!, err.message);
-      await steps.write({ expected: at, next, deltas: new Map() });
+      await steps.write({
+        expected: at,
+        next,
+        deltas: new Map(),
+        deadLettered: [steps.originOf(records[lo]!)],
+      });
     }
     at = next;
     await steps.heartbeat();

@@ -70,6 +70,11 @@ export interface PartitionState {
   ): void;
   /** Moves past a record that counts nothing (ignored or dead-lettered). */
   pass(offset: number, timestamp: number): void;
+  /**
+   * A record among those pending was dead-lettered: its origin (redrive.ts, deadLetterOrigin)
+   * goes to the redrive ledger with the flush, so that a redriven copy may count.
+   */
+  markDead(origin: string): void;
   /** A batch arrived: the partition's end (high watermark) is known before it is applied. */
   sawEnd(highWatermark: number): void;
   /** The batch ended at `lastOffset` (transaction markers after the last record included). */
@@ -125,6 +130,7 @@ export function createPartitionState(
   let pending = new Map<string, DomainDelta>();
   let tries: EventTry[] = [];
   let redriven: RedrivenEvent[] = [];
+  let deadOrigins: string[] = [];
   let newestTimestamp = 0;
   let highWatermark: number | undefined;
   let progressAt = now();
@@ -140,6 +146,7 @@ export function createPartitionState(
     pending = new Map();
     tries = [];
     redriven = [];
+    deadOrigins = [];
     newestTimestamp = 0;
     // A range being taken apart is read again from the stored position, as any other.
     isolation = undefined;
@@ -202,6 +209,9 @@ export function createPartitionState(
       moveTo(offset, timestamp);
     },
     pass: moveTo,
+    markDead(origin) {
+      deadOrigins.push(origin);
+    },
     sawEnd(watermark) {
       highWatermark = watermark;
       noteCaughtUp();
@@ -225,6 +235,7 @@ export function createPartitionState(
         deltas: pending,
         tries,
         redriven,
+        deadLettered: deadOrigins,
         newestRecordAt: newestTimestamp > 0 ? newestTimestamp : undefined,
       };
     },
@@ -234,6 +245,7 @@ export function createPartitionState(
         pending = new Map();
         tries = [];
         redriven = [];
+        deadOrigins = [];
         newestTimestamp = 0;
       }
       progressAt = at;

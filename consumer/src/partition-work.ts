@@ -6,6 +6,7 @@ import { countBatch, type BatchCounts, type ConsumerMetrics } from './metrics';
 import type { IsolatedRecord, PartitionState } from './partition-state';
 import { PositionConflict, type PartitionFlush, type ProjectionStore } from './projection-store';
 import { decodeRecord } from './record-decoder';
+import { deadLetterOrigin } from './redrive';
 import { commitInHalves } from './partition-isolation';
 import { createHeartbeatPacer } from './heartbeat-pacer';
 
@@ -172,8 +173,12 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         counts[record.event.type] += 1;
       } else {
         if (record.kind === 'ignored') counts.ignored += 1;
-        else if (offset >= state.deadLetteredBelow) {
-          letters.push({ topic: state.topic, partition: state.partition, message, ...record });
+        else {
+          if (offset >= state.deadLetteredBelow) {
+            letters.push({ topic: state.topic, partition: state.partition, message, ...record });
+          }
+          // Sent before or not, the ledger learns of it with the flush that passes it.
+          state.markDead(deadLetterOrigin(state.topic, state.partition, message));
         }
         state.pass(offset, timestamp);
       }
@@ -260,6 +265,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     try {
       await commitInHalves(records, until, from, {
         write: (flush) => write(state, { topic, partition, ...flush }),
+        originOf: (record) => deadLetterOrigin(topic, partition, record.message),
         deadLetter: async (refused, detail) => {
           log.warn(
             { partition, offset: refused.offset, domain: refused.domain, detail },

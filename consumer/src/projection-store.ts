@@ -16,7 +16,7 @@ import {
   createEventIdStore,
   type EventIdObserver,
 } from './event-ids';
-import { admitRedriven } from './redrive-ledger';
+import { admitRedriven, markDeadLettered } from './redrive-ledger';
 
 /**
  * How long a partition's flushes take their domains' rows before looking up event ids, once
@@ -57,6 +57,8 @@ export interface PartitionFlush {
    * before (the redrive ledger, admitRedriven).
    */
   redriven?: readonly RedrivenEvent[];
+  /** Origins of the records among the flush's that were dead-lettered (the redrive ledger). */
+  deadLettered?: readonly string[];
   /** The newest Kafka timestamp among the flush's records (epoch ms), when known. */
   newestRecordAt?: number;
 }
@@ -269,6 +271,7 @@ export function createProjectionStore(options: {
       deltas,
       tries = [],
       redriven = [],
+      deadLettered = [],
       newestRecordAt,
     }) {
       const { checked, unchecked } = await eventIds.prepare(tries);
@@ -291,7 +294,8 @@ export function createProjectionStore(options: {
           // Nothing was written: committing the empty transaction changes nothing.
           if (moved.rowCount !== 1) return 'conflict';
           // Before any row of domain_stats is taken: the ledger's rows, then the domains', in
-          // every flush.
+          // every flush. Marked first: a redriven copy in the same flush may count.
+          await markDeadLettered(client, version, deadLettered);
           const admitted = await admitRedriven(client, { version, topic, partition }, redriven);
           const plain = admitted.filter((r) => r.eventId === undefined);
           const admittedSet = new Set<unknown>(admitted);

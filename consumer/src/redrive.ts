@@ -64,6 +64,20 @@ export function redriveOrigin(message: Pick<KafkaMessage, 'headers'>): string | 
   return parsed && coordinatesText(parsed);
 }
 
+/**
+ * What the redrive ledger remembers a dead-lettered record by: the origin it carries when it is
+ * itself a redriven copy, else its own coordinates.
+ */
+export function deadLetterOrigin(
+  topic: string,
+  partition: number,
+  message: Pick<KafkaMessage, 'headers' | 'offset'>,
+): string {
+  return (
+    redriveOrigin(message) ?? coordinatesText({ topic, partition, offset: Number(message.offset) })
+  );
+}
+
 /** How many times a record was redriven (its `redrive-count` header); 0 when never. */
 export function redriveCount(headers: IHeaders | undefined): number {
   const text = headerText(headers, REDRIVE_COUNT_HEADER);

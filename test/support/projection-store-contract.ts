@@ -339,27 +339,23 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
   });
 
   describe('redriven dead letters', () => {
-    it('counts an origin once: twice in one flush, again in a later flush, again on another partition', async () => {
+    it('counts an origin the version dead-lettered once: twice in a flush, again later, again on another partition', async () => {
       const { store, rows } = await open();
       await store.flush({
         topic: 't',
         partition: 0,
         expected: null,
-        next: 3,
+        next: 1,
         deltas: new Map(),
-        redriven: [
-          redriven('t:0:7', 0, 'a.com'),
-          redriven('t:0:7', 1, 'a.com'),
-          redriven('t:1:2', 2, 'b.com', 'bounced'),
-        ],
+        deadLettered: ['t:0:0'],
       });
       await store.flush({
         topic: 't',
         partition: 0,
-        expected: 3,
-        next: 4,
+        expected: 1,
+        next: 3,
         deltas: new Map(),
-        redriven: [redriven('t:0:7', 3, 'a.com')],
+        redriven: [redriven('t:0:0', 1, 'a.com'), redriven('t:0:0', 2, 'a.com')],
       });
       await store.flush({
         topic: 't',
@@ -367,17 +363,98 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
         expected: null,
         next: 1,
         deltas: new Map([['c.com', delta(1, 0)]]),
-        redriven: [redriven('t:1:2', 0, 'b.com', 'bounced'), redriven('t:1:3', 0, 'b.com')],
+        redriven: [redriven('t:0:0', 0, 'a.com')],
       });
       const counted = await rows();
       expect(counted.get('a.com')).toMatchObject({ delivered: 1, bounced: 0 });
-      expect(counted.get('b.com')).toMatchObject({ delivered: 1, bounced: 1 });
+      expect(counted.get('c.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('counts a copy dead-lettered in the same flush, and a copy from a topic the version does not read once', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 3,
+        deltas: new Map(),
+        deadLettered: ['t:0:0'],
+        redriven: [redriven('t:0:0', 1, 'a.com'), redriven('elsewhere:0:4', 2, 'b.com', 'bounced')],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 3,
+        next: 4,
+        deltas: new Map(),
+        redriven: [redriven('elsewhere:0:4', 3, 'b.com', 'bounced')],
+      });
+      const counted = await rows();
+      expect(counted.get('a.com')).toMatchObject({ delivered: 1 });
+      expect(counted.get('b.com')).toMatchObject({ bounced: 1 });
+    });
+
+    it('does not count a copy of a record the version counted itself (read, not dead-lettered)', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 5,
+        deltas: new Map([['a.com', delta(1, 0)]]),
+      });
+      await store.flush({
+        topic: 't',
+        partition: 1,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        redriven: [redriven('t:0:2', 0, 'a.com')],
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
+      expect(await store.loadPosition('t', 1)).toBe(1);
+    });
+
+    it('refuses, retriably and writing nothing, a copy whose origin the version has not read yet; counts it once read', async () => {
+      const { store, rows } = await open();
+      await store.flush({ topic: 't', partition: 0, expected: null, next: 5, deltas: new Map() });
+      const early = {
+        topic: 't',
+        partition: 1,
+        expected: null,
+        next: 1,
+        deltas: new Map([['c.com', delta(1, 0)]]),
+        redriven: [redriven('t:0:9', 0, 'a.com')],
+      };
+      await expect(store.flush(early)).rejects.toMatchObject({
+        code: 'CATCHALL_REDRIVE_ORIGIN_PENDING',
+        retriable: true,
+      });
+      expect(await store.loadPosition('t', 1)).toBeNull();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 5,
+        next: 10,
+        deltas: new Map(),
+        deadLettered: ['t:0:9'],
+      });
+      expect(await store.flush(early)).toBe('committed');
+      const counted = await rows();
+      expect(counted.get('a.com')).toMatchObject({ delivered: 1 });
       expect(counted.get('c.com')).toMatchObject({ delivered: 1 });
     });
 
     it('remembers no origin of a flush that lost its compare-and-set', async () => {
       const { store, rows } = await open();
-      await store.flush({ topic: 't', partition: 0, expected: null, next: 1, deltas: new Map() });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        deadLettered: ['t:0:0'],
+      });
       const lost = await store.flush({
         topic: 't',
         partition: 0,
@@ -406,8 +483,8 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
         expected: null,
         next: 2,
         deltas: new Map(),
+        deadLettered: ['t:0:1', 't:0:1'],
         tries: [attempt('a.com', 'id-1', T0)],
-        redriven: [redriven('t:0:9', 1, 'a.com', 'delivered', 'id-1')],
       });
       await store.flush({
         topic: 't',
@@ -415,7 +492,18 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
         expected: 2,
         next: 3,
         deltas: new Map(),
-        redriven: [redriven('t:0:10', 2, 'a.com', 'bounced', 'id-2')],
+        deadLettered: ['t:0:2'],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 3,
+        next: 5,
+        deltas: new Map(),
+        redriven: [
+          redriven('t:0:1', 3, 'a.com', 'delivered', 'id-1'),
+          redriven('t:0:2', 4, 'a.com', 'bounced', 'id-2'),
+        ],
       });
       expect((await rows()).get('a.com')).toMatchObject({ delivered: 1, bounced: 1 });
     });
