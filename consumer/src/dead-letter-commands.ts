@@ -31,14 +31,18 @@ export interface DeadLetterTools {
 
 /**
  * The dead letters the selection names, in topic order per partition (partitions one after
- * the other), at most `selection.limit`, read up to the topic's end as it is now.
+ * the other), at most `selection.limit`, read up to the topic's end as it is now. With
+ * `attempts`, the whole topic is read, and it gets the highest redrive count of each origin.
  */
 export async function selectDeadLetters(
   tools: DeadLetterTools,
   selection: Selection,
+  attempts?: Map<string, number>,
 ): Promise<DeadLetterView[]> {
   const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
-  const ranges = readRanges(selection, ends);
+  const ranges = attempts
+    ? readRanges({ reasons: [], coordinates: [] }, ends)
+    : readRanges(selection, ends);
   const total = [...ranges.values()].reduce((n, [from, to]) => n + to - from, 0);
   const byPartition = new Map<number, DeadLetterView[]>();
   tools.progress.start('reading dead letters', total);
@@ -49,6 +53,9 @@ export async function selectDeadLetters(
       ranges,
       onRecord(partition, message) {
         const view = viewDeadLetter(partition, message);
+        if (attempts && view.origin !== undefined) {
+          attempts.set(view.origin, Math.max(attempts.get(view.origin) ?? 0, view.redriveCount));
+        }
         if (!selects(selection, view)) return;
         const list = byPartition.get(partition) ?? [];
         list.push(view);
@@ -251,11 +258,12 @@ export async function redriveCommand(
   selection: Selection,
   options: { maxRedrives: number; dryRun: boolean },
 ): Promise<RedriveResult> {
-  const views = await selectDeadLetters(tools, selection);
+  const attempts = new Map<string, number>();
+  const views = await selectDeadLetters(tools, selection, attempts);
   const origins = [...new Set(views.flatMap((v) => (v.origin === undefined ? [] : [v.origin])))];
   const version = await liveReadModelVersion(deps.pool);
   const states = await originStates(deps.pool, version, origins);
-  const plan = planRedrive(views, { maxRedrives: options.maxRedrives, states });
+  const plan = planRedrive(views, { maxRedrives: options.maxRedrives, states, attempts });
   const sending = plan.filter(
     (d): d is Extract<RedriveDecision, { action: 'send' }> => d.action === 'send',
   );
@@ -269,7 +277,7 @@ export async function redriveCommand(
       value: d.view.value,
       headers: d.view.headers,
       origin: d.origin,
-      redriveCount: d.view.redriveCount,
+      redriveCount: d.redriveCount,
       from: { topic: tools.deadLetterTopic, partition: d.view.partition, offset: d.view.offset },
     });
   });
@@ -296,7 +304,7 @@ export async function redriveCommand(
     const line: RedriveLine = {
       ...base,
       action: options.dryRun ? 'would-redrive' : 'redriven',
-      redriveCount: d.view.redriveCount + 1,
+      redriveCount: d.redriveCount + 1,
       now: verdicts.get(d.view)!.outcome,
     };
     const to = sentAt.get(d.view);

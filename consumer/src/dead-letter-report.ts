@@ -69,7 +69,8 @@ export function summarize(views: Iterable<DeadLetterView>): Summary {
 
 /** What redrive does with one selected dead letter. */
 export type RedriveDecision =
-  | { action: 'send'; view: DeadLetterView; origin: string }
+  /** `redriveCount`: the redrives of the origin so far (the copy carries one more). */
+  | { action: 'send'; view: DeadLetterView; origin: string; redriveCount: number }
   /** Not sent, and the run ends non-zero: the operator must look at it. */
   | { action: 'refused'; view: DeadLetterView; why: string }
   /** Not sent, nothing wrong: counted already, or another dead letter of the origin is sent. */
@@ -78,9 +79,11 @@ export type RedriveDecision =
 /**
  * Decides, for the dead letters selected (in topic order), which are redriven:
  * - a dead letter that kept no key or value, or names no origin, is refused;
- * - one redriven `maxRedrives` times already is refused, so that nothing loops;
  * - one whose origin the live read-model version counted (`states`: from a redriven copy, or
  *   the original record itself, see OriginState) is skipped;
+ * - one whose origin was redriven `maxRedrives` times already is refused, so that nothing
+ *   loops: `attempts` holds, per origin, the highest `redrive-count` of its dead letters in
+ *   the whole topic (the first dead letter of a record says 0 however often it was redriven);
  * - of several dead letters of one origin (a record dead-lettered twice), the first is sent.
  * Sending twice would still count once (the projector's redrive ledger); skipping says so
  * before anything is written.
@@ -90,6 +93,7 @@ export function planRedrive(
   options: {
     maxRedrives: number;
     states: Map<string, { state: OriginState; countedAs?: string }>;
+    attempts?: Map<string, number>;
   },
 ): RedriveDecision[] {
   const sending = new Map<string, string>();
@@ -112,13 +116,6 @@ export function planRedrive(
         why: `dead letter ${here} names no origin (no dlq-original-* or redrive-origin headers): it was not written by the projector`,
       };
     }
-    if (view.redriveCount >= options.maxRedrives) {
-      return {
-        action: 'refused',
-        view,
-        why: `dead letter ${here} was redriven ${view.redriveCount} times already (--max-redrives ${options.maxRedrives}) and failed each time: fix its cause or raise the limit`,
-      };
-    }
     const known = options.states.get(view.origin);
     if (known?.state === 'counted') {
       return {
@@ -134,6 +131,14 @@ export function planRedrive(
         why: `the live read model version counted the original record ${view.origin} itself (it was rebuilt after the cause was fixed)`,
       };
     }
+    const attempts = Math.max(view.redriveCount, options.attempts?.get(view.origin) ?? 0);
+    if (attempts >= options.maxRedrives) {
+      return {
+        action: 'refused',
+        view,
+        why: `origin ${view.origin} (dead letter ${here}) was redriven ${attempts} times already (--max-redrives ${options.maxRedrives}) and failed each time: fix its cause, or raise the limit`,
+      };
+    }
     const first = sending.get(view.origin);
     if (first !== undefined) {
       return {
@@ -143,6 +148,6 @@ export function planRedrive(
       };
     }
     sending.set(view.origin, here);
-    return { action: 'send', view, origin: view.origin };
+    return { action: 'send', view, origin: view.origin, redriveCount: attempts };
   });
 }

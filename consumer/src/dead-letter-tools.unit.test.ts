@@ -108,7 +108,7 @@ describe('the dlq command line', () => {
     [['redrive'], /redrive needs a selection/],
     [['redrive', '--all', '--reason', 'x'], /--all redrives every dead letter/],
     [['list', '--limit', '0'], /--limit must be a whole number >= 1, got "0"/],
-    [['list', '--partition', '-1'], /--partition must be a whole number >= 0/],
+    [['list', '--partition=-1'], /--partition must be a whole number >= 0/],
     [['list', '--from-offset', 'ten'], /--from-offset must be a whole number/],
     [['list', '--from-offset', '9', '--to-offset', '3'], /--from-offset 9 is after --to-offset 3/],
     [
@@ -245,6 +245,18 @@ describe('the redrive plan', () => {
     expect(decisions[2]).toMatchObject({
       why: expect.stringMatching(/kept no key or value.*events:0:3/),
     });
+  });
+
+  it('counts the redrives of an origin across its dead letters: the first one does not reset the counter', () => {
+    const first = view(0, letter(0, 'undecodable', [0, 1]));
+    const attempts = new Map([['events:0:1', 2]]);
+    expect(planRedrive([first], { maxRedrives: 3, states: new Map(), attempts })).toMatchObject([
+      { action: 'send', redriveCount: 2 },
+    ]);
+    attempts.set('events:0:1', 3);
+    expect(planRedrive([first], { maxRedrives: 3, states: new Map(), attempts })).toMatchObject([
+      { action: 'refused', why: expect.stringMatching(/redriven 3 times already/) },
+    ]);
   });
 
   it('skips origins the live version counted, from a copy or from the original', () => {
