@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { errorCatalogue } from '@catchall/core';
 
-/** Reading stopped: no record came for `stallMs` while some were still to read. */
-export class TopicReadStalled extends Error {
+/**
+ * Reading stopped: no record came for `stallMs` while some were still to read, or the
+ * consumer crashed for good.
+ */
+export class TopicReadFailed extends Error {
   readonly code = errorCatalogue.notReady.code;
   readonly retriable = errorCatalogue.notReady.retriable;
 }
@@ -27,7 +30,7 @@ export async function partitionEnds(
  * Reads the records of `topic` in `ranges` (per partition, offsets `[from, to)`), handing
  * each to `onRecord` in offset order per partition, and resolves once every range was read to
  * its end. A consumer of a throwaway group that commits nothing, so the projector's group and
- * offsets are not touched. `onProgress(read)` after each batch. Rejects with TopicReadStalled
+ * offsets are not touched. `onProgress(read)` after each batch. Rejects with TopicReadFailed
  * when nothing arrives for `stallMs` (default 30 s) while records are still to read, and with
  * what kafkajs throws (the broker unreachable).
  */
@@ -60,14 +63,19 @@ export async function readTopicRanges(options: {
   const finished = new Promise<void>((resolve, reject) => {
     finish = (err) => {
       if (err === undefined) resolve();
-      else reject(err instanceof Error ? err : new Error('the consumer crashed', { cause: err }));
+      else
+        reject(
+          err instanceof Error
+            ? err
+            : new TopicReadFailed(`reading the topic failed: the consumer crashed`, { cause: err }),
+        );
     };
   });
   let lastProgress = Date.now();
   const watchdog = setInterval(() => {
     if (Date.now() - lastProgress > stallMs) {
       finish(
-        new TopicReadStalled(
+        new TopicReadFailed(
           `reading ${topic} stalled: nothing arrived for ${stallMs} ms with records still to read`,
         ),
       );
