@@ -14,12 +14,12 @@ import { checkRegistryAccess, createEventDecoder, registryConnection } from '@ca
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import {
   listCommand,
-  redriveCommand,
   showCommand,
   summaryCommand,
   type DeadLetterTools,
   type Progress,
 } from './dead-letter-commands';
+import { redriveCommand } from './redrive-command';
 import { parseDlqArgs, USAGE } from './dlq-args';
 import { migrate } from './migrate';
 import { VersionError } from './read-model-version';
