@@ -12,3 +12,5 @@ export * from './record-decoder';
 export * from './partitions';
 export * from './metrics';
 export * from './event-ids';
+export * from './redrive';
+export * from './redrive-ledger';

@@ -1,6 +1,6 @@
 import { PostgresFailure, foldEvents, type EventTry } from '@catchall/core';
 import type { IsolatedRecord } from './partition-state';
-import type { PartitionFlush } from './projection-store';
+import type { PartitionFlush, RedrivenEvent } from './projection-store';
 
 /** What committing a refused flush's records in halves needs of the partition's work. */
 export interface IsolationSteps {
@@ -8,6 +8,8 @@ export interface IsolationSteps {
   write(flush: Omit<PartitionFlush, 'topic' | 'partition'>): Promise<void>;
   /** Dead-letters a record Postgres refused alone, with the refusal's message. */
   deadLetter(record: IsolatedRecord, detail: string): Promise<void>;
+  /** The origin the redrive ledger remembers a dead-lettered record by (deadLetterOrigin). */
+  originOf(record: IsolatedRecord): string;
   /** Called after each commit: many small transactions must not cost the group membership. */
   heartbeat(): Promise<void>;
 }
@@ -29,11 +31,11 @@ export async function commitInHalves(
   let at = position;
   const commit = async (lo: number, hi: number): Promise<void> => {
     const next = hi < records.length ? records[hi]!.offset : until;
-    const { deltas, tries } = flushContent(records.slice(lo, hi));
+    const { deltas, tries, redriven } = flushContent(records.slice(lo, hi));
     try {
-      await steps.write({ expected: at, next, deltas, tries });
+      await steps.write({ expected: at, next, deltas, tries, redriven });
     } catch (err) {
-      const empty = deltas.size === 0 && tries.length === 0;
+      const empty = deltas.size === 0 && tries.length === 0 && redriven.length === 0;
       if (!(err instanceof PostgresFailure && err.kind === 'refused') || empty) {
         throw err;
       }
@@ -44,7 +46,12 @@ export async function commitInHalves(
         return;
       }
       await steps.deadLetter(records[lo]!, err.message);
-      await steps.write({ expected: at, next, deltas: new Map() });
+      await steps.write({
+        expected: at,
+        next,
+        deltas: new Map(),
+        deadLettered: [steps.originOf(records[lo]!)],
+      });
     }
     at = next;
     await steps.heartbeat();
@@ -53,13 +60,24 @@ export async function commitInHalves(
   return at;
 }
 
-/** What records add to a flush: deltas of the events with ingest-made ids, tries of the others. */
+/**
+ * What records add to a flush: deltas of the events with ingest-made ids, tries of those with
+ * client-chosen ids, and the redriven dead letters (counted once per origin) apart.
+ */
 function flushContent(records: IsolatedRecord[]) {
   const tries: EventTry[] = [];
+  const redriven: RedrivenEvent[] = [];
   const folded: IsolatedRecord[] = [];
   for (const r of records) {
-    if (r.eventId === undefined) folded.push(r);
+    if (r.origin !== undefined) {
+      const { origin, offset, domain, event, at, eventId } = r;
+      redriven.push(
+        eventId === undefined
+          ? { origin, offset, domain, event, at }
+          : { origin, offset, domain, event, at, eventId },
+      );
+    } else if (r.eventId === undefined) folded.push(r);
     else tries.push({ domain: r.domain, eventId: r.eventId, at: r.at, event: r.event });
   }
-  return { deltas: foldEvents(folded), tries };
+  return { deltas: foldEvents(folded), tries, redriven };
 }

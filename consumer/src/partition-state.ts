@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { evolve, type CountedEvent, type DomainDelta, type EventTry } from '@catchall/core';
-import type { PartitionFlush } from './projection-store';
+import type { PartitionFlush, RedrivenEvent } from './projection-store';
 
 /** A record kept while a refused flush is taken apart (see PartitionState.isolate). */
 export interface IsolatedRecord {
@@ -11,6 +11,8 @@ export interface IsolatedRecord {
   eventId?: string;
   /** The record's Kafka timestamp, epoch ms. */
   at: number;
+  /** The redrive origin of a redriven dead letter (counted once per origin). */
+  origin?: string;
   message: KafkaMessage;
 }
 
@@ -55,7 +57,8 @@ export interface PartitionState {
   isApplied(offset: number): boolean;
   /**
    * Folds an event into the pending deltas and moves past its record; an event with an id the
-   * client chose (`eventId`) is kept as a try instead, for the store to deduplicate.
+   * client chose (`eventId`) is kept as a try instead, for the store to deduplicate, and a
+   * redriven dead letter (`origin`) is kept for the store to count once per origin.
    */
   fold(
     offset: number,
@@ -63,9 +66,15 @@ export interface PartitionState {
     event: CountedEvent,
     timestamp: number,
     eventId?: string,
+    origin?: string,
   ): void;
   /** Moves past a record that counts nothing (ignored or dead-lettered). */
   pass(offset: number, timestamp: number): void;
+  /**
+   * A record among those pending was dead-lettered: its origin (redrive.ts, deadLetterOrigin)
+   * goes to the redrive ledger with the flush, so that a redriven copy may count.
+   */
+  markDead(origin: string): void;
   /** A batch arrived: the partition's end (high watermark) is known before it is applied. */
   sawEnd(highWatermark: number): void;
   /** The batch ended at `lastOffset` (transaction markers after the last record included). */
@@ -120,6 +129,8 @@ export function createPartitionState(
   let seekTo: number | undefined;
   let pending = new Map<string, DomainDelta>();
   let tries: EventTry[] = [];
+  let redriven: RedrivenEvent[] = [];
+  let deadOrigins: string[] = [];
   let newestTimestamp = 0;
   let highWatermark: number | undefined;
   let progressAt = now();
@@ -134,6 +145,8 @@ export function createPartitionState(
     seekTo = undefined;
     pending = new Map();
     tries = [];
+    redriven = [];
+    deadOrigins = [];
     newestTimestamp = 0;
     // A range being taken apart is read again from the stored position, as any other.
     isolation = undefined;
@@ -186,12 +199,19 @@ export function createPartitionState(
     },
 
     isApplied: (offset) => offset < (next ?? 0),
-    fold(offset, domain, event, timestamp, eventId) {
-      if (eventId === undefined) pending.set(domain, evolve(pending.get(domain), event));
+    fold(offset, domain, event, timestamp, eventId, origin) {
+      if (origin !== undefined) {
+        const r: RedrivenEvent = { origin, offset, domain, event, at: timestamp };
+        if (eventId !== undefined) r.eventId = eventId;
+        redriven.push(r);
+      } else if (eventId === undefined) pending.set(domain, evolve(pending.get(domain), event));
       else tries.push({ domain, eventId, at: timestamp, event });
       moveTo(offset, timestamp);
     },
     pass: moveTo,
+    markDead(origin) {
+      deadOrigins.push(origin);
+    },
     sawEnd(watermark) {
       highWatermark = watermark;
       noteCaughtUp();
@@ -214,6 +234,8 @@ export function createPartitionState(
         next,
         deltas: pending,
         tries,
+        redriven,
+        deadLettered: deadOrigins,
         newestRecordAt: newestTimestamp > 0 ? newestTimestamp : undefined,
       };
     },
@@ -222,6 +244,8 @@ export function createPartitionState(
       if (flush.deltas === pending) {
         pending = new Map();
         tries = [];
+        redriven = [];
+        deadOrigins = [];
         newestTimestamp = 0;
       }
       progressAt = at;
@@ -266,7 +290,7 @@ export function createPartitionState(
     },
 
     get pendingDomains() {
-      return pending.size + tries.length;
+      return pending.size + tries.length + redriven.length;
     },
     get newestTimestamp() {
       return newestTimestamp;

@@ -21,6 +21,30 @@ describe('partition state', () => {
     expect(state.decideStart(12)).toEqual({ action: 'process', gap: true });
   });
 
+  it('keeps redriven events and dead-lettered origins for the flush, and forgets them with it', () => {
+    const state = createPartitionState('events', 0, () => 500);
+    state.positionLoaded(null);
+    state.fold(0, 'a.example', delivered, 111, undefined, 'events:1:7');
+    state.pass(1, 112);
+    state.markDead('events:0:1');
+    const flush = state.pendingFlush()!;
+    expect(flush.redriven).toEqual([
+      { origin: 'events:1:7', offset: 0, domain: 'a.example', event: delivered, at: 111 },
+    ]);
+    expect(flush.deadLettered).toEqual(['events:0:1']);
+    expect(flush.deltas.size).toBe(0);
+    expect(state.pendingDomains).toBe(1);
+    state.committed(flush, 500);
+    state.fold(2, 'a.example', delivered, 113, 'id-1', 'events:1:8');
+    expect(state.pendingFlush()).toMatchObject({
+      redriven: [{ origin: 'events:1:8', eventId: 'id-1' }],
+      deadLettered: [],
+    });
+    state.forget();
+    state.positionLoaded(2);
+    expect(state.pendingFlush()).toBeUndefined();
+  });
+
   it('skips records below the position: they were applied before', () => {
     const state = createPartitionState('events', 0);
     state.positionLoaded(10);

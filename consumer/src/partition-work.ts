@@ -6,6 +6,7 @@ import { countBatch, type BatchCounts, type ConsumerMetrics } from './metrics';
 import type { IsolatedRecord, PartitionState } from './partition-state';
 import { PositionConflict, type PartitionFlush, type ProjectionStore } from './projection-store';
 import { decodeRecord } from './record-decoder';
+import { deadLetterOrigin } from './redrive';
 import { commitInHalves } from './partition-isolation';
 import { createHeartbeatPacer } from './heartbeat-pacer';
 
@@ -162,17 +163,22 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
       const timestamp = Number(message.timestamp);
       if (record.kind === 'event') {
         if (state.isIsolating(offset)) {
-          const { domain, event, eventId } = record;
-          state.collect({ offset, domain, event, eventId, at: timestamp, message });
+          const { domain, event, eventId, origin } = record;
+          state.collect({ offset, domain, event, eventId, origin, at: timestamp, message });
           state.pass(offset, timestamp);
         } else {
-          state.fold(offset, record.domain, record.event, timestamp, record.eventId);
+          const { domain, event, eventId, origin } = record;
+          state.fold(offset, domain, event, timestamp, eventId, origin);
         }
         counts[record.event.type] += 1;
       } else {
         if (record.kind === 'ignored') counts.ignored += 1;
-        else if (offset >= state.deadLetteredBelow) {
-          letters.push({ topic: state.topic, partition: state.partition, message, ...record });
+        else {
+          if (offset >= state.deadLetteredBelow) {
+            letters.push({ topic: state.topic, partition: state.partition, message, ...record });
+          }
+          // Sent before or not, the ledger learns of it with the flush that passes it.
+          state.markDead(deadLetterOrigin(state.topic, state.partition, message));
         }
         state.pass(offset, timestamp);
       }
@@ -210,7 +216,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     }
     metrics.flushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome === 'conflict') throw new PositionConflict();
-    const size = flush.deltas.size + (flush.tries?.length ?? 0);
+    const size = flush.deltas.size + (flush.tries?.length ?? 0) + (flush.redriven?.length ?? 0);
     metrics.flushSize.observe(size);
     if (size > 0 && state.newestTimestamp > 0) {
       metrics.freshness.set((now() - state.newestTimestamp) / 1000);
@@ -259,6 +265,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     try {
       await commitInHalves(records, until, from, {
         write: (flush) => write(state, { topic, partition, ...flush }),
+        originOf: (record) => deadLetterOrigin(topic, partition, record.message),
         deadLetter: async (refused, detail) => {
           log.warn(
             { partition, offset: refused.offset, domain: refused.domain, detail },

@@ -6,6 +6,7 @@ import {
   foldInto,
   queryPool,
   withTransaction,
+  type CountedEvent,
   type DomainDelta,
   type EventTry,
 } from '@catchall/core';
@@ -15,12 +16,27 @@ import {
   createEventIdStore,
   type EventIdObserver,
 } from './event-ids';
+import { admitRedriven, markDeadLettered } from './redrive-ledger';
 
 /**
  * How long a partition's flushes take their domains' rows before looking up event ids, once
  * one of them found tries of its domains counted concurrently by another partition.
  */
 export const LOCKING_MS = 60_000;
+
+/** An event of a dead letter redriven into the topic (its record carries `redrive-origin`). */
+export interface RedrivenEvent {
+  /** `<topic>:<partition>:<offset>` of the record first dead-lettered: counted once. */
+  origin: string;
+  /** The redriven record's offset in the flush's partition. */
+  offset: number;
+  domain: string;
+  event: CountedEvent;
+  /** The id the client chose, deduplicated as any other once the origin counts. */
+  eventId?: string;
+  /** The redriven record's Kafka timestamp, epoch ms. */
+  at: number;
+}
 
 export interface PartitionFlush {
   topic: string;
@@ -36,6 +52,13 @@ export interface PartitionFlush {
    * the same event is within the deduplication window (decideTries).
    */
   tries?: readonly EventTry[];
+  /**
+   * Redriven dead letters, in offset order: each counts unless the version counted its origin
+   * before (the redrive ledger, admitRedriven).
+   */
+  redriven?: readonly RedrivenEvent[];
+  /** Origins of the records among the flush's that were dead-lettered (the redrive ledger). */
+  deadLettered?: readonly string[];
   /** The newest Kafka timestamp among the flush's records (epoch ms), when known. */
   newestRecordAt?: number;
 }
@@ -149,7 +172,10 @@ const LOCK_DOMAINS = `
 const TABLES_IN_ORDER = 'LOCK TABLE ONLY domain_stats IN ROW EXCLUSIVE MODE';
 
 /** Every domain a flush writes to, sorted: the order its rows are locked in. */
-function flushDomains(deltas: Map<string, DomainDelta>, tries: readonly EventTry[]): string[] {
+function flushDomains(
+  deltas: Map<string, DomainDelta>,
+  tries: readonly { domain: string }[],
+): string[] {
   const domains = new Set(deltas.keys());
   for (const t of tries) domains.add(t.domain);
   return [...domains].sort();
@@ -160,7 +186,10 @@ const recordTime = (at: number | undefined) =>
   at !== undefined && Number.isSafeInteger(at) && at > 0 && at < 8.64e15 ? at : null;
 
 /** The deltas with the counted tries folded in (a copy: the flush may be tried again). */
-function withTries(deltas: Map<string, DomainDelta>, tries: EventTry[]): Map<string, DomainDelta> {
+function withTries(
+  deltas: Map<string, DomainDelta>,
+  tries: readonly { domain: string; event: CountedEvent }[],
+): Map<string, DomainDelta> {
   if (tries.length === 0) return deltas;
   const all = new Map(deltas);
   // Each row copied once, then folded into in place: no object per try.
@@ -234,26 +263,55 @@ export function createProjectionStore(options: {
       return row === undefined ? null : Number(row.next_offset);
     },
 
-    async flush({ topic, partition, expected, next, deltas, tries = [], newestRecordAt }) {
+    async flush({
+      topic,
+      partition,
+      expected,
+      next,
+      deltas,
+      tries = [],
+      redriven = [],
+      deadLettered = [],
+      newestRecordAt,
+    }) {
       const { checked, unchecked } = await eventIds.prepare(tries);
+      // Redriven events with client ids are deduplicated too, once their origin counts.
+      const redrivenTries = await eventIds.prepare(
+        redriven.filter((r): r is RedrivenEvent & EventTry => r.eventId !== undefined),
+      );
+      const mayCheck = checked.length + redrivenTries.checked.length;
       const at = recordTime(newestRecordAt);
       const attempt = (lockDomains: boolean) =>
         withTransaction(pool, async (client): Promise<FlushOutcome> => {
           if (!options.synchronousCommit) {
             await client.query('SET LOCAL synchronous_commit = off');
           }
-          if (checked.length > 0) await client.query(TABLES_IN_ORDER);
+          if (mayCheck > 0) await client.query(TABLES_IN_ORDER);
           const moved =
             expected === null
               ? await client.query(CLAIM, [version, topic, partition, next, at])
               : await client.query(ADVANCE, [version, topic, partition, expected, next, at]);
           // Nothing was written: committing the empty transaction changes nothing.
           if (moved.rowCount !== 1) return 'conflict';
+          // Before any row of domain_stats is taken: the ledger's rows, then the domains', in
+          // every flush. Marked first: a redriven copy in the same flush may count.
+          await markDeadLettered(client, version, deadLettered);
+          const admitted = await admitRedriven(client, { version, topic, partition }, redriven);
+          const plain = admitted.filter((r) => r.eventId === undefined);
+          const admittedSet = new Set<unknown>(admitted);
+          const redrivenChecked = redrivenTries.checked.filter((t) => admittedSet.has(t));
+          const redrivenUnchecked = redrivenTries.unchecked.filter((t) => admittedSet.has(t));
           if (lockDomains) {
-            await client.query(LOCK_DOMAINS, [version, flushDomains(deltas, tries)]);
+            await client.query(LOCK_DOMAINS, [
+              version,
+              flushDomains(deltas, [...tries, ...admitted]),
+            ]);
           }
-          const { counted, snapshot } = await eventIds.decide(client, checked);
-          const all = withTries(deltas, [...unchecked, ...counted]);
+          const { counted, snapshot } = await eventIds.decide(
+            client,
+            redrivenChecked.length > 0 ? [...checked, ...redrivenChecked] : checked,
+          );
+          const all = withTries(deltas, [...unchecked, ...redrivenUnchecked, ...counted, ...plain]);
           if (all.size === 0) return 'committed';
           const upserted = await client.query(UPSERT, [
             version,
@@ -268,7 +326,7 @@ export function createProjectionStore(options: {
           }
           return 'committed';
         });
-      if (checked.length === 0) return attempt(false);
+      if (mayCheck === 0) return attempt(false);
       // Kafka topic names hold no ':'.
       const lane = `${topic}:${partition}`;
       if ((lockingUntil.get(lane) ?? 0) > Date.now()) return attempt(true);

@@ -252,6 +252,7 @@ export async function dropVersion(pool: pg.Pool, version: number): Promise<void>
     await client.query(`DROP TABLE IF EXISTS ${partitionTable(version)}`);
     await client.query(`DROP TABLE IF EXISTS ${eventIdTable(version)}`);
     await client.query('DELETE FROM projection_positions WHERE version = $1', [version]);
+    await client.query('DELETE FROM redriven_origins WHERE version = $1', [version]);
     await client.query('DELETE FROM projection_sources WHERE version = $1', [version]);
     await client.query('DELETE FROM read_model_versions WHERE version = $1', [version]);
   });

@@ -8,6 +8,7 @@ import {
   type CountedEvent,
 } from '@catchall/core';
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
+import { redriveOrigin } from './redrive';
 
 /** Why a record went to the dead-letter topic (the `dlq-reason` header). */
 export type DeadLetterReason =
@@ -26,8 +27,11 @@ export const TRANSIENT_DEAD_LETTER_REASONS: ReadonlySet<DeadLetterReason> = new 
 ]);
 
 export type DecodedRecord =
-  /** `eventId`: the id the client chose, to deduplicate; absent when the ingest API made it. */
-  | { kind: 'event'; domain: string; event: CountedEvent; eventId?: string }
+  /**
+   * `eventId`: the id the client chose, to deduplicate; absent when the ingest API made it.
+   * `origin`: the redrive origin of a redriven dead letter (redrive.ts), counted once.
+   */
+  | { kind: 'event'; domain: string; event: CountedEvent; eventId?: string; origin?: string }
   | { kind: 'ignored' }
   | { kind: 'dead'; reason: DeadLetterReason; detail: string };
 
@@ -47,9 +51,18 @@ export function decodeRecord(
   } catch (err) {
     return deadOrThrow(err);
   }
+  const judge = (decoded: DecodedDomainEvent) => withOrigin(classify(decoded), message);
   // The writer schema is looked up once per id; every later record decodes without a promise.
-  if (value === undefined) return codec.decode(message.value).then(classify, deadOrThrow);
-  return classify(value);
+  if (value === undefined) return codec.decode(message.value).then(judge, deadOrThrow);
+  return judge(value);
+}
+
+/** An event redriven from the dead-letter topic is marked with its origin (counted once). */
+function withOrigin(record: DecodedRecord, message: KafkaMessage): DecodedRecord {
+  if (record.kind !== 'event' || message.headers === undefined) return record;
+  const origin = redriveOrigin(message);
+  if (origin !== undefined) record.origin = origin;
+  return record;
 }
 
 function deadOrThrow(err: unknown): DecodedRecord {

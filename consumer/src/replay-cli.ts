@@ -6,7 +6,6 @@ import {
   createKafka,
   createLogger,
   createPool,
-  errorCatalogue,
   failureLine,
   kafkaConnection,
   type Logger,
@@ -22,6 +21,7 @@ import {
   type ReadModelVersion,
 } from './read-model-version';
 import { rebuild, RebuildRefused, type RebuildProgress } from './rebuild';
+import { UsageError } from './usage-error';
 
 const USAGE = `Rebuilds the read model from the events topic, beside the live one.
 
@@ -77,11 +77,6 @@ function integer(name: string, text: string | undefined, fallback: number): numb
     throw new UsageError(`${name} must be a whole number >= 0, got "${text}"`);
   }
   return value;
-}
-
-class UsageError extends Error {
-  readonly code = errorCatalogue.usage.code;
-  readonly retriable = errorCatalogue.usage.retriable;
 }
 
 function formatDuration(seconds: number | null): string {

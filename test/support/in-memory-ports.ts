@@ -12,6 +12,7 @@ import {
   decideTries,
   evolve,
   mergeDeltas,
+  type CountedEvent,
   type DomainDelta,
   type ProducerHandle,
 } from '@catchall/core';
@@ -23,7 +24,12 @@ import type {
   PartitionFlush,
   ProjectionStore,
 } from '@catchall/consumer';
-import { ClusterMismatch, createConsumerMetrics, createPartitionWork } from '@catchall/consumer';
+import {
+  ClusterMismatch,
+  RedriveOriginPending,
+  createConsumerMetrics,
+  createPartitionWork,
+} from '@catchall/consumer';
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
 import { testLogger } from './logger';
 
@@ -44,6 +50,9 @@ export interface InMemoryStore extends ProjectionStore {
   failures: Error[];
   /** Timestamps of the counted tries, by `domain/eventId`. */
   eventIds: Map<string, number[]>;
+  /** The redrive ledger: origins dead-lettered and not counted since, and those counted. */
+  deadOrigins: Set<string>;
+  redrivenOrigins: Set<string>;
 }
 
 /**
@@ -74,19 +83,47 @@ export function createInMemoryStore(
     refused: new Set(),
     failures: [],
     eventIds: new Map(),
+    deadOrigins: new Set(),
+    redrivenOrigins: new Set(),
     loadPosition: (t, partition) => Promise.resolve(positionsOf(t).get(partition) ?? null),
     flush(flush): Promise<FlushOutcome> {
       const failure = store.failures.shift();
       if (failure) return Promise.reject(failure);
       const current = positionsOf(flush.topic).get(flush.partition) ?? null;
       if (current !== flush.expected) return Promise.resolve('conflict');
-      const tries = flush.tries ?? [];
+      const origins = new Set(store.redrivenOrigins);
+      const dead = new Set(store.deadOrigins);
+      for (const o of flush.deadLettered ?? []) if (!origins.has(o)) dead.add(o);
+      const tries = [...(flush.tries ?? [])];
+      const admitted: { domain: string; event: CountedEvent }[] = [];
+      for (const r of flush.redriven ?? []) {
+        if (origins.has(r.origin)) continue;
+        // As the redrive ledger decides (consumer/src/redrive-ledger.ts).
+        if (!dead.has(r.origin)) {
+          const [t, p, o] = r.origin.split(':');
+          const read =
+            t === flush.topic && Number(p) === flush.partition
+              ? flush.next
+              : otherTopics.has(t!) || t === topic
+                ? positionsOf(t!).get(Number(p))
+                : undefined;
+          if (read !== undefined && read > Number(o)) continue;
+          if (read !== undefined) {
+            return Promise.reject(new RedriveOriginPending(`${r.origin} not read yet`));
+          }
+        }
+        dead.delete(r.origin);
+        origins.add(r.origin);
+        if (r.eventId === undefined) admitted.push(r);
+        else tries.push({ domain: r.domain, eventId: r.eventId, at: r.at, event: r.event });
+      }
       const seen = new Map([...store.eventIds].map(([k, times]) => [k, [...times]]));
       const verdicts = decideTries(tries, (t) => `${t.domain}/${t.eventId}`, seen, dedupeWindowMs);
       const deltas = new Map(flush.deltas);
       tries.forEach((t, i) => {
         if (verdicts[i]) deltas.set(t.domain, evolve(deltas.get(t.domain), t.event));
       });
+      for (const r of admitted) deltas.set(r.domain, evolve(deltas.get(r.domain), r.event));
       for (const domain of deltas.keys()) {
         if (store.refused.has(domain)) {
           const refusal = Object.assign(new Error(`check constraint refused ${domain}`), {
@@ -96,6 +133,8 @@ export function createInMemoryStore(
         }
       }
       store.eventIds = seen;
+      store.redrivenOrigins = origins;
+      store.deadOrigins = dead;
       for (const [domain, d] of deltas) rows.set(domain, mergeDeltas(rows.get(domain), d));
       positionsOf(flush.topic).set(flush.partition, flush.next);
       store.flushes.push(flush);

@@ -1,5 +1,5 @@
 import type { DomainDelta, EventTry, EventType } from '@catchall/core';
-import type { ProjectionStore } from '@catchall/consumer';
+import type { ProjectionStore, RedrivenEvent } from '@catchall/consumer';
 
 /** A store to hold to the contract, and what it holds per domain (times in epoch ms). */
 export interface StoreUnderTest {
@@ -25,6 +25,22 @@ const attempt = (
   at: number,
   type: EventType = 'delivered',
 ): EventTry => ({ domain, eventId, at, event: { type, occurredAt: T0 } });
+
+/** A redriven dead letter of `origin` at `offset`, an event of `domain`. */
+const redriven = (
+  origin: string,
+  offset: number,
+  domain: string,
+  type: EventType = 'delivered',
+  eventId?: string,
+): RedrivenEvent => ({
+  origin,
+  offset,
+  domain,
+  at: T0,
+  event: { type, occurredAt: T0 },
+  ...(eventId === undefined ? {} : { eventId }),
+});
 
 /**
  * The behaviour every ProjectionStore shares, as tests: run against the Postgres store
@@ -319,6 +335,177 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
         tries: [attempt('a.com', 'id-1', T0)],
       });
       expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
+    });
+  });
+
+  describe('redriven dead letters', () => {
+    it('counts an origin the version dead-lettered once: twice in a flush, again later, again on another partition', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        deadLettered: ['t:0:0'],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 1,
+        next: 3,
+        deltas: new Map(),
+        redriven: [redriven('t:0:0', 1, 'a.com'), redriven('t:0:0', 2, 'a.com')],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 1,
+        expected: null,
+        next: 1,
+        deltas: new Map([['c.com', delta(1, 0)]]),
+        redriven: [redriven('t:0:0', 0, 'a.com')],
+      });
+      const counted = await rows();
+      expect(counted.get('a.com')).toMatchObject({ delivered: 1, bounced: 0 });
+      expect(counted.get('c.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('counts a copy dead-lettered in the same flush, and a copy from a topic the version does not read once', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 3,
+        deltas: new Map(),
+        deadLettered: ['t:0:0'],
+        redriven: [redriven('t:0:0', 1, 'a.com'), redriven('elsewhere:0:4', 2, 'b.com', 'bounced')],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 3,
+        next: 4,
+        deltas: new Map(),
+        redriven: [redriven('elsewhere:0:4', 3, 'b.com', 'bounced')],
+      });
+      const counted = await rows();
+      expect(counted.get('a.com')).toMatchObject({ delivered: 1 });
+      expect(counted.get('b.com')).toMatchObject({ bounced: 1 });
+    });
+
+    it('does not count a copy of a record the version counted itself (read, not dead-lettered)', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 5,
+        deltas: new Map([['a.com', delta(1, 0)]]),
+      });
+      await store.flush({
+        topic: 't',
+        partition: 1,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        redriven: [redriven('t:0:2', 0, 'a.com')],
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
+      expect(await store.loadPosition('t', 1)).toBe(1);
+    });
+
+    it('refuses, retriably and writing nothing, a copy whose origin the version has not read yet; counts it once read', async () => {
+      const { store, rows } = await open();
+      await store.flush({ topic: 't', partition: 0, expected: null, next: 5, deltas: new Map() });
+      const early = {
+        topic: 't',
+        partition: 1,
+        expected: null,
+        next: 1,
+        deltas: new Map([['c.com', delta(1, 0)]]),
+        redriven: [redriven('t:0:9', 0, 'a.com')],
+      };
+      await expect(store.flush(early)).rejects.toMatchObject({
+        code: 'CATCHALL_REDRIVE_ORIGIN_PENDING',
+        retriable: true,
+      });
+      expect(await store.loadPosition('t', 1)).toBeNull();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 5,
+        next: 10,
+        deltas: new Map(),
+        deadLettered: ['t:0:9'],
+      });
+      expect(await store.flush(early)).toBe('committed');
+      const counted = await rows();
+      expect(counted.get('a.com')).toMatchObject({ delivered: 1 });
+      expect(counted.get('c.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('remembers no origin of a flush that lost its compare-and-set', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 1,
+        deltas: new Map(),
+        deadLettered: ['t:0:0'],
+      });
+      const lost = await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 2,
+        deltas: new Map(),
+        redriven: [redriven('t:0:0', 1, 'a.com')],
+      });
+      expect(lost).toBe('conflict');
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 1,
+        next: 2,
+        deltas: new Map(),
+        redriven: [redriven('t:0:0', 1, 'a.com')],
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('deduplicates a redriven event with a client id against the tries counted', async () => {
+      const { store, rows } = await open();
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: null,
+        next: 2,
+        deltas: new Map(),
+        deadLettered: ['t:0:1', 't:0:1'],
+        tries: [attempt('a.com', 'id-1', T0)],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 2,
+        next: 3,
+        deltas: new Map(),
+        deadLettered: ['t:0:2'],
+      });
+      await store.flush({
+        topic: 't',
+        partition: 0,
+        expected: 3,
+        next: 5,
+        deltas: new Map(),
+        redriven: [
+          redriven('t:0:1', 3, 'a.com', 'delivered', 'id-1'),
+          redriven('t:0:2', 4, 'a.com', 'bounced', 'id-2'),
+        ],
+      });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1, bounced: 1 });
     });
   });
 }

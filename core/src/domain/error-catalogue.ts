@@ -318,7 +318,19 @@ export const errorCatalogue = {
   },
   usage: {
     code: 'CATCHALL_USAGE',
-    message: 'the replay command line is wrong; the usage is printed',
+    message: 'the command line (replay, dlq) is wrong; the usage is printed',
+    retriable: false,
+  },
+  redriveOriginPending: {
+    code: 'CATCHALL_REDRIVE_ORIGIN_PENDING',
+    message:
+      'a redriven record comes from a record further on in a partition this read model version has not read yet (a rebuild); the flush is tried again once it has',
+    retriable: true,
+  },
+  redriveRefused: {
+    code: 'CATCHALL_REDRIVE_REFUSED',
+    message:
+      'a dead letter was not redriven: it was redriven --max-redrives times already, or kept no body; the message says which',
     retriable: false,
   },
 } as const satisfies Record<string, ErrorDefinition>;

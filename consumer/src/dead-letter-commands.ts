@@ -1,0 +1,159 @@
+import type { Kafka } from 'kafkajs';
+import type { Logger } from '@catchall/core';
+import { DecodeError, type EventDecoder } from '@catchall/schemas';
+import { listEntry, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
+import { summarize, type Summary } from './dead-letter-report';
+import { readRanges, selects, type Selection } from './dead-letter-selection';
+import { classify } from './record-decoder';
+import { partitionEnds, readTopicRanges } from './topic-reader';
+import { UsageError } from './usage-error';
+
+/** A progress display: a bar on a terminal, log lines otherwise (see dlq-cli.ts). */
+export interface Progress {
+  start(what: string, total: number): void;
+  update(done: number): void;
+  stop(): void;
+}
+
+/** What the commands need: the clients, the topics, where output goes. */
+export interface DeadLetterTools {
+  kafka: Kafka;
+  /** The dead-letter topic (`<EVENTS_TOPIC>.dlq`) and the events topic redrives go to. */
+  deadLetterTopic: string;
+  eventsTopic: string;
+  logger: Logger;
+  progress: Progress;
+}
+
+/**
+ * The dead letters the selection names, in topic order per partition (partitions one after
+ * the other), at most `selection.limit`, read up to the topic's end as it is now. With
+ * `attempts`, the whole topic is read, and it gets the highest redrive count of each origin.
+ */
+export async function selectDeadLetters(
+  tools: DeadLetterTools,
+  selection: Selection,
+  attempts?: Map<string, number>,
+): Promise<DeadLetterView[]> {
+  const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
+  const ranges = attempts
+    ? readRanges({ reasons: [], coordinates: [] }, ends)
+    : readRanges(selection, ends);
+  const total = [...ranges.values()].reduce((n, [from, to]) => n + to - from, 0);
+  const byPartition = new Map<number, DeadLetterView[]>();
+  tools.progress.start('reading dead letters', total);
+  try {
+    await readTopicRanges({
+      kafka: tools.kafka,
+      topic: tools.deadLetterTopic,
+      ranges,
+      onRecord(partition, message) {
+        const view = viewDeadLetter(partition, message);
+        if (attempts && view.origin !== undefined) {
+          attempts.set(view.origin, Math.max(attempts.get(view.origin) ?? 0, view.redriveCount));
+        }
+        if (!selects(selection, view)) return;
+        const list = byPartition.get(partition) ?? [];
+        list.push(view);
+        byPartition.set(partition, list);
+      },
+      onProgress: (read) => tools.progress.update(read),
+    });
+  } finally {
+    tools.progress.stop();
+  }
+  const views = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
+  return selection.limit === undefined ? views : views.slice(0, selection.limit);
+}
+
+/** `summary`: counts of the selected dead letters. */
+export async function summaryCommand(
+  tools: DeadLetterTools,
+  selection: Selection,
+): Promise<Summary> {
+  return summarize(await selectDeadLetters(tools, selection));
+}
+
+/** `list`: the selected dead letters' coordinates, reasons, origins and headers. */
+export async function listCommand(tools: DeadLetterTools, selection: Selection) {
+  return (await selectDeadLetters(tools, selection)).map(listEntry);
+}
+
+/** What the projector would do with a record now: count it, ignore it, or dead-letter it. */
+export type Verdict =
+  | { outcome: 'counts'; domain: string; type: string; occurredAt: string; eventId?: string }
+  | { outcome: 'ignored'; why: string }
+  | { outcome: 'dead-letters'; reason: string; detail: string };
+
+/**
+ * Decodes a value as the projector does (the project's decoder and the registry, then
+ * classify), without waiting on an unknown schema id. Throws what the registry lookup throws
+ * (unreachable: retriable); a DecodeError is a verdict, not a failure.
+ */
+export async function judge(codec: EventDecoder, value: Buffer | null): Promise<Verdict> {
+  try {
+    const decoded = await codec.decode(value);
+    const record = classify(decoded);
+    if (record.kind === 'ignored') {
+      return { outcome: 'ignored', why: 'an event type this reader does not know' };
+    }
+    if (record.kind === 'dead') {
+      return { outcome: 'dead-letters', reason: record.reason, detail: record.detail };
+    }
+    const verdict: Verdict = {
+      outcome: 'counts',
+      domain: record.domain,
+      type: record.event.type,
+      occurredAt: new Date(record.event.occurredAt).toISOString(),
+    };
+    if (record.eventId !== undefined) verdict.eventId = record.eventId;
+    return verdict;
+  } catch (err) {
+    if (err instanceof DecodeError) {
+      return { outcome: 'dead-letters', reason: err.reason, detail: err.message };
+    }
+    throw err;
+  }
+}
+
+/**
+ * `show <partition>:<offset>`: one dead letter in full: headers, key and value as hex and
+ * base64, the Confluent wire header, the decoded event and what the projector would do with
+ * it now. A UsageError when no dead letter is there.
+ */
+export async function showCommand(
+  tools: DeadLetterTools,
+  codec: EventDecoder,
+  at: { partition: number; offset: number },
+) {
+  const selection: Selection = { reasons: [], coordinates: [at] };
+  const [view] = await selectDeadLetters(tools, selection);
+  if (!view) {
+    const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
+    const range = ends.get(at.partition);
+    throw new UsageError(
+      range === undefined
+        ? `the dead-letter topic ${tools.deadLetterTopic} has no partition ${at.partition}`
+        : `no dead letter at ${at.partition}:${at.offset}: partition ${at.partition} holds offsets ${range[0]} to ${range[1] - 1}`,
+    );
+  }
+  const bytes = (b: Buffer | null) =>
+    b === null ? null : { length: b.length, hex: b.toString('hex'), base64: b.toString('base64') };
+  const value = view.value;
+  const wire =
+    value !== null && value.length >= 5 && value[0] === 0
+      ? { magicByte: 0, schemaId: value.readInt32BE(1) }
+      : null;
+  return {
+    ...listEntry(view),
+    key: view.key === null ? null : { text: view.key.toString('utf8'), ...bytes(view.key) },
+    value: bytes(value),
+    wireFormat: wire,
+    now: view.bodyKept
+      ? await judge(codec, value)
+      : {
+          outcome: 'not-kept',
+          why: `the dead letter kept no key or value (${view.originalBytes} bytes); the original is in the events topic at ${listEntry(view).original}`,
+        },
+  };
+}

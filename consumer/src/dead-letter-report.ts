@@ -1,0 +1,153 @@
+import type { DeadLetterView } from './dead-letter-view';
+import type { OriginState } from './redrive-ledger';
+
+/** What `summary` prints: counts of the dead letters selected. */
+export interface Summary {
+  total: number;
+  /** The dead letter with the oldest and the newest timestamp (`<partition>:<offset>` and when). */
+  oldest: { deadLetter: string; at: string } | null;
+  newest: { deadLetter: string; at: string } | null;
+  byReason: Record<string, number>;
+  /** By the hour (UTC) of the dead letter's timestamp: `2026-11-30T10:00:00.000Z`. */
+  byHour: Record<string, number>;
+  /** By partition of the dead-letter topic. */
+  byPartition: Record<string, number>;
+  /** By `<topic>:<partition>` the refused records came from (`(unknown)` without headers). */
+  byOriginalPartition: Record<string, number>;
+  /** How many were redriven before and came back (redrive-count > 0). */
+  redrivenBefore: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+function add(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/** Sorted by key, so that output is stable. */
+function sorted(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Counts dead letters by reason, hour, partition and origin partition; oldest and newest. */
+export function summarize(views: Iterable<DeadLetterView>): Summary {
+  const summary: Summary = {
+    total: 0,
+    oldest: null,
+    newest: null,
+    byReason: {},
+    byHour: {},
+    byPartition: {},
+    byOriginalPartition: {},
+    redrivenBefore: 0,
+  };
+  let oldest = Infinity;
+  let newest = -Infinity;
+  for (const v of views) {
+    summary.total += 1;
+    add(summary.byReason, v.reason);
+    add(summary.byHour, new Date(Math.floor(v.timestamp / HOUR_MS) * HOUR_MS).toISOString());
+    add(summary.byPartition, String(v.partition));
+    add(
+      summary.byOriginalPartition,
+      v.original ? `${v.original.topic}:${v.original.partition}` : '(unknown)',
+    );
+    if (v.redriveCount > 0) summary.redrivenBefore += 1;
+    const here = {
+      deadLetter: `${v.partition}:${v.offset}`,
+      at: new Date(v.timestamp).toISOString(),
+    };
+    if (v.timestamp < oldest) [oldest, summary.oldest] = [v.timestamp, here];
+    if (v.timestamp > newest) [newest, summary.newest] = [v.timestamp, here];
+  }
+  summary.byReason = sorted(summary.byReason);
+  summary.byHour = sorted(summary.byHour);
+  summary.byPartition = sorted(summary.byPartition);
+  summary.byOriginalPartition = sorted(summary.byOriginalPartition);
+  return summary;
+}
+
+/** What redrive does with one selected dead letter. */
+export type RedriveDecision =
+  /** `redriveCount`: the redrives of the origin so far (the copy carries one more). */
+  | { action: 'send'; view: DeadLetterView; origin: string; redriveCount: number }
+  /** Not sent, and the run ends non-zero: the operator must look at it. */
+  | { action: 'refused'; view: DeadLetterView; why: string }
+  /** Not sent, nothing wrong: counted already, or another dead letter of the origin is sent. */
+  | { action: 'skipped'; view: DeadLetterView; why: string };
+
+/**
+ * Decides, for the dead letters selected (in topic order), which are redriven:
+ * - a dead letter that kept no key or value, or names no origin, is refused;
+ * - one whose origin the live read-model version counted (`states`: from a redriven copy, or
+ *   the original record itself, see OriginState) is skipped;
+ * - one whose origin was redriven `maxRedrives` times already is refused, so that nothing
+ *   loops: `attempts` holds, per origin, the highest `redrive-count` of its dead letters in
+ *   the whole topic (the first dead letter of a record says 0 however often it was redriven);
+ * - of several dead letters of one origin (a record dead-lettered twice), the first is sent.
+ * Sending twice would still count once (the projector's redrive ledger); skipping says so
+ * before anything is written.
+ */
+export function planRedrive(
+  views: readonly DeadLetterView[],
+  options: {
+    maxRedrives: number;
+    states: Map<string, { state: OriginState; countedAs?: string }>;
+    attempts?: Map<string, number>;
+  },
+): RedriveDecision[] {
+  const sending = new Map<string, string>();
+  return views.map((view): RedriveDecision => {
+    const here = `${view.partition}:${view.offset}`;
+    if (!view.bodyKept) {
+      const where = view.original
+        ? `${view.original.topic}:${view.original.partition}:${view.original.offset}`
+        : 'the offset its headers name';
+      return {
+        action: 'refused',
+        view,
+        why: `dead letter ${here} kept no key or value (the record was ${view.originalBytes} bytes); the original is in the events topic at ${where}`,
+      };
+    }
+    if (view.origin === undefined) {
+      return {
+        action: 'refused',
+        view,
+        why: `dead letter ${here} names no origin (no dlq-original-* or redrive-origin headers): it was not written by the projector`,
+      };
+    }
+    const known = options.states.get(view.origin);
+    if (known?.state === 'counted') {
+      return {
+        action: 'skipped',
+        view,
+        why: `origin ${view.origin} was counted already, as ${known.countedAs ?? 'a redriven record'}`,
+      };
+    }
+    if (known?.state === 'original-counted') {
+      return {
+        action: 'skipped',
+        view,
+        why: `the live read model version counted the original record ${view.origin} itself (it was rebuilt after the cause was fixed)`,
+      };
+    }
+    const attempts = Math.max(view.redriveCount, options.attempts?.get(view.origin) ?? 0);
+    if (attempts >= options.maxRedrives) {
+      return {
+        action: 'refused',
+        view,
+        why: `origin ${view.origin} (dead letter ${here}) was redriven ${attempts} times already (--max-redrives ${options.maxRedrives}) and failed each time: fix its cause, or raise the limit`,
+      };
+    }
+    const first = sending.get(view.origin);
+    if (first !== undefined) {
+      return {
+        action: 'skipped',
+        view,
+        why: `origin ${view.origin} is redriven from dead letter ${first} in this run`,
+      };
+    }
+    sending.set(view.origin, here);
+    return { action: 'send', view, origin: view.origin, redriveCount: attempts };
+  });
+}

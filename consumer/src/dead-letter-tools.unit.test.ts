@@ -1,0 +1,313 @@
+import type { KafkaMessage } from 'kafkajs';
+import { parseDlqArgs } from './dlq-args';
+import { planRedrive, summarize } from './dead-letter-report';
+import { parseSelection, readRanges, selects } from './dead-letter-selection';
+import { viewDeadLetter, type DeadLetterView } from './dead-letter-view';
+import { deadLetterOrigin, redriveMessage, redriveOrigin } from './redrive';
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 10, 30, 10, 15);
+
+/** A dead letter as the projector writes it (dead-letters.ts), with `extra` headers. */
+function letter(
+  offset: number,
+  reason: string,
+  original: [number, number],
+  at = T0,
+  extra: Record<string, string> = {},
+): KafkaMessage {
+  return {
+    key: Buffer.from('Example.COM'),
+    value: Buffer.from([0, 0, 0, 0, 7, 1, 2]),
+    timestamp: String(at),
+    offset: String(offset),
+    attributes: 0,
+
+    headers: {
+      trace: Buffer.from('abc'),
+      'dlq-reason': Buffer.from(reason),
+      'dlq-detail': Buffer.from('why'),
+      'dlq-original-topic': Buffer.from('events'),
+      'dlq-original-partition': Buffer.from(String(original[0])),
+      'dlq-original-offset': Buffer.from(String(original[1])),
+      'dlq-original-timestamp': Buffer.from(String(at - 1000)),
+      ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, Buffer.from(v)])),
+    },
+  };
+}
+
+const view = (partition: number, message: KafkaMessage): DeadLetterView =>
+  viewDeadLetter(partition, message);
+
+describe('the dlq command line', () => {
+  it('reads a summary with every selection option', () => {
+    const args = parseDlqArgs([
+      'summary',
+      '--reason',
+      'undecodable',
+      '--reason',
+      'store-refused',
+      '--partition',
+      '0',
+      '--from-offset',
+      '3',
+      '--to-offset',
+      '9',
+      '--since',
+      '2026-11-30T10:00:00Z',
+      '--until',
+      '2026-11-30T11:00:00Z',
+      '--limit',
+      '5',
+    ]);
+    expect(args).toMatchObject({
+      help: false,
+      command: 'summary',
+      maxRedrives: 3,
+      selection: {
+        reasons: ['undecodable', 'store-refused'],
+        partition: 0,
+        fromOffset: 3,
+        toOffset: 9,
+        since: Date.UTC(2026, 10, 30, 10),
+        until: Date.UTC(2026, 10, 30, 11),
+        limit: 5,
+        coordinates: [],
+      },
+    });
+  });
+
+  it('reads show coordinates and redrive coordinates, dry run and limit', () => {
+    expect(parseDlqArgs(['show', '0:42'])).toMatchObject({
+      command: 'show',
+      at: { partition: 0, offset: 42 },
+    });
+    expect(
+      parseDlqArgs(['redrive', '0:1', '0:5', '--dry-run', '--max-redrives', '5']),
+    ).toMatchObject({
+      command: 'redrive',
+      maxRedrives: 5,
+      selection: {
+        coordinates: [
+          { partition: 0, offset: 1 },
+          { partition: 0, offset: 5 },
+        ],
+      },
+      values: { 'dry-run': true },
+    });
+    expect(parseDlqArgs(['redrive', '--all'])).toMatchObject({ command: 'redrive' });
+    expect(parseDlqArgs(['--help'])).toMatchObject({ help: true });
+    expect(parseDlqArgs([])).toMatchObject({ help: true });
+  });
+
+  it.each([
+    [['frob'], /unknown command "frob"/],
+    [['show'], /show takes one PARTITION:OFFSET/],
+    [['show', '7'], /named <partition>:<offset>.*got "7"/],
+    [['list', '0:1'], /list takes no arguments/],
+    [['redrive'], /redrive needs a selection/],
+    [['redrive', '--all', '--reason', 'x'], /--all redrives every dead letter/],
+    [['list', '--limit', '0'], /--limit must be a whole number >= 1, got "0"/],
+    [['list', '--partition=-1'], /--partition must be a whole number >= 0/],
+    [['list', '--from-offset', 'ten'], /--from-offset must be a whole number/],
+    [['list', '--from-offset', '9', '--to-offset', '3'], /--from-offset 9 is after --to-offset 3/],
+    [
+      ['list', '--since', 'yesterday'],
+      /--since must be an ISO 8601 date and time, got "yesterday"/,
+    ],
+    [['list', '--since', '2026-11-30', '--until', '2026-11-29'], /--since must be before --until/],
+    [['redrive', '--all', '--max-redrives', '0'], /--max-redrives must be a whole number >= 1/],
+    [['list', '--frob'], /Unknown option '--frob'/],
+    [['list', '--reason', ''], /--reason must name a reason/],
+  ])('refuses %j with a usage error that says what is wrong', (argv, message) => {
+    expect(() => parseDlqArgs(argv)).toThrow(message);
+    expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
+  });
+});
+
+describe('selecting dead letters', () => {
+  const ends = new Map<number, [number, number]>([
+    [0, [2, 20]],
+    [1, [0, 5]],
+  ]);
+
+  it('reads only the offsets a selection can hold, per partition', () => {
+    expect(readRanges(parseSelection({}), ends)).toEqual(ends);
+    expect(readRanges(parseSelection({ partition: '1' }), ends)).toEqual(new Map([[1, [0, 5]]]));
+    expect(readRanges(parseSelection({ 'from-offset': '4', 'to-offset': '6' }), ends)).toEqual(
+      new Map([
+        [0, [4, 7]],
+        [1, [4, 5]],
+      ]),
+    );
+    expect(readRanges(parseSelection({}, ['0:9', '0:3', '1:7']), ends)).toEqual(
+      new Map([[0, [3, 10]]]),
+    );
+    expect(readRanges(parseSelection({ 'from-offset': '30' }), ends)).toEqual(new Map());
+  });
+
+  it('keeps a dead letter when every condition given holds', () => {
+    const v = view(0, letter(7, 'undecodable', [2, 40], T0));
+    expect(selects(parseSelection({}), v)).toBe(true);
+    expect(selects(parseSelection({ reason: ['undecodable', 'x'] }), v)).toBe(true);
+    expect(selects(parseSelection({ reason: ['store-refused'] }), v)).toBe(false);
+    expect(selects(parseSelection({ partition: '1' }), v)).toBe(false);
+    expect(selects(parseSelection({ 'from-offset': '8' }), v)).toBe(false);
+    expect(selects(parseSelection({ 'to-offset': '7' }), v)).toBe(true);
+    expect(selects(parseSelection({ since: new Date(T0).toISOString() }), v)).toBe(true);
+    expect(selects(parseSelection({ until: new Date(T0).toISOString() }), v)).toBe(false);
+    expect(selects(parseSelection({}, ['0:7']), v)).toBe(true);
+    expect(selects(parseSelection({}, ['0:8']), v)).toBe(false);
+  });
+});
+
+describe('reading a dead letter', () => {
+  it('takes its reason, original, origin and redrive count from the headers', () => {
+    const v = view(0, letter(3, 'invalid-domain', [2, 40]));
+    expect(v).toMatchObject({
+      partition: 0,
+      offset: 3,
+      reason: 'invalid-domain',
+      original: { topic: 'events', partition: 2, offset: 40 },
+      origin: 'events:2:40',
+      redriveCount: 0,
+      bodyKept: true,
+    });
+    const again = view(
+      0,
+      letter(4, 'undecodable', [1, 99], T0, {
+        'redrive-origin': 'events:2:40',
+        'redrive-count': '2',
+      }),
+    );
+    expect(again).toMatchObject({ origin: 'events:2:40', redriveCount: 2 });
+  });
+
+  it('tells a dead letter that kept no body', () => {
+    const m = letter(5, 'undecodable', [0, 1], T0, { 'dlq-original-bytes': '2000000' });
+    expect(view(0, m)).toMatchObject({ bodyKept: false, originalBytes: 2000000 });
+  });
+});
+
+describe('the summary', () => {
+  it('counts by reason, hour, partition and origin partition, with the oldest and newest', () => {
+    const summary = summarize([
+      view(0, letter(0, 'undecodable', [0, 1], T0)),
+      view(0, letter(1, 'undecodable', [1, 1], T0 + HOUR)),
+      view(1, letter(0, 'store-refused', [0, 2], T0 - HOUR, { 'redrive-count': '1' })),
+    ]);
+    expect(summary).toEqual({
+      total: 3,
+      oldest: { deadLetter: '1:0', at: new Date(T0 - HOUR).toISOString() },
+      newest: { deadLetter: '0:1', at: new Date(T0 + HOUR).toISOString() },
+      byReason: { 'store-refused': 1, undecodable: 2 },
+      byHour: {
+        '2026-11-30T09:00:00.000Z': 1,
+        '2026-11-30T10:00:00.000Z': 1,
+        '2026-11-30T11:00:00.000Z': 1,
+      },
+      byPartition: { '0': 2, '1': 1 },
+      byOriginalPartition: { 'events:0': 2, 'events:1': 1 },
+      redrivenBefore: 1,
+    });
+    expect(summarize([])).toMatchObject({ total: 0, oldest: null, newest: null });
+  });
+});
+
+describe('the redrive plan', () => {
+  const plan = (views: DeadLetterView[], states = new Map()) =>
+    planRedrive(views, { maxRedrives: 3, states }).map((d) => [d.action, d.view.offset]);
+
+  it('sends the first dead letter of each origin, and skips the others', () => {
+    const views = [
+      view(0, letter(0, 'undecodable', [0, 1])),
+      view(0, letter(1, 'undecodable', [0, 1])),
+      view(0, letter(2, 'undecodable', [0, 2])),
+    ];
+    expect(plan(views)).toEqual([
+      ['send', 0],
+      ['skipped', 1],
+      ['send', 2],
+    ]);
+  });
+
+  it('refuses a dead letter at the redrive limit, and one without its body', () => {
+    const decisions = planRedrive(
+      [
+        view(0, letter(0, 'undecodable', [0, 1], T0, { 'redrive-count': '3' })),
+        view(0, letter(1, 'undecodable', [0, 2], T0, { 'redrive-count': '2' })),
+        view(0, letter(2, 'undecodable', [0, 3], T0, { 'dlq-original-bytes': '5' })),
+      ],
+      { maxRedrives: 3, states: new Map() },
+    );
+    expect(decisions.map((d) => d.action)).toEqual(['refused', 'send', 'refused']);
+    expect(decisions[0]).toMatchObject({ why: expect.stringMatching(/redriven 3 times already/) });
+    expect(decisions[2]).toMatchObject({
+      why: expect.stringMatching(/kept no key or value.*events:0:3/),
+    });
+  });
+
+  it('counts the redrives of an origin across its dead letters: the first one does not reset the counter', () => {
+    const first = view(0, letter(0, 'undecodable', [0, 1]));
+    const attempts = new Map([['events:0:1', 2]]);
+    expect(planRedrive([first], { maxRedrives: 3, states: new Map(), attempts })).toMatchObject([
+      { action: 'send', redriveCount: 2 },
+    ]);
+    attempts.set('events:0:1', 3);
+    expect(planRedrive([first], { maxRedrives: 3, states: new Map(), attempts })).toMatchObject([
+      { action: 'refused', why: expect.stringMatching(/redriven 3 times already/) },
+    ]);
+  });
+
+  it('skips origins the live version counted, from a copy or from the original', () => {
+    const states = new Map([
+      ['events:0:1', { state: 'counted', countedAs: 'events:1:50' }],
+      ['events:0:2', { state: 'original-counted' }],
+      ['events:0:3', { state: 'dead' }],
+      ['events:0:4', { state: 'pending' }],
+    ]);
+    const decisions = planRedrive(
+      [1, 2, 3, 4].map((o) => view(0, letter(o, 'store-refused', [0, o]))),
+      { maxRedrives: 3, states: states as never },
+    );
+    expect(decisions.map((d) => d.action)).toEqual(['skipped', 'skipped', 'send', 'send']);
+    expect(decisions[0]).toMatchObject({ why: expect.stringMatching(/as events:1:50/) });
+    expect(decisions[1]).toMatchObject({ why: expect.stringMatching(/original record/) });
+  });
+});
+
+describe('the redriven record', () => {
+  it('keeps key, value and the original headers, drops the dead-letter ones and counts the redrive', () => {
+    const v = view(0, letter(8, 'undecodable', [2, 40], T0, { 'redrive-count': '1' }));
+    const message = redriveMessage({
+      key: 'example.com',
+      value: v.value,
+      headers: v.headers,
+      origin: v.origin!,
+      redriveCount: v.redriveCount,
+      from: { topic: 'events.dlq', partition: 0, offset: 8 },
+    });
+    expect(message.key).toBe('example.com');
+    expect(message.value).toEqual(v.value);
+    expect(Object.keys(message.headers!).sort()).toEqual([
+      'redrive-count',
+      'redrive-from',
+      'redrive-origin',
+      'trace',
+    ]);
+    expect(message.headers).toMatchObject({
+      'redrive-origin': 'events:2:40',
+      'redrive-count': '2',
+      'redrive-from': 'events.dlq:0:8',
+    });
+  });
+
+  it('is remembered by its origin when dead-lettered again; a record never redriven by its own place', () => {
+    const headers = { 'redrive-origin': Buffer.from('events:2:40') };
+    expect(redriveOrigin({ headers })).toBe('events:2:40');
+    expect(deadLetterOrigin('events', 1, { headers, offset: '77' })).toBe('events:2:40');
+    expect(deadLetterOrigin('events', 1, { headers: {}, offset: '77' })).toBe('events:1:77');
+    // A header a direct producer wrote that names no coordinates marks nothing.
+    expect(redriveOrigin({ headers: { 'redrive-origin': 'whatever' } })).toBeUndefined();
+  });
+});

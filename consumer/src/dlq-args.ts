@@ -1,0 +1,124 @@
+import { parseArgs } from 'node:util';
+import {
+  isNarrowed,
+  parseDeadLetterCoordinates,
+  parseSelection,
+  wholeNumber,
+} from './dead-letter-selection';
+import { UsageError } from './usage-error';
+
+/** Default of --max-redrives: a record that failed this many redrives needs a person. */
+export const DEFAULT_MAX_REDRIVES = 3;
+
+export const USAGE = `Reads and redrives the dead-letter topic (<EVENTS_TOPIC>.dlq).
+
+usage: npm run dlq -- <command> [options]    (or: node consumer/dist/dlq-cli.js)
+
+commands:
+  summary                 counts by reason, by hour, by partition; the oldest and newest
+  list                    the dead letters with their headers, one per line
+  show PARTITION:OFFSET   one dead letter in full: headers, key, value (hex, base64), the
+                          decoded event, and what the projector would do with it now
+  redrive [PARTITION:OFFSET ...]
+                          writes the selected dead letters back to the events topic, keyed
+                          by their normalized domain, with the headers redrive-origin,
+                          redrive-count and redrive-from; the projector counts each origin
+                          at most once (its redrive ledger), however often it is redriven.
+                          Needs a selection (--reason, --partition, offsets, times,
+                          coordinates) or --all.
+    --dry-run               say what would be redriven, skipped or refused; write nothing
+    --max-redrives N        refuse a dead letter redriven N times already (default ${DEFAULT_MAX_REDRIVES})
+    --all                   redrive every dead letter (with no other selection)
+
+selection (summary, list, redrive; all given must hold):
+  --reason R              dead letters of reason R (dlq-reason); repeat for several
+  --partition P           partition P of the dead-letter topic only
+  --from-offset N         offsets N and after (of each partition read)
+  --to-offset N           offsets up to N, inclusive
+  --since TIME            dead letters written at or after TIME (ISO 8601)
+  --until TIME            dead letters written before TIME
+  --limit N               the first N only (list, redrive)
+
+output:
+  --json                  JSON lines on stdout even on a terminal (the default otherwise)
+  -h, --help              this text
+
+On a terminal, progress is a bar on stderr; otherwise JSON log lines on stderr.
+Exit codes: 0 done; 1 a failure (Kafka, the registry or Postgres); 2 a wrong command
+line or a dead letter that is not there; 3 redrive refused some dead letters (--max-redrives
+reached, or a dead letter without its body), the others were redriven.
+It reads the consumer's configuration (KAFKA_BROKERS, EVENTS_TOPIC, SCHEMA_REGISTRY_URL,
+DATABASE_URL, ...), as the services do.`;
+
+const COMMANDS = ['summary', 'list', 'show', 'redrive'] as const;
+type Command = (typeof COMMANDS)[number];
+
+/**
+ * The command line: the command, its positional arguments and the options. Throws
+ * UsageError (node's own for an unknown option) for a line that is wrong.
+ */
+export function parseDlqArgs(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        reason: { type: 'string', multiple: true },
+        partition: { type: 'string' },
+        'from-offset': { type: 'string' },
+        'to-offset': { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        limit: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        'max-redrives': { type: 'string' },
+        all: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err });
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined) return { help: true as const, values };
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    throw new UsageError(`unknown command "${command}" (one of ${COMMANDS.join(', ')})`);
+  }
+  if (command === 'show') {
+    if (rest.length !== 1) throw new UsageError('show takes one PARTITION:OFFSET');
+    return {
+      help: false as const,
+      command: 'show' as const,
+      at: parseDeadLetterCoordinates(rest[0]!),
+      values,
+    };
+  }
+  if (command !== 'redrive' && rest.length > 0) {
+    throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
+  }
+  const selection = parseSelection(values, rest);
+  const maxRedrives =
+    values['max-redrives'] === undefined
+      ? DEFAULT_MAX_REDRIVES
+      : wholeNumber('--max-redrives', values['max-redrives'], 1);
+  if (command === 'redrive') {
+    if (values.all && isNarrowed(selection)) {
+      throw new UsageError('--all redrives every dead letter; give it without a selection');
+    }
+    if (!values.all && !isNarrowed(selection)) {
+      throw new UsageError(
+        'redrive needs a selection (--reason, --partition, offsets, times or PARTITION:OFFSET), or --all',
+      );
+    }
+  }
+  return {
+    help: false as const,
+    command: command as Exclude<Command, 'show'>,
+    selection,
+    maxRedrives,
+    values,
+  };
+}

@@ -1,0 +1,145 @@
+import { SingleBar } from 'cli-progress';
+import {
+  checkKafkaAccess,
+  checkPostgresAccess,
+  createKafka,
+  createLogger,
+  createPool,
+  deadLetterTopic,
+  failureLine,
+  kafkaConnection,
+  type Logger,
+} from '@catchall/core';
+import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
+import { loadConsumerConfig, type ConsumerConfig } from './config';
+import {
+  listCommand,
+  showCommand,
+  summaryCommand,
+  type DeadLetterTools,
+  type Progress,
+} from './dead-letter-commands';
+import { redriveCommand } from './redrive-command';
+import { parseDlqArgs, USAGE } from './dlq-args';
+import { migrate } from './migrate';
+import { VersionError } from './read-model-version';
+import { UsageError } from './usage-error';
+
+/** A bar on stderr on a terminal; otherwise a log line every 5 s and at the end. */
+function progressDisplay(logger: Logger): Progress {
+  if (process.stderr.isTTY) {
+    let bar: SingleBar | undefined;
+    return {
+      start(what, total) {
+        bar = new SingleBar({
+          stream: process.stderr,
+          format: `${what} [{bar}] {percentage}% | {value}/{total}`,
+          barsize: 30,
+          hideCursor: true,
+        });
+        bar.start(Math.max(total, 1), 0);
+      },
+      update: (done) => bar?.update(done),
+      stop() {
+        bar?.stop();
+        bar = undefined;
+      },
+    };
+  }
+  let task = '';
+  let of = 0;
+  let last = 0;
+  let done = 0;
+  return {
+    start(what, total) {
+      [task, of, last, done] = [what, total, Date.now(), 0];
+    },
+    update(n) {
+      done = n;
+      if (Date.now() - last < 5000) return;
+      last = Date.now();
+      logger.info({ task, done, total: of }, 'progress');
+    },
+    stop: () => logger.info({ task, done, total: of }, 'progress'),
+  };
+}
+
+/** Prints a result: JSON lines when `json`, readable text on a terminal otherwise. */
+function print(json: boolean, value: unknown): void {
+  if (json) {
+    for (const item of Array.isArray(value) ? value : [value]) console.log(JSON.stringify(item));
+  } else {
+    console.log(JSON.stringify(value, null, 2));
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
+  const args = parseDlqArgs(argv);
+  if (args.help) {
+    console.log(USAGE);
+    if (!args.values.help) process.exitCode = 2;
+    return;
+  }
+  const json = args.values.json || !process.stdout.isTTY;
+  const config: ConsumerConfig = loadConsumerConfig(process.env);
+  // Logs go to stderr so that stdout holds only the output.
+  const level =
+    process.stderr.isTTY && process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL;
+  const logger = createLogger({ name: 'dlq', level, destination: 2 });
+  const kafka = createKafka({
+    ...kafkaConnection(config),
+    clientId: `${config.KAFKA_CLIENT_ID}-dlq`,
+    logger,
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
+  await checkKafkaAccess(kafka, logger);
+  const tools: DeadLetterTools = {
+    kafka,
+    deadLetterTopic: deadLetterTopic(config.EVENTS_TOPIC),
+    eventsTopic: config.EVENTS_TOPIC,
+    logger,
+    progress: progressDisplay(logger),
+  };
+  if (args.command === 'summary') return print(json, await summaryCommand(tools, args.selection));
+  if (args.command === 'list') return print(json, await listCommand(tools, args.selection));
+  const registryAccess = registryConnection(config);
+  await checkRegistryAccess(registryAccess);
+  // No wait on a schema id the registry does not know: the answer is what it knows now.
+  const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });
+  if (args.command === 'show') return print(json, await showCommand(tools, codec, args.at));
+
+  await checkPostgresAccess(config.DATABASE_URL, logger);
+  await migrate({ databaseUrl: config.DATABASE_URL, logger });
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    max: 2,
+    logger,
+    applicationName: 'catchall-dlq',
+  });
+  try {
+    const dryRun = args.values['dry-run'];
+    const result = await redriveCommand(tools, { codec, pool }, args.selection, {
+      maxRedrives: args.maxRedrives,
+      dryRun,
+    });
+    print(json, result.lines);
+    const totals = { sent: result.sent, skipped: result.skipped, refused: result.refused, dryRun };
+    if (json) console.error(JSON.stringify({ msg: 'redrive done', ...totals }));
+    else
+      console.error(
+        `redriven ${totals.sent}, skipped ${totals.skipped}, refused ${totals.refused}${dryRun ? ' (dry run: nothing written)' : ''}`,
+      );
+    for (const line of result.lines) {
+      if (line.action === 'refused') console.error(`${line.code}: ${line.why}`);
+    }
+    if (result.refused > 0) process.exitCode = 3;
+  } finally {
+    await pool.end();
+  }
+}
+
+run(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(failureLine(err));
+  if (err instanceof UsageError) console.error('\n' + USAGE);
+  process.exit(err instanceof UsageError || err instanceof VersionError ? 2 : 1);
+});

@@ -1,0 +1,175 @@
+import { Partitioners, type Message, type PartitionMetadata } from 'kafkajs';
+import type pg from 'pg';
+import { errorCatalogue } from '@catchall/core';
+import type { EventDecoder } from '@catchall/schemas';
+import {
+  judge,
+  selectDeadLetters,
+  type DeadLetterTools,
+  type Verdict,
+} from './dead-letter-commands';
+import type { DeadLetterView } from './dead-letter-view';
+import { planRedrive, type RedriveDecision } from './dead-letter-report';
+import type { Selection } from './dead-letter-selection';
+import { liveReadModelVersion } from './read-model-version';
+import { originStates } from './redrive-ledger';
+import { redriveMessage } from './redrive';
+
+/** One line of redrive's output per selected dead letter. */
+export interface RedriveLine {
+  action: 'redriven' | 'would-redrive' | 'skipped' | 'refused';
+  deadLetter: string;
+  reason: string;
+  origin: string | null;
+  /** The redrive count the record carries once sent. */
+  redriveCount?: number;
+  /** Where it went in the events topic: `<partition>:<offset>`. */
+  to?: string;
+  /** What the projector would do with it now (see judge). */
+  now?: Verdict['outcome'];
+  code?: string;
+  why?: string;
+}
+
+/** What redrive did. */
+export interface RedriveResult {
+  lines: RedriveLine[];
+  sent: number;
+  skipped: number;
+  refused: number;
+}
+
+const SEND_CHUNK = 200;
+
+async function produce(
+  tools: DeadLetterTools,
+  messages: Message[],
+  onSent: (done: number) => void,
+): Promise<string[]> {
+  const producer = tools.kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
+  // Chosen here, as the producer would, so that each record's offset is known from its
+  // partition's base offset: one send's records of a partition are contiguous.
+  const partitions = await partitionsOf(tools, messages);
+  const placed = messages.map((m, i) => ({ ...m, partition: partitions[i]! }));
+  await producer.connect();
+  const where: string[] = [];
+  try {
+    for (let i = 0; i < placed.length; i += SEND_CHUNK) {
+      const chunk = placed.slice(i, i + SEND_CHUNK);
+      const metadata = await producer.send({ topic: tools.eventsTopic, acks: -1, messages: chunk });
+      const next = new Map(metadata.map((m) => [m.partition, Number(m.baseOffset)]));
+      for (const { partition } of chunk) {
+        const offset = next.get(partition)!;
+        next.set(partition, offset + 1);
+        where.push(`${partition}:${offset}`);
+      }
+      onSent(i + chunk.length);
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return where;
+}
+
+/**
+ * The partition kafkajs's default partitioner (murmur2 of the key, as Java clients and the
+ * ingest API) picks for each record; a record without a key gets one of its choosing.
+ */
+async function partitionsOf(tools: DeadLetterTools, messages: Message[]): Promise<number[]> {
+  const admin = tools.kafka.admin();
+  await admin.connect();
+  let partitionMetadata: PartitionMetadata[];
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [tools.eventsTopic] });
+    partitionMetadata = topics[0]!.partitions;
+  } finally {
+    await admin.disconnect();
+  }
+  const partitioner = Partitioners.DefaultPartitioner();
+  return messages.map((message) =>
+    partitioner({ topic: tools.eventsTopic, partitionMetadata, message }),
+  );
+}
+
+/**
+ * `redrive`: writes the selected dead letters back to the events topic (planRedrive decides
+ * which), keyed by their normalized domain, with the redrive headers (redriveMessage). The
+ * live read-model version's ledger is read first, to skip origins it counted; the projector's
+ * ledger makes a record counted at most once whatever this run does (README, "Dead-letter
+ * tools"). `dryRun`: only says what would go. Every dead letter is decoded before anything
+ * is sent, so that an unreachable registry fails the run before it writes.
+ */
+export async function redriveCommand(
+  tools: DeadLetterTools,
+  deps: { codec: EventDecoder; pool: pg.Pool },
+  selection: Selection,
+  options: { maxRedrives: number; dryRun: boolean },
+): Promise<RedriveResult> {
+  const attempts = new Map<string, number>();
+  const views = await selectDeadLetters(tools, selection, attempts);
+  const origins = [...new Set(views.flatMap((v) => (v.origin === undefined ? [] : [v.origin])))];
+  const version = await liveReadModelVersion(deps.pool);
+  const states = await originStates(deps.pool, version, origins);
+  const plan = planRedrive(views, { maxRedrives: options.maxRedrives, states, attempts });
+  const sending = plan.filter(
+    (d): d is Extract<RedriveDecision, { action: 'send' }> => d.action === 'send',
+  );
+  const verdicts = new Map<DeadLetterView, Verdict>();
+  for (const d of sending) verdicts.set(d.view, await judge(deps.codec, d.view.value));
+  const messages = sending.map((d) => {
+    const verdict = verdicts.get(d.view)!;
+    return redriveMessage({
+      // The normalized domain, as every producer keys; a record that still fails keeps its key.
+      key: verdict.outcome === 'counts' ? verdict.domain : d.view.key,
+      value: d.view.value,
+      headers: d.view.headers,
+      origin: d.origin,
+      redriveCount: d.redriveCount,
+      from: { topic: tools.deadLetterTopic, partition: d.view.partition, offset: d.view.offset },
+    });
+  });
+  let where: string[] = [];
+  if (!options.dryRun && messages.length > 0) {
+    tools.progress.start('redriving', messages.length);
+    try {
+      where = await produce(tools, messages, (n) => tools.progress.update(n));
+    } finally {
+      tools.progress.stop();
+    }
+  }
+  const sentAt = new Map(sending.map((d, i) => [d.view, where[i]]));
+  const lines = plan.map((d): RedriveLine => {
+    const base = {
+      deadLetter: `${d.view.partition}:${d.view.offset}`,
+      reason: d.view.reason,
+      origin: d.view.origin ?? null,
+    };
+    if (d.action === 'refused') {
+      return { ...base, action: 'refused', code: errorCatalogue.redriveRefused.code, why: d.why };
+    }
+    if (d.action === 'skipped') return { ...base, action: 'skipped', why: d.why };
+    const line: RedriveLine = {
+      ...base,
+      action: options.dryRun ? 'would-redrive' : 'redriven',
+      redriveCount: d.redriveCount + 1,
+      now: verdicts.get(d.view)!.outcome,
+    };
+    const to = sentAt.get(d.view);
+    if (to !== undefined) line.to = to;
+    return line;
+  });
+  const count = (action: RedriveDecision['action']) =>
+    plan.filter((d) => d.action === action).length;
+  return {
+    lines,
+    sent: options.dryRun ? 0 : sending.length,
+    skipped: count('skipped'),
+    refused: count('refused'),
+  };
+}

@@ -1,0 +1,202 @@
+import type pg from 'pg';
+import { errorCatalogue, queryPool } from '@catchall/core';
+import type { RedrivenEvent } from './projection-store';
+import { parseCoordinates } from './redrive';
+
+/**
+ * The redrive ledger (table redriven_origins, README "Dead-letter tools"): per read-model
+ * version, the origins (`<topic>:<partition>:<offset>` of the record first dead-lettered) this
+ * version dead-lettered (`dead`) and those it then counted from a redriven copy (`counted`),
+ * written in the flushes' own transactions, with the counts and positions. A redriven record
+ * counts when its origin is `dead` here, and turns it `counted`; so it counts once however
+ * many copies reach the topic, and never when this version counted the original record itself
+ * (a rebuild after the cause was fixed): then the version's position is past the origin and
+ * no `dead` row names it.
+ */
+
+/** A redriven record's origin lies ahead of what this version has read of its partition. */
+export class RedriveOriginPending extends Error {
+  readonly code = errorCatalogue.redriveOriginPending.code;
+  readonly retriable = errorCatalogue.redriveOriginPending.retriable;
+}
+
+const MARK_DEAD = `
+  INSERT INTO redriven_origins (version, origin, state)
+  SELECT $1, o, 'dead' FROM unnest($2::text[]) AS o ORDER BY o
+  ON CONFLICT (version, origin) DO NOTHING`;
+
+/**
+ * Inside a flush's transaction: remembers the origins of the records the flush dead-lettered
+ * (each record's `redrive-origin`, or its own coordinates), so that a redriven copy may count.
+ */
+export async function markDeadLettered(
+  client: pg.PoolClient,
+  version: number,
+  origins: readonly string[],
+): Promise<void> {
+  if (origins.length === 0) return;
+  await client.query(MARK_DEAD, [version, [...new Set(origins)]]);
+}
+
+/** Turns `dead` origins ($2) `counted` ($3: the records that count them); returns those. */
+const COUNT_DEAD = `
+  UPDATE redriven_origins AS r SET state = 'counted', counted_as = u.counted_as, updated_at = now()
+  FROM unnest($2::text[], $3::text[]) AS u(origin, counted_as)
+  WHERE r.version = $1 AND r.origin = u.origin AND r.state = 'dead'
+  RETURNING r.origin`;
+
+/**
+ * What the version knows of each origin (one snapshot): its ledger state, and the version's
+ * position on the origin's partition with the offset before which no `dead` rows were kept
+ * (`dead_marked_from`, set for the positions that existed when the ledger was created).
+ */
+const LOOK = `
+  SELECT u.origin, r.state, u.off, p.next_offset, p.dead_marked_from
+  FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) AS u(origin, topic, part, off)
+  LEFT JOIN redriven_origins r ON r.version = $1 AND r.origin = u.origin
+  LEFT JOIN projection_positions p
+    ON p.version = $1 AND p.topic = u.topic AND p.partition = u.part`;
+
+const COUNT_UNKNOWN = `
+  INSERT INTO redriven_origins (version, origin, state, counted_as)
+  SELECT $1, u.origin, 'counted', u.counted_as
+  FROM unnest($2::text[], $3::text[]) AS u(origin, counted_as) ORDER BY u.origin
+  ON CONFLICT (version, origin) DO NOTHING
+  RETURNING origin`;
+
+/** What a version's ledger and positions say of an origin. */
+export type OriginState =
+  /** Dead-lettered by the version and not counted since: a redriven copy counts. */
+  | 'dead'
+  /** Counted from a redriven copy already. */
+  | 'counted'
+  /** Read by the version and not dead-lettered: the original itself was counted (or ignored). */
+  | 'original-counted'
+  /** Not read by the version yet: a redriven copy waits. */
+  | 'pending'
+  /**
+   * The version cannot tell (a topic it does not read, or an offset read before the ledger
+   * existed): a redriven copy counts once, by the ledger alone.
+   */
+  | 'unknown';
+
+interface LookRow {
+  origin: string;
+  state: 'dead' | 'counted' | null;
+  off: string;
+  next_offset: string | null;
+  dead_marked_from: string | null;
+}
+
+function stateOf(row: LookRow): OriginState {
+  if (row.state !== null) return row.state;
+  if (row.next_offset === null) return 'unknown';
+  const offset = Number(row.off);
+  if (row.dead_marked_from !== null && offset < Number(row.dead_marked_from)) return 'unknown';
+  return Number(row.next_offset) > offset ? 'original-counted' : 'pending';
+}
+
+async function look(
+  run: (text: string, values: unknown[]) => Promise<{ rows: LookRow[] }>,
+  version: number,
+  origins: readonly string[],
+): Promise<Map<string, OriginState>> {
+  const parsed = origins.map((o) => ({ o, c: parseCoordinates(o) }));
+  const known = parsed.filter((p) => p.c !== undefined);
+  const states = new Map<string, OriginState>();
+  for (const p of parsed) if (p.c === undefined) states.set(p.o, 'unknown');
+  if (known.length === 0) return states;
+  const { rows } = await run(LOOK, [
+    version,
+    known.map((p) => p.o),
+    known.map((p) => p.c!.topic),
+    known.map((p) => p.c!.partition),
+    known.map((p) => p.c!.offset),
+  ]);
+  for (const row of rows) states.set(row.origin, stateOf(row));
+  return states;
+}
+
+/**
+ * Inside a flush's transaction: the redriven events that count (see OriginState), their
+ * origins turned `counted` in the same transaction. Of several events of one origin (in
+ * offset order), the first counts. Throws the retriable RedriveOriginPending when an origin
+ * is `pending` (a rebuild that has not read the original's partition that far yet): the flush
+ * is tried again later. `topic`, `partition`: where the flush's records are, for `counted_as`.
+ */
+export async function admitRedriven(
+  client: pg.PoolClient,
+  where: { version: number; topic: string; partition: number },
+  redriven: readonly RedrivenEvent[],
+): Promise<RedrivenEvent[]> {
+  if (redriven.length === 0) return [];
+  const first = new Map<string, RedrivenEvent>();
+  for (const r of redriven) if (!first.has(r.origin)) first.set(r.origin, r);
+  const countedAs = (r: RedrivenEvent) => `${where.topic}:${where.partition}:${r.offset}`;
+  const events = [...first.values()].sort((a, b) => (a.origin < b.origin ? -1 : 1));
+  const admitted = new Set<string>();
+  const updated = await client.query<{ origin: string }>(COUNT_DEAD, [
+    where.version,
+    events.map((r) => r.origin),
+    events.map(countedAs),
+  ]);
+  for (const { origin } of updated.rows) admitted.add(origin);
+  const rest = events.filter((r) => !admitted.has(r.origin));
+  if (rest.length > 0) {
+    const states = await look(
+      (text, values) => client.query<LookRow>(text, values),
+      where.version,
+      rest.map((r) => r.origin),
+    );
+    const unknown: RedrivenEvent[] = [];
+    for (const r of rest) {
+      const state = states.get(r.origin);
+      if (state === 'pending' || state === 'dead') {
+        // `dead`: marked by a flush that committed after the update above looked.
+        throw new RedriveOriginPending(
+          `redriven record ${countedAs(r)} comes from ${r.origin}, which read model version ${where.version} has not judged yet; the flush is tried again`,
+        );
+      }
+      if (state === 'unknown') unknown.push(r);
+    }
+    if (unknown.length > 0) {
+      const inserted = await client.query<{ origin: string }>(COUNT_UNKNOWN, [
+        where.version,
+        unknown.map((r) => r.origin),
+        unknown.map(countedAs),
+      ]);
+      for (const { origin } of inserted.rows) admitted.add(origin);
+    }
+  }
+  return [...first.values()].filter((r) => admitted.has(r.origin));
+}
+
+/**
+ * What read-model version `version` says of each origin (`<topic>:<partition>:<offset>`),
+ * read outside any flush: what the dead-letter tools skip before they redrive; the ledger
+ * row's `counted_as` for the counted ones.
+ */
+export async function originStates(
+  pool: pg.Pool,
+  version: number,
+  origins: readonly string[],
+): Promise<Map<string, { state: OriginState; countedAs?: string }>> {
+  const unique = [...new Set(origins)];
+  const states = await look(
+    (text, values) => queryPool<LookRow>(pool, text, values),
+    version,
+    unique,
+  );
+  const { rows } = await queryPool<{ origin: string; counted_as: string | null }>(
+    pool,
+    `SELECT origin, counted_as FROM redriven_origins WHERE version = $1 AND origin = ANY($2::text[])`,
+    [version, unique],
+  );
+  const countedAs = new Map(rows.map((r) => [r.origin, r.counted_as]));
+  const out = new Map<string, { state: OriginState; countedAs?: string }>();
+  for (const [origin, state] of states) {
+    const as = countedAs.get(origin);
+    out.set(origin, as ? { state, countedAs: as } : { state });
+  }
+  return out;
+}

@@ -1,0 +1,117 @@
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+
+/**
+ * Headers a redriven record carries (README, "Dead-letter tools"):
+ * - `redrive-origin`: `<topic>:<partition>:<offset>` of the record first dead-lettered, kept
+ *   when a redriven record is dead-lettered and redriven again: what the projector counts
+ *   once per read-model version (the redrive ledger, redrive-ledger.ts);
+ * - `redrive-count`: how many times it was redriven, 1 the first time;
+ * - `redrive-from`: `<topic>:<partition>:<offset>` of the dead letter it was read from.
+ */
+export const REDRIVE_ORIGIN_HEADER = 'redrive-origin';
+export const REDRIVE_COUNT_HEADER = 'redrive-count';
+export const REDRIVE_FROM_HEADER = 'redrive-from';
+
+/** The headers the projector adds to a dead letter (dead-letters.ts). */
+export const DEAD_LETTER_HEADERS = [
+  'dlq-reason',
+  'dlq-detail',
+  'dlq-original-topic',
+  'dlq-original-partition',
+  'dlq-original-offset',
+  'dlq-original-timestamp',
+  'dlq-original-bytes',
+] as const;
+
+/** Coordinates of a Kafka record. */
+export interface Coordinates {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/** `<topic>:<partition>:<offset>`: Kafka topic names hold no ':' (letters, digits, `._-`). */
+export function coordinatesText(c: Coordinates): string {
+  return `${c.topic}:${c.partition}:${c.offset}`;
+}
+
+/** The coordinates `coordinatesText` wrote, or undefined when `text` is not such. */
+export function parseCoordinates(text: string): Coordinates | undefined {
+  const match = /^([A-Za-z0-9._-]{1,249}):(\d{1,10}):(\d{1,19})$/.exec(text);
+  if (!match) return undefined;
+  const partition = Number(match[2]);
+  const offset = Number(match[3]);
+  if (!Number.isSafeInteger(offset) || partition > 2 ** 31 - 1) return undefined;
+  return { topic: match[1]!, partition, offset };
+}
+
+/** A header's first value as text (kafkajs gives Buffers, strings or arrays of them). */
+export function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * The redrive origin a record carries (its `redrive-origin` header), in canonical text; undefined
+ * for a record that was never redriven, or whose header is not coordinates (a direct producer
+ * may write any header: such a record is counted as any other).
+ */
+export function redriveOrigin(message: Pick<KafkaMessage, 'headers'>): string | undefined {
+  const text = headerText(message.headers, REDRIVE_ORIGIN_HEADER);
+  if (text === undefined) return undefined;
+  const parsed = parseCoordinates(text);
+  return parsed && coordinatesText(parsed);
+}
+
+/**
+ * What the redrive ledger remembers a dead-lettered record by: the origin it carries when it is
+ * itself a redriven copy, else its own coordinates.
+ */
+export function deadLetterOrigin(
+  topic: string,
+  partition: number,
+  message: Pick<KafkaMessage, 'headers' | 'offset'>,
+): string {
+  return (
+    redriveOrigin(message) ?? coordinatesText({ topic, partition, offset: Number(message.offset) })
+  );
+}
+
+/** How many times a record was redriven (its `redrive-count` header); 0 when never. */
+export function redriveCount(headers: IHeaders | undefined): number {
+  const text = headerText(headers, REDRIVE_COUNT_HEADER);
+  const n = text === undefined ? 0 : Number(text);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * The record a dead letter is redriven as: its key `key` (the normalized domain, so that the
+ * domain's records stay in one partition), its value, its original headers without the
+ * dead-letter ones, and the redrive headers: `redrive-origin` (`origin`, kept from a previous
+ * redrive), `redrive-count` one more than it carried, `redrive-from` the dead letter
+ * (`<dead-letter topic>:<partition>:<offset>`).
+ */
+export function redriveMessage(letter: {
+  key: Buffer | string | null;
+  value: Buffer | null;
+  headers: IHeaders;
+  origin: string;
+  redriveCount: number;
+  from: Coordinates;
+}): Message {
+  const headers: IHeaders = {};
+  const dropped = new Set<string>([
+    ...DEAD_LETTER_HEADERS,
+    REDRIVE_ORIGIN_HEADER,
+    REDRIVE_COUNT_HEADER,
+    REDRIVE_FROM_HEADER,
+  ]);
+  for (const [name, value] of Object.entries(letter.headers)) {
+    if (!dropped.has(name) && value !== undefined) headers[name] = value;
+  }
+  headers[REDRIVE_ORIGIN_HEADER] = letter.origin;
+  headers[REDRIVE_COUNT_HEADER] = String(letter.redriveCount + 1);
+  headers[REDRIVE_FROM_HEADER] = coordinatesText(letter.from);
+  return { key: letter.key, value: letter.value, headers };
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import { errorCatalogue } from '@catchall/core';
+
+/**
+ * Reading stopped: no record came for `stallMs` while some were still to read, or the
+ * consumer crashed for good.
+ */
+export class TopicReadFailed extends Error {
+  readonly code = errorCatalogue.notReady.code;
+  readonly retriable = errorCatalogue.notReady.retriable;
+}
+
+/** Each partition's `[low, high)`: its first offset kept and its end (read committed). */
+export async function partitionEnds(
+  kafka: Kafka,
+  topic: string,
+): Promise<Map<number, [number, number]>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, [Number(o.low), Number(o.high)]]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Reads the records of `topic` in `ranges` (per partition, offsets `[from, to)`), handing
+ * each to `onRecord` in offset order per partition, and resolves once every range was read to
+ * its end. A consumer of a throwaway group that commits nothing, so the projector's group and
+ * offsets are not touched. `onProgress(read)` after each batch. Rejects with TopicReadFailed
+ * when nothing arrives for `stallMs` (default 30 s) while records are still to read, and with
+ * what kafkajs throws (the broker unreachable).
+ */
+export async function readTopicRanges(options: {
+  kafka: Kafka;
+  topic: string;
+  ranges: Map<number, [number, number]>;
+  onRecord(partition: number, message: KafkaMessage): void;
+  onProgress?(read: number): void;
+  stallMs?: number;
+}): Promise<void> {
+  const { topic, ranges } = options;
+  if (ranges.size === 0) return;
+  const stallMs = options.stallMs ?? 30_000;
+  /** Per partition, the offset after the last one reached. */
+  const reached = new Map<number, number>();
+  /**
+   * Per partition, the next offset to hand over: a fetch from before the seek may deliver
+   * records that the seek delivers again.
+   */
+  const handed = new Map<number, number>();
+  const done = () => [...ranges].every(([p, [, to]]) => (reached.get(p) ?? 0) >= to);
+  let read = 0;
+  const consumer = options.kafka.consumer({
+    groupId: `catchall-dlq-reader-${randomUUID()}`,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 500,
+  });
+  let finish: (err?: unknown) => void = () => undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    finish = (err) => {
+      if (err === undefined) resolve();
+      else
+        reject(
+          err instanceof Error
+            ? err
+            : new TopicReadFailed(`reading the topic failed: the consumer crashed`, { cause: err }),
+        );
+    };
+  });
+  let lastProgress = Date.now();
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastProgress > stallMs) {
+      finish(
+        new TopicReadFailed(
+          `reading ${topic} stalled: nothing arrived for ${stallMs} ms with records still to read`,
+        ),
+      );
+    }
+  }, 1000);
+  await consumer.connect();
+  try {
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) finish(e.payload.error);
+    });
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const range = ranges.get(batch.partition);
+        if (!range) return;
+        const [from, to] = range;
+        for (const message of batch.messages) {
+          const offset = Number(message.offset);
+          if (offset >= (handed.get(batch.partition) ?? from) && offset < to) {
+            options.onRecord(batch.partition, message);
+            handed.set(batch.partition, offset + 1);
+            read += 1;
+          }
+        }
+        const next = Number(batch.lastOffset()) + 1;
+        reached.set(batch.partition, Math.max(reached.get(batch.partition) ?? 0, next));
+        lastProgress = Date.now();
+        options.onProgress?.(read);
+        if (done()) finish();
+      },
+    });
+    for (const [partition, [from]] of ranges) {
+      consumer.seek({ topic, partition, offset: String(from) });
+    }
+    await finished;
+  } finally {
+    clearInterval(watchdog);
+    await consumer.disconnect();
+  }
+}

@@ -1,0 +1,228 @@
+import { dlq, dlqKilledAt } from '../support/dlq-cli';
+import { projectorEnv, testInfra } from '../support/env';
+import { encoderFor, produceMessages, toEvent } from '../support/events';
+import { createTestTopic, readAll, type TestTopic } from '../support/kafka';
+import { createTestDatabase, readModelCounts, type TestDatabase } from '../support/postgres';
+import { startTestProjector, type TestProjector } from '../support/projector';
+import { replay } from '../support/replay-cli';
+import { waitForLiveCatchUp } from '../support/catch-up';
+import { waitFor } from '../support/wait';
+
+const REFUSE =
+  "ALTER TABLE domain_stats ADD CONSTRAINT no_refused CHECK (domain <> 'refused.example')";
+
+/** Publishes `domains` as deliveries keyed by domain, and a not-Avro record keyed `junk` when asked. */
+async function publish(topic: string, domains: string[], junk = 0): Promise<void> {
+  const encoder = await encoderFor(topic);
+  await produceMessages(topic, [
+    ...domains.map((domain) => ({
+      key: domain,
+      value: encoder.encode(toEvent({ domain, type: 'delivered' })),
+    })),
+    ...Array.from({ length: junk }, () => ({ key: 'junk', value: Buffer.from('not Avro') })),
+  ]);
+}
+
+describe('npm run dlq', () => {
+  let topic: TestTopic;
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  let projector: TestProjector | undefined;
+
+  const start = async () => {
+    projector = await startTestProjector(topic, db);
+  };
+  const stop = async () => {
+    await projector?.stop();
+    projector = undefined;
+  };
+  const deadLetters = (n: number) =>
+    waitFor(
+      `${n} dead letters`,
+      async () => {
+        const read = await readAll(topic.dlq);
+        return read.length === n && read;
+      },
+      { timeoutMs: 60000 },
+    );
+  const counts = async () => Object.fromEntries(await readModelCounts(db.pool));
+
+  beforeEach(async () => {
+    topic = await createTestTopic(2);
+    db = await createTestDatabase();
+    env = projectorEnv(topic.name, db.url);
+  });
+  afterEach(async () => {
+    await stop();
+    await db.drop();
+    await topic.delete();
+  });
+
+  it('summarizes, lists and shows real dead letters, decoding what it can and saying why not', async () => {
+    const encoder = await encoderFor(topic.name);
+    await db.pool.query(REFUSE);
+    await publish(topic.name, ['a.example', 'refused.example'], 1);
+    await produceMessages(topic.name, [
+      {
+        key: 'bad',
+        value: encoder.encode(toEvent({ domain: '-bad-.example', type: 'delivered' })),
+      },
+    ]);
+    await start();
+    await deadLetters(3);
+
+    const summary = await dlq(env, 'summary');
+    expect(summary.code).toBe(0);
+    expect(summary.lines).toEqual([
+      expect.objectContaining({
+        total: 3,
+        byReason: { 'invalid-domain': 1, 'not-wire-format': 1, 'store-refused': 1 },
+        byPartition: { '0': 3 },
+        redrivenBefore: 0,
+      }),
+    ]);
+    const hours = Object.values(summary.lines[0]!.byHour as Record<string, number>);
+    expect(hours.reduce((a, b) => a + b, 0)).toBe(3);
+
+    const listed = await dlq(env, 'list', '--reason', 'store-refused');
+    expect(listed.code).toBe(0);
+    expect(listed.lines).toEqual([
+      expect.objectContaining({
+        reason: 'store-refused',
+        original: expect.stringMatching(new RegExp(`^${topic.name}:\\d:\\d+$`)),
+        redriveCount: 0,
+        bodyKept: true,
+        headers: expect.objectContaining({ 'dlq-reason': 'store-refused' }),
+      }),
+    ]);
+    const all = await dlq(env, 'list', '--limit', '2');
+    expect(all.lines).toHaveLength(2);
+
+    const byReason = new Map(
+      (await dlq(env, 'list')).lines.map((l) => [l.reason, l.deadLetter as string]),
+    );
+    const invalid = await dlq(env, 'show', byReason.get('invalid-domain')!);
+    expect(invalid.code).toBe(0);
+    expect(invalid.lines[0]).toMatchObject({
+      reason: 'invalid-domain',
+      key: { text: 'bad' },
+      value: { hex: expect.stringMatching(/^00/), base64: expect.any(String) },
+      wireFormat: { magicByte: 0, schemaId: encoder.schemaId },
+      now: { outcome: 'dead-letters', reason: 'invalid-domain' },
+    });
+    const junk = await dlq(env, 'show', byReason.get('not-wire-format')!);
+    expect(junk.lines[0]).toMatchObject({
+      wireFormat: null,
+      value: { base64: Buffer.from('not Avro').toString('base64') },
+      now: { outcome: 'dead-letters', reason: 'not-wire-format' },
+    });
+    const refused = await dlq(env, 'show', byReason.get('store-refused')!);
+    // Postgres refused it, the decoder does not: it would count now.
+    expect(refused.lines[0]).toMatchObject({
+      now: { outcome: 'counts', domain: 'refused.example', type: 'delivered' },
+    });
+
+    const missing = await dlq(env, 'show', '0:99');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no dead letter at 0:99: partition 0 holds offsets 0 to 2/);
+  });
+
+  it('counts redriven records once after a fix: twice, concurrently, after a crash, and in a rebuild', async () => {
+    await db.pool.query(REFUSE);
+    await publish(topic.name, [
+      'a.example',
+      'refused.example',
+      'refused.example',
+      'refused.example',
+    ]);
+    await start();
+    await deadLetters(3);
+    await stop();
+    expect(await counts()).toEqual({ 'a.example': { delivered: 1, bounced: 0 } });
+
+    const dry = await dlq(env, 'redrive', '--reason', 'store-refused', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.lines.map((l) => l.action)).toEqual([
+      'would-redrive',
+      'would-redrive',
+      'would-redrive',
+    ]);
+    expect(dry.lines[0]).toMatchObject({ now: 'counts', redriveCount: 1 });
+    expect((await readAll(topic.name)).length).toBe(4);
+
+    // The fix; then the same dead letters redriven by two operators at once, by a run killed
+    // between its produce and its exit, and by a run after it: four copies of each.
+    await db.pool.query('ALTER TABLE domain_stats DROP CONSTRAINT no_refused');
+    const [one, two] = await Promise.all([
+      dlq(env, 'redrive', '--reason', 'store-refused'),
+      dlq(env, 'redrive', '--reason', 'store-refused'),
+    ]);
+    for (const r of [one, two]) {
+      expect(r.code).toBe(0);
+      expect(r.lines.map((l) => l.action)).toEqual(['redriven', 'redriven', 'redriven']);
+    }
+    const killed = await dlqKilledAt(
+      env,
+      /"task":"redriving"/,
+      'redrive',
+      '--reason',
+      'store-refused',
+    );
+    expect(killed.signal).toBe('SIGKILL');
+    const after = await dlq(env, 'redrive', '--reason', 'store-refused');
+    expect(after.code).toBe(0);
+    expect((await readAll(topic.name)).length).toBe(4 + 4 * 3);
+
+    await start();
+    await waitForLiveCatchUp(db.pool, topic.name, testInfra().brokers);
+    const live = await counts();
+    expect(live).toEqual({
+      'a.example': { delivered: 1, bounced: 0 },
+      'refused.example': { delivered: 3, bounced: 0 },
+    });
+    const again = await dlq(env, 'redrive', '--reason', 'store-refused');
+    expect(again.code).toBe(0);
+    expect(again.lines.map((l) => l.action)).toEqual(['skipped', 'skipped', 'skipped']);
+    expect(again.lines[0]!.why).toMatch(/was counted already, as/);
+    await stop();
+
+    // A rebuild reads the originals (counted now: the constraint is gone) and every copy.
+    const rebuilt = await replay(env, 'rebuild');
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout).toMatch(/version 2 is live/);
+    expect(await counts()).toEqual(live);
+    const skipped = await dlq(env, 'redrive', '--reason', 'store-refused');
+    expect(skipped.lines[0]!.why).toMatch(/counted the original record/);
+  });
+
+  it('dead-letters a redriven record that fails again with its counter, and refuses it at the limit', async () => {
+    await publish(topic.name, ['a.example'], 1);
+    await start();
+    const [first] = await deadLetters(1);
+    const origin = `${topic.name}:${first!.message.headers!['dlq-original-partition']!.toString()}:${first!.message.headers!['dlq-original-offset']!.toString()}`;
+
+    const sent = await dlq(env, 'redrive', '--reason', 'not-wire-format', '--max-redrives', '2');
+    expect(sent.code).toBe(0);
+    expect(sent.lines).toEqual([
+      expect.objectContaining({ action: 'redriven', now: 'dead-letters', redriveCount: 1 }),
+    ]);
+    const back = (await deadLetters(2))[1]!.message.headers!;
+    expect(back['redrive-origin']!.toString()).toBe(origin);
+    expect(back['redrive-count']!.toString()).toBe('1');
+    expect(back['dlq-reason']!.toString()).toBe('not-wire-format');
+
+    // The first dead letter again: the counter is the origin's, not the dead letter's.
+    const second = await dlq(env, 'redrive', '0:0', '--max-redrives', '2');
+    expect(second.lines).toEqual([
+      expect.objectContaining({ action: 'redriven', redriveCount: 2 }),
+    ]);
+    await deadLetters(3);
+    const refused = await dlq(env, 'redrive', '--reason', 'not-wire-format', '--max-redrives', '2');
+    expect(refused.code).toBe(3);
+    expect(refused.lines[0]).toMatchObject({ action: 'refused', code: 'CATCHALL_REDRIVE_REFUSED' });
+    expect(refused.stderr).toMatch(
+      /CATCHALL_REDRIVE_REFUSED: origin .* was redriven 2 times already \(--max-redrives 2\)/,
+    );
+    expect(await counts()).toEqual({ 'a.example': { delivered: 1, bounced: 0 } });
+  });
+});
