@@ -123,6 +123,8 @@ export async function startJaeger(options: {
     name: 'jaeger',
     command: binary,
     args: ['--config', config],
+    // Jaeger would trace itself to the default OTLP port (another program's, or none).
+    env: { OTEL_TRACES_EXPORTER: 'none', OTEL_SDK_DISABLED: 'true' },
     logFile: path.join(options.dir, 'jaeger.log'),
     ready: async () =>
       (await fetch(`http://127.0.0.1:${ports.health}/status`)).ok &&
