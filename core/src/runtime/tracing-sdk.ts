@@ -1,8 +1,10 @@
 // Loaded only when tracing is on (createTracing's dynamic import): with tracing off, no
 // OpenTelemetry module is ever required.
 import {
+  DiagLogLevel,
   ROOT_CONTEXT,
   SpanKind,
+  diag,
   SpanStatusCode,
   isSpanContextValid,
   trace,
@@ -118,6 +120,23 @@ export function createSdkTracing(
     ],
   });
   const tracer = provider.getTracer('catch-all');
+  // The SDK tells of failed exports through its diagnostic logger, silent unless one is set:
+  // its warnings and errors go to the service's log (process-wide, as diag is).
+  const { logger } = options;
+  diag.setLogger(
+    {
+      error: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
+      warn: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+  logger.info(
+    { endpoint: options.endpoint, serviceName: options.serviceName },
+    'tracing on: spans exported over OTLP/HTTP',
+  );
   const spans = new WeakMap<FastifyRequest, Span>();
 
   function endRequestSpan(request: FastifyRequest, status: number | undefined, error?: string) {
