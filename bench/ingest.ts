@@ -5,14 +5,19 @@
  *
  * Each load runs on one API process, then the largest ones on one process per core. The PUT
  * loads also run on a second process with consistency tokens off (buildApp's internal option):
- * what a token costs.
+ * what a token costs. A PUT load and a batched load also run on a process with tracing on
+ * (OTEL_EXPORTER_OTLP_ENDPOINT pointing at a real Jaeger on this machine) beside one with
+ * tracing off, the baseline: what tracing costs.
  *
- *   npm run bench:ingest   (BENCH_SECONDS=10 per scenario, BENCH_PRODUCER_WORKERS=<cores>)
+ *   npm run bench:ingest   (BENCH_SECONDS=10 per scenario, BENCH_PRODUCER_WORKERS=<cores>,
+ *                           BENCH_ONLY=put|batch|tracing for one part alone)
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { startJaeger } from '@catchall/scripts';
 import { createTopic, eventsTopic } from './lib/preload';
 import { report } from './lib/report';
 import { startService, withStack } from './lib/stack';
@@ -73,8 +78,11 @@ async function main(): Promise<void> {
   ensureWrk((m) => console.log(`[bench] ${m}`));
   await withStack({}, async (infra, lifecycle) => {
     const encoder = await eventsTopic(infra, topic, 12);
-    /** `tokens: false`: the same API with consistency tokens off (their cost). */
-    const startProducer = (workers: number, tokens = true) =>
+    /**
+     * `tokens: false`: the same API with consistency tokens off (their cost); `tracing`:
+     * extra settings (tracing on).
+     */
+    const startProducer = (workers: number, tokens = true, tracing: Record<string, string> = {}) =>
       startService(
         'producer-api',
         {
@@ -86,6 +94,7 @@ async function main(): Promise<void> {
           ...(process.env.PRODUCE_BATCH_MAX
             ? { PRODUCE_BATCH_MAX: process.env.PRODUCE_BATCH_MAX }
             : {}),
+          ...tracing,
         },
         // For profiling: BENCH_PRODUCER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
         (process.env.BENCH_PRODUCER_NODE_ARGS ?? '').split(' ').filter(Boolean),
@@ -142,11 +151,80 @@ async function main(): Promise<void> {
       });
     const MINIMAL = 'Prefer: return=minimal';
 
+    /**
+     * Tracing on beside tracing off (the baseline), both single-process APIs on the same
+     * broker: a PUT and a batched load, each on, off, off, on (a drift of the machine's load
+     * weighs on both alike), spans exported to a real Jaeger on this machine.
+     */
+    const measureTracing = async (into: Record<string, unknown>[]): Promise<string[]> => {
+      const jaegerDir = mkdtempSync(path.join(os.tmpdir(), 'catchall-bench-jaeger-'));
+      lifecycle.onClose('jaeger folder', () => rmSync(jaegerDir, { recursive: true, force: true }));
+      const jaeger = await startJaeger({
+        dir: jaegerDir,
+        log: (m) => console.log(`[bench] ${m}`),
+      });
+      lifecycle.onClose('jaeger', () => jaeger.stop());
+      const traced = await startProducer(1, true, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpUrl,
+      });
+      lifecycle.onClose('ingest API with tracing', () => traced.stop());
+      const lines: string[] = [];
+      const loads = [
+        {
+          name: 'PUT, 32 connections',
+          load: (url: string) => single(32, url),
+        },
+        {
+          name: `POST ${BATCH}/request, 8 connections`,
+          load: (url: string) =>
+            wrkLoad({
+              url,
+              connections: 8,
+              seconds: SECONDS,
+              method: 'POST',
+              path: '/events',
+              bodies,
+              itemsPerRequest: BATCH,
+            }),
+        },
+      ];
+      for (const service of [producer, traced]) await single(32, service.url, 3);
+      for (const { name, load } of loads) {
+        const sums = { on: { rate: 0, cpu: 0 }, off: { rate: 0, cpu: 0 } };
+        for (const [run, on] of [
+          [1, true],
+          [1, false],
+          [2, false],
+          [2, true],
+        ] as const) {
+          const service = on ? traced : producer;
+          const row = await measured(() => load(service.url), service);
+          const label = on ? 'tracing on' : 'tracing off (baseline)';
+          into.push({ scenario: `${name}, ${label} (run ${run})`, ...row });
+          const sum = sums[on ? 'on' : 'off'];
+          sum.rate += row['items/s'] / 2;
+          sum.cpu += row['API CPU µs/event'] / 2;
+        }
+        const { on, off } = sums;
+        lines.push(
+          `${name}, tracing on / off (mean of 2 runs each): ${(on.rate / off.rate).toFixed(3)} (${Math.round(on.rate)} / ${Math.round(off.rate)} events/s), API CPU ${on.cpu.toFixed(1)} / ${off.cpu.toFixed(1)} µs/event (${(on.cpu / off.cpu).toFixed(3)})`,
+        );
+      }
+      await traced.stop();
+      await jaeger.stop();
+      return lines;
+    };
+
     const rows: Record<string, unknown>[] = [];
     const only = process.env.BENCH_ONLY;
     /** PUT figures with tokens beside the same loads without: what a token costs. */
     const tokenCost: string[] = [];
-    if (only !== 'batch') {
+    /** Tracing on / off figures, as the token cost's. */
+    const tracingCost: string[] = [];
+    if (only === undefined || only === 'tracing') {
+      tracingCost.push(...(await measureTracing(rows)));
+    }
+    if (only !== 'batch' && only !== 'tracing') {
       // The same API without tokens, beside it: each load runs on one, then at once on the
       // other, both warmed up first, so that the machine's drifting noise hits both alike.
       const withoutTokens = await startProducer(1, false);
@@ -177,7 +255,7 @@ async function main(): Promise<void> {
       }
       await withoutTokens.stop();
     }
-    if (only !== 'put') {
+    if (only !== 'put' && only !== 'tracing') {
       for (const c of [2, 8]) {
         rows.push({
           scenario: `POST ${BATCH}/request, ${c} connections`,
@@ -189,7 +267,7 @@ async function main(): Promise<void> {
         ...(await measured(() => batched(8, true))),
       });
     }
-    if (WORKERS > 1) {
+    if (WORKERS > 1 && only !== 'tracing') {
       // The same loads on one process per core (WORKERS), each with its own producer.
       await producer.stop();
       producer = await startProducer(WORKERS);
@@ -214,6 +292,15 @@ async function main(): Promise<void> {
     }
     // Stopped before the baseline runs (stopping again at the end is a no-op).
     await producer.stop();
+    if (only === 'tracing') {
+      // Tracing's baseline is the same API with tracing off, measured beside it.
+      report('ingest', rows, [
+        `record size ${recordSize} bytes; ${SECONDS} s per scenario; broker, API, Jaeger and load generator share this machine (${os.cpus().length} cores)`,
+        'API CPU µs/event: CPU time of the ingest API (all its processes) per event accepted',
+        ...tracingCost,
+      ]);
+      return;
+    }
     const java = await producerPerformance(
       infra.kafka.java,
       infra.kafka.libs,
@@ -247,6 +334,7 @@ async function main(): Promise<void> {
       'API CPU µs/event: CPU time of the ingest API (all its processes) per event accepted',
       'latencies in ms; ProducerPerformance latencies are per record, from send to ack',
       ...tokenCost,
+      ...tracingCost,
     ]);
   });
 }

@@ -9,6 +9,7 @@ import {
   createMetricsRegistry,
   createPool,
   createServiceApp,
+  createTracing,
   deadLetterTopic,
   kafkaConnection,
   type Lifecycle,
@@ -42,6 +43,14 @@ export async function buildConsumer(
   onFatal: (err: unknown) => void = () => undefined,
 ): Promise<ConsumerService> {
   const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  const tracing = createTracing({
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: config.OTEL_SERVICE_NAME,
+    linkCountLimit: config.OTEL_SPAN_LINK_COUNT_LIMIT,
+    logger,
+  });
+  // Closed last: the spans of the last flushes (at shutdown) are sent too.
+  lifecycle.onClose('tracing', () => tracing.shutdown());
   const registry = createMetricsRegistry('consumer');
   const metrics = createConsumerMetrics(registry);
   // Refused credentials or an untrusted certificate stop the start; unreachable does not.
@@ -97,6 +106,7 @@ export async function buildConsumer(
     fetchMaxBytes: config.KAFKA_FETCH_MAX_BYTES,
     maxPartitionFetchBytes: config.KAFKA_MAX_PARTITION_FETCH_BYTES,
     partitionStallMs: config.PARTITION_STALL_MS,
+    tracing,
     logger,
     metrics,
     onFatal: (err) => onFatal(err),

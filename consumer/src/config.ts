@@ -4,6 +4,7 @@ import {
   kafkaSecurityFields,
   loadConfig,
   registryConnectionFields,
+  tracingFields,
 } from '@catchall/core';
 import { DEFAULT_UNKNOWN_SCHEMA_RETRY_MS } from '@catchall/schemas';
 import {
@@ -30,6 +31,13 @@ export const consumerConfigFields = {
   ...registryConnectionFields,
   DATABASE_URL: configFields.DATABASE_URL,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
+  ...tracingFields('catchall-consumer'),
+  OTEL_SPAN_LINK_COUNT_LIMIT: Type.Integer({
+    minimum: 0,
+    default: 128,
+    description:
+      'links per span at most (the OpenTelemetry default): a flush span links to the first this many distinct trace contexts of the records it applies, and counts the others',
+  }),
   CONSUMER_GROUP: Type.String({
     default: 'catchall-projector',
     minLength: 1,

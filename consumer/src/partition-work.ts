@@ -1,5 +1,11 @@
 import type { KafkaMessage } from 'kafkajs';
-import { PostgresFailure, type Logger } from '@catchall/core';
+import {
+  PostgresFailure,
+  tracingOff,
+  type FlushLinks,
+  type Logger,
+  type Tracing,
+} from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetter, DeadLetters } from './dead-letters';
 import { countBatch, type BatchCounts, type ConsumerMetrics } from './metrics';
@@ -38,6 +44,11 @@ export interface PartitionWorkOptions {
   metrics: ConsumerMetrics;
   log: Logger;
   now?: () => number;
+  /**
+   * A span per flush that applies records, linked to the trace contexts (`traceparent`
+   * headers) of the records it applies; absent: tracingOff.
+   */
+  tracing?: Tracing;
 }
 
 export interface PartitionWork {
@@ -82,6 +93,17 @@ export interface PartitionWork {
 export function createPartitionWork(options: PartitionWorkOptions): PartitionWork {
   const { metrics, log } = options;
   const now = options.now ?? Date.now;
+  const tracing = options.tracing ?? tracingOff;
+  /** Per partition state: the trace contexts of the records folded since its last flush. */
+  const links = new WeakMap<PartitionState, FlushLinks>();
+  function linksOf(state: PartitionState): FlushLinks {
+    let collector = links.get(state);
+    if (!collector) {
+      collector = tracing.flushLinks();
+      links.set(state, collector);
+    }
+    return collector;
+  }
 
   async function sendDeadLetters(state: PartitionState, letters: DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
@@ -169,6 +191,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         } else {
           const { domain, event, eventId, origin } = record;
           state.fold(offset, domain, event, timestamp, eventId, origin);
+          if (tracing.enabled) linksOf(state).add(message.headers);
         }
         counts[record.event.type] += 1;
       } else {
@@ -207,16 +230,32 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
   /** Writes one flush; a lost compare-and-set throws PositionConflict. */
   async function write(state: PartitionState, flush: PartitionFlush): Promise<void> {
     const started = process.hrtime.bigint();
+    const size = flush.deltas.size + (flush.tries?.length ?? 0) + (flush.redriven?.length ?? 0);
     let outcome;
     try {
-      outcome = await options.store().flush(flush);
+      // A span for a transaction that applies records; one that only moves the position
+      // (past dead letters, transaction markers) has none.
+      outcome =
+        tracing.enabled && size > 0
+          ? await tracing.inFlushSpan(
+              {
+                topic: flush.topic,
+                partition: flush.partition,
+                domains: flush.deltas.size,
+                tries: flush.tries?.length ?? 0,
+                nextOffset: flush.next,
+              },
+              // Taken whatever the outcome: records not committed are read and collected again.
+              linksOf(state).take(),
+              () => options.store().flush(flush),
+            )
+          : await options.store().flush(flush);
     } catch (err) {
       metrics.flushFailures.inc();
       throw err;
     }
     metrics.flushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome === 'conflict') throw new PositionConflict();
-    const size = flush.deltas.size + (flush.tries?.length ?? 0) + (flush.redriven?.length ?? 0);
     metrics.flushSize.observe(size);
     if (size > 0 && state.newestTimestamp > 0) {
       metrics.freshness.set((now() - state.newestTimestamp) / 1000);

@@ -1,5 +1,5 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { Logger } from '@catchall/core';
+import type { Logger, Tracing } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetters } from './dead-letters';
 import type { ConsumerMetrics } from './metrics';
@@ -43,6 +43,8 @@ export interface ProjectorOptions {
   eventIdExpiryIntervalMs?: number;
   logger: Logger;
   metrics: ConsumerMetrics;
+  /** A span per flush, linked to the records' trace contexts; absent: none. */
+  tracing?: Tracing;
   /**
    * Called once when a failure that retrying cannot mend stopped the projector (a bug, a
    * database that is not what the code expects); the service then exits non-zero.
@@ -141,6 +143,7 @@ export function createProjector(options: ProjectorOptions): Projector {
 
   const work = createPartitionWork({
     codec: options.codec,
+    tracing: options.tracing,
     store: () => store,
     deadLetters: options.deadLetters,
     seek: (partition, offset) =>

@@ -23,3 +23,4 @@ export { decodeBody } from './runtime/http-body';
 export { createAjv } from './runtime/validation';
 export { schemaRefusal } from './runtime/schema-refusal';
 export { CONSISTENCY_TOKEN_FORMAT, CURSOR_FORMAT, DomainField } from './runtime/route-fields';
+export * from './runtime/tracing';

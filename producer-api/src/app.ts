@@ -8,7 +8,9 @@ import {
   NotReady,
   requireBearerTokens,
   splitList,
+  tracingOff,
   type Logger,
+  type Tracing,
 } from '@catchall/core';
 import type { ProducerMetrics } from './metrics';
 import type { Publisher } from './publisher';
@@ -32,6 +34,11 @@ export interface ProducerAppOptions {
   requestTimeoutMs: number;
   /** The events topic, which consistency tokens name. */
   topic: string;
+  /**
+   * A span per request, its context in the `traceparent` header of each record the request
+   * writes; absent: tracingOff.
+   */
+  tracing?: Tracing;
   /**
    * Internal, not a setting: false answers without consistency tokens, so that a benchmark
    * can measure what they cost. Default true.
@@ -60,6 +67,7 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
   const tokens = splitList(options.tokens);
   const app = createServiceApp({
     logger: options.logger,
+    tracing: options.tracing,
     metrics: options.registry,
     openapi: {
       title: 'Catch-all ingest API',
@@ -103,7 +111,14 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
     ];
     const authenticated = tokens.length > 0;
     const consistencyTokens = options.consistencyTokens ?? true;
-    registerEventRoutes(api, { ...options, errorStatuses, authenticated, consistencyTokens });
+    const tracing = options.tracing ?? tracingOff;
+    registerEventRoutes(api, {
+      ...options,
+      errorStatuses,
+      authenticated,
+      consistencyTokens,
+      tracing,
+    });
     // In a context of its own: its NDJSON parser serves POST /events only (a PUT in NDJSON
     // is 415, as any media type a route does not take).
     void api.register(async (batch) =>
@@ -112,6 +127,7 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
         errorStatuses,
         authenticated,
         consistencyTokens,
+        tracing,
         maxEvents: options.batchMaxEvents,
         maxBytes: options.batchMaxBytes,
       }),

@@ -6,6 +6,7 @@ import {
   loadConfig,
   registryConnectionFields,
   secret,
+  tracingFields,
 } from '@catchall/core';
 
 export const producerConfigFields = {
@@ -45,6 +46,7 @@ export const producerConfigFields = {
     description: 'body size of POST /events at most (413 beyond)',
   }),
   REQUEST_TIMEOUT_MS: configFields.REQUEST_TIMEOUT_MS,
+  ...tracingFields('catchall-producer-api'),
   PRODUCE_LINGER_MS: Type.Integer({
     minimum: 0,
     maximum: 1000,

@@ -11,11 +11,26 @@ import type { ProducerMetrics } from './metrics';
 import { lastOffsets, recordOffsets } from './record-offsets';
 
 /**
- * Bytes a record takes in a record batch besides its key and value, at most: attributes,
- * timestamp and offset deltas, the key, value and header-count varints (Kafka's
- * DefaultRecord.MAX_RECORD_OVERHEAD is 21; headers are not used here).
+ * Bytes a record takes in a record batch besides its key, value and headers, at most:
+ * attributes, timestamp and offset deltas, the key, value and header-count varints (Kafka's
+ * DefaultRecord.MAX_RECORD_OVERHEAD is 21).
  */
 const RECORD_OVERHEAD = 32;
+/** A header's two length varints, at most, besides its name and value. */
+const HEADER_OVERHEAD = 10;
+
+/**
+ * Bytes of a record's headers (the trace context when tracing is on): names and values are
+ * ASCII here (W3C Trace Context allows nothing else), so their length is their size.
+ */
+function headersSize(headers: Message['headers']): number {
+  if (headers === undefined) return 0;
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    bytes += HEADER_OVERHEAD + name.length + (value === undefined ? 0 : String(value).length);
+  }
+  return bytes;
+}
 /** A record batch's own header (DefaultRecordBatch.RECORD_BATCH_OVERHEAD is 61), with room. */
 const BATCH_OVERHEAD = 128;
 /** How long a failed transaction's abort may take before the producer is replaced anyway. */
@@ -34,7 +49,8 @@ export function splitToFit(messages: Message[], maxBytes: number): Message[][] {
   let bytes = 0;
   for (let i = 0; i < messages.length; i += 1) {
     const m = messages[i]!;
-    const size = (m.key?.length ?? 0) + (m.value?.length ?? 0) + RECORD_OVERHEAD;
+    const size =
+      (m.key?.length ?? 0) + (m.value?.length ?? 0) + RECORD_OVERHEAD + headersSize(m.headers);
     if (i > start && bytes + size > budget) {
       groups.push(messages.slice(start, i));
       start = i;

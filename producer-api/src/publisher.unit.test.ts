@@ -34,6 +34,24 @@ describe('splitToFit', () => {
     }
   });
 
+  it('counts the headers of records (a trace context) against the limit', () => {
+    const traceparent = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
+    const messages = Array.from({ length: 2000 }, (_, i) => ({
+      ...message(`d${i}.example`, 100),
+      headers: { traceparent },
+    }));
+    const limit = 64 * 1024;
+    const groups = splitToFit(messages, limit);
+    expect(groups.flat()).toEqual(messages);
+    for (const group of groups) {
+      // Each header: its name and value and their two length varints (one byte each here).
+      const header = 2 + 'traceparent'.length + traceparent.length;
+      const bytes =
+        61 + group.reduce((n, m) => n + 21 + header + m.key!.length + m.value!.length, 0);
+      expect(bytes).toBeLessThanOrEqual(limit);
+    }
+  });
+
   it('puts a message larger than the limit in a group of its own (the broker then refuses it)', () => {
     const messages = [message('a', 10), message('b', 10_000), message('c', 10)];
     expect(splitToFit(messages, 4096).map((g) => g.map((m) => m.key))).toEqual([

@@ -7,6 +7,7 @@ import {
   createLifecycle,
   createMetricsRegistry,
   createTransactionalProducer,
+  createTracing,
   kafkaConnection,
   topicMaxMessageBytes,
   type Logger,
@@ -34,6 +35,13 @@ export async function startProducerService(
   internal: Pick<ProducerAppOptions, 'consistencyTokens'> = {},
 ): Promise<ProducerService> {
   const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  const tracing = createTracing({
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: config.OTEL_SERVICE_NAME,
+    logger,
+  });
+  // Closed last: the spans of the requests answered while closing are sent too.
+  lifecycle.onClose('tracing', () => tracing.shutdown());
   const registry = createMetricsRegistry('producer-api');
   const metrics = createProducerMetrics(registry);
   const kafka = createKafka({
@@ -103,6 +111,7 @@ export async function startProducerService(
     batchMaxBytes: config.BATCH_MAX_BYTES,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     topic: config.EVENTS_TOPIC,
+    tracing,
     ...internal,
   });
   // Closed first: stop taking requests and answer those in flight, then drain the queue.

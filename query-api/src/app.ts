@@ -1,6 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { createServiceApp, requireBearerTokens, splitList, type Logger } from '@catchall/core';
+import {
+  createServiceApp,
+  requireBearerTokens,
+  splitList,
+  type Logger,
+  type Tracing,
+} from '@catchall/core';
 import { conditionalGets } from './conditional-get';
 import { createConsistencyWatcher } from './consistency-watcher';
 import { createQueryMetrics } from './metrics';
@@ -9,6 +15,8 @@ import { registerDomainRoutes } from './routes/domains';
 
 export interface QueryAppOptions {
   logger: Logger;
+  /** A span per request; absent: none. */
+  tracing?: Tracing;
   registry: Registry;
   readModel: ReadModel;
   lookupMaxDomains: number;
@@ -37,6 +45,7 @@ export function buildApp(options: QueryAppOptions): FastifyInstance {
   const tokens = splitList(options.tokens ?? '');
   const app = createServiceApp({
     logger: options.logger,
+    tracing: options.tracing,
     metrics: options.registry,
     openapi: {
       title: 'Catch-all query API',

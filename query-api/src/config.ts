@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { configFields, loadConfig, secret } from '@catchall/core';
+import { configFields, loadConfig, secret, tracingFields } from '@catchall/core';
 
 export const queryConfigFields = {
   LOG_LEVEL: configFields.LOG_LEVEL,
@@ -11,6 +11,7 @@ export const queryConfigFields = {
   DATABASE_URL: configFields.DATABASE_URL,
   EVENTS_TOPIC: configFields.EVENTS_TOPIC,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
+  ...tracingFields('catchall-query-api'),
   QUERY_API_TOKENS: secret(
     Type.String({
       default: '',

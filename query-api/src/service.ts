@@ -3,6 +3,7 @@ import {
   createLifecycle,
   createMetricsRegistry,
   createPool,
+  createTracing,
   type Lifecycle,
   type Logger,
 } from '@catchall/core';
@@ -18,6 +19,13 @@ export interface QueryService {
 /** Opens the Postgres pool and wires the query API; does not listen. */
 export function startQueryService(config: QueryConfig, logger: Logger): QueryService {
   const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  const tracing = createTracing({
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: config.OTEL_SERVICE_NAME,
+    logger,
+  });
+  // Closed last: the spans of the requests answered while closing are sent too.
+  lifecycle.onClose('tracing', () => tracing.shutdown());
   const pool = createPool({
     connectionString: config.DATABASE_URL,
     max: config.PG_POOL_MAX,
@@ -38,6 +46,7 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
     cacheMaxAgeS: config.CACHE_MAX_AGE_S,
     tokens: config.QUERY_API_TOKENS,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    tracing,
   });
   lifecycle.onClose('http server', () => app.close());
   return { app, lifecycle };

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startInfra, type SecuredInfra } from './infra';
+import { fetchJaeger, startInfra, type SecuredInfra } from './infra';
 import { prepareK8sTools } from './k8s';
 
 /**
@@ -64,6 +64,9 @@ async function main(): Promise<number> {
   // The manifest tools are built while the servers start; a failure of either fails the run
   // (after stopping whatever did start).
   const k8sTools = prepareK8sTools(log);
+  // Jaeger (the tracing test's OTLP receiver) is built from source: minutes on a fresh
+  // machine, so while the servers start; at once when .local holds it already.
+  const jaeger = fetchJaeger(log);
   const infra = await startInfra({
     profile: 'test',
     secured: true,
@@ -71,10 +74,11 @@ async function main(): Promise<number> {
     databaseUrl: process.env.DATABASE_URL,
     log,
   }).catch(async (err: unknown) => {
-    await k8sTools.catch(() => undefined);
+    await Promise.all([k8sTools.catch(() => undefined), jaeger.catch(() => undefined)]);
     throw err;
   });
-  const tools = await k8sTools.catch(async (err: unknown) => {
+  const [tools] = await Promise.all([k8sTools, jaeger]).catch(async (err: unknown) => {
+    await Promise.allSettled([k8sTools, jaeger]);
     await infra.stop();
     throw err;
   });

@@ -30,6 +30,25 @@ describe('the entry points of @catchall/core', () => {
   });
 });
 
+describe('tracing off loads no OpenTelemetry SDK', () => {
+  const SDK_PACKAGES = [
+    '@opentelemetry/sdk-trace-base',
+    '@opentelemetry/exporter-trace-otlp-proto',
+    '@opentelemetry/resources',
+    '@opentelemetry/core',
+  ];
+  const withTracing = (endpoint: string) =>
+    loadInFreshProcess(
+      '@catchall/core',
+      `loaded.createTracing({ endpoint: ${JSON.stringify(endpoint)}, serviceName: 'x', logger: loaded.createLogger({ name: 'x', level: 'silent' }) });`,
+    ).packages.filter((p) => SDK_PACKAGES.includes(p));
+
+  it('given a fresh process, when tracing is made without an endpoint, then no SDK package is loaded; with one, they are (the check can fail)', () => {
+    expect(withTracing('')).toEqual([]);
+    expect(withTracing('http://127.0.0.1:4318').sort()).toEqual([...SDK_PACKAGES].sort());
+  });
+});
+
 describe('the entry points of @catchall/schemas', () => {
   beforeAll(() => {
     if (!existsSync(path.join(root, 'schemas', 'dist', 'contract.js'))) {

@@ -11,12 +11,13 @@ export interface Loaded {
 
 /**
  * Requires `specifier` the way a user of the package does (its package.json `exports`, the
- * built files) in a fresh Node process, and reports which packages that loaded
- * (require.cache) and what the entry point exports.
+ * built files) in a fresh Node process, runs `then` (a statement using `loaded`), and
+ * reports which packages that loaded (require.cache) and what the entry point exports.
  */
-export function loadInFreshProcess(specifier: string): Loaded {
+export function loadInFreshProcess(specifier: string, then = ''): Loaded {
   const script = `
     const loaded = require(${JSON.stringify(specifier)});
+    ${then}
     const packages = new Set();
     for (const file of Object.keys(require.cache)) {
       const match = /[\\\\/]node_modules[\\\\/]((?:@[^\\\\/]+[\\\\/])?[^\\\\/]+)/.exec(file);

@@ -15,6 +15,7 @@ import {
   type CountedEvent,
   type DomainDelta,
   type ProducerHandle,
+  type Tracing,
 } from '@catchall/core';
 import type {
   DeadLetter,
@@ -378,13 +379,14 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
 export function inMemoryPartitionWork(
   store: InMemoryStore,
   deadLetters: InMemoryDeadLetters = createInMemoryDeadLetters(),
-  options: { codec?: EventDecoder; now?: () => number } = {},
+  options: { codec?: EventDecoder; now?: () => number; tracing?: Tracing } = {},
 ) {
   const metrics = createConsumerMetrics(createMetricsRegistry('test'));
   const seeks: number[] = [];
   const work = createPartitionWork({
     codec: options.codec ?? jsonDecoder,
     now: options.now,
+    tracing: options.tracing,
     store: () => store,
     deadLetters,
     seek: (_partition, offset) => seeks.push(offset),

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
+import type { Tracing } from '@catchall/core';
 import type { EventEncoder } from '@catchall/schemas';
 import { buildApp } from '../../producer-api/src/app';
 import { createProducerMetrics } from '../../producer-api/src/metrics';
@@ -28,7 +29,11 @@ export const readySchema: SchemaRegistration = {
  */
 export function inMemoryIngestApp(
   name: string,
-  options: { publisher?: Partial<PublisherOptions>; consistencyTokens?: boolean } = {},
+  options: {
+    publisher?: Partial<PublisherOptions>;
+    consistencyTokens?: boolean;
+    tracing?: Tracing;
+  } = {},
 ): { app: FastifyInstance; kafka: InMemoryProducerHandle } {
   const kafka = createInMemoryProducerHandle();
   const registry = new Registry();
@@ -58,6 +63,7 @@ export function inMemoryIngestApp(
     batchMaxBytes: 1024 * 1024,
     requestTimeoutMs: 5000,
     topic: 'domain-events',
+    tracing: options.tracing,
     ...(options.consistencyTokens === undefined
       ? {}
       : { consistencyTokens: options.consistencyTokens }),

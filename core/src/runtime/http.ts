@@ -27,6 +27,7 @@ import {
 } from './http-errors';
 import { answerConnect, nodeServerOptions, requireHost } from './http-server';
 import { strictValidatorCompiler } from './validation';
+import type { Tracing } from './tracing';
 import { serviceMetrics } from './workers';
 
 /** What the error handler reads: fastify's errors, ours, and a batch's per-item errors. */
@@ -65,6 +66,8 @@ export interface ServiceAppOptions {
    */
   openapi?: { title: string; description: string; version: string; bearerTokens?: boolean };
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
+  /** A span per request (see Tracing.instrument); absent or off: none. */
+  tracing?: Tracing;
 }
 
 /**
@@ -190,6 +193,8 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     ),
     ...options.fastify,
   });
+  // First, so that the span covers every hook and answer, refusals included.
+  options.tracing?.instrument(app);
   const retryAfter = String(options.retryAfterSeconds ?? 1);
   app.setValidatorCompiler(strictValidatorCompiler());
   acceptJsonBodies(app);

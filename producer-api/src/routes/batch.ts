@@ -199,9 +199,11 @@ export function registerBatchRoute(
         throw err;
       }
       const encoder = deps.schema.encoder();
+      // One trace context for the request's records: they share its span (tracing on).
+      const headers = deps.tracing.recordHeaders(request);
       // Keys stay strings: the (patched) partitioner and record encoder read ASCII directly.
       const offsets = await deps.publisher.publish(
-        events.map((e) => ({ key: e.domain, value: encoder.encode(e) })),
+        events.map((e) => ({ key: e.domain, value: encoder.encode(e), headers })),
         deps.consistencyTokens,
       );
       // One metric update per type, not per event.

@@ -8,6 +8,7 @@ import {
   normalizeDomain,
   parseEventTime,
   type EventType,
+  type Tracing,
 } from '@catchall/core';
 import type { DomainEvent } from '@catchall/schemas';
 import { newEventId } from '../event-ids';
@@ -86,6 +87,8 @@ export interface EventRouteDeps {
   topic: string;
   /** Answers carry a consistency token (off only to measure what it costs). */
   consistencyTokens: boolean;
+  /** The request span's context goes into each record's headers (tracing on). */
+  tracing: Tracing;
 }
 
 /**
@@ -166,7 +169,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps):
         );
         const value = deps.schema.encoder().encode(event);
         const offsets = await deps.publisher.publish(
-          [{ key: event.domain, value }],
+          [{ key: event.domain, value, headers: deps.tracing.recordHeaders(request) }],
           deps.consistencyTokens,
         );
         deps.metrics.eventsAccepted.inc({ type });

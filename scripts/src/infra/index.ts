@@ -19,6 +19,7 @@ export { freePort } from './ports';
 export { fetchKafka, fetchRegistry, fetchStrimziCrdGenerator } from './maven';
 export { fetchPromtool, fetchPrometheus } from './debian-package';
 export { startPrometheus, type RunningPrometheus } from './prometheus';
+export { fetchJaeger, startJaeger, JAEGER_VERSION, type RunningJaeger } from './jaeger';
 
 export interface Infra {
   kafka: RunningKafka;

@@ -1,0 +1,140 @@
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { runCommand } from '../run-command';
+import { startProcess, type ManagedProcess } from './managed-process';
+import { localDir, REPO_ROOT } from './paths';
+import { freePort } from './ports';
+
+/** The Jaeger release built, as scripts/jaeger/go.mod pins it (its `tool` line). */
+export const JAEGER_VERSION = 'v1.76.0';
+const JAEGER_PACKAGE = 'github.com/jaegertracing/jaeger/cmd/jaeger';
+/** The Go module that pins Jaeger and every dependency (go.sum checks what the proxy serves). */
+const JAEGER_MODULE_DIR = path.join(REPO_ROOT, 'scripts', 'jaeger');
+
+/**
+ * The Jaeger binary (all in one: an OTLP receiver, in-memory storage and the query API),
+ * built once from the Go module proxy into .local/dist/jaeger-<version>/jaeger with the
+ * installed Go (never another toolchain). Jaeger's own go.mod has a `replace` directive, so
+ * `go install pkg@version` refuses it; scripts/jaeger/go.mod names it as a tool instead.
+ * A fresh machine takes minutes (downloading and compiling the collector's modules); later
+ * calls return at once. Throws when Go is missing or the build fails, with its output.
+ */
+export async function fetchJaeger(log?: (message: string) => void): Promise<string> {
+  const dir = localDir('dist', `jaeger-${JAEGER_VERSION}`);
+  const binary = path.join(dir, 'jaeger');
+  const marker = path.join(dir, '.complete');
+  if (existsSync(marker)) return binary;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  log?.(`building Jaeger ${JAEGER_VERSION} from the Go module proxy (minutes, once)`);
+  const started = Date.now();
+  await runCommand('go', ['build', '-o', binary, JAEGER_PACKAGE], {
+    cwd: JAEGER_MODULE_DIR,
+    env: { GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
+    neededFor: 'the tracing tests (a real OTLP receiver)',
+  });
+  writeFileSync(marker, new Date().toISOString());
+  log?.(`Jaeger built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return binary;
+}
+
+export interface RunningJaeger {
+  /** The OTLP/HTTP receiver's base address, `http://127.0.0.1:<port>` (the SDK adds /v1/traces). */
+  otlpHttpUrl: string;
+  /** The query service's HTTP API (`/api/traces/<traceId>`, `/api/services`). */
+  queryUrl: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * The collector configuration: Jaeger's all-in-one pipeline (OTLP in, in-memory storage,
+ * the query API) with every listener on a free loopback port and its own metrics off, so
+ * that it never takes a fixed port another run holds.
+ */
+function jaegerConfig(ports: {
+  otlpGrpc: number;
+  otlpHttp: number;
+  queryHttp: number;
+  queryGrpc: number;
+  health: number;
+}): unknown {
+  const at = (port: number) => `127.0.0.1:${port}`;
+  return {
+    service: {
+      extensions: ['jaeger_storage', 'jaeger_query', 'healthcheckv2'],
+      pipelines: {
+        traces: {
+          receivers: ['otlp'],
+          processors: ['batch'],
+          exporters: ['jaeger_storage_exporter'],
+        },
+      },
+      telemetry: {
+        resource: { 'service.name': 'jaeger' },
+        metrics: { level: 'none' },
+        logs: { level: 'info' },
+      },
+    },
+    extensions: {
+      jaeger_query: {
+        storage: { traces: 'memory_store' },
+        http: { endpoint: at(ports.queryHttp) },
+        grpc: { endpoint: at(ports.queryGrpc) },
+      },
+      jaeger_storage: { backends: { memory_store: { memory: { max_traces: 100000 } } } },
+      healthcheckv2: { use_v2: true, http: { endpoint: at(ports.health) } },
+    },
+    receivers: {
+      otlp: {
+        protocols: {
+          grpc: { endpoint: at(ports.otlpGrpc) },
+          http: { endpoint: at(ports.otlpHttp) },
+        },
+      },
+    },
+    processors: { batch: { timeout: '200ms' } },
+    exporters: { jaeger_storage_exporter: { trace_storage: 'memory_store' } },
+  };
+}
+
+/**
+ * A real Jaeger (see fetchJaeger) on free loopback ports, its configuration and log in
+ * `dir`; resolves once its health check and query API answer.
+ */
+export async function startJaeger(options: {
+  dir: string;
+  log?: (message: string) => void;
+}): Promise<RunningJaeger> {
+  const binary = await fetchJaeger(options.log);
+  mkdirSync(options.dir, { recursive: true });
+  const ports = {
+    otlpGrpc: await freePort(),
+    otlpHttp: await freePort(),
+    queryHttp: await freePort(),
+    queryGrpc: await freePort(),
+    health: await freePort(),
+  };
+  // JSON is YAML: the collector reads either.
+  const config = path.join(options.dir, 'jaeger.yaml');
+  writeFileSync(config, JSON.stringify(jaegerConfig(ports), null, 2));
+  const queryUrl = `http://127.0.0.1:${ports.queryHttp}`;
+  const proc = await startProcess({
+    name: 'jaeger',
+    command: binary,
+    args: ['--config', config],
+    // Jaeger would trace itself to the default OTLP port (another program's, or none).
+    env: { OTEL_TRACES_EXPORTER: 'none', OTEL_SDK_DISABLED: 'true' },
+    logFile: path.join(options.dir, 'jaeger.log'),
+    ready: async () =>
+      (await fetch(`http://127.0.0.1:${ports.health}/status`)).ok &&
+      (await fetch(`${queryUrl}/api/services`)).ok,
+    timeoutMs: 60_000,
+  });
+  return {
+    otlpHttpUrl: `http://127.0.0.1:${ports.otlpHttp}`,
+    queryUrl,
+    process: proc,
+    stop: () => proc.stop(),
+  };
+}
