@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import pino from 'pino';
-import { PROJECTOR_NODE_ARGS } from '@catchall/consumer';
 import { createLifecycle, type Lifecycle } from '@catchall/core';
 import { startInfra, freePort, type Infra } from '@catchall/scripts';
 import { childrenOf, processCpuSeconds } from './process-cpu';
@@ -61,9 +60,7 @@ export async function startService(
   script = path.join(ROOT, name, 'dist', 'main.js'),
 ): Promise<ServiceProcess> {
   const port = await freePort();
-  // The projector as it is shipped: with its own node options, then the benchmark's.
-  const shipped = name === 'consumer' ? PROJECTOR_NODE_ARGS : [];
-  const child = spawn(process.execPath, [...shipped, ...nodeArgs, script], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -84,13 +84,6 @@ export const DEFAULT_PARTITION_STALL_MS = 90000;
  * partition, so that the partitions of a fetch share it (kafkajs shuffles their order).
  */
 export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
-/**
- * Node options the projector's process runs with, wherever it is started (`npm start`, the
- * tests, the benchmarks, docker-compose and k8s pass them to node): a V8 old space of at most
- * 128 MB. Its live heap is about 40 MB with the default fetch sizes; without a limit V8 lets
- * the old space grow to about 150 MB between collections, and the process past 256 MB of RSS.
- */
-export const PROJECTOR_NODE_ARGS: readonly string[] = ['--max-old-space-size=128'];
 export const DEFAULT_MAX_PARTITION_FETCH_BYTES = 256 * 1024;
 
 const EVENT_ID_EXPIRY_INTERVAL_MS = 60_000;

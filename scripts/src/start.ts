@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { configFields, createKafka, ensureTopics, loadConfig, secret } from '@catchall/core';
-import { PROJECTOR_NODE_ARGS, migrate } from '@catchall/consumer';
+import { migrate } from '@catchall/consumer';
 import { Type } from '@sinclair/typebox';
 import { startInfra, type Infra } from './infra';
 import { REPO_ROOT } from './infra/paths';
@@ -117,9 +117,7 @@ async function main(): Promise<void> {
       delayMs: number,
     ) => {
       const started = Date.now();
-      const nodeArgs = name === 'consumer' ? PROJECTOR_NODE_ARGS : [];
-      const entry = path.join(REPO_ROOT, name, 'dist', 'main.js');
-      const child = spawn(process.execPath, [...nodeArgs, entry], {
+      const child = spawn(process.execPath, [path.join(REPO_ROOT, name, 'dist', 'main.js')], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: serviceEnv(process.env, {
           PORT: String(config[portKey]),

@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { PROJECTOR_NODE_ARGS } from '@catchall/consumer';
 import { configOf } from '../support/service-config';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -56,19 +55,5 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(unread).toEqual([]);
-  });
-
-  it('runs the projector with the node options it runs with everywhere (its memory bound)', () => {
-    const compose = parse(readFileSync(COMPOSE, 'utf8'), { merge: true }) as {
-      services: Record<string, { command?: string[] }>;
-    };
-    const commands = Object.fromEntries(
-      ['producer-api', 'consumer', 'query-api'].map((s) => [s, compose.services[s]?.command]),
-    );
-    expect(commands).toEqual({
-      'producer-api': ['producer-api/dist/main.js'],
-      consumer: [...PROJECTOR_NODE_ARGS, 'consumer/dist/main.js'],
-      'query-api': ['query-api/dist/main.js'],
-    });
   });
 });

@@ -70,8 +70,6 @@ export interface MountedFile {
 export interface ImageContainer {
   workload: string;
   program: string;
-  /** The options node is given before the program's entry point (the image's entry point is node). */
-  nodeArgs: string[];
   pod: PodSpec;
   container: Container;
   /** Literal values (env and ConfigMaps); variables from Secrets are in `fromSecrets`. */
@@ -114,9 +112,7 @@ export function imageContainers(resources: Resource[]): ImageContainer[] {
     const pod = (r.spec as { template: { spec: PodSpec } }).template.spec;
     for (const container of pod.containers) {
       if (!/(^|\/)catch-all:/.test(container.image)) continue;
-      const args = container.args ?? [];
-      const entry = args.findIndex((a) => !a.startsWith('-'));
-      const program = programOf[args[entry] ?? ''];
+      const program = programOf[container.args?.[0] ?? ''];
       if (!program) throw new Error(`${r.metadata.name} runs ${String(container.args)}`);
       const values: Record<string, string> = {};
       const names: string[] = [];
@@ -135,7 +131,6 @@ export function imageContainers(resources: Resource[]): ImageContainer[] {
       found.push({
         workload: `${r.kind} ${r.metadata.name}`,
         program,
-        nodeArgs: args.slice(0, entry),
         pod,
         container,
         values,

@@ -10,7 +10,6 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECTOR_NODE_ARGS } from '@catchall/consumer';
 import { configFields, loadConfig } from '@catchall/core';
 import { kustomizeBuild, validateManifests, type K8sTools } from '@catchall/scripts';
 import { configOf } from '../support/service-config';
@@ -230,10 +229,6 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
         },
       });
       if (c.program === 'setup') continue;
-      // The projector's memory bound is a node option: the same wherever it runs.
-      expect({ [c.workload]: c.nodeArgs }).toEqual({
-        [c.workload]: c.program === 'consumer' ? PROJECTOR_NODE_ARGS : [],
-      });
       expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
       expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
       const shutdownMs = Number(

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { PROJECTOR_NODE_ARGS } from '@catchall/consumer';
 import { freePort } from '../../scripts/src/infra/ports';
 import { waitFor } from './wait';
 
@@ -26,8 +25,7 @@ export function spawnServiceProcess(
   env: Record<string, string>,
   port: number,
 ): RunningService {
-  const nodeArgs = name === 'consumer' ? PROJECTOR_NODE_ARGS : [];
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, name, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [path.join(ROOT, name, 'dist', 'main.js')], {
     env: {
       ...process.env,
       ...env,
