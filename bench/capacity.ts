@@ -15,6 +15,7 @@ import {
   MODEL_WORKLOADS,
   fitPartCosts,
   foldRatio,
+  projectorCostFactor,
   machineCapacity,
   size,
   type Assumptions,
@@ -322,7 +323,7 @@ function render(m: Model): string {
         ...MODEL_WORKLOADS.map((w) => [
           `projector per event at full speed, ${w}`,
           perCore(inputs.projectorUs[w]),
-          "bench:catch-up (sizes the members; the per-member cost is bench:scale's)",
+          'bench:catch-up; times the factor under "Checked against the multi-process run", it sizes the members',
         ]),
         ['Postgres', cost(costs.postgres, 'read-model row'), 'bench:scale'],
         [
@@ -621,7 +622,7 @@ function checked(m: Model): string[] {
   const drop = 1 - rates.at(-1)! / rates[0]!;
   return [
     `bench:scale ran every part on one machine of ${m.cores} cores: the broker, the registry, Postgres, ${inputs.ingestProcesses} ingest API processes behind one port, ${counts.join(', ')} projector members over 24 partitions, and the load generator. Two checks of the model against it:`,
-    `**Two benchmarks, one cost.** The projector's cost per event fitted over bench:scale's phases is ${n(inputs.costs.projector.usPerUnit, 2)} µs; bench:catch-up, another run and another setting (one member at full speed from a backlog), measured ${n(inputs.projectorUs.zipf, 2)} µs on the same Zipf-like load (${n(100 * (inputs.costs.projector.usPerUnit / inputs.projectorUs.zipf - 1), 0)} %). The members are sized with the latter and bench:scale's ${n(inputs.costs.projector.coresPerMember, 3)} cores per member.`,
+    `**Two benchmarks, one cost.** The projector's cost per event fitted over bench:scale's phases is ${n(inputs.costs.projector.usPerUnit, 2)} µs; bench:catch-up, another run and another setting (one member at full speed from a backlog), measured ${n(inputs.projectorUs.zipf, 2)} µs on the same Zipf-like load (the first ${n(100 * Math.abs(inputs.costs.projector.usPerUnit / inputs.projectorUs.zipf - 1), 0)} % ${inputs.costs.projector.usPerUnit >= inputs.projectorUs.zipf ? 'more' : 'less'}). The members are sized with the dearer: catch-up's cost of each workload times ${n(projectorCostFactor(inputs), 2)}, and bench:scale's ${n(inputs.costs.projector.coresPerMember, 3)} cores per member.`,
     `**Each step predicted without it.** Each step phase's events/s predicted from costs fitted over the other ${m.phases.length - 1} phases, for the cores the benchmark's processes had in it, and the fold the model computes (mean error ${n(100 * meanError, 0)} %):`,
     table(
       [
@@ -650,7 +651,7 @@ function checked(m: Model): string[] {
       ],
     ),
     `Events keep arriving while a flush runs, so a measured flush folds a little more than one interval's events. The step phases kept the machine ${m.steps.map((r) => String(r['CPU busy %'])).join(' %, ')} % busy, of which the benchmark's own processes used ${m.steps.map((r) => String(r['CPU accounted %'])).join(' %, ')} %: ${m.steps.every((r) => Number(r['CPU busy %']) >= 90) ? 'bound by CPU, all parts sharing it, not by any one of them' : 'not bound by CPU alone'}.`,
-    `Per member count: the steady phase at the load the run offered${joined.length > 0 ? ` (for ${joined.join(' and ')} members, the phase in which they joined)` : ''}, then the step load beyond what the machine takes. ${fell ? `Each member more took fewer events in the step (${n(100 * drop, 0)} % fewer from ${counts[0]} to ${counts.at(-1)} members): on the same cores each member costs CPU of its own, in its process and in the broker and Postgres it talks to (the per-member costs above).` : 'The step took more events with more members.'} ${fresher ? `Freshness under the step load improved with members${fell ? ', over a load that fell at the same time, so members and load both count in it' : ''}.` : 'Freshness under the step load did not improve with every member added.'}`,
+    `Per member count: the steady phase at the load the run offered${joined.length > 0 ? ` (for ${joined.length > 1 ? `${joined.slice(0, -1).join(', ')} and ${joined.at(-1)}` : joined[0]} members, the phase in which they joined)` : ''}, then the step load beyond what the machine takes. ${fell ? `Each member more took fewer events in the step (${n(100 * drop, 0)} % fewer from ${counts[0]} to ${counts.at(-1)} members): on the same cores each member costs CPU of its own, in its process and in the broker and Postgres it talks to (the per-member costs above).` : 'The step took more events with more members.'} ${fresher ? `Freshness under the step load improved with members${fell ? ', over a load that fell at the same time, so members and load both count in it' : ''}.` : 'Freshness under the step load did not improve with every member added.'}`,
     table(
       [
         'members',

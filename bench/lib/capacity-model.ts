@@ -257,6 +257,16 @@ export function coresOf(cost: PartCost, members: number, unitsPerSecond: number)
 }
 
 const ceil = (x: number) => Math.max(1, Math.ceil(x - 1e-9));
+
+/**
+ * How much dearer an event is for the projector in bench:scale (its fitted cost per event,
+ * the Zipf-like load, members sharing the machine) than in bench:catch-up (one member at full
+ * speed, the same load); 1 when it is not dearer. The members are sized with catch-up's cost
+ * per workload times this.
+ */
+export function projectorCostFactor(inputs: MeasuredInputs): number {
+  return Math.max(1, inputs.costs.projector.usPerUnit / inputs.projectorUs.zipf);
+}
 const by12 = (x: number) => Math.ceil(x / 12) * 12;
 
 /**
@@ -299,6 +309,9 @@ export function size(
   const rate = scenario.eventsPerSecond;
   const fold = foldRatio(workload, (rate * a.flushIntervalMs) / 1000, scenario.domains);
   const rows = rate * fold;
+  // Catch-up's cost per event for each workload, raised by as much as bench:scale's fitted
+  // cost for the Zipf-like load exceeds catch-up's (never lowered): the dearer of the two.
+  const projectorFactor = projectorCostFactor(inputs);
   const membersAt = (us: number) =>
     podsFor(
       rate,
@@ -311,8 +324,10 @@ export function size(
   const busyOf = (us: number, members: number) =>
     (costs.projector.coresPerMember * members + (rate * us) / 1e6) /
     (members * a.projectorPodCores);
-  const projectorMembers = membersAt(inputs.projectorUs[workload]);
-  const membersIds = membersAt(inputs.projectorClientIdUs);
+  const projectorUs = inputs.projectorUs[workload] * projectorFactor;
+  const projectorIdsUs = inputs.projectorClientIdUs * projectorFactor;
+  const projectorMembers = membersAt(projectorUs);
+  const membersIds = membersAt(projectorIdsUs);
 
   const gbPerDay = (rate * inputs.logBytesPerRecord * 86_400) / 1e9;
   const kafkaTbPerDay = (gbPerDay * a.replication) / 1e3;
@@ -384,7 +399,7 @@ export function size(
       a.minReplicas,
     ),
     projectorMembers,
-    projectorBusy: busyOf(inputs.projectorUs[workload], projectorMembers),
+    projectorBusy: busyOf(projectorUs, projectorMembers),
     postgresRowsPerSecond: rows,
     postgresBusyConnections: rows / inputs.rowsPerSecondPerConnection,
     postgresCores,
@@ -393,7 +408,7 @@ export function size(
     eventIdRowsPerSecond: rate,
     eventIdsGb: (rate * a.dedupeWindowS * inputs.mbPerMillionIds) / 1e9,
     projectorMembersClientIds: membersIds,
-    projectorBusyClientIds: busyOf(inputs.projectorClientIdUs, membersIds),
+    projectorBusyClientIds: busyOf(projectorIdsUs, membersIds),
     rebuildEvents,
     rebuildEventsPerSecond,
     rebuildHours: rebuildEvents / rebuildEventsPerSecond / 3600,

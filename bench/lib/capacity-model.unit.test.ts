@@ -156,6 +156,16 @@ describe('size', () => {
     expect(size(inputs, assumptions, target, 'heavy').projectorMembers).toBe(2);
   });
 
+  it("sizes members with bench:scale's projector cost when it is dearer than catch-up's", () => {
+    // bench:scale's fitted 12 µs against catch-up's 6 on the Zipf-like load: twice as dear,
+    // so the uniform load's 9 µs counts as 18: 1.8 cores over 0.5 of room, 4 members.
+    const dearer = { ...inputs, costs: { ...costs, projector: cost(0, 0.1, 12) } };
+    expect(size(dearer, assumptions, target, 'uniform').projectorMembers).toBe(4);
+    // A cheaper fitted cost never lowers catch-up's.
+    const cheaper = { ...inputs, costs: { ...costs, projector: cost(0, 0.1, 3) } };
+    expect(size(cheaper, assumptions, target, 'uniform').projectorMembers).toBe(2);
+  });
+
   it('writes rows after folding, and takes Postgres CPU and WAL per row', () => {
     const s = size(inputs, assumptions, target, 'uniform');
     expect(s.postgresRowsPerSecond).toBeCloseTo(100_000 * s.foldRatio, 6);
