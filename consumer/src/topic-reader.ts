@@ -11,12 +11,17 @@ export class TopicReadFailed extends Error {
   readonly retriable = errorCatalogue.notReady.retriable;
 }
 
-/** Each partition's `[low, high)`: its first offset kept and its end (read committed). */
+/**
+ * Each partition's `[low, high)`: its first offset kept and its end: the last stable offset
+ * (read committed), or with `readUncommitted` the high watermark (ListOffsets isolation level,
+ * KIP-98).
+ */
 export async function partitionEnds(
   kafka: Kafka,
   topic: string,
+  readUncommitted = false,
 ): Promise<Map<number, [number, number]>> {
-  const admin = kafka.admin();
+  const admin = kafka.admin({ readUncommitted });
   await admin.connect();
   try {
     const offsets = await admin.fetchTopicOffsets(topic);

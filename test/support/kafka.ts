@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type KafkaMessage, type Producer } from 'kafkajs';
 import { deadLetterTopic } from '@catchall/core';
+import { partitionEnds } from '@catchall/consumer';
 import { testInfra, uniqueName } from './env';
 import { waitFor } from './wait';
 
@@ -81,25 +82,6 @@ export interface ReadRecord {
   partition: number;
   offset: string;
   message: KafkaMessage;
-}
-
-/**
- * Per partition: the first offset and the end (read committed: the last stable offset; read
- * uncommitted: the high watermark).
- */
-async function partitionEnds(
-  kafka: Kafka,
-  topic: string,
-  readUncommitted: boolean,
-): Promise<Map<number, [number, number]>> {
-  const admin = kafka.admin({ readUncommitted });
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, [Number(o.low), Number(o.high)]]));
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /**
