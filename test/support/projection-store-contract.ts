@@ -1,5 +1,5 @@
 import type { DomainDelta, EventTry, EventType } from '@catchall/core';
-import type { ProjectionStore, RedrivenEvent } from '@catchall/consumer';
+import type { PartitionFlush, ProjectionStore, RedrivenEvent } from '@catchall/consumer';
 
 /** A store to hold to the contract, and what it holds per domain (times in epoch ms). */
 export interface StoreUnderTest {
@@ -42,6 +42,14 @@ const redriven = (
   ...(eventId === undefined ? {} : { eventId }),
 });
 
+/** A flush of topic `t`: no deltas unless `rest` gives them. */
+const flushAt = (
+  partition: number,
+  expected: number | null,
+  next: number,
+  rest: Partial<PartitionFlush> = {},
+): PartitionFlush => ({ topic: 't', partition, expected, next, deltas: new Map(), ...rest });
+
 /**
  * The behaviour every ProjectionStore shares, as tests: run against the Postgres store
  * (consumer/src/projection-store.int.test.ts) and the in-memory one the unit tests use
@@ -72,26 +80,14 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
 
   it('adds to existing counts and widens the event time span', async () => {
     const { store, rows } = await open();
-    await store.flush({
-      topic: 't',
-      partition: 0,
-      expected: null,
-      next: 1,
-      deltas: new Map([['a.com', delta(1, 0)]]),
-    });
+    await store.flush(flushAt(0, null, 1, { deltas: new Map([['a.com', delta(1, 0)]]) }));
     const wider = {
       delivered: 1,
       bounced: 1,
       firstEventAt: 1_600_000_000_000,
       lastEventAt: 1_800_000_000_000,
     };
-    await store.flush({
-      topic: 't',
-      partition: 0,
-      expected: 1,
-      next: 2,
-      deltas: new Map([['a.com', wider]]),
-    });
+    await store.flush(flushAt(0, 1, 2, { deltas: new Map([['a.com', wider]]) }));
     expect((await rows()).get('a.com')).toEqual({
       delivered: 2,
       bounced: 1,
@@ -102,29 +98,15 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
 
   it('refuses a flush from a stale position and writes nothing (compare-and-set)', async () => {
     const { store, rows } = await open();
-    await store.flush({
-      topic: 't',
-      partition: 1,
-      expected: null,
-      next: 10,
-      deltas: new Map([['a.com', delta(10, 0)]]),
-    });
+    await store.flush(flushAt(1, null, 10, { deltas: new Map([['a.com', delta(10, 0)]]) }));
     // A member that lost the partition still believes the position is where it read it.
-    const stale = await store.flush({
-      topic: 't',
-      partition: 1,
-      expected: null,
-      next: 12,
-      deltas: new Map([['a.com', delta(2, 0)]]),
-    });
+    const stale = await store.flush(
+      flushAt(1, null, 12, { deltas: new Map([['a.com', delta(2, 0)]]) }),
+    );
     expect(stale).toBe('conflict');
-    const behind = await store.flush({
-      topic: 't',
-      partition: 1,
-      expected: 8,
-      next: 12,
-      deltas: new Map([['a.com', delta(4, 0)]]),
-    });
+    const behind = await store.flush(
+      flushAt(1, 8, 12, { deltas: new Map([['a.com', delta(4, 0)]]) }),
+    );
     expect(behind).toBe('conflict');
     expect(await store.loadPosition('t', 1)).toBe(10);
     expect((await rows()).get('a.com')).toEqual(delta(10, 0));
@@ -243,30 +225,9 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
     it('counts a retry in a later flush, or on another partition, not again', async () => {
       const { store, rows } = await open();
       const first = [attempt('a.com', 'id-1', T0), attempt('b.com', 'id-1', T0)];
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 2,
-        deltas: new Map(),
-        tries: first,
-      });
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: 2,
-        next: 3,
-        deltas: new Map(),
-        tries: [attempt('a.com', 'id-1', T0 + WINDOW_MS)],
-      });
-      await store.flush({
-        topic: 't',
-        partition: 1,
-        expected: null,
-        next: 1,
-        deltas: new Map(),
-        tries: [attempt('b.com', 'id-1', T0 - WINDOW_MS)],
-      });
+      await store.flush(flushAt(0, null, 2, { tries: first }));
+      await store.flush(flushAt(0, 2, 3, { tries: [attempt('a.com', 'id-1', T0 + WINDOW_MS)] }));
+      await store.flush(flushAt(1, null, 1, { tries: [attempt('b.com', 'id-1', T0 - WINDOW_MS)] }));
       const counted = await rows();
       expect(counted.get('a.com')).toMatchObject({ delivered: 1, bounced: 0 });
       expect(counted.get('b.com')).toMatchObject({ delivered: 1, bounced: 0 });
@@ -295,45 +256,19 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
       const { store, rows } = await open();
       const tries = [0, 0.9, 1.5, 1.95].map((w) => attempt('a.com', 'id-1', T0 + w * WINDOW_MS));
       // Split over two flushes, the same as in one: a rebuild flushes elsewhere.
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 2,
-        deltas: new Map(),
-        tries: tries.slice(0, 2),
-      });
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: 2,
-        next: 4,
-        deltas: new Map(),
-        tries: tries.slice(2),
-      });
+      await store.flush(flushAt(0, null, 2, { tries: tries.slice(0, 2) }));
+      await store.flush(flushAt(0, 2, 4, { tries: tries.slice(2) }));
       expect((await rows()).get('a.com')).toMatchObject({ delivered: 2 });
     });
 
     it('remembers nothing of a flush that lost its compare-and-set', async () => {
       const { store, rows } = await open();
       await store.flush({ topic: 't', partition: 0, expected: null, next: 1, deltas: new Map() });
-      const lost = await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 2,
-        deltas: new Map(),
-        tries: [attempt('a.com', 'id-1', T0)],
-      });
+      const lost = await store.flush(
+        flushAt(0, null, 2, { tries: [attempt('a.com', 'id-1', T0)] }),
+      );
       expect(lost).toBe('conflict');
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: 1,
-        next: 2,
-        deltas: new Map(),
-        tries: [attempt('a.com', 'id-1', T0)],
-      });
+      await store.flush(flushAt(0, 1, 2, { tries: [attempt('a.com', 'id-1', T0)] }));
       expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
     });
   });
@@ -341,30 +276,18 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
   describe('redriven dead letters', () => {
     it('counts an origin the version dead-lettered once: twice in a flush, again later, again on another partition', async () => {
       const { store, rows } = await open();
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 1,
-        deltas: new Map(),
-        deadLettered: ['t:0:0'],
-      });
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: 1,
-        next: 3,
-        deltas: new Map(),
-        redriven: [redriven('t:0:0', 1, 'a.com'), redriven('t:0:0', 2, 'a.com')],
-      });
-      await store.flush({
-        topic: 't',
-        partition: 1,
-        expected: null,
-        next: 1,
-        deltas: new Map([['c.com', delta(1, 0)]]),
-        redriven: [redriven('t:0:0', 0, 'a.com')],
-      });
+      await store.flush(flushAt(0, null, 1, { deadLettered: ['t:0:0'] }));
+      await store.flush(
+        flushAt(0, 1, 3, {
+          redriven: [redriven('t:0:0', 1, 'a.com'), redriven('t:0:0', 2, 'a.com')],
+        }),
+      );
+      await store.flush(
+        flushAt(1, null, 1, {
+          deltas: new Map([['c.com', delta(1, 0)]]),
+          redriven: [redriven('t:0:0', 0, 'a.com')],
+        }),
+      );
       const counted = await rows();
       expect(counted.get('a.com')).toMatchObject({ delivered: 1, bounced: 0 });
       expect(counted.get('c.com')).toMatchObject({ delivered: 1 });
@@ -372,23 +295,18 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
 
     it('counts a copy dead-lettered in the same flush, and a copy from a topic the version does not read once', async () => {
       const { store, rows } = await open();
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 3,
-        deltas: new Map(),
-        deadLettered: ['t:0:0'],
-        redriven: [redriven('t:0:0', 1, 'a.com'), redriven('elsewhere:0:4', 2, 'b.com', 'bounced')],
-      });
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: 3,
-        next: 4,
-        deltas: new Map(),
-        redriven: [redriven('elsewhere:0:4', 3, 'b.com', 'bounced')],
-      });
+      await store.flush(
+        flushAt(0, null, 3, {
+          deadLettered: ['t:0:0'],
+          redriven: [
+            redriven('t:0:0', 1, 'a.com'),
+            redriven('elsewhere:0:4', 2, 'b.com', 'bounced'),
+          ],
+        }),
+      );
+      await store.flush(
+        flushAt(0, 3, 4, { redriven: [redriven('elsewhere:0:4', 3, 'b.com', 'bounced')] }),
+      );
       const counted = await rows();
       expect(counted.get('a.com')).toMatchObject({ delivered: 1 });
       expect(counted.get('b.com')).toMatchObject({ bounced: 1 });
@@ -396,21 +314,8 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
 
     it('does not count a copy of a record the version counted itself (read, not dead-lettered)', async () => {
       const { store, rows } = await open();
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 5,
-        deltas: new Map([['a.com', delta(1, 0)]]),
-      });
-      await store.flush({
-        topic: 't',
-        partition: 1,
-        expected: null,
-        next: 1,
-        deltas: new Map(),
-        redriven: [redriven('t:0:2', 0, 'a.com')],
-      });
+      await store.flush(flushAt(0, null, 5, { deltas: new Map([['a.com', delta(1, 0)]]) }));
+      await store.flush(flushAt(1, null, 1, { redriven: [redriven('t:0:2', 0, 'a.com')] }));
       expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
       expect(await store.loadPosition('t', 1)).toBe(1);
     });
@@ -418,27 +323,16 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
     it('refuses, retriably and writing nothing, a copy whose origin the version has not read yet; counts it once read', async () => {
       const { store, rows } = await open();
       await store.flush({ topic: 't', partition: 0, expected: null, next: 5, deltas: new Map() });
-      const early = {
-        topic: 't',
-        partition: 1,
-        expected: null,
-        next: 1,
+      const early = flushAt(1, null, 1, {
         deltas: new Map([['c.com', delta(1, 0)]]),
         redriven: [redriven('t:0:9', 0, 'a.com')],
-      };
+      });
       await expect(store.flush(early)).rejects.toMatchObject({
         code: 'CATCHALL_REDRIVE_ORIGIN_PENDING',
         retriable: true,
       });
       expect(await store.loadPosition('t', 1)).toBeNull();
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: 5,
-        next: 10,
-        deltas: new Map(),
-        deadLettered: ['t:0:9'],
-      });
+      await store.flush(flushAt(0, 5, 10, { deadLettered: ['t:0:9'] }));
       expect(await store.flush(early)).toBe('committed');
       const counted = await rows();
       expect(counted.get('a.com')).toMatchObject({ delivered: 1 });
@@ -447,53 +341,24 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
 
     it('remembers no origin of a flush that lost its compare-and-set', async () => {
       const { store, rows } = await open();
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 1,
-        deltas: new Map(),
-        deadLettered: ['t:0:0'],
-      });
-      const lost = await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 2,
-        deltas: new Map(),
-        redriven: [redriven('t:0:0', 1, 'a.com')],
-      });
+      await store.flush(flushAt(0, null, 1, { deadLettered: ['t:0:0'] }));
+      const lost = await store.flush(
+        flushAt(0, null, 2, { redriven: [redriven('t:0:0', 1, 'a.com')] }),
+      );
       expect(lost).toBe('conflict');
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: 1,
-        next: 2,
-        deltas: new Map(),
-        redriven: [redriven('t:0:0', 1, 'a.com')],
-      });
+      await store.flush(flushAt(0, 1, 2, { redriven: [redriven('t:0:0', 1, 'a.com')] }));
       expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
     });
 
     it('deduplicates a redriven event with a client id against the tries counted', async () => {
       const { store, rows } = await open();
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: null,
-        next: 2,
-        deltas: new Map(),
-        deadLettered: ['t:0:1', 't:0:1'],
-        tries: [attempt('a.com', 'id-1', T0)],
-      });
-      await store.flush({
-        topic: 't',
-        partition: 0,
-        expected: 2,
-        next: 3,
-        deltas: new Map(),
-        deadLettered: ['t:0:2'],
-      });
+      await store.flush(
+        flushAt(0, null, 2, {
+          deadLettered: ['t:0:1', 't:0:1'],
+          tries: [attempt('a.com', 'id-1', T0)],
+        }),
+      );
+      await store.flush(flushAt(0, 2, 3, { deadLettered: ['t:0:2'] }));
       await store.flush({
         topic: 't',
         partition: 0,
