@@ -7,10 +7,11 @@
  *
  *   npm run capacity                  (--results <dir>: other results; --out <file>)
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { kustomizeBuild, prepareK8sTools } from '@catchall/scripts';
+import { prepareKustomize } from '@catchall/scripts';
 import {
   MODEL_WORKLOADS,
   fitPartCosts,
@@ -72,9 +73,19 @@ function figure(result: Result, row: Row | undefined, column: string): number {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** The loaded phases of bench:scale (warm-up left out), each part's cores from its µs/event. */
+/**
+ * The loaded phases of bench:scale, each part's cores from its µs/event: the warm-up left out,
+ * and any phase that took less than 95 % of the load it was offered (members starting on a
+ * machine already busy: its CPU went to starting processes, not to events).
+ */
 function phasePoints(scale: Result): { rows: Row[]; points: PhasePoint[] } {
-  const rows = scale.rows.filter((r) => r.kind === 'phase' && !String(r.phase).startsWith('warm'));
+  const rows = scale.rows.filter(
+    (r) =>
+      r.kind === 'phase' &&
+      !String(r.phase).startsWith('warm') &&
+      (String(r.phase).startsWith('step') ||
+        Number(r['accepted events/s']) >= 0.95 * Number(r['offered events/s'])),
+  );
   const points = rows.map((r) => {
     const rate = figure(scale, r, 'accepted events/s');
     const cores = (column: string) => (figure(scale, r, column) * rate) / 1e6;
@@ -113,8 +124,10 @@ function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
     ) as Record<ModelWorkload, number>;
   const idRows = catchUp.rows.filter((r) => String(r.workload).endsWith('client ids'));
   if (idRows.length === 0) throw new Error(`${catchUp.file} has no load with client ids`);
-  const zipfIds = workloadRow('zipf, client ids');
-  const { rows: phases, points } = phasePoints(scale);
+  const phases = scale.rows.filter(
+    (r) => r.kind === 'phase' && !String(r.phase).startsWith('warm'),
+  );
+  const { rows: fitted, points } = phasePoints(scale);
   const steps = phases.filter((r) => String(r.phase).startsWith('step'));
   if (steps.length === 0) throw new Error(`${scale.file} has no step phase`);
   const check = scale.rows.find((r) => r.kind === 'check');
@@ -134,7 +147,12 @@ function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
     ingestProcesses: processes,
     ingestPutUs: put.us,
     projectorUs: per('projector CPU µs/event'),
-    projectorClientIdUs: figure(catchUp, zipfIds, 'projector CPU µs/event'),
+    projectorClientIdUs: Object.fromEntries(
+      MODEL_WORKLOADS.map((w) => [
+        w,
+        figure(catchUp, workloadRow(`${w}, client ids`), 'projector CPU µs/event'),
+      ]),
+    ) as Record<ModelWorkload, number>,
     catchUpEventsPerSecond: per('projector events/s'),
     clientIdSpeedRatios: Object.fromEntries(
       idRows.map((r) => [
@@ -153,11 +171,13 @@ function inputsFrom(ingest: Result, catchUp: Result, scale: Result) {
     mbPerMillionIds: mean(idRows.map((r) => figure(catchUp, r, 'MB per million ids'))),
     logBytesPerRecord: figure(scale, check, 'log bytes per record'),
   };
-  return { inputs, phases, points, steps, check: check!, putScenario: put.scenario };
+  return { inputs, phases, fitted, points, steps, check: check!, putScenario: put.scenario };
 }
 
 /** A CPU cost per event or row, with what one core does at that cost. */
 const perCore = (us: number) => `${n(us, 1)} µs (${n(1e6 / us)}/s per core)`;
+/** Hours, or "never" for a rebuild that does not catch up. */
+const hours = (h: number) => (Number.isFinite(h) ? `${n(h, 0)} h` : 'never: slower than the load');
 const n = (x: number, digits = 0) =>
   x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const table = (head: string[], rows: (string | number)[][]) =>
@@ -223,8 +243,15 @@ function at(value: unknown, ...keys: (string | number)[]): unknown {
 }
 
 async function shippedManifests(): Promise<Shipped> {
-  const tools = await prepareK8sTools((message) => console.error(message));
-  const rendered = await kustomizeBuild(tools, path.join(ROOT, 'k8s', 'overlays', 'production'));
+  const kustomize = await prepareKustomize((message) => console.error(message));
+  const rendered = execFileSync(
+    kustomize,
+    ['build', path.join(ROOT, 'k8s', 'overlays', 'production')],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const docs = parseAllDocuments(rendered).map((d) => d.toJSON() as unknown);
   const spec = (kind: string, name: string) => {
     const found = docs.find((d) => at(d, 'kind') === kind && at(d, 'metadata', 'name') === name);
@@ -265,7 +292,9 @@ async function shippedManifests(): Promise<Shipped> {
 
 interface Model {
   inputs: MeasuredInputs;
+  /** Every loaded phase, and those the costs are fitted over. */
   phases: Row[];
+  fitted: Row[];
   points: PhasePoint[];
   steps: Row[];
   check: Row;
@@ -297,7 +326,8 @@ function render(m: Model): string {
     ]
       .filter(Boolean)
       .join(' + ');
-  const phaseList = `${m.phases.length} loaded phases (${m.phases.map((r) => `${n(Number(r['accepted events/s']))}/s with ${String(r.members)}`).join(', ')} members)`;
+  const left = m.phases.filter((r) => !m.fitted.includes(r));
+  const phaseList = `${m.fitted.length} loaded phases (${m.fitted.map((r) => `${n(Number(r['accepted events/s']))}/s with ${String(r.members)}`).join(', ')} members)${left.length > 0 ? `, leaving out ${left.map((r) => `"${String(r.phase)}", which took ${n(Number(r['accepted events/s']))} of the ${n(Number(r['offered events/s']))} events/s offered while members started`).join('; ')}` : ''}`;
   push(
     '## Measured inputs',
     `Each part's CPU is fitted by least squares over bench:scale's ${phaseList}: a fixed cost, a cost per projector member where members change it, and a cost per event (per row for Postgres). Costs per event read off one phase mix the two: the step phases, beyond what the machine takes, show the cheapest; the steady ones, at 10,000 events/s, the dearest.`,
@@ -419,12 +449,13 @@ function render(m: Model): string {
           row('read model', (s) => `${n(s.readModelGb, 1)} GB`),
           row('read model with a rebuild beside it', (s) => `${n(2 * s.readModelGb, 1)} GB`),
           row(
-            'a rebuild (one `replay rebuild` process): events/s, hours per 30 days of history',
-            (s) => `${n(s.rebuildEventsPerSecond)}/s, ${n(s.rebuildHoursPerMonth, 0)} h`,
+            'a rebuild (one `replay rebuild` process): events/s, hours to catch up per 30 days of history while events keep arriving',
+            (s) => `${n(s.rebuildEventsPerSecond)}/s, ${hours(s.rebuildHoursPerMonth)}`,
           ),
           row(
             `the same after ${a.historyDays} days: events, days`,
-            (s) => `${n(s.rebuildEvents / 1e9, 0)} billion, ${n(s.rebuildHours / 24, 0)} days`,
+            (s) =>
+              `${n(s.rebuildEvents / 1e9, 0)} billion, ${Number.isFinite(s.rebuildHours) ? `${n(s.rebuildHours / 24, 0)} days` : 'never'}`,
           ),
           row(
             'share of the largest primary (limit)',
@@ -451,7 +482,7 @@ function clientIds(sized: Sizing[], inputs: MeasuredInputs): string {
   const ratios = Object.entries(inputs.clientIdSpeedRatios)
     .map(([w, r]) => `${w} ${n(r ?? 0, 2)}`)
     .join(', ');
-  return `**If every event carried a client id** (\`Idempotency-Key\`, \`eventId\`): each id is a row of its own in \`event_ids\`, ${n(s.eventIdRowsPerSecond)} rows/s more for the primary on every load, besides the folded rows above, and ${n(s.eventIdsGb, 0)} GB kept for the dedupe window; the Zipf-like load then needs ${s.projectorMembersClientIds} projector members (${n(100 * s.projectorBusyClientIds)} % busy). What an id row costs Postgres in CPU and WAL is not measured apart: bench:catch-up measures the whole catch-up only, with ids at ${ratios} of its speed without. The primary's figures above leave the ids out.`;
+  return `**If every event carried a client id** (\`Idempotency-Key\`, \`eventId\`): each id is a row of its own in \`event_ids\`, ${n(s.eventIdRowsPerSecond)} rows/s more for the primary on every load, besides the folded rows above, and ${n(s.eventIdsGb, 0)} GB kept for the dedupe window; the projector then needs ${sized.map((x) => `${x.projectorMembersClientIds} members on the ${x.workload} load (${n(100 * x.projectorBusyClientIds)} % busy)`).join(', ')}. What an id row costs Postgres in CPU and WAL is not measured apart: bench:catch-up measures the whole catch-up only, with ids at ${ratios} of its speed without. The primary's figures above leave the ids out.`;
 }
 
 function nextBottleneck(
@@ -467,8 +498,18 @@ function nextBottleneck(
   return [
     `**Next bottleneck.** Brokers, ingest pods and projector members scale out; the Postgres primary does not. At ${n(scenario.eventsPerSecond)} events/s the ${worst.workload} load takes ${n(100 * worst.primaryShare)} % of the largest primary's ${worst.primaryLimit === 'CPU' ? 'cores' : 'WAL rate'} in the assumptions${over ? ': **more than one primary can write, which the product cannot serve today** (see below)' : ''}.`,
     `The projector members (${members} at most here) stay below the ${partitions} partitions, which cap them${growth > partitions ? `; create the topic with ${growth} from the start, what ten times the load needs, since adding partitions later moves domains between them` : ''}.`,
+    `**Brokers.** ${sized.every((s) => s.brokersBy !== 'CPU') ? `Their count is set by ${[...new Set(sized.map((s) => s.brokersBy))].join(' and ')}, not CPU: the load needs ${n(Math.max(...sized.map((s) => s.brokerCoresNeeded)), 1)} broker cores in all at ${n(100 * ASSUMPTIONS.utilization)} %, so brokers of fewer than ${ASSUMPTIONS.brokerCores} cores would do.` : `The load needs ${n(Math.max(...sized.map((s) => s.brokerCoresNeeded)), 1)} broker cores at ${n(100 * ASSUMPTIONS.utilization)} %.`} The model sizes pods for ${n(100 * ASSUMPTIONS.utilization)} % of a core; the shipped HPA scales the ingest API at 70 %, which gives fewer pods and less room for a lost node.`,
     `**The topic's history needs tiered storage.** It keeps every event: without tiered storage (KIP-405) the brokers' disks, not their CPU, set their count (${n(noTier)} here after ${ASSUMPTIONS.historyDays} days), and the partitions must grow with them so that a partition's replica fits one disk; with it, the brokers keep ${ASSUMPTIONS.localRetentionDays} days and object storage the rest.`,
-    `**Rebuilds do not scale out yet.** A rebuild replays every event the topic holds with one \`replay rebuild\` process at the catch-up speed bench:catch-up measured: ${n(Math.max(...sized.map((s) => s.rebuildHoursPerMonth)), 0)} hours per month of history at this rate, ${n(Math.max(...sized.map((s) => s.rebuildHours)) / 24, 0)} days after ${ASSUMPTIONS.historyDays} days. At this scale a rebuild needs members per partition, as the projector has, or to start from a snapshot of the read model rather than from the first event; neither exists yet.`,
+    `**Rebuilds do not scale out yet.** A rebuild replays every event the topic holds with one \`replay rebuild\` process at the catch-up speed bench:catch-up measured, and switches only once it has caught up with the events that keep arriving: ${
+      sized.some((s) => !Number.isFinite(s.rebuildHours))
+        ? `on the ${sized
+            .filter((s) => !Number.isFinite(s.rebuildHours))
+            .map((s) => s.workload)
+            .join(
+              ' and ',
+            )} load${sized.filter((s) => !Number.isFinite(s.rebuildHours)).length > 1 ? 's' : ''} a rebuild is not faster than the load and never catches up; `
+        : ''
+    }${sized.every((s) => !Number.isFinite(s.rebuildHours)) ? 'no rebuild catches up, whatever the load.' : `the quickest takes ${hours(Math.min(...sized.map((s) => s.rebuildHoursPerMonth)))} per month of history.`} (\`kubectl exec\` into a projector pod, as the README shows, gives it less than a core.) At this scale a rebuild needs members per partition, as the projector has, or to start from a snapshot of the read model rather than from the first event; neither exists yet.`,
   ].join(' ');
 }
 
@@ -510,7 +551,7 @@ function againstManifests(
           'a remote storage manager (KIP-405) in the Kafka resource, `remote.storage.enable: true` and `local.retention.ms` on the topic, larger volumes',
         ],
         [
-          'events topic partitions',
+          'events topic partitions (sized for ten times the load, from the start)',
           String(s.partitions),
           ...sizedAll.map(() => String(growth)),
           `\`partitions\` in the KafkaTopic, before the first event: later it moves domains between partitions`,
@@ -532,6 +573,12 @@ function againstManifests(
           String(s.members),
           ...need((x) => x.projectorMembers),
           "the consumer Deployment's `replicas` (or KEDA, `components/keda-autoscaling`)",
+        ],
+        [
+          'projector members, every event with a client id',
+          String(s.members),
+          ...need((x) => x.projectorMembersClientIds),
+          '',
         ],
         [
           'Postgres primary',
@@ -591,7 +638,7 @@ function checked(m: Model): string[] {
   // Each step phase predicted by costs fitted without it, for the cores the benchmark's own
   // processes had in it (busy share × the share they used).
   const predictions = m.steps.map((step) => {
-    const at = m.phases.indexOf(step);
+    const at = m.fitted.indexOf(step);
     const costs = fitPartCosts(m.points.filter((_, i) => i !== at));
     const coresHad = (m.cores * Number(step['CPU busy %']) * Number(step['CPU accounted %'])) / 1e4;
     const predicted = machineCapacity(
@@ -623,7 +670,7 @@ function checked(m: Model): string[] {
   return [
     `bench:scale ran every part on one machine of ${m.cores} cores: the broker, the registry, Postgres, ${inputs.ingestProcesses} ingest API processes behind one port, ${counts.join(', ')} projector members over 24 partitions, and the load generator. Two checks of the model against it:`,
     `**Two benchmarks, one cost.** The projector's cost per event fitted over bench:scale's phases is ${n(inputs.costs.projector.usPerUnit, 2)} µs; bench:catch-up, another run and another setting (one member at full speed from a backlog), measured ${n(inputs.projectorUs.zipf, 2)} µs on the same Zipf-like load (the first ${n(100 * Math.abs(inputs.costs.projector.usPerUnit / inputs.projectorUs.zipf - 1), 0)} % ${inputs.costs.projector.usPerUnit >= inputs.projectorUs.zipf ? 'more' : 'less'}). The members are sized with the dearer: catch-up's cost of each workload times ${n(projectorCostFactor(inputs), 2)}, and bench:scale's ${n(inputs.costs.projector.coresPerMember, 3)} cores per member.`,
-    `**Each step predicted without it.** Each step phase's events/s predicted from costs fitted over the other ${m.phases.length - 1} phases, for the cores the benchmark's processes had in it, and the fold the model computes (mean error ${n(100 * meanError, 0)} %):`,
+    `**Each step predicted without it.** Each step phase's events/s predicted from costs fitted over the other ${m.points.length - 1} phases it fits, for the cores the benchmark's processes had in it, and the fold the model computes (mean error ${n(100 * meanError, 0)} %). This shows that one set of costs explains every phase of one run; it is no forecast of another run, and runs on this machine differ from each other by more than this (docs/benchmarks.md, "Run to run"):`,
     table(
       [
         'members',
@@ -651,10 +698,11 @@ function checked(m: Model): string[] {
       ],
     ),
     `Events keep arriving while a flush runs, so a measured flush folds a little more than one interval's events. The step phases kept the machine ${m.steps.map((r) => String(r['CPU busy %'])).join(' %, ')} % busy, of which the benchmark's own processes used ${m.steps.map((r) => String(r['CPU accounted %'])).join(' %, ')} %: ${m.steps.every((r) => Number(r['CPU busy %']) >= 90) ? 'bound by CPU, all parts sharing it, not by any one of them' : 'not bound by CPU alone'}.`,
-    `Per member count: the steady phase at the load the run offered${joined.length > 0 ? ` (for ${joined.length > 1 ? `${joined.slice(0, -1).join(', ')} and ${joined.at(-1)}` : joined[0]} members, the phase in which they joined)` : ''}, then the step load beyond what the machine takes. ${fell ? `Each member more took fewer events in the step (${n(100 * drop, 0)} % fewer from ${counts[0]} to ${counts.at(-1)} members): on the same cores each member costs CPU of its own, in its process and in the broker and Postgres it talks to (the per-member costs above).` : 'The step took more events with more members.'} ${fresher ? `Freshness under the step load improved with members${fell ? ', over a load that fell at the same time, so members and load both count in it' : ''}.` : 'Freshness under the step load did not improve with every member added.'}`,
+    `Per member count: the steady phase at the load the run offered${joined.length > 0 ? ` (for ${joined.length > 1 ? `${joined.slice(0, -1).join(', ')} and ${joined.at(-1)}` : joined[0]} members, the phase in which they joined: a rebalance, not a steady state)` : ''}, then the step load beyond what the machine takes, at each member count with no rebalance. ${fell ? `Each member more took fewer events in the step (${n(100 * drop, 0)} % fewer from ${counts[0]} to ${counts.at(-1)} members): on the same cores each member costs CPU of its own, in its process and in the broker and Postgres it talks to (the per-member costs above).` : 'The step took more events with more members.'} ${fresher ? `Freshness under the step load improved with members${fell ? ', over a load that fell at the same time, so members and load both count in it' : ''}.` : 'Freshness under the step load did not improve with every member added.'}`,
     table(
       [
         'members',
+        'steady: events/s taken of offered',
         'steady: freshness p50 / p99',
         'step: events/s accepted',
         'step: freshness p50 / p99',
@@ -664,7 +712,10 @@ function checked(m: Model): string[] {
         const calm = steady.find((r) => Number(r.members) === members);
         const fresh = (r: Row | undefined) =>
           r ? `${n(Number(r['freshness p50 ms']))} / ${n(Number(r['freshness p99 ms']))} ms` : '';
-        return [members, fresh(calm), n(Number(step['accepted events/s'])), fresh(step)];
+        const taken = calm
+          ? `${n(Number(calm['accepted events/s']))} of ${n(Number(calm['offered events/s']))}`
+          : '';
+        return [members, taken, fresh(calm), n(Number(step['accepted events/s'])), fresh(step)];
       }),
     ),
     rebalances.length > 0

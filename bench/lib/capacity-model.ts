@@ -38,8 +38,8 @@ export interface MeasuredInputs {
   ingestPutUs: number;
   /** Projector CPU µs per event at full speed, per workload (bench:catch-up). */
   projectorUs: Record<ModelWorkload, number>;
-  /** The same, the Zipf-like load with every event carrying a client id (bench:catch-up). */
-  projectorClientIdUs: number;
+  /** The same, every event carrying a client id, per workload (bench:catch-up). */
+  projectorClientIdUs: Record<ModelWorkload, number>;
   /** Catch-up events/s as measured (bench:catch-up, every part sharing its machine). */
   catchUpEventsPerSecond: Record<ModelWorkload, number>;
   /** Catch-up with client ids over the same load without, per workload measured (bench:catch-up). */
@@ -102,6 +102,9 @@ export interface Sizing {
   /** Brokers for the load and the local part of the history, and what bounds them. */
   brokers: number;
   brokersBy: 'replication' | 'CPU' | 'partitions' | 'local disks';
+  /** Broker cores the load needs in all, at the utilization (less than brokers × brokerCores
+   * when disks or copies set the count). */
+  brokerCoresNeeded: number;
   /** Partitions this workload needs: twice its members, at least the brokers, 24 at least. */
   partitions: number;
   /** Without tiered storage: brokers whose disks hold the whole history, and the partitions
@@ -128,7 +131,12 @@ export interface Sizing {
   /** Projector members if every event carried a client id, and their busy share. */
   projectorMembersClientIds: number;
   projectorBusyClientIds: number;
-  /** A rebuild: events it replays after historyDays, its events/s, hours per 30 days of history. */
+  /**
+   * A rebuild: events it replays after historyDays, its events/s, and the hours until it has
+   * caught up with the topic's end, while events keep arriving at the scenario's rate:
+   * history / (rebuild rate − arrival rate); Infinity when it is not faster than the load.
+   * Per 30 days of history, and after historyDays.
+   */
   rebuildEvents: number;
   rebuildEventsPerSecond: number;
   rebuildHours: number;
@@ -325,7 +333,7 @@ export function size(
     (costs.projector.coresPerMember * members + (rate * us) / 1e6) /
     (members * a.projectorPodCores);
   const projectorUs = inputs.projectorUs[workload] * projectorFactor;
-  const projectorIdsUs = inputs.projectorClientIdUs * projectorFactor;
+  const projectorIdsUs = inputs.projectorClientIdUs[workload] * projectorFactor;
   const projectorMembers = membersAt(projectorUs);
   const membersIds = membersAt(projectorIdsUs);
 
@@ -369,11 +377,14 @@ export function size(
     (a.postgresMaxWalMbPerSecond * a.utilization * 1e6) / (fold * inputs.walBytesPerRow),
   );
   const rebuildEvents = rate * 86_400 * a.historyDays;
+  const catchUpHours = (backlog: number) =>
+    rebuildEventsPerSecond > rate ? backlog / (rebuildEventsPerSecond - rate) / 3600 : Infinity;
   return {
     workload,
     foldRatio: fold,
     brokers: byCause[brokersBy],
     brokersBy,
+    brokerCoresNeeded: kafkaCores,
     partitions: partitionsFor(byCause[brokersBy]),
     brokersWithoutTiering,
     partitionsWithoutTiering: Math.max(
@@ -411,8 +422,8 @@ export function size(
     projectorBusyClientIds: busyOf(projectorIdsUs, membersIds),
     rebuildEvents,
     rebuildEventsPerSecond,
-    rebuildHours: rebuildEvents / rebuildEventsPerSecond / 3600,
-    rebuildHoursPerMonth: (rate * 86_400 * 30) / rebuildEventsPerSecond / 3600,
+    rebuildHours: catchUpHours(rebuildEvents),
+    rebuildHoursPerMonth: catchUpHours(rate * 86_400 * 30),
     primaryShare: Math.max(cpuShare, walShare),
     primaryLimit: cpuShare >= walShare ? 'CPU' : 'WAL',
   };

@@ -32,7 +32,7 @@ const inputs: MeasuredInputs = {
   ingestProcesses: 2,
   ingestPutUs: 80,
   projectorUs: { zipf: 6, uniform: 9, heavy: 5 },
-  projectorClientIdUs: 12,
+  projectorClientIdUs: { zipf: 12, uniform: 14, heavy: 10 },
   catchUpEventsPerSecond: { zipf: 150_000, uniform: 80_000, heavy: 200_000 },
   clientIdSpeedRatios: { zipf: 0.5 },
   rowsPerSecondPerConnection: 25_000,
@@ -185,6 +185,8 @@ describe('size', () => {
     expect(s.eventIdRowsPerSecond).toBe(100_000);
     // × 12 µs = 1.2 cores over 0.5 core of room per member: 3 members.
     expect(s.projectorMembersClientIds).toBe(3);
+    // Each load with its own cost with ids: uniform × 14 µs = 1.4 cores, 3 members.
+    expect(size(inputs, assumptions, target, 'uniform').projectorMembersClientIds).toBe(3);
   });
 
   it('keeps every event: a week on the brokers, the rest in object storage', () => {
@@ -226,12 +228,20 @@ describe('size', () => {
     expect(s.partitions).toBe(48);
   });
 
-  it('replays the whole history in a rebuild, one process at the measured catch-up speed', () => {
-    const s = size(inputs, assumptions, target, 'uniform');
+  it('replays the whole history in a rebuild, catching up with the events that keep arriving', () => {
+    const s = size(inputs, assumptions, target, 'zipf');
     expect(s.rebuildEvents).toBe(100_000 * 86_400 * 365);
-    expect(s.rebuildEventsPerSecond).toBe(80_000);
-    expect(s.rebuildHours).toBeCloseTo(s.rebuildEvents / 80_000 / 3600, 6);
-    expect(s.rebuildHoursPerMonth).toBeCloseTo((100_000 * 86_400 * 30) / 80_000 / 3600, 6);
+    expect(s.rebuildEventsPerSecond).toBe(150_000);
+    // 150,000/s replayed while 100,000/s arrive: it gains 50,000 a second on the end.
+    expect(s.rebuildHours).toBeCloseTo(s.rebuildEvents / 50_000 / 3600, 6);
+    expect(s.rebuildHoursPerMonth).toBeCloseTo((100_000 * 86_400 * 30) / 50_000 / 3600, 6);
+  });
+
+  it('never finishes a rebuild that is not faster than the load', () => {
+    // 80,000/s replayed against 100,000/s arriving.
+    const s = size(inputs, assumptions, target, 'uniform');
+    expect(s.rebuildHours).toBe(Infinity);
+    expect(s.rebuildHoursPerMonth).toBe(Infinity);
   });
 
   it('says which limit of the primary is nearer', () => {

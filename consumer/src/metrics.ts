@@ -1,10 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EventIdObserver } from './event-ids';
+import { DEAD_LETTER_REASONS } from './record-decoder';
 
 /** Every metric the projector exposes, defined once. */
 export function createConsumerMetrics(registry: Registry) {
   const registers = [registry];
-  return {
+  const metrics = {
     recordsConsumed: new Counter({
       name: 'catchall_records_consumed_total',
       help: 'Records read from the events topic',
@@ -102,6 +103,10 @@ export function createConsumerMetrics(registry: Registry) {
       registers,
     }),
   };
+  // Every reason exported from the start at 0: a counter whose series appears at 1 shows
+  // Prometheus's increase() no change, and the first dead letters would raise no alert.
+  for (const reason of DEAD_LETTER_REASONS) metrics.deadLettered.inc({ reason }, 0);
+  return metrics;
 }
 
 export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;

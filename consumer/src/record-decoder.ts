@@ -18,6 +18,18 @@ export type DeadLetterReason =
   | 'time-out-of-range'
   | 'store-refused';
 
+/** Every reason, once each (the record makes the compiler check that none is missing). */
+const REASONS: Record<DeadLetterReason, true> = {
+  'not-wire-format': true,
+  'unknown-schema-id': true,
+  undecodable: true,
+  'unknown-event-type': true,
+  'invalid-domain': true,
+  'time-out-of-range': true,
+  'store-refused': true,
+};
+export const DEAD_LETTER_REASONS = Object.keys(REASONS) as DeadLetterReason[];
+
 /**
  * Reasons that may not hold later: the registry may learn a schema id it did not know. A
  * rebuild that dead-lettered records for such a reason does not switch on its own.

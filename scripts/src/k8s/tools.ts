@@ -84,6 +84,22 @@ async function goInstall(pkg: string, version: string, bin: string): Promise<voi
   await exec('go', ['install', `${pkg}@${version}`], { env: { ...GO_ENV, GOBIN: bin } });
 }
 
+/**
+ * kustomize alone (for rendering manifests, not validating them), built once with `go
+ * install` from the Go module proxy under .local/k8s/kustomize-<version>. Returns its path;
+ * needs `go`.
+ */
+export async function prepareKustomize(log: Log = () => {}): Promise<string> {
+  const { pkg, version } = K8S_TOOL_VERSIONS.kustomize;
+  const bin = localDir('k8s', `kustomize-${version}`);
+  const binary = path.join(bin, 'kustomize');
+  if (existsSync(binary)) return binary;
+  log(`building kustomize ${version} (go install, once)`);
+  mkdirSync(bin, { recursive: true });
+  await goInstall(pkg, version, bin);
+  return binary;
+}
+
 /** The folder of a Go module, downloaded through the module proxy (and checked by go.sum). */
 async function goModuleDir(module: string, version: string): Promise<string> {
   const { stdout } = await exec('go', ['mod', 'download', '-json', `${module}@${version}`], {

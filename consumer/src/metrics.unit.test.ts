@@ -1,0 +1,15 @@
+import { Registry } from 'prom-client';
+import { createConsumerMetrics } from './metrics';
+import { DEAD_LETTER_REASONS } from './record-decoder';
+
+describe('createConsumerMetrics', () => {
+  it('exports the dead-letter counter of every reason at 0 from the start, so that the first dead letter is an increase', async () => {
+    const registry = new Registry();
+    createConsumerMetrics(registry);
+    const text = await registry.metrics();
+    for (const reason of DEAD_LETTER_REASONS) {
+      expect(text).toContain(`catchall_records_dead_lettered_total{reason="${reason}"} 0`);
+    }
+    expect(DEAD_LETTER_REASONS).toHaveLength(7);
+  });
+});
