@@ -500,17 +500,20 @@ function nextBottleneck(
     `The projector members (${members} at most here) stay below the ${partitions} partitions, which cap them${growth > partitions ? `; create the topic with ${growth} from the start, what ten times the load needs, since adding partitions later moves domains between them` : ''}.`,
     `**Brokers.** ${sized.every((s) => s.brokersBy !== 'CPU') ? `Their count is set by ${[...new Set(sized.map((s) => s.brokersBy))].join(' and ')}, not CPU: the load needs ${n(Math.max(...sized.map((s) => s.brokerCoresNeeded)), 1)} broker cores in all at ${n(100 * ASSUMPTIONS.utilization)} %, so brokers of fewer than ${ASSUMPTIONS.brokerCores} cores would do.` : `The load needs ${n(Math.max(...sized.map((s) => s.brokerCoresNeeded)), 1)} broker cores at ${n(100 * ASSUMPTIONS.utilization)} %.`} The model sizes pods for ${n(100 * ASSUMPTIONS.utilization)} % of a core; the shipped HPA scales the ingest API at 70 %, which gives fewer pods and less room for a lost node.`,
     `**The topic's history needs tiered storage.** It keeps every event: without tiered storage (KIP-405) the brokers' disks, not their CPU, set their count (${n(noTier)} here after ${ASSUMPTIONS.historyDays} days), and the partitions must grow with them so that a partition's replica fits one disk; with it, the brokers keep ${ASSUMPTIONS.localRetentionDays} days and object storage the rest.`,
-    `**Rebuilds do not scale out yet.** A rebuild replays every event the topic holds with one \`replay rebuild\` process at the catch-up speed bench:catch-up measured, and switches only once it has caught up with the events that keep arriving: ${
-      sized.some((s) => !Number.isFinite(s.rebuildHours))
-        ? `on the ${sized
-            .filter((s) => !Number.isFinite(s.rebuildHours))
-            .map((s) => s.workload)
-            .join(
-              ' and ',
-            )} load${sized.filter((s) => !Number.isFinite(s.rebuildHours)).length > 1 ? 's' : ''} a rebuild is not faster than the load and never catches up; `
-        : ''
-    }${sized.every((s) => !Number.isFinite(s.rebuildHours)) ? 'no rebuild catches up, whatever the load.' : `the quickest takes ${hours(Math.min(...sized.map((s) => s.rebuildHoursPerMonth)))} per month of history.`} (\`kubectl exec\` into a projector pod, as the README shows, gives it less than a core.) At this scale a rebuild needs members per partition, as the projector has, or to start from a snapshot of the read model rather than from the first event; neither exists yet.`,
+    `**Rebuilds do not scale out yet.** A rebuild replays every event the topic holds with one \`replay rebuild\` process at the catch-up speed bench:catch-up measured, and switches only once it has caught up with the events that keep arriving: ${rebuildSummary(sized)} (\`kubectl exec\` into a projector pod, as the README shows, gives it less than a core.) At this scale a rebuild needs members per partition, as the projector has, or to start from a snapshot of the read model rather than from the first event; neither exists yet.`,
   ].join(' ');
+}
+
+/** Which loads' rebuilds never catch up with the load, and the quickest that does. */
+function rebuildSummary(sized: Sizing[]): string {
+  const never = sized.filter((s) => !Number.isFinite(s.rebuildHours)).map((s) => s.workload);
+  if (never.length === sized.length) {
+    return 'on every load a rebuild is not faster than the load and never catches up.';
+  }
+  const quickest = `the quickest takes ${hours(Math.min(...sized.map((s) => s.rebuildHoursPerMonth)))} per month of history.`;
+  return never.length === 0
+    ? quickest
+    : `on the ${never.join(' and ')} load${never.length > 1 ? 's' : ''} a rebuild is not faster than the load and never catches up; ${quickest}`;
 }
 
 /** The production overlay's sizes next to what each scenario needs, and what to change. */
