@@ -379,7 +379,7 @@ function render(m: Model): string {
         [
           'Postgres rows/s per connection',
           n(inputs.rowsPerSecondPerConnection),
-          "bench:catch-up, the uniform load's Postgres ceiling over its 4 connections on a machine every part shares: a floor, not what a connection of a dedicated server does",
+          "bench:catch-up, the uniform load's Postgres ceiling over its 4 connections on a machine every part shares: what one connection did there, likely less than on a dedicated server",
         ],
         ...MODEL_WORKLOADS.map((w) => [
           `catch-up, ${w}`,
@@ -421,8 +421,9 @@ function render(m: Model): string {
             'Kafka brokers, with tiered storage (bound by)',
             (s) => `${s.brokers} (${s.brokersBy})`,
           ),
-          row('partitions of the events topic (one count for every load)', () =>
-            String(partitions),
+          row(
+            'partitions this load needs (one count for every load; create the topic with the growth figure under "Next bottleneck")',
+            () => String(partitions),
           ),
           row('topic growth, replicated', (s) => `${n(s.kafkaTbPerDay, 2)} TB a day`),
           row(
@@ -441,8 +442,9 @@ function render(m: Model): string {
           ),
           row('fold ratio (rows per event)', (s) => n(s.foldRatio, 3)),
           row('Postgres rows/s after folding', (s) => n(s.postgresRowsPerSecond)),
-          row('Postgres connections busy upserting (at the floor per connection)', (s) =>
-            n(s.postgresBusyConnections, 1),
+          row(
+            "Postgres connections busy upserting (at the shared machine's rate per connection)",
+            (s) => n(s.postgresBusyConnections, 1),
           ),
           row('Postgres primary cores', (s) => n(s.postgresCores, 1)),
           row('WAL', (s) => `${n(s.walMbPerSecond, 1)} MB/s`),
@@ -458,8 +460,13 @@ function render(m: Model): string {
               `${n(s.rebuildEvents / 1e9, 0)} billion, ${Number.isFinite(s.rebuildHours) ? `${n(s.rebuildHours / 24, 0)} days` : 'never'}`,
           ),
           row(
-            'share of the largest primary (limit)',
+            `share of the largest primary (limit)${scenario.domains > 10 * inputs.measuredDomains ? ', a lower bound (see "What is extrapolated")' : ''}`,
             (s) => `${n(100 * s.primaryShare)} % (${s.primaryLimit})`,
+          ),
+          row(
+            'every event with a client id, an id row costed as a read-model row (an estimate): primary cores, WAL, share',
+            (s) =>
+              `${n(s.postgresCoresWithIds, 1)}, ${n(s.walMbPerSecondWithIds, 1)} MB/s, ${n(100 * s.primaryShareWithIds)} %`,
           ),
         ],
       ),
@@ -617,7 +624,7 @@ function primaryLimits(inputs: MeasuredInputs): string[] {
     return `- ${w}: about ${n(rate, 0)} events/s over 10,000,000 domains (${n(s.postgresRowsPerSecond)} rows/s, limit: ${s.primaryLimit}).`;
   });
   return [
-    `The primary writes every folded row, and only it can: the projector's transaction holds the counts, the positions and the event ids together (exactly once). With the measured cost per row and a primary of ${a.postgresMaxCores} cores (or ${a.postgresMaxWalMbPerSecond} MB/s of WAL), each used up to ${a.utilization * 100} %, one primary takes, for events without client ids:`,
+    `The primary writes every folded row, and only it can: the projector's transaction holds the counts, the positions and the event ids together (exactly once). With the measured cost per row and a primary of ${a.postgresMaxCores} cores (or ${a.postgresMaxWalMbPerSecond} MB/s of WAL), each used up to ${a.utilization * 100} %, one primary takes, for events without client ids (the WAL rate is an assumption, not measured here, and it sets these limits; the WAL per row was measured with \`wal_compression\` off, which \`k8s/\` turns on, so a production primary writes less per row):`,
     lines.join('\n'),
     'What the product does before and after that point:',
     [
@@ -673,7 +680,7 @@ function checked(m: Model): string[] {
   return [
     `bench:scale ran every part on one machine of ${m.cores} cores: the broker, the registry, Postgres, ${inputs.ingestProcesses} ingest API processes behind one port, ${counts.join(', ')} projector members over 24 partitions, and the load generator. Two checks of the model against it:`,
     `**Two benchmarks, one cost.** The projector's cost per event fitted over bench:scale's phases is ${n(inputs.costs.projector.usPerUnit, 2)} µs; bench:catch-up, another run and another setting (one member at full speed from a backlog), measured ${n(inputs.projectorUs.zipf, 2)} µs on the same Zipf-like load (the first ${n(100 * Math.abs(inputs.costs.projector.usPerUnit / inputs.projectorUs.zipf - 1), 0)} % ${inputs.costs.projector.usPerUnit >= inputs.projectorUs.zipf ? 'more' : 'less'}). The members are sized with the dearer: catch-up's cost of each workload times ${n(projectorCostFactor(inputs), 2)}, and bench:scale's ${n(inputs.costs.projector.coresPerMember, 3)} cores per member.`,
-    `**Each step predicted without it.** Each step phase's events/s predicted from costs fitted over the other ${m.points.length - 1} phases it fits, for the cores the benchmark's processes had in it, and the fold the model computes (mean error ${n(100 * meanError, 0)} %). This shows that one set of costs explains every phase of one run; it is no forecast of another run, and runs on this machine differ from each other by more than this (docs/benchmarks.md, "Run to run"):`,
+    `**Each step predicted without it.** Each step phase's events/s predicted from costs fitted over the other ${m.points.length - 1} phases it fits, for the cores the benchmark's processes had in it, and the fold the model computes (mean error ${n(100 * meanError, 0)} %). This shows that one set of costs explains every phase of one run; it is no forecast of another run, and runs on this machine differ from each other by more than this (docs/benchmarks.md, "Run to run"). The factor that sizes the projector members comes from this run too. ${predictions.every((p, i) => i === 0 || p.predicted / p.measured <= predictions[i - 1]!.predicted / predictions[i - 1]!.measured) ? 'The ratio falls as members are added: one cost per member whatever their number overstates a little what many members cost.' : ''}`,
     table(
       [
         'members',

@@ -124,6 +124,13 @@ export interface Sizing {
   postgresBusyConnections: number;
   postgresCores: number;
   walMbPerSecond: number;
+  /**
+   * The same if every event carried a client id, an id's row costed as a read-model row (CPU
+   * and WAL; not measured apart): an estimate, and the primary's share then.
+   */
+  postgresCoresWithIds: number;
+  walMbPerSecondWithIds: number;
+  primaryShareWithIds: number;
   readModelGb: number;
   /** If every event carried a client id: rows the ids add per second, and their storage. */
   eventIdRowsPerSecond: number;
@@ -342,15 +349,17 @@ export function size(
   const diskTb = a.brokerDiskTb * a.utilization;
   // Followers fetch and write every record as the leader does: the cost per event times the
   // replication factor; each member's fetches land on the leaders.
+  const byLocal = ceil((kafkaTbPerDay * a.localRetentionDays) / diskTb);
+  // The measured fixed cost is one broker's: each broker pays it (at least the copies, or
+  // the brokers the local disks need).
   const kafkaCores =
-    (costs.kafka.fixedCores +
+    (costs.kafka.fixedCores * Math.max(a.replication, byLocal) +
       costs.kafka.coresPerMember * projectorMembers +
       (costs.kafka.usPerUnit * rate * a.replication) / 1e6) /
     a.utilization;
   const partitionsFor = (brokers: number) =>
     Math.max(24, by12(2 * projectorMembers), by12(brokers));
   const byCpu = ceil(kafkaCores / a.brokerCores);
-  const byLocal = ceil((kafkaTbPerDay * a.localRetentionDays) / diskTb);
   const byCause = {
     replication: a.replication,
     CPU: byCpu,
@@ -369,6 +378,9 @@ export function size(
   const walMbPerSecond = (rows * inputs.walBytesPerRow) / 1e6;
   const cpuShare = postgresCores / a.postgresMaxCores;
   const walShare = walMbPerSecond / (a.postgresMaxWalMbPerSecond * a.utilization);
+  const postgresCoresWithIds =
+    coresOf(costs.postgres, projectorMembers, rows + rate) / a.utilization;
+  const walMbPerSecondWithIds = ((rows + rate) * inputs.walBytesPerRow) / 1e6;
   // A rebuild is one `replay rebuild` process: at most what bench:catch-up measured, and no
   // faster than the primary's cores or WAL take its rows (at the steady fold, an upper bound).
   const rebuildEventsPerSecond = Math.min(
@@ -415,6 +427,12 @@ export function size(
     postgresBusyConnections: rows / inputs.rowsPerSecondPerConnection,
     postgresCores,
     walMbPerSecond,
+    postgresCoresWithIds,
+    walMbPerSecondWithIds,
+    primaryShareWithIds: Math.max(
+      postgresCoresWithIds / a.postgresMaxCores,
+      walMbPerSecondWithIds / (a.postgresMaxWalMbPerSecond * a.utilization),
+    ),
     readModelGb: (scenario.domains * inputs.bytesPerDomain) / 1e9,
     eventIdRowsPerSecond: rate,
     eventIdsGb: (rate * a.dedupeWindowS * inputs.mbPerMillionIds) / 1e9,
