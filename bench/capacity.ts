@@ -489,7 +489,7 @@ function clientIds(sized: Sizing[], inputs: MeasuredInputs): string {
   const ratios = Object.entries(inputs.clientIdSpeedRatios)
     .map(([w, r]) => `${w} ${n(r ?? 0, 2)}`)
     .join(', ');
-  return `**If every event carried a client id** (\`Idempotency-Key\`, \`eventId\`): each id is a row of its own in \`event_ids\`, ${n(s.eventIdRowsPerSecond)} rows/s more for the primary on every load, besides the folded rows above, and ${n(s.eventIdsGb, 0)} GB kept for the dedupe window; the projector then needs ${sized.map((x) => `${x.projectorMembersClientIds} members on the ${x.workload} load (${n(100 * x.projectorBusyClientIds)} % busy)`).join(', ')}. What an id row costs Postgres in CPU and WAL is not measured apart: bench:catch-up measures the whole catch-up only, with ids at ${ratios} of its speed without. The primary's figures above leave the ids out.`;
+  return `**If every event carried a client id** (\`Idempotency-Key\`, \`eventId\`): each id is a row of its own in \`event_ids\`, ${n(s.eventIdRowsPerSecond)} rows/s more for the primary on every load, besides the folded rows above, and ${n(s.eventIdsGb, 0)} GB kept for the dedupe window; the projector then needs ${sized.map((x) => `${x.projectorMembersClientIds} members on the ${x.workload} load (${n(100 * x.projectorBusyClientIds)} % busy)`).join(', ')}. What an id row costs Postgres in CPU and WAL is not measured apart: bench:catch-up measures the whole catch-up only, with ids at ${ratios} of its speed without. The primary's figures above leave the ids out, but for the last row, which costs an id's row as a read-model row.`;
 }
 
 function nextBottleneck(
