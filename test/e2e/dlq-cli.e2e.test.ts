@@ -158,7 +158,7 @@ describe('npm run dlq', () => {
       dlq(env, 'redrive', '--reason', 'store-refused'),
     ]);
     for (const r of [one, two]) {
-      expect(r.code).toBe(0);
+      expect(r).toMatchObject({ code: 0 });
       expect(r.lines.map((l) => l.action)).toEqual(['redriven', 'redriven', 'redriven']);
     }
     const killed = await dlqKilledAt(
