@@ -213,6 +213,13 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         // A long batch's progress is committed as it goes: a failure further on (a lookup
         // timing out in a storm of unknown ids) reads again from here, not from its start.
         await flush(state);
+        // A flush refused (its records to be taken apart) or lost to another member forgot
+        // what was pending and sought back: the rest of this batch is read again from there.
+        // Folding it now would claim the records in between as applied.
+        if (!state.isVerified()) {
+          countBatch(metrics, { ...counts, consumed: batch.messages.indexOf(message) + 1 });
+          return;
+        }
       }
     }
     await sendDeadLetters(state, letters);

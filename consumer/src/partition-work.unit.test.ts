@@ -211,6 +211,31 @@ describe('partition work', () => {
     expect(store.stored.get(0)).toBe(5);
   });
 
+  it('given a long batch whose flush at a heartbeat is refused, when the batch goes on and its records are read again, then only the refused record is left out', async () => {
+    const { store, deadLetters, seeks, work, state, apply } = setUp();
+    // 12,000 records: the heartbeat after the 5,000th flushes what came before, mid-batch.
+    const domains = Array.from({ length: 12000 }, (_, i) =>
+      i === 1234 ? 'refused.example' : `d${i % 100}.example`,
+    );
+    const records = events(0, domains);
+    store.refused.add('refused.example');
+    await apply(records);
+    await work.flush(state);
+    // The refused flush's records are read again from its start, before anything is counted.
+    expect(seeks).toEqual([0]);
+    expect(store.rows.size).toBe(0);
+    expect(store.stored.get(0)).toBeUndefined();
+    await apply(records);
+    await work.flush(state);
+    expect(deadLetters.letters.map((l) => [l.message.offset, l.reason])).toEqual([
+      ['1234', 'store-refused'],
+    ]);
+    let counted = 0;
+    for (const row of store.rows.values()) counted += row.delivered;
+    expect(counted).toBe(11999);
+    expect(store.stored.get(0)).toBe(12000);
+  });
+
   it('given another member moved the position, when this one flushes, then it drops its deltas and seeks to the stored position', async () => {
     const { store, seeks, work, state, apply } = setUp();
     await apply(events(0, ['a.example', 'b.example']));
