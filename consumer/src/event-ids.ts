@@ -8,6 +8,7 @@ import {
   withTransaction,
   type EventTry,
 } from '@catchall/core';
+import { plainArray } from './pg-array';
 
 /**
  * Event ids are kept in time ranges of this width (by Kafka timestamp), one Postgres table
@@ -99,12 +100,6 @@ export function eventIdTable(version: number): string {
 function bucketTable(version: number, bucket: number): string {
   return `${eventIdTable(version)}_b${bucket}`;
 }
-
-/**
- * A Postgres array literal of hex keys or integers, which need no quoting: pg's own array
- * serialization escapes each element, a cost paid per event here.
- */
-const arrayLiteral = (values: (string | number)[]) => `{${values.join(',')}}`;
 
 const bucketOf = (at: number) => Math.floor(at / EVENT_ID_BUCKET_MS);
 
@@ -308,14 +303,14 @@ export function createEventIdStore(options: {
         found = lookedUp(
           await run(client, FIND_OR_STORE, [
             version,
-            arrayLiteral(keys),
-            arrayLiteral(checked.map((t) => t.at)),
+            plainArray(keys),
+            plainArray(checked.map((t) => t.at)),
             ...range,
           ]),
         );
         if (found.counted.size === 0) return { counted: checked, snapshot: found.snapshot };
       } else {
-        found = lookedUp(await run(client, FIND, [version, arrayLiteral(keys), ...range]));
+        found = lookedUp(await run(client, FIND, [version, plainArray(keys), ...range]));
       }
       // Decided in offset order, as a rebuild decides them.
       const tries = checked.map((t, i) => ({ at: t.at, key: keys[i]!, t }));
@@ -327,8 +322,8 @@ export function createEventIdStore(options: {
       if (chosen.length > 0) {
         await run(client, STORE, [
           version,
-          arrayLiteral(chosen.map((t) => t.key)),
-          arrayLiteral(chosen.map((t) => t.at)),
+          plainArray(chosen.map((t) => t.key)),
+          plainArray(chosen.map((t) => t.at)),
         ]);
       }
       return { counted: chosen.map((t) => t.t), snapshot: found.snapshot };

@@ -17,6 +17,7 @@ import {
   type EventIdObserver,
 } from './event-ids';
 import { admitRedriven, markDeadLettered } from './redrive-ledger';
+import { plainArray, textArray } from './pg-array';
 
 /**
  * How long a partition's flushes take their domains' rows before looking up event ids, once
@@ -221,7 +222,13 @@ function columns(deltas: Map<string, DomainDelta>) {
     first.push(d.firstEventAt);
     last.push(d.lastEventAt);
   }
-  return [domains, delivered, bounced, first, last];
+  return [
+    textArray(domains),
+    plainArray(delivered),
+    plainArray(bounced),
+    plainArray(first),
+    plainArray(last),
+  ];
 }
 
 /** The read model's write side for one read-model version and its threshold. */
