@@ -15,10 +15,15 @@ function urlFor(adminUrl: string, database: string): string {
   return url.toString();
 }
 
-/** A fresh database with the read model migrated, dropped again by `drop()`. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A new, empty database (nothing migrated) named after `prefix`: its connection string, and
+ * `drop()`, which removes it whatever connections are still open.
+ */
+export async function createEmptyDatabase(
+  prefix: string,
+): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const { postgresAdminUrl } = testInfra();
-  const name = uniqueName('catchall').replace(/-/g, '_');
+  const name = uniqueName(prefix).replace(/-/g, '_');
   const admin = new pg.Client({ connectionString: postgresAdminUrl });
   await admin.connect();
   try {
@@ -26,7 +31,25 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   } finally {
     await admin.end();
   }
-  const url = urlFor(postgresAdminUrl, name);
+  return {
+    name,
+    url: urlFor(postgresAdminUrl, name),
+    async drop() {
+      const client = new pg.Client({ connectionString: postgresAdminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** A fresh database with the read model migrated, dropped again by `drop()`. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const empty = await createEmptyDatabase('catchall');
+  const { url } = empty;
   await migrate({ databaseUrl: url, logger: testLogger() });
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   let dropping = false;
@@ -42,13 +65,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     async drop() {
       dropping = true;
       await pool.end();
-      const client = new pg.Client({ connectionString: postgresAdminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
+      await empty.drop();
     },
   };
 }
