@@ -54,7 +54,8 @@ export interface PartitionState {
   rejoined(): void;
   /**
    * The partition was assigned to this member after another held it: the stored position
-   * and the oldest waiting record it knew are stale, and unknown until read again.
+   * and the oldest waiting record it knew are stale, and unknown until read again; its
+   * progress is counted from now.
    */
   reassigned(): void;
 
@@ -234,6 +235,8 @@ export function createPartitionState(
     reassigned() {
       known = undefined;
       oldest = undefined;
+      // Waiting counts from the assignment: this member was not the one to move it before.
+      progressAt = now();
     },
 
     isApplied: (offset) => offset < (next ?? 0),
