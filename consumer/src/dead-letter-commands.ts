@@ -3,7 +3,7 @@ import type { Logger } from '@catchall/core';
 import { DecodeError, type EventDecoder } from '@catchall/schemas';
 import { listEntry, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
 import { summarize, type Summary } from './dead-letter-report';
-import { readRanges, selects, type Selection } from './dead-letter-selection';
+import { checkPartitions, readRanges, selects, type Selection } from './dead-letter-selection';
 import { classify } from './record-decoder';
 import { partitionEnds, readTopicRanges } from './topic-reader';
 import { UsageError } from './usage-error';
@@ -29,6 +29,7 @@ export interface DeadLetterTools {
  * The dead letters the selection names, in topic order per partition (partitions one after
  * the other), at most `selection.limit`, read up to the topic's end as it is now. With
  * `attempts`, the whole topic is read, and it gets the highest redrive count of each origin.
+ * A UsageError when the selection names a partition the topic does not have.
  */
 export async function selectDeadLetters(
   tools: DeadLetterTools,
@@ -36,6 +37,7 @@ export async function selectDeadLetters(
   attempts?: Map<string, number>,
 ): Promise<DeadLetterView[]> {
   const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
+  checkPartitions(selection, ends, tools.deadLetterTopic);
   const ranges = attempts
     ? readRanges({ reasons: [], coordinates: [] }, ends)
     : readRanges(selection, ends);
@@ -129,12 +131,11 @@ export async function showCommand(
   const selection: Selection = { reasons: [], coordinates: [at] };
   const [view] = await selectDeadLetters(tools, selection);
   if (!view) {
+    // selectDeadLetters refused a partition the topic does not have: this one is there.
     const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
-    const range = ends.get(at.partition);
+    const [low, high] = ends.get(at.partition)!;
     throw new UsageError(
-      range === undefined
-        ? `the dead-letter topic ${tools.deadLetterTopic} has no partition ${at.partition}`
-        : `no dead letter at ${at.partition}:${at.offset}: partition ${at.partition} holds offsets ${range[0]} to ${range[1] - 1}`,
+      `no dead letter at ${at.partition}:${at.offset}: partition ${at.partition} holds offsets ${low} to ${high - 1}`,
     );
   }
   const bytes = (b: Buffer | null) =>

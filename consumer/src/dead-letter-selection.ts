@@ -1,4 +1,5 @@
 import type { DeadLetterView } from './dead-letter-view';
+import { DEAD_LETTER_REASONS } from './record-decoder';
 import { UsageError } from './usage-error';
 
 /** Which dead letters a command works on: every condition given must hold. */
@@ -63,15 +64,21 @@ export function parseDeadLetterCoordinates(text: string): { partition: number; o
 
 /**
  * The selection the options and positional coordinates name. Throws UsageError for a value
- * that is not a number or a time, an empty offset or time range, or a `--reason` left empty.
+ * that is not a number or a time, an empty offset or time range, or a `--reason` that is not
+ * one of DEAD_LETTER_REASONS (record-decoder.ts: the reasons the projector writes).
  */
 export function parseSelection(args: SelectionArgs, positionals: string[] = []): Selection {
   const selection: Selection = {
     reasons: args.reason ?? [],
     coordinates: positionals.map(parseDeadLetterCoordinates),
   };
-  if (selection.reasons.some((r) => r.trim() === '')) {
-    throw new UsageError('--reason must name a reason (see summary), got ""');
+  const unknown = selection.reasons.find(
+    (r) => !(DEAD_LETTER_REASONS as readonly string[]).includes(r),
+  );
+  if (unknown !== undefined) {
+    throw new UsageError(
+      `--reason must be one of ${DEAD_LETTER_REASONS.join(', ')}; got "${unknown}"`,
+    );
   }
   if (args.partition !== undefined) {
     selection.partition = wholeNumber('--partition', args.partition);
@@ -105,6 +112,29 @@ export function isNarrowed(selection: Selection): boolean {
     selection.since !== undefined ||
     selection.until !== undefined ||
     selection.coordinates.length > 0
+  );
+}
+
+/**
+ * Throws a UsageError when the selection names a partition (`--partition`, or the partition
+ * of a `PARTITION:OFFSET`) that the dead-letter topic does not have, naming the ones it has;
+ * `ends` holds the topic's partitions (their `[low, high)` offsets), `topic` its name.
+ */
+export function checkPartitions(
+  selection: Selection,
+  ends: ReadonlyMap<number, [number, number]>,
+  topic: string,
+): void {
+  const named = [
+    ...(selection.partition === undefined ? [] : [selection.partition]),
+    ...selection.coordinates.map((c) => c.partition),
+  ];
+  const missing = named.find((p) => !ends.has(p));
+  if (missing === undefined) return;
+  const has = [...ends.keys()].sort((a, b) => a - b);
+  const range = has.length <= 1 ? has.join('') || 'none' : `${has[0]} to ${has[has.length - 1]}`;
+  throw new UsageError(
+    `the dead-letter topic ${topic} has no partition ${missing} (its partitions: ${range})`,
   );
 }
 

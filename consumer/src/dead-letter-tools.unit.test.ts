@@ -1,7 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import { parseDlqArgs } from './dlq-args';
 import { planRedrive, summarize } from './dead-letter-report';
-import { parseSelection, readRanges, selects } from './dead-letter-selection';
+import { checkPartitions, parseSelection, readRanges, selects } from './dead-letter-selection';
 import { viewDeadLetter, type DeadLetterView } from './dead-letter-view';
 import { deadLetterOrigin, redriveMessage, redriveOrigin } from './redrive';
 
@@ -106,8 +106,18 @@ describe('the dlq command line', () => {
     [['show', '7'], /named <partition>:<offset>.*got "7"/],
     [['list', '0:1'], /list takes no arguments/],
     [['redrive'], /redrive needs a selection/],
-    [['redrive', '--all', '--reason', 'x'], /--all redrives every dead letter/],
+    [['redrive', '--all', '--reason', 'undecodable'], /--all redrives every dead letter/],
     [['list', '--limit', '0'], /--limit must be a whole number >= 1, got "0"/],
+    [['list', '--limit', '-5'], /--limit must be a whole number >= 1, got "-5"/],
+    [['list', '--limit=-5'], /--limit must be a whole number >= 1, got "-5"/],
+    [['list', '--limit', 'abc'], /--limit must be a whole number >= 1, got "abc"/],
+    [['redrive', '--all', '--limit', '2.5'], /--limit must be a whole number >= 1, got "2.5"/],
+    [['list', '--partition', '-1'], /--partition must be a whole number >= 0, got "-1"/],
+    [
+      ['list', '--reason', 'nosuch'],
+      /--reason must be one of not-wire-format, unknown-schema-id, undecodable, unknown-event-type, invalid-domain, time-out-of-range, store-refused; got "nosuch"/,
+    ],
+    [['redrive', '--reason', 'store-refused', '--reason', 'Store-Refused'], /got "Store-Refused"/],
     [['list', '--partition=-1'], /--partition must be a whole number >= 0/],
     [['list', '--from-offset', 'ten'], /--from-offset must be a whole number/],
     [['list', '--from-offset', '9', '--to-offset', '3'], /--from-offset 9 is after --to-offset 3/],
@@ -118,7 +128,7 @@ describe('the dlq command line', () => {
     [['list', '--since', '2026-11-30', '--until', '2026-11-29'], /--since must be before --until/],
     [['redrive', '--all', '--max-redrives', '0'], /--max-redrives must be a whole number >= 1/],
     [['list', '--frob'], /Unknown option '--frob'/],
-    [['list', '--reason', ''], /--reason must name a reason/],
+    [['list', '--reason', ''], /--reason must be one of .*; got ""/],
   ])('refuses %j with a usage error that says what is wrong', (argv, message) => {
     expect(() => parseDlqArgs(argv)).toThrow(message);
     expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
@@ -146,10 +156,30 @@ describe('selecting dead letters', () => {
     expect(readRanges(parseSelection({ 'from-offset': '30' }), ends)).toEqual(new Map());
   });
 
+  it('refuses a partition the dead-letter topic does not have, naming the ones it has', () => {
+    expect(() =>
+      checkPartitions(parseSelection({ partition: '1' }), ends, 'events.dlq'),
+    ).not.toThrow();
+    expect(() => checkPartitions(parseSelection({}, ['1:3']), ends, 'events.dlq')).not.toThrow();
+    for (const selection of [
+      parseSelection({ partition: '99' }),
+      parseSelection({}, ['0:1', '2:0']),
+    ]) {
+      expect(() => checkPartitions(selection, ends, 'events.dlq')).toThrow(
+        expect.objectContaining({
+          code: 'CATCHALL_USAGE',
+          message: expect.stringMatching(
+            /^the dead-letter topic events.dlq has no partition (99|2) \(its partitions: 0 to 1\)$/,
+          ) as unknown,
+        }),
+      );
+    }
+  });
+
   it('keeps a dead letter when every condition given holds', () => {
     const v = view(0, letter(7, 'undecodable', [2, 40], T0));
     expect(selects(parseSelection({}), v)).toBe(true);
-    expect(selects(parseSelection({ reason: ['undecodable', 'x'] }), v)).toBe(true);
+    expect(selects(parseSelection({ reason: ['undecodable', 'invalid-domain'] }), v)).toBe(true);
     expect(selects(parseSelection({ reason: ['store-refused'] }), v)).toBe(false);
     expect(selects(parseSelection({ partition: '1' }), v)).toBe(false);
     expect(selects(parseSelection({ 'from-offset': '8' }), v)).toBe(false);

@@ -5,10 +5,20 @@ import {
   parseSelection,
   wholeNumber,
 } from './dead-letter-selection';
+import { DEAD_LETTER_REASONS } from './record-decoder';
 import { UsageError } from './usage-error';
 
 /** Default of --max-redrives: a record that failed this many redrives needs a person. */
 export const DEFAULT_MAX_REDRIVES = 3;
+
+/** The reasons, four to a line, indented under the option. */
+function reasonLines(): string {
+  const lines: string[] = [];
+  for (let i = 0; i < DEAD_LETTER_REASONS.length; i += 4) {
+    lines.push(' '.repeat(26) + DEAD_LETTER_REASONS.slice(i, i + 4).join(', '));
+  }
+  return lines.join(',\n');
+}
 
 export const USAGE = `Reads and redrives the dead-letter topic (<EVENTS_TOPIC>.dlq).
 
@@ -31,8 +41,9 @@ commands:
     --all                   redrive every dead letter (with no other selection)
 
 selection (summary, list, redrive; all given must hold):
-  --reason R              dead letters of reason R (dlq-reason); repeat for several
-  --partition P           partition P of the dead-letter topic only
+  --reason R              dead letters of reason R (dlq-reason); repeat for several; one of
+${reasonLines()}
+  --partition P           partition P of the dead-letter topic only (one it has)
   --from-offset N         offsets N and after (of each partition read)
   --to-offset N           offsets up to N, inclusive
   --since TIME            dead letters written at or after TIME (ISO 8601)
@@ -51,6 +62,26 @@ It reads the consumer's configuration (KAFKA_BROKERS, EVENTS_TOPIC, SCHEMA_REGIS
 DATABASE_URL, ...), as the services do.`;
 
 const COMMANDS = ['summary', 'list', 'show', 'redrive'] as const;
+/** The options that take a number. */
+const NUMBER_OPTIONS = ['--partition', '--from-offset', '--to-offset', '--limit', '--max-redrives'];
+
+/**
+ * `--limit -5` as `--limit=-5`: node's parseArgs takes a value that starts with a dash for an
+ * option of its own and answers that the option's argument is ambiguous; joined, the value
+ * reaches the number check, which says what a number option takes.
+ */
+function joinNegativeNumbers(argv: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (NUMBER_OPTIONS.includes(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i += 1;
+    } else joined.push(arg);
+  }
+  return joined;
+}
 type Command = (typeof COMMANDS)[number];
 
 /**
@@ -61,7 +92,7 @@ export function parseDlqArgs(argv: string[]) {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinNegativeNumbers(argv),
       allowPositionals: true,
       options: {
         reason: { type: 'string', multiple: true },

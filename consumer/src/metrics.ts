@@ -2,9 +2,25 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EventIdObserver } from './event-ids';
 import { DEAD_LETTER_REASONS } from './record-decoder';
 
-/** Every metric the projector exposes, defined once. */
+/**
+ * What the lag and freshness gauges read at each scrape: the partitions a projector owns
+ * (partitions.ts). Computed when scraped, so that they move while nothing commits.
+ */
+export interface OwnedPartitions {
+  /** Records after the stored position up to the broker's end, per owned partition known. */
+  lags(): ReadonlyMap<number, number>;
+  /** Seconds the oldest record not yet committed has waited (see the freshness help). */
+  staleness(now: number): number | undefined;
+}
+
+/**
+ * Every metric the projector exposes, defined once. `watch(owned)` makes a projector's
+ * partitions the source of `catchall_consumer_lag` and `catchall_freshness_seconds` until
+ * the function it returns is called.
+ */
 export function createConsumerMetrics(registry: Registry) {
   const registers = [registry];
+  const watched = new Set<OwnedPartitions>();
   const metrics = {
     recordsConsumed: new Counter({
       name: 'catchall_records_consumed_total',
@@ -82,8 +98,14 @@ export function createConsumerMetrics(registry: Registry) {
     }),
     freshness: new Gauge({
       name: 'catchall_freshness_seconds',
-      help: 'Age of the newest committed record (Kafka timestamp) when it was committed',
+      help: "Seconds the oldest record not yet applied has waited, the most over the partitions this member owns, computed at each scrape: 0 when each is caught up (its stored position at the broker's end); otherwise now minus the Kafka timestamp of the oldest fetched record not yet committed or, where none is fetched (held behind an open transaction, or not fetched yet), minus when the partition's position last moved or it was last caught up",
       registers,
+      collect() {
+        const now = Date.now();
+        let most = 0;
+        for (const owned of watched) most = Math.max(most, owned.staleness(now) ?? 0);
+        this.set(most);
+      },
     }),
     paused: new Gauge({
       name: 'catchall_projector_paused',
@@ -98,15 +120,28 @@ export function createConsumerMetrics(registry: Registry) {
     }),
     lag: new Gauge({
       name: 'catchall_consumer_lag',
-      help: 'High watermark minus the next offset to apply, per partition',
+      help: "Records after the stored position up to the broker's end (high watermark), per partition this member owns, computed at each scrape from the last end read (each fetch, and the broker every few seconds, paused or not); a partition whose stored position was not read yet is left out, a revoked one is removed",
       labelNames: ['partition'],
       registers,
+      collect() {
+        this.reset();
+        for (const owned of watched) {
+          for (const [partition, lag] of owned.lags())
+            this.set({ partition: String(partition) }, lag);
+        }
+      },
     }),
   };
   // Every reason exported from the start at 0: a counter whose series appears at 1 shows
   // Prometheus's increase() no change, and the first dead letters would raise no alert.
   for (const reason of DEAD_LETTER_REASONS) metrics.deadLettered.inc({ reason }, 0);
-  return metrics;
+  return {
+    ...metrics,
+    watch(owned: OwnedPartitions): () => void {
+      watched.add(owned);
+      return () => watched.delete(owned);
+    },
+  };
 }
 
 export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;

@@ -52,6 +52,12 @@ export interface PartitionState {
   decideStart(firstOffset: number): StartDecision;
   /** The group was joined again: the fetch position must be checked again. */
   rejoined(): void;
+  /**
+   * The partition was assigned to this member after another held it: the stored position
+   * and the oldest waiting record it knew are stale, and unknown until read again; its
+   * progress is counted from now.
+   */
+  reassigned(): void;
 
   /** True when the record at `offset` is below `next`: applied already, skip it. */
   isApplied(offset: number): boolean;
@@ -110,8 +116,22 @@ export interface PartitionState {
   readonly pendingDomains: number;
   /** Kafka timestamp of the newest record in pending (0: none). */
   readonly newestTimestamp: number;
-  /** Records behind the end of the partition, after the stored position; undefined: unknown. */
+  /**
+   * Records after the stored position up to the partition's end (high watermark): the last
+   * stored position known, kept across failures (they leave it where it was); undefined
+   * while the end or the position was never read.
+   */
   lag(): number | undefined;
+  /** The partition's end (high watermark) last seen, or undefined. */
+  readonly end: number | undefined;
+  /**
+   * How long, in milliseconds at `now` (epoch ms), the oldest record not yet committed has
+   * waited: 0 when nothing waits (no lag); otherwise `now` minus the Kafka timestamp of the
+   * oldest record fetched and not committed, or, where none is fetched, minus progressAt.
+   * A position never read counts every record up to the end as waiting. Undefined while
+   * the end was never seen.
+   */
+  waitingMs(now: number): number | undefined;
   /** When the stored position last moved, or the partition was last caught up (epoch ms). */
   readonly progressAt: number;
   /** The stored position, or undefined when not read. */
@@ -124,6 +144,10 @@ export function createPartitionState(
   now: () => number = Date.now,
 ): PartitionState {
   let stored: number | null | undefined;
+  /** The stored position as last read or written, kept by forget(): what lag is measured from. */
+  let known: number | undefined;
+  /** The first record fetched after the stored position and not committed (its timestamp). */
+  let oldest: { offset: number; at: number } | undefined;
   let next: number | undefined;
   let verified = false;
   let seekTo: number | undefined;
@@ -153,18 +177,29 @@ export function createPartitionState(
   }
 
   function lag(): number | undefined {
-    if (highWatermark === undefined) return undefined;
-    return Math.max(0, highWatermark - (stored ?? next ?? 0));
+    if (highWatermark === undefined || known === undefined) return undefined;
+    return Math.max(0, highWatermark - known);
   }
 
   /** A partition caught up (nothing behind its stored position) is making progress too. */
   function noteCaughtUp(): void {
-    if (lag() === 0) progressAt = now();
+    if (lag() === 0) {
+      progressAt = now();
+      oldest = undefined;
+    }
+  }
+
+  /** The stored position is `position` (read or written): records below it wait no more. */
+  function storedAt(position: number | null): void {
+    stored = position;
+    known = position ?? 0;
+    if (oldest !== undefined && oldest.offset < known) oldest = undefined;
   }
 
   function moveTo(offset: number, timestamp: number): void {
     next = offset + 1;
     if (timestamp > newestTimestamp) newestTimestamp = timestamp;
+    if (oldest === undefined && timestamp > 0) oldest = { offset, at: timestamp };
   }
 
   const state: PartitionState = {
@@ -179,7 +214,7 @@ export function createPartitionState(
 
     needsPosition: () => stored === undefined,
     positionLoaded(position) {
-      stored = position;
+      storedAt(position);
       next = position ?? 0;
       noteCaughtUp();
     },
@@ -196,6 +231,12 @@ export function createPartitionState(
     },
     rejoined() {
       verified = false;
+    },
+    reassigned() {
+      known = undefined;
+      oldest = undefined;
+      // Waiting counts from the assignment: this member was not the one to move it before.
+      progressAt = now();
     },
 
     isApplied: (offset) => offset < (next ?? 0),
@@ -240,7 +281,7 @@ export function createPartitionState(
       };
     },
     committed(flush, at) {
-      stored = flush.next;
+      storedAt(flush.next);
       if (flush.deltas === pending) {
         pending = new Map();
         tries = [];
@@ -253,7 +294,7 @@ export function createPartitionState(
     forget,
     resyncedTo(position) {
       forget();
-      stored = position;
+      storedAt(position);
       next = position ?? 0;
       seekTo = next;
       noteCaughtUp();
@@ -296,6 +337,15 @@ export function createPartitionState(
       return newestTimestamp;
     },
     lag,
+    get end() {
+      return highWatermark;
+    },
+    waitingMs(at) {
+      if (highWatermark === undefined) return undefined;
+      const behind = lag() ?? highWatermark;
+      if (behind === 0) return 0;
+      return Math.max(0, at - (oldest?.at ?? progressAt));
+    },
     get progressAt() {
       return progressAt;
     },

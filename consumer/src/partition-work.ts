@@ -122,10 +122,6 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     }
   }
 
-  function reportLag(state: PartitionState): void {
-    metrics.lag.set({ partition: String(state.partition) }, state.lag() ?? 0);
-  }
-
   async function resync(state: PartitionState): Promise<void> {
     const offset = state.resyncedTo(
       await options.store().loadPosition(state.topic, state.partition),
@@ -227,7 +223,6 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     countBatch(metrics, counts);
     // Transaction markers after the last record are resolved by kafkajs too.
     state.endOfBatch(Number(batch.lastOffset()), Number(batch.highWatermark));
-    reportLag(state);
     const isolated = state.takeIsolated();
     if (isolated) await commitIsolated(state, isolated.records, isolated.until, control);
     // Committed at once: a restart before the next flush would send these dead letters again.
@@ -264,11 +259,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     metrics.flushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome === 'conflict') throw new PositionConflict();
     metrics.flushSize.observe(size);
-    if (size > 0 && state.newestTimestamp > 0) {
-      metrics.freshness.set((now() - state.newestTimestamp) / 1000);
-    }
     state.committed(flush, now());
-    reportLag(state);
     await options.commitHint(state.partition, flush.next);
   }
 
@@ -342,13 +333,11 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     // position leaves a gap of records not seen; the next batch's start check handles it.
     if (state.isApplied(first - 1)) state.endOfBatch(last, end);
     else state.sawEnd(end);
-    reportLag(state);
   }
 
   async function observeEnd(state: PartitionState, highWatermark: number): Promise<void> {
     await loadPositionIfNeeded(state);
     state.sawEnd(highWatermark);
-    reportLag(state);
   }
 
   return { applyBatch, flush, resync, passFiltered, observeEnd };

@@ -48,10 +48,22 @@ export interface Partitions {
   assigned(partitions: number[]): void;
   /**
    * The ends (high watermarks) of the topic's partitions as read from the broker, by
-   * partition: each assigned partition not held by its backoff takes its own (see
-   * PartitionWork.observeEnd). A failure is logged; the next reading tries again.
+   * partition: each assigned partition takes its own at once, paused or busy, with no task
+   * on it (lag is measured from the stored position it knew last). One whose stored position
+   * was never read and that its backoff does not hold gets one task that reads it (see
+   * PartitionWork.observeEnd); the promise resolves when those reads end, and the caller
+   * need not wait for it (a partition stuck in a task would hold it). A failed read is
+   * logged; the next reading tries again.
    */
   observeEnds(ends: ReadonlyMap<number, number>): Promise<void>;
+  /** Lag per assigned partition whose end and stored position are known (PartitionState.lag). */
+  lags(): Map<number, number>;
+  /**
+   * Seconds the oldest record not yet committed has waited, the most over the assigned
+   * partitions (PartitionState.waitingMs at `now`, epoch ms); undefined when no assigned
+   * partition's end is known yet.
+   */
+  staleness(now: number): number | undefined;
   /** Marks the assigned partitions that have lag and have not moved; logs each new one. */
   checkStalls(): void;
   stalled(): StalledPartition[];
@@ -81,6 +93,8 @@ export function createPartitions(options: {
   const entries = new Map<number, { state: PartitionState; backoff: Backoff }>();
   let assigned = new Set<number>();
   const stalledNow = new Set<number>();
+  /** Partitions with a read of their stored position queued by observeEnds. */
+  const loading = new Set<number>();
   let fatal: unknown;
 
   function pausedPartitions(): number[] {
@@ -157,22 +171,55 @@ export function createPartitions(options: {
       return total;
     },
     async observeEnds(ends) {
-      const reads = [...assigned].map(async (partition) => {
+      const reads: Promise<void>[] = [];
+      for (const partition of assigned) {
         const end = ends.get(partition);
+        if (end === undefined) continue;
         const { state, backoff } = entryOf(partition);
-        if (end === undefined || backoff.paused()) return;
-        await state
-          .run(async () => {
-            if (fatal === undefined) await work.observeEnd(state, end);
-          })
-          .catch((err: unknown) =>
-            log.warn({ err, partition }, 'reading the stored position for the lag failed'),
-          );
-      });
+        state.sawEnd(end);
+        if (state.lag() !== undefined || backoff.paused() || loading.has(partition)) continue;
+        loading.add(partition);
+        reads.push(
+          state
+            .run(async () => {
+              if (fatal === undefined) await work.observeEnd(state, end);
+            })
+            .catch((err: unknown) =>
+              log.warn({ err, partition }, 'reading the stored position for the lag failed'),
+            )
+            .finally(() => loading.delete(partition)),
+        );
+      }
       await Promise.all(reads);
     },
+    lags() {
+      const lags = new Map<number, number>();
+      for (const partition of assigned) {
+        const lag = entries.get(partition)?.state.lag();
+        if (lag !== undefined) lags.set(partition, lag);
+      }
+      return lags;
+    },
+    staleness(now) {
+      let most: number | undefined;
+      for (const partition of assigned) {
+        const waiting = entries.get(partition)?.state.waitingMs(now);
+        if (waiting !== undefined) most = Math.max(most ?? 0, waiting / 1000);
+      }
+      return most;
+    },
     assigned(partitions) {
+      const before = assigned;
       assigned = new Set(partitions);
+      for (const [partition, { state }] of entries) {
+        // Held by another member meanwhile: what this one knew of the position is stale.
+        if (assigned.has(partition) && !before.has(partition)) state.reassigned();
+        // Revoked: another member reports it now; a series left here would count it twice.
+        if (!assigned.has(partition) && before.has(partition)) {
+          metrics.partitionStalled.remove({ partition: String(partition) });
+          stalledNow.delete(partition);
+        }
+      }
       // Fetch positions may have moved while the member was away: check them again. So may
       // the stored positions (a partition revoked and assigned again, a session that
       // expired): after its running task, each partition forgets what it knew and reads the
@@ -186,12 +233,11 @@ export function createPartitions(options: {
     checkStalls() {
       const now = Date.now();
       for (const [partition, { state }] of entries) {
-        const lag = state.lag();
-        const stalled =
-          assigned.has(partition) &&
-          lag !== undefined &&
-          lag > 0 &&
-          now - state.progressAt > options.stallMs;
+        if (!assigned.has(partition)) continue;
+        // A stored position never read (Postgres down since the start) leaves every record up
+        // to the end waiting.
+        const lag = state.lag() ?? state.end;
+        const stalled = lag !== undefined && lag > 0 && now - state.progressAt > options.stallMs;
         metrics.partitionStalled.set({ partition: String(partition) }, stalled ? 1 : 0);
         if (stalled && !stalledNow.has(partition)) {
           log.error(
@@ -209,7 +255,7 @@ export function createPartitions(options: {
         return {
           partition,
           offset: state.position ?? 0,
-          lag: state.lag() ?? 0,
+          lag: state.lag() ?? state.end ?? 0,
           forMs: Date.now() - state.progressAt,
         };
       }),

@@ -56,7 +56,7 @@ function supervised(store: InMemoryStore) {
     log: testLogger(),
     onFatal: (err) => fatal.push(err),
   });
-  return { partitions, calls, fatal };
+  return { partitions, calls, fatal, work, metrics };
 }
 
 describe('partition supervision', () => {
@@ -274,5 +274,117 @@ describe('a partition revoked and assigned again', () => {
     // Records the other member handled are not read again: no dead letter twice.
     expect(deadLetters.letters).toHaveLength(1);
     await a.partitions.close();
+  });
+});
+
+describe('lag and freshness of the partitions a member owns', () => {
+  const control: BatchControl = { isStale: () => false, heartbeat: () => Promise.resolve() };
+  const down = () => new PostgresFailure('unavailable', undefined, new Error('connection lost'));
+
+  /** A member owning `owned`, its lag and freshness gauges fed by its partitions. */
+  async function owning(owned: number[], records = 2, at = Date.now()) {
+    const store = createInMemoryStore();
+    const member = supervised(store);
+    member.metrics.watch(member.partitions);
+    member.partitions.assigned(owned);
+    for (const p of owned) {
+      const batch = fetchedBatch(
+        p,
+        Array.from({ length: records }, (_, i) => jsonRecord(i, { domain: `d${i}.example` }, at)),
+      );
+      await member.partitions.guarded(p, 'batch', (s) => member.work.applyBatch(s, batch, control));
+      await member.partitions.guarded(p, 'flush', (s) => member.work.flush(s));
+    }
+    const lag = async () =>
+      (await member.metrics.lag.get()).values.map((v) => [v.labels.partition, v.value]);
+    const freshness = async () => (await member.metrics.freshness.get()).values[0]!.value;
+    const stalled = async () =>
+      (await member.metrics.partitionStalled.get()).values.map((v) => v.labels.partition);
+    return { ...member, store, lag, freshness, stalled };
+  }
+
+  it('given a partition held by its backoff after Postgres failed, when the broker shows its end moving on, then its lag follows', async () => {
+    const m = await owning([0]);
+    expect(await m.lag()).toEqual([['0', 0]]);
+    await m.partitions.guarded(0, 'flush', () => Promise.reject(down()));
+    expect(m.calls).toEqual(['pause 0']);
+    await m.partitions.observeEnds(new Map([[0, 5]]));
+    expect(await m.lag()).toEqual([['0', 3]]);
+    await m.partitions.observeEnds(new Map([[0, 9]]));
+    expect(await m.lag()).toEqual([['0', 7]]);
+    await m.partitions.close();
+  });
+
+  it('given a partition whose task does not end (Postgres not answering), when the end moves on, then the reading ends, and its lag and freshness grow', async () => {
+    const m = await owning([0]);
+    let release = () => {};
+    const stuck = m.partitions.guarded(
+      0,
+      'flush',
+      () => new Promise<void>((resolve) => (release = resolve)),
+    );
+    await m.partitions.observeEnds(new Map([[0, 6]]));
+    expect(await m.lag()).toEqual([['0', 4]]);
+    // Nothing of those 4 records fetched: they have waited since the position last moved.
+    const now = Date.now();
+    expect(m.partitions.staleness(now + 60_000)).toBeGreaterThanOrEqual(60);
+    release();
+    await stuck;
+    await m.partitions.close();
+  });
+
+  it('says how long the oldest record not yet committed has waited: 0 caught up, growing while records wait, kept across a failure', async () => {
+    const at = Date.now() - 200_000;
+    const m = await owning([0], 2, at);
+    await m.partitions.observeEnds(new Map([[0, 2]]));
+    expect(m.partitions.staleness(at + 50_000)).toBe(0);
+    expect(await m.freshness()).toBe(0);
+
+    // Two more records fetched and folded, the oldest written at `at + 10 s`, not committed.
+    const batch = fetchedBatch(0, [
+      jsonRecord(2, { domain: 'c.example' }, at + 10_000),
+      jsonRecord(3, { domain: 'd.example' }, at + 20_000),
+    ]);
+    await m.partitions.guarded(0, 'batch', (s) => m.work.applyBatch(s, batch, control));
+    expect(m.partitions.staleness(at + 40_000)).toBe(30);
+    expect(m.partitions.staleness(at + 70_000)).toBe(60);
+    // Postgres fails: the folded records are dropped, and still wait.
+    await m.partitions.guarded(0, 'flush', () => Promise.reject(down()));
+    expect(m.partitions.staleness(at + 100_000)).toBe(90);
+    // The gauge, at its scrape (now, 200 s after `at`): the same measure.
+    expect(await m.freshness()).toBeGreaterThanOrEqual(190);
+    await m.partitions.close();
+  });
+
+  it('given a partition revoked, then its lag and stall series go: the member that owns it now reports it', async () => {
+    const m = await owning([0, 1]);
+    await m.partitions.observeEnds(
+      new Map([
+        [0, 2],
+        [1, 2],
+      ]),
+    );
+    m.partitions.checkStalls();
+    expect(await m.lag()).toEqual([
+      ['0', 0],
+      ['1', 0],
+    ]);
+    expect(await m.stalled()).toEqual(['0', '1']);
+    m.partitions.assigned([1]);
+    expect(await m.lag()).toEqual([['1', 0]]);
+    expect(await m.stalled()).toEqual(['1']);
+    await m.partitions.close();
+  });
+
+  it('given a partition assigned again after another member held it, then its lag is unknown until its stored position is read again', async () => {
+    const m = await owning([0]);
+    m.partitions.assigned([]);
+    // The other member moved the position meanwhile.
+    m.store.stored.set(0, 7);
+    m.partitions.assigned([0]);
+    expect(await m.lag()).toEqual([]);
+    await m.partitions.observeEnds(new Map([[0, 9]]));
+    expect(await m.lag()).toEqual([['0', 2]]);
+    await m.partitions.close();
   });
 });

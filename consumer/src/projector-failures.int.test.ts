@@ -192,6 +192,31 @@ describe('the projector when the store or the consumer fails', () => {
     expect(stalled[0]).toMatchObject({ offset: 0 });
     expect(stalled[0]!.lag).toBeGreaterThan(0);
     expect(stalled[0]!.forMs).toBeGreaterThan(1000);
+
+    // Held by its backoff, nothing committed: the lag still follows the broker's end, and the
+    // freshness gauge counts how long the records have waited.
+    const gauges = async () => {
+      const lag = (await running.registry.getSingleMetric('catchall_consumer_lag')!.get()).values;
+      const freshness = (
+        await running.registry.getSingleMetric('catchall_freshness_seconds')!.get()
+      ).values[0]!.value;
+      return { lag: lag.reduce((sum, v) => sum + v.value, 0), freshness };
+    };
+    const before = await waitFor('the lag of the 4 records', async () => {
+      const g = await gauges();
+      return g.lag === 4 && g;
+    });
+    expect(before.freshness).toBeGreaterThan(0);
+    await publish(topic.name, ['e.example', 'f.example', 'g.example']);
+    const after = await waitFor(
+      'the lag to grow by the 3 records published while paused',
+      async () => {
+        const g = await gauges();
+        return g.lag === 7 && g;
+      },
+      { timeoutMs: 20000 },
+    );
+    expect(after.freshness).toBeGreaterThan(before.freshness);
     expect(running.fatal).toEqual([]);
   });
 

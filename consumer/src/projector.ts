@@ -117,6 +117,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   let readingEnds = false;
   let expiryTimer: NodeJS.Timeout | undefined;
   let expiring = false;
+  let unwatch: (() => void) | undefined;
 
   /**
    * pause, resume and seek on a crashed consumer throw ("Consumer group was not initialized");
@@ -207,7 +208,8 @@ export function createProjector(options: ProjectorOptions): Projector {
     readingEnds = true;
     try {
       const offsets = await admin.fetchTopicOffsets(topic);
-      await partitions.observeEnds(new Map(offsets.map((o) => [o.partition, Number(o.high)])));
+      // Not waited for: a partition stuck in a task would hold every later reading.
+      void partitions.observeEnds(new Map(offsets.map((o) => [o.partition, Number(o.high)])));
     } catch (err) {
       log.warn({ err }, 'reading the ends of the partitions failed; lag may be behind');
     } finally {
@@ -303,6 +305,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         throw err;
       }
       admin = client;
+      unwatch = metrics.watch(partitions);
       await runConsumer();
       timer = setInterval(tick, options.flushIntervalMs);
       endsTimer = setInterval(() => void readEnds(), endsCheckInterval(stallMs));
@@ -323,6 +326,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       await flushAll();
       await consumer?.disconnect();
       await admin?.disconnect();
+      unwatch?.();
       member = false;
     },
     flush: flushAll,

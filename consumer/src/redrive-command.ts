@@ -40,6 +40,35 @@ export interface RedriveResult {
 }
 
 const SEND_CHUNK = 200;
+/** How long one send may wait for Kafka's acknowledgement before redrive gives up. */
+const SEND_DEADLINE_MS = 60_000;
+
+/** Kafka did not acknowledge a send of redriven records in time: run redrive again. */
+export class RedriveSendTimeout extends Error {
+  readonly code = errorCatalogue.notReady.code;
+  readonly retriable = errorCatalogue.notReady.retriable;
+}
+
+/** `promise`, or a RedriveSendTimeout once `ms` have passed. */
+async function withinDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new RedriveSendTimeout(
+            `Kafka did not acknowledge redriven records within ${ms} ms; they may or may not be in the events topic: run redrive again (the projector counts each origin at most once)`,
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function produce(
   tools: DeadLetterTools,
@@ -51,7 +80,11 @@ async function produce(
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+    // Unlimited, as kafkajs asks of an idempotent producer (it warns at every start
+    // otherwise: a send given up on leaves its sequence numbers behind, and the next send
+    // may be taken for a duplicate); SEND_DEADLINE_MS bounds the wait instead, and the
+    // producer is dropped after a failed send.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
   });
   // Chosen here, as the producer would, so that each record's offset is known from its
   // partition's base offset: one send's records of a partition are contiguous.
@@ -62,7 +95,10 @@ async function produce(
   try {
     for (let i = 0; i < placed.length; i += SEND_CHUNK) {
       const chunk = placed.slice(i, i + SEND_CHUNK);
-      const metadata = await producer.send({ topic: tools.eventsTopic, acks: -1, messages: chunk });
+      const metadata = await withinDeadline(
+        producer.send({ topic: tools.eventsTopic, acks: -1, messages: chunk }),
+        SEND_DEADLINE_MS,
+      );
       const next = new Map(metadata.map((m) => [m.partition, Number(m.baseOffset)]));
       for (const { partition } of chunk) {
         const offset = next.get(partition)!;

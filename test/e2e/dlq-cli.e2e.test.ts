@@ -23,6 +23,15 @@ async function publish(topic: string, domains: string[], junk = 0): Promise<void
   ]);
 }
 
+/** The log lines at warn level or above (pino's 40 and up) among a run's stderr. */
+function warnings(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => {
+    if (!line.startsWith('{')) return false;
+    const { level } = JSON.parse(line) as { level?: number };
+    return level !== undefined && level >= 40;
+  });
+}
+
 describe('npm run dlq', () => {
   let topic: TestTopic;
   let db: TestDatabase;
@@ -125,6 +134,22 @@ describe('npm run dlq', () => {
     const missing = await dlq(env, 'show', '0:99');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no dead letter at 0:99: partition 0 holds offsets 0 to 2/);
+    // A partition the dead-letter topic (one partition) does not have is a wrong command
+    // line, not an empty answer.
+    for (const args of [
+      ['list', '--partition', '99'],
+      ['redrive', '--partition', '99'],
+      ['show', '99:0'],
+    ]) {
+      const outside = await dlq(env, ...args);
+      expect(outside.code).toBe(2);
+      expect(outside.stdout).toBe('');
+      expect(outside.stderr).toMatch(
+        new RegExp(
+          `CATCHALL_USAGE: the dead-letter topic ${topic.dlq} has no partition 99 \\(its partitions: 0\\)`,
+        ),
+      );
+    }
   });
 
   it('counts redriven records once after a fix: twice, concurrently, after a crash, and in a rebuild', async () => {
@@ -203,6 +228,9 @@ describe('npm run dlq', () => {
 
     const sent = await dlq(env, 'redrive', '--reason', 'not-wire-format', '--max-redrives', '2');
     expect(sent.code).toBe(0);
+    // A normal run logs nothing an operator would read as a problem (kafkajs warned that an
+    // idempotent producer's retries were limited, at every redrive).
+    expect(warnings(sent.stderr)).toEqual([]);
     expect(sent.lines).toEqual([
       expect.objectContaining({ action: 'redriven', now: 'dead-letters', redriveCount: 1 }),
     ]);

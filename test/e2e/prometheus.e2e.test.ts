@@ -5,10 +5,15 @@ import type { Transaction } from 'kafkajs';
 import { startPrometheus, type RunningPrometheus } from '../../scripts/src/infra';
 import { encoderFor, produceMessages, toEvent } from '../support/events';
 import { projectorEnv } from '../support/env';
-import { createTestTopic, testTransactionalProducer, type TestTopic } from '../support/kafka';
+import {
+  createTestTopic,
+  testKafka,
+  testTransactionalProducer,
+  type TestTopic,
+} from '../support/kafka';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { spawnAllServices, type RunningService } from '../support/services';
-import { alertRules, dashboardQueries, RULES } from '../support/monitoring';
+import { alertParts, alertRules, dashboardQueries, RULES } from '../support/monitoring';
 import { waitFor } from '../support/wait';
 
 interface Sample {
@@ -20,8 +25,10 @@ const rules = alertRules();
 
 /**
  * A real Prometheus scrapes the three services while events flow; every dashboard query and
- * alert expression is evaluated against it, and the stalled-partition alert fires when a
- * transaction left open holds a partition back.
+ * alert expression is evaluated against it, and each returns series (an alert's expression
+ * through its metric selectors and the sides of its comparisons, since the alert itself
+ * returns nothing while all is well); the stalled-partition alert fires when a transaction
+ * left open holds a partition back, whose lag grows meanwhile.
  */
 describe('the services, the dashboard and the alerts under a real Prometheus', () => {
   let topic: TestTopic;
@@ -158,5 +165,60 @@ describe('the services, the dashboard and the alerts under a real Prometheus', (
       { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(alert.metric).toMatchObject({ partition: '2', severity: 'critical' });
+
+    // Its lag grows with each record written behind the open transaction.
+    const lagOf2 = async () =>
+      Number(
+        (await query(`catchall_consumer_lag{service="consumer",partition="2"}`))[0]?.value[1] ?? -1,
+      );
+    const before = await waitFor('the lag of partition 2', async () => {
+      const lag = await lagOf2();
+      return lag >= 2 && lag;
+    });
+    await produceMessages(topic.name, [record('later.prometheus.example')]);
+    await waitFor('the lag of partition 2 to grow', async () => (await lagOf2()) === before + 1, {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
+
+    // A read that needs the records held back waits for them and answers 503.
+    // The high watermark (read uncommitted): the read committed end stops at the transaction.
+    const admin = testKafka().admin({ readUncommitted: true });
+    await admin.connect();
+    const high = await admin
+      .fetchTopicOffsets(topic.name)
+      .finally(() => admin.disconnect())
+      .then((offsets) => Number(offsets.find((o) => o.partition === 2)!.high));
+    const read = await fetch(`${services[2]!.url}/domains/behind.prometheus.example`, {
+      headers: { 'consistency-token': `${topic.name}:2:${high - 1}` },
+    });
+    expect(read.status).toBe(503);
+    expect(((await read.json()) as { code: string }).code).toBe('CATCHALL_CONSISTENCY_TIMEOUT');
+  });
+
+  it('returns series for every metric selector of every alert and every side of its comparisons', async () => {
+    // The 503 above makes the 5xx selector of CatchAllHttpErrors answer; offsets left out.
+    const parts = rules.flatMap((rule) =>
+      alertParts(rule.expr).map((part) => `${rule.alert}: ${part}`),
+    );
+    const empty = async () => {
+      const missing: string[] = [];
+      for (const part of parts) {
+        if ((await query(part.slice(part.indexOf(': ') + 2))).length === 0) missing.push(part);
+      }
+      return missing;
+    };
+    const missing = await waitFor(
+      'every part of every alert to return series',
+      async () => {
+        const now = await empty();
+        return now.length === 0 ? now : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000 },
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}; without series: ${(await empty()).join(' | ')}`);
+    });
+    expect(missing).toEqual([]);
+    expect(parts.length).toBeGreaterThan(rules.length * 2);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { LRParser } from '@lezer/lr';
 import { parse } from 'yaml';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -38,4 +39,61 @@ export function dashboardQueries(): { panel: string; expr: string }[] {
       expr: t.expr.replaceAll('$__rate_interval', '1m'),
     })),
   );
+}
+
+/**
+ * Prometheus's PromQL grammar. Its type declarations are an ES module's, which TypeScript
+ * does not let a CommonJS file import; the package ships a CommonJS build, required here.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { parser } = require('@prometheus-io/lezer-promql') as { parser: LRParser };
+
+/** The comparison operators of PromQL, as the parser names them. */
+const COMPARISONS = new Set(['Gtr', 'Lss', 'Gte', 'Lte', 'Eql', 'Neq']);
+
+/**
+ * What of an alert expression should return series while the system works, whether or not
+ * the alert fires: each vector selector in it, and each side of each comparison that is not
+ * a number (`sum(x) > 10` gives `sum(x)`), with `offset` modifiers left out (a test's
+ * Prometheus has no data from 10 minutes ago). Parsed with Prometheus's own grammar
+ * (@prometheus-io/lezer-promql); throws for an expression it cannot parse.
+ */
+export function alertParts(expr: string): string[] {
+  const tree = parser.parse(expr);
+  const offsets: [number, number][] = [];
+  tree.iterate({
+    enter(node) {
+      if (node.type.isError) throw new Error(`${expr}: no PromQL at ${node.from}`);
+      const keyword = node.name === 'OffsetExpr' ? node.node.getChild('Offset') : null;
+      if (keyword) offsets.push([keyword.from, node.to]);
+    },
+  });
+  const text = (from: number, to: number) => {
+    let out = '';
+    let at = from;
+    for (const [start, end] of offsets) {
+      if (start < from || end > to) continue;
+      out += expr.slice(at, start);
+      at = end;
+    }
+    return (out + expr.slice(at, to)).replace(/\s+/g, ' ').replace(/ \)/g, ')').trim();
+  };
+  const parts = new Set<string>();
+  tree.iterate({
+    enter({ name, node }) {
+      if (name === 'VectorSelector') parts.add(text(node.from, node.to));
+      if (name !== 'BinaryExpr') return;
+      let child = node.firstChild;
+      let comparison = false;
+      while (child) {
+        if (COMPARISONS.has(child.name)) comparison = true;
+        child = child.nextSibling;
+      }
+      if (!comparison) return;
+      for (const side of [node.firstChild!, node.lastChild!]) {
+        if (!side.name.includes('Literal')) parts.add(text(side.from, side.to));
+      }
+    },
+  });
+  return [...parts];
 }
