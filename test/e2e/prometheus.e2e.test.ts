@@ -143,9 +143,11 @@ describe('the services, the dashboard and the alerts under a real Prometheus', (
     const results = await Promise.all(rules.map((rule) => query(rule.expr)));
     expect(results.map((r) => Array.isArray(r))).toEqual(rules.map(() => true));
     const firing = await query('ALERTS{alertstate="firing"}');
-    expect(
-      firing.map((s) => s.metric.alertname).filter((a) => a !== 'CatchAllDeadLetters'),
-    ).toEqual([]);
+    // Dead letters are sent on purpose. The produce latency's p99 over the test's few dozen
+    // acknowledgements is their slowest, the first of a new producer (its transactional id
+    // initialised) on a busy machine: with `for` cut to a second it may fire, rightly.
+    const expected = new Set(['CatchAllDeadLetters', 'CatchAllProduceLatencyHigh']);
+    expect(firing.map((s) => s.metric.alertname).filter((a) => !expected.has(a))).toEqual([]);
   });
 
   it('fires CatchAllPartitionStalled when a transaction left open holds a partition back', async () => {
