@@ -42,7 +42,7 @@ declare module 'kafkajs/src/protocol/recordBatch/crc32C/crc32C' {
 declare module 'kafkajs/src/protocol/recordBatch/record/v0/decoder' {
   const decode: (
     decoder: unknown,
-    context: { firstOffset: string; firstTimestamp: number; magicByte: number },
+    context: { firstOffset: string; firstTimestamp: number | string; magicByte: number },
   ) => {
     offset: string;
     timestamp: string;
@@ -57,6 +57,30 @@ declare module 'kafkajs/src/protocol/decoder' {
     constructor(buffer: Buffer);
     offset: number;
     readVarInt(): number;
+    readVarLong(): { toString(): string };
+    readVarLongNumber(): number | undefined;
+  }
+}
+declare module 'kafkajs/src/protocol/encoder' {
+  export default class Encoder {
+    constructor(size?: number);
+    buffer: Buffer;
+    writeVarLong(value: number | string | bigint): Encoder;
+  }
+}
+declare module 'kafkajs/src/consumer/batch' {
+  export default class Batch {
+    constructor(
+      topic: string,
+      fetchedOffset: string,
+      partitionData: {
+        partition: number;
+        highWatermark: string;
+        abortedTransactions: unknown[];
+        messages: { offset: string; isControlRecord?: boolean }[];
+      },
+    );
+    messages: { offset: string }[];
   }
 }
 declare module 'kafkajs/src/protocol/error' {

@@ -2,8 +2,9 @@
  * patches/kafkajs+2.2.4.patch (applied by patch-package after install) rewrites hot spots of
  * kafkajs's producer for speed. These tests hold the rewrites to the original behaviour:
  * Java's murmur2 hashes, record bytes that kafkajs's own decoder reads back, a batch's records
- * written at once equal to records written one by one, CRC-32C checksums, and per-partition
- * grouping in order.
+ * written at once equal to records written one by one, CRC-32C checksums, per-partition
+ * grouping in order; and, on the consumer's side, records decoded with Number arithmetic and
+ * in place to the same offsets, timestamps and fields as with kafkajs's Long arithmetic.
  */
 import { randomBytes } from 'node:crypto';
 import crc32C from 'kafkajs/src/protocol/recordBatch/crc32C/crc32C';
@@ -12,6 +13,8 @@ import groupMessagesPerPartition from 'kafkajs/src/producer/groupMessagesPerPart
 import Record from 'kafkajs/src/protocol/recordBatch/record/v0';
 import RecordDecoder from 'kafkajs/src/protocol/recordBatch/record/v0/decoder';
 import Decoder from 'kafkajs/src/protocol/decoder';
+import Encoder from 'kafkajs/src/protocol/encoder';
+import Batch from 'kafkajs/src/consumer/batch';
 
 describe('the kafkajs patches', () => {
   it('hash keys as Java does (the vectors of Kafka UtilsTest.testMurmur2)', () => {
@@ -136,6 +139,102 @@ describe('the kafkajs patches', () => {
         ),
       );
     }
+  });
+
+  it('read a varlong as a Number exactly where it is a safe integer, and leave larger ones to the Long reader', () => {
+    const values = [0, 1, -1, 63, -64, 64, 8191, -8192, 1_700_000_000_123, -1_700_000_000_123];
+    values.push(2 ** 48 - 1, -(2 ** 48));
+    for (let i = 0; i < 1000; i += 1) values.push(Math.round((Math.random() - 0.5) * 2 ** 49));
+    for (const v of values) {
+      const { buffer } = new Encoder().writeVarLong(v);
+      const decoder = new Decoder(buffer);
+      expect(decoder.readVarLongNumber()).toBe(v);
+      expect(decoder.offset).toBe(buffer.length);
+      expect(new Decoder(buffer).readVarLong().toString()).toBe(String(v));
+    }
+    for (const v of ['281474976710656', '-9223372036854775808', '9223372036854775807']) {
+      const { buffer } = new Encoder().writeVarLong(v);
+      const decoder = new Decoder(buffer);
+      expect(decoder.readVarLongNumber()).toBeUndefined();
+      expect(decoder.offset).toBe(0);
+      expect(decoder.readVarLong().toString()).toBe(v);
+    }
+  });
+
+  it('decode offsets and timestamps beyond safe integers as exactly as Long arithmetic does', () => {
+    const cases: {
+      firstOffset: string;
+      firstTimestamp: string;
+      offsetDelta: number;
+      timestampDelta: number;
+    }[] = [
+      { firstOffset: '9007199254740990', firstTimestamp: '0', offsetDelta: 5, timestampDelta: 0 },
+      {
+        firstOffset: '9223372036854775000',
+        firstTimestamp: '1',
+        offsetDelta: 700,
+        timestampDelta: -3,
+      },
+      { firstOffset: '0', firstTimestamp: '9007199254740993', offsetDelta: 0, timestampDelta: 1 },
+      {
+        firstOffset: '7',
+        firstTimestamp: '1700000000000',
+        offsetDelta: 2,
+        timestampDelta: 2 ** 50,
+      },
+      {
+        firstOffset: '7',
+        firstTimestamp: '-1',
+        offsetDelta: 2,
+        timestampDelta: -1_700_000_000_000,
+      },
+    ];
+    for (const c of cases) {
+      const encoded = Record({
+        key: 'k',
+        value: 'v',
+        offsetDelta: c.offsetDelta,
+        timestampDelta: c.timestampDelta,
+      }) as { buffer: Buffer };
+      const decoder = new Decoder(encoded.buffer);
+      decoder.readVarInt();
+      const record = RecordDecoder(decoder, {
+        firstOffset: c.firstOffset,
+        firstTimestamp: c.firstTimestamp,
+        magicByte: 2,
+      });
+      expect(record.offset).toBe(String(BigInt(c.firstOffset) + BigInt(c.offsetDelta)));
+      expect(record.timestamp).toBe(String(BigInt(c.firstTimestamp) + BigInt(c.timestampDelta)));
+    }
+  });
+
+  it('decode records without headers to one shared, frozen, empty object', () => {
+    const read = () => {
+      const encoded = Record({ key: 'k', value: 'v' }) as { buffer: Buffer };
+      const decoder = new Decoder(encoded.buffer);
+      decoder.readVarInt();
+      return RecordDecoder(decoder, { firstOffset: '0', firstTimestamp: 0, magicByte: 2 });
+    };
+    const [a, b] = [read(), read()];
+    expect(a.headers).toBe(b.headers);
+    expect(Object.keys(a.headers)).toEqual([]);
+    expect(Object.isFrozen(a.headers)).toBe(true);
+    expect(a.headers['constructor']).toBeUndefined();
+  });
+
+  it('keep the records of a fetch from the fetched offset on, compared as numbers or as Longs', () => {
+    const batchOf = (fetched: string, offsets: string[]) =>
+      new Batch('t', fetched, {
+        partition: 0,
+        highWatermark: '0',
+        abortedTransactions: [],
+        messages: offsets.map((offset) => ({ offset })),
+      }).messages.map((m) => m.offset);
+    expect(batchOf('5', ['3', '4', '5', '6'])).toEqual(['5', '6']);
+    expect(
+      batchOf('9007199254740993', ['9007199254740992', '9007199254740993', '9007199254740994']),
+    ).toEqual(['9007199254740993', '9007199254740994']);
+    expect(batchOf('10', ['9', '9223372036854775807'])).toEqual(['9223372036854775807']);
   });
 
   it('group messages by partition, in order', () => {
