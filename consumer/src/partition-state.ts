@@ -1,5 +1,11 @@
 import type { KafkaMessage } from 'kafkajs';
-import { evolve, type CountedEvent, type DomainDelta, type EventTry } from '@catchall/core';
+import {
+  evolve,
+  foldInto,
+  type CountedEvent,
+  type DomainDelta,
+  type EventTry,
+} from '@catchall/core';
 import type { PartitionFlush, RedrivenEvent } from './projection-store';
 
 /** A record kept while a refused flush is taken apart (see PartitionState.isolate). */
@@ -245,8 +251,12 @@ export function createPartitionState(
         const r: RedrivenEvent = { origin, offset, domain, event, at: timestamp };
         if (eventId !== undefined) r.eventId = eventId;
         redriven.push(r);
-      } else if (eventId === undefined) pending.set(domain, evolve(pending.get(domain), event));
-      else tries.push({ domain, eventId, at: timestamp, event });
+      } else if (eventId === undefined) {
+        // In place: the pending deltas belong to this state until a flush takes them.
+        const delta = pending.get(domain);
+        if (delta === undefined) pending.set(domain, evolve(undefined, event));
+        else foldInto(delta, event);
+      } else tries.push({ domain, eventId, at: timestamp, event });
       moveTo(offset, timestamp);
     },
     pass: moveTo,

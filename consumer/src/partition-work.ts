@@ -170,7 +170,10 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     let letters: DeadLetter[] = [];
     let deadLettered = 0;
     const pacer = createHeartbeatPacer(now);
-    for (const message of batch.messages) {
+    // An indexed loop: for...of allocates an iterator result per record where V8 does not
+    // optimise it away, a tenth of what the projector allocated in a catch-up profile.
+    for (let i = 0; i < batch.messages.length; i++) {
+      const message = batch.messages[i]!;
       const offset = Number(message.offset);
       if (state.isApplied(offset)) {
         counts.skipped += 1;
@@ -213,7 +216,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         // what was pending and sought back: the rest of this batch is read again from there.
         // Folding it now would claim the records in between as applied.
         if (!state.isVerified()) {
-          countBatch(metrics, { ...counts, consumed: batch.messages.indexOf(message) + 1 });
+          countBatch(metrics, { ...counts, consumed: i + 1 });
           return;
         }
       }

@@ -63,10 +63,14 @@ export function decodeRecord(
   } catch (err) {
     return deadOrThrow(err);
   }
-  const judge = (decoded: DecodedDomainEvent) => withOrigin(classify(decoded), message);
-  // The writer schema is looked up once per id; every later record decodes without a promise.
-  if (value === undefined) return codec.decode(message.value).then(judge, deadOrThrow);
-  return judge(value);
+  // The writer schema is looked up once per id; every later record decodes without a promise
+  // (and without a closure).
+  if (value === undefined) {
+    return codec
+      .decode(message.value)
+      .then((decoded) => withOrigin(classify(decoded), message), deadOrThrow);
+  }
+  return withOrigin(classify(value), message);
 }
 
 /** An event redriven from the dead-letter topic is marked with its origin (counted once). */
