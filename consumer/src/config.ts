@@ -69,7 +69,7 @@ export const consumerConfigFields = {
   }),
   FLUSH_MAX_DOMAINS: Type.Integer({
     minimum: 1,
-    default: 50000,
+    default: 20000,
     description: 'a flush starts as soon as this many domains are pending (memory bound)',
   }),
   PARTITIONS_CONCURRENCY: Type.Integer({
