@@ -119,6 +119,30 @@ export async function judge(codec: EventDecoder, value: Buffer | null): Promise<
 }
 
 /**
+ * A UsageError naming the first of `coordinates` outside what the dead-letter topic holds
+ * (below its partition's first offset or at or past its end): an operator's mistyped
+ * offset is not a selection that matches nothing. The partitions must exist (checked by
+ * selectDeadLetters).
+ */
+export async function checkDeadLettersHeld(
+  tools: DeadLetterTools,
+  coordinates: readonly { partition: number; offset: number }[],
+): Promise<void> {
+  if (coordinates.length === 0) return;
+  const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
+  for (const at of coordinates) {
+    const [low, high] = ends.get(at.partition) ?? [0, 0];
+    if (at.offset < low || at.offset >= high) {
+      throw new UsageError(
+        `no dead letter at ${at.partition}:${at.offset}: partition ${at.partition} holds ${
+          high > low ? `offsets ${low} to ${high - 1}` : 'none'
+        }`,
+      );
+    }
+  }
+}
+
+/**
  * `show <partition>:<offset>`: one dead letter in full: headers, key and value as hex and
  * base64, the Confluent wire header, the decoded event and what the projector would do with
  * it now. A UsageError when no dead letter is there.
@@ -130,14 +154,8 @@ export async function showCommand(
 ) {
   const selection: Selection = { reasons: [], coordinates: [at] };
   const [view] = await selectDeadLetters(tools, selection);
-  if (!view) {
-    // selectDeadLetters refused a partition the topic does not have: this one is there.
-    const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
-    const [low, high] = ends.get(at.partition)!;
-    throw new UsageError(
-      `no dead letter at ${at.partition}:${at.offset}: partition ${at.partition} holds offsets ${low} to ${high - 1}`,
-    );
-  }
+  if (!view) await checkDeadLettersHeld(tools, [at]);
+  if (!view) throw new UsageError(`no dead letter at ${at.partition}:${at.offset}`);
   const bytes = (b: Buffer | null) =>
     b === null ? null : { length: b.length, hex: b.toString('hex'), base64: b.toString('base64') };
   const value = view.value;

@@ -2,7 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { parseDlqArgs } from './dlq-args';
 import { planRedrive, summarize } from './dead-letter-report';
 import { checkPartitions, parseSelection, readRanges, selects } from './dead-letter-selection';
-import { viewDeadLetter, type DeadLetterView } from './dead-letter-view';
+import { headersText, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
 import { deadLetterOrigin, redriveMessage, redriveOrigin } from './redrive';
 
 const HOUR = 3_600_000;
@@ -330,6 +330,25 @@ describe('the redriven record', () => {
       'redrive-count': '2',
       'redrive-from': 'events.dlq:0:8',
     });
+  });
+
+  it('keeps a header named like an Object member, `__proto__` included, in the copy and in the text view', () => {
+    // As kafkajs decodes them: own properties of an object without a prototype.
+    const headers = Object.create(null) as Record<string, Buffer>;
+    headers['__proto__'] = Buffer.from('p');
+    headers['toString'] = Buffer.from('t');
+    const message = redriveMessage({
+      key: null,
+      value: Buffer.from('v'),
+      headers,
+      origin: 'events:0:1',
+      redriveCount: 0,
+      from: { topic: 'events.dlq', partition: 0, offset: 3 },
+    });
+    expect(Object.keys(message.headers!)).toContain('__proto__');
+    expect(String(message.headers!['__proto__'])).toBe('p');
+    expect(Object.keys(headersText(headers)).sort()).toEqual(['__proto__', 'toString']);
+    expect(JSON.stringify(headersText(headers))).toBe('{"__proto__":"p","toString":"t"}');
   });
 
   it('is remembered by its origin when dead-lettered again; a record never redriven by its own place', () => {

@@ -91,7 +91,8 @@ export function headersText(headers: IHeaders): Record<string, string | string[]
     const s = v.toString('utf8');
     return Buffer.from(s, 'utf8').equals(v) && printable(s) ? s : `base64:${v.toString('base64')}`;
   };
-  const out: Record<string, string | string[]> = {};
+  // No prototype: a header named `__proto__` is a header like any other.
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     out[name] = Array.isArray(value) ? value.map(one) : one(value);

@@ -9,6 +9,7 @@ import {
   type Verdict,
 } from './dead-letter-commands';
 import type { DeadLetterView } from './dead-letter-view';
+import { checkDeadLettersHeld } from './dead-letter-commands';
 import { planRedrive, type RedriveDecision } from './dead-letter-report';
 import type { Selection } from './dead-letter-selection';
 import { liveReadModelVersion } from './read-model-version';
@@ -149,6 +150,8 @@ export async function redriveCommand(
 ): Promise<RedriveResult> {
   const attempts = new Map<string, number>();
   const views = await selectDeadLetters(tools, selection, attempts);
+  // Coordinates named one by one must each be a dead letter: exit 2, not "sent 0".
+  await checkDeadLettersHeld(tools, selection.coordinates);
   const origins = [...new Set(views.flatMap((v) => (v.origin === undefined ? [] : [v.origin])))];
   const version = await liveReadModelVersion(deps.pool);
   const states = await originStates(deps.pool, version, origins);

@@ -100,7 +100,8 @@ export function redriveMessage(letter: {
   redriveCount: number;
   from: Coordinates;
 }): Message {
-  const headers: IHeaders = {};
+  // No prototype: a header named `__proto__` is a header like any other.
+  const headers: IHeaders = Object.create(null) as IHeaders;
   const dropped = new Set<string>([
     ...DEAD_LETTER_HEADERS,
     REDRIVE_ORIGIN_HEADER,

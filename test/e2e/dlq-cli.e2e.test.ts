@@ -134,6 +134,10 @@ describe('npm run dlq', () => {
     const missing = await dlq(env, 'show', '0:99');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no dead letter at 0:99: partition 0 holds offsets 0 to 2/);
+    // A redrive of coordinates that hold no dead letter says so: not "sent 0".
+    const nothingThere = await dlq(env, 'redrive', '0:99');
+    expect(nothingThere.code).toBe(2);
+    expect(nothingThere.stderr).toMatch(/no dead letter at 0:99: partition 0 holds offsets 0 to 2/);
     // A partition the dead-letter topic (one partition) does not have is a wrong command
     // line, not an empty answer.
     for (const args of [
