@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import {
   configFields,
   kafkaSecurityFields,
+  MAX_HEAP_GROWING_PERCENT,
   loadConfig,
   registryConnectionFields,
   tracingFields,
@@ -71,6 +72,13 @@ export const consumerConfigFields = {
     minimum: 1,
     default: 20000,
     description: 'a flush starts as soon as this many domains are pending (memory bound)',
+  }),
+  HEAP_GROWING_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: MAX_HEAP_GROWING_PERCENT,
+    default: 100,
+    description:
+      "how far V8's heap may grow past what its last full collection kept, in percent (V8's --heap-growing-percent; 0: V8's own choice, up to 300): the projector keeps about 35 MB and allocates fast, so this bounds most of its memory beside the fetch and flush settings",
   }),
   PARTITIONS_CONCURRENCY: Type.Integer({
     minimum: 1,

@@ -1,9 +1,10 @@
-import { createLogger, failureLine } from '@catchall/core';
+import { createLogger, failureLine, setHeapGrowingPercent } from '@catchall/core';
 import { buildConsumer } from './app';
 import { loadConsumerConfig } from './config';
 
 async function main(): Promise<void> {
   const config = loadConsumerConfig(process.env);
+  setHeapGrowingPercent(config.HEAP_GROWING_PERCENT);
   const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL });
   const { app, projector, lifecycle } = await buildConsumer(config, logger, (err) => {
     // Exit non-zero so that the orchestrator (or npm start) restarts the projector.

@@ -8,6 +8,7 @@ import {
   createPool,
   failureLine,
   kafkaConnection,
+  setHeapGrowingPercent,
   type Logger,
 } from '@catchall/core';
 import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
@@ -165,6 +166,8 @@ async function runRebuild(
   if (fromTime && Number.isNaN(fromTime.getTime())) {
     throw new UsageError(`--from-time must be an ISO date and time, got "${values['from-time']}"`);
   }
+  // A rebuild folds as the projector does: the same bound on its heap.
+  setHeapGrowingPercent(config.HEAP_GROWING_PERCENT);
   const pool = createPool({
     connectionString: config.DATABASE_URL,
     max: config.PG_POOL_MAX,

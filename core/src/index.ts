@@ -17,6 +17,7 @@ export * from './runtime/compression';
 export * from './runtime/topics-admin';
 export * from './runtime/producer-handle';
 export * from './runtime/recording-partitioner';
+export * from './runtime/heap';
 export * from './domain/event-time';
 export { ErrorBody, HTTP_ERROR_CODES, errorBody, errorResponses } from './runtime/http-errors';
 export { decodeBody } from './runtime/http-body';
