@@ -77,10 +77,10 @@ async function run(argv: string[]): Promise<void> {
   const args = parseDlqArgs(argv);
   if (args.help) {
     console.log(USAGE);
-    if (!args.values.help) process.exitCode = 2;
+    if (!args.helpAsked) process.exitCode = 2;
     return;
   }
-  const json = args.values.json || !process.stdout.isTTY;
+  const json = args.json || !process.stdout.isTTY;
   const config: ConsumerConfig = loadConsumerConfig(process.env);
   // Logs go to stderr so that stdout holds only the output.
   const level =
@@ -117,7 +117,7 @@ async function run(argv: string[]): Promise<void> {
     applicationName: 'catchall-dlq',
   });
   try {
-    const dryRun = args.values['dry-run'];
+    const dryRun = args.dryRun;
     const result = await redriveCommand(tools, { codec, pool }, args.selection, {
       maxRedrives: args.maxRedrives,
       dryRun,
