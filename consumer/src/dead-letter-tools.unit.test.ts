@@ -4,6 +4,9 @@ import { planRedrive, summarize } from './dead-letter-report';
 import { checkPartitions, parseSelection, readRanges, selects } from './dead-letter-selection';
 import { headersText, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
 import { deadLetterOrigin, redriveMessage, redriveOrigin } from './redrive';
+import { checkDeadLettersHeld, showCommand } from './dead-letter-commands';
+import { redriveSelection } from './redrive-command';
+import { createInMemoryTopic, jsonDecoder } from '../../test/support/in-memory-ports';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 30, 10, 15);
@@ -436,5 +439,64 @@ describe('the redriven record', () => {
     expect(deadLetterOrigin('events', 1, { headers: {}, offset: '77' })).toBe('events:1:77');
     // A header a direct producer wrote that names no coordinates marks nothing.
     expect(redriveOrigin({ headers: { 'redrive-origin': 'whatever' } })).toBeUndefined();
+  });
+});
+
+describe('reading the dead-letter topic', () => {
+  const progress = { start: () => undefined, update: () => undefined, stop: () => undefined };
+  /** Partition 0 holds offsets 2 to 4 (0 and 1 deleted by retention), partition 1 none. */
+  const topic = () =>
+    createInMemoryTopic('events.dlq', [
+      [
+        letter(2, 'undecodable', [0, 10]),
+        letter(3, 'store-refused', [0, 11]),
+        letter(4, 'undecodable', [1, 12], T0, {
+          'redrive-origin': 'events:0:10',
+          'redrive-count': '2',
+        }),
+      ],
+      [],
+    ]);
+
+  it('reads the partition ends once for a redrive by coordinates, and checks them against that read', async () => {
+    const deadLetters = topic();
+    const { views, attempts } = await redriveSelection(
+      { deadLetters, progress },
+      parseSelection({}, ['0:3', '0:4']),
+    );
+    expect(views.map((v) => v.offset)).toEqual([3, 4]);
+    expect(attempts.get('events:0:10')).toBe(2);
+    expect(deadLetters.reads).toEqual({ ends: 1, records: 1 });
+  });
+
+  it.each([
+    ['0:1', /^no dead letter at 0:1: partition 0 holds offsets 2 to 4$/],
+    ['0:5', /^no dead letter at 0:5: partition 0 holds offsets 2 to 4$/],
+    ['1:0', /^no dead letter at 1:0: partition 1 holds none$/],
+  ])(
+    'refuses a redrive of %s, where no dead letter is, after one read of the ends',
+    async (at, message) => {
+      const deadLetters = topic();
+      await expect(
+        redriveSelection({ deadLetters, progress }, parseSelection({}, ['0:2', at])),
+      ).rejects.toThrow(message);
+      expect(deadLetters.reads.ends).toBe(1);
+    },
+  );
+
+  it('shows a missing dead letter with the offsets the one read found', async () => {
+    const deadLetters = topic();
+    await expect(
+      showCommand({ deadLetters, progress }, jsonDecoder, { partition: 0, offset: 9 }),
+    ).rejects.toThrow(/^no dead letter at 0:9: partition 0 holds offsets 2 to 4$/);
+    expect(deadLetters.reads.ends).toBe(1);
+  });
+
+  it('checks coordinates against the ends it is given, without reading', () => {
+    const ends = new Map<number, [number, number]>([[0, [2, 5]]]);
+    expect(() => checkDeadLettersHeld(ends, [{ partition: 0, offset: 4 }])).not.toThrow();
+    expect(() => checkDeadLettersHeld(ends, [{ partition: 0, offset: 5 }])).toThrow(
+      expect.objectContaining({ code: 'CATCHALL_USAGE' }),
+    );
   });
 });

@@ -22,6 +22,7 @@ import {
 import { redriveCommand } from './redrive-command';
 import { parseDlqArgs, USAGE } from './dlq-args';
 import { migrate } from './migrate';
+import { createTopicSource } from './topic-reader';
 import { VersionError } from './read-model-version';
 import { UsageError } from './usage-error';
 
@@ -95,7 +96,7 @@ async function run(argv: string[]): Promise<void> {
   await checkKafkaAccess(kafka, logger);
   const tools: DeadLetterTools = {
     kafka,
-    deadLetterTopic: deadLetterTopic(config.EVENTS_TOPIC),
+    deadLetters: createTopicSource(kafka, deadLetterTopic(config.EVENTS_TOPIC)),
     eventsTopic: config.EVENTS_TOPIC,
     logger,
     progress: progressDisplay(logger),
