@@ -10,7 +10,12 @@ import {
   kafkaConnection,
   type Logger,
 } from '@catchall/core';
-import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
+import {
+  checkRegistryAccess,
+  createEventDecoder,
+  registryConnection,
+  type EventDecoder,
+} from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import {
   listCommand,
@@ -21,7 +26,8 @@ import {
 } from './dead-letter-commands';
 import { redriveCommand } from './redrive-command';
 import { parseDlqArgs, USAGE } from './dlq-args';
-import { migrate } from './migrate';
+import type { Selection } from './dead-letter-selection';
+import { checkSchemaCurrent } from './migrate';
 import { createTopicSource } from './topic-reader';
 import { VersionError } from './read-model-version';
 import { UsageError } from './usage-error';
@@ -74,6 +80,52 @@ function print(json: boolean, value: unknown): void {
   }
 }
 
+/**
+ * `redrive`: the one command that needs Postgres, and only to read the live version's redrive
+ * ledger. It does not migrate: a schema change is the projector's or setup's to make, and
+ * one made from here could reach a database whose running projector is older; a schema
+ * behind this build is a SchemaBehind failure that says what to run.
+ */
+async function redrive(
+  tools: DeadLetterTools,
+  codec: EventDecoder,
+  config: ConsumerConfig,
+  args: { selection: Selection; maxRedrives: number; dryRun: boolean; json: boolean },
+): Promise<void> {
+  const { json, dryRun } = args;
+  await checkPostgresAccess(config.DATABASE_URL, tools.logger);
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    max: 2,
+    logger: tools.logger,
+    applicationName: 'catchall-dlq',
+  });
+  try {
+    await checkSchemaCurrent(pool, 'npm run dlq -- redrive');
+    const result = await redriveCommand(tools, { codec, pool }, args.selection, {
+      maxRedrives: args.maxRedrives,
+      dryRun,
+    });
+    print(json, result.lines);
+    const totals = { sent: result.sent, skipped: result.skipped, refused: result.refused, dryRun };
+    if (json) console.error(JSON.stringify({ msg: 'redrive done', ...totals }));
+    else
+      console.error(
+        `redriven ${totals.sent}, skipped ${totals.skipped}, refused ${totals.refused}${dryRun ? ' (dry run: nothing written)' : ''}`,
+      );
+    for (const line of result.lines) {
+      if (line.action === 'refused') console.error(`${line.code}: ${line.why}`);
+    }
+    if (result.refused > 0) process.exitCode = 3;
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * Each command connects to what it reads and nothing else: summary and list to Kafka, show
+ * to Kafka and the registry, redrive to those and Postgres.
+ */
 async function run(argv: string[]): Promise<void> {
   const args = parseDlqArgs(argv);
   if (args.help) {
@@ -108,35 +160,7 @@ async function run(argv: string[]): Promise<void> {
   // No wait on a schema id the registry does not know: the answer is what it knows now.
   const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });
   if (args.command === 'show') return print(json, await showCommand(tools, codec, args.at));
-
-  await checkPostgresAccess(config.DATABASE_URL, logger);
-  await migrate({ databaseUrl: config.DATABASE_URL, logger });
-  const pool = createPool({
-    connectionString: config.DATABASE_URL,
-    max: 2,
-    logger,
-    applicationName: 'catchall-dlq',
-  });
-  try {
-    const dryRun = args.dryRun;
-    const result = await redriveCommand(tools, { codec, pool }, args.selection, {
-      maxRedrives: args.maxRedrives,
-      dryRun,
-    });
-    print(json, result.lines);
-    const totals = { sent: result.sent, skipped: result.skipped, refused: result.refused, dryRun };
-    if (json) console.error(JSON.stringify({ msg: 'redrive done', ...totals }));
-    else
-      console.error(
-        `redriven ${totals.sent}, skipped ${totals.skipped}, refused ${totals.refused}${dryRun ? ' (dry run: nothing written)' : ''}`,
-      );
-    for (const line of result.lines) {
-      if (line.action === 'refused') console.error(`${line.code}: ${line.why}`);
-    }
-    if (result.refused > 0) process.exitCode = 3;
-  } finally {
-    await pool.end();
-  }
+  await redrive(tools, codec, config, { ...args, json });
 }
 
 run(process.argv.slice(2)).catch((err: unknown) => {
