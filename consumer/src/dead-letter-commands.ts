@@ -5,7 +5,7 @@ import { listEntry, viewDeadLetter, type DeadLetterView } from './dead-letter-vi
 import { summarize, type Summary } from './dead-letter-report';
 import { checkPartitions, readRanges, selects, type Selection } from './dead-letter-selection';
 import { classify } from './record-decoder';
-import { partitionEnds, readTopicRanges } from './topic-reader';
+import type { TopicSource } from './topic-reader';
 import { UsageError } from './usage-error';
 
 /** A progress display: a bar on a terminal, log lines otherwise (see dlq-cli.ts). */
@@ -17,27 +17,41 @@ export interface Progress {
 
 /** What the commands need: the clients, the topics, where output goes. */
 export interface DeadLetterTools {
+  /** The client redrive produces with. */
   kafka: Kafka;
-  /** The dead-letter topic (`<EVENTS_TOPIC>.dlq`) and the events topic redrives go to. */
-  deadLetterTopic: string;
+  /** The dead-letter topic (`<EVENTS_TOPIC>.dlq`), read through its source. */
+  deadLetters: TopicSource;
+  /** The events topic redrives go to. */
   eventsTopic: string;
   logger: Logger;
   progress: Progress;
 }
 
+/** What reading the dead-letter topic needs of the tools. */
+export type DeadLetterReader = Pick<DeadLetterTools, 'deadLetters' | 'progress'>;
+
+/** The dead letters a selection named, and the partition ends they were read up to. */
+export interface SelectedDeadLetters {
+  views: DeadLetterView[];
+  /** Each partition's `[low, high)` when the read started: what checkDeadLettersHeld takes. */
+  ends: Map<number, [number, number]>;
+}
+
 /**
  * The dead letters the selection names, in topic order per partition (partitions one after
- * the other), at most `selection.limit`, read up to the topic's end as it is now. With
- * `attempts`, the whole topic is read, and it gets the highest redrive count of each origin.
- * A UsageError when the selection names a partition the topic does not have.
+ * the other), at most `selection.limit`, read up to the topic's end as it is now (one read
+ * of the partition ends, returned with them). With `attempts`, the whole topic is read, and
+ * it gets the highest redrive count of each origin. A UsageError when the selection names a
+ * partition the topic does not have.
  */
 export async function selectDeadLetters(
-  tools: DeadLetterTools,
+  tools: DeadLetterReader,
   selection: Selection,
   attempts?: Map<string, number>,
-): Promise<DeadLetterView[]> {
-  const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
-  checkPartitions(selection, ends, tools.deadLetterTopic);
+): Promise<SelectedDeadLetters> {
+  const source = tools.deadLetters;
+  const ends = await source.ends();
+  checkPartitions(selection, ends, source.topic);
   const ranges = attempts
     ? readRanges({ reasons: [], coordinates: [] }, ends)
     : readRanges(selection, ends);
@@ -45,11 +59,9 @@ export async function selectDeadLetters(
   const byPartition = new Map<number, DeadLetterView[]>();
   tools.progress.start('reading dead letters', total);
   try {
-    await readTopicRanges({
-      kafka: tools.kafka,
-      topic: tools.deadLetterTopic,
+    await source.read(
       ranges,
-      onRecord(partition, message) {
+      (partition, message) => {
         const view = viewDeadLetter(partition, message);
         if (attempts && view.origin !== undefined) {
           attempts.set(view.origin, Math.max(attempts.get(view.origin) ?? 0, view.redriveCount));
@@ -59,26 +71,26 @@ export async function selectDeadLetters(
         list.push(view);
         byPartition.set(partition, list);
       },
-      onProgress: (read) => tools.progress.update(read),
-    });
+      (read) => tools.progress.update(read),
+    );
   } finally {
     tools.progress.stop();
   }
   const views = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
-  return selection.limit === undefined ? views : views.slice(0, selection.limit);
+  return { views: selection.limit === undefined ? views : views.slice(0, selection.limit), ends };
 }
 
 /** `summary`: counts of the selected dead letters. */
 export async function summaryCommand(
-  tools: DeadLetterTools,
+  tools: DeadLetterReader,
   selection: Selection,
 ): Promise<Summary> {
-  return summarize(await selectDeadLetters(tools, selection));
+  return summarize((await selectDeadLetters(tools, selection)).views);
 }
 
 /** `list`: the selected dead letters' coordinates, reasons, origins and headers. */
-export async function listCommand(tools: DeadLetterTools, selection: Selection) {
-  return (await selectDeadLetters(tools, selection)).map(listEntry);
+export async function listCommand(tools: DeadLetterReader, selection: Selection) {
+  return (await selectDeadLetters(tools, selection)).views.map(listEntry);
 }
 
 /** What the projector would do with a record now: count it, ignore it, or dead-letter it. */
@@ -120,16 +132,14 @@ export async function judge(codec: EventDecoder, value: Buffer | null): Promise<
 
 /**
  * A UsageError naming the first of `coordinates` outside what the dead-letter topic holds
- * (below its partition's first offset or at or past its end): an operator's mistyped
- * offset is not a selection that matches nothing. The partitions must exist (checked by
- * selectDeadLetters).
+ * (below its partition's first offset or at or past its end), given the partition ends the
+ * selection was read up to (SelectedDeadLetters.ends, so that the answer speaks of the same
+ * read): an operator's mistyped offset is not a selection that matches nothing.
  */
-export async function checkDeadLettersHeld(
-  tools: DeadLetterTools,
+export function checkDeadLettersHeld(
+  ends: ReadonlyMap<number, [number, number]>,
   coordinates: readonly { partition: number; offset: number }[],
-): Promise<void> {
-  if (coordinates.length === 0) return;
-  const ends = await partitionEnds(tools.kafka, tools.deadLetterTopic);
+): void {
   for (const at of coordinates) {
     const [low, high] = ends.get(at.partition) ?? [0, 0];
     if (at.offset < low || at.offset >= high) {
@@ -148,14 +158,19 @@ export async function checkDeadLettersHeld(
  * it now. A UsageError when no dead letter is there.
  */
 export async function showCommand(
-  tools: DeadLetterTools,
+  tools: DeadLetterReader,
   codec: EventDecoder,
   at: { partition: number; offset: number },
 ) {
   const selection: Selection = { reasons: [], coordinates: [at] };
-  const [view] = await selectDeadLetters(tools, selection);
-  if (!view) await checkDeadLettersHeld(tools, [at]);
-  if (!view) throw new UsageError(`no dead letter at ${at.partition}:${at.offset}`);
+  const {
+    views: [view],
+    ends,
+  } = await selectDeadLetters(tools, selection);
+  if (!view) {
+    checkDeadLettersHeld(ends, [at]);
+    throw new UsageError(`no dead letter at ${at.partition}:${at.offset}`);
+  }
   const bytes = (b: Buffer | null) =>
     b === null ? null : { length: b.length, hex: b.toString('hex'), base64: b.toString('base64') };
   const value = view.value;

@@ -1,3 +1,4 @@
+import { parseEventTime } from '@catchall/core';
 import type { DeadLetterView } from './dead-letter-view';
 import { DEAD_LETTER_REASONS } from './record-decoder';
 import { UsageError } from './usage-error';
@@ -40,10 +41,20 @@ export function wholeNumber(name: string, text: string, min = 0): number {
   return value;
 }
 
-function time(name: string, text: string): number {
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) {
-    throw new UsageError(`${name} must be an ISO 8601 date and time, got "${text}"`);
+/** The forms `--since` and `--until` take, as their errors and the usage name them. */
+export const TIME_FORMATS =
+  'a date YYYY-MM-DD (its start, UTC) or an RFC 3339 date and time YYYY-MM-DDTHH:MM:SS[.fff] with Z or ±HH:MM (2026-03-01T12:00:00Z)';
+
+/**
+ * `--since`/`--until` as epoch ms: an RFC 3339 `date-time` (parseEventTime, core: a real
+ * calendar date and time, an offset), or a `full-date` read as that day's start in UTC. Not
+ * Date.parse, which takes February 30 for March 2 and guesses at other shapes. A UsageError
+ * naming TIME_FORMATS otherwise.
+ */
+export function parseTime(name: string, text: string): number {
+  const at = parseEventTime(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  if (at === undefined) {
+    throw new UsageError(`${name} must be ${TIME_FORMATS}; got "${text}"`);
   }
   return at;
 }
@@ -89,8 +100,8 @@ export function parseSelection(args: SelectionArgs, positionals: string[] = []):
   if (args['to-offset'] !== undefined) {
     selection.toOffset = wholeNumber('--to-offset', args['to-offset']);
   }
-  if (args.since !== undefined) selection.since = time('--since', args.since);
-  if (args.until !== undefined) selection.until = time('--until', args.until);
+  if (args.since !== undefined) selection.since = parseTime('--since', args.since);
+  if (args.until !== undefined) selection.until = parseTime('--until', args.until);
   if (args.limit !== undefined) selection.limit = wholeNumber('--limit', args.limit, 1);
   const { fromOffset, toOffset, since, until } = selection;
   if (fromOffset !== undefined && toOffset !== undefined && fromOffset > toOffset) {

@@ -1,9 +1,12 @@
 import type { KafkaMessage } from 'kafkajs';
-import { parseDlqArgs } from './dlq-args';
+import { COMMAND_OPTIONS, parseDlqArgs, USAGE } from './dlq-args';
 import { planRedrive, summarize } from './dead-letter-report';
 import { checkPartitions, parseSelection, readRanges, selects } from './dead-letter-selection';
 import { headersText, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
 import { deadLetterOrigin, redriveMessage, redriveOrigin } from './redrive';
+import { checkDeadLettersHeld, showCommand } from './dead-letter-commands';
+import { redriveSelection } from './redrive-command';
+import { createInMemoryTopic, jsonDecoder } from '../../test/support/in-memory-ports';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 30, 10, 15);
@@ -40,9 +43,9 @@ const view = (partition: number, message: KafkaMessage): DeadLetterView =>
   viewDeadLetter(partition, message);
 
 describe('the dlq command line', () => {
-  it('reads a summary with every selection option', () => {
+  it('reads a list with every selection option', () => {
     const args = parseDlqArgs([
-      'summary',
+      'list',
       '--reason',
       'undecodable',
       '--reason',
@@ -62,8 +65,8 @@ describe('the dlq command line', () => {
     ]);
     expect(args).toMatchObject({
       help: false,
-      command: 'summary',
-      maxRedrives: 3,
+      command: 'list',
+      json: false,
       selection: {
         reasons: ['undecodable', 'store-refused'],
         partition: 0,
@@ -93,11 +96,92 @@ describe('the dlq command line', () => {
           { partition: 0, offset: 5 },
         ],
       },
-      values: { 'dry-run': true },
+      dryRun: true,
+      all: false,
     });
     expect(parseDlqArgs(['redrive', '--all'])).toMatchObject({ command: 'redrive' });
     expect(parseDlqArgs(['--help'])).toMatchObject({ help: true });
     expect(parseDlqArgs([])).toMatchObject({ help: true });
+  });
+
+  it('reads a date as the start of that day in UTC, and a date and time at its offset', () => {
+    expect(
+      parseDlqArgs(['summary', '--since', '2024-02-29', '--until', '2024-03-01T01:30:00+02:00']),
+    ).toMatchObject({
+      selection: { since: Date.UTC(2024, 1, 29), until: Date.UTC(2024, 1, 29, 23, 30) },
+    });
+  });
+
+  it.each([
+    ['--since', '2026-02-30'],
+    ['--until', '2026-02-30'],
+    ['--since', '2025-02-29'],
+    ['--until', '2026-04-31T10:00:00Z'],
+    ['--since', '2026-13-01'],
+    ['--until', '2026-11-30T24:00:00Z'],
+    ['--since', '2026-11-30T10:60:00Z'],
+    ['--since', '2026-11-30T10:00:00+24:00'],
+    ['--until', '2026-11-30T10:00:00'],
+    ['--since', 'March 7, 2026'],
+    ['--since', '2026-11-30 10:00:00Z'],
+  ])(
+    'refuses %s %s, a date or time that is not one, naming the formats it takes',
+    (option, text) => {
+      const argv = ['list', option, text];
+      expect(() => parseDlqArgs(argv)).toThrow(
+        `${option} must be a date YYYY-MM-DD (its start, UTC) or an RFC 3339 date and time YYYY-MM-DDTHH:MM:SS[.fff] with Z or ±HH:MM (2026-03-01T12:00:00Z); got "${text}"`,
+      );
+      expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
+    },
+  );
+
+  it.each([
+    [['summary', '--limit', '5'], 'summary does not take --limit'],
+    [
+      ['summary', '--dry-run', '--max-redrives', '2'],
+      'summary does not take --dry-run, --max-redrives',
+    ],
+    [['summary', '--all'], 'summary does not take --all'],
+    [['list', '--dry-run'], 'list does not take --dry-run'],
+    [['list', '--max-redrives', '2'], 'list does not take --max-redrives'],
+    [['list', '--all'], 'list does not take --all'],
+    [['show', '0:1', '--reason', 'undecodable'], 'show does not take --reason'],
+    [['show', '0:1', '--limit', '1'], 'show does not take --limit'],
+    [['show', '0:1', '--since', '2026-11-30'], 'show does not take --since'],
+    [['show', '0:1', '--dry-run'], 'show does not take --dry-run'],
+  ])('refuses %j: an option the command does not use, naming those it takes', (argv, message) => {
+    expect(() => parseDlqArgs(argv)).toThrow(message);
+    expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
+  });
+
+  it('names the options each command takes, as the usage lists them', () => {
+    expect(() => parseDlqArgs(['summary', '--limit', '5'])).toThrow(
+      'summary does not take --limit; it takes --reason, --partition, --from-offset, --to-offset, --since, --until, --json',
+    );
+    expect(() => parseDlqArgs(['show', '0:1', '--partition', '0'])).toThrow(
+      'show does not take --partition; it takes --json',
+    );
+    for (const [command, options] of Object.entries(COMMAND_OPTIONS)) {
+      for (const option of options) {
+        if (option === 'reason') continue;
+        expect(USAGE).toContain(`--${option}`);
+      }
+      expect(USAGE).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    }
+    expect(USAGE).toMatch(/summary \[selection\] +counts/);
+    expect(USAGE).toMatch(/list \[selection\] \[--limit N\]/);
+    expect(USAGE).toMatch(/show PARTITION:OFFSET +one dead letter/);
+  });
+
+  it.each([
+    [['--json', 'show', '0:1'], { command: 'show', json: true }],
+    [
+      ['redrive', '--all', '--json', '--dry-run', '--limit', '3', '--max-redrives', '4'],
+      { command: 'redrive', json: true, dryRun: true, all: true, maxRedrives: 4 },
+    ],
+    [['summary', '--json', '--partition', '0'], { command: 'summary', json: true }],
+  ])('takes every option a command uses: %j', (argv, expected) => {
+    expect(parseDlqArgs(argv)).toMatchObject(expected);
   });
 
   it.each([
@@ -121,10 +205,7 @@ describe('the dlq command line', () => {
     [['list', '--partition=-1'], /--partition must be a whole number >= 0/],
     [['list', '--from-offset', 'ten'], /--from-offset must be a whole number/],
     [['list', '--from-offset', '9', '--to-offset', '3'], /--from-offset 9 is after --to-offset 3/],
-    [
-      ['list', '--since', 'yesterday'],
-      /--since must be an ISO 8601 date and time, got "yesterday"/,
-    ],
+    [['list', '--since', 'yesterday'], /--since must be a date YYYY-MM-DD .*; got "yesterday"/],
     [['list', '--since', '2026-11-30', '--until', '2026-11-29'], /--since must be before --until/],
     [['redrive', '--all', '--max-redrives', '0'], /--max-redrives must be a whole number >= 1/],
     [['list', '--frob'], /Unknown option '--frob'/],
@@ -358,5 +439,64 @@ describe('the redriven record', () => {
     expect(deadLetterOrigin('events', 1, { headers: {}, offset: '77' })).toBe('events:1:77');
     // A header a direct producer wrote that names no coordinates marks nothing.
     expect(redriveOrigin({ headers: { 'redrive-origin': 'whatever' } })).toBeUndefined();
+  });
+});
+
+describe('reading the dead-letter topic', () => {
+  const progress = { start: () => undefined, update: () => undefined, stop: () => undefined };
+  /** Partition 0 holds offsets 2 to 4 (0 and 1 deleted by retention), partition 1 none. */
+  const topic = () =>
+    createInMemoryTopic('events.dlq', [
+      [
+        letter(2, 'undecodable', [0, 10]),
+        letter(3, 'store-refused', [0, 11]),
+        letter(4, 'undecodable', [1, 12], T0, {
+          'redrive-origin': 'events:0:10',
+          'redrive-count': '2',
+        }),
+      ],
+      [],
+    ]);
+
+  it('reads the partition ends once for a redrive by coordinates, and checks them against that read', async () => {
+    const deadLetters = topic();
+    const { views, attempts } = await redriveSelection(
+      { deadLetters, progress },
+      parseSelection({}, ['0:3', '0:4']),
+    );
+    expect(views.map((v) => v.offset)).toEqual([3, 4]);
+    expect(attempts.get('events:0:10')).toBe(2);
+    expect(deadLetters.reads).toEqual({ ends: 1, records: 1 });
+  });
+
+  it.each([
+    ['0:1', /^no dead letter at 0:1: partition 0 holds offsets 2 to 4$/],
+    ['0:5', /^no dead letter at 0:5: partition 0 holds offsets 2 to 4$/],
+    ['1:0', /^no dead letter at 1:0: partition 1 holds none$/],
+  ])(
+    'refuses a redrive of %s, where no dead letter is, after one read of the ends',
+    async (at, message) => {
+      const deadLetters = topic();
+      await expect(
+        redriveSelection({ deadLetters, progress }, parseSelection({}, ['0:2', at])),
+      ).rejects.toThrow(message);
+      expect(deadLetters.reads.ends).toBe(1);
+    },
+  );
+
+  it('shows a missing dead letter with the offsets the one read found', async () => {
+    const deadLetters = topic();
+    await expect(
+      showCommand({ deadLetters, progress }, jsonDecoder, { partition: 0, offset: 9 }),
+    ).rejects.toThrow(/^no dead letter at 0:9: partition 0 holds offsets 2 to 4$/);
+    expect(deadLetters.reads.ends).toBe(1);
+  });
+
+  it('checks coordinates against the ends it is given, without reading', () => {
+    const ends = new Map<number, [number, number]>([[0, [2, 5]]]);
+    expect(() => checkDeadLettersHeld(ends, [{ partition: 0, offset: 4 }])).not.toThrow();
+    expect(() => checkDeadLettersHeld(ends, [{ partition: 0, offset: 5 }])).toThrow(
+      expect.objectContaining({ code: 'CATCHALL_USAGE' }),
+    );
   });
 });

@@ -24,18 +24,21 @@ export const USAGE = `Reads and redrives the dead-letter topic (<EVENTS_TOPIC>.d
 
 usage: npm run dlq -- <command> [options]    (or: node consumer/dist/dlq-cli.js)
 
-commands:
-  summary                 counts by reason, by hour, by partition; the oldest and newest
-  list                    the dead letters with their headers, one per line
+commands (each takes the options shown and --json; any other option is refused):
+  summary [selection]     counts by reason, by hour, by partition; the oldest and newest
+  list [selection] [--limit N]
+                          the dead letters with their headers, one per line
   show PARTITION:OFFSET   one dead letter in full: headers, key, value (hex, base64), the
                           decoded event, and what the projector would do with it now
-  redrive [PARTITION:OFFSET ...]
+  redrive [PARTITION:OFFSET ...] [selection] [--limit N] [--dry-run] [--max-redrives N] [--all]
                           writes the selected dead letters back to the events topic, keyed
                           by their normalized domain, with the headers redrive-origin,
                           redrive-count and redrive-from; the projector counts each origin
                           at most once (its redrive ledger), however often it is redriven.
                           Needs a selection (--reason, --partition, offsets, times,
-                          coordinates) or --all.
+                          coordinates) or --all. Reads the live read model version's
+                          redrive ledger in Postgres (the only command that does), whose
+                          schema must be current (npm run setup, or a projector's start).
     --dry-run               say what would be redriven, skipped or refused; write nothing
     --max-redrives N        refuse a dead letter redriven N times already (default ${DEFAULT_MAX_REDRIVES})
     --all                   redrive every dead letter (with no other selection)
@@ -46,8 +49,10 @@ ${reasonLines()}
   --partition P           partition P of the dead-letter topic only (one it has)
   --from-offset N         offsets N and after (of each partition read)
   --to-offset N           offsets up to N, inclusive
-  --since TIME            dead letters written at or after TIME (ISO 8601)
+  --since TIME            dead letters written at or after TIME
   --until TIME            dead letters written before TIME
+                          TIME: a date YYYY-MM-DD (its start, UTC) or an RFC 3339 date and
+                          time YYYY-MM-DDTHH:MM:SS[.fff] with Z or ±HH:MM
   --limit N               the first N only (list, redrive)
 
 output:
@@ -55,15 +60,55 @@ output:
   -h, --help              this text
 
 On a terminal, progress is a bar on stderr; otherwise JSON log lines on stderr.
-Exit codes: 0 done; 1 a failure (Kafka, the registry or Postgres); 2 a wrong command
-line or a dead letter that is not there; 3 redrive refused some dead letters (--max-redrives
-reached, or a dead letter without its body), the others were redriven.
+Exit codes: 0 done; 1 a failure (Kafka, the registry or Postgres, or a read model schema
+behind this version); 2 a wrong command line or a dead letter that is not there; 3 redrive
+refused some dead letters (--max-redrives reached, or a dead letter without its body), the
+others were redriven.
 It reads the consumer's configuration (KAFKA_BROKERS, EVENTS_TOPIC, SCHEMA_REGISTRY_URL,
-DATABASE_URL, ...), as the services do.`;
+DATABASE_URL, ...), as the services do; summary and list use Kafka alone, show Kafka and
+the registry.`;
 
 const COMMANDS = ['summary', 'list', 'show', 'redrive'] as const;
+type Command = (typeof COMMANDS)[number];
+
 /** The options that take a number. */
 const NUMBER_OPTIONS = ['--partition', '--from-offset', '--to-offset', '--limit', '--max-redrives'];
+
+const OPTIONS = {
+  reason: { type: 'string', multiple: true },
+  partition: { type: 'string' },
+  'from-offset': { type: 'string' },
+  'to-offset': { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  limit: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  'max-redrives': { type: 'string' },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+type OptionName = keyof typeof OPTIONS;
+
+const SELECTION: readonly OptionName[] = [
+  'reason',
+  'partition',
+  'from-offset',
+  'to-offset',
+  'since',
+  'until',
+];
+
+/**
+ * The options each command uses (USAGE says the same); any other is refused rather than
+ * ignored, so that `summary --limit 5` does not answer as if the limit applied.
+ */
+export const COMMAND_OPTIONS: Record<Command, readonly OptionName[]> = {
+  summary: [...SELECTION, 'json'],
+  list: [...SELECTION, 'limit', 'json'],
+  show: ['json'],
+  redrive: [...SELECTION, 'limit', 'dry-run', 'max-redrives', 'all', 'json'],
+};
 
 /**
  * `--limit -5` as `--limit=-5`: node's parseArgs takes a value that starts with a dash for an
@@ -82,11 +127,24 @@ function joinNegativeNumbers(argv: string[]): string[] {
   }
   return joined;
 }
-type Command = (typeof COMMANDS)[number];
+
+/** A UsageError when an option given is not one `command` uses, naming those it takes. */
+function checkOptionsOf(command: Command, given: readonly string[]): void {
+  const takes = COMMAND_OPTIONS[command];
+  const foreign = given.filter((name) => !(takes as readonly string[]).includes(name));
+  if (foreign.length === 0) return;
+  throw new UsageError(
+    `${command} does not take ${foreign.map((n) => `--${n}`).join(', ')}; it takes ${takes
+      .map((n) => `--${n}`)
+      .join(', ')}`,
+  );
+}
 
 /**
  * The command line: the command, its positional arguments and the options. Throws
- * UsageError (node's own for an unknown option) for a line that is wrong.
+ * UsageError (node's own message for an unknown option) for a line that is wrong, an option
+ * the command does not use (COMMAND_OPTIONS) among them. `json`, `dryRun` and `all` are
+ * false when not given; `maxRedrives` is DEFAULT_MAX_REDRIVES then.
  */
 export function parseDlqArgs(argv: string[]) {
   let parsed;
@@ -94,37 +152,31 @@ export function parseDlqArgs(argv: string[]) {
     parsed = parseArgs({
       args: joinNegativeNumbers(argv),
       allowPositionals: true,
-      options: {
-        reason: { type: 'string', multiple: true },
-        partition: { type: 'string' },
-        'from-offset': { type: 'string' },
-        'to-offset': { type: 'string' },
-        since: { type: 'string' },
-        until: { type: 'string' },
-        limit: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        'max-redrives': { type: 'string' },
-        all: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+      options: OPTIONS,
     });
   } catch (err) {
     throw new UsageError((err as Error).message, { cause: err });
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined) return { help: true as const, values };
+  const json = values.json ?? false;
+  if (values.help || command === undefined) {
+    return { help: true as const, helpAsked: values.help ?? false };
+  }
   if (!(COMMANDS as readonly string[]).includes(command)) {
     throw new UsageError(`unknown command "${command}" (one of ${COMMANDS.join(', ')})`);
   }
+  checkOptionsOf(
+    command as Command,
+    Object.keys(values).filter((k) => values[k as OptionName] !== undefined),
+  );
   if (command === 'show') {
     if (rest.length !== 1) throw new UsageError('show takes one PARTITION:OFFSET');
     return {
       help: false as const,
       command: 'show' as const,
       at: parseDeadLetterCoordinates(rest[0]!),
-      values,
+      json,
     };
   }
   if (command !== 'redrive' && rest.length > 0) {
@@ -135,11 +187,12 @@ export function parseDlqArgs(argv: string[]) {
     values['max-redrives'] === undefined
       ? DEFAULT_MAX_REDRIVES
       : wholeNumber('--max-redrives', values['max-redrives'], 1);
+  const all = values.all ?? false;
   if (command === 'redrive') {
-    if (values.all && isNarrowed(selection)) {
+    if (all && isNarrowed(selection)) {
       throw new UsageError('--all redrives every dead letter; give it without a selection');
     }
-    if (!values.all && !isNarrowed(selection)) {
+    if (!all && !isNarrowed(selection)) {
       throw new UsageError(
         'redrive needs a selection (--reason, --partition, offsets, times or PARTITION:OFFSET), or --all',
       );
@@ -150,6 +203,8 @@ export function parseDlqArgs(argv: string[]) {
     command: command as Exclude<Command, 'show'>,
     selection,
     maxRedrives,
-    values,
+    dryRun: values['dry-run'] ?? false,
+    all,
+    json,
   };
 }

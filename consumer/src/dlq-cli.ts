@@ -10,7 +10,12 @@ import {
   kafkaConnection,
   type Logger,
 } from '@catchall/core';
-import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
+import {
+  checkRegistryAccess,
+  createEventDecoder,
+  registryConnection,
+  type EventDecoder,
+} from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import {
   listCommand,
@@ -21,7 +26,9 @@ import {
 } from './dead-letter-commands';
 import { redriveCommand } from './redrive-command';
 import { parseDlqArgs, USAGE } from './dlq-args';
-import { migrate } from './migrate';
+import type { Selection } from './dead-letter-selection';
+import { checkSchemaCurrent } from './migrate';
+import { createTopicSource } from './topic-reader';
 import { VersionError } from './read-model-version';
 import { UsageError } from './usage-error';
 
@@ -73,51 +80,28 @@ function print(json: boolean, value: unknown): void {
   }
 }
 
-async function run(argv: string[]): Promise<void> {
-  const args = parseDlqArgs(argv);
-  if (args.help) {
-    console.log(USAGE);
-    if (!args.values.help) process.exitCode = 2;
-    return;
-  }
-  const json = args.values.json || !process.stdout.isTTY;
-  const config: ConsumerConfig = loadConsumerConfig(process.env);
-  // Logs go to stderr so that stdout holds only the output.
-  const level =
-    process.stderr.isTTY && process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL;
-  const logger = createLogger({ name: 'dlq', level, destination: 2 });
-  const kafka = createKafka({
-    ...kafkaConnection(config),
-    clientId: `${config.KAFKA_CLIENT_ID}-dlq`,
-    logger,
-    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
-  });
-  await checkKafkaAccess(kafka, logger);
-  const tools: DeadLetterTools = {
-    kafka,
-    deadLetterTopic: deadLetterTopic(config.EVENTS_TOPIC),
-    eventsTopic: config.EVENTS_TOPIC,
-    logger,
-    progress: progressDisplay(logger),
-  };
-  if (args.command === 'summary') return print(json, await summaryCommand(tools, args.selection));
-  if (args.command === 'list') return print(json, await listCommand(tools, args.selection));
-  const registryAccess = registryConnection(config);
-  await checkRegistryAccess(registryAccess);
-  // No wait on a schema id the registry does not know: the answer is what it knows now.
-  const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });
-  if (args.command === 'show') return print(json, await showCommand(tools, codec, args.at));
-
-  await checkPostgresAccess(config.DATABASE_URL, logger);
-  await migrate({ databaseUrl: config.DATABASE_URL, logger });
+/**
+ * `redrive`: the one command that needs Postgres, and only to read the live version's redrive
+ * ledger. It does not migrate: a schema change is the projector's or setup's to make, and
+ * one made from here could reach a database whose running projector is older; a schema
+ * behind this build is a SchemaBehind failure that says what to run.
+ */
+async function redrive(
+  tools: DeadLetterTools,
+  codec: EventDecoder,
+  config: ConsumerConfig,
+  args: { selection: Selection; maxRedrives: number; dryRun: boolean; json: boolean },
+): Promise<void> {
+  const { json, dryRun } = args;
+  await checkPostgresAccess(config.DATABASE_URL, tools.logger);
   const pool = createPool({
     connectionString: config.DATABASE_URL,
     max: 2,
-    logger,
+    logger: tools.logger,
     applicationName: 'catchall-dlq',
   });
   try {
-    const dryRun = args.values['dry-run'];
+    await checkSchemaCurrent(pool, 'npm run dlq -- redrive');
     const result = await redriveCommand(tools, { codec, pool }, args.selection, {
       maxRedrives: args.maxRedrives,
       dryRun,
@@ -136,6 +120,47 @@ async function run(argv: string[]): Promise<void> {
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * Each command connects to what it reads and nothing else: summary and list to Kafka, show
+ * to Kafka and the registry, redrive to those and Postgres.
+ */
+async function run(argv: string[]): Promise<void> {
+  const args = parseDlqArgs(argv);
+  if (args.help) {
+    console.log(USAGE);
+    if (!args.helpAsked) process.exitCode = 2;
+    return;
+  }
+  const json = args.json || !process.stdout.isTTY;
+  const config: ConsumerConfig = loadConsumerConfig(process.env);
+  // Logs go to stderr so that stdout holds only the output.
+  const level =
+    process.stderr.isTTY && process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL;
+  const logger = createLogger({ name: 'dlq', level, destination: 2 });
+  const kafka = createKafka({
+    ...kafkaConnection(config),
+    clientId: `${config.KAFKA_CLIENT_ID}-dlq`,
+    logger,
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
+  await checkKafkaAccess(kafka, logger);
+  const tools: DeadLetterTools = {
+    kafka,
+    deadLetters: createTopicSource(kafka, deadLetterTopic(config.EVENTS_TOPIC)),
+    eventsTopic: config.EVENTS_TOPIC,
+    logger,
+    progress: progressDisplay(logger),
+  };
+  if (args.command === 'summary') return print(json, await summaryCommand(tools, args.selection));
+  if (args.command === 'list') return print(json, await listCommand(tools, args.selection));
+  const registryAccess = registryConnection(config);
+  await checkRegistryAccess(registryAccess);
+  // No wait on a schema id the registry does not know: the answer is what it knows now.
+  const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });
+  if (args.command === 'show') return print(json, await showCommand(tools, codec, args.at));
+  await redrive(tools, codec, config, { ...args, json });
 }
 
 run(process.argv.slice(2)).catch((err: unknown) => {

@@ -14,4 +14,4 @@ export * from './metrics';
 export * from './event-ids';
 export * from './redrive';
 export * from './redrive-ledger';
-export { partitionEnds } from './topic-reader';
+export { partitionEnds, type TopicSource } from './topic-reader';

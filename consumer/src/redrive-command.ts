@@ -3,13 +3,14 @@ import type pg from 'pg';
 import { errorCatalogue } from '@catchall/core';
 import type { EventDecoder } from '@catchall/schemas';
 import {
+  checkDeadLettersHeld,
   judge,
   selectDeadLetters,
+  type DeadLetterReader,
   type DeadLetterTools,
   type Verdict,
 } from './dead-letter-commands';
 import type { DeadLetterView } from './dead-letter-view';
-import { checkDeadLettersHeld } from './dead-letter-commands';
 import { planRedrive, type RedriveDecision } from './dead-letter-report';
 import type { Selection } from './dead-letter-selection';
 import { liveReadModelVersion } from './read-model-version';
@@ -135,6 +136,21 @@ async function partitionsOf(tools: DeadLetterTools, messages: Message[]): Promis
 }
 
 /**
+ * The dead letters a redrive selection names and the highest redrive count of every origin
+ * in the topic, from one read of the partition ends. A UsageError when a `PARTITION:OFFSET`
+ * named holds no dead letter (exit 2, not "sent 0") or a partition named does not exist.
+ */
+export async function redriveSelection(
+  tools: DeadLetterReader,
+  selection: Selection,
+): Promise<{ views: DeadLetterView[]; attempts: Map<string, number> }> {
+  const attempts = new Map<string, number>();
+  const { views, ends } = await selectDeadLetters(tools, selection, attempts);
+  checkDeadLettersHeld(ends, selection.coordinates);
+  return { views, attempts };
+}
+
+/**
  * `redrive`: writes the selected dead letters back to the events topic (planRedrive decides
  * which), keyed by their normalized domain, with the redrive headers (redriveMessage). The
  * live read-model version's ledger is read first, to skip origins it counted; the projector's
@@ -148,10 +164,7 @@ export async function redriveCommand(
   selection: Selection,
   options: { maxRedrives: number; dryRun: boolean },
 ): Promise<RedriveResult> {
-  const attempts = new Map<string, number>();
-  const views = await selectDeadLetters(tools, selection, attempts);
-  // Coordinates named one by one must each be a dead letter: exit 2, not "sent 0".
-  await checkDeadLettersHeld(tools, selection.coordinates);
+  const { views, attempts } = await redriveSelection(tools, selection);
   const origins = [...new Set(views.flatMap((v) => (v.origin === undefined ? [] : [v.origin])))];
   const version = await liveReadModelVersion(deps.pool);
   const states = await originStates(deps.pool, version, origins);
@@ -170,7 +183,7 @@ export async function redriveCommand(
       headers: d.view.headers,
       origin: d.origin,
       redriveCount: d.redriveCount,
-      from: { topic: tools.deadLetterTopic, partition: d.view.partition, offset: d.view.offset },
+      from: { topic: tools.deadLetters.topic, partition: d.view.partition, offset: d.view.offset },
     });
   });
   let where: string[] = [];

@@ -122,3 +122,30 @@ export async function readTopicRanges(options: {
     await consumer.disconnect();
   }
 }
+
+/**
+ * One topic as a reader sees it: its partitions' `[low, high)` offsets now, and the records
+ * in given ranges. The narrow part of Kafka the dead-letter tools read through, so that the
+ * logic around it runs on an in-memory topic in unit tests (test/support/in-memory-ports.ts).
+ */
+export interface TopicSource {
+  readonly topic: string;
+  /** Each partition's `[low, high)` (partitionEnds, read committed). */
+  ends(): Promise<Map<number, [number, number]>>;
+  /** The records in `ranges` (per partition, `[from, to)`), as readTopicRanges hands them. */
+  read(
+    ranges: Map<number, [number, number]>,
+    onRecord: (partition: number, message: KafkaMessage) => void,
+    onProgress?: (read: number) => void,
+  ): Promise<void>;
+}
+
+/** `topic` read from Kafka: partitionEnds and readTopicRanges, each call a new read. */
+export function createTopicSource(kafka: Kafka, topic: string): TopicSource {
+  return {
+    topic,
+    ends: () => partitionEnds(kafka, topic),
+    read: (ranges, onRecord, onProgress) =>
+      readTopicRanges({ kafka, topic, ranges, onRecord, onProgress }),
+  };
+}

@@ -1,4 +1,6 @@
+import { migrate } from '@catchall/consumer';
 import { dlq, dlqKilledAt } from '../support/dlq-cli';
+import { testLogger } from '../support/logger';
 import { projectorEnv, testInfra } from '../support/env';
 import { encoderFor, produceMessages, toEvent } from '../support/events';
 import { createTestTopic, readAll, type TestTopic } from '../support/kafka';
@@ -131,6 +133,14 @@ describe('npm run dlq', () => {
       now: { outcome: 'counts', domain: 'refused.example', type: 'delivered' },
     });
 
+    // Reading takes Kafka (and the registry, for show) alone: no Postgres to reach.
+    const noPostgres = { ...env, DATABASE_URL: 'postgres://catchall@127.0.0.1:1/nowhere' };
+    for (const args of [['summary'], ['list'], ['show', byReason.get('store-refused')!]]) {
+      const run = await dlq(noPostgres, ...args);
+      expect(run.code).toBe(0);
+      expect(run.lines).toEqual((await dlq(env, ...args)).lines);
+    }
+
     const missing = await dlq(env, 'show', '0:99');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no dead letter at 0:99: partition 0 holds offsets 0 to 2/);
@@ -154,6 +164,30 @@ describe('npm run dlq', () => {
         ),
       );
     }
+  });
+
+  it('given a read model without its last migration, redrive exits 1 naming it and changes no schema; once migrated, it runs', async () => {
+    const last = '1700000000006_redriven-origins';
+    await db.pool.query(`ALTER TABLE projection_positions DROP COLUMN dead_marked_from;
+      DROP TABLE redriven_origins; DELETE FROM pgmigrations WHERE name = '${last}'`);
+
+    const behind = await dlq(env, 'redrive', '--all', '--dry-run');
+    expect(behind.code).toBe(1);
+    expect(behind.stdout).toBe('');
+    expect(behind.stderr).toMatch(
+      new RegExp(
+        `CATCHALL_SCHEMA_BEHIND: the read model lacks 1 migration\\(s\\) that npm run dlq -- redrive needs \\(${last}\\); .*run npm run setup, or start the projector`,
+      ),
+    );
+    const { rows } = await db.pool.query<{ ledger: string | null; applied: string }>(
+      `SELECT to_regclass('redriven_origins')::text AS ledger, (SELECT count(*) FROM pgmigrations)::text AS applied`,
+    );
+    expect(rows).toEqual([{ ledger: null, applied: '6' }]);
+
+    await migrate({ databaseUrl: db.url, logger: testLogger() });
+    const current = await dlq(env, 'redrive', '--all', '--dry-run');
+    expect(current.code).toBe(0);
+    expect(current.stderr).toMatch(/"msg":"redrive done","sent":0,"skipped":0,"refused":0/);
   });
 
   it('counts redriven records once after a fix: twice, concurrently, after a crash, and in a rebuild', async () => {

@@ -24,6 +24,7 @@ import type {
   FlushOutcome,
   PartitionFlush,
   ProjectionStore,
+  TopicSource,
 } from '@catchall/consumer';
 import {
   ClusterMismatch,
@@ -400,4 +401,50 @@ export function inMemoryPartitionWork(
 /** Records of one event each for `domains`, at offsets from `from` on. */
 export function eventRecords(from: number, domains: string[]): KafkaMessage[] {
   return domains.map((domain, i) => jsonRecord(from + i, { domain }));
+}
+
+/** A topic in memory, with the reads made of it. */
+export interface InMemoryTopic extends TopicSource {
+  /** How many times the partition ends (`ends()`) and the records (`read()`) were read. */
+  reads: { ends: number; records: number };
+}
+
+/**
+ * A topic held in memory, as the Kafka TopicSource reads one: `partitions[p]` holds partition
+ * p's records (their `offset` fields are their offsets, ascending), `[low, high)` from the
+ * first and last of them (`[0, 0)` when empty). `read()` hands each record in a range in
+ * offset order per partition, as readTopicRanges does.
+ */
+export function createInMemoryTopic(topic: string, partitions: KafkaMessage[][]): InMemoryTopic {
+  const reads = { ends: 0, records: 0 };
+  return {
+    topic,
+    reads,
+    ends() {
+      reads.ends += 1;
+      return Promise.resolve(
+        new Map(
+          partitions.map((messages, p): [number, [number, number]] => {
+            if (messages.length === 0) return [p, [0, 0]];
+            const low = Number(messages[0]!.offset);
+            return [p, [low, Number(messages[messages.length - 1]!.offset) + 1]];
+          }),
+        ),
+      );
+    },
+    read(ranges, onRecord, onProgress) {
+      reads.records += 1;
+      let read = 0;
+      for (const [p, [from, to]] of ranges) {
+        for (const message of partitions[p] ?? []) {
+          const offset = Number(message.offset);
+          if (offset < from || offset >= to) continue;
+          onRecord(p, message);
+          read += 1;
+        }
+        onProgress?.(read);
+      }
+      return Promise.resolve();
+    },
+  };
 }

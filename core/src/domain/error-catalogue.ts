@@ -316,6 +316,12 @@ export const errorCatalogue = {
     message: 'a resource failed to close at shutdown; the process exits non-zero',
     retriable: false,
   },
+  schemaBehind: {
+    code: 'CATCHALL_SCHEMA_BEHIND',
+    message:
+      'the read model lacks migrations this program reads through and it does not migrate (npm run dlq -- redrive); run npm run setup, or start the projector',
+    retriable: false,
+  },
   usage: {
     code: 'CATCHALL_USAGE',
     message: 'the command line (replay, dlq) is wrong; the usage is printed',

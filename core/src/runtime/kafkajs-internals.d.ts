@@ -43,14 +43,35 @@ declare module 'kafkajs/src/protocol/recordBatch/record/v0/decoder' {
   const decode: (
     decoder: unknown,
     context: { firstOffset: string; firstTimestamp: number | string; magicByte: number },
+    /** The batch's bases as safe-integer Numbers, from the batch decoder; Long sums without. */
+    bases?: { firstOffset: number | undefined; firstTimestamp: number | undefined },
   ) => {
     offset: string;
     timestamp: string;
     key: Buffer | null;
     value: Buffer | null;
     headers: Record<string, Buffer | Buffer[]>;
+    batchContext: object;
   };
   export default decode;
+}
+declare module 'kafkajs/src/protocol/recordBatch/v0/decoder' {
+  const decodeBatch: (fetchDecoder: unknown) => Promise<{
+    firstOffset: string;
+    firstTimestamp: string;
+    records: { offset: string; timestamp: string; value: Buffer | null; batchContext: object }[];
+  }>;
+  export default decodeBatch;
+}
+declare module 'kafkajs/src/protocol/recordBatch/v0' {
+  export const RecordBatch: (options: {
+    compression?: number;
+    firstOffset?: unknown;
+    firstTimestamp?: number | string;
+    maxTimestamp?: number | string;
+    lastOffsetDelta?: number;
+    records: unknown[];
+  }) => Promise<{ buffer: Buffer }>;
 }
 declare module 'kafkajs/src/protocol/decoder' {
   export default class Decoder {

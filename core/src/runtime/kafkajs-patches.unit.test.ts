@@ -12,9 +12,19 @@ import murmur2 from 'kafkajs/src/producer/partitioners/default/murmur2';
 import groupMessagesPerPartition from 'kafkajs/src/producer/groupMessagesPerPartition';
 import Record from 'kafkajs/src/protocol/recordBatch/record/v0';
 import RecordDecoder from 'kafkajs/src/protocol/recordBatch/record/v0/decoder';
+import decodeBatch from 'kafkajs/src/protocol/recordBatch/v0/decoder';
+import { RecordBatch } from 'kafkajs/src/protocol/recordBatch/v0';
 import Decoder from 'kafkajs/src/protocol/decoder';
 import Encoder from 'kafkajs/src/protocol/encoder';
 import Batch from 'kafkajs/src/consumer/batch';
+import { CompressionTypes } from 'kafkajs';
+
+/** The bases the batch decoder hands each record: a safe integer as a Number, or undefined. */
+const basesOf = (firstOffset: string, firstTimestamp: number | string) => {
+  const safe = (text: number | string) =>
+    Number.isSafeInteger(Number(text)) ? Number(text) : undefined;
+  return { firstOffset: safe(firstOffset), firstTimestamp: safe(firstTimestamp) };
+};
 
 describe('the kafkajs patches', () => {
   it('hash keys as Java does (the vectors of Kafka UtilsTest.testMurmur2)', () => {
@@ -120,11 +130,13 @@ describe('the kafkajs patches', () => {
       const decoder = new Decoder(encoded.buffer);
       const length = decoder.readVarInt();
       expect(length).toBe(encoded.buffer.length - decoder.offset);
-      const record = RecordDecoder(decoder, {
-        firstOffset: '100',
-        firstTimestamp: 1_000_000,
-        magicByte: 2,
-      });
+      const context = { firstOffset: '100', firstTimestamp: 1_000_000, magicByte: 2 };
+      const record = RecordDecoder(decoder, context, basesOf('100', 1_000_000));
+      // Without the bases, Long arithmetic: the same fields.
+      const start = Record(c) as { buffer: Buffer };
+      const again = new Decoder(start.buffer);
+      again.readVarInt();
+      expect(RecordDecoder(again, context)).toEqual(record);
       expect(record.offset).toBe(String(100 + c.offsetDelta));
       expect(record.timestamp).toBe(String(1_000_000 + (c.timestampDelta ?? 0)));
       expect(record.key).toEqual(c.key === null ? null : Buffer.from(c.key));
@@ -198,15 +210,54 @@ describe('the kafkajs patches', () => {
       }) as { buffer: Buffer };
       const decoder = new Decoder(encoded.buffer);
       decoder.readVarInt();
-      const record = RecordDecoder(decoder, {
-        firstOffset: c.firstOffset,
-        firstTimestamp: c.firstTimestamp,
-        magicByte: 2,
-      });
+      const record = RecordDecoder(
+        decoder,
+        { firstOffset: c.firstOffset, firstTimestamp: c.firstTimestamp, magicByte: 2 },
+        basesOf(c.firstOffset, c.firstTimestamp),
+      );
       expect(record.offset).toBe(String(BigInt(c.firstOffset) + BigInt(c.offsetDelta)));
       expect(record.timestamp).toBe(String(BigInt(c.firstTimestamp) + BigInt(c.timestampDelta)));
     }
   });
+
+  it.each([
+    ['uncompressed', CompressionTypes.None, '42', '1700000000000'],
+    ['gzip', CompressionTypes.GZIP, '42', '1700000000000'],
+    [
+      'uncompressed, bases beyond safe integers',
+      CompressionTypes.None,
+      '9007199254740990',
+      '1152921504606846976',
+    ],
+  ])(
+    'decode a record batch (%s) with its base offset and timestamp worked out once, in the batch decoder',
+    async (_name, compression, firstOffset, firstTimestamp) => {
+      const deltas = [0, 1, 2, 7];
+      const encoded = await RecordBatch({
+        compression,
+        firstOffset,
+        firstTimestamp,
+        maxTimestamp: firstTimestamp,
+        lastOffsetDelta: 7,
+        records: deltas.map((d) =>
+          Record({ key: 'k', value: `v${d}`, offsetDelta: d, timestampDelta: d * 1000 }),
+        ),
+      });
+      const batch = await decodeBatch(new Decoder(encoded.buffer));
+      expect(batch.records.map((r) => [r.offset, r.timestamp, String(r.value)])).toEqual(
+        deltas.map((d) => [
+          String(BigInt(firstOffset) + BigInt(d)),
+          String(BigInt(firstTimestamp) + BigInt(d * 1000)),
+          `v${d}`,
+        ]),
+      );
+      // Nothing is cached on the context the records share (kafkajs's message.batchContext).
+      const context = batch.records[0]!.batchContext;
+      for (const r of batch.records) expect(r.batchContext).toBe(context);
+      expect(Object.getOwnPropertySymbols(context)).toEqual([]);
+      expect(Object.keys(context)).not.toContain('bases');
+    },
+  );
 
   it('decode records without headers to one shared, frozen, empty object', () => {
     const read = () => {
