@@ -1,4 +1,4 @@
-import { parseEventTime } from '@catchall/core';
+import { parseTime } from './time-option';
 import type { DeadLetterView } from './dead-letter-view';
 import { DEAD_LETTER_REASONS } from './record-decoder';
 import { UsageError } from './usage-error';
@@ -39,24 +39,6 @@ export function wholeNumber(name: string, text: string, min = 0): number {
     throw new UsageError(`${name} must be a whole number >= ${min}, got "${text}"`);
   }
   return value;
-}
-
-/** The forms `--since` and `--until` take, as their errors and the usage name them. */
-export const TIME_FORMATS =
-  'a date YYYY-MM-DD (its start, UTC) or an RFC 3339 date and time YYYY-MM-DDTHH:MM:SS[.fff] with Z or ±HH:MM (2026-03-01T12:00:00Z)';
-
-/**
- * `--since`/`--until` as epoch ms: an RFC 3339 `date-time` (parseEventTime, core: a real
- * calendar date and time, an offset), or a `full-date` read as that day's start in UTC. Not
- * Date.parse, which takes February 30 for March 2 and guesses at other shapes. A UsageError
- * naming TIME_FORMATS otherwise.
- */
-export function parseTime(name: string, text: string): number {
-  const at = parseEventTime(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
-  if (at === undefined) {
-    throw new UsageError(`${name} must be ${TIME_FORMATS}; got "${text}"`);
-  }
-  return at;
 }
 
 /** `<partition>:<offset>` of a dead letter, or a UsageError. */

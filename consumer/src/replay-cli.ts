@@ -14,6 +14,7 @@ import {
 import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import { migrate } from './migrate';
+import { parseTime, TIME_FORMATS } from './time-option';
 import {
   dropVersion,
   listVersions,
@@ -30,7 +31,8 @@ usage: npm run replay -- <command> [options]    (or: node consumer/dist/replay-c
 
 commands:
   rebuild             build a new read model version from the topic, then make it live
-    --from-time ISO     start at the records at or after this time (default: the earliest)
+    --from-time TIME    start at the records at or after this time (default: the earliest);
+                        TIME is ${TIME_FORMATS}
     --accept-truncated  rebuild even though retention deleted records from the topic
     --accept-dead-letters
                         switch even though records were dead-lettered for a reason that
@@ -162,10 +164,10 @@ async function runRebuild(
   logger: Logger,
   values: ReturnType<typeof parse>['values'],
 ): Promise<void> {
-  const fromTime = values['from-time'] === undefined ? undefined : new Date(values['from-time']);
-  if (fromTime && Number.isNaN(fromTime.getTime())) {
-    throw new UsageError(`--from-time must be an ISO date and time, got "${values['from-time']}"`);
-  }
+  const fromTime =
+    values['from-time'] === undefined
+      ? undefined
+      : new Date(parseTime('--from-time', values['from-time']));
   // A rebuild folds as the projector does: the same bound on its heap.
   setHeapGrowingPercent(config.HEAP_GROWING_PERCENT);
   const pool = createPool({

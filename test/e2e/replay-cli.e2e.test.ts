@@ -57,7 +57,11 @@ describe('npm run replay', () => {
     expect(unknown.stderr).toMatch(/usage: npm run replay/);
     const badTime = await replay(env, 'rebuild', '--from-time', 'yesterday');
     expect(badTime.code).toBe(2);
-    expect(badTime.stderr).toMatch(/--from-time must be an ISO date and time, got "yesterday"/);
+    expect(badTime.stderr).toMatch(/--from-time must be a date YYYY-MM-DD .*; got "yesterday"/);
+    // A day the calendar does not have is refused, not rolled over into March.
+    const noSuchDay = await replay(env, 'rebuild', '--from-time', '2026-02-30');
+    expect(noSuchDay.code).toBe(2);
+    expect(noSuchDay.stderr).toMatch(/--from-time must be .*; got "2026-02-30"/);
     const missing = await replay(env, 'switch', '9');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/read model version 9 does not exist/);
