@@ -1,3 +1,4 @@
+import { EVENT_TYPES } from '@catchall/core';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EventIdObserver } from './event-ids';
 import { DEAD_LETTER_REASONS } from './record-decoder';
@@ -132,9 +133,11 @@ export function createConsumerMetrics(registry: Registry) {
       },
     }),
   };
-  // Every reason exported from the start at 0: a counter whose series appears at 1 shows
-  // Prometheus's increase() no change, and the first dead letters would raise no alert.
+  // Every reason and event type exported from the start at 0: a counter whose series appears
+  // at 1 shows Prometheus's increase() no change, and the first dead letters would raise no
+  // alert; a fresh system's dashboard panels would show no data.
   for (const reason of DEAD_LETTER_REASONS) metrics.deadLettered.inc({ reason }, 0);
+  for (const type of EVENT_TYPES) metrics.eventsApplied.inc({ type }, 0);
   return {
     ...metrics,
     watch(owned: OwnedPartitions): () => void {
