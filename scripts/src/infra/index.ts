@@ -19,7 +19,13 @@ export { freePort } from './ports';
 export { fetchKafka, fetchRegistry, fetchStrimziCrdGenerator } from './maven';
 export { fetchPromtool, fetchPrometheus } from './debian-package';
 export { startPrometheus, type RunningPrometheus } from './prometheus';
-export { fetchJaeger, startJaeger, JAEGER_VERSION, type RunningJaeger } from './jaeger';
+export {
+  fetchJaeger,
+  startJaeger,
+  jaegerRelease,
+  JAEGER_VERSION,
+  type RunningJaeger,
+} from './jaeger';
 
 export interface Infra {
   kafka: RunningKafka;
