@@ -1,3 +1,4 @@
+import { EVENT_TYPES } from '@catchall/core';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EventIdObserver } from './event-ids';
 import { DEAD_LETTER_REASONS } from './record-decoder';
@@ -7,7 +8,7 @@ import { DEAD_LETTER_REASONS } from './record-decoder';
  * (partitions.ts). Computed when scraped, so that they move while nothing commits.
  */
 export interface OwnedPartitions {
-  /** Records after the stored position up to the broker's end, per owned partition known. */
+  /** Offsets after the stored position up to the broker's end, per owned partition known. */
   lags(): ReadonlyMap<number, number>;
   /** Seconds the oldest record not yet committed has waited (see the freshness help). */
   staleness(now: number): number | undefined;
@@ -120,7 +121,7 @@ export function createConsumerMetrics(registry: Registry) {
     }),
     lag: new Gauge({
       name: 'catchall_consumer_lag',
-      help: "Records after the stored position up to the broker's end (high watermark), per partition this member owns, computed at each scrape from the last end read (each fetch, and the broker every few seconds, paused or not); a partition whose stored position was not read yet is left out, a revoked one is removed",
+      help: "Offsets after the stored position up to the broker's end (high watermark), per partition this member owns: offsets, not records, since each commit or abort marker of a transaction takes an offset too (the ingest API's single events, one transaction each, count two); computed at each scrape from the last end read (each fetch, and the broker every few seconds, paused or not); a partition whose stored position was not read yet is left out, a revoked one is removed",
       labelNames: ['partition'],
       registers,
       collect() {
@@ -132,9 +133,11 @@ export function createConsumerMetrics(registry: Registry) {
       },
     }),
   };
-  // Every reason exported from the start at 0: a counter whose series appears at 1 shows
-  // Prometheus's increase() no change, and the first dead letters would raise no alert.
+  // Every reason and event type exported from the start at 0: a counter whose series appears
+  // at 1 shows Prometheus's increase() no change, and the first dead letters would raise no
+  // alert; a fresh system's dashboard panels would show no data.
   for (const reason of DEAD_LETTER_REASONS) metrics.deadLettered.inc({ reason }, 0);
+  for (const type of EVENT_TYPES) metrics.eventsApplied.inc({ type }, 0);
   return {
     ...metrics,
     watch(owned: OwnedPartitions): () => void {

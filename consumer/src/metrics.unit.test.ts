@@ -12,4 +12,12 @@ describe('createConsumerMetrics', () => {
     }
     expect(DEAD_LETTER_REASONS).toHaveLength(7);
   });
+
+  it('exports the applied-events counter of each event type at 0 from the start', async () => {
+    const registry = new Registry();
+    createConsumerMetrics(registry);
+    const text = await registry.metrics();
+    expect(text).toContain('catchall_events_applied_total{type="delivered"} 0');
+    expect(text).toContain('catchall_events_applied_total{type="bounced"} 0');
+  });
 });

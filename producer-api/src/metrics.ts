@@ -1,9 +1,39 @@
+import { EVENT_TYPES, errorCatalogue } from '@catchall/core';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** Every metric the ingest API exposes, defined once. */
+/**
+ * The error codes the ingest routes answer for reasons of their own (README "Errors"): the
+ * `reason` values of `catchall_events_rejected_total` exported from the start. Another code
+ * (or `HTTP_<status>` for an answer without one) still gets its series when first counted.
+ */
+export const INGEST_REFUSAL_CODES = [
+  errorCatalogue.invalidDomain,
+  errorCatalogue.invalidEventTime,
+  errorCatalogue.invalidBatch,
+  errorCatalogue.invalidBody,
+  errorCatalogue.invalidRequest,
+  errorCatalogue.unauthorized,
+  errorCatalogue.bodyTooLarge,
+  errorCatalogue.batchTooLarge,
+  errorCatalogue.unsupportedMediaType,
+  errorCatalogue.unsupportedEncoding,
+  errorCatalogue.rateLimited,
+  errorCatalogue.internal,
+  errorCatalogue.unavailable,
+  errorCatalogue.overloaded,
+  errorCatalogue.timeout,
+  errorCatalogue.commitUnknown,
+].map((entry) => entry.code);
+
+/**
+ * Every metric the ingest API exposes, defined once. The labelled counters are exported at 0
+ * for their known label values (each event type, each refusal code) from the start: a series
+ * that first appears at 1 is no increase to Prometheus's rate(), so the first refusals would
+ * go unseen, and a fresh system's dashboard panels would show no data.
+ */
 export function createProducerMetrics(registry: Registry) {
   const registers = [registry];
-  return {
+  const metrics = {
     eventsAccepted: new Counter({
       name: 'catchall_events_accepted_total',
       help: 'Events acknowledged by Kafka and answered 2xx',
@@ -34,6 +64,9 @@ export function createProducerMetrics(registry: Registry) {
       registers,
     }),
   };
+  for (const type of EVENT_TYPES) metrics.eventsAccepted.inc({ type }, 0);
+  for (const reason of INGEST_REFUSAL_CODES) metrics.eventsRejected.inc({ reason }, 0);
+  return metrics;
 }
 
 export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;

@@ -1,5 +1,5 @@
 import { errors, offsetsApplied, type CatchallError, type PartitionOffsets } from '@catchall/core';
-import type { QueryMetrics } from './metrics';
+import type { ConsistencyWaitOutcome, QueryMetrics } from './metrics';
 
 export interface ConsistencyWatcherOptions {
   /** The live read model's positions (partition -> next offset to apply) of the events topic. */
@@ -65,7 +65,7 @@ export function createConsistencyWatcher(options: ConsistencyWatcherOptions): Co
     return read > waiter.readsBefore;
   }
 
-  function settle(waiter: Waiter, outcome: string, err?: unknown): void {
+  function settle(waiter: Waiter, outcome: ConsistencyWaitOutcome, err?: unknown): void {
     clearTimeout(waiter.timer);
     waiters.delete(waiter);
     metrics.consistencyWaits.inc({ outcome });

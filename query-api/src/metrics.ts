@@ -1,9 +1,27 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-/** The query API's own metrics (the HTTP ones are the service shell's), defined once. */
+/**
+ * How a read with a Consistency-Token ended: `known` (applied already), `applied` (after a
+ * wait), `timeout`, `failed` (reading the positions failed), `closed` (shutdown).
+ */
+export const CONSISTENCY_WAIT_OUTCOMES = [
+  'known',
+  'applied',
+  'timeout',
+  'failed',
+  'closed',
+] as const;
+export type ConsistencyWaitOutcome = (typeof CONSISTENCY_WAIT_OUTCOMES)[number];
+
+/**
+ * The query API's own metrics (the HTTP ones are the service shell's), defined once. The
+ * wait counter is exported at 0 for every outcome from the start: a series that first
+ * appears at 1 is no increase to Prometheus's rate(), and a fresh system's dashboard panel
+ * would show no data.
+ */
 export function createQueryMetrics(registry: Registry) {
   const registers = [registry];
-  return {
+  const metrics = {
     consistencyWaits: new Counter({
       name: 'catchall_consistency_waits_total',
       help: 'Reads with a Consistency-Token, by outcome: known (applied already), applied (after a wait), timeout, failed (reading the positions failed), closed (shutdown)',
@@ -17,6 +35,8 @@ export function createQueryMetrics(registry: Registry) {
       registers,
     }),
   };
+  for (const outcome of CONSISTENCY_WAIT_OUTCOMES) metrics.consistencyWaits.inc({ outcome }, 0);
+  return metrics;
 }
 
 export type QueryMetrics = ReturnType<typeof createQueryMetrics>;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fetchJaeger, startInfra, type SecuredInfra } from './infra';
+import { fetchJaeger, fetchPrometheusBinaries, startInfra, type SecuredInfra } from './infra';
 import { prepareK8sTools } from './k8s';
 
 /**
@@ -67,6 +67,9 @@ async function main(): Promise<number> {
   // Jaeger (the tracing test's OTLP receiver) is built from source: minutes on a fresh
   // machine, so while the servers start; at once when .local holds it already.
   const jaeger = fetchJaeger(log);
+  // Prometheus and promtool (the rule checks and the metrics test) likewise; built here, once,
+  // so that no two test files build them at the same time.
+  const prometheus = fetchPrometheusBinaries(log);
   const infra = await startInfra({
     profile: 'test',
     secured: true,
@@ -74,11 +77,11 @@ async function main(): Promise<number> {
     databaseUrl: process.env.DATABASE_URL,
     log,
   }).catch(async (err: unknown) => {
-    await Promise.all([k8sTools.catch(() => undefined), jaeger.catch(() => undefined)]);
+    await Promise.allSettled([k8sTools, jaeger, prometheus]);
     throw err;
   });
-  const [tools] = await Promise.all([k8sTools, jaeger]).catch(async (err: unknown) => {
-    await Promise.allSettled([k8sTools, jaeger]);
+  const [tools] = await Promise.all([k8sTools, jaeger, prometheus]).catch(async (err: unknown) => {
+    await Promise.allSettled([k8sTools, jaeger, prometheus]);
     await infra.stop();
     throw err;
   });

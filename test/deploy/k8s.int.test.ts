@@ -20,6 +20,7 @@ import {
   kafkaAccessProblems,
   postgresProblems,
 } from './k8s-access';
+import { scrapeProblems } from './k8s-monitoring';
 import { registryProblems } from './k8s-registry';
 import {
   find,
@@ -219,6 +220,13 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     expect(Number(setup.values.EVENTS_TOPIC_REPLICATION)).toBe(topic.replicas);
   });
 
+  it('has the Prometheus Operator scrape each service once, at its metrics port, keeping the service label the alerts select', () => {
+    expect(scrapeProblems(resources)).toEqual([]);
+    const kinds = resources.map((r) => r.kind);
+    if (kinds.includes('PrometheusRule')) expect(kinds).toContain('ServiceMonitor');
+    if (overlay.startsWith('production')) expect(kinds).toContain('PrometheusRule');
+  });
+
   it('gives every service probes, resources and time for its graceful shutdown', () => {
     for (const c of imageContainers(resources)) {
       const { container, pod } = c;
@@ -398,6 +406,51 @@ describe('the manifest checks', () => {
       "Deployment producer-api: the registry's certificate does not name registry.catch-all.svc",
       "Deployment producer-api: SCHEMA_REGISTRY_CA_FILE is not catch-all-registry-tls's ca.crt",
     ]);
+  });
+
+  it('fail on a broken copy: a monitor on the wrong port, one replacing the service label, a second monitor', async () => {
+    const monitor = 'components/monitoring/service-monitor.yaml';
+    const tools = k8sTools();
+    const build = async () =>
+      scrapeProblems(
+        parseManifests(await kustomizeBuild(tools, path.join(dir, 'overlays', 'production'))),
+      );
+    breakFile(monitor, '- port: http', '- targetPort: 3000');
+    const wrongPort = await build();
+    expect(wrongPort).toContain(
+      'Deployment consumer: ServiceMonitor catch-all via Service consumer scrapes port 3000, not 3002',
+    );
+    expect(wrongPort).toHaveLength(2);
+
+    cpSync(K8S, dir, { recursive: true });
+    breakFile(monitor, 'honorLabels: true', 'honorLabels: false');
+    breakFile(monitor, 'sourceLabels: [exported_service]', 'sourceLabels: [exported_job]');
+    const relabelled = await build();
+    expect(relabelled).toContain(
+      "Deployment query-api: ServiceMonitor catch-all via Service query-api replaces the series' own service label",
+    );
+    expect(relabelled).toHaveLength(3);
+
+    cpSync(K8S, dir, { recursive: true });
+    const copy = readFileSync(path.join(dir, monitor), 'utf8').replace(
+      'name: catch-all',
+      'name: catch-all-again',
+    );
+    writeFileSync(
+      path.join(dir, monitor),
+      `${readFileSync(path.join(dir, monitor), 'utf8')}---\n${copy}`,
+    );
+    const twice = await build();
+    expect(twice).toHaveLength(3);
+    expect(twice[0]).toMatch(/^Deployment \S+: scraped 2 times/);
+
+    cpSync(K8S, dir, { recursive: true });
+    breakFile('components/monitoring/kustomization.yaml', '  - service-monitor.yaml\n', '');
+    const none = await build();
+    expect(none).toContain('Deployment producer-api: scraped 0 times ()');
+    expect(none).toContain(
+      'the alerts or the dashboard select service="consumer", which nothing scraped sets',
+    );
   });
 
   it('fail on a kustomization that names a missing file', async () => {

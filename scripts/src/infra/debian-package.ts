@@ -46,13 +46,3 @@ export async function fetchDebianBinary(pkg: string, binary: string): Promise<st
   writeFileSync(marker, new Date().toISOString());
   return file;
 }
-
-/** Prometheus's promtool, from Debian's `prometheus` package (rules checks and rule unit tests). */
-export function fetchPromtool(): Promise<string> {
-  return fetchDebianBinary('prometheus', 'usr/bin/promtool');
-}
-
-/** The Prometheus server, from Debian's `prometheus` package (the end-to-end test's). */
-export function fetchPrometheus(): Promise<string> {
-  return fetchDebianBinary('prometheus', 'usr/bin/prometheus');
-}

@@ -17,9 +17,23 @@ export { startPostgres, externalPostgres, type RunningPostgres } from './postgre
 export { startStandby, type RunningStandby, type StandbyOptions } from './postgres-standby';
 export { freePort } from './ports';
 export { fetchKafka, fetchRegistry, fetchStrimziCrdGenerator } from './maven';
-export { fetchPromtool, fetchPrometheus } from './debian-package';
-export { startPrometheus, type RunningPrometheus } from './prometheus';
-export { fetchJaeger, startJaeger, JAEGER_VERSION, type RunningJaeger } from './jaeger';
+export {
+  fetchPrometheus,
+  fetchPrometheusBinaries,
+  fetchPromtool,
+  prometheusRelease,
+  startPrometheus,
+  PROMETHEUS_VERSION,
+  type PrometheusBinaries,
+  type RunningPrometheus,
+} from './prometheus';
+export {
+  fetchJaeger,
+  startJaeger,
+  jaegerRelease,
+  JAEGER_VERSION,
+  type RunningJaeger,
+} from './jaeger';
 
 export interface Infra {
   kafka: RunningKafka;

@@ -5,8 +5,26 @@ import { startProcess, type ManagedProcess } from './managed-process';
 import { localDir, REPO_ROOT } from './paths';
 import { freePort } from './ports';
 
-/** The Jaeger release built, as scripts/jaeger/go.mod pins it (its `tool` line). */
+/**
+ * The Jaeger Go module version built, as scripts/jaeger/go.mod pins it (its `require` line for
+ * github.com/jaegertracing/jaeger). Jaeger publishes v1.N and v2.(N-63) together, and the
+ * module's cmd/jaeger at v1.76.0 is the Jaeger v2.13.0 release: the image docker-compose.yml
+ * runs (jaegertracing/jaeger:2.13.0). A unit test (versions.unit.test.ts) fails when the two differ.
+ */
 export const JAEGER_VERSION = 'v1.76.0';
+
+/**
+ * The Jaeger release (as its images are tagged, `2.13.0`) of a Jaeger Go module version
+ * (`v1.76.0`): Jaeger tags each release v1.N.P and v2.(N-63).P together, and the Go module
+ * keeps the v1 path. Throws for a version that is not `v1.N.P` with N of 63 or more.
+ */
+export function jaegerRelease(moduleVersion: string): string {
+  const match = /^v1\.(\d+)\.(\d+)$/.exec(moduleVersion);
+  if (!match || Number(match[1]) < 63) {
+    throw new Error(`${moduleVersion} is not a Jaeger v1 module version paired with a v2 release`);
+  }
+  return `2.${Number(match[1]) - 63}.${match[2]}`;
+}
 const JAEGER_PACKAGE = 'github.com/jaegertracing/jaeger/cmd/jaeger';
 /** The Go module that pins Jaeger and every dependency (go.sum checks what the proxy serves). */
 const JAEGER_MODULE_DIR = path.join(REPO_ROOT, 'scripts', 'jaeger');

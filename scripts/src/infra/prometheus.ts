@@ -1,8 +1,88 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fetchPrometheus } from './debian-package';
+import { runCommand } from '../run-command';
 import { startProcess, type ManagedProcess } from './managed-process';
+import { localDir, REPO_ROOT } from './paths';
 import { freePort } from './ports';
+
+/**
+ * The Prometheus Go module version built, as scripts/prometheus/go.mod pins it (its `require`
+ * line for github.com/prometheus/prometheus): v0.305.0 is the Prometheus v3.5.0 release
+ * (see prometheusRelease), the image docker-compose.yml runs (prom/prometheus:v3.5.0). A
+ * unit test (versions.unit.test.ts) fails when the two differ.
+ */
+export const PROMETHEUS_VERSION = 'v0.305.0';
+const PROMETHEUS_PACKAGES = [
+  'github.com/prometheus/prometheus/cmd/prometheus',
+  'github.com/prometheus/prometheus/cmd/promtool',
+];
+/** The Go module that pins Prometheus and every dependency (go.sum checks what the proxy serves). */
+const PROMETHEUS_MODULE_DIR = path.join(REPO_ROOT, 'scripts', 'prometheus');
+
+/**
+ * The Prometheus release (as its images are tagged, `v3.5.0`) of a Prometheus Go module
+ * version (`v0.305.0`): Prometheus tags release v3.XX.Y as v0.3XX.Y for Go, whose module path
+ * has no /v3. Throws for a version that is not `v0.3XX.Y`.
+ */
+export function prometheusRelease(moduleVersion: string): string {
+  const match = /^v0\.3(\d\d)\.(\d+)$/.exec(moduleVersion);
+  if (!match) throw new Error(`${moduleVersion} is not a Prometheus v3 module version (v0.3XX.Y)`);
+  return `v3.${Number(match[1])}.${match[2]}`;
+}
+
+export interface PrometheusBinaries {
+  prometheus: string;
+  promtool: string;
+}
+
+/**
+ * The Prometheus server and promtool of PROMETHEUS_VERSION, built once from the Go module
+ * proxy into .local/dist/prometheus-<release>/ with the installed Go (never another
+ * toolchain), the release's version stamped in (`--version`, `prometheus_build_info`).
+ * Prometheus's web UI assets are not in its Go module: the server answers its API and
+ * `/-/ready`, not the UI. A fresh machine takes many minutes (downloading and compiling some
+ * 400 modules); later calls return at once. Throws when Go is missing or the build fails,
+ * with its output.
+ */
+export async function fetchPrometheusBinaries(
+  log?: (message: string) => void,
+): Promise<PrometheusBinaries> {
+  const release = prometheusRelease(PROMETHEUS_VERSION);
+  const dir = localDir('dist', `prometheus-${release}`);
+  const binaries = {
+    prometheus: path.join(dir, 'prometheus'),
+    promtool: path.join(dir, 'promtool'),
+  };
+  const marker = path.join(dir, '.complete');
+  if (existsSync(marker)) return binaries;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  log?.(`building Prometheus ${release} from the Go module proxy (minutes, once)`);
+  const started = Date.now();
+  const stamp = `-X github.com/prometheus/common/version.Version=${release.slice(1)}`;
+  await runCommand(
+    'go',
+    ['build', '-o', `${dir}${path.sep}`, '-ldflags', `-s -w ${stamp}`, ...PROMETHEUS_PACKAGES],
+    {
+      cwd: PROMETHEUS_MODULE_DIR,
+      env: { GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
+      neededFor: 'the alert rule checks and the end-to-end test of the metrics (a real Prometheus)',
+    },
+  );
+  writeFileSync(marker, new Date().toISOString());
+  log?.(`Prometheus built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return binaries;
+}
+
+/** promtool (rules checks and rule unit tests), see fetchPrometheusBinaries. */
+export async function fetchPromtool(): Promise<string> {
+  return (await fetchPrometheusBinaries()).promtool;
+}
+
+/** The Prometheus server (the end-to-end test's), see fetchPrometheusBinaries. */
+export async function fetchPrometheus(): Promise<string> {
+  return (await fetchPrometheusBinaries()).prometheus;
+}
 
 export interface RunningPrometheus {
   /** Its HTTP API, `http://127.0.0.1:<port>`. */
@@ -12,7 +92,7 @@ export interface RunningPrometheus {
 }
 
 /**
- * A real Prometheus server (Debian's package, see fetchPrometheus) on a free loopback port,
+ * A real Prometheus server (see fetchPrometheusBinaries) on a free loopback port,
  * keeping its data in `dir`: it scrapes `targets` (`host:port`, each serving /metrics) every
  * `scrapeIntervalS` seconds, evaluates `ruleFiles` as often, and resolves once it is ready.
  */

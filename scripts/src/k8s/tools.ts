@@ -43,7 +43,10 @@ export const K8S_TOOL_VERSIONS = {
     {
       module: 'github.com/prometheus-operator/prometheus-operator',
       version: 'v0.85.0',
-      files: ['example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml'],
+      files: [
+        'example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml',
+        'example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml',
+      ],
     },
     {
       module: 'github.com/cert-manager/cert-manager',
