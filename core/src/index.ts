@@ -10,6 +10,8 @@ export * from './runtime/http';
 export * from './runtime/bearer-tokens';
 export * from './runtime/kafka';
 export * from './runtime/kafka-access';
+export * from './runtime/kafka-check';
+export * from './runtime/dependency-check';
 export * from './runtime/postgres';
 export * from './runtime/postgres-access';
 export * from './runtime/retriable';

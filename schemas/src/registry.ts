@@ -76,14 +76,14 @@ export function refused(url: string, status: number): RegistryError {
 async function call(
   url: string,
   auth: RegistryAuth | undefined,
-  init: { method: string; body?: string },
+  init: { method: string; body?: string; timeoutMs?: number },
 ): Promise<{ status: number; body: unknown }> {
   let response: RegistryAnswer;
   try {
     response = await registryRequest(url, auth, {
       ...init,
       headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE },
-      timeoutMs: 5000,
+      timeoutMs: init.timeoutMs ?? 5000,
     });
   } catch (err) {
     throw unreachable(url, err);
@@ -132,6 +132,31 @@ export async function checkRegistryAccess(options: {
     throw new RegistryError(
       `schema registry at ${origin(url)} does not answer as a Confluent-compatible registry (GET /subjects: ${answer.status}); check SCHEMA_REGISTRY_URL: its scheme (http or https), host, port and path (Apicurio: /apis/ccompat/v7)`,
       'accessRefused',
+    );
+  }
+}
+
+/**
+ * Asks the registry for its global compatibility level (Confluent API `GET /config`), a
+ * small answer whatever the registry holds, within `timeoutMs`: the probe of the
+ * projector's `schemaRegistry` readiness check. Throws RegistryError `registryUnavailable`
+ * when it does not answer in time, fails or answers anything but 2xx, `accessRefused` when
+ * it refuses the credentials or its certificate is not trusted.
+ */
+export async function pingRegistry(options: {
+  registryUrl: string;
+  registryAuth?: RegistryAuth;
+  timeoutMs: number;
+}): Promise<void> {
+  const url = `${options.registryUrl.replace(/\/$/, '')}/config`;
+  const answer = await call(url, options.registryAuth, {
+    method: 'GET',
+    timeoutMs: options.timeoutMs,
+  });
+  if (answer.status >= 300) {
+    throw new RegistryError(
+      `schema registry answered ${answer.status} to GET /config`,
+      'registryUnavailable',
     );
   }
 }

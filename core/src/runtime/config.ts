@@ -50,6 +50,20 @@ export const configFields = {
     description:
       'processes answering on the port (node:cluster); 1 in a container, where replicas scale instead',
   }),
+  DEPENDENCY_CHECK_INTERVAL_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60000,
+    default: 5000,
+    description:
+      'how often Kafka (and, for the projector, the schema registry) is asked a cheap request in the background for /readyz and catchall_readiness, traffic or not',
+  }),
+  DEPENDENCY_CHECK_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60000,
+    default: 3000,
+    description:
+      'a background dependency check not answered within this fails; a dependency that stops answering is reported within about DEPENDENCY_CHECK_INTERVAL_MS plus this',
+  }),
   KAFKA_BROKERS: Type.String({
     default: '127.0.0.1:9092',
     description: 'comma-separated Kafka bootstrap brokers (the broker listener)',

@@ -108,13 +108,19 @@ function saslOptions(config: KafkaConnectionConfig): SASLOptions {
   };
 }
 
-/** A kafkajs client whose own logs go through pino with stable keys. */
+/**
+ * A kafkajs client whose own logs go through pino with stable keys. `requestTimeoutMs` and
+ * `connectionTimeoutMs` bound one request and one connection attempt (kafkajs's defaults,
+ * 30,000 and 1,000 ms, when absent).
+ */
 export function createKafka(
   options: {
     brokers: string;
     clientId: string;
     logger: Logger;
     retry?: KafkaConfig['retry'];
+    requestTimeoutMs?: number;
+    connectionTimeoutMs?: number;
   } & KafkaSecurity,
 ): Kafka {
   registerCompressionCodecs();
@@ -125,6 +131,10 @@ export function createKafka(
     ...(options.ssl ? { ssl: options.ssl } : {}),
     ...(options.sasl ? { sasl: options.sasl } : {}),
     retry: options.retry ?? { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
+    ...(options.connectionTimeoutMs === undefined
+      ? {}
+      : { connectionTimeout: options.connectionTimeoutMs }),
     logLevel: logLevel.WARN,
     logCreator:
       () =>

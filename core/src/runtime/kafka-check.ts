@@ -1,0 +1,65 @@
+import type { Admin } from 'kafkajs';
+import type { Logger } from 'pino';
+import { createDependencyCheck, type DependencyCheck } from './dependency-check';
+import { createKafka, type KafkaSecurity } from './kafka';
+
+/**
+ * The Kafka cluster as a readiness check: a Metadata request (kafkajs's
+ * `admin.describeCluster()`, answered by a broker, not from a cache) every `intervalMs`,
+ * on a client of its own whose requests and connection attempts time out at `timeoutMs`
+ * and are not retried, so that a broker that stops answering fails the check within about
+ * an interval and a deadline, traffic or not (createDependencyCheck). The client stays
+ * connected between probes and is dropped after a failure, so that the next probe connects
+ * afresh. Its `stop` also closes the client.
+ */
+export function createKafkaCheck(options: {
+  connection: { brokers: string } & KafkaSecurity;
+  /** kafkajs client id of the check's own client. */
+  clientId: string;
+  intervalMs: number;
+  timeoutMs: number;
+  logger: Logger;
+}): DependencyCheck {
+  const kafka = createKafka({
+    ...options.connection,
+    clientId: options.clientId,
+    logger: options.logger,
+    retry: { retries: 0 },
+    requestTimeoutMs: options.timeoutMs,
+    connectionTimeoutMs: options.timeoutMs,
+  });
+  let admin: Admin | undefined;
+
+  async function disconnect(): Promise<void> {
+    const closing = admin;
+    admin = undefined;
+    await closing?.disconnect();
+  }
+
+  const check = createDependencyCheck({
+    dependency: 'Kafka',
+    intervalMs: options.intervalMs,
+    timeoutMs: options.timeoutMs,
+    logger: options.logger,
+    async probe() {
+      admin ??= kafka.admin({ retry: { retries: 0 } });
+      try {
+        await admin.connect();
+        await admin.describeCluster();
+      } catch (err) {
+        await disconnect().catch((closeErr: unknown) =>
+          options.logger.debug({ err: closeErr }, 'closing the Kafka check client failed'),
+        );
+        throw err;
+      }
+    },
+  });
+  return {
+    started: check.started,
+    check: () => check.check(),
+    async stop() {
+      await check.stop();
+      await disconnect();
+    },
+  };
+}
