@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import {
-  checkKafkaAccess,
   checkPostgresAccess,
+  connectKafka,
   createIdempotentProducer,
-  createKafka,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
@@ -11,12 +10,11 @@ import {
   createServiceApp,
   createTracing,
   deadLetterTopic,
-  kafkaConnection,
   type Lifecycle,
   NotReady,
   type Logger,
 } from '@catchall/core';
-import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
+import { connectRegistry, createEventDecoder } from '@catchall/schemas';
 import type { ConsumerConfig } from './config';
 import { createDeadLetters } from './dead-letters';
 import { createConsumerMetrics, eventIdMetrics } from './metrics';
@@ -76,15 +74,9 @@ export async function buildConsumer(
   const version = await liveReadModelVersion(pool);
   const store = await openStore(version);
 
-  const kafka = createKafka({
-    ...kafkaConnection(config),
-    clientId: `${config.KAFKA_CLIENT_ID}-consumer`,
-    logger,
-  });
   // Refused credentials or an untrusted certificate stop the start; unreachable does not.
-  await checkKafkaAccess(kafka, logger);
-  const registryAccess = registryConnection(config);
-  await checkRegistryAccess(registryAccess);
+  const kafka = await connectKafka({ config, role: 'consumer', logger });
+  const registryAccess = await connectRegistry(config);
   const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
   await producer.get();
   lifecycle.onClose('dead-letter producer', () => producer.close());

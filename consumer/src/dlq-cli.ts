@@ -1,21 +1,14 @@
 import { SingleBar } from 'cli-progress';
 import {
-  checkKafkaAccess,
   checkPostgresAccess,
-  createKafka,
+  connectKafka,
   createLogger,
   createPool,
   deadLetterTopic,
   failureLine,
-  kafkaConnection,
   type Logger,
 } from '@catchall/core';
-import {
-  checkRegistryAccess,
-  createEventDecoder,
-  registryConnection,
-  type EventDecoder,
-} from '@catchall/schemas';
+import { connectRegistry, createEventDecoder, type EventDecoder } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import {
   listCommand,
@@ -139,13 +132,12 @@ async function run(argv: string[]): Promise<void> {
   const level =
     process.stderr.isTTY && process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL;
   const logger = createLogger({ name: 'dlq', level, destination: 2 });
-  const kafka = createKafka({
-    ...kafkaConnection(config),
-    clientId: `${config.KAFKA_CLIENT_ID}-dlq`,
+  const kafka = await connectKafka({
+    config,
+    role: 'dlq',
     logger,
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
   });
-  await checkKafkaAccess(kafka, logger);
   const tools: DeadLetterTools = {
     kafka,
     deadLetters: createTopicSource(kafka, deadLetterTopic(config.EVENTS_TOPIC)),
@@ -155,8 +147,7 @@ async function run(argv: string[]): Promise<void> {
   };
   if (args.command === 'summary') return print(json, await summaryCommand(tools, args.selection));
   if (args.command === 'list') return print(json, await listCommand(tools, args.selection));
-  const registryAccess = registryConnection(config);
-  await checkRegistryAccess(registryAccess);
+  const registryAccess = await connectRegistry(config);
   // No wait on a schema id the registry does not know: the answer is what it knows now.
   const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });
   if (args.command === 'show') return print(json, await showCommand(tools, codec, args.at));

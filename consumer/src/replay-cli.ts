@@ -1,17 +1,15 @@
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import {
-  checkKafkaAccess,
   checkPostgresAccess,
-  createKafka,
+  connectKafka,
   createLogger,
   createPool,
   failureLine,
-  kafkaConnection,
   setHeapGrowingPercent,
   type Logger,
 } from '@catchall/core';
-import { checkRegistryAccess, createEventDecoder, registryConnection } from '@catchall/schemas';
+import { connectRegistry, createEventDecoder } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import { migrate } from './migrate';
 import { parseTime, TIME_FORMATS } from './time-option';
@@ -185,14 +183,8 @@ async function runRebuild(
   process.once('SIGTERM', onSignal);
   const progress = progressReporter(logger);
   try {
-    const kafka = createKafka({
-      ...kafkaConnection(config),
-      clientId: `${config.KAFKA_CLIENT_ID}-rebuild`,
-      logger,
-    });
-    await checkKafkaAccess(kafka, logger);
-    const registryAccess = registryConnection(config);
-    await checkRegistryAccess(registryAccess);
+    const kafka = await connectKafka({ config, role: 'rebuild', logger });
+    const registryAccess = await connectRegistry(config);
     const result = await rebuild({
       pool,
       kafka,

@@ -1,11 +1,9 @@
 import {
-  checkKafkaAccess,
   checkPostgresAccess,
-  createKafka,
+  connectKafka,
   createLogger,
   ensureTopics,
   failureLine,
-  kafkaConnection,
   loadConfig,
 } from '@catchall/core';
 import { setupConfigFields } from './config';
@@ -20,12 +18,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'setup', level: config.LOG_LEVEL });
   await checkPostgresAccess(config.DATABASE_URL, logger);
   await migrate({ databaseUrl: config.DATABASE_URL, logger });
-  const kafka = createKafka({
-    ...kafkaConnection(config),
-    clientId: `${config.KAFKA_CLIENT_ID}-setup`,
-    logger,
-  });
-  await checkKafkaAccess(kafka, logger);
+  const kafka = await connectKafka({ config, role: 'setup', logger });
   await ensureTopics({
     kafka,
     topic: config.EVENTS_TOPIC,

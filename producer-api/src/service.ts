@@ -1,19 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
-  checkKafkaAccess,
-  createKafka,
+  connectKafka,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
   createTransactionalProducer,
   createTracing,
-  kafkaConnection,
   topicMaxMessageBytes,
   type Logger,
   type StartedService,
 } from '@catchall/core';
-import { checkRegistryAccess, registryConnection } from '@catchall/schemas';
+import { connectRegistry } from '@catchall/schemas';
 import { buildApp, type ProducerAppOptions } from './app';
 import type { ProducerConfig } from './config';
 import { createProducerMetrics } from './metrics';
@@ -44,15 +42,9 @@ export async function startProducerService(
   lifecycle.onClose('tracing', () => tracing.shutdown());
   const registry = createMetricsRegistry('producer-api');
   const metrics = createProducerMetrics(registry);
-  const kafka = createKafka({
-    ...kafkaConnection(config),
-    clientId: `${config.KAFKA_CLIENT_ID}-producer-api`,
-    logger,
-  });
   // Refused credentials or an untrusted certificate stop the start; unreachable does not.
-  await checkKafkaAccess(kafka, logger);
-  const registryAccess = registryConnection(config);
-  await checkRegistryAccess(registryAccess);
+  const kafka = await connectKafka({ config, role: 'producer-api', logger });
+  const registryAccess = await connectRegistry(config);
   // One transactional id per producer and process: each replacement producer (after a
   // failed send) takes its predecessor's id over and so fences it.
   const idPrefix = `${config.KAFKA_CLIENT_ID}-producer-api-${hostname()}-${process.pid}-${randomUUID()}`;

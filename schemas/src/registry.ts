@@ -1,5 +1,11 @@
 import { errorCatalogue } from '@catchall/core/domain';
-import { registryRequest, type RegistryAnswer, type RegistryAuth } from './registry-access';
+import {
+  registryConnection,
+  registryRequest,
+  type RegistryAnswer,
+  type RegistryAuth,
+  type RegistryConnectionSettings,
+} from './registry-access';
 
 /** Compatibility levels of the Confluent API; BACKWARD lets consumers upgrade first. */
 export type Compatibility =
@@ -134,6 +140,20 @@ export async function checkRegistryAccess(options: {
       'accessRefused',
     );
   }
+}
+
+/**
+ * The registry URL and authentication of a loaded configuration (registryConnection), its
+ * access checked once (checkRegistryAccess): what every program that talks to the registry
+ * opens at start. Throws RegistryError `accessRefused` as checkRegistryAccess does; a
+ * registry that does not answer yet passes.
+ */
+export async function connectRegistry(
+  config: RegistryConnectionSettings,
+): Promise<{ registryUrl: string; registryAuth: RegistryAuth }> {
+  const access = registryConnection(config);
+  await checkRegistryAccess(access);
+  return access;
 }
 
 /**

@@ -1,6 +1,8 @@
-import type { Kafka } from 'kafkajs';
+import type { Kafka, KafkaConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 import { errorCatalogue } from '../domain/error-catalogue';
+import type { KafkaConnectionConfig } from './config';
+import { createKafka, kafkaConnection } from './kafka';
 
 /**
  * A dependency refused the program's credentials or certificate, or presented one the
@@ -85,4 +87,27 @@ export async function checkKafkaAccess(kafka: Kafka, logger: Logger): Promise<vo
       .disconnect()
       .catch((err: unknown) => logger.debug({ err }, 'closing the access check client failed'));
   }
+}
+
+/**
+ * The Kafka client of a program, `<KAFKA_CLIENT_ID>-<role>`, connected as its settings say
+ * (kafkaConnection), its access checked once (checkKafkaAccess): what every program that
+ * talks to Kafka opens at start. Throws AccessRefused as checkKafkaAccess does; a cluster
+ * that is only unreachable passes. `retry`: the client's, createKafka's default when absent.
+ */
+export async function connectKafka(options: {
+  config: KafkaConnectionConfig & { KAFKA_CLIENT_ID: string };
+  role: string;
+  logger: Logger;
+  retry?: KafkaConfig['retry'];
+}): Promise<Kafka> {
+  const { config, logger } = options;
+  const kafka = createKafka({
+    ...kafkaConnection(config),
+    clientId: `${config.KAFKA_CLIENT_ID}-${options.role}`,
+    logger,
+    ...(options.retry ? { retry: options.retry } : {}),
+  });
+  await checkKafkaAccess(kafka, logger);
+  return kafka;
 }
