@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import {
   checkPostgresAccess,
   connectKafka,
+  createDependencyCheck,
   createIdempotentProducer,
+  createKafkaCheck,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
@@ -10,11 +12,18 @@ import {
   createServiceApp,
   createTracing,
   deadLetterTopic,
+  kafkaConnection,
+  type DependencyCheck,
   type Lifecycle,
   NotReady,
   type Logger,
 } from '@catchall/core';
-import { connectRegistry, createEventDecoder } from '@catchall/schemas';
+import {
+  connectRegistry,
+  createEventDecoder,
+  pingRegistry,
+  type RegistryAuth,
+} from '@catchall/schemas';
 import type { ConsumerConfig } from './config';
 import { createDeadLetters } from './dead-letters';
 import { createConsumerMetrics, eventIdMetrics } from './metrics';
@@ -23,6 +32,39 @@ import { createProjectionStore } from './projection-store';
 import { createProjector, type Projector } from './projector';
 import { followLiveVersion } from './live-version-follower';
 import { liveReadModelVersion, openVersion } from './read-model-version';
+
+/**
+ * Kafka and the schema registry asked in the background at DEPENDENCY_CHECK_INTERVAL_MS,
+ * each within DEPENDENCY_CHECK_TIMEOUT_MS, for the readiness checks `kafka` and
+ * `schemaRegistry`; resolves once each has a first outcome. Both stop at shutdown.
+ */
+async function startDependencyChecks(
+  config: ConsumerConfig,
+  registryAccess: { registryUrl: string; registryAuth: RegistryAuth },
+  lifecycle: Lifecycle,
+  logger: Logger,
+): Promise<{ kafkaCheck: DependencyCheck; registryCheck: DependencyCheck }> {
+  const intervalMs = config.DEPENDENCY_CHECK_INTERVAL_MS;
+  const timeoutMs = config.DEPENDENCY_CHECK_TIMEOUT_MS;
+  const kafkaCheck = createKafkaCheck({
+    connection: kafkaConnection(config),
+    clientId: `${config.KAFKA_CLIENT_ID}-consumer-check`,
+    intervalMs,
+    timeoutMs,
+    logger,
+  });
+  lifecycle.onClose('kafka check', () => kafkaCheck.stop());
+  const registryCheck = createDependencyCheck({
+    dependency: 'schema registry',
+    probe: () => pingRegistry({ ...registryAccess, timeoutMs }),
+    intervalMs,
+    timeoutMs,
+    logger,
+  });
+  lifecycle.onClose('schema registry check', () => registryCheck.stop());
+  await Promise.all([kafkaCheck.started, registryCheck.started]);
+  return { kafkaCheck, registryCheck };
+}
 
 export interface ConsumerService {
   app: FastifyInstance;
@@ -77,6 +119,12 @@ export async function buildConsumer(
   // Refused credentials or an untrusted certificate stop the start; unreachable does not.
   const kafka = await connectKafka({ config, role: 'consumer', logger });
   const registryAccess = await connectRegistry(config);
+  const { kafkaCheck, registryCheck } = await startDependencyChecks(
+    config,
+    registryAccess,
+    lifecycle,
+    logger,
+  );
   const producer = createProducerHandle({ create: () => createIdempotentProducer(kafka), logger });
   await producer.get();
   lifecycle.onClose('dead-letter producer', () => producer.close());
@@ -135,9 +183,14 @@ export async function buildConsumer(
     },
     readiness: {
       postgres: () => store.ping(),
+      // Kafka answers the background check (a member keeps its membership for a session
+      // timeout and longer while the broker is frozen), and the projector is a member.
       kafka: async () => {
+        await kafkaCheck.check();
         if (!projector.isMember()) throw new NotReady('not a member of the consumer group');
       },
+      // The registry answers: records with a schema id the projector has not seen need it.
+      schemaRegistry: () => registryCheck.check(),
       partitions: async () => {
         const stalled = projector.stalled();
         if (stalled.length > 0) {

@@ -30,6 +30,8 @@ export const consumerConfigFields = {
   KAFKA_CLIENT_ID: configFields.KAFKA_CLIENT_ID,
   EVENTS_TOPIC: configFields.EVENTS_TOPIC,
   ...registryConnectionFields,
+  DEPENDENCY_CHECK_INTERVAL_MS: configFields.DEPENDENCY_CHECK_INTERVAL_MS,
+  DEPENDENCY_CHECK_TIMEOUT_MS: configFields.DEPENDENCY_CHECK_TIMEOUT_MS,
   DATABASE_URL: configFields.DATABASE_URL,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
   ...tracingFields('catchall-consumer'),

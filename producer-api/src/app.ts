@@ -7,6 +7,7 @@ import {
   errors,
   NotReady,
   requireBearerTokens,
+  type DependencyCheck,
   splitList,
   tracingOff,
   type Logger,
@@ -24,6 +25,8 @@ export interface ProducerAppOptions {
   metrics: ProducerMetrics;
   publisher: Publisher;
   schema: SchemaRegistration;
+  /** Kafka asked in the background (createKafkaCheck): whether it answers, traffic or not. */
+  kafkaCheck: Pick<DependencyCheck, 'check'>;
   /** Accepted bearer tokens; empty turns authentication off. */
   tokens: string;
   /** Requests per minute per client; 0 turns rate limiting off. */
@@ -77,7 +80,10 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
     },
     readiness: {
       schemaRegistry: () => options.schema.check(),
+      // Kafka answers the background check, and the last produce request did not fail (which
+      // the check alone may not see: a broker that answers metadata but refuses records).
       kafka: async () => {
+        await options.kafkaCheck.check();
         if (options.publisher.failing()) throw new NotReady('the last produce request failed');
       },
     },

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { NotReady } from '@catchall/core';
 import { Registry } from 'prom-client';
 import { buildApp } from './app';
 import { createProducerMetrics } from './metrics';
@@ -13,6 +14,7 @@ import type { SchemaRegistration } from './schema-registration';
 function buildRefusingApp(
   tokens = '',
   rateLimitPerMinute = 0,
+  kafkaCheck: { check(): Promise<void> } = { check: async () => undefined },
 ): { app: FastifyInstance; published: () => number } {
   let published = 0;
   const publisher: Publisher = {
@@ -38,6 +40,7 @@ function buildRefusingApp(
     metrics: createProducerMetrics(registry),
     publisher,
     schema,
+    kafkaCheck,
     tokens,
     rateLimitPerMinute,
     batchMaxEvents: 100,
@@ -271,5 +274,31 @@ describe('catchall_events_rejected_total', () => {
       'catchall_events_rejected_total{reason="CATCHALL_INVALID_DOMAIN"} 2',
       'catchall_events_rejected_total{reason="CATCHALL_UNAUTHORIZED"} 1',
     ]);
+  });
+});
+
+describe('the ingest API readiness', () => {
+  it('given no produce request failed, when the background Kafka check fails, then kafka is not ready with its reason', async () => {
+    const { app } = buildRefusingApp('', 0, {
+      check: async () => {
+        throw new NotReady('Kafka: no answer within 3000 ms');
+      },
+    });
+    try {
+      const ready = await app.inject('/readyz');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toEqual({
+        status: 'not ready',
+        checks: {
+          schemaRegistry: { ok: true },
+          kafka: { ok: false, error: 'Kafka: no answer within 3000 ms' },
+        },
+      });
+      expect((await app.inject('/metrics')).body).toMatch(
+        /^catchall_readiness\{check="kafka"\} 0$/m,
+      );
+    } finally {
+      await app.close();
+    }
   });
 });

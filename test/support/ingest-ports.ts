@@ -57,6 +57,8 @@ export function inMemoryIngestApp(
     metrics,
     publisher,
     schema: readySchema,
+    // The in-memory transactional producer stands for Kafka: always answering.
+    kafkaCheck: { check: async () => undefined },
     tokens: '',
     rateLimitPerMinute: 0,
     batchMaxEvents: 100,
