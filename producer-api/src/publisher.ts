@@ -102,7 +102,11 @@ export interface Publisher {
   drain(): Promise<void>;
   /**
    * True when the last produce request failed (Kafka unreachable or refusing), or a request
-   * was not acknowledged within ackTimeoutMs since the last committed transaction.
+   * was not acknowledged within ackTimeoutMs, since the last committed transaction, and that
+   * failure is less than twice ackTimeoutMs old. Under traffic each failing request renews
+   * it; without traffic it lapses, and the background Kafka check alone decides readiness
+   * (else a failure with no request after it would hold readiness down for good, and a
+   * service taken out of rotation for it would never get the request that clears it).
    */
   failing(): boolean;
 }
@@ -167,7 +171,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const idle = [...options.producers];
   const inFlight = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
-  let lastSendFailed = false;
+  /** When the last produce request failed (epoch ms), or undefined since one committed. */
+  let failedAt: number | undefined;
 
   function takeBatch(): Pending[] {
     let records = 0;
@@ -242,7 +247,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
         if (!committing) await abort(transaction);
         throw err;
       }
-      lastSendFailed = false;
+      failedAt = undefined;
       const now = process.hrtime.bigint();
       let start = 0;
       for (const p of batch) {
@@ -251,7 +256,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
         start += p.messages.length;
       }
     } catch (err) {
-      lastSendFailed = true;
+      failedAt = Date.now();
       if (producer) handle.replace(producer);
       // Records Kafka refuses for good (too large, say) fail the whole transaction, also for
       // the requests that shared it: nothing was committed, so each request is sent again
@@ -306,7 +311,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       t = setTimeout(() => {
         // A request Kafka did not acknowledge in time counts as a failed one for readiness
         // until a transaction is committed again (a broker frozen, not refusing).
-        lastSendFailed = true;
+        failedAt = Date.now();
         reject(errors.timeout(options.ackTimeoutMs));
       }, options.ackTimeoutMs);
     });
@@ -336,6 +341,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
       pump();
       while (inFlight.size > 0) await Promise.all(inFlight);
     },
-    failing: () => lastSendFailed,
+    failing: () => failedAt !== undefined && Date.now() - failedAt < 2 * options.ackTimeoutMs,
   };
 }

@@ -198,6 +198,19 @@ describe('the publisher', () => {
     expect(publisher.failing()).toBe(false);
   });
 
+  it('given a produce request failed and no request came after it, then the failure lapses after twice ackTimeoutMs (the background Kafka check decides alone)', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 0, ackTimeoutMs: 1000 });
+    kafka.holdAnswers();
+    const answer = watch(publisher.publish([message('a.example', 10)]));
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(answer.state).toBe('rejected');
+    expect(publisher.failing()).toBe(true);
+    await jest.advanceTimersByTimeAsync(1999);
+    expect(publisher.failing()).toBe(true);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(publisher.failing()).toBe(false);
+  });
+
   it('given Kafka does not acknowledge within ackTimeoutMs, then the request is answered 503 CATCHALL_TIMEOUT, although the transaction may still commit', async () => {
     const { kafka, publisher } = publisherOver({ lingerMs: 0, ackTimeoutMs: 1000 });
     const release = kafka.holdAnswers();
