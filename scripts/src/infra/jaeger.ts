@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCommand } from '../run-command';
+import { buildGoTools } from './go-build';
 import { startProcess, type ManagedProcess } from './managed-process';
-import { localDir, REPO_ROOT } from './paths';
+import { REPO_ROOT } from './paths';
 import { freePort } from './ports';
 
 /**
@@ -38,22 +38,17 @@ const JAEGER_MODULE_DIR = path.join(REPO_ROOT, 'scripts', 'jaeger');
  * calls return at once. Throws when Go is missing or the build fails, with its output.
  */
 export async function fetchJaeger(log?: (message: string) => void): Promise<string> {
-  const dir = localDir('dist', `jaeger-${JAEGER_VERSION}`);
-  const binary = path.join(dir, 'jaeger');
-  const marker = path.join(dir, '.complete');
-  if (existsSync(marker)) return binary;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  log?.(`building Jaeger ${JAEGER_VERSION} from the Go module proxy (minutes, once)`);
-  const started = Date.now();
-  await runCommand('go', ['build', '-o', binary, JAEGER_PACKAGE], {
-    cwd: JAEGER_MODULE_DIR,
-    env: { GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
-    neededFor: 'the tracing tests (a real OTLP receiver)',
-  });
-  writeFileSync(marker, new Date().toISOString());
-  log?.(`Jaeger built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return binary;
+  const dir = await buildGoTools(
+    {
+      title: `Jaeger ${JAEGER_VERSION}`,
+      distName: `jaeger-${JAEGER_VERSION}`,
+      moduleDir: JAEGER_MODULE_DIR,
+      packages: [JAEGER_PACKAGE],
+      neededFor: 'the tracing tests (a real OTLP receiver)',
+    },
+    log,
+  );
+  return path.join(dir, 'jaeger');
 }
 
 export interface RunningJaeger {

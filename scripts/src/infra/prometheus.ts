@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCommand } from '../run-command';
+import { buildGoTools } from './go-build';
 import { startProcess, type ManagedProcess } from './managed-process';
-import { localDir, REPO_ROOT } from './paths';
+import { REPO_ROOT } from './paths';
 import { freePort } from './ports';
 
 /**
@@ -48,30 +48,18 @@ export async function fetchPrometheusBinaries(
   log?: (message: string) => void,
 ): Promise<PrometheusBinaries> {
   const release = prometheusRelease(PROMETHEUS_VERSION);
-  const dir = localDir('dist', `prometheus-${release}`);
-  const binaries = {
-    prometheus: path.join(dir, 'prometheus'),
-    promtool: path.join(dir, 'promtool'),
-  };
-  const marker = path.join(dir, '.complete');
-  if (existsSync(marker)) return binaries;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  log?.(`building Prometheus ${release} from the Go module proxy (minutes, once)`);
-  const started = Date.now();
-  const stamp = `-X github.com/prometheus/common/version.Version=${release.slice(1)}`;
-  await runCommand(
-    'go',
-    ['build', '-o', `${dir}${path.sep}`, '-ldflags', `-s -w ${stamp}`, ...PROMETHEUS_PACKAGES],
+  const dir = await buildGoTools(
     {
-      cwd: PROMETHEUS_MODULE_DIR,
-      env: { GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
+      title: `Prometheus ${release}`,
+      distName: `prometheus-${release}`,
+      moduleDir: PROMETHEUS_MODULE_DIR,
+      packages: PROMETHEUS_PACKAGES,
+      ldflags: `-X github.com/prometheus/common/version.Version=${release.slice(1)}`,
       neededFor: 'the alert rule checks and the end-to-end test of the metrics (a real Prometheus)',
     },
+    log,
   );
-  writeFileSync(marker, new Date().toISOString());
-  log?.(`Prometheus built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return binaries;
+  return { prometheus: path.join(dir, 'prometheus'), promtool: path.join(dir, 'promtool') };
 }
 
 /** promtool (rules checks and rule unit tests), see fetchPrometheusBinaries. */
