@@ -78,7 +78,7 @@ export const consumerConfigFields = {
   HEAP_GROWING_PERCENT: Type.Integer({
     minimum: 0,
     maximum: MAX_HEAP_GROWING_PERCENT,
-    default: 100,
+    default: 150,
     description:
       "how far V8's heap may grow past what its last full collection kept, in percent (V8's --heap-growing-percent; 0: V8's own choice, up to 300): the projector keeps about 35 MB and allocates fast, so this bounds most of its memory beside the fetch and flush settings",
   }),
