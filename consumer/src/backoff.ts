@@ -26,7 +26,6 @@ export function createBackoff(options: {
   logger: Logger;
   initialMs?: number;
   maxMs?: number;
-  onPausedChange?: (paused: boolean) => void;
 }): Backoff {
   const initial = options.initialMs ?? 200;
   const max = options.maxMs ?? 5000;
@@ -43,7 +42,6 @@ export function createBackoff(options: {
         () => {
           if (stopped) return;
           timer = undefined;
-          options.onPausedChange?.(false);
           options.resume();
         },
         (err: unknown) => {
@@ -63,7 +61,6 @@ export function createBackoff(options: {
       // A warning: what waits too long is reported as a stalled partition (an error).
       options.logger.warn({ err, during, retryInMs: delay }, 'projection paused; will retry');
       options.pause();
-      options.onPausedChange?.(true);
       schedule();
       delay = Math.min(delay * 2, max);
     },

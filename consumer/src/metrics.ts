@@ -12,12 +12,14 @@ export interface OwnedPartitions {
   lags(): ReadonlyMap<number, number>;
   /** Seconds the oldest record not yet committed has waited (see the freshness help). */
   staleness(now: number): number | undefined;
+  /** The owned partitions waiting to retry after a failure (their backoff's timer is set). */
+  paused(): number[];
 }
 
 /**
  * Every metric the projector exposes, defined once. `watch(owned)` makes a projector's
- * partitions the source of `catchall_consumer_lag` and `catchall_freshness_seconds` until
- * the function it returns is called.
+ * partitions the source of `catchall_consumer_lag`, `catchall_freshness_seconds` and
+ * `catchall_projector_paused` until the function it returns is called.
  */
 export function createConsumerMetrics(registry: Registry) {
   const registers = [registry];
@@ -110,8 +112,13 @@ export function createConsumerMetrics(registry: Registry) {
     }),
     paused: new Gauge({
       name: 'catchall_projector_paused',
-      help: '1 while a partition of the projector waits to retry after Postgres, the registry or Kafka failed',
+      help: '1 while a partition of the projector waits to retry after Postgres, the registry or Kafka failed, computed at each scrape',
       registers,
+      collect() {
+        let paused = false;
+        for (const owned of watched) paused ||= owned.paused().length > 0;
+        this.set(paused ? 1 : 0);
+      },
     }),
     partitionStalled: new Gauge({
       name: 'catchall_partition_stalled',

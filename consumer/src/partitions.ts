@@ -123,7 +123,6 @@ export function createPartitions(options: {
           if (fatal === undefined) consumer.resume(partition);
         },
         logger: log.child({ partition }),
-        onPausedChange: () => metrics.paused.set(pausedPartitions().length > 0 ? 1 : 0),
       });
       entry = { state, backoff };
       entries.set(partition, entry);

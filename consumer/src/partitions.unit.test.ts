@@ -87,7 +87,10 @@ describe('partition supervision', () => {
       log: testLogger(),
     });
     partitions.assigned([0]);
+    metrics.watch(partitions);
+    const pausedGauge = async () => (await metrics.paused.get()).values[0]!.value;
     const control = { isStale: () => false, heartbeat: () => Promise.resolve() };
+    expect(await pausedGauge()).toBe(0);
 
     // The batch waits on the registry; reading the end is queued behind it meanwhile.
     const batch = partitions.guarded(0, 'batch', (s) =>
@@ -98,11 +101,14 @@ describe('partition supervision', () => {
     codec.release();
     await Promise.all([batch, ends]);
     expect(paused).toEqual(['pause 0']);
+    // One partition waiting to retry, no other: the gauge says so (it read 0 here before).
+    expect(await pausedGauge()).toBe(1);
 
     // kafkajs resolved the failed batch (the failure was handled): only a seek fetches it again.
     await waitFor('the partition to resume after its backoff', () => paused.length === 2);
     expect(paused).toEqual(['pause 0', 'resume 0']);
     expect(seeks).toEqual([0]);
+    expect(await pausedGauge()).toBe(0);
     await partitions.close();
   });
 
