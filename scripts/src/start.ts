@@ -153,6 +153,8 @@ async function main(): Promise<void> {
     await stopAll('set-up failed', 1);
     return;
   }
+  // A Postgres of the user's own: its URL holds a password, which is not logged.
+  const shownDatabaseUrl = config.DATABASE_URL === undefined ? databaseUrl : '<your DATABASE_URL>';
   logger.info(
     { seconds: (Date.now() - t0) / 1000 },
     [
@@ -160,9 +162,9 @@ async function main(): Promise<void> {
       `  curl -X PUT http://localhost:${config.CATCHALL_PRODUCER_PORT}/events/example.com/delivered`,
       `  curl http://localhost:${config.CATCHALL_QUERY_PORT}/domains/example.com`,
       `API docs: http://localhost:${config.CATCHALL_PRODUCER_PORT}/docs and http://localhost:${config.CATCHALL_QUERY_PORT}/docs`,
-      `Rebuild the read model from the topic (the other settings are the defaults):`,
-      // A Postgres of the user's own: its URL holds a password, which is not logged.
-      `  DATABASE_URL=${config.DATABASE_URL === undefined ? databaseUrl : '<your DATABASE_URL>'} npm run replay -- rebuild`,
+      `Rebuild the read model from the topic, or redrive dead letters (the other settings are the defaults):`,
+      `  DATABASE_URL=${shownDatabaseUrl} npm run replay -- rebuild`,
+      `  DATABASE_URL=${shownDatabaseUrl} npm run dlq -- redrive --help`,
       'Ctrl-C stops everything.',
     ].join('\n'),
   );

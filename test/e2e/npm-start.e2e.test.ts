@@ -100,6 +100,12 @@ describe('npm start, stopped by a signal to its own process alone', () => {
         timeoutMs: START_TIMEOUT_MS,
         intervalMs: 500,
       });
+      // The banner names the Postgres npm start runs, for the commands that need it.
+      for (const command of ['npm run replay -- rebuild', 'npm run dlq -- redrive --help']) {
+        expect(output).toContain(
+          `DATABASE_URL=postgres://postgres:postgres@127.0.0.1:${env.CATCHALL_POSTGRES_PORT}/catchall ${command}`,
+        );
+      }
       started = descendants(child.pid!);
       const commands = started.map((p) => p.command);
       expect(commands.filter((c) => c === 'java').length).toBeGreaterThanOrEqual(2);
