@@ -142,6 +142,12 @@ export interface PartitionState {
   readonly progressAt: number;
   /** The stored position, or undefined when not read. */
   readonly position: number | null | undefined;
+  /**
+   * The stored position as last read or written, kept across failures (which forget
+   * `position` until it is read again): the offset the partition waits on, for reports.
+   * Undefined while it was never read; 0 where none was stored.
+   */
+  readonly lastKnownPosition: number | undefined;
 }
 
 export function createPartitionState(
@@ -361,6 +367,9 @@ export function createPartitionState(
     },
     get position() {
       return stored;
+    },
+    get lastKnownPosition() {
+      return known;
     },
   };
   return state;

@@ -45,6 +45,20 @@ describe('partition state', () => {
     expect(state.pendingFlush()).toBeUndefined();
   });
 
+  it('given a failure forgot the stored position, then the last one known stays what reports name until it is read again', () => {
+    const state = createPartitionState('events', 3);
+    expect(state.lastKnownPosition).toBeUndefined();
+    state.positionLoaded(7);
+    state.forget();
+    expect(state.position).toBeUndefined();
+    // Reports said offset 0 here (position ?? 0) after a Postgres outage.
+    expect(state.lastKnownPosition).toBe(7);
+    state.positionLoaded(9);
+    expect(state.lastKnownPosition).toBe(9);
+    state.reassigned();
+    expect(state.lastKnownPosition).toBeUndefined();
+  });
+
   it('skips records below the position: they were applied before', () => {
     const state = createPartitionState('events', 0);
     state.positionLoaded(10);

@@ -240,7 +240,12 @@ export function createPartitions(options: {
         metrics.partitionStalled.set({ partition: String(partition) }, stalled ? 1 : 0);
         if (stalled && !stalledNow.has(partition)) {
           log.error(
-            { partition, offset: state.position ?? 0, lag, forMs: now - state.progressAt },
+            {
+              partition,
+              offset: state.lastKnownPosition ?? 0,
+              lag,
+              forMs: now - state.progressAt,
+            },
             'partition stalled: its position has not moved although records wait',
           );
         }
@@ -253,7 +258,7 @@ export function createPartitions(options: {
         const { state } = entries.get(partition)!;
         return {
           partition,
-          offset: state.position ?? 0,
+          offset: state.lastKnownPosition ?? 0,
           lag: state.lag() ?? state.end ?? 0,
           forMs: Date.now() - state.progressAt,
         };
