@@ -4,7 +4,7 @@ import {
   connectKafka,
   createDependencyCheck,
   createIdempotentProducer,
-  createKafkaCheck,
+  startKafkaCheck,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
@@ -12,7 +12,6 @@ import {
   createServiceApp,
   createTracing,
   deadLetterTopic,
-  kafkaConnection,
   type DependencyCheck,
   type Lifecycle,
   NotReady,
@@ -46,14 +45,7 @@ async function startDependencyChecks(
 ): Promise<{ kafkaCheck: DependencyCheck; registryCheck: DependencyCheck }> {
   const intervalMs = config.DEPENDENCY_CHECK_INTERVAL_MS;
   const timeoutMs = config.DEPENDENCY_CHECK_TIMEOUT_MS;
-  const kafkaCheck = createKafkaCheck({
-    connection: kafkaConnection(config),
-    clientId: `${config.KAFKA_CLIENT_ID}-consumer-check`,
-    intervalMs,
-    timeoutMs,
-    logger,
-  });
-  lifecycle.onClose('kafka check', () => kafkaCheck.stop());
+  const kafkaChecking = startKafkaCheck({ config, role: 'consumer', lifecycle, logger });
   const registryCheck = createDependencyCheck({
     dependency: 'schema registry',
     probe: () => pingRegistry({ ...registryAccess, timeoutMs }),
@@ -62,7 +54,7 @@ async function startDependencyChecks(
     logger,
   });
   lifecycle.onClose('schema registry check', () => registryCheck.stop());
-  await Promise.all([kafkaCheck.started, registryCheck.started]);
+  const [kafkaCheck] = await Promise.all([kafkaChecking, registryCheck.started]);
   return { kafkaCheck, registryCheck };
 }
 

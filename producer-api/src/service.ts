@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   connectKafka,
-  createKafkaCheck,
+  startKafkaCheck,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
   createTransactionalProducer,
   createTracing,
-  kafkaConnection,
   topicMaxMessageBytes,
   type Logger,
   type StartedService,
@@ -48,15 +47,7 @@ export async function startProducerService(
   const kafka = await connectKafka({ config, role: 'producer-api', logger });
   const registryAccess = await connectRegistry(config);
   // Kafka asked in the background, so that /readyz tells whether it answers without traffic.
-  const kafkaCheck = createKafkaCheck({
-    connection: kafkaConnection(config),
-    clientId: `${config.KAFKA_CLIENT_ID}-producer-api-check`,
-    intervalMs: config.DEPENDENCY_CHECK_INTERVAL_MS,
-    timeoutMs: config.DEPENDENCY_CHECK_TIMEOUT_MS,
-    logger,
-  });
-  lifecycle.onClose('kafka check', () => kafkaCheck.stop());
-  await kafkaCheck.started;
+  const kafkaCheck = await startKafkaCheck({ config, role: 'producer-api', lifecycle, logger });
   // One transactional id per producer and process: each replacement producer (after a
   // failed send) takes its predecessor's id over and so fences it.
   const idPrefix = `${config.KAFKA_CLIENT_ID}-producer-api-${hostname()}-${process.pid}-${randomUUID()}`;

@@ -1,7 +1,9 @@
 import type { Admin } from 'kafkajs';
 import type { Logger } from 'pino';
 import { createDependencyCheck, type DependencyCheck } from './dependency-check';
-import { createKafka, type KafkaSecurity } from './kafka';
+import type { KafkaConnectionConfig } from './config';
+import { createKafka, kafkaConnection, type KafkaSecurity } from './kafka';
+import type { Lifecycle } from './lifecycle';
 
 /**
  * The Kafka cluster as a readiness check: a Metadata request (kafkajs's
@@ -62,4 +64,33 @@ export function createKafkaCheck(options: {
       await disconnect();
     },
   };
+}
+
+/**
+ * A service's Kafka check (createKafkaCheck) as its settings say: the client
+ * `<KAFKA_CLIENT_ID>-<role>-check`, probing every DEPENDENCY_CHECK_INTERVAL_MS within
+ * DEPENDENCY_CHECK_TIMEOUT_MS, stopped when `lifecycle` closes. Resolves once the first probe
+ * has an outcome (passed or failed: an unreachable cluster does not stop the start).
+ */
+export async function startKafkaCheck(options: {
+  config: KafkaConnectionConfig & {
+    KAFKA_CLIENT_ID: string;
+    DEPENDENCY_CHECK_INTERVAL_MS: number;
+    DEPENDENCY_CHECK_TIMEOUT_MS: number;
+  };
+  role: string;
+  lifecycle: Lifecycle;
+  logger: Logger;
+}): Promise<DependencyCheck> {
+  const { config } = options;
+  const check = createKafkaCheck({
+    connection: kafkaConnection(config),
+    clientId: `${config.KAFKA_CLIENT_ID}-${options.role}-check`,
+    intervalMs: config.DEPENDENCY_CHECK_INTERVAL_MS,
+    timeoutMs: config.DEPENDENCY_CHECK_TIMEOUT_MS,
+    logger: options.logger,
+  });
+  options.lifecycle.onClose('kafka check', () => check.stop());
+  await check.started;
+  return check;
 }
