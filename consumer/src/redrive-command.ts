@@ -15,7 +15,7 @@ import { planRedrive, type RedriveDecision } from './dead-letter-report';
 import type { Selection } from './dead-letter-selection';
 import { liveReadModelVersion } from './read-model-version';
 import { originStates } from './redrive-ledger';
-import { redriveMessage } from './redrive';
+import { parseCoordinates, redriveMessage, redriveOrigin } from './redrive';
 
 /** One line of redrive's output per selected dead letter. */
 export interface RedriveLine {
@@ -88,8 +88,8 @@ async function produce(
     // producer is dropped after a failed send.
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
   });
-  // Chosen here, as the producer would, so that each record's offset is known from its
-  // partition's base offset: one send's records of a partition are contiguous.
+  // Chosen here, so that each record's offset is known from its partition's base offset: one
+  // send's records of a partition are contiguous.
   const partitions = await partitionsOf(tools, messages);
   const placed = messages.map((m, i) => ({ ...m, partition: partitions[i]! }));
   await producer.connect();
@@ -116,8 +116,11 @@ async function produce(
 }
 
 /**
- * The partition kafkajs's default partitioner (murmur2 of the key, as Java clients and the
- * ingest API) picks for each record; a record without a key gets one of its choosing.
+ * Where each redriven record goes: its origin's partition when the origin (its
+ * `redrive-origin` header, `<topic>:<partition>:<offset>`) is in the events topic, so that
+ * the projector has judged the origin when it reads the copy (redrive-ledger.ts); otherwise
+ * the partition kafkajs's default partitioner (murmur2 of the key, as Java clients and the
+ * ingest API) picks, or one of its choosing for a record without a key.
  */
 async function partitionsOf(tools: DeadLetterTools, messages: Message[]): Promise<number[]> {
   const admin = tools.kafka.admin();
@@ -130,9 +133,14 @@ async function partitionsOf(tools: DeadLetterTools, messages: Message[]): Promis
     await admin.disconnect();
   }
   const partitioner = Partitioners.DefaultPartitioner();
-  return messages.map((message) =>
-    partitioner({ topic: tools.eventsTopic, partitionMetadata, message }),
-  );
+  const exists = new Set(partitionMetadata.map((p) => p.partitionId));
+  return messages.map((message) => {
+    const text = redriveOrigin({ headers: message.headers });
+    const origin = text === undefined ? undefined : parseCoordinates(text);
+    return origin?.topic === tools.eventsTopic && exists.has(origin.partition)
+      ? origin.partition
+      : partitioner({ topic: tools.eventsTopic, partitionMetadata, message });
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { errorCatalogue, queryPool } from '@catchall/core';
+import { queryPool } from '@catchall/core';
 import type { RedrivenEvent } from './projection-store';
 import { parseCoordinates } from './redrive';
 
@@ -11,14 +11,10 @@ import { parseCoordinates } from './redrive';
  * counts when its origin is `dead` here, and turns it `counted`; so it counts once however
  * many copies reach the topic, and never when this version counted the original record itself
  * (a rebuild after the cause was fixed): then the version's position is past the origin and
- * no `dead` row names it.
+ * no `dead` row names it. `npm run dlq -- redrive` writes each copy to its origin's partition,
+ * after the origin, so the version has judged the origin when it reads the copy; it never
+ * waits for another partition.
  */
-
-/** A redriven record's origin lies ahead of what this version has read of its partition. */
-export class RedriveOriginPending extends Error {
-  readonly code = errorCatalogue.redriveOriginPending.code;
-  readonly retriable = errorCatalogue.redriveOriginPending.retriable;
-}
 
 const MARK_DEAD = `
   INSERT INTO redriven_origins (version, origin, state)
@@ -72,7 +68,12 @@ export type OriginState =
   | 'counted'
   /** Read by the version and not dead-lettered: the original itself was counted (or ignored). */
   | 'original-counted'
-  /** Not read by the version yet: a redriven copy waits. */
+  /**
+   * Not read by the version yet. Never the origin of a copy redrive wrote (it goes to its
+   * origin's partition, after it): a header another producer wrote, or a mirrored record. A
+   * copy counts once, by the ledger alone, as for `unknown`; it never waits, so that a header
+   * naming an offset the version will never read cannot stall its partition.
+   */
   | 'pending'
   /**
    * The version cannot tell (a topic it does not read, or an offset read before the ledger
@@ -120,9 +121,10 @@ async function look(
 /**
  * Inside a flush's transaction: the redriven events that count (see OriginState), their
  * origins turned `counted` in the same transaction. Of several events of one origin (in
- * offset order), the first counts. Throws the retriable RedriveOriginPending when an origin
- * is `pending` (a rebuild that has not read the original's partition that far yet): the flush
- * is tried again later. `topic`, `partition`: where the flush's records are, for `counted_as`.
+ * offset order), the first counts. An origin `dead` in the ledger counts its copy; one the
+ * version read and did not dead-letter (`original-counted`) or counted already does not; one
+ * it cannot judge (`unknown`, `pending`) counts once, by the ledger alone. Never waits.
+ * `topic`, `partition`: where the flush's records are, for `counted_as`.
  */
 export async function admitRedriven(
   client: pg.PoolClient,
@@ -133,14 +135,17 @@ export async function admitRedriven(
   const first = new Map<string, RedrivenEvent>();
   for (const r of redriven) if (!first.has(r.origin)) first.set(r.origin, r);
   const countedAs = (r: RedrivenEvent) => `${where.topic}:${where.partition}:${r.offset}`;
-  const events = [...first.values()].sort((a, b) => (a.origin < b.origin ? -1 : 1));
   const admitted = new Set<string>();
-  const updated = await client.query<{ origin: string }>(COUNT_DEAD, [
-    where.version,
-    events.map((r) => r.origin),
-    events.map(countedAs),
-  ]);
-  for (const { origin } of updated.rows) admitted.add(origin);
+  const countDead = async (events: RedrivenEvent[]) => {
+    const updated = await client.query<{ origin: string }>(COUNT_DEAD, [
+      where.version,
+      events.map((r) => r.origin),
+      events.map(countedAs),
+    ]);
+    for (const { origin } of updated.rows) admitted.add(origin);
+  };
+  const events = [...first.values()].sort((a, b) => (a.origin < b.origin ? -1 : 1));
+  await countDead(events);
   const rest = events.filter((r) => !admitted.has(r.origin));
   if (rest.length > 0) {
     const states = await look(
@@ -148,22 +153,19 @@ export async function admitRedriven(
       where.version,
       rest.map((r) => r.origin),
     );
-    const unknown: RedrivenEvent[] = [];
-    for (const r of rest) {
+    // `dead`: marked by another partition's flush that committed after the update above
+    // looked; this statement sees it, and waits for any flush counting it meanwhile.
+    const racing = rest.filter((r) => states.get(r.origin) === 'dead');
+    if (racing.length > 0) await countDead(racing);
+    const unjudged = rest.filter((r) => {
       const state = states.get(r.origin);
-      if (state === 'pending' || state === 'dead') {
-        // `dead`: marked by a flush that committed after the update above looked.
-        throw new RedriveOriginPending(
-          `redriven record ${countedAs(r)} comes from ${r.origin}, which read model version ${where.version} has not judged yet; the flush is tried again`,
-        );
-      }
-      if (state === 'unknown') unknown.push(r);
-    }
-    if (unknown.length > 0) {
+      return state === 'unknown' || state === 'pending';
+    });
+    if (unjudged.length > 0) {
       const inserted = await client.query<{ origin: string }>(COUNT_UNKNOWN, [
         where.version,
-        unknown.map((r) => r.origin),
-        unknown.map(countedAs),
+        unjudged.map((r) => r.origin),
+        unjudged.map(countedAs),
       ]);
       for (const { origin } of inserted.rows) admitted.add(origin);
     }

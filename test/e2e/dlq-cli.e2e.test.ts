@@ -192,12 +192,18 @@ describe('npm run dlq', () => {
 
   it('counts redriven records once after a fix: twice, concurrently, after a crash, and in a rebuild', async () => {
     await db.pool.query(REFUSE);
-    await publish(topic.name, [
-      'a.example',
-      'refused.example',
-      'refused.example',
-      'refused.example',
-    ]);
+    await publish(topic.name, ['a.example', 'refused.example']);
+    // Two more events written to each partition, as a direct producer may: one of them is not
+    // where its key hashes to, and redrive writes each copy to its origin's partition.
+    const encoder = await encoderFor(topic.name);
+    await produceMessages(
+      topic.name,
+      [0, 1].map((partition) => ({
+        key: 'refused.example',
+        partition,
+        value: encoder.encode(toEvent({ domain: 'refused.example', type: 'delivered' })),
+      })),
+    );
     await start();
     await deadLetters(3);
     await stop();
@@ -223,6 +229,11 @@ describe('npm run dlq', () => {
     for (const r of [one, two]) {
       expect(r).toMatchObject({ code: 0 });
       expect(r.lines.map((l) => l.action)).toEqual(['redriven', 'redriven', 'redriven']);
+      const partitionOf = (coordinates: unknown) => String(coordinates).split(':').at(-2);
+      expect(r.lines.map((l) => partitionOf(l.to))).toEqual(
+        r.lines.map((l) => partitionOf(l.origin)),
+      );
+      expect(new Set(r.lines.map((l) => partitionOf(l.to)))).toEqual(new Set(['0', '1']));
     }
     const killed = await dlqKilledAt(
       env,

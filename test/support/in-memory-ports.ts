@@ -26,12 +26,7 @@ import type {
   ProjectionStore,
   TopicSource,
 } from '@catchall/consumer';
-import {
-  ClusterMismatch,
-  RedriveOriginPending,
-  createConsumerMetrics,
-  createPartitionWork,
-} from '@catchall/consumer';
+import { ClusterMismatch, createConsumerMetrics, createPartitionWork } from '@catchall/consumer';
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
 import { testLogger } from './logger';
 
@@ -109,10 +104,9 @@ export function createInMemoryStore(
               : otherTopics.has(t!) || t === topic
                 ? positionsOf(t!).get(Number(p))
                 : undefined;
+          // Read and not dead-lettered: the original counted. Not read yet, or a topic this
+          // version does not read: the ledger alone decides (this copy is the first).
           if (read !== undefined && read > Number(o)) continue;
-          if (read !== undefined) {
-            return Promise.reject(new RedriveOriginPending(`${r.origin} not read yet`));
-          }
         }
         dead.delete(r.origin);
         origins.add(r.origin);

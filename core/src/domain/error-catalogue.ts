@@ -327,12 +327,6 @@ export const errorCatalogue = {
     message: 'the command line (replay, dlq) is wrong; the usage is printed',
     retriable: false,
   },
-  redriveOriginPending: {
-    code: 'CATCHALL_REDRIVE_ORIGIN_PENDING',
-    message:
-      'a redriven record comes from a record further on in a partition this read model version has not read yet (a rebuild); the flush is tried again once it has',
-    retriable: true,
-  },
   redriveRefused: {
     code: 'CATCHALL_REDRIVE_REFUSED',
     message:
