@@ -27,7 +27,7 @@ export function createConsumerMetrics(registry: Registry) {
   const metrics = {
     recordsConsumed: new Counter({
       name: 'catchall_records_consumed_total',
-      help: 'Records read from the events topic',
+      help: 'Records read from the events topic, each once: records read again after a failure or a retry are not counted',
       registers,
     }),
     eventsApplied: new Counter({
@@ -158,7 +158,7 @@ export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;
 
 /** What one fetched batch held, counted per batch so that metrics stay off the hot path. */
 export interface BatchCounts {
-  /** Records in the batch, whatever became of them. */
+  /** Records in the batch whatever became of them, but those this member read before. */
   consumed: number;
   /** Below the position: applied before. */
   skipped: number;

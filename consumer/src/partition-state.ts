@@ -113,6 +113,13 @@ export interface PartitionState {
   /** The range's records once it has been read whole, and its end; clears the isolation. */
   takeIsolated(): { records: IsolatedRecord[]; until: number } | undefined;
 
+  /**
+   * Records below this offset were read by this member before (a failure, a conflict or a
+   * refused flush reads them again): what `catchall_records_consumed_total` leaves out.
+   */
+  readonly readBelow: number;
+  /** Records below `offset` were read. */
+  readUpTo(offset: number): void;
   /** Records below this offset were dead-lettered already (not sent twice after a retry). */
   readonly deadLetteredBelow: number;
   /** Records below `until` were dead-lettered (acknowledged by Kafka). */
@@ -171,6 +178,7 @@ export function createPartitionState(
   let highWatermark: number | undefined;
   let progressAt = now();
   let deadLetteredBelow = 0;
+  let readBelow = 0;
   let isolation: { until: number; records: IsolatedRecord[] } | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -337,6 +345,13 @@ export function createPartitionState(
       const taken = isolation;
       isolation = undefined;
       return taken;
+    },
+
+    get readBelow() {
+      return readBelow;
+    },
+    readUpTo(offset) {
+      readBelow = Math.max(readBelow, offset);
     },
 
     get deadLetteredBelow() {

@@ -160,8 +160,11 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     // Known before the batch is applied, so that a partition stuck on it shows its lag.
     state.sawEnd(Number(batch.highWatermark));
     if (!state.isVerified() && !(await checkStart(state, Number(first.offset)))) return;
+    // Records read again (after a failure, a conflict or a refused flush) are not counted as
+    // consumed: a partition retrying the same records forever consumes nothing.
+    const readBelow = state.readBelow;
     const counts: BatchCounts = {
-      consumed: batch.messages.length,
+      consumed: 0,
       skipped: 0,
       delivered: 0,
       bounced: 0,
@@ -175,6 +178,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     for (let i = 0; i < batch.messages.length; i++) {
       const message = batch.messages[i]!;
       const offset = Number(message.offset);
+      if (offset >= readBelow) counts.consumed += 1;
       if (state.isApplied(offset)) {
         counts.skipped += 1;
         continue;
@@ -216,11 +220,13 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
         // what was pending and sought back: the rest of this batch is read again from there.
         // Folding it now would claim the records in between as applied.
         if (!state.isVerified()) {
-          countBatch(metrics, { ...counts, consumed: i + 1 });
+          state.readUpTo(offset + 1);
+          countBatch(metrics, counts);
           return;
         }
       }
     }
+    state.readUpTo(Number(batch.messages[batch.messages.length - 1]!.offset) + 1);
     await sendDeadLetters(state, letters);
     deadLettered += letters.length;
     countBatch(metrics, counts);

@@ -11,7 +11,7 @@ import { createPartitionState } from './partition-state';
 
 function setUp() {
   const store = createInMemoryStore();
-  const { work, seeks, deadLetters } = inMemoryPartitionWork(store);
+  const { work, seeks, deadLetters, metrics } = inMemoryPartitionWork(store);
   let heartbeats = 0;
   const state = createPartitionState('events', 0);
   const control = {
@@ -23,7 +23,17 @@ function setUp() {
   };
   const apply = (records: ReturnType<typeof jsonRecord>[]) =>
     work.applyBatch(state, fetchedBatch(0, records), control);
-  return { store, deadLetters, seeks, work, state, apply, heartbeats: () => heartbeats };
+  const consumed = async () => (await metrics.recordsConsumed.get()).values[0]?.value;
+  return {
+    store,
+    deadLetters,
+    seeks,
+    work,
+    state,
+    apply,
+    consumed,
+    heartbeats: () => heartbeats,
+  };
 }
 
 const events = eventRecords;
@@ -88,6 +98,23 @@ describe('partition work', () => {
     await apply(records);
     await work.flush(state);
     expect(deadLetters.letters).toHaveLength(1);
+    expect(store.rows.get('a.example')?.delivered).toBe(1);
+  });
+
+  it('given a flush that fails again and again, when the same records are read again, then they are counted as consumed once', async () => {
+    const { store, work, state, apply, consumed } = setUp();
+    const records = events(0, ['a.example', 'b.example', 'c.example']);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await apply(records);
+      store.failures.push(new Error('connection lost'));
+      await expect(work.flush(state)).rejects.toThrow('connection lost');
+      state.forget();
+      await work.resync(state);
+    }
+    expect(await consumed()).toBe(3);
+    await apply([...records, ...events(3, ['d.example'])]);
+    await work.flush(state);
+    expect(await consumed()).toBe(4);
     expect(store.rows.get('a.example')?.delivered).toBe(1);
   });
 
