@@ -1,10 +1,10 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '@catchall/core';
-import { DecodeError, type EventDecoder } from '@catchall/schemas';
+import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
 import { listEntry, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
 import { summarize, type Summary } from './dead-letter-report';
 import { checkPartitions, readRanges, selects, type Selection } from './dead-letter-selection';
-import { classify } from './record-decoder';
+import { classify, type DecodedRecord } from './record-decoder';
 import type { TopicSource } from './topic-reader';
 import { UsageError } from './usage-error';
 
@@ -99,35 +99,93 @@ export type Verdict =
   | { outcome: 'ignored'; why: string }
   | { outcome: 'dead-letters'; reason: string; detail: string };
 
+/** A value read as the projector reads it: the event as written, and the verdict on it. */
+interface Reading {
+  /** The event its writer schema reads it as; undefined when the value did not decode. */
+  decoded: DecodedDomainEvent | undefined;
+  verdict: Verdict;
+}
+
+function verdictOf(record: DecodedRecord): Verdict {
+  if (record.kind === 'ignored') {
+    return { outcome: 'ignored', why: 'an event type this reader does not know' };
+  }
+  if (record.kind === 'dead') {
+    return { outcome: 'dead-letters', reason: record.reason, detail: record.detail };
+  }
+  const verdict: Verdict = {
+    outcome: 'counts',
+    domain: record.domain,
+    type: record.event.type,
+    occurredAt: new Date(record.event.occurredAt).toISOString(),
+  };
+  if (record.eventId !== undefined) verdict.eventId = record.eventId;
+  return verdict;
+}
+
+async function readValue(codec: EventDecoder, value: Buffer | null): Promise<Reading> {
+  let decoded: DecodedDomainEvent;
+  try {
+    decoded = await codec.decode(value);
+  } catch (err) {
+    if (err instanceof DecodeError) {
+      return {
+        decoded: undefined,
+        verdict: { outcome: 'dead-letters', reason: err.reason, detail: err.message },
+      };
+    }
+    throw err;
+  }
+  return { decoded, verdict: verdictOf(classify(decoded)) };
+}
+
 /**
  * Decodes a value as the projector does (the project's decoder and the registry, then
  * classify), without waiting on an unknown schema id. Throws what the registry lookup throws
  * (unreachable: retriable); a DecodeError is a verdict, not a failure.
  */
 export async function judge(codec: EventDecoder, value: Buffer | null): Promise<Verdict> {
-  try {
-    const decoded = await codec.decode(value);
-    const record = classify(decoded);
-    if (record.kind === 'ignored') {
-      return { outcome: 'ignored', why: 'an event type this reader does not know' };
-    }
-    if (record.kind === 'dead') {
-      return { outcome: 'dead-letters', reason: record.reason, detail: record.detail };
-    }
-    const verdict: Verdict = {
-      outcome: 'counts',
-      domain: record.domain,
-      type: record.event.type,
-      occurredAt: new Date(record.event.occurredAt).toISOString(),
-    };
-    if (record.eventId !== undefined) verdict.eventId = record.eventId;
-    return verdict;
-  } catch (err) {
-    if (err instanceof DecodeError) {
-      return { outcome: 'dead-letters', reason: err.reason, detail: err.message };
-    }
-    throw err;
-  }
+  return (await readValue(codec, value)).verdict;
+}
+
+/**
+ * The fields of a decoded event as its writer wrote them, before any rule of the projector
+ * (the domain not normalized, the time not range-checked): what `show` prints so that an
+ * operator sees why a record that decoded was refused.
+ */
+export interface DecodedEventView {
+  /** The registry id of the writer schema (the Confluent wire header); null without one. */
+  writerSchemaId: number | null;
+  /** `''` when the writer has no id (see writer-projection.ts). */
+  eventId: string;
+  eventIdOrigin: string;
+  /** As written: not trimmed, lower-cased or converted to punycode. */
+  domain: string;
+  /** `unknown` for a symbol the contract does not know (its enum default). */
+  type: string;
+  /** Epoch milliseconds, as read (a writer's micros or nanos converted), in range or not. */
+  occurredAt: number;
+  /** occurredAt as an ISO 8601 UTC text; null when it is outside what a Date can hold. */
+  occurredAtUtc: string | null;
+  source: string | null;
+}
+
+/** The shown view of a decoded event, with the schema id of the value's wire header. */
+export function decodedEventView(
+  decoded: DecodedDomainEvent,
+  writerSchemaId: number | null,
+): DecodedEventView {
+  const at = new Date(decoded.occurredAt);
+  return {
+    writerSchemaId,
+    eventId: decoded.eventId,
+    eventIdOrigin: decoded.eventIdOrigin,
+    domain: decoded.domain,
+    type: String(decoded.type),
+    occurredAt: decoded.occurredAt,
+    occurredAtUtc: Number.isNaN(at.getTime()) ? null : at.toISOString(),
+    source: decoded.source,
+  };
 }
 
 /**
@@ -154,8 +212,9 @@ export function checkDeadLettersHeld(
 
 /**
  * `show <partition>:<offset>`: one dead letter in full: headers, key and value as hex and
- * base64, the Confluent wire header, the decoded event and what the projector would do with
- * it now. A UsageError when no dead letter is there.
+ * base64, the Confluent wire header, the decoded event as written (DecodedEventView, null
+ * when the value does not decode) and what the projector would do with it now. A
+ * UsageError when no dead letter is there.
  */
 export async function showCommand(
   tools: DeadLetterReader,
@@ -178,13 +237,18 @@ export async function showCommand(
     value !== null && value.length >= 5 && value[0] === 0
       ? { magicByte: 0, schemaId: value.readInt32BE(1) }
       : null;
+  const reading = view.bodyKept ? await readValue(codec, value) : undefined;
   return {
     ...listEntry(view),
     key: view.key === null ? null : { text: view.key.toString('utf8'), ...bytes(view.key) },
     value: bytes(value),
     wireFormat: wire,
-    now: view.bodyKept
-      ? await judge(codec, value)
+    decoded:
+      reading?.decoded === undefined
+        ? null
+        : decodedEventView(reading.decoded, wire?.schemaId ?? null),
+    now: reading
+      ? reading.verdict
       : {
           outcome: 'not-kept',
           why: `the dead letter kept no key or value (${view.originalBytes} bytes); the original is in the events topic at ${listEntry(view).original}`,

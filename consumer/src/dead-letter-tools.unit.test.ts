@@ -492,6 +492,39 @@ describe('reading the dead-letter topic', () => {
     expect(deadLetters.reads.ends).toBe(1);
   });
 
+  it('shows the fields of a body that decoded but was refused, a time no date can hold included', async () => {
+    // Past what a Date holds (8.64e15 ms), as a direct producer's Avro long may be.
+    const occurredAt = 9e15;
+    const value = Buffer.from(
+      JSON.stringify({
+        eventId: 'e1',
+        eventIdOrigin: 'client',
+        domain: 'Example.COM',
+        type: 'bounced',
+        occurredAt,
+        source: 'mta-7',
+      }),
+    );
+    const deadLetters = createInMemoryTopic('events.dlq', [
+      [{ ...letter(0, 'time-out-of-range', [0, 3]), value }],
+    ]);
+    const shown = await showCommand({ deadLetters, progress }, jsonDecoder, {
+      partition: 0,
+      offset: 0,
+    });
+    expect(shown.decoded).toEqual({
+      writerSchemaId: null,
+      eventId: 'e1',
+      eventIdOrigin: 'client',
+      domain: 'Example.COM',
+      type: 'bounced',
+      occurredAt,
+      occurredAtUtc: null,
+      source: 'mta-7',
+    });
+    expect(shown.now).toMatchObject({ outcome: 'dead-letters', reason: 'time-out-of-range' });
+  });
+
   it('checks coordinates against the ends it is given, without reading', () => {
     const ends = new Map<number, [number, number]>([[0, [2, 5]]]);
     expect(() => checkDeadLettersHeld(ends, [{ partition: 0, offset: 4 }])).not.toThrow();

@@ -73,12 +73,9 @@ describe('npm run dlq', () => {
     const encoder = await encoderFor(topic.name);
     await db.pool.query(REFUSE);
     await publish(topic.name, ['a.example', 'refused.example'], 1);
-    await produceMessages(topic.name, [
-      {
-        key: 'bad',
-        value: encoder.encode(toEvent({ domain: '-bad-.example', type: 'delivered' })),
-      },
-    ]);
+    // Written in capitals and with a trailing dot: show prints the domain as written.
+    const bad = toEvent({ domain: '-Bad-.Example.', type: 'delivered' }, Date.UTC(2026, 2, 1, 12));
+    await produceMessages(topic.name, [{ key: 'bad', value: encoder.encode(bad) }]);
     await start();
     await deadLetters(3);
 
@@ -119,12 +116,24 @@ describe('npm run dlq', () => {
       key: { text: 'bad' },
       value: { hex: expect.stringMatching(/^00/), base64: expect.any(String) },
       wireFormat: { magicByte: 0, schemaId: encoder.schemaId },
+      // The body decoded: its fields as written, so the operator sees why it was refused.
+      decoded: {
+        writerSchemaId: encoder.schemaId,
+        eventId: bad.eventId,
+        eventIdOrigin: 'client',
+        domain: '-Bad-.Example.',
+        type: 'delivered',
+        occurredAt: Date.UTC(2026, 2, 1, 12),
+        occurredAtUtc: '2026-03-01T12:00:00.000Z',
+        source: 'test',
+      },
       now: { outcome: 'dead-letters', reason: 'invalid-domain' },
     });
     const junk = await dlq(env, 'show', byReason.get('not-wire-format')!);
     expect(junk.lines[0]).toMatchObject({
       wireFormat: null,
       value: { base64: Buffer.from('not Avro').toString('base64') },
+      decoded: null,
       now: { outcome: 'dead-letters', reason: 'not-wire-format' },
     });
     const refused = await dlq(env, 'show', byReason.get('store-refused')!);
