@@ -42,6 +42,25 @@ import type { CollectedLinks, FlushLinks, Tracing, TracingOptions } from './trac
 
 const propagator = new W3CTraceContextPropagator();
 
+/**
+ * The `error.type` of a failed operation: the most specific low-cardinality identifier of
+ * the error (OpenTelemetry semantic conventions, "error.type"). Its `code` when it has a
+ * non-empty string one (ours are `CATCHALL_*` from the error catalogue, a PostgresFailure's
+ * among them; pg's DatabaseError has the SQLSTATE, node's system errors `ECONNREFUSED` and
+ * the like); else the name of its class (`PositionConflict`, `KafkaJSProtocolError`), its
+ * `name` when the class has none; `_OTHER`, the conventions' fallback, for a thrown value
+ * that is not an Error.
+ */
+export function errorType(err: unknown): string {
+  if (!(err instanceof Error)) return '_OTHER';
+  const { code } = err as { code?: unknown };
+  if (typeof code === 'string' && code !== '') return code;
+  // A subclass that does not set `name` keeps Error's: its constructor names it.
+  const className = (err.constructor as { name?: unknown } | undefined)?.name;
+  if (typeof className === 'string' && className !== '') return className;
+  return err.name || 'Error';
+}
+
 /** Probes and scrapes: answered every few seconds, they would bury the requests that matter. */
 const UNTRACED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -223,7 +242,7 @@ export function createSdkTracing(
       } catch (err) {
         span.recordException(err as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
-        span.setAttribute(ATTR_ERROR_TYPE, (err as Error).name ?? 'Error');
+        span.setAttribute(ATTR_ERROR_TYPE, errorType(err));
         throw err;
       } finally {
         span.end();

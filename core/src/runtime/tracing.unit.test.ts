@@ -4,7 +4,9 @@ import { createServiceApp } from './http';
 import { createMetricsRegistry } from './metrics';
 import { createLogger } from './logger';
 import { createTracing, tracingOff, type Tracing } from './tracing';
-import { createSdkTracing } from './tracing-sdk';
+import { createSdkTracing, errorType } from './tracing-sdk';
+import { errors } from './errors';
+import { PostgresFailure } from './postgres';
 
 const logger = createLogger({ name: 'tracing-test', level: 'silent' });
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -189,14 +191,52 @@ describe('tracing on: flush spans and their links', () => {
     expect(span!.attributes['catchall.flush.links_dropped']).toBe(2);
   });
 
-  it('records a failed transaction on its span and rethrows', async () => {
+  it('records a failed transaction on its span, with the error code as error.type, and rethrows', async () => {
     const { tracing, spans } = tracingInMemory();
-    const failure = new Error('connection lost');
+    const failure = new PostgresFailure(
+      'unavailable',
+      '57P01',
+      new Error('terminating connection'),
+    );
     await expect(
       tracing.inFlushSpan(attributes, { links: [], dropped: 0 }, () => Promise.reject(failure)),
     ).rejects.toBe(failure);
     const [span] = spans();
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
     expect(span!.events.map((e) => e.name)).toEqual(['exception']);
+    expect(span!.attributes['error.type']).toBe('CATCHALL_POSTGRES_UNAVAILABLE');
+  });
+});
+
+describe('error.type', () => {
+  class PositionConflict extends Error {}
+  class NamedFailure extends Error {
+    override name = 'NamedFailure';
+  }
+
+  it.each([
+    ['a catalogue error, by its code', errors.invalidDomain('x', 'y'), 'CATCHALL_INVALID_DOMAIN'],
+    [
+      'a Postgres failure, by its code',
+      new PostgresFailure('refused', '23505', new Error('duplicate key')),
+      'CATCHALL_POSTGRES_REFUSED',
+    ],
+    [
+      'a system error, by its code',
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      'ECONNREFUSED',
+    ],
+    ['an error without a code, by its class', new PositionConflict('lost'), 'PositionConflict'],
+    ['an error that names itself, by its class', new NamedFailure('x'), 'NamedFailure'],
+    ['a plain Error', new Error('x'), 'Error'],
+    [
+      'an error whose code is not a string, by its class',
+      Object.assign(new TypeError('x'), { code: 42 }),
+      'TypeError',
+    ],
+    ['an empty code, by its class', Object.assign(new RangeError('x'), { code: '' }), 'RangeError'],
+    ['a thrown value that is not an Error, as the fallback', 'boom', '_OTHER'],
+  ])('names %s', (_what, err, expected) => {
+    expect(errorType(err)).toBe(expected);
   });
 });
