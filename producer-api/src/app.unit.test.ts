@@ -277,6 +277,62 @@ describe('catchall_events_rejected_total', () => {
   });
 });
 
+describe('catchall_events_rejected_total from the start', () => {
+  const { app } = buildRefusingApp('secret-token');
+  afterAll(() => app.close());
+
+  /** The refusal series of the metrics text, by reason, with their values. */
+  const refusals = async () =>
+    new Map(
+      [
+        ...(await app.inject('/metrics')).body.matchAll(
+          /^catchall_events_rejected_total\{reason="([^"]+)"\} (\d+)$/gm,
+        ),
+      ].map((m) => [m[1]!, Number(m[2])]),
+    );
+
+  it('holds at 0, before any refusal, the code of every refusal the ingest routes answer', async () => {
+    const before = await refusals();
+    const auth = { authorization: 'Bearer secret-token' };
+    const put = '/events/example.com/delivered';
+    const json = { ...auth, 'content-type': 'application/json' };
+    const answered = new Set<string>();
+    for (const request of [
+      { method: 'PUT', url: '/events/not..valid/delivered', headers: auth },
+      { method: 'POST', url: '/events', headers: auth, payload: [{}] },
+      { method: 'PUT', url: put },
+      {
+        method: 'PUT',
+        url: put,
+        headers: { ...json, 'transfer-encoding': 'gzip, chunked' },
+        payload: '{}',
+      },
+      { method: 'PUT', url: put, headers: { ...auth, host: 'not a host' } },
+      { method: 'PUT', url: put, headers: { ...auth, 'content-type': 'text/plain' }, payload: 'x' },
+      {
+        method: 'PUT',
+        url: put,
+        headers: { ...json, 'content-encoding': 'compress' },
+        payload: '{}',
+      },
+      { method: 'PUT', url: put, headers: json, payload: '{not JSON' },
+      { method: 'PUT', url: put, headers: json, payload: { unknown: 1 } },
+      { method: 'PUT', url: put, headers: auth },
+    ] as const) {
+      const answer = await app.inject(request);
+      answered.add(answer.json<{ code: string }>().code);
+    }
+    const after = await refusals();
+    const counted = [...after].filter(([, n]) => n > 0).map(([reason]) => reason);
+    expect(counted.sort()).toEqual([...answered].sort());
+    for (const reason of counted) expect([reason, before.get(reason)]).toEqual([reason, 0]);
+    // The refusals the series at 0 once left out were among them.
+    expect(counted).toEqual(
+      expect.arrayContaining(['CATCHALL_UNSUPPORTED_TRANSFER_CODING', 'CATCHALL_BAD_REQUEST']),
+    );
+  });
+});
+
 describe('the ingest API readiness', () => {
   it('given no produce request failed, when the background Kafka check fails, then kafka is not ready with its reason', async () => {
     const { app } = buildRefusingApp('', 0, {

@@ -1,29 +1,13 @@
-import { EVENT_TYPES, errorCatalogue } from '@catchall/core';
+import { EVENT_TYPES, codesAnsweredBy } from '@catchall/core';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
- * The error codes the ingest routes answer for reasons of their own (README "Errors"): the
- * `reason` values of `catchall_events_rejected_total` exported from the start. Another code
- * (or `HTTP_<status>` for an answer without one) still gets its series when first counted.
+ * The `reason` values of `catchall_events_rejected_total` exported from the start: every code
+ * the ingest routes answer with, as the error catalogue marks them (`answeredBy`), so that a
+ * code added for the ingest API adds its series. Another code (or `HTTP_<status>` for an
+ * answer without one) still gets its series when first counted.
  */
-export const INGEST_REFUSAL_CODES = [
-  errorCatalogue.invalidDomain,
-  errorCatalogue.invalidEventTime,
-  errorCatalogue.invalidBatch,
-  errorCatalogue.invalidBody,
-  errorCatalogue.invalidRequest,
-  errorCatalogue.unauthorized,
-  errorCatalogue.bodyTooLarge,
-  errorCatalogue.batchTooLarge,
-  errorCatalogue.unsupportedMediaType,
-  errorCatalogue.unsupportedEncoding,
-  errorCatalogue.rateLimited,
-  errorCatalogue.internal,
-  errorCatalogue.unavailable,
-  errorCatalogue.overloaded,
-  errorCatalogue.timeout,
-  errorCatalogue.commitUnknown,
-].map((entry) => entry.code);
+export const INGEST_REFUSAL_CODES = codesAnsweredBy('ingest');
 
 /**
  * Every metric the ingest API exposes, defined once. The labelled counters are exported at 0

@@ -9,6 +9,7 @@ import {
   ShutdownFailed,
   errorCatalogue,
   errors,
+  codesAnsweredBy,
   isRetriable,
   type ErrorDefinition,
   type ErrorName,
@@ -55,7 +56,32 @@ describe('the error catalogue', () => {
     for (const [, e] of httpEntries) {
       expect(e.statusCode).toBeGreaterThanOrEqual(400);
       expect(e.statusCode).toBeLessThanOrEqual(599);
+      expect(Array.isArray(e.answeredBy)).toBe(true);
     }
+    for (const [, e] of internalEntries) expect(e.answeredBy).toBeUndefined();
+  });
+
+  it("marks each code an API's own source answers with as answered by that API", () => {
+    const unmarked: string[] = [];
+    const seen = { ingest: new Set<string>(), query: new Set<string>() };
+    for (const [api, pkg] of [
+      ['ingest', 'producer-api'],
+      ['query', 'query-api'],
+    ] as const) {
+      for (const [file, text] of sources()) {
+        if (!file.startsWith(`${pkg}${path.sep}`)) continue;
+        for (const [, name] of text.matchAll(/\berrors\.(\w+)\(/g)) {
+          seen[api].add(name!);
+          const entry = errorCatalogue[name as ErrorName] as ErrorDefinition | undefined;
+          if (!entry?.answeredBy?.includes(api)) unmarked.push(`${file}: ${name} (${api})`);
+        }
+      }
+    }
+    expect(unmarked).toEqual([]);
+    // The scan sees the routes' own errors.
+    expect([...seen.ingest]).toEqual(expect.arrayContaining(['invalidBatch', 'overloaded']));
+    expect([...seen.query]).toEqual(expect.arrayContaining(['domainNotSeen', 'invalidCursor']));
+    expect(codesAnsweredBy('ingest')).toContain(errorCatalogue.invalidBatch.code);
   });
 
   it('marks exactly the HTTP answers worth retrying as retriable (408, 429, 503)', () => {
