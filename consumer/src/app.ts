@@ -5,6 +5,7 @@ import {
   createDependencyCheck,
   createIdempotentProducer,
   startKafkaCheck,
+  startPostgresCheck,
   createProducerHandle,
   createLifecycle,
   createMetricsRegistry,
@@ -33,19 +34,31 @@ import { followLiveVersion } from './live-version-follower';
 import { liveReadModelVersion, openVersion } from './read-model-version';
 
 /**
- * Kafka and the schema registry asked in the background at DEPENDENCY_CHECK_INTERVAL_MS,
- * each within DEPENDENCY_CHECK_TIMEOUT_MS, for the readiness checks `kafka` and
- * `schemaRegistry`; resolves once each has a first outcome. Both stop at shutdown.
+ * Kafka, the schema registry and Postgres asked in the background at
+ * DEPENDENCY_CHECK_INTERVAL_MS, each within DEPENDENCY_CHECK_TIMEOUT_MS, for the readiness
+ * checks `kafka`, `schemaRegistry` and `postgres`; resolves once each has a first outcome.
+ * All stop at shutdown.
  */
 async function startDependencyChecks(
   config: ConsumerConfig,
   registryAccess: { registryUrl: string; registryAuth: RegistryAuth },
   lifecycle: Lifecycle,
   logger: Logger,
-): Promise<{ kafkaCheck: DependencyCheck; registryCheck: DependencyCheck }> {
+): Promise<{
+  kafkaCheck: DependencyCheck;
+  registryCheck: DependencyCheck;
+  postgresCheck: DependencyCheck;
+}> {
   const intervalMs = config.DEPENDENCY_CHECK_INTERVAL_MS;
   const timeoutMs = config.DEPENDENCY_CHECK_TIMEOUT_MS;
   const kafkaChecking = startKafkaCheck({ config, role: 'consumer', lifecycle, logger });
+  // A connection of its own: a probe that hangs holds none of the flushes' pool.
+  const postgresChecking = startPostgresCheck({
+    config,
+    applicationName: 'catchall-consumer-check',
+    lifecycle,
+    logger,
+  });
   const registryCheck = createDependencyCheck({
     dependency: 'schema registry',
     probe: () => pingRegistry({ ...registryAccess, timeoutMs }),
@@ -54,8 +67,12 @@ async function startDependencyChecks(
     logger,
   });
   lifecycle.onClose('schema registry check', () => registryCheck.stop());
-  const [kafkaCheck] = await Promise.all([kafkaChecking, registryCheck.started]);
-  return { kafkaCheck, registryCheck };
+  const [kafkaCheck, postgresCheck] = await Promise.all([
+    kafkaChecking,
+    postgresChecking,
+    registryCheck.started,
+  ]);
+  return { kafkaCheck, registryCheck, postgresCheck };
 }
 
 export interface ConsumerService {
@@ -111,7 +128,7 @@ export async function buildConsumer(
   // Refused credentials or an untrusted certificate stop the start; unreachable does not.
   const kafka = await connectKafka({ config, role: 'consumer', logger });
   const registryAccess = await connectRegistry(config);
-  const { kafkaCheck, registryCheck } = await startDependencyChecks(
+  const { kafkaCheck, registryCheck, postgresCheck } = await startDependencyChecks(
     config,
     registryAccess,
     lifecycle,
@@ -174,7 +191,9 @@ export async function buildConsumer(
       }
     },
     readiness: {
-      postgres: () => store.ping(),
+      // Postgres answers the background check: a frozen server cannot hold /readyz or a
+      // scrape, whose answers only read the last outcome.
+      postgres: () => postgresCheck.check(),
       // Kafka answers the background check (a member keeps its membership for a session
       // timeout and longer while the broker is frozen), and the projector is a member.
       kafka: async () => {

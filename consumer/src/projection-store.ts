@@ -95,7 +95,6 @@ export interface ProjectionStore {
   initPositions(topic: string, offsets: Map<number, number>): Promise<void>;
   /** Every stored position of the topic, by partition. */
   positions(topic: string): Promise<Map<number, number>>;
-  ping(): Promise<void>;
   readonly version: number;
 }
 
@@ -386,10 +385,6 @@ export function createProjectionStore(options: {
         [version, topic],
       );
       return new Map(rows.map((r) => [r.partition, Number(r.next_offset)]));
-    },
-
-    async ping() {
-      await query('SELECT 1');
     },
   };
 }

@@ -116,7 +116,7 @@ describe('rebuilding the read model from the topic', () => {
       logger,
     );
     await consumer.projector.start();
-    query = startQueryService(
+    query = await startQueryService(
       loadQueryConfig({ DATABASE_URL: db.url, PG_POOL_MAX: '4' }),
       testLogger('query-api'),
     );

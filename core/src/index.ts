@@ -14,6 +14,7 @@ export * from './runtime/kafka-check';
 export * from './runtime/dependency-check';
 export * from './runtime/postgres';
 export * from './runtime/postgres-access';
+export * from './runtime/postgres-check';
 export * from './runtime/retriable';
 export * from './runtime/compression';
 export * from './runtime/topics-admin';

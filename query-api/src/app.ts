@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import {
   createServiceApp,
+  type ReadinessCheck,
   requireBearerTokens,
   splitList,
   type Logger,
@@ -19,6 +20,11 @@ export interface QueryAppOptions {
   tracing?: Tracing;
   registry: Registry;
   readModel: ReadModel;
+  /**
+   * The readiness check `postgres`: the last outcome of the background Postgres check
+   * (startPostgresCheck), so that `/readyz` and scrapes never wait on Postgres.
+   */
+  postgresReady: ReadinessCheck;
   lookupMaxDomains: number;
   listMaxLimit: number;
   cacheMaxAgeS: number;
@@ -53,7 +59,7 @@ export function buildApp(options: QueryAppOptions): FastifyInstance {
       version: '0.1.0',
       bearerTokens: tokens.length > 0,
     },
-    readiness: { postgres: () => options.readModel.ping() },
+    readiness: { postgres: options.postgresReady },
     requestTimeoutMs: options.requestTimeoutMs,
   });
   const watcher = createConsistencyWatcher({

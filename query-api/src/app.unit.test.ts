@@ -1,3 +1,4 @@
+import { NotReady } from '@catchall/core';
 import { domainRow, inMemoryReadModel, queryApp } from '../../test/support/query-ports';
 import { noneMatchHits } from './conditional-get';
 
@@ -206,5 +207,26 @@ describe('query API tokens (QUERY_API_TOKENS)', () => {
     expect(document.paths['/domains/{domain}'].get.security).toBeUndefined();
     expect(Object.keys(document.paths['/domains/{domain}'].get.responses)).not.toContain('401');
     await open.close();
+  });
+});
+
+describe('readiness of the query API', () => {
+  it('given the Postgres check failing, then /readyz answers 503 with Retry-After and names postgres, and catchall_readiness reads 0', async () => {
+    const app = queryApp(inMemoryReadModel([ROW]).readModel, {
+      postgresReady: () => Promise.reject(new NotReady('Postgres: no answer within 3000 ms')),
+    });
+    try {
+      const answer = await app.inject('/readyz');
+      expect(answer.statusCode).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+      expect(answer.json()).toEqual({
+        status: 'not ready',
+        checks: { postgres: { ok: false, error: 'Postgres: no answer within 3000 ms' } },
+      });
+      const metrics = await app.inject('/metrics');
+      expect(metrics.body).toMatch(/^catchall_readiness\{check="postgres"[^}]*\} 0$/m);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -11,6 +11,8 @@ export const queryConfigFields = {
   DATABASE_URL: configFields.DATABASE_URL,
   EVENTS_TOPIC: configFields.EVENTS_TOPIC,
   PG_POOL_MAX: configFields.PG_POOL_MAX,
+  DEPENDENCY_CHECK_INTERVAL_MS: configFields.DEPENDENCY_CHECK_INTERVAL_MS,
+  DEPENDENCY_CHECK_TIMEOUT_MS: configFields.DEPENDENCY_CHECK_TIMEOUT_MS,
   ...tracingFields('catchall-query-api'),
   QUERY_API_TOKENS: secret(
     Type.String({

@@ -31,7 +31,7 @@ describe('the query API contract: every valid input works, every bad one gets a 
         [NAME_194, { delivered: 2, bounced: 0, firstEventAt: at, lastEventAt: at }],
       ]),
     });
-    service = startQueryService(
+    service = await startQueryService(
       loadQueryConfig({ DATABASE_URL: db.url, LIST_MAX_LIMIT: '50' }),
       testLogger('query-api'),
     );

@@ -39,7 +39,7 @@ describe('the query API against a real Postgres', () => {
     await insert(db, 'catchall.example', 1001, 0);
     await insert(db, 'threshold.example', 1000, 0);
     await insert(db, 'bounced.example', 5000, 1);
-    service = startQueryService(
+    service = await startQueryService(
       loadQueryConfig({ DATABASE_URL: db.url, LOOKUP_MAX_DOMAINS: '5', LIST_MAX_LIMIT: '50' }),
       testLogger('query-api'),
     );
@@ -230,7 +230,7 @@ describe('listing domains by status', () => {
     for (const domain of catchAll) await insert(db, domain, 2000, 0);
     await insert(db, 'bounced.example', 10, 1);
     await insert(db, 'young.example', 3, 0);
-    service = startQueryService(
+    service = await startQueryService(
       loadQueryConfig({ DATABASE_URL: db.url, LIST_MAX_LIMIT: '10' }),
       testLogger('query-api'),
     );
@@ -316,7 +316,7 @@ describe('listing domains by status', () => {
 
 describe('the query API with Postgres unreachable', () => {
   it('answers 503 with Retry-After and is not ready', async () => {
-    const service = startQueryService(
+    const service = await startQueryService(
       loadQueryConfig({ DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:9/none' }),
       testLogger('query-api'),
     );
@@ -338,7 +338,7 @@ describe('the query API with a Postgres that stops answering', () => {
     const url = new URL(db.url);
     const proxy = await createTcpProxy({ host: url.hostname, port: Number(url.port) });
     url.port = String(proxy.port);
-    const service = startQueryService(
+    const service = await startQueryService(
       loadQueryConfig({ DATABASE_URL: url.toString(), PG_QUERY_TIMEOUT_MS: '500' }),
       testLogger('query-api'),
     );

@@ -137,17 +137,4 @@ describe('the query API when the read model fails', () => {
     expect(answer.json()).toMatchObject({ code: errorCatalogue.internal.code });
     expect(answer.body).not.toContain('secret');
   });
-
-  it('given Postgres unreachable, then /readyz answers 503 with Retry-After and names postgres', async () => {
-    app = queryAppOver(
-      poolFailingWith(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
-    );
-    const answer = await app.inject('/readyz');
-    expect(answer.statusCode).toBe(503);
-    expect(answer.headers['retry-after']).toBe('1');
-    expect(answer.json()).toMatchObject({
-      status: 'not ready',
-      checks: { postgres: { ok: false } },
-    });
-  });
 });

@@ -1,20 +1,33 @@
-import pg from 'pg';
+import { createPostgresCheck } from '@catchall/core';
 import { createEmptyDatabase, createTestDatabase } from '../../test/support/postgres';
-import { createReadModel } from './read-model';
+import { testLogger } from '../../test/support/logger';
+import { READ_MODEL_CHECK_STATEMENT } from './read-model';
 
-describe('the read model readiness check (ping)', () => {
+/** The query API's Postgres check on `url`, stopped by the caller. */
+function readModelCheck(url: string) {
+  return createPostgresCheck({
+    connectionString: url,
+    applicationName: 'catchall-query-api-check',
+    statement: READ_MODEL_CHECK_STATEMENT,
+    intervalMs: 60000,
+    timeoutMs: 2000,
+    logger: testLogger('query-api'),
+  });
+}
+
+describe('the query API readiness check of Postgres', () => {
   it('fails on a database setup never migrated, and passes on a migrated one', async () => {
     const database = await createEmptyDatabase('catchall_empty');
-    const empty = new pg.Pool({ connectionString: database.url, max: 1 });
     const migrated = await createTestDatabase();
+    const empty = readModelCheck(database.url);
+    const ready = readModelCheck(migrated.url);
     try {
+      await Promise.all([empty.started, ready.started]);
       // Not ready (and so no 500 to every lookup): the read model's table is missing.
-      await expect(createReadModel({ pool: empty }).ping()).rejects.toMatchObject({
-        code: '42P01',
-      });
-      await expect(createReadModel({ pool: migrated.pool }).ping()).resolves.toBeUndefined();
+      await expect(empty.check()).rejects.toThrow(/^Postgres: .*SQLSTATE 42P01/);
+      await expect(ready.check()).resolves.toBeUndefined();
     } finally {
-      await empty.end();
+      await Promise.all([empty.stop(), ready.stop()]);
       await migrated.drop();
       await database.drop();
     }

@@ -36,8 +36,14 @@ export interface ReadModel {
    * Rejects as the lookups do (503 CATCHALL_UNAVAILABLE when Postgres may answer later).
    */
   livePositions(topic: string): Promise<PartitionOffsets>;
-  ping(): Promise<void>;
 }
+
+/**
+ * The statement of the query API's Postgres check (startPostgresCheck): the read model's own
+ * table, not `SELECT 1`, so that a database setup never migrated (42P01) is not ready, rather
+ * than ready and answering 500 to every lookup.
+ */
+export const READ_MODEL_CHECK_STATEMENT = 'SELECT 1 FROM live_read_model LIMIT 1';
 
 // Times formatted by Postgres exactly as Date.toISOString does: no Date per field here.
 // Postgres counts years without a year 0 (`YYYY` of 1 BC is 0001); the earliest event time
@@ -120,11 +126,6 @@ export function createReadModel(options: { pool: pg.Pool; maxBatch?: number }): 
         [topic],
       );
       return new Map(rows.map((r) => [r.partition, r.nextOffset]));
-    },
-    async ping() {
-      // The read model's own table, not `SELECT 1`: a database that setup never migrated
-      // (42P01) is not ready, rather than ready and answering 500 to every lookup.
-      await options.pool.query('SELECT 1 FROM live_read_model LIMIT 1');
     },
   };
 }

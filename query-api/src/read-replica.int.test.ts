@@ -93,7 +93,7 @@ describe('the query API reading from a streaming standby', () => {
     });
     await flush(1, 1, { 'quiet.example': { delivered: 3, bounced: 0 } });
     await servers.standby.caughtUp();
-    service = startQueryService(
+    service = await startQueryService(
       loadQueryConfig({
         DATABASE_URL: servers.standby.urlFor(DATABASE),
         EVENTS_TOPIC: TOPIC,
@@ -219,7 +219,7 @@ describe('the query API reading from a streaming standby', () => {
     it('answers 503 CATCHALL_CONSISTENCY_TIMEOUT when the standby does not replay within CONSISTENCY_WAIT_MS', async () => {
       const offset = await flush(1, 0, { 'bounced.example': { delivered: 1, bounced: 0 } });
       await received();
-      const impatient = startQueryService(
+      const impatient = await startQueryService(
         loadQueryConfig({
           DATABASE_URL: servers.standby.urlFor(DATABASE),
           EVENTS_TOPIC: TOPIC,

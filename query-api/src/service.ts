@@ -4,20 +4,29 @@ import {
   createMetricsRegistry,
   createPool,
   createTracing,
+  startPostgresCheck,
   type Lifecycle,
   type Logger,
 } from '@catchall/core';
 import { buildApp } from './app';
 import type { QueryConfig } from './config';
-import { createReadModel } from './read-model';
+import { createReadModel, READ_MODEL_CHECK_STATEMENT } from './read-model';
 
 export interface QueryService {
   app: FastifyInstance;
   lifecycle: Lifecycle;
 }
 
-/** Opens the Postgres pool and wires the query API; does not listen. */
-export function startQueryService(config: QueryConfig, logger: Logger): QueryService {
+/**
+ * Opens the Postgres pool, starts the background Postgres check (readiness `postgres`) and
+ * wires the query API; does not listen. Resolves once the check has a first outcome (passed
+ * or failed: an unreachable Postgres does not stop the start). Each worker of serveInWorkers
+ * calls it, and so runs a check of its own on a connection of its own.
+ */
+export async function startQueryService(
+  config: QueryConfig,
+  logger: Logger,
+): Promise<QueryService> {
   const lifecycle = createLifecycle({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   const tracing = createTracing({
     endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -35,12 +44,20 @@ export function startQueryService(config: QueryConfig, logger: Logger): QuerySer
     applicationName: 'catchall-query-api',
   });
   lifecycle.onClose('postgres pool', () => pool.end());
+  const postgresCheck = await startPostgresCheck({
+    config,
+    applicationName: 'catchall-query-api-check',
+    statement: READ_MODEL_CHECK_STATEMENT,
+    lifecycle,
+    logger,
+  });
   const app = buildApp({
     logger,
     registry: createMetricsRegistry('query-api'),
     topic: config.EVENTS_TOPIC,
     consistencyWaitMs: config.CONSISTENCY_WAIT_MS,
     readModel: createReadModel({ pool }),
+    postgresReady: () => postgresCheck.check(),
     lookupMaxDomains: config.LOOKUP_MAX_DOMAINS,
     listMaxLimit: config.LIST_MAX_LIMIT,
     cacheMaxAgeS: config.CACHE_MAX_AGE_S,

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startKafka, type RunningKafka } from '../../scripts/src/infra/kafka';
 import { freePort } from '../../scripts/src/infra/ports';
+import { startPostgres, type RunningPostgres } from '../../scripts/src/infra/postgres';
 import { startRegistry, type RunningRegistry } from '../../scripts/src/infra/registry';
 import { testInfra, uniqueName } from '../support/env';
 import { freeze } from '../support/freeze';
@@ -18,25 +19,40 @@ const CHECK_INTERVAL_MS = 500;
 const CHECK_TIMEOUT_MS = 1000;
 /** Beyond an interval and a deadline: the polling of this test and a loaded machine. */
 const MARGIN_MS = 2500;
+/**
+ * The longest a /readyz or /metrics answer may take while a dependency hangs: they read the
+ * last outcome of a background check, so they never wait on the dependency. A correctness
+ * bound (a scrape that outlasts its interval loses the target), not a speed target.
+ */
+const ANSWER_BOUND_MS = 1500;
 
 interface Readiness {
   status: number;
   checks: Record<string, { ok: boolean; error?: string }>;
   /** `catchall_readiness{check}` as scraped from /metrics. */
   gauge: Record<string, number>;
+  /** How long each answer took, in milliseconds, from the request to the whole body. */
+  tookMs: { readyz: number; metrics: number };
 }
 
 async function readiness(service: RunningService): Promise<Readiness> {
-  const ready = await fetch(`${service.url}/readyz`, { signal: AbortSignal.timeout(2000) });
+  // Past the bound, so that an answer that is only slow shows its duration, not an abort.
+  const signal = () => AbortSignal.timeout(10000);
+  let start = performance.now();
+  const ready = await fetch(`${service.url}/readyz`, { signal: signal() });
   const { checks } = (await ready.json()) as Pick<Readiness, 'checks'>;
-  const metrics = await fetch(`${service.url}/metrics`, { signal: AbortSignal.timeout(2000) });
+  const readyz = performance.now() - start;
+  start = performance.now();
+  const metrics = await fetch(`${service.url}/metrics`, { signal: signal() });
+  const text = await metrics.text();
+  const tookMs = { readyz, metrics: performance.now() - start };
   const gauge: Record<string, number> = {};
-  for (const [, check, value] of (await metrics.text()).matchAll(
+  for (const [, check, value] of text.matchAll(
     /^catchall_readiness\{check="(\w+)"[^}]*\} (\d+)$/gm,
   )) {
     gauge[check!] = Number(value);
   }
-  return { status: ready.status, checks, gauge };
+  return { status: ready.status, checks, gauge, tookMs };
 }
 
 /** True once `check` fails in /readyz (503) and reads 0 in catchall_readiness. */
@@ -162,5 +178,78 @@ describe('readiness while a dependency stops answering and no traffic flows', ()
       timeoutMs: 30000,
       intervalMs: 250,
     });
+  }, 180_000);
+
+  it('given Postgres frozen, then the projector and the query API answer /readyz and /metrics at once, report postgres not ready within an interval and a deadline, and are ready again once it runs', async () => {
+    // A Postgres of this test's own: freezing it does not disturb the other tests. As root
+    // the server runs as `postgres`, which must be able to enter its folder.
+    const dir = serverDir('catchall-frozen-postgres-');
+    chmodSync(dir, 0o755);
+    const postgres: RunningPostgres = await startPostgres({
+      dataDir: path.join(dir, 'data'),
+      logFile: path.join(dir, 'postgres.log'),
+      port: await freePort(),
+      sharedBuffers: '32MB',
+      unsafeFast: true,
+    });
+    cleanups.push(() => postgres.stop());
+    await postgres.createDatabase('catchall');
+    const topic = await createTestTopic(2);
+    cleanups.push(() => topic.delete());
+    const common = {
+      KAFKA_BROKERS: infra.brokers,
+      SCHEMA_REGISTRY_URL: infra.registryUrl,
+      DATABASE_URL: postgres.urlFor('catchall'),
+      EVENTS_TOPIC: topic.name,
+      DEPENDENCY_CHECK_INTERVAL_MS: String(CHECK_INTERVAL_MS),
+      DEPENDENCY_CHECK_TIMEOUT_MS: String(CHECK_TIMEOUT_MS),
+    };
+    // The projector migrates the read model the query API reads.
+    const consumer = await spawnService('consumer', {
+      ...common,
+      CONSUMER_GROUP: uniqueName('projector'),
+    });
+    cleanups.push(async () => void (await consumer.stop()));
+    // Two workers: each answers /readyz from a check of its own, and /metrics asks both.
+    const query = await spawnService('query-api', { ...common, WORKERS: '2' });
+    cleanups.push(async () => void (await query.stop()));
+    const services = [consumer, query];
+    for (const service of services) expect(await ready(service)).toBe(true);
+
+    const thaw = freeze(postgres.process!);
+    try {
+      const answers: { service: string; tookMs: Readiness['tookMs'] }[] = [];
+      const failingFast = async (service: RunningService) => {
+        const r = await readiness(service);
+        answers.push({ service: service.name, tookMs: r.tookMs });
+        return r.status === 503 && r.checks.postgres?.ok === false && r.gauge.postgres === 0;
+      };
+      await waitFor(
+        'postgres to be reported not ready by the projector and the query API',
+        async () => (await Promise.all(services.map(failingFast))).every(Boolean),
+        { timeoutMs: CHECK_INTERVAL_MS + CHECK_TIMEOUT_MS + MARGIN_MS, intervalMs: 100 },
+      );
+      // Still frozen: every answer keeps within the bound, the first ones as the later ones.
+      for (let round = 0; round < 3; round += 1) {
+        for (const service of services) {
+          const r = await readiness(service);
+          answers.push({ service: service.name, tookMs: r.tookMs });
+          expect(r.status).toBe(503);
+          expect(r.checks.postgres!.error).toMatch(/^Postgres: /);
+          expect(r.gauge.postgres).toBe(0);
+        }
+      }
+      const slow = answers.filter(
+        (a) => a.tookMs.readyz >= ANSWER_BOUND_MS || a.tookMs.metrics >= ANSWER_BOUND_MS,
+      );
+      expect(slow).toEqual([]);
+    } finally {
+      thaw();
+    }
+    await waitFor(
+      'the projector and the query API to be ready again',
+      async () => (await Promise.all(services.map(ready))).every(Boolean),
+      { timeoutMs: 30000, intervalMs: 250 },
+    );
   }, 180_000);
 });

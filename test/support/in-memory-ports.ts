@@ -152,7 +152,6 @@ export function createInMemoryStore(
     positions: (t) => Promise.resolve(new Map(positionsOf(t))),
     // Every try is kept: the Postgres store's expiry is proven against Postgres.
     expireEventIds: () => Promise.resolve(),
-    ping: () => Promise.resolve(),
   };
   return store;
 }

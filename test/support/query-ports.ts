@@ -59,7 +59,6 @@ export function inMemoryReadModel(
       reads.positions += 1;
       return topic === (options.topic ?? 'domain-events') ? new Map(options.positions) : new Map();
     },
-    ping: async () => undefined,
   };
   return { readModel, reads };
 }
@@ -67,7 +66,7 @@ export function inMemoryReadModel(
 /**
  * The query API over `readModel`, no socket: lookups of at most 3 domains, pages of at most
  * 10, max-age 1 s, the topic `domain-events`, reads waiting 2000 ms for a token, unless
- * `options` says otherwise.
+ * `options` says otherwise; its Postgres check passes.
  */
 export function queryApp(
   readModel: ReadModel,
@@ -77,6 +76,7 @@ export function queryApp(
     logger: testLogger('query-api'),
     registry: new Registry(),
     readModel,
+    postgresReady: async () => undefined,
     lookupMaxDomains: 3,
     listMaxLimit: 10,
     cacheMaxAgeS: 1,

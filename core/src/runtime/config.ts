@@ -55,7 +55,7 @@ export const configFields = {
     maximum: 60000,
     default: 5000,
     description:
-      'how often Kafka (and, for the projector, the schema registry) is asked a cheap request in the background for /readyz and catchall_readiness, traffic or not',
+      'how often Kafka, the schema registry (projector) and Postgres (projector, query API) are asked a cheap request in the background for /readyz and catchall_readiness, traffic or not',
   }),
   DEPENDENCY_CHECK_TIMEOUT_MS: Type.Integer({
     minimum: 100,

@@ -97,8 +97,8 @@ async function checkAll(
 
 /**
  * `catchall_readiness{check}`: 1 while a readiness check passes, 0 while it fails, each
- * check run at scrape time as /readyz runs it (a check of Kafka or the registry reads the
- * last outcome of its background probe, createDependencyCheck), so that an alert sees a
+ * check run at scrape time as /readyz runs it (a check of Kafka, the registry or Postgres
+ * reads the last outcome of its background probe, createDependencyCheck), so that an alert sees a
  * dependency that stopped answering (a Postgres, Kafka or registry unreachable). With
  * workers, a check counts as passing only when it passes in every worker (the minimum).
  */

@@ -22,12 +22,23 @@ export function createPool(options: {
    * refuses connections) fails the query, as a retriable PostgresFailure ('unavailable').
    */
   queryTimeoutMs?: number;
+  /** How long making a connection may take, in milliseconds (5000 when absent). */
+  connectionTimeoutMs?: number;
+  /**
+   * The server's `statement_timeout` for the pool's connections, in milliseconds (the
+   * server's own setting when absent): the server cancels a statement still running then,
+   * one waiting on a lock too, even after the client stopped waiting for it.
+   */
+  statementTimeoutMs?: number;
 }): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max,
     application_name: options.applicationName,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    ...(options.statementTimeoutMs === undefined
+      ? {}
+      : { statement_timeout: options.statementTimeoutMs }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMs }),
     ...(options.queryTimeoutMs === undefined ? {} : { query_timeout: options.queryTimeoutMs }),
     types: {
