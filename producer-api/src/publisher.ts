@@ -98,12 +98,11 @@ export interface Publisher {
    * known unreachable (the background check fails and so did the last produce request), 503
    * CATCHALL_OVERLOADED when the queue is full, 503 CATCHALL_UNAVAILABLE when a retriable
    * failure happened before the commit was sent (nothing of it is visible to read_committed
-   * readers), 503 CATCHALL_COMMIT_UNKNOWN or
-   * CATCHALL_TIMEOUT when it may have been committed, 500 CATCHALL_INTERNAL when the
-   * failure is not retriable (see toHttpError). With `offsets`, resolves with the highest
-   * offset per partition of `messages` (what a consistency token names; undefined in the
-   * unexpected case that Kafka's answer did not tell one, which is logged); without,
-   * with undefined, and nothing is spent on them.
+   * readers), 503 CATCHALL_COMMIT_UNKNOWN or CATCHALL_TIMEOUT when it may have been
+   * committed, 500 CATCHALL_INTERNAL when the failure is not retriable (see toHttpError).
+   * With `offsets`, resolves with the highest offset per partition of `messages` (what a
+   * consistency token names; undefined in the unexpected case that Kafka's answer did not
+   * tell one, which is logged); without, with undefined, and nothing is spent on them.
    */
   publish(messages: Message[], offsets?: boolean): Promise<PartitionOffsets | undefined>;
   /** Sends what is queued and waits for every acknowledgement. */
