@@ -19,6 +19,7 @@ function publisherOver(kafka: InMemoryProducerHandle, options: Partial<Publisher
     maxRequestBytes: 1024 * 1024,
     maxQueuedRecords: 10_000,
     ackTimeoutMs: 5000,
+    kafkaCheck: { failing: () => false },
     metrics: createProducerMetrics(new Registry()),
     logger: testLogger('consistency-token'),
     ...options,

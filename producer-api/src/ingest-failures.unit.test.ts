@@ -157,3 +157,76 @@ describe('the ingest answer to a failed Kafka transaction', () => {
     expect(kafka.committed).toHaveLength(1);
   });
 });
+
+describe('the ingest answer while Kafka is known unreachable', () => {
+  /** The background Kafka check, failing while `down` is true. */
+  const kafkaCheck = {
+    down: false,
+    failing: () => kafkaCheck.down,
+    check: async () => {
+      if (kafkaCheck.down) throw new Error('Kafka: no answer within 3000 ms');
+    },
+  };
+  let app: FastifyInstance;
+  let kafka: InMemoryProducerHandle;
+
+  beforeEach(() => {
+    kafkaCheck.down = false;
+    ({ app, kafka } = inMemoryIngestApp('ingest-failures', { kafkaCheck }));
+  });
+
+  afterEach(async () => {
+    await app.close();
+  });
+
+  /** catchall_events_rejected_total{reason} as /metrics exposes it. */
+  async function rejected(reason: string): Promise<number> {
+    const { body } = await app.inject({ method: 'GET', url: '/metrics' });
+    const line = body
+      .split('\n')
+      .find((l) => l.startsWith(`catchall_events_rejected_total{reason="${reason}"}`));
+    return Number(line?.split(' ').at(-1));
+  }
+
+  it('given the check failing and the last produce request failed, answers a PUT and a POST /events 503 CATCHALL_UNAVAILABLE with Retry-After without sending anything, counted by its code', async () => {
+    kafka.failure = { at: 'send', error: new KafkaJSConnectionError('Connection timeout') };
+    kafkaCheck.down = true;
+    expect((await putDelivered(app)).statusCode).toBe(503);
+    const transactions = kafka.transactions.length;
+    const before = await rejected('CATCHALL_UNAVAILABLE');
+
+    const put = await putDelivered(app);
+    const post = await app.inject({
+      method: 'POST',
+      url: '/events',
+      payload: [{ domain: 'example.org', type: 'bounced' }],
+    });
+    for (const answer of [put, post]) {
+      expect(answer.statusCode).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+      expect(answer.json()).toEqual({
+        statusCode: 503,
+        code: 'CATCHALL_UNAVAILABLE',
+        error: 'Service Unavailable',
+        message: 'Kafka is unavailable; nothing was accepted, retry later',
+      });
+    }
+    expect(kafka.transactions).toHaveLength(transactions);
+    expect(await rejected('CATCHALL_UNAVAILABLE')).toBe(before + 2);
+
+    // Kafka answers the check again: the next request is sent and accepted.
+    kafka.failure = undefined;
+    kafkaCheck.down = false;
+    expect((await putDelivered(app)).statusCode).toBe(202);
+    expect(kafka.committed.map((m) => m.key)).toEqual(['example.com']);
+  });
+
+  it('still answers an invalid request 400: validation comes before the refusal', async () => {
+    kafka.failure = { at: 'send', error: new KafkaJSConnectionError('Connection timeout') };
+    kafkaCheck.down = true;
+    expect((await putDelivered(app)).statusCode).toBe(503);
+    const answer = await app.inject({ method: 'PUT', url: '/events/-bad-.example/delivered' });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json()).toMatchObject({ code: 'CATCHALL_INVALID_DOMAIN' });
+  });
+});

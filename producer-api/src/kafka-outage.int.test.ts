@@ -54,6 +54,10 @@ describe('the ingest API while the Kafka broker goes down and comes back', () =>
           expect(response.statusCode).toBe(503);
           expect(response.headers['retry-after']).toBeDefined();
           refused.push(response.statusCode);
+          // A client pauses after a 503 (it says Retry-After): refused at once while Kafka is
+          // known unreachable, a loop of inject() calls without a pause never yields to the
+          // event loop, and the service's own timers (its Kafka check) would never run.
+          await new Promise((r) => setTimeout(r, 10));
         }
       }
     };

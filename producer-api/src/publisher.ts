@@ -3,6 +3,7 @@ import {
   errors,
   mayPassOnNewProducer,
   type CatchallError,
+  type DependencyCheck,
   type Logger,
   type PartitionOffsets,
   type ProducerHandle,
@@ -81,6 +82,11 @@ export interface PublisherOptions {
   maxQueuedRecords: number;
   /** A publish not acknowledged within this time is answered 503. */
   ackTimeoutMs: number;
+  /**
+   * The background Kafka check (startKafkaCheck): while its last probe failed and the last
+   * produce request failed too, publish refuses new requests at once (see createPublisher).
+   */
+  kafkaCheck: Pick<DependencyCheck, 'failing'>;
   metrics: ProducerMetrics;
   logger: Logger;
 }
@@ -88,14 +94,15 @@ export interface PublisherOptions {
 export interface Publisher {
   /**
    * Resolves once Kafka committed every message (acks=all, in one transaction). Rejects
-   * with a catalogue error: 503 CATCHALL_OVERLOADED when the queue is full, 503
-   * CATCHALL_UNAVAILABLE when a retriable failure happened before the commit was sent
-   * (nothing of it is visible to read_committed readers), 503 CATCHALL_COMMIT_UNKNOWN or
-   * CATCHALL_TIMEOUT when it may have been committed, 500 CATCHALL_INTERNAL when the
-   * failure is not retriable (see toHttpError). With `offsets`, resolves with the highest
-   * offset per partition of `messages` (what a consistency token names; undefined in the
-   * unexpected case that Kafka's answer did not tell one, which is logged); without,
-   * with undefined, and nothing is spent on them.
+   * with a catalogue error: 503 CATCHALL_UNAVAILABLE at once, nothing queued, while Kafka is
+   * known unreachable (the background check fails and so did the last produce request), 503
+   * CATCHALL_OVERLOADED when the queue is full, 503 CATCHALL_UNAVAILABLE when a retriable
+   * failure happened before the commit was sent (nothing of it is visible to read_committed
+   * readers), 503 CATCHALL_COMMIT_UNKNOWN or CATCHALL_TIMEOUT when it may have been
+   * committed, 500 CATCHALL_INTERNAL when the failure is not retriable (see toHttpError).
+   * With `offsets`, resolves with the highest offset per partition of `messages` (what a
+   * consistency token names; undefined in the unexpected case that Kafka's answer did not
+   * tell one, which is logged); without, with undefined, and nothing is spent on them.
    */
   publish(messages: Message[], offsets?: boolean): Promise<PartitionOffsets | undefined>;
   /** Sends what is queued and waits for every acknowledgement. */
@@ -158,7 +165,10 @@ export function toHttpError(err: unknown, commitSent: boolean): CatchallError {
  * all, whatever their partitions and however many produce requests they take (a partition
  * that refuses its records, a broker lost between two requests: the transaction aborts).
  * Several transactions at a time, one per producer: events are counted, not ordered, so
- * two transactions may commit in either order.
+ * two transactions may commit in either order. While Kafka is known unreachable (both the
+ * background check and the last produce request failed) a new request is refused at once
+ * rather than left to wait `ackTimeoutMs` for its 503; requests already queued or in flight
+ * keep waiting for their own outcome.
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   const { metrics } = options;
@@ -318,8 +328,24 @@ export function createPublisher(options: PublisherOptions): Publisher {
     return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
   }
 
+  /**
+   * Kafka known unreachable: the background check's last probe failed, and so did the last
+   * produce request (no transaction committed since). Both, because the check alone may fail
+   * while Kafka takes records (its own client and DEPENDENCY_CHECK_TIMEOUT_MS deadline, well
+   * under ackTimeoutMs: a broker slow to answer Metadata, one of several brokers down while
+   * the partitions' leaders answer); a committed transaction clears the produce failure, so a
+   * service whose transactions commit is never refused. The failure does not lapse here as it
+   * does for readiness (failing()): the check passing again ends the refusal, within an
+   * interval of Kafka answering, and a lapse would let a new wave of requests wait the whole
+   * ackTimeoutMs every twice ackTimeoutMs of an outage.
+   */
+  function knownUnreachable(): boolean {
+    return failedAt !== undefined && options.kafkaCheck.failing();
+  }
+
   return {
     publish(messages, offsets = false) {
+      if (knownUnreachable()) return Promise.reject(errors.unavailable('Kafka'));
       if (queuedRecords + messages.length > options.maxQueuedRecords) {
         return Promise.reject(errors.overloaded());
       }

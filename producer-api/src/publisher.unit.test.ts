@@ -4,7 +4,7 @@ import { errorCatalogue } from '@catchall/core';
 import { createInMemoryProducerHandle } from '../../test/support/in-memory-ports';
 import { testLogger } from '../../test/support/logger';
 import { createProducerMetrics } from './metrics';
-import { createPublisher, splitToFit, type PublisherOptions } from './publisher';
+import { createPublisher, splitToFit, type Publisher, type PublisherOptions } from './publisher';
 
 function message(key: string, valueBytes: number): Message {
   return { key, value: Buffer.alloc(valueBytes) };
@@ -73,6 +73,7 @@ function publisherOver(options: Partial<PublisherOptions> = {}) {
     maxRequestBytes: 1024 * 1024,
     maxQueuedRecords: 1000,
     ackTimeoutMs: 5000,
+    kafkaCheck: { failing: () => false },
     metrics: createProducerMetrics(new Registry()),
     logger: testLogger('publisher'),
     ...options,
@@ -289,5 +290,129 @@ describe('the publisher', () => {
       'aborted',
       'committed',
     ]);
+  });
+});
+
+describe('the publisher while Kafka is known unreachable', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  /** A publisher whose background Kafka check fails while `check.down` is true. */
+  function publisherWithCheck() {
+    const check = { down: false };
+    const over = publisherOver({
+      lingerMs: 0,
+      ackTimeoutMs: 1000,
+      kafkaCheck: { failing: () => check.down },
+    });
+    return { ...over, check };
+  }
+
+  /** Publishes one record and lets the linger timer run: its answer, settled. */
+  async function publishOne(publisher: Publisher, key: string) {
+    const answer = publisher.publish([message(key, 10)]);
+    const seen = watch(answer);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(seen.state).not.toBe('pending');
+    return answer;
+  }
+
+  it('given the Kafka check failing and the last request not acknowledged in time, when a request arrives, then it is refused at once with 503 CATCHALL_UNAVAILABLE and nothing of it is sent, while the request already waiting keeps waiting for its outcome', async () => {
+    const { kafka, publisher, check } = publisherWithCheck();
+    const release = kafka.holdAnswers();
+    const first = watch(publisher.publish([message('first.example', 10)]));
+    await jest.advanceTimersByTimeAsync(500);
+    // Queued behind the transaction in flight: accepted before anything was known.
+    const waiting = watch(publisher.publish([message('waiting.example', 10)]));
+    check.down = true;
+    await jest.advanceTimersByTimeAsync(500);
+    expect(first.error).toMatchObject({ code: errorCatalogue.timeout.code });
+
+    const refused = watch(publisher.publish([message('refused.example', 10)]));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(refused.state).toBe('rejected');
+    expect(refused.error).toMatchObject({
+      code: errorCatalogue.unavailable.code,
+      statusCode: 503,
+      retriable: true,
+      message: 'Kafka is unavailable; nothing was accepted, retry later',
+    });
+    expect(waiting.state).toBe('pending');
+
+    // Kafka answers again: what was accepted is committed, the refused request never sent.
+    release();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(waiting.state).toBe('resolved');
+    expect(keysOf(kafka.committed)).toEqual(['first.example', 'waiting.example']);
+    expect(kafka.transactions.flatMap((t) => t.requests.flat()).map((m) => m.key)).not.toContain(
+      'refused.example',
+    );
+  });
+
+  it('given requests refused, then they stay refused past twice ackTimeoutMs while the check fails, and are sent again as soon as it passes', async () => {
+    const { kafka, publisher, check } = publisherWithCheck();
+    kafka.failure = { at: 'send', error: new KafkaJSConnectionError('Connection timeout') };
+    check.down = true;
+    await expect(publishOne(publisher, 'failed.example')).rejects.toMatchObject({
+      code: errorCatalogue.unavailable.code,
+    });
+    await jest.advanceTimersByTimeAsync(5000);
+    // Readiness forgets the failure without traffic; the refusal waits for the check.
+    expect(publisher.failing()).toBe(false);
+    const transactions = kafka.transactions.length;
+    await expect(publishOne(publisher, 'refused.example')).rejects.toMatchObject({
+      code: errorCatalogue.unavailable.code,
+    });
+    expect(kafka.transactions).toHaveLength(transactions);
+
+    kafka.failure = undefined;
+    check.down = false;
+    await expect(publishOne(publisher, 'accepted.example')).resolves.toBeUndefined();
+    expect(keysOf(kafka.committed)).toEqual(['accepted.example']);
+  });
+
+  it('given the Kafka check failing while transactions commit, then every request is sent: the check alone refuses nothing', async () => {
+    const { kafka, publisher, check } = publisherWithCheck();
+    check.down = true;
+    const answers = [
+      publisher.publish([message('a.example', 10)]),
+      publisher.publish([message('b.example', 10)]),
+    ];
+    await jest.advanceTimersByTimeAsync(0);
+    await expect(Promise.all(answers)).resolves.toEqual([undefined, undefined]);
+    expect(keysOf(kafka.committed)).toEqual(['a.example', 'b.example']);
+  });
+
+  it('given a produce request failed but the Kafka check passing, then the next request is sent', async () => {
+    const { kafka, publisher } = publisherWithCheck();
+    kafka.failure = { at: 'send', error: new KafkaJSConnectionError('Connection closed') };
+    await expect(publishOne(publisher, 'failed.example')).rejects.toMatchObject({
+      code: errorCatalogue.unavailable.code,
+    });
+    expect(publisher.failing()).toBe(true);
+    kafka.failure = undefined;
+    await expect(publishOne(publisher, 'next.example')).resolves.toBeUndefined();
+    expect(keysOf(kafka.committed)).toEqual(['next.example']);
+  });
+
+  it('given a transaction committed after the request that failed, then requests are sent although the check fails again', async () => {
+    const { kafka, publisher, check } = publisherWithCheck();
+    kafka.failure = { at: 'send', error: new KafkaJSConnectionError('Connection closed') };
+    check.down = true;
+    await expect(publishOne(publisher, 'failed.example')).rejects.toMatchObject({
+      code: errorCatalogue.unavailable.code,
+    });
+    kafka.failure = undefined;
+    check.down = false;
+    await expect(publishOne(publisher, 'committed.example')).resolves.toBeUndefined();
+    // The check fails again (a slow Metadata answer, say) while Kafka takes records.
+    check.down = true;
+    await expect(publishOne(publisher, 'after.example')).resolves.toBeUndefined();
+    expect(keysOf(kafka.committed)).toEqual(['committed.example', 'after.example']);
   });
 });

@@ -80,6 +80,7 @@ export async function startProducerService(
     maxRequestBytes,
     maxQueuedRecords: config.PRODUCE_QUEUE_MAX,
     ackTimeoutMs: config.PRODUCE_ACK_TIMEOUT_MS,
+    kafkaCheck,
     metrics,
     logger,
   });

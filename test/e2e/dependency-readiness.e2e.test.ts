@@ -7,7 +7,7 @@ import { startPostgres, type RunningPostgres } from '../../scripts/src/infra/pos
 import { startRegistry, type RunningRegistry } from '../../scripts/src/infra/registry';
 import { testInfra, uniqueName } from '../support/env';
 import { freeze } from '../support/freeze';
-import { createTestTopic } from '../support/kafka';
+import { createTestTopic, readAll } from '../support/kafka';
 import { createEmptyDatabase } from '../support/postgres';
 import { spawnService, type RunningService } from '../support/services';
 import { waitFor } from '../support/wait';
@@ -251,5 +251,138 @@ describe('readiness while a dependency stops answering and no traffic flows', ()
       async () => (await Promise.all(services.map(ready))).every(Boolean),
       { timeoutMs: 30000, intervalMs: 250 },
     );
+  }, 180_000);
+});
+
+/** The ingest API's acknowledgement timeout in the fail-fast test: the default. */
+const ACK_TIMEOUT_MS = 10_000;
+/** "At once": well under ACK_TIMEOUT_MS, with room for a loaded machine. */
+const AT_ONCE_MS = 2000;
+
+interface IngestAnswer {
+  status: number;
+  retryAfter: string | null;
+  body: { code?: string; message?: string };
+  /** Milliseconds from sending the request to its whole answer. */
+  ms: number;
+}
+
+/** An ingest request on `service`, timed; a JSON body when `body` is given. */
+async function ingest(
+  service: RunningService,
+  method: 'PUT' | 'POST',
+  route: string,
+  body?: unknown,
+): Promise<IngestAnswer> {
+  const start = Date.now();
+  const answer = await fetch(`${service.url}${route}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(ACK_TIMEOUT_MS + 5000),
+  });
+  const json = (await answer.json()) as IngestAnswer['body'];
+  return {
+    status: answer.status,
+    retryAfter: answer.headers.get('retry-after'),
+    body: json,
+    ms: Date.now() - start,
+  };
+}
+
+describe('ingest while Kafka stops answering', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('given the Kafka broker frozen, the check failed and a produce request timed out, then PUT and POST /events are refused 503 CATCHALL_UNAVAILABLE at once, and accepted again once it runs, every accepted event in the topic', async () => {
+    // A broker of this test's own: freezing it does not disturb the other tests.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'catchall-failfast-kafka-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const kafka: RunningKafka = await startKafka({
+      dir,
+      port: await freePort(),
+      controllerPort: await freePort(),
+      heapMb: 384,
+    });
+    cleanups.push(() => kafka.stop());
+    const topic = await createTestTopic(2, kafka.brokers);
+    const producer = await spawnService('producer-api', {
+      KAFKA_BROKERS: kafka.brokers,
+      SCHEMA_REGISTRY_URL: infra.registryUrl,
+      EVENTS_TOPIC: topic.name,
+      DEPENDENCY_CHECK_INTERVAL_MS: String(CHECK_INTERVAL_MS),
+      DEPENDENCY_CHECK_TIMEOUT_MS: String(CHECK_TIMEOUT_MS),
+      PRODUCE_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS),
+    });
+    cleanups.push(async () => {
+      await producer.stop();
+    });
+    const domain = (name: string) => `${uniqueName(name)}.example`;
+    /** Every domain whose event was answered 202: each must be in the topic. */
+    const accepted: string[] = [];
+    /** Every domain of a request refused at once: none may be in the topic. */
+    const refused: string[] = [];
+
+    const before = domain('before');
+    expect((await ingest(producer, 'PUT', `/events/${before}/delivered`)).status).toBe(202);
+    accepted.push(before);
+
+    const thaw = freeze(kafka.process);
+    try {
+      await waitFor('kafka to be reported not ready', () => failing(producer, 'kafka'), {
+        timeoutMs: CHECK_INTERVAL_MS + CHECK_TIMEOUT_MS + MARGIN_MS,
+        intervalMs: 100,
+      });
+      // The first request after the freeze waits for Kafka: nothing has failed to produce yet.
+      const first = await ingest(producer, 'PUT', `/events/${domain('first')}/delivered`);
+      expect(first.status).toBe(503);
+
+      const put = domain('put');
+      const post = domain('post');
+      refused.push(put, post);
+      const answers = [
+        await ingest(producer, 'PUT', `/events/${put}/bounced`),
+        await ingest(producer, 'POST', '/events', [{ domain: post, type: 'delivered' }]),
+      ];
+      for (const answer of answers) {
+        // Before the refusal, these waited ACK_TIMEOUT_MS for a 503 CATCHALL_TIMEOUT.
+        expect(answer.ms).toBeLessThan(AT_ONCE_MS);
+        expect(answer).toMatchObject({
+          status: 503,
+          retryAfter: expect.stringMatching(/^\d+$/),
+          body: { code: 'CATCHALL_UNAVAILABLE', message: expect.stringMatching(/^Kafka /) },
+        });
+      }
+      const metrics = await (await fetch(`${producer.url}/metrics`)).text();
+      expect(
+        Number(
+          /^catchall_events_rejected_total\{[^}]*reason="CATCHALL_UNAVAILABLE"[^}]*\} (\d+)$/m.exec(
+            metrics,
+          )?.[1],
+        ),
+      ).toBeGreaterThanOrEqual(2);
+    } finally {
+      thaw();
+    }
+
+    // Accepted again once the check sees Kafka answer: each try a new event.
+    await waitFor(
+      'a PUT to be accepted again',
+      async () => {
+        const again = domain('after');
+        const answer = await ingest(producer, 'PUT', `/events/${again}/delivered`);
+        if (answer.status === 202) accepted.push(again);
+        return answer.status === 202;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    const keys = new Set(
+      (await readAll(topic.name, 20_000, kafka.brokers)).map((r) => String(r.message.key)),
+    );
+    for (const d of accepted) expect(keys).toContain(d);
+    for (const d of refused) expect(keys).not.toContain(d);
   }, 180_000);
 });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
-import type { Tracing } from '@catchall/core';
+import type { DependencyCheck, Tracing } from '@catchall/core';
 import type { EventEncoder } from '@catchall/schemas';
 import { buildApp } from '../../producer-api/src/app';
 import { createProducerMetrics } from '../../producer-api/src/metrics';
@@ -23,9 +23,16 @@ export const readySchema: SchemaRegistration = {
   check: () => Promise.resolve(),
 };
 
+/** A background Kafka check whose last probe passed: the in-memory producer always answers. */
+const answeringKafkaCheck: Pick<DependencyCheck, 'check' | 'failing'> = {
+  check: async () => undefined,
+  failing: () => false,
+};
+
 /**
  * The ingest API over an in-memory transactional producer: no socket, no Kafka. `publisher`
- * overrides the publisher's options (defaults: no linger, 1000 records a transaction).
+ * overrides the publisher's options (defaults: no linger, 1000 records a transaction);
+ * `kafkaCheck` stands for the background Kafka check (default: answeringKafkaCheck).
  */
 export function inMemoryIngestApp(
   name: string,
@@ -33,12 +40,14 @@ export function inMemoryIngestApp(
     publisher?: Partial<PublisherOptions>;
     consistencyTokens?: boolean;
     tracing?: Tracing;
+    kafkaCheck?: Pick<DependencyCheck, 'check' | 'failing'>;
   } = {},
 ): { app: FastifyInstance; kafka: InMemoryProducerHandle } {
   const kafka = createInMemoryProducerHandle();
   const registry = new Registry();
   const metrics = createProducerMetrics(registry);
   const logger = testLogger(name);
+  const kafkaCheck = options.kafkaCheck ?? answeringKafkaCheck;
   const publisher = createPublisher({
     producers: [kafka],
     topic: 'domain-events',
@@ -47,6 +56,7 @@ export function inMemoryIngestApp(
     maxRequestBytes: 1024 * 1024,
     maxQueuedRecords: 10_000,
     ackTimeoutMs: 5000,
+    kafkaCheck,
     metrics,
     logger,
     ...options.publisher,
@@ -57,8 +67,7 @@ export function inMemoryIngestApp(
     metrics,
     publisher,
     schema: readySchema,
-    // The in-memory transactional producer stands for Kafka: always answering.
-    kafkaCheck: { check: async () => undefined },
+    kafkaCheck,
     tokens: '',
     rateLimitPerMinute: 0,
     batchMaxEvents: 100,

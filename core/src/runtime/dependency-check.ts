@@ -27,6 +27,13 @@ export interface DependencyCheck {
    * reason (the failure, no answer within the deadline, or no outcome for too long).
    */
   check(): Promise<void>;
+  /**
+   * True when the last probe failed or passed its deadline: the dependency was asked and did
+   * not answer as it should. False before the first outcome, and after a passing one however
+   * old (check() counts that as not ready: the probing stopped, not the dependency). Read
+   * without waiting, on a request's path (the ingest API refuses early while Kafka fails it).
+   */
+  failing(): boolean;
   /** Stops probing; resolves once a probe in flight has settled. */
   stop(): Promise<void>;
 }
@@ -101,6 +108,7 @@ export function createDependencyCheck(options: DependencyCheckOptions): Dependen
         );
       }
     },
+    failing: () => outcome?.error !== undefined,
     async stop() {
       stopped = true;
       clearTimeout(timer);

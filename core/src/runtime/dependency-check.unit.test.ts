@@ -33,6 +33,7 @@ describe('createDependencyCheck', () => {
     try {
       await check.started;
       await expect(check.check()).resolves.toBeUndefined();
+      expect(check.failing()).toBe(false);
       down = true;
       const after = probes;
       await until(() => probes > after + 1);
@@ -40,10 +41,12 @@ describe('createDependencyCheck', () => {
         code: 'CATCHALL_NOT_READY',
         message: 'Kafka: connect ECONNREFUSED 127.0.0.1:9092',
       });
+      expect(check.failing()).toBe(true);
       down = false;
       const recovered = probes;
       await until(() => probes > recovered + 1);
       await expect(check.check()).resolves.toBeUndefined();
+      expect(check.failing()).toBe(false);
     } finally {
       await check.stop();
     }
@@ -72,6 +75,7 @@ describe('createDependencyCheck', () => {
     try {
       await check.started;
       await expect(check.check()).rejects.toThrow('Kafka: no answer within 30 ms');
+      expect(check.failing()).toBe(true);
       await until(() => probes >= 3);
       expect(mostAtOnce).toBe(1);
     } finally {
@@ -91,6 +95,8 @@ describe('createDependencyCheck', () => {
       await expect(check.check()).rejects.toThrow(
         'Kafka last checked 121 ms ago (every 10 ms expected)',
       );
+      // The dependency answered when last asked: only the probing stopped.
+      expect(check.failing()).toBe(false);
     } finally {
       await check.stop();
     }

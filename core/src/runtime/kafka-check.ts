@@ -59,6 +59,7 @@ export function createKafkaCheck(options: {
   return {
     started: check.started,
     check: () => check.check(),
+    failing: () => check.failing(),
     async stop() {
       await check.stop();
       await disconnect();

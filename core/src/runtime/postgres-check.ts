@@ -53,6 +53,7 @@ export function createPostgresCheck(options: {
   return {
     started: check.started,
     check: () => check.check(),
+    failing: () => check.failing(),
     async stop() {
       await check.stop();
       await pool.end();
