@@ -26,7 +26,7 @@ import {
 } from '@catchall/schemas';
 import type { ConsumerConfig } from './config';
 import { createDeadLetters } from './dead-letters';
-import { createConsumerMetrics, eventIdMetrics } from './metrics';
+import { createConsumerMetrics, eventIdMetrics, redrivenMetrics } from './metrics';
 import { migrate } from './migrate';
 import { createProjectionStore } from './projection-store';
 import { createProjector, type Projector } from './projector';
@@ -121,6 +121,7 @@ export async function buildConsumer(
       synchronousCommit: false,
       dedupeWindowMs: config.DEDUPE_WINDOW_S * 1000,
       eventIds: eventIdMetrics(metrics),
+      redriven: redrivenMetrics(metrics),
     });
   const version = await liveReadModelVersion(pool);
   const store = await openStore(version);

@@ -1,6 +1,7 @@
 import { EVENT_TYPES } from '@catchall/core';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EventIdObserver } from './event-ids';
+import type { RedrivenOutcome } from './projection-store';
 import { DEAD_LETTER_REASONS } from './record-decoder';
 
 /**
@@ -32,7 +33,7 @@ export function createConsumerMetrics(registry: Registry) {
     }),
     eventsApplied: new Counter({
       name: 'catchall_events_applied_total',
-      help: 'Events folded into the read model (committed or pending)',
+      help: 'Events read and folded for a flush, each once per projector (not again when read again after a failure); the flush leaves out duplicates of a client-chosen id (catchall_event_id_duplicates_total) and redriven copies counted already (catchall_redriven_records_total{outcome="already-counted"})',
       labelNames: ['type'],
       registers,
     }),
@@ -50,6 +51,12 @@ export function createConsumerMetrics(registry: Registry) {
       name: 'catchall_records_dead_lettered_total',
       help: 'Records sent to the dead-letter topic, by reason',
       labelNames: ['reason'],
+      registers,
+    }),
+    redrivenRecords: new Counter({
+      name: 'catchall_redriven_records_total',
+      help: 'Records carrying a redrive-origin header, by what the redrive ledger made of them in committed flushes: counted (a copy of a dead letter), already-counted (a copy of a record counted already: not counted), not-a-copy (the header names no record before it in its partition: counted as any record)',
+      labelNames: ['outcome'],
       registers,
     }),
     eventIdDuplicates: new Counter({
@@ -145,6 +152,7 @@ export function createConsumerMetrics(registry: Registry) {
   // alert; a fresh system's dashboard panels would show no data.
   for (const reason of DEAD_LETTER_REASONS) metrics.deadLettered.inc({ reason }, 0);
   for (const type of EVENT_TYPES) metrics.eventsApplied.inc({ type }, 0);
+  for (const outcome of REDRIVEN_OUTCOMES) metrics.redrivenRecords.inc({ outcome }, 0);
   return {
     ...metrics,
     watch(owned: OwnedPartitions): () => void {
@@ -175,6 +183,17 @@ export function countBatch(metrics: ConsumerMetrics, counts: BatchCounts): void 
   metrics.eventsApplied.inc({ type: 'delivered' }, counts.delivered);
   metrics.eventsApplied.inc({ type: 'bounced' }, counts.bounced);
   metrics.eventsIgnored.inc(counts.ignored);
+}
+
+const REDRIVEN_OUTCOMES = ['counted', 'already-counted', 'not-a-copy'] as const;
+
+/** The projection store's report of redriven records (see admitRedriven), into the metrics. */
+export function redrivenMetrics(metrics: ConsumerMetrics): (outcome: RedrivenOutcome) => void {
+  return ({ copies, alreadyCounted, notCopies }) => {
+    metrics.redrivenRecords.inc({ outcome: 'counted' }, copies);
+    metrics.redrivenRecords.inc({ outcome: 'already-counted' }, alreadyCounted);
+    metrics.redrivenRecords.inc({ outcome: 'not-a-copy' }, notCopies);
+  };
 }
 
 /** The projection store's report of deduplication, into the consumer's metrics. */

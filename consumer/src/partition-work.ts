@@ -196,7 +196,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
           state.fold(offset, domain, event, timestamp, eventId, origin);
           if (tracing.enabled) linksOf(state).add(message.headers);
         }
-        counts[record.event.type] += 1;
+        if (offset >= readBelow) counts[record.event.type] += 1;
       } else {
         if (record.kind === 'ignored') counts.ignored += 1;
         else {

@@ -16,7 +16,7 @@ import {
   createEventIdStore,
   type EventIdObserver,
 } from './event-ids';
-import { admitRedriven, markDeadLettered } from './redrive-ledger';
+import { admitRedriven, markDeadLettered, type AdmittedRedriven } from './redrive-ledger';
 import { plainArray, textArray } from './pg-array';
 
 /**
@@ -24,6 +24,16 @@ import { plainArray, textArray } from './pg-array';
  * one of them found tries of its domains counted concurrently by another partition.
  */
 export const LOCKING_MS = 60_000;
+
+/** What a committed flush's redriven events became (see admitRedriven). */
+export interface RedrivenOutcome {
+  /** Copies counted: their origin was dead-lettered, or the version could not judge it. */
+  copies: number;
+  /** Copies not counted: their origin was counted already (by a copy, or by itself). */
+  alreadyCounted: number;
+  /** Records whose `redrive-origin` names no record before them in their partition: counted. */
+  notCopies: number;
+}
 
 /** An event of a dead letter redriven into the topic (its record carries `redrive-origin`). */
 export interface RedrivenEvent {
@@ -243,6 +253,8 @@ export function createProjectionStore(options: {
    */
   dedupeWindowMs?: number;
   eventIds?: EventIdObserver;
+  /** Told, after each committed flush with redriven events, what the ledger made of them. */
+  redriven?: (outcome: RedrivenOutcome) => void;
 }): ProjectionStore {
   const { pool, version, threshold } = options;
   const eventIds = createEventIdStore({
@@ -287,7 +299,9 @@ export function createProjectionStore(options: {
       );
       const mayCheck = checked.length + redrivenTries.checked.length;
       const at = recordTime(newestRecordAt);
-      const attempt = (lockDomains: boolean) =>
+      /** What the redrive ledger made of the last attempt's redriven events. */
+      const last: { ledger?: AdmittedRedriven } = {};
+      const tryOnce = (lockDomains: boolean) =>
         withTransaction(pool, async (client): Promise<FlushOutcome> => {
           if (!options.synchronousCommit) {
             await client.query('SET LOCAL synchronous_commit = off');
@@ -302,7 +316,9 @@ export function createProjectionStore(options: {
           // Before any row of domain_stats is taken: the ledger's rows, then the domains', in
           // every flush. Marked first: a redriven copy in the same flush may count.
           await markDeadLettered(client, version, deadLettered);
-          const admitted = await admitRedriven(client, { version, topic, partition }, redriven);
+          const ledger = await admitRedriven(client, { version, topic, partition }, redriven);
+          last.ledger = ledger;
+          const admitted = ledger.counted;
           const plain = admitted.filter((r) => r.eventId === undefined);
           const admittedSet = new Set<unknown>(admitted);
           const redrivenChecked = redrivenTries.checked.filter((t) => admittedSet.has(t));
@@ -332,6 +348,21 @@ export function createProjectionStore(options: {
           }
           return 'committed';
         });
+      const takeLedger = () => {
+        const { ledger } = last;
+        last.ledger = undefined;
+        return ledger;
+      };
+      const attempt = async (lockDomains: boolean) => {
+        takeLedger();
+        const outcome = await tryOnce(lockDomains);
+        const ledger = takeLedger();
+        if (outcome === 'committed' && ledger && redriven.length > 0 && options.redriven) {
+          const { counted, alreadyCounted, notCopies } = ledger;
+          options.redriven({ copies: counted.length - notCopies, alreadyCounted, notCopies });
+        }
+        return outcome;
+      };
       if (mayCheck === 0) return attempt(false);
       // Kafka topic names hold no ':'.
       const lane = `${topic}:${partition}`;

@@ -12,8 +12,8 @@ import { parseCoordinates } from './redrive';
  * many copies reach the topic, and never when this version counted the original record itself
  * (a rebuild after the cause was fixed): then the version's position is past the origin and
  * no `dead` row names it. `npm run dlq -- redrive` writes each copy to its origin's partition,
- * after the origin, so the version has judged the origin when it reads the copy; it never
- * waits for another partition.
+ * after the origin, so the version has judged the origin when it reads the copy; a record
+ * whose header names anything else is not a copy (admitRedriven).
  */
 
 const MARK_DEAD = `
@@ -69,10 +69,8 @@ export type OriginState =
   /** Read by the version and not dead-lettered: the original itself was counted (or ignored). */
   | 'original-counted'
   /**
-   * Not read by the version yet. Never the origin of a copy redrive wrote (it goes to its
-   * origin's partition, after it): a header another producer wrote, or a mirrored record. A
-   * copy counts once, by the ledger alone, as for `unknown`; it never waits, so that a header
-   * naming an offset the version will never read cannot stall its partition.
+   * Not read by the version yet (the live version behind the dead-letter tools, or an origin
+   * in a topic the version read once): a copy counts once, by the ledger alone.
    */
   | 'pending'
   /**
@@ -118,22 +116,60 @@ async function look(
   return states;
 }
 
+/** What the ledger made of a flush's redriven events (see admitRedriven). */
+export interface AdmittedRedriven {
+  /** The events that count: copies admitted, and records whose header names no earlier record. */
+  counted: RedrivenEvent[];
+  /** Copies not counted: their origin was counted already (by a copy, or by itself). */
+  alreadyCounted: number;
+  /**
+   * Records whose `redrive-origin` names no record before them in their partition (another
+   * partition of the topic, or their own offset or a later one): not a copy redrive wrote,
+   * counted as any record, the ledger untouched.
+   */
+  notCopies: number;
+}
+
 /**
- * Inside a flush's transaction: the redriven events that count (see OriginState), their
- * origins turned `counted` in the same transaction. Of several events of one origin (in
- * offset order), the first counts. An origin `dead` in the ledger counts its copy; one the
- * version read and did not dead-letter (`original-counted`) or counted already does not; one
- * it cannot judge (`unknown`, `pending`) counts once, by the ledger alone. Never waits.
+ * Whether a record at `offset` of `where`'s partition, naming `origin`, may be a copy that
+ * `npm run dlq -- redrive` wrote: redrive writes each copy to its origin's partition, after
+ * it. An origin in another topic (one the version does not read) may be; one in another
+ * partition of the flush's topic, or at or after the record, is not.
+ */
+function mayBeCopy(where: { topic: string; partition: number }, offset: number, origin: string) {
+  const c = parseCoordinates(origin);
+  if (c === undefined || c.topic !== where.topic) return true;
+  return c.partition === where.partition && c.offset < offset;
+}
+
+/**
+ * Inside a flush's transaction: which redriven events count. A record whose origin is not
+ * before it in its own partition is not a copy (mayBeCopy) and counts as any record, the
+ * ledger untouched: so a header another producer wrote can neither stall the partition nor
+ * keep the record it names from counting or being redriven. Of the copies, the first of
+ * each origin (in offset order) counts when the origin is `dead` here, or when the version
+ * cannot judge it (`unknown`, `pending`: counted once, by the ledger alone); the origin is
+ * turned `counted` in the same transaction. A copy of an origin the version read and did
+ * not dead-letter (`original-counted`), or counted already, does not count. Never waits.
  * `topic`, `partition`: where the flush's records are, for `counted_as`.
  */
 export async function admitRedriven(
   client: pg.PoolClient,
   where: { version: number; topic: string; partition: number },
   redriven: readonly RedrivenEvent[],
-): Promise<RedrivenEvent[]> {
-  if (redriven.length === 0) return [];
+): Promise<AdmittedRedriven> {
+  const counted: RedrivenEvent[] = [];
   const first = new Map<string, RedrivenEvent>();
-  for (const r of redriven) if (!first.has(r.origin)) first.set(r.origin, r);
+  let copies = 0;
+  for (const r of redriven) {
+    if (!mayBeCopy(where, r.offset, r.origin)) counted.push(r);
+    else {
+      copies += 1;
+      if (!first.has(r.origin)) first.set(r.origin, r);
+    }
+  }
+  const notCopies = counted.length;
+  if (first.size === 0) return { counted, alreadyCounted: 0, notCopies };
   const countedAs = (r: RedrivenEvent) => `${where.topic}:${where.partition}:${r.offset}`;
   const admitted = new Set<string>();
   const countDead = async (events: RedrivenEvent[]) => {
@@ -153,8 +189,8 @@ export async function admitRedriven(
       where.version,
       rest.map((r) => r.origin),
     );
-    // `dead`: marked by another partition's flush that committed after the update above
-    // looked; this statement sees it, and waits for any flush counting it meanwhile.
+    // `dead`: marked by a flush that committed after the update above looked; this
+    // statement sees it, and waits for any flush counting it meanwhile.
     const racing = rest.filter((r) => states.get(r.origin) === 'dead');
     if (racing.length > 0) await countDead(racing);
     const unjudged = rest.filter((r) => {
@@ -170,7 +206,8 @@ export async function admitRedriven(
       for (const { origin } of inserted.rows) admitted.add(origin);
     }
   }
-  return [...first.values()].filter((r) => admitted.has(r.origin));
+  for (const r of first.values()) if (admitted.has(r.origin)) counted.push(r);
+  return { counted, alreadyCounted: copies - (counted.length - notCopies), notCopies };
 }
 
 /**

@@ -94,10 +94,16 @@ export function createInMemoryStore(
       const tries = [...(flush.tries ?? [])];
       const admitted: { domain: string; event: CountedEvent }[] = [];
       for (const r of flush.redriven ?? []) {
+        const [t, p, o] = r.origin.split(':');
+        // Not a copy redrive wrote (admitRedriven): counted as any record, the ledger untouched.
+        if (t === flush.topic && (Number(p) !== flush.partition || Number(o) >= r.offset)) {
+          if (r.eventId === undefined) admitted.push(r);
+          else tries.push({ domain: r.domain, eventId: r.eventId, at: r.at, event: r.event });
+          continue;
+        }
         if (origins.has(r.origin)) continue;
         // As the redrive ledger decides (consumer/src/redrive-ledger.ts).
         if (!dead.has(r.origin)) {
-          const [t, p, o] = r.origin.split(':');
           const read =
             t === flush.topic && Number(p) === flush.partition
               ? flush.next
