@@ -4,7 +4,13 @@ import { planRedrive, summarize } from './dead-letter-report';
 import { checkPartitions, parseSelection, readRanges, selects } from './dead-letter-selection';
 import { headersText, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
 import { deadLetterOrigin, redriveMessage, redriveOrigin } from './redrive';
-import { checkDeadLettersHeld, showCommand } from './dead-letter-commands';
+import {
+  checkDeadLettersHeld,
+  listCommand,
+  showCommand,
+  summaryCommand,
+  type ListEntry,
+} from './dead-letter-commands';
 import { redriveSelection } from './redrive-command';
 import { createInMemoryTopic, jsonDecoder } from '../../test/support/in-memory-ports';
 
@@ -466,7 +472,8 @@ describe('reading the dead-letter topic', () => {
     );
     expect(views.map((v) => v.offset)).toEqual([3, 4]);
     expect(attempts.get('events:0:10')).toBe(2);
-    expect(deadLetters.reads).toEqual({ ends: 1, records: 1 });
+    // The whole topic, for the redrive counts of every origin.
+    expect(deadLetters.reads).toEqual({ ends: 1, records: 1, handed: 3 });
   });
 
   it.each([
@@ -523,6 +530,81 @@ describe('reading the dead-letter topic', () => {
       source: 'mta-7',
     });
     expect(shown.now).toMatchObject({ outcome: 'dead-letters', reason: 'time-out-of-range' });
+  });
+
+  describe('a storm of dead letters', () => {
+    /** 2 partitions of 1000 dead letters each, 2 reasons alternating, an hour apart. */
+    const storm = () =>
+      createInMemoryTopic(
+        'events.dlq',
+        [0, 1].map((p) =>
+          Array.from({ length: 1000 }, (_, i) =>
+            letter(i, i % 2 === 0 ? 'undecodable' : 'store-refused', [p, i], T0 + i * HOUR),
+          ),
+        ),
+      );
+    const listed = async (deadLetters: ReturnType<typeof storm>, args: string[]) => {
+      const lines: ListEntry[] = [];
+      const parsed = parseDlqArgs(['list', ...args]);
+      if (parsed.help || parsed.command === 'show') throw new Error('not a list');
+      await listCommand({ deadLetters, progress }, parsed.selection, (e) => lines.push(e));
+      return lines.map((e) => e.deadLetter);
+    };
+
+    it('lists the first dead letter with --limit 1 reading one record of each partition', async () => {
+      const deadLetters = storm();
+      expect(await listed(deadLetters, ['--limit', '1'])).toEqual(['0:0']);
+      expect(deadLetters.reads.handed).toBe(2);
+    });
+
+    it('lists the first N in topic order, partition then offset, reading at most N of each partition', async () => {
+      const deadLetters = storm();
+      expect(await listed(deadLetters, ['--limit', '3', '--reason', 'store-refused'])).toEqual([
+        '0:1',
+        '0:3',
+        '0:5',
+      ]);
+      // Up to the third store-refused of each partition (offset 5), not the 1000 records.
+      expect(deadLetters.reads.handed).toBe(12);
+    });
+
+    it('lists every dead letter without a limit, each as it is read, in offset order per partition', async () => {
+      const deadLetters = storm();
+      const lines = await listed(deadLetters, []);
+      expect(lines).toHaveLength(2000);
+      for (const p of [0, 1]) {
+        const offsets = lines.filter((l) => l.startsWith(`${p}:`)).map((l) => Number(l.slice(2)));
+        expect(offsets).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+      }
+    });
+
+    it('summarizes as it reads, with the counts of the views it was given', async () => {
+      const deadLetters = storm();
+      const all = [0, 1].flatMap((p) =>
+        Array.from({ length: 1000 }, (_, i) =>
+          view(p, letter(i, i % 2 === 0 ? 'undecodable' : 'store-refused', [p, i], T0 + i * HOUR)),
+        ),
+      );
+      const summary = await summaryCommand({ deadLetters, progress }, parseSelection({}));
+      expect(summary).toEqual(summarize(all));
+      expect(summary.byReason).toEqual({ 'store-refused': 1000, undecodable: 1000 });
+      expect(Object.keys(summary.byHour)).toHaveLength(1000);
+    });
+
+    it('keeps --limit dead letters for a redrive, and only the origins redriven before as counts', async () => {
+      const deadLetters = createInMemoryTopic('events.dlq', [
+        Array.from({ length: 1000 }, (_, i) =>
+          letter(i, 'undecodable', [0, i], T0, i === 999 ? { 'redrive-count': '2' } : {}),
+        ),
+      ]);
+      const { views, attempts } = await redriveSelection(
+        { deadLetters, progress },
+        parseSelection({ limit: '1' }, []),
+      );
+      expect(views.map((v) => v.offset)).toEqual([0]);
+      expect([...attempts]).toEqual([['events:0:999', 2]]);
+      expect(deadLetters.reads.handed).toBe(1000);
+    });
   });
 
   it('checks coordinates against the ends it is given, without reading', () => {

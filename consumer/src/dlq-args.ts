@@ -27,7 +27,9 @@ usage: npm run dlq -- <command> [options]    (or: node consumer/dist/dlq-cli.js)
 commands (each takes the options shown and --json; any other option is refused):
   summary [selection]     counts by reason, by hour, by partition; the oldest and newest
   list [selection] [--limit N]
-                          the dead letters with their headers, one per line
+                          the dead letters with their headers, one per line: with --limit,
+                          the first N by partition, then offset; without, each as it is read
+                          (offset order within a partition, partitions interleaved)
   show PARTITION:OFFSET   one dead letter in full: headers, key, value (hex, base64), the
                           decoded event, and what the projector would do with it now
   redrive [PARTITION:OFFSET ...] [selection] [--limit N] [--dry-run] [--max-redrives N] [--all]

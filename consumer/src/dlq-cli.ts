@@ -64,12 +64,17 @@ function progressDisplay(logger: Logger): Progress {
   };
 }
 
+/** Prints one item: a JSON line when `json`, indented JSON on a terminal otherwise. */
+function printOne(json: boolean, item: unknown): void {
+  console.log(json ? JSON.stringify(item) : JSON.stringify(item, null, 2));
+}
+
 /** Prints a result: JSON lines when `json`, readable text on a terminal otherwise. */
 function print(json: boolean, value: unknown): void {
   if (json) {
-    for (const item of Array.isArray(value) ? value : [value]) console.log(JSON.stringify(item));
+    for (const item of Array.isArray(value) ? value : [value]) printOne(json, item);
   } else {
-    console.log(JSON.stringify(value, null, 2));
+    printOne(json, value);
   }
 }
 
@@ -146,7 +151,11 @@ async function run(argv: string[]): Promise<void> {
     progress: progressDisplay(logger),
   };
   if (args.command === 'summary') return print(json, await summaryCommand(tools, args.selection));
-  if (args.command === 'list') return print(json, await listCommand(tools, args.selection));
+  if (args.command === 'list') {
+    // Each line as it comes: list holds no more than --limit entries per partition.
+    await listCommand(tools, args.selection, (entry) => printOne(json, entry));
+    return;
+  }
   const registryAccess = await connectRegistry(config);
   // No wait on a schema id the registry does not know: the answer is what it knows now.
   const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });
