@@ -3,7 +3,7 @@ import { COMMAND_OPTIONS, parseDlqArgs, USAGE } from './dlq-args';
 import { planRedrive, summarize } from './dead-letter-report';
 import { checkPartitions, parseSelection, readRanges, selects } from './dead-letter-selection';
 import { headersText, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
-import { deadLetterOrigin, redriveMessage, redriveOrigin } from './redrive';
+import { deadLetterOrigin, redriveCount, redriveMessage, redriveOrigin } from './redrive';
 import {
   checkDeadLettersHeld,
   listCommand,
@@ -391,6 +391,25 @@ describe('the redrive plan', () => {
     expect(decisions[0]).toMatchObject({ why: expect.stringMatching(/as events:1:50/) });
     expect(decisions[1]).toMatchObject({ why: expect.stringMatching(/original record/) });
   });
+});
+
+describe('the redrive count', () => {
+  it.each([
+    ['3', 3],
+    ['007', 7],
+    ['999999999', 999999999],
+    ['0', 0],
+  ])('reads %p, a plain decimal whole number, as %p', (text, count) => {
+    expect(redriveCount({ 'redrive-count': Buffer.from(text) })).toBe(count);
+  });
+
+  it.each(['1e3', '0x10', '0b11', ' 2', '2 ', '2.0', '+2', '-1', '', '1000000000', 'three'])(
+    'counts %p, which is not one, as 0 redrives, as a missing header',
+    (text) => {
+      expect(redriveCount({ 'redrive-count': Buffer.from(text) })).toBe(0);
+      expect(redriveCount({})).toBe(0);
+    },
+  );
 });
 
 describe('the redriven record', () => {
