@@ -160,6 +160,29 @@ describe('the dlq command line', () => {
     expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
   });
 
+  it.each([
+    [['list', '--partition', '5', '--partition', '0'], 'partition'],
+    [['redrive', '--partition', '1', '--partition=2'], 'partition'],
+    [['list', '--limit', '1', '--limit', '3'], 'limit'],
+    [['list', '--since', '2026-11-01', '--since', '2026-11-02'], 'since'],
+    [['summary', '--until', '2026-11-01', '--until', '2026-11-02'], 'until'],
+    [['list', '--from-offset', '1', '--from-offset', '2'], 'from-offset'],
+    [['list', '--to-offset', '1', '--to-offset', '2'], 'to-offset'],
+    [['redrive', '--all', '--max-redrives', '2', '--max-redrives', '5'], 'max-redrives'],
+    [['redrive', '--all', '--dry-run', '--dry-run'], 'dry-run'],
+    [['list', '--json', '--json'], 'json'],
+  ])('refuses %j: an option given twice that holds one value, naming it', (argv, name) => {
+    expect(() => parseDlqArgs(argv)).toThrow(
+      `--${name} is given more than once; give it once (only --reason repeats)`,
+    );
+    expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
+  });
+
+  it('takes --reason several times: any of the reasons', () => {
+    const args = parseDlqArgs(['list', '--reason', 'undecodable', '--reason', 'store-refused']);
+    expect(args).toMatchObject({ selection: { reasons: ['undecodable', 'store-refused'] } });
+  });
+
   it('names the options each command takes, as the usage lists them', () => {
     expect(() => parseDlqArgs(['summary', '--limit', '5'])).toThrow(
       'summary does not take --limit; it takes --reason, --partition, --from-offset, --to-offset, --since, --until, --json',

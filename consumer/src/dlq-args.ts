@@ -24,7 +24,8 @@ export const USAGE = `Reads and redrives the dead-letter topic (<EVENTS_TOPIC>.d
 
 usage: npm run dlq -- <command> [options]    (or: node consumer/dist/dlq-cli.js)
 
-commands (each takes the options shown and --json; any other option is refused):
+commands (each takes the options shown and --json; any other option is refused, and so is
+an option given twice, but --reason):
   summary [selection]     counts by reason, by hour, by partition; the oldest and newest
   list [selection] [--limit N]
                           the dead letters with their headers, one per line: with --limit,
@@ -48,7 +49,7 @@ commands (each takes the options shown and --json; any other option is refused):
 selection (summary, list, redrive; all given must hold):
   --reason R              dead letters of reason R (dlq-reason); repeat for several; one of
 ${reasonLines()}
-  --partition P           partition P of the dead-letter topic only (one it has)
+  --partition P           partition P of the dead-letter topic only (one it has; once)
   --from-offset N         offsets N and after (of each partition read)
   --to-offset N           offsets up to N, inclusive
   --since TIME            dead letters written at or after TIME
@@ -130,6 +131,27 @@ function joinNegativeNumbers(argv: string[]): string[] {
   return joined;
 }
 
+/**
+ * A UsageError naming the first option given more than once, `--reason` aside (it repeats:
+ * any of the reasons). A selection holds one partition, one offset range, one time range
+ * and one limit; taking the last of several would answer, or redrive, something else than
+ * the command line says (`redrive --partition 1 --partition 2` redrove partition 2 alone).
+ */
+function checkRepeats(tokens: readonly { kind: string; name?: string }[]): void {
+  const seen = new Map<string, number>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue;
+    const times = (seen.get(token.name) ?? 0) + 1;
+    seen.set(token.name, times);
+    const multiple = (OPTIONS as Record<string, { multiple?: boolean }>)[token.name]?.multiple;
+    if (times > 1 && multiple !== true) {
+      throw new UsageError(
+        `--${token.name} is given more than once; give it once (only --reason repeats)`,
+      );
+    }
+  }
+}
+
 /** A UsageError when an option given is not one `command` uses, naming those it takes. */
 function checkOptionsOf(command: Command, given: readonly string[]): void {
   const takes = COMMAND_OPTIONS[command];
@@ -145,7 +167,8 @@ function checkOptionsOf(command: Command, given: readonly string[]): void {
 /**
  * The command line: the command, its positional arguments and the options. Throws
  * UsageError (node's own message for an unknown option) for a line that is wrong, an option
- * the command does not use (COMMAND_OPTIONS) among them. `json`, `dryRun` and `all` are
+ * the command does not use (COMMAND_OPTIONS) or one given twice (all but `--reason`) among
+ * them. `json`, `dryRun` and `all` are
  * false when not given; `maxRedrives` is DEFAULT_MAX_REDRIVES then.
  */
 export function parseDlqArgs(argv: string[]) {
@@ -155,11 +178,13 @@ export function parseDlqArgs(argv: string[]) {
       args: joinNegativeNumbers(argv),
       allowPositionals: true,
       options: OPTIONS,
+      tokens: true,
     });
   } catch (err) {
     throw new UsageError((err as Error).message, { cause: err });
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  checkRepeats(tokens);
   const [command, ...rest] = positionals;
   const json = values.json ?? false;
   if (values.help || command === undefined) {
