@@ -6,8 +6,10 @@ import {
   createPool,
   deadLetterTopic,
   failureLine,
+  KafkaUnreachable,
   type Logger,
 } from '@catchall/core';
+import { KafkaJSError, type Kafka } from 'kafkajs';
 import { connectRegistry, createEventDecoder, type EventDecoder } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import {
@@ -142,7 +144,48 @@ async function run(argv: string[]): Promise<void> {
     role: 'dlq',
     logger,
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
+    ...KAFKA_WAIT,
   });
+  try {
+    await runCommand(args, { kafka, config, logger, json });
+  } catch (err) {
+    throw kafkaFailure(err, config.KAFKA_BROKERS);
+  }
+}
+
+/**
+ * How long the tools wait on Kafka (README, "Dead-letter tools"): a connection 3 s, a request
+ * 15 s, the first contact 15 s in all (retries included); then a KafkaUnreachable naming the
+ * brokers, exit code 1, rather than a minute of waiting and kafkajs's bare message.
+ */
+const KAFKA_WAIT = {
+  connectionTimeoutMs: 3_000,
+  requestTimeoutMs: 15_000,
+  reachableWithinMs: 15_000,
+} as const;
+
+/**
+ * A failure of kafkajs (a broker gone or frozen after the first contact: `Broker not
+ * connected`, a request timeout) as a KafkaUnreachable naming the brokers; anything else as
+ * it is.
+ */
+function kafkaFailure(err: unknown, brokers: string): unknown {
+  if (!(err instanceof KafkaJSError)) return err;
+  return new KafkaUnreachable(
+    `Kafka at ${brokers} failed or stopped answering (${err.message}); check that the brokers run, then run again`,
+    { cause: err },
+  );
+}
+
+async function runCommand(
+  args: Extract<ReturnType<typeof parseDlqArgs>, { help: false }>,
+  {
+    kafka,
+    config,
+    logger,
+    json,
+  }: { kafka: Kafka; config: ConsumerConfig; logger: Logger; json: boolean },
+): Promise<void> {
   const tools: DeadLetterTools = {
     kafka,
     deadLetters: createTopicSource(kafka, deadLetterTopic(config.EVENTS_TOPIC)),
