@@ -416,6 +416,23 @@ describe('the redrive plan', () => {
   });
 });
 
+describe('the headers shown', () => {
+  it('shows text as a string, even one that reads base64:, and other bytes as { base64 }', () => {
+    const shown = headersText({
+      text: Buffer.from('base64:AAE='),
+      binary: Buffer.from([0, 1]),
+      control: Buffer.from('a\u0007b'),
+      repeated: [Buffer.from('one'), Buffer.from([0xff])],
+    });
+    expect({ ...shown }).toEqual({
+      text: 'base64:AAE=',
+      binary: { base64: 'AAE=' },
+      control: { base64: Buffer.from('a\u0007b').toString('base64') },
+      repeated: ['one', { base64: '/w==' }],
+    });
+  });
+});
+
 describe('the redrive count', () => {
   it.each([
     ['3', 3],
