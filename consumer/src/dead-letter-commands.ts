@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from '@catchall/core';
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
 import { listEntry, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
-import { summarize, type Summary } from './dead-letter-report';
+import { createSummaryCounter, type Summary } from './dead-letter-report';
 import { checkPartitions, readRanges, selects, type Selection } from './dead-letter-selection';
 import { classify, type DecodedRecord } from './record-decoder';
 import type { TopicSource } from './topic-reader';
@@ -38,17 +38,21 @@ export interface SelectedDeadLetters {
 }
 
 /**
- * The dead letters the selection names, in topic order per partition (partitions one after
- * the other), at most `selection.limit`, read up to the topic's end as it is now (one read
- * of the partition ends, returned with them). With `attempts`, the whole topic is read, and
- * it gets the highest redrive count of each origin. A UsageError when the selection names a
- * partition the topic does not have.
+ * Reads the dead letters the selection names (its limit aside), up to the topic's end as it
+ * is now (one read of the partition ends, returned), handing each to `onView` in topic order
+ * per partition; partitions are read together, so their dead letters interleave. `onView`
+ * answers `false` when it wants no more of that partition (OnRecord). With `attempts`, the
+ * whole topic is read whatever `onView` answers, and `attempts` gets, per origin redriven
+ * before, the highest redrive count of its dead letters (origins never redriven are left
+ * out: 0 is the default). A UsageError when the selection names a partition the topic does
+ * not have.
  */
-export async function selectDeadLetters(
+export async function scanDeadLetters(
   tools: DeadLetterReader,
   selection: Selection,
+  onView: (view: DeadLetterView) => boolean | void,
   attempts?: Map<string, number>,
-): Promise<SelectedDeadLetters> {
+): Promise<Map<number, [number, number]>> {
   const source = tools.deadLetters;
   const ends = await source.ends();
   checkPartitions(selection, ends, source.topic);
@@ -56,41 +60,107 @@ export async function selectDeadLetters(
     ? readRanges({ reasons: [], coordinates: [] }, ends)
     : readRanges(selection, ends);
   const total = [...ranges.values()].reduce((n, [from, to]) => n + to - from, 0);
-  const byPartition = new Map<number, DeadLetterView[]>();
   tools.progress.start('reading dead letters', total);
   try {
     await source.read(
       ranges,
       (partition, message) => {
         const view = viewDeadLetter(partition, message);
-        if (attempts && view.origin !== undefined) {
+        if (attempts && view.origin !== undefined && view.redriveCount > 0) {
           attempts.set(view.origin, Math.max(attempts.get(view.origin) ?? 0, view.redriveCount));
         }
-        if (!selects(selection, view)) return;
-        const list = byPartition.get(partition) ?? [];
-        list.push(view);
-        byPartition.set(partition, list);
+        if (!selects(selection, view)) return true;
+        const more = onView(view);
+        return attempts !== undefined || more;
       },
       (read) => tools.progress.update(read),
     );
   } finally {
     tools.progress.stop();
   }
-  const views = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
-  return { views: selection.limit === undefined ? views : views.slice(0, selection.limit), ends };
+  return ends;
 }
 
-/** `summary`: counts of the selected dead letters. */
+/**
+ * Keeps, per partition, the first `limit` things handed (all without a limit), and answers
+ * `false` once a partition has them (scanDeadLetters then stops reading it). `inOrder()`:
+ * partition after partition, ascending, at most `limit` in all: the first `limit` in topic
+ * order, whatever order the partitions were read in. Memory: at most `limit` per partition.
+ */
+function firstPerPartition<T>(limit: number | undefined) {
+  const byPartition = new Map<number, T[]>();
+  return {
+    keep(partition: number, item: T): boolean {
+      const list = byPartition.get(partition) ?? [];
+      if (limit !== undefined && list.length >= limit) return false;
+      list.push(item);
+      byPartition.set(partition, list);
+      return limit === undefined || list.length < limit;
+    },
+    inOrder(): T[] {
+      const all = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
+      return limit === undefined ? all : all.slice(0, limit);
+    },
+  };
+}
+
+/**
+ * The dead letters the selection names, in topic order per partition (partitions one after
+ * the other), at most `selection.limit`, read as scanDeadLetters reads them (`attempts`
+ * included). At most `selection.limit` views per partition are held while reading (values
+ * included: redrive sends them); without a limit, every one selected.
+ */
+export async function selectDeadLetters(
+  tools: DeadLetterReader,
+  selection: Selection,
+  attempts?: Map<string, number>,
+): Promise<SelectedDeadLetters> {
+  const kept = firstPerPartition<DeadLetterView>(selection.limit);
+  const ends = await scanDeadLetters(tools, selection, (v) => kept.keep(v.partition, v), attempts);
+  return { views: kept.inOrder(), ends };
+}
+
+/** `summary`: counts of the selected dead letters, counted as they are read (none kept). */
 export async function summaryCommand(
   tools: DeadLetterReader,
   selection: Selection,
 ): Promise<Summary> {
-  return summarize((await selectDeadLetters(tools, selection)).views);
+  const counter = createSummaryCounter();
+  await scanDeadLetters(tools, selection, (v) => counter.add(v));
+  return counter.result();
 }
 
-/** `list`: the selected dead letters' coordinates, reasons, origins and headers. */
-export async function listCommand(tools: DeadLetterReader, selection: Selection) {
-  return (await selectDeadLetters(tools, selection)).views.map(listEntry);
+/** One line of `list`: a dead letter's coordinates, reasons, origin and headers. */
+export type ListEntry = ReturnType<typeof listEntry>;
+
+/**
+ * `list`: the selected dead letters' coordinates, reasons, origins and headers, handed to
+ * `emit`. With `selection.limit`: the first `limit` in topic order (partition, then offset),
+ * emitted once read, holding at most `limit` entries per partition (no keys or values) and
+ * reading no further in a partition once it has them. Without: each emitted as it is read
+ * and none held, in offset order per partition, partitions interleaved. Resolves to how many
+ * were emitted.
+ */
+export async function listCommand(
+  tools: DeadLetterReader,
+  selection: Selection,
+  emit: (entry: ListEntry) => void,
+): Promise<number> {
+  let emitted = 0;
+  if (selection.limit === undefined) {
+    await scanDeadLetters(tools, selection, (v) => {
+      emit(listEntry(v));
+      emitted += 1;
+    });
+    return emitted;
+  }
+  const kept = firstPerPartition<ListEntry>(selection.limit);
+  await scanDeadLetters(tools, selection, (v) => kept.keep(v.partition, listEntry(v)));
+  for (const entry of kept.inOrder()) {
+    emit(entry);
+    emitted += 1;
+  }
+  return emitted;
 }
 
 /** What the projector would do with a record now: count it, ignore it, or dead-letter it. */

@@ -29,8 +29,20 @@ function sorted(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-/** Counts dead letters by reason, hour, partition and origin partition; oldest and newest. */
-export function summarize(views: Iterable<DeadLetterView>): Summary {
+/** A summary built as dead letters are read: each is counted, none is kept. */
+export interface SummaryCounter {
+  /** Counts one dead letter. */
+  add(view: DeadLetterView): void;
+  /** The counts so far, keys sorted so that output is stable. */
+  result(): Summary;
+}
+
+/**
+ * Counts dead letters by reason, hour, partition and origin partition, with the oldest and
+ * newest, as they come: memory grows with the distinct reasons, hours and partitions, not
+ * with the dead letters (a storm of them is what the summary is for).
+ */
+export function createSummaryCounter(): SummaryCounter {
   const summary: Summary = {
     total: 0,
     oldest: null,
@@ -43,28 +55,39 @@ export function summarize(views: Iterable<DeadLetterView>): Summary {
   };
   let oldest = Infinity;
   let newest = -Infinity;
-  for (const v of views) {
-    summary.total += 1;
-    add(summary.byReason, v.reason);
-    add(summary.byHour, new Date(Math.floor(v.timestamp / HOUR_MS) * HOUR_MS).toISOString());
-    add(summary.byPartition, String(v.partition));
-    add(
-      summary.byOriginalPartition,
-      v.original ? `${v.original.topic}:${v.original.partition}` : '(unknown)',
-    );
-    if (v.redriveCount > 0) summary.redrivenBefore += 1;
-    const here = {
-      deadLetter: `${v.partition}:${v.offset}`,
-      at: new Date(v.timestamp).toISOString(),
-    };
-    if (v.timestamp < oldest) [oldest, summary.oldest] = [v.timestamp, here];
-    if (v.timestamp > newest) [newest, summary.newest] = [v.timestamp, here];
-  }
-  summary.byReason = sorted(summary.byReason);
-  summary.byHour = sorted(summary.byHour);
-  summary.byPartition = sorted(summary.byPartition);
-  summary.byOriginalPartition = sorted(summary.byOriginalPartition);
-  return summary;
+  return {
+    add(v) {
+      summary.total += 1;
+      add(summary.byReason, v.reason);
+      add(summary.byHour, new Date(Math.floor(v.timestamp / HOUR_MS) * HOUR_MS).toISOString());
+      add(summary.byPartition, String(v.partition));
+      add(
+        summary.byOriginalPartition,
+        v.original ? `${v.original.topic}:${v.original.partition}` : '(unknown)',
+      );
+      if (v.redriveCount > 0) summary.redrivenBefore += 1;
+      const here = () => ({
+        deadLetter: `${v.partition}:${v.offset}`,
+        at: new Date(v.timestamp).toISOString(),
+      });
+      if (v.timestamp < oldest) [oldest, summary.oldest] = [v.timestamp, here()];
+      if (v.timestamp > newest) [newest, summary.newest] = [v.timestamp, here()];
+    },
+    result: () => ({
+      ...summary,
+      byReason: sorted(summary.byReason),
+      byHour: sorted(summary.byHour),
+      byPartition: sorted(summary.byPartition),
+      byOriginalPartition: sorted(summary.byOriginalPartition),
+    }),
+  };
+}
+
+/** Counts dead letters by reason, hour, partition and origin partition; oldest and newest. */
+export function summarize(views: Iterable<DeadLetterView>): Summary {
+  const counter = createSummaryCounter();
+  for (const v of views) counter.add(v);
+  return counter.result();
 }
 
 /** What redrive does with one selected dead letter. */

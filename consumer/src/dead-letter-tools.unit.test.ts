@@ -3,8 +3,14 @@ import { COMMAND_OPTIONS, parseDlqArgs, USAGE } from './dlq-args';
 import { planRedrive, summarize } from './dead-letter-report';
 import { checkPartitions, parseSelection, readRanges, selects } from './dead-letter-selection';
 import { headersText, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
-import { deadLetterOrigin, redriveMessage, redriveOrigin } from './redrive';
-import { checkDeadLettersHeld, showCommand } from './dead-letter-commands';
+import { deadLetterOrigin, redriveCount, redriveMessage, redriveOrigin } from './redrive';
+import {
+  checkDeadLettersHeld,
+  listCommand,
+  showCommand,
+  summaryCommand,
+  type ListEntry,
+} from './dead-letter-commands';
 import { redriveSelection } from './redrive-command';
 import { createInMemoryTopic, jsonDecoder } from '../../test/support/in-memory-ports';
 
@@ -152,6 +158,29 @@ describe('the dlq command line', () => {
   ])('refuses %j: an option the command does not use, naming those it takes', (argv, message) => {
     expect(() => parseDlqArgs(argv)).toThrow(message);
     expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
+  });
+
+  it.each([
+    [['list', '--partition', '5', '--partition', '0'], 'partition'],
+    [['redrive', '--partition', '1', '--partition=2'], 'partition'],
+    [['list', '--limit', '1', '--limit', '3'], 'limit'],
+    [['list', '--since', '2026-11-01', '--since', '2026-11-02'], 'since'],
+    [['summary', '--until', '2026-11-01', '--until', '2026-11-02'], 'until'],
+    [['list', '--from-offset', '1', '--from-offset', '2'], 'from-offset'],
+    [['list', '--to-offset', '1', '--to-offset', '2'], 'to-offset'],
+    [['redrive', '--all', '--max-redrives', '2', '--max-redrives', '5'], 'max-redrives'],
+    [['redrive', '--all', '--dry-run', '--dry-run'], 'dry-run'],
+    [['list', '--json', '--json'], 'json'],
+  ])('refuses %j: an option given twice that holds one value, naming it', (argv, name) => {
+    expect(() => parseDlqArgs(argv)).toThrow(
+      `--${name} is given more than once; give it once (only --reason repeats)`,
+    );
+    expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
+  });
+
+  it('takes --reason several times: any of the reasons', () => {
+    const args = parseDlqArgs(['list', '--reason', 'undecodable', '--reason', 'store-refused']);
+    expect(args).toMatchObject({ selection: { reasons: ['undecodable', 'store-refused'] } });
   });
 
   it('names the options each command takes, as the usage lists them', () => {
@@ -387,6 +416,42 @@ describe('the redrive plan', () => {
   });
 });
 
+describe('the headers shown', () => {
+  it('shows text as a string, even one that reads base64:, and other bytes as { base64 }', () => {
+    const shown = headersText({
+      text: Buffer.from('base64:AAE='),
+      binary: Buffer.from([0, 1]),
+      control: Buffer.from('a\u0007b'),
+      repeated: [Buffer.from('one'), Buffer.from([0xff])],
+    });
+    expect({ ...shown }).toEqual({
+      text: 'base64:AAE=',
+      binary: { base64: 'AAE=' },
+      control: { base64: Buffer.from('a\u0007b').toString('base64') },
+      repeated: ['one', { base64: '/w==' }],
+    });
+  });
+});
+
+describe('the redrive count', () => {
+  it.each([
+    ['3', 3],
+    ['007', 7],
+    ['999999999', 999999999],
+    ['0', 0],
+  ])('reads %p, a plain decimal whole number, as %p', (text, count) => {
+    expect(redriveCount({ 'redrive-count': Buffer.from(text) })).toBe(count);
+  });
+
+  it.each(['1e3', '0x10', '0b11', ' 2', '2 ', '2.0', '+2', '-1', '', '1000000000', 'three'])(
+    'counts %p, which is not one, as 0 redrives, as a missing header',
+    (text) => {
+      expect(redriveCount({ 'redrive-count': Buffer.from(text) })).toBe(0);
+      expect(redriveCount({})).toBe(0);
+    },
+  );
+});
+
 describe('the redriven record', () => {
   it('keeps key, value and the original headers, drops the dead-letter ones and counts the redrive', () => {
     const v = view(0, letter(8, 'undecodable', [2, 40], T0, { 'redrive-count': '1' }));
@@ -466,7 +531,8 @@ describe('reading the dead-letter topic', () => {
     );
     expect(views.map((v) => v.offset)).toEqual([3, 4]);
     expect(attempts.get('events:0:10')).toBe(2);
-    expect(deadLetters.reads).toEqual({ ends: 1, records: 1 });
+    // The whole topic, for the redrive counts of every origin.
+    expect(deadLetters.reads).toEqual({ ends: 1, records: 1, handed: 3 });
   });
 
   it.each([
@@ -523,6 +589,81 @@ describe('reading the dead-letter topic', () => {
       source: 'mta-7',
     });
     expect(shown.now).toMatchObject({ outcome: 'dead-letters', reason: 'time-out-of-range' });
+  });
+
+  describe('a storm of dead letters', () => {
+    /** 2 partitions of 1000 dead letters each, 2 reasons alternating, an hour apart. */
+    const storm = () =>
+      createInMemoryTopic(
+        'events.dlq',
+        [0, 1].map((p) =>
+          Array.from({ length: 1000 }, (_, i) =>
+            letter(i, i % 2 === 0 ? 'undecodable' : 'store-refused', [p, i], T0 + i * HOUR),
+          ),
+        ),
+      );
+    const listed = async (deadLetters: ReturnType<typeof storm>, args: string[]) => {
+      const lines: ListEntry[] = [];
+      const parsed = parseDlqArgs(['list', ...args]);
+      if (parsed.help || parsed.command === 'show') throw new Error('not a list');
+      await listCommand({ deadLetters, progress }, parsed.selection, (e) => lines.push(e));
+      return lines.map((e) => e.deadLetter);
+    };
+
+    it('lists the first dead letter with --limit 1 reading one record of each partition', async () => {
+      const deadLetters = storm();
+      expect(await listed(deadLetters, ['--limit', '1'])).toEqual(['0:0']);
+      expect(deadLetters.reads.handed).toBe(2);
+    });
+
+    it('lists the first N in topic order, partition then offset, reading at most N of each partition', async () => {
+      const deadLetters = storm();
+      expect(await listed(deadLetters, ['--limit', '3', '--reason', 'store-refused'])).toEqual([
+        '0:1',
+        '0:3',
+        '0:5',
+      ]);
+      // Up to the third store-refused of each partition (offset 5), not the 1000 records.
+      expect(deadLetters.reads.handed).toBe(12);
+    });
+
+    it('lists every dead letter without a limit, each as it is read, in offset order per partition', async () => {
+      const deadLetters = storm();
+      const lines = await listed(deadLetters, []);
+      expect(lines).toHaveLength(2000);
+      for (const p of [0, 1]) {
+        const offsets = lines.filter((l) => l.startsWith(`${p}:`)).map((l) => Number(l.slice(2)));
+        expect(offsets).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+      }
+    });
+
+    it('summarizes as it reads, with the counts of the views it was given', async () => {
+      const deadLetters = storm();
+      const all = [0, 1].flatMap((p) =>
+        Array.from({ length: 1000 }, (_, i) =>
+          view(p, letter(i, i % 2 === 0 ? 'undecodable' : 'store-refused', [p, i], T0 + i * HOUR)),
+        ),
+      );
+      const summary = await summaryCommand({ deadLetters, progress }, parseSelection({}));
+      expect(summary).toEqual(summarize(all));
+      expect(summary.byReason).toEqual({ 'store-refused': 1000, undecodable: 1000 });
+      expect(Object.keys(summary.byHour)).toHaveLength(1000);
+    });
+
+    it('keeps --limit dead letters for a redrive, and only the origins redriven before as counts', async () => {
+      const deadLetters = createInMemoryTopic('events.dlq', [
+        Array.from({ length: 1000 }, (_, i) =>
+          letter(i, 'undecodable', [0, i], T0, i === 999 ? { 'redrive-count': '2' } : {}),
+        ),
+      ]);
+      const { views, attempts } = await redriveSelection(
+        { deadLetters, progress },
+        parseSelection({ limit: '1' }, []),
+      );
+      expect(views.map((v) => v.offset)).toEqual([0]);
+      expect([...attempts]).toEqual([['events:0:999', 2]]);
+      expect(deadLetters.reads.handed).toBe(1000);
+    });
   });
 
   it('checks coordinates against the ends it is given, without reading', () => {

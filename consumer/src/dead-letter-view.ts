@@ -84,15 +84,23 @@ function printable(s: string): boolean {
   return true;
 }
 
-/** A dead letter's headers as text (values not valid printable UTF-8 as `base64:<...>`), for output. */
-export function headersText(headers: IHeaders): Record<string, string | string[]> {
-  const one = (v: Buffer | string) => {
+/**
+ * A header value as output shows it: a string for valid, printable UTF-8 text (whatever it
+ * says, `base64:...` included), `{ base64 }` for any other bytes, so the two never look alike.
+ */
+export type HeaderValueText = string | { base64: string };
+
+/** A dead letter's headers for output: each value as HeaderValueText, repeated ones as arrays. */
+export function headersText(
+  headers: IHeaders,
+): Record<string, HeaderValueText | HeaderValueText[]> {
+  const one = (v: Buffer | string): HeaderValueText => {
     if (typeof v === 'string') return v;
     const s = v.toString('utf8');
-    return Buffer.from(s, 'utf8').equals(v) && printable(s) ? s : `base64:${v.toString('base64')}`;
+    return Buffer.from(s, 'utf8').equals(v) && printable(s) ? s : { base64: v.toString('base64') };
   };
   // No prototype: a header named `__proto__` is a header like any other.
-  const out = Object.create(null) as Record<string, string | string[]>;
+  const out = Object.create(null) as Record<string, HeaderValueText | HeaderValueText[]>;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     out[name] = Array.isArray(value) ? value.map(one) : one(value);

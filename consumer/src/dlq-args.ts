@@ -24,10 +24,13 @@ export const USAGE = `Reads and redrives the dead-letter topic (<EVENTS_TOPIC>.d
 
 usage: npm run dlq -- <command> [options]    (or: node consumer/dist/dlq-cli.js)
 
-commands (each takes the options shown and --json; any other option is refused):
+commands (each takes the options shown and --json; any other option is refused, and so is
+an option given twice, but --reason):
   summary [selection]     counts by reason, by hour, by partition; the oldest and newest
   list [selection] [--limit N]
-                          the dead letters with their headers, one per line
+                          the dead letters with their headers, one per line: with --limit,
+                          the first N by partition, then offset; without, each as it is read
+                          (offset order within a partition, partitions interleaved)
   show PARTITION:OFFSET   one dead letter in full: headers, key, value (hex, base64), the
                           decoded event, and what the projector would do with it now
   redrive [PARTITION:OFFSET ...] [selection] [--limit N] [--dry-run] [--max-redrives N] [--all]
@@ -46,7 +49,7 @@ commands (each takes the options shown and --json; any other option is refused):
 selection (summary, list, redrive; all given must hold):
   --reason R              dead letters of reason R (dlq-reason); repeat for several; one of
 ${reasonLines()}
-  --partition P           partition P of the dead-letter topic only (one it has)
+  --partition P           partition P of the dead-letter topic only (one it has; once)
   --from-offset N         offsets N and after (of each partition read)
   --to-offset N           offsets up to N, inclusive
   --since TIME            dead letters written at or after TIME
@@ -61,7 +64,7 @@ output:
 
 On a terminal, progress is a bar on stderr; otherwise JSON log lines on stderr.
 Exit codes: 0 done; 1 a failure (Kafka, the registry or Postgres, or a read model schema
-behind this version); 2 a wrong command line or a dead letter that is not there; 3 redrive
+behind this version; Kafka is given 15 s to answer first); 2 a wrong command line or a dead letter that is not there; 3 redrive
 refused some dead letters (--max-redrives reached, or a dead letter without its body), the
 others were redriven.
 It reads the consumer's configuration (KAFKA_BROKERS, EVENTS_TOPIC, SCHEMA_REGISTRY_URL,
@@ -128,6 +131,27 @@ function joinNegativeNumbers(argv: string[]): string[] {
   return joined;
 }
 
+/**
+ * A UsageError naming the first option given more than once, `--reason` aside (it repeats:
+ * any of the reasons). A selection holds one partition, one offset range, one time range
+ * and one limit; taking the last of several would answer, or redrive, something else than
+ * the command line says (`redrive --partition 1 --partition 2` redrove partition 2 alone).
+ */
+function checkRepeats(tokens: readonly { kind: string; name?: string }[]): void {
+  const seen = new Map<string, number>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue;
+    const times = (seen.get(token.name) ?? 0) + 1;
+    seen.set(token.name, times);
+    const multiple = (OPTIONS as Record<string, { multiple?: boolean }>)[token.name]?.multiple;
+    if (times > 1 && multiple !== true) {
+      throw new UsageError(
+        `--${token.name} is given more than once; give it once (only --reason repeats)`,
+      );
+    }
+  }
+}
+
 /** A UsageError when an option given is not one `command` uses, naming those it takes. */
 function checkOptionsOf(command: Command, given: readonly string[]): void {
   const takes = COMMAND_OPTIONS[command];
@@ -143,7 +167,8 @@ function checkOptionsOf(command: Command, given: readonly string[]): void {
 /**
  * The command line: the command, its positional arguments and the options. Throws
  * UsageError (node's own message for an unknown option) for a line that is wrong, an option
- * the command does not use (COMMAND_OPTIONS) among them. `json`, `dryRun` and `all` are
+ * the command does not use (COMMAND_OPTIONS) or one given twice (all but `--reason`) among
+ * them. `json`, `dryRun` and `all` are
  * false when not given; `maxRedrives` is DEFAULT_MAX_REDRIVES then.
  */
 export function parseDlqArgs(argv: string[]) {
@@ -153,11 +178,13 @@ export function parseDlqArgs(argv: string[]) {
       args: joinNegativeNumbers(argv),
       allowPositionals: true,
       options: OPTIONS,
+      tokens: true,
     });
   } catch (err) {
     throw new UsageError((err as Error).message, { cause: err });
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  checkRepeats(tokens);
   const [command, ...rest] = positionals;
   const json = values.json ?? false;
   if (values.help || command === undefined) {

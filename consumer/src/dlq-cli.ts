@@ -6,8 +6,10 @@ import {
   createPool,
   deadLetterTopic,
   failureLine,
+  KafkaUnreachable,
   type Logger,
 } from '@catchall/core';
+import { KafkaJSError, type Kafka } from 'kafkajs';
 import { connectRegistry, createEventDecoder, type EventDecoder } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import {
@@ -64,12 +66,17 @@ function progressDisplay(logger: Logger): Progress {
   };
 }
 
+/** Prints one item: a JSON line when `json`, indented JSON on a terminal otherwise. */
+function printOne(json: boolean, item: unknown): void {
+  console.log(json ? JSON.stringify(item) : JSON.stringify(item, null, 2));
+}
+
 /** Prints a result: JSON lines when `json`, readable text on a terminal otherwise. */
 function print(json: boolean, value: unknown): void {
   if (json) {
-    for (const item of Array.isArray(value) ? value : [value]) console.log(JSON.stringify(item));
+    for (const item of Array.isArray(value) ? value : [value]) printOne(json, item);
   } else {
-    console.log(JSON.stringify(value, null, 2));
+    printOne(json, value);
   }
 }
 
@@ -137,7 +144,48 @@ async function run(argv: string[]): Promise<void> {
     role: 'dlq',
     logger,
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
+    ...KAFKA_WAIT,
   });
+  try {
+    await runCommand(args, { kafka, config, logger, json });
+  } catch (err) {
+    throw kafkaFailure(err, config.KAFKA_BROKERS);
+  }
+}
+
+/**
+ * How long the tools wait on Kafka (README, "Dead-letter tools"): a connection 3 s, a request
+ * 15 s, the first contact 15 s in all (retries included); then a KafkaUnreachable naming the
+ * brokers, exit code 1, rather than a minute of waiting and kafkajs's bare message.
+ */
+const KAFKA_WAIT = {
+  connectionTimeoutMs: 3_000,
+  requestTimeoutMs: 15_000,
+  reachableWithinMs: 15_000,
+} as const;
+
+/**
+ * A failure of kafkajs (a broker gone or frozen after the first contact: `Broker not
+ * connected`, a request timeout) as a KafkaUnreachable naming the brokers; anything else as
+ * it is.
+ */
+function kafkaFailure(err: unknown, brokers: string): unknown {
+  if (!(err instanceof KafkaJSError)) return err;
+  return new KafkaUnreachable(
+    `Kafka at ${brokers} failed or stopped answering (${err.message}); check that the brokers run, then run again`,
+    { cause: err },
+  );
+}
+
+async function runCommand(
+  args: Extract<ReturnType<typeof parseDlqArgs>, { help: false }>,
+  {
+    kafka,
+    config,
+    logger,
+    json,
+  }: { kafka: Kafka; config: ConsumerConfig; logger: Logger; json: boolean },
+): Promise<void> {
   const tools: DeadLetterTools = {
     kafka,
     deadLetters: createTopicSource(kafka, deadLetterTopic(config.EVENTS_TOPIC)),
@@ -146,7 +194,11 @@ async function run(argv: string[]): Promise<void> {
     progress: progressDisplay(logger),
   };
   if (args.command === 'summary') return print(json, await summaryCommand(tools, args.selection));
-  if (args.command === 'list') return print(json, await listCommand(tools, args.selection));
+  if (args.command === 'list') {
+    // Each line as it comes: list holds no more than --limit entries per partition.
+    await listCommand(tools, args.selection, (entry) => printOne(json, entry));
+    return;
+  }
   const registryAccess = await connectRegistry(config);
   // No wait on a schema id the registry does not know: the answer is what it knows now.
   const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });

@@ -144,8 +144,9 @@ async function partitionsOf(tools: DeadLetterTools, messages: Message[]): Promis
 }
 
 /**
- * The dead letters a redrive selection names and the highest redrive count of every origin
- * in the topic, from one read of the partition ends. A UsageError when a `PARTITION:OFFSET`
+ * The dead letters a redrive selection names (at most its limit per partition while read)
+ * and the highest redrive count of every origin in the topic redriven before (an origin not
+ * in the map was never redriven), from one read of the partition ends. A UsageError when a `PARTITION:OFFSET`
  * named holds no dead letter (exit 2, not "sent 0") or a partition named does not exist.
  */
 export async function redriveSelection(

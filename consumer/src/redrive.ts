@@ -78,11 +78,19 @@ export function deadLetterOrigin(
   );
 }
 
-/** How many times a record was redriven (its `redrive-count` header); 0 when never. */
+/** A `redrive-count` as redriveMessage writes it: a plain decimal whole number. */
+const REDRIVE_COUNT_TEXT = /^\d{1,9}$/;
+
+/**
+ * How many times a record was redriven (its `redrive-count` header); 0 when never. Only a
+ * plain decimal whole number of at most 9 digits (`3`, `007`) is a count, as redriveMessage
+ * writes it; any other text (`1e3`, `0x10`, ` 2`, `2.0`, `-1`, empty) counts as 0, as a
+ * missing header does: a direct producer may write any header, and `Number()` would read
+ * `1e3` as 1000 and `0x10` as 16.
+ */
 export function redriveCount(headers: IHeaders | undefined): number {
   const text = headerText(headers, REDRIVE_COUNT_HEADER);
-  const n = text === undefined ? 0 : Number(text);
-  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  return text !== undefined && REDRIVE_COUNT_TEXT.test(text) ? Number(text) : 0;
 }
 
 /**

@@ -32,9 +32,16 @@ export async function partitionEnds(
 }
 
 /**
+ * What a reader of records answers for each record handed: `false` when it wants no more
+ * records of that partition (the read stops handing them and counts the partition done, so
+ * that `list --limit 1` does not read the whole topic); anything else to go on.
+ */
+export type OnRecord = (partition: number, message: KafkaMessage) => boolean | void;
+
+/**
  * Reads the records of `topic` in `ranges` (per partition, offsets `[from, to)`), handing
- * each to `onRecord` in offset order per partition, and resolves once every range was read to
- * its end. A consumer of a throwaway group that commits nothing, so the projector's group and
+ * each to `onRecord` in offset order per partition (until it answers `false` for the
+ * partition, see OnRecord), and resolves once every range was read to its end or given up. A consumer of a throwaway group that commits nothing, so the projector's group and
  * offsets are not touched. `onProgress(read)` after each batch. Rejects with TopicReadFailed
  * when nothing arrives for `stallMs` (default 30 s) while records are still to read, and with
  * what kafkajs throws (the broker unreachable).
@@ -43,7 +50,7 @@ export async function readTopicRanges(options: {
   kafka: Kafka;
   topic: string;
   ranges: Map<number, [number, number]>;
-  onRecord(partition: number, message: KafkaMessage): void;
+  onRecord: OnRecord;
   onProgress?(read: number): void;
   stallMs?: number;
 }): Promise<void> {
@@ -98,15 +105,22 @@ export async function readTopicRanges(options: {
         const range = ranges.get(batch.partition);
         if (!range) return;
         const [from, to] = range;
+        let next = Number(batch.lastOffset()) + 1;
         for (const message of batch.messages) {
           const offset = Number(message.offset);
           if (offset >= (handed.get(batch.partition) ?? from) && offset < to) {
-            options.onRecord(batch.partition, message);
+            const more = options.onRecord(batch.partition, message);
             handed.set(batch.partition, offset + 1);
             read += 1;
+            if (more === false) {
+              // The reader has what it needs of this partition: done with it.
+              handed.set(batch.partition, to);
+              next = to;
+              consumer.pause([{ topic, partitions: [batch.partition] }]);
+              break;
+            }
           }
         }
-        const next = Number(batch.lastOffset()) + 1;
         reached.set(batch.partition, Math.max(reached.get(batch.partition) ?? 0, next));
         lastProgress = Date.now();
         options.onProgress?.(read);
@@ -132,10 +146,13 @@ export interface TopicSource {
   readonly topic: string;
   /** Each partition's `[low, high)` (partitionEnds, read committed). */
   ends(): Promise<Map<number, [number, number]>>;
-  /** The records in `ranges` (per partition, `[from, to)`), as readTopicRanges hands them. */
+  /**
+   * The records in `ranges` (per partition, `[from, to)`), as readTopicRanges hands them: no
+   * more of a partition once `onRecord` answered `false` for it.
+   */
   read(
     ranges: Map<number, [number, number]>,
-    onRecord: (partition: number, message: KafkaMessage) => void,
+    onRecord: OnRecord,
     onProgress?: (read: number) => void,
   ): Promise<void>;
 }

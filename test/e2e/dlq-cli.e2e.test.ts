@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { migrate } from '@catchall/consumer';
 import { dlq, dlqKilledAt } from '../support/dlq-cli';
 import { testLogger } from '../support/logger';
@@ -311,4 +312,52 @@ describe('npm run dlq', () => {
     );
     expect(await counts()).toEqual({ 'a.example': { delivered: 1, bounced: 0 } });
   });
+});
+
+describe('npm run dlq, Kafka not answering', () => {
+  let frozen: Server | undefined;
+  afterEach(async () => {
+    await new Promise((resolve) => (frozen ? frozen.close(resolve) : resolve(undefined)));
+    frozen = undefined;
+  });
+
+  /** A port nothing listens on: one the system gave, then closed. */
+  const closedPort = async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  };
+  /** A broker that accepts connections and never answers, as a frozen one does. */
+  const frozenBroker = async () => {
+    frozen = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => frozen!.listen(0, '127.0.0.1', resolve));
+    return (frozen.address() as AddressInfo).port;
+  };
+
+  it.each([
+    ['refused', 'summary', closedPort],
+    ['frozen', 'list', frozenBroker],
+  ])(
+    'given a broker that is %s, %s exits 1 within the wait it documents, naming the brokers with a code',
+    async (_, command, port) => {
+      const brokers = `127.0.0.1:${await port()}`;
+      const started = Date.now();
+      const run = await dlq(
+        {
+          KAFKA_BROKERS: brokers,
+          EVENTS_TOPIC: 'events',
+          DATABASE_URL: 'postgres://u@127.0.0.1:1/x',
+        },
+        command,
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderr.trim().split('\n').at(-1)).toMatch(
+        new RegExp(`^CATCHALL_NOT_READY: Kafka could not be reached at ${brokers} \\(`),
+      );
+      // The first contact is given 15 s (README, "Dead-letter tools"); before, about a minute.
+      expect(Date.now() - started).toBeLessThan(30_000);
+    },
+  );
 });

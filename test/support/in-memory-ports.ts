@@ -404,18 +404,22 @@ export function eventRecords(from: number, domains: string[]): KafkaMessage[] {
 
 /** A topic in memory, with the reads made of it. */
 export interface InMemoryTopic extends TopicSource {
-  /** How many times the partition ends (`ends()`) and the records (`read()`) were read. */
-  reads: { ends: number; records: number };
+  /**
+   * How many times the partition ends (`ends()`) and the records (`read()`) were read, and
+   * how many records were handed to readers in all (`handed`).
+   */
+  reads: { ends: number; records: number; handed: number };
 }
 
 /**
  * A topic held in memory, as the Kafka TopicSource reads one: `partitions[p]` holds partition
  * p's records (their `offset` fields are their offsets, ascending), `[low, high)` from the
  * first and last of them (`[0, 0)` when empty). `read()` hands each record in a range in
- * offset order per partition, as readTopicRanges does.
+ * offset order per partition, as readTopicRanges does, and no more of a partition once the
+ * reader answered `false` for it.
  */
 export function createInMemoryTopic(topic: string, partitions: KafkaMessage[][]): InMemoryTopic {
-  const reads = { ends: 0, records: 0 };
+  const reads = { ends: 0, records: 0, handed: 0 };
   return {
     topic,
     reads,
@@ -438,8 +442,9 @@ export function createInMemoryTopic(topic: string, partitions: KafkaMessage[][])
         for (const message of partitions[p] ?? []) {
           const offset = Number(message.offset);
           if (offset < from || offset >= to) continue;
-          onRecord(p, message);
           read += 1;
+          reads.handed += 1;
+          if (onRecord(p, message) === false) break;
         }
         onProgress?.(read);
       }

@@ -31,6 +31,23 @@ function causes(err: unknown): unknown[] {
 }
 
 /**
+ * Kafka could not be reached, or did not answer, within the time a short-lived program (the
+ * dead-letter tools) gives it: the message names the brokers tried. Retriable: run again
+ * once Kafka answers.
+ */
+export class KafkaUnreachable extends Error {
+  readonly code = errorCatalogue.notReady.code;
+  readonly retriable = errorCatalogue.notReady.retriable;
+}
+
+function unreachable(brokers: string, why: string, cause?: unknown): KafkaUnreachable {
+  return new KafkaUnreachable(
+    `Kafka could not be reached at ${brokers} (${why}); check KAFKA_BROKERS and that the brokers run, then run again`,
+    { cause },
+  );
+}
+
+/**
  * Why a Kafka connection failed for good, when it did: SASL authentication refused (kafkajs's
  * KafkaJSSASLAuthenticationError) or a TLS handshake that failed on a certificate
  * (SELF_SIGNED_CERT_IN_CHAIN, ERR_TLS_CERT_ALTNAME_INVALID, a client certificate the
@@ -69,20 +86,43 @@ export function kafkaAccessProblem(err: unknown): string | undefined {
  * Connects once to the cluster, before the program's long-lived clients (whose retries are
  * unbounded) do: a refused password or an untrusted certificate becomes an AccessRefused
  * naming Kafka and the settings to check. A cluster that is only unreachable passes: the
- * clients keep trying as before.
+ * clients keep trying as before; with `reachable`, it is a KafkaUnreachable naming
+ * `reachable.brokers` once the cluster has not answered within `reachable.withinMs` (a
+ * program that runs once and cannot wait for ever).
  */
-export async function checkKafkaAccess(kafka: Kafka, logger: Logger): Promise<void> {
+export async function checkKafkaAccess(
+  kafka: Kafka,
+  logger: Logger,
+  reachable?: { brokers: string; withinMs: number },
+): Promise<void> {
   const admin = kafka.admin();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await admin.connect();
-    // A Metadata request too: a SASL listener answers ApiVersions before authentication
-    // and closes the connection only at the next request of a client that skipped it.
-    await admin.describeCluster();
+    const contact = async () => {
+      await admin.connect();
+      // A Metadata request too: a SASL listener answers ApiVersions before authentication
+      // and closes the connection only at the next request of a client that skipped it.
+      await admin.describeCluster();
+    };
+    if (reachable === undefined) await contact();
+    else {
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(unreachable(reachable.brokers, `no answer within ${reachable.withinMs} ms`)),
+          reachable.withinMs,
+        );
+      });
+      await Promise.race([contact(), late]);
+    }
   } catch (err) {
+    if (err instanceof KafkaUnreachable) throw err;
     const problem = kafkaAccessProblem(err);
     if (problem) throw new AccessRefused(problem, { cause: err });
+    if (reachable !== undefined)
+      throw unreachable(reachable.brokers, String((err as Error).message), err);
     logger.warn({ err }, 'Kafka not reachable yet; the clients keep trying');
   } finally {
+    clearTimeout(timer);
     await admin
       .disconnect()
       .catch((err: unknown) => logger.debug({ err }, 'closing the access check client failed'));
@@ -93,13 +133,20 @@ export async function checkKafkaAccess(kafka: Kafka, logger: Logger): Promise<vo
  * The Kafka client of a program, `<KAFKA_CLIENT_ID>-<role>`, connected as its settings say
  * (kafkaConnection), its access checked once (checkKafkaAccess): what every program that
  * talks to Kafka opens at start. Throws AccessRefused as checkKafkaAccess does; a cluster
- * that is only unreachable passes. `retry`: the client's, createKafka's default when absent.
+ * that is only unreachable passes, unless `reachableWithinMs` is given (KafkaUnreachable).
+ * `retry`: the client's, createKafka's default when absent.
  */
 export async function connectKafka(options: {
   config: KafkaConnectionConfig & { KAFKA_CLIENT_ID: string };
   role: string;
   logger: Logger;
   retry?: KafkaConfig['retry'];
+  /** kafkajs's `requestTimeout` (its default, 30 s, when absent). */
+  requestTimeoutMs?: number;
+  /** kafkajs's `connectionTimeout` (its default, 1 s, when absent). */
+  connectionTimeoutMs?: number;
+  /** When given, an unreachable cluster is a KafkaUnreachable after this long (checkKafkaAccess). */
+  reachableWithinMs?: number;
 }): Promise<Kafka> {
   const { config, logger } = options;
   const kafka = createKafka({
@@ -107,7 +154,19 @@ export async function connectKafka(options: {
     clientId: `${config.KAFKA_CLIENT_ID}-${options.role}`,
     logger,
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.requestTimeoutMs === undefined
+      ? {}
+      : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.connectionTimeoutMs === undefined
+      ? {}
+      : { connectionTimeoutMs: options.connectionTimeoutMs }),
   });
-  await checkKafkaAccess(kafka, logger);
+  await checkKafkaAccess(
+    kafka,
+    logger,
+    options.reachableWithinMs === undefined
+      ? undefined
+      : { brokers: config.KAFKA_BROKERS, withinMs: options.reachableWithinMs },
+  );
   return kafka;
 }
