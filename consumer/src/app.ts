@@ -3,6 +3,7 @@ import {
   checkPostgresAccess,
   connectKafka,
   createDependencyCheck,
+  startDependencyCheck,
   createIdempotentProducer,
   startKafkaCheck,
   startPostgresCheck,
@@ -59,18 +60,21 @@ async function startDependencyChecks(
     lifecycle,
     logger,
   });
-  const registryCheck = createDependencyCheck({
-    dependency: 'schema registry',
-    probe: () => pingRegistry({ ...registryAccess, timeoutMs }),
-    intervalMs,
-    timeoutMs,
-    logger,
-  });
-  lifecycle.onClose('schema registry check', () => registryCheck.stop());
-  const [kafkaCheck, postgresCheck] = await Promise.all([
+  const registryChecking = startDependencyCheck(
+    createDependencyCheck({
+      dependency: 'schema registry',
+      probe: () => pingRegistry({ ...registryAccess, timeoutMs }),
+      intervalMs,
+      timeoutMs,
+      logger,
+    }),
+    'schema registry check',
+    lifecycle,
+  );
+  const [kafkaCheck, postgresCheck, registryCheck] = await Promise.all([
     kafkaChecking,
     postgresChecking,
-    registryCheck.started,
+    registryChecking,
   ]);
   return { kafkaCheck, registryCheck, postgresCheck };
 }

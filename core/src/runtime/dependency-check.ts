@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { NotReady } from './http';
+import type { Lifecycle } from './lifecycle';
 
 export interface DependencyCheckOptions {
   /** The dependency as messages name it: `Kafka`, `schema registry`. */
@@ -16,6 +17,8 @@ export interface DependencyCheckOptions {
   logger: Logger;
   /** The clock, in milliseconds (Date.now); a test's own to age an outcome. */
   now?: () => number;
+  /** Closes the probe's own client, once `stop` has stopped probing. */
+  close?: () => Promise<void>;
 }
 
 /** A dependency probed in the background; its last outcome is a readiness check. */
@@ -34,7 +37,7 @@ export interface DependencyCheck {
    * without waiting, on a request's path (the ingest API refuses early while Kafka fails it).
    */
   failing(): boolean;
-  /** Stops probing; resolves once a probe in flight has settled. */
+  /** Stops probing; resolves once a probe in flight has settled and the client is closed. */
   stop(): Promise<void>;
 }
 
@@ -113,6 +116,22 @@ export function createDependencyCheck(options: DependencyCheckOptions): Dependen
       stopped = true;
       clearTimeout(timer);
       await inFlight;
+      await options.close?.();
     },
   };
+}
+
+/**
+ * A service's check, started: stopped when `lifecycle` closes (as `name`), and resolved once
+ * its first probe has an outcome (passed or failed: an unreachable dependency does not stop
+ * the start).
+ */
+export async function startDependencyCheck(
+  check: DependencyCheck,
+  name: string,
+  lifecycle: Lifecycle,
+): Promise<DependencyCheck> {
+  lifecycle.onClose(name, () => check.stop());
+  await check.started;
+  return check;
 }

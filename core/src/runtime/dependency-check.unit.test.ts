@@ -114,4 +114,28 @@ describe('createDependencyCheck', () => {
       jest.useRealTimers();
     }
   });
+
+  it('closes its client once stopped, after the probe in flight, and probes no more', async () => {
+    const events: string[] = [];
+    let release: () => void = () => undefined;
+    let probes = 0;
+    const check = checkWith({
+      probe: async () => {
+        probes += 1;
+        if (probes === 2) await new Promise<void>((r) => (release = r));
+        events.push('probed');
+      },
+      close: async () => {
+        events.push('closed');
+      },
+    });
+    await check.started;
+    await until(() => probes === 2);
+    const stopping = check.stop();
+    release();
+    await stopping;
+    expect(events).toEqual(['probed', 'probed', 'closed']);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(probes).toBe(2);
+  });
 });

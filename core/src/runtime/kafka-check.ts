@@ -1,6 +1,10 @@
 import type { Admin } from 'kafkajs';
 import type { Logger } from 'pino';
-import { createDependencyCheck, type DependencyCheck } from './dependency-check';
+import {
+  createDependencyCheck,
+  startDependencyCheck,
+  type DependencyCheck,
+} from './dependency-check';
 import type { KafkaConnectionConfig } from './config';
 import { createKafka, kafkaConnection, type KafkaSecurity } from './kafka';
 import type { Lifecycle } from './lifecycle';
@@ -38,7 +42,7 @@ export function createKafkaCheck(options: {
     await closing?.disconnect();
   }
 
-  const check = createDependencyCheck({
+  return createDependencyCheck({
     dependency: 'Kafka',
     intervalMs: options.intervalMs,
     timeoutMs: options.timeoutMs,
@@ -55,16 +59,8 @@ export function createKafkaCheck(options: {
         throw err;
       }
     },
+    close: disconnect,
   });
-  return {
-    started: check.started,
-    check: () => check.check(),
-    failing: () => check.failing(),
-    async stop() {
-      await check.stop();
-      await disconnect();
-    },
-  };
 }
 
 /**
@@ -91,7 +87,5 @@ export async function startKafkaCheck(options: {
     timeoutMs: config.DEPENDENCY_CHECK_TIMEOUT_MS,
     logger: options.logger,
   });
-  options.lifecycle.onClose('kafka check', () => check.stop());
-  await check.started;
-  return check;
+  return startDependencyCheck(check, 'kafka check', options.lifecycle);
 }

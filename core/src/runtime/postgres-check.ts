@@ -1,5 +1,9 @@
 import type { Logger } from 'pino';
-import { createDependencyCheck, type DependencyCheck } from './dependency-check';
+import {
+  createDependencyCheck,
+  startDependencyCheck,
+  type DependencyCheck,
+} from './dependency-check';
 import type { Lifecycle } from './lifecycle';
 import { createPool, queryPool } from './postgres';
 
@@ -41,7 +45,7 @@ export function createPostgresCheck(options: {
     statementTimeoutMs: timeoutMs,
   });
   const statement = options.statement ?? POSTGRES_CHECK_STATEMENT;
-  const check = createDependencyCheck({
+  return createDependencyCheck({
     dependency: 'Postgres',
     intervalMs: options.intervalMs,
     timeoutMs,
@@ -49,16 +53,8 @@ export function createPostgresCheck(options: {
     async probe() {
       await queryPool(pool, statement);
     },
+    close: () => pool.end(),
   });
-  return {
-    started: check.started,
-    check: () => check.check(),
-    failing: () => check.failing(),
-    async stop() {
-      await check.stop();
-      await pool.end();
-    },
-  };
 }
 
 /**
@@ -88,7 +84,5 @@ export async function startPostgresCheck(options: {
     timeoutMs: config.DEPENDENCY_CHECK_TIMEOUT_MS,
     logger: options.logger,
   });
-  options.lifecycle.onClose('postgres check', () => check.stop());
-  await check.started;
-  return check;
+  return startDependencyCheck(check, 'postgres check', options.lifecycle);
 }
