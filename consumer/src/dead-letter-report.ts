@@ -117,6 +117,11 @@ export function planRedrive(
     maxRedrives: number;
     states: Map<string, { state: OriginState; countedAs?: string }>;
     attempts?: Map<string, number>;
+    /**
+     * The events topic: a dead letter of a record of another topic is refused, as its copy
+     * (written to the events topic) would be no copy of it and count on every redrive.
+     */
+    eventsTopic?: string;
   },
 ): RedriveDecision[] {
   const sending = new Map<string, string>();
@@ -137,6 +142,13 @@ export function planRedrive(
         action: 'refused',
         view,
         why: `dead letter ${here} names no origin (no dlq-original-* or redrive-origin headers): it was not written by the projector`,
+      };
+    }
+    if (options.eventsTopic !== undefined && view.original?.topic !== options.eventsTopic) {
+      return {
+        action: 'refused',
+        view,
+        why: `dead letter ${here} holds a record of topic ${view.original?.topic ?? '(none)'}, not of the events topic ${options.eventsTopic}: its copy would count on every redrive`,
       };
     }
     const known = options.states.get(view.origin);

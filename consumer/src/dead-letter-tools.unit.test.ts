@@ -315,12 +315,27 @@ describe('reading a dead letter', () => {
     });
     const again = view(
       0,
-      letter(4, 'undecodable', [1, 99], T0, {
+      letter(4, 'undecodable', [2, 99], T0, {
         'redrive-origin': 'events:2:40',
         'redrive-count': '2',
       }),
     );
     expect(again).toMatchObject({ origin: 'events:2:40', redriveCount: 2 });
+    // A header naming no record before the original in its partition is no copy's: the
+    // dead letter's origin is its own record (another partition, its offset, a later one,
+    // another topic).
+    for (const [named, original] of [
+      ['events:1:40', [2, 99]],
+      ['events:2:99', [2, 99]],
+      ['events:2:100', [2, 99]],
+      ['other:2:40', [2, 99]],
+    ] as const) {
+      const forged = view(
+        0,
+        letter(5, 'undecodable', [...original], T0, { 'redrive-origin': named }),
+      );
+      expect(forged.origin).toBe('events:2:99');
+    }
   });
 
   it('tells a dead letter that kept no body', () => {
@@ -396,6 +411,17 @@ describe('the redrive plan', () => {
     attempts.set('events:0:1', 3);
     expect(planRedrive([first], { maxRedrives: 3, states: new Map(), attempts })).toMatchObject([
       { action: 'refused', why: expect.stringMatching(/redriven 3 times already/) },
+    ]);
+  });
+
+  it('refuses a dead letter of a record of another topic: its copy would be no copy of it', () => {
+    const decisions = planRedrive([view(0, letter(0, 'undecodable', [0, 1]))], {
+      maxRedrives: 3,
+      states: new Map(),
+      eventsTopic: 'renamed-events',
+    });
+    expect(decisions).toMatchObject([
+      { action: 'refused', why: expect.stringMatching(/of topic events, not of the events topic/) },
     ]);
   });
 
@@ -498,10 +524,15 @@ describe('the redriven record', () => {
   });
 
   it('is remembered by its origin when dead-lettered again; a record never redriven by its own place', () => {
-    const headers = { 'redrive-origin': Buffer.from('events:2:40') };
-    expect(redriveOrigin({ headers })).toBe('events:2:40');
-    expect(deadLetterOrigin('events', 1, { headers, offset: '77' })).toBe('events:2:40');
+    const headers = { 'redrive-origin': Buffer.from('events:1:40') };
+    expect(redriveOrigin({ headers })).toBe('events:1:40');
+    expect(deadLetterOrigin('events', 1, { headers, offset: '77' })).toBe('events:1:40');
     expect(deadLetterOrigin('events', 1, { headers: {}, offset: '77' })).toBe('events:1:77');
+    // Not before it in its partition: no copy of it; the record is remembered by its place.
+    expect(deadLetterOrigin('events', 2, { headers, offset: '77' })).toBe('events:2:77');
+    expect(deadLetterOrigin('events', 1, { headers, offset: '40' })).toBe('events:1:40');
+    expect(deadLetterOrigin('events', 1, { headers, offset: '39' })).toBe('events:1:39');
+    expect(deadLetterOrigin('other', 1, { headers, offset: '77' })).toBe('other:1:77');
     // A header a direct producer wrote that names no coordinates marks nothing.
     expect(redriveOrigin({ headers: { 'redrive-origin': 'whatever' } })).toBeUndefined();
   });
@@ -515,7 +546,7 @@ describe('reading the dead-letter topic', () => {
       [
         letter(2, 'undecodable', [0, 10]),
         letter(3, 'store-refused', [0, 11]),
-        letter(4, 'undecodable', [1, 12], T0, {
+        letter(4, 'undecodable', [0, 12], T0, {
           'redrive-origin': 'events:0:10',
           'redrive-count': '2',
         }),

@@ -4,6 +4,7 @@ import {
   headerText,
   parseCoordinates,
   redriveCount,
+  copyOrigin,
   redriveOrigin,
   type Coordinates,
 } from './redrive';
@@ -65,7 +66,7 @@ export function viewDeadLetter(partition: number, message: KafkaMessage): DeadLe
     detail: text('dlq-detail') ?? '',
     original,
     originalTimestamp: numberOrUndefined(text('dlq-original-timestamp')),
-    origin: redriveOrigin(message) ?? (original && coordinatesText(original)),
+    origin: original && (copyOrigin(original, redriveOrigin(message)) ?? coordinatesText(original)),
     redriveCount: redriveCount(headers),
     bodyKept: originalBytes === undefined,
     originalBytes,

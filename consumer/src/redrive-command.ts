@@ -177,7 +177,12 @@ export async function redriveCommand(
   const origins = [...new Set(views.flatMap((v) => (v.origin === undefined ? [] : [v.origin])))];
   const version = await liveReadModelVersion(deps.pool);
   const states = await originStates(deps.pool, version, origins);
-  const plan = planRedrive(views, { maxRedrives: options.maxRedrives, states, attempts });
+  const plan = planRedrive(views, {
+    maxRedrives: options.maxRedrives,
+    states,
+    attempts,
+    eventsTopic: tools.eventsTopic,
+  });
   const sending = plan.filter(
     (d): d is Extract<RedriveDecision, { action: 'send' }> => d.action === 'send',
   );

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { queryPool } from '@catchall/core';
 import type { RedrivenEvent } from './projection-store';
-import { parseCoordinates } from './redrive';
+import { copyOrigin, parseCoordinates } from './redrive';
 
 /**
  * The redrive ledger (table redriven_origins, README "Dead-letter tools"): per read-model
@@ -131,20 +131,8 @@ export interface AdmittedRedriven {
 }
 
 /**
- * Whether a record at `offset` of `where`'s partition, naming `origin`, may be a copy that
- * `npm run dlq -- redrive` wrote: redrive writes each copy to its origin's partition, after
- * it. An origin in another topic (one the version does not read) may be; one in another
- * partition of the flush's topic, or at or after the record, is not.
- */
-function mayBeCopy(where: { topic: string; partition: number }, offset: number, origin: string) {
-  const c = parseCoordinates(origin);
-  if (c === undefined || c.topic !== where.topic) return true;
-  return c.partition === where.partition && c.offset < offset;
-}
-
-/**
  * Inside a flush's transaction: which redriven events count. A record whose origin is not
- * before it in its own partition is not a copy (mayBeCopy) and counts as any record, the
+ * before it in its own partition is not a copy (copyOrigin) and counts as any record, the
  * ledger untouched: so a header another producer wrote can neither stall the partition nor
  * keep the record it names from counting or being redriven. Of the copies, the first of
  * each origin (in offset order) counts when the origin is `dead` here, or when the version
@@ -162,7 +150,7 @@ export async function admitRedriven(
   const first = new Map<string, RedrivenEvent>();
   let copies = 0;
   for (const r of redriven) {
-    if (!mayBeCopy(where, r.offset, r.origin)) counted.push(r);
+    if (copyOrigin({ ...where, offset: r.offset }, r.origin) === undefined) counted.push(r);
     else {
       copies += 1;
       if (!first.has(r.origin)) first.set(r.origin, r);

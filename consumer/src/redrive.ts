@@ -65,17 +65,32 @@ export function redriveOrigin(message: Pick<KafkaMessage, 'headers'>): string | 
 }
 
 /**
- * What the redrive ledger remembers a dead-lettered record by: the origin it carries when it is
- * itself a redriven copy, else its own coordinates.
+ * The origin a record at `at` is a copy of: its `redrive-origin` (redriveOrigin) when that
+ * names a record before it in its own topic and partition, which is where redrive writes
+ * every copy (after its origin, in the origin's partition); undefined otherwise. A header
+ * naming another topic or partition, the record's own offset or a later one is not a
+ * copy's: any producer may write the header, and such a record is a record like any other.
+ * The projector's ledger, its dead letters and the dead-letter tools all read origins so.
+ */
+export function copyOrigin(at: Coordinates, origin: string | undefined): string | undefined {
+  const c = origin === undefined ? undefined : parseCoordinates(origin);
+  if (c === undefined) return undefined;
+  return c.topic === at.topic && c.partition === at.partition && c.offset < at.offset
+    ? origin
+    : undefined;
+}
+
+/**
+ * What the redrive ledger remembers a dead-lettered record by: the origin it is a copy of
+ * (copyOrigin), else its own coordinates.
  */
 export function deadLetterOrigin(
   topic: string,
   partition: number,
   message: Pick<KafkaMessage, 'headers' | 'offset'>,
 ): string {
-  return (
-    redriveOrigin(message) ?? coordinatesText({ topic, partition, offset: Number(message.offset) })
-  );
+  const at = { topic, partition, offset: Number(message.offset) };
+  return copyOrigin(at, redriveOrigin(message)) ?? coordinatesText(at);
 }
 
 /** A `redrive-count` as redriveMessage writes it: a plain decimal whole number. */

@@ -279,6 +279,48 @@ describe('npm run dlq', () => {
     expect(skipped.lines[0]!.why).toMatch(/counted the original record/);
   });
 
+  it('counts a dead letter once however often it is redriven, whatever redrive-origin header its record carried', async () => {
+    await db.pool.query(REFUSE);
+    const encoder = await encoderFor(topic.name);
+    const forged = (origin: string) => ({
+      key: 'refused.example',
+      partition: 0,
+      headers: { 'redrive-origin': origin },
+      value: encoder.encode(toEvent({ domain: 'refused.example', type: 'delivered' })),
+    });
+    // Headers naming no record before them in their partition: a later offset of their own
+    // partition, another partition, another topic. Each record is dead-lettered as itself.
+    await produceMessages(topic.name, [
+      forged(`${topic.name}:0:999999`),
+      forged(`${topic.name}:1:0`),
+      forged('some-other-topic:0:0'),
+    ]);
+    await start();
+    const letters = await deadLetters(3);
+    await stop();
+    await db.pool.query('ALTER TABLE domain_stats DROP CONSTRAINT no_refused');
+    const origins = (await dlq(env, 'list', '--reason', 'store-refused')).lines.map(
+      (l) => l.origin,
+    );
+    expect(origins).toEqual([0, 1, 2].map((o) => `${topic.name}:0:${o}`));
+    expect(letters).toHaveLength(3);
+    for (let run = 0; run < 3; run++) {
+      const r = await dlq(env, 'redrive', '--reason', 'store-refused');
+      expect(r.code).toBe(0);
+      await start();
+      await waitForLiveCatchUp(db.pool, topic.name, testInfra().brokers);
+      await stop();
+      expect(await counts()).toEqual({ 'refused.example': { delivered: 3, bounced: 0 } });
+      // Counted by the first run's copies; the later runs skip them and write nothing.
+      expect(r.lines.map((l) => l.action)).toEqual(
+        run === 0 ? ['redriven', 'redriven', 'redriven'] : ['skipped', 'skipped', 'skipped'],
+      );
+    }
+    const rebuilt = await replay(env, 'rebuild');
+    expect(rebuilt.code).toBe(0);
+    expect(await counts()).toEqual({ 'refused.example': { delivered: 3, bounced: 0 } });
+  });
+
   it('dead-letters a redriven record that fails again with its counter, and refuses it at the limit', async () => {
     await publish(topic.name, ['a.example'], 1);
     await start();

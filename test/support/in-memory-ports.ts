@@ -95,29 +95,21 @@ export function createInMemoryStore(
       const admitted: { domain: string; event: CountedEvent }[] = [];
       for (const r of flush.redriven ?? []) {
         const [t, p, o] = r.origin.split(':');
-        // Not a copy redrive wrote (admitRedriven): counted as any record, the ledger untouched.
-        if (t === flush.topic && (Number(p) !== flush.partition || Number(o) >= r.offset)) {
+        const counts = (): void => {
           if (r.eventId === undefined) admitted.push(r);
           else tries.push({ domain: r.domain, eventId: r.eventId, at: r.at, event: r.event });
+        };
+        // As the redrive ledger decides (consumer/src/redrive-ledger.ts). Not a copy redrive
+        // wrote (before it, in its partition): counted as any record, the ledger untouched.
+        if (t !== flush.topic || Number(p) !== flush.partition || Number(o) >= r.offset) {
+          counts();
           continue;
         }
-        if (origins.has(r.origin)) continue;
-        // As the redrive ledger decides (consumer/src/redrive-ledger.ts).
-        if (!dead.has(r.origin)) {
-          const read =
-            t === flush.topic && Number(p) === flush.partition
-              ? flush.next
-              : otherTopics.has(t!) || t === topic
-                ? positionsOf(t!).get(Number(p))
-                : undefined;
-          // Read and not dead-lettered: the original counted. Not read yet, or a topic this
-          // version does not read: the ledger alone decides (this copy is the first).
-          if (read !== undefined && read > Number(o)) continue;
-        }
+        // Counted already; or read and not dead-lettered: the original counted.
+        if (origins.has(r.origin) || !dead.has(r.origin)) continue;
         dead.delete(r.origin);
         origins.add(r.origin);
-        if (r.eventId === undefined) admitted.push(r);
-        else tries.push({ domain: r.domain, eventId: r.eventId, at: r.at, event: r.event });
+        counts();
       }
       const seen = new Map([...store.eventIds].map(([k, times]) => [k, [...times]]));
       const verdicts = decideTries(tries, (t) => `${t.domain}/${t.eventId}`, seen, dedupeWindowMs);
