@@ -32,11 +32,20 @@ export interface SelectionArgs {
   limit?: string;
 }
 
-/** A whole number >= `min` from option `name`, or a UsageError saying what was wrong. */
-export function wholeNumber(name: string, text: string, min = 0): number {
+/**
+ * A whole number from `min` to `max` from option `name`, or a UsageError saying what was
+ * wrong.
+ */
+export function wholeNumber(
+  name: string,
+  text: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`${name} must be a whole number >= ${min}, got "${text}"`);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${name} must be a whole number ${range}, got "${text}"`);
   }
   return value;
 }

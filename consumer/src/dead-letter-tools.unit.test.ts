@@ -236,7 +236,14 @@ describe('the dlq command line', () => {
     [['list', '--from-offset', '9', '--to-offset', '3'], /--from-offset 9 is after --to-offset 3/],
     [['list', '--since', 'yesterday'], /--since must be a date YYYY-MM-DD .*; got "yesterday"/],
     [['list', '--since', '2026-11-30', '--until', '2026-11-29'], /--since must be before --until/],
-    [['redrive', '--all', '--max-redrives', '0'], /--max-redrives must be a whole number >= 1/],
+    [
+      ['redrive', '--all', '--max-redrives', '0'],
+      /--max-redrives must be a whole number from 1 to 999999999/,
+    ],
+    [
+      ['redrive', '--all', '--max-redrives', '1000000000'],
+      /--max-redrives must be a whole number from 1 to 999999999/,
+    ],
     [['list', '--frob'], /Unknown option '--frob'/],
     [['list', '--reason', ''], /--reason must be one of .*; got ""/],
   ])('refuses %j with a usage error that says what is wrong', (argv, message) => {

@@ -1,6 +1,7 @@
-import type { KafkaMessage, Message } from 'kafkajs';
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 import { producerFailure, type ProducerHandle } from '@catchall/core';
 import type { DeadLetterReason } from './record-decoder';
+import { DEAD_LETTER_HEADERS } from './redrive';
 
 /** A refused record, where it came from, and why. */
 export interface DeadLetter {
@@ -48,6 +49,21 @@ function bodyBytes(message: KafkaMessage): number {
   return (message.key?.length ?? 0) + (message.value?.length ?? 0) + headerBytes(message.headers);
 }
 
+/**
+ * A record's headers without those named like the ones a dead letter gets (DEAD_LETTER_HEADERS):
+ * a producer may write any header, and one of ours it wrote must not speak for the projector
+ * (a `dlq-original-bytes` would say the body was not kept). Keeps headers without a prototype.
+ */
+function withoutOurs(headers: IHeaders | undefined): IHeaders {
+  const kept = Object.create(null) as IHeaders;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!OURS.has(name)) kept[name] = value;
+  }
+  return kept;
+}
+
+const OURS = new Set<string>(DEAD_LETTER_HEADERS);
+
 /** The dead letter of a record: its key, value and headers kept unless `keep` says no. */
 function toMessage(letter: DeadLetter, keep = true): Message {
   const { message } = letter;
@@ -57,7 +73,7 @@ function toMessage(letter: DeadLetter, keep = true): Message {
     key: kept ? message.key : null,
     value: kept ? message.value : null,
     headers: {
-      ...(kept ? message.headers : { 'dlq-original-bytes': String(bytes) }),
+      ...(kept ? withoutOurs(message.headers) : { 'dlq-original-bytes': String(bytes) }),
       'dlq-reason': letter.reason,
       'dlq-detail': letter.detail.slice(0, 1000),
       'dlq-original-topic': letter.topic,

@@ -7,6 +7,7 @@ import {
 } from './dead-letter-selection';
 import { DEAD_LETTER_REASONS } from './record-decoder';
 import { UsageError } from './usage-error';
+import { MAX_REDRIVE_COUNT } from './redrive';
 
 /** Default of --max-redrives: a record that failed this many redrives needs a person. */
 export const DEFAULT_MAX_REDRIVES = 3;
@@ -213,7 +214,8 @@ export function parseDlqArgs(argv: string[]) {
   const maxRedrives =
     values['max-redrives'] === undefined
       ? DEFAULT_MAX_REDRIVES
-      : wholeNumber('--max-redrives', values['max-redrives'], 1);
+      : // The highest redrive-count the tools read back (redriveCount: up to 9 digits).
+        wholeNumber('--max-redrives', values['max-redrives'], 1, MAX_REDRIVE_COUNT);
   const all = values.all ?? false;
   if (command === 'redrive') {
     if (all && isNarrowed(selection)) {

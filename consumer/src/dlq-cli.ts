@@ -170,7 +170,10 @@ const KAFKA_WAIT = {
  * it is.
  */
 function kafkaFailure(err: unknown, brokers: string): unknown {
-  if (!(err instanceof KafkaJSError)) return err;
+  // kafkajs throws `Broker not connected` as a plain Error.
+  const kafkajs =
+    err instanceof KafkaJSError || (err instanceof Error && err.message === 'Broker not connected');
+  if (!kafkajs) return err;
   return new KafkaUnreachable(
     `Kafka at ${brokers} failed or stopped answering (${err.message}); check that the brokers run, then run again`,
     { cause: err },

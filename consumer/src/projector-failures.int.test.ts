@@ -103,7 +103,13 @@ describe('the projector when the store or the consumer fails', () => {
     }
     await produceMessages(topic.name, [
       { key: 'big', partition: 0, value: Buffer.alloc(5000, 'x') },
-      { key: 'small', partition: 0, value: Buffer.from('not Avro either') },
+      // With a header named like one the projector writes: its dead letter drops it.
+      {
+        key: 'small',
+        partition: 0,
+        value: Buffer.from('not Avro either'),
+        headers: { 'dlq-original-bytes': '7', 'dlq-reason': 'mine', trace: 'kept' },
+      },
     ]);
     await publish(topic.name, ['a.example']);
     const running = await startTestProjector(topic, db, failing);
@@ -122,6 +128,9 @@ describe('the projector when the store or the consumer fails', () => {
     expect(byKey('0').message.headers?.['dlq-original-bytes']?.toString()).toBe('5003');
     expect(byKey('0').message.headers?.['dlq-reason']?.toString()).toBe('not-wire-format');
     expect(byKey('1').message.value?.toString()).toBe('not Avro either');
+    expect(byKey('1').message.headers?.['dlq-original-bytes']).toBeUndefined();
+    expect(byKey('1').message.headers?.['dlq-reason']?.toString()).toBe('not-wire-format');
+    expect(byKey('1').message.headers?.trace?.toString()).toBe('kept');
     expect(running.fatal).toEqual([]);
   });
 

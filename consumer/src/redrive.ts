@@ -96,6 +96,9 @@ export function deadLetterOrigin(
 /** A `redrive-count` as redriveMessage writes it: a plain decimal whole number. */
 const REDRIVE_COUNT_TEXT = /^\d{1,9}$/;
 
+/** The highest `redrive-count` read back (9 digits), and so the highest --max-redrives. */
+export const MAX_REDRIVE_COUNT = 999_999_999;
+
 /**
  * How many times a record was redriven (its `redrive-count` header); 0 when never. Only a
  * plain decimal whole number of at most 9 digits (`3`, `007`) is a count, as redriveMessage
