@@ -6,10 +6,10 @@ import {
   createPool,
   deadLetterTopic,
   failureLine,
-  KafkaUnreachable,
+  asKafkaUnreachable,
   type Logger,
 } from '@catchall/core';
-import { KafkaJSError, type Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { connectRegistry, createEventDecoder, type EventDecoder } from '@catchall/schemas';
 import { loadConsumerConfig, type ConsumerConfig } from './config';
 import {
@@ -149,7 +149,7 @@ async function run(argv: string[]): Promise<void> {
   try {
     await runCommand(args, { kafka, config, logger, json });
   } catch (err) {
-    throw kafkaFailure(err, config.KAFKA_BROKERS);
+    throw asKafkaUnreachable(err, config.KAFKA_BROKERS);
   }
 }
 
@@ -163,22 +163,6 @@ const KAFKA_WAIT = {
   requestTimeoutMs: 15_000,
   reachableWithinMs: 15_000,
 } as const;
-
-/**
- * A failure of kafkajs (a broker gone or frozen after the first contact: `Broker not
- * connected`, a request timeout) as a KafkaUnreachable naming the brokers; anything else as
- * it is.
- */
-function kafkaFailure(err: unknown, brokers: string): unknown {
-  // kafkajs throws `Broker not connected` as a plain Error.
-  const kafkajs =
-    err instanceof KafkaJSError || (err instanceof Error && err.message === 'Broker not connected');
-  if (!kafkajs) return err;
-  return new KafkaUnreachable(
-    `Kafka at ${brokers} failed or stopped answering (${err.message}); check that the brokers run, then run again`,
-    { cause: err },
-  );
-}
 
 async function runCommand(
   args: Extract<ReturnType<typeof parseDlqArgs>, { help: false }>,

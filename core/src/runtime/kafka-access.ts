@@ -1,4 +1,4 @@
-import type { Kafka, KafkaConfig } from 'kafkajs';
+import { KafkaJSError, type Kafka, type KafkaConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 import { errorCatalogue } from '../domain/error-catalogue';
 import type { KafkaConnectionConfig } from './config';
@@ -38,6 +38,21 @@ function causes(err: unknown): unknown[] {
 export class KafkaUnreachable extends Error {
   readonly code = errorCatalogue.notReady.code;
   readonly retriable = errorCatalogue.notReady.retriable;
+}
+
+/**
+ * A failure of kafkajs after the first contact (a broker gone or frozen: its KafkaJSError
+ * subclasses, and `Broker not connected`, which it throws as a plain Error) as a
+ * KafkaUnreachable naming `brokers`; anything else as it is.
+ */
+export function asKafkaUnreachable(err: unknown, brokers: string): unknown {
+  const fromKafkajs =
+    err instanceof KafkaJSError || (err instanceof Error && err.message === 'Broker not connected');
+  if (!fromKafkajs) return err;
+  return new KafkaUnreachable(
+    `Kafka at ${brokers} failed or stopped answering (${err.message}); check that the brokers run, then run again`,
+    { cause: err },
+  );
 }
 
 function unreachable(brokers: string, why: string, cause?: unknown): KafkaUnreachable {

@@ -7,7 +7,8 @@ import pino from 'pino';
 import { errorCatalogue } from '../domain/error-catalogue';
 import { kafkaConnectionFields, loadConfig } from './config';
 import { createKafka, kafkaConnection } from './kafka';
-import { checkKafkaAccess } from './kafka-access';
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded } from 'kafkajs';
+import { asKafkaUnreachable, checkKafkaAccess } from './kafka-access';
 import {
   createTestCertificates,
   type TestCertificates,
@@ -60,5 +61,26 @@ describe('checkKafkaAccess against brokers whose certificate is not trusted', ()
     await expect(check).rejects.toThrow(
       /^Kafka TLS handshake failed \((SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE).*KAFKA_SSL_CA_FILE/,
     );
+  });
+});
+
+describe('asKafkaUnreachable', () => {
+  it("names the brokers for kafkajs's failures, 'Broker not connected' included, and leaves others as they are", () => {
+    for (const err of [
+      new Error('Broker not connected'),
+      new KafkaJSConnectionError('Connection timeout'),
+      new KafkaJSNumberOfRetriesExceeded(new Error('Request timed out'), {
+        retryCount: 5,
+        retryTime: 5000,
+      }),
+    ]) {
+      expect(asKafkaUnreachable(err, '127.0.0.1:9092')).toMatchObject({
+        code: errorCatalogue.notReady.code,
+        message: expect.stringMatching(/^Kafka at 127\.0\.0\.1:9092 failed or stopped answering/),
+        cause: err,
+      });
+    }
+    const other = new Error('ENOSPC');
+    expect(asKafkaUnreachable(other, '127.0.0.1:9092')).toBe(other);
   });
 });
