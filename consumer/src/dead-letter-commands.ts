@@ -75,6 +75,8 @@ export async function scanDeadLetters(
       },
       (read) => tools.progress.update(read),
     );
+    // Done, also where the rest of a partition was not needed (a --limit reached).
+    tools.progress.update(total);
   } finally {
     tools.progress.stop();
   }

@@ -654,6 +654,15 @@ describe('reading the dead-letter topic', () => {
       expect(deadLetters.reads.handed).toBe(2);
     });
 
+    it('ends its progress at the total when a --limit stops the reading early', async () => {
+      const shown: number[] = [];
+      const counting = { ...progress, update: (n: number) => shown.push(n) };
+      const parsed = parseDlqArgs(['list', '--limit', '1']);
+      if (parsed.help || parsed.command === 'show') throw new Error('not a list');
+      await listCommand({ deadLetters: storm(), progress: counting }, parsed.selection, () => {});
+      expect(shown.at(-1)).toBe(2000);
+    });
+
     it('lists the first N in topic order, partition then offset, reading at most N of each partition', async () => {
       const deadLetters = storm();
       expect(await listed(deadLetters, ['--limit', '3', '--reason', 'store-refused'])).toEqual([
