@@ -69,13 +69,14 @@ export type OriginState =
   /** Read by the version and not dead-lettered: the original itself was counted (or ignored). */
   | 'original-counted'
   /**
-   * Not read by the version yet (the live version behind the dead-letter tools, or an origin
-   * in a topic the version read once): a copy counts once, by the ledger alone.
+   * Not read by the version yet: what the dead-letter tools may find of a live version
+   * behind the dead letters. A copy's origin is read before the copy (copyOrigin), so a flush
+   * never finds it; if one did, the copy would count once, by the ledger alone.
    */
   | 'pending'
   /**
-   * The version cannot tell (a topic it does not read, or an offset read before the ledger
-   * existed): a redriven copy counts once, by the ledger alone.
+   * The version cannot tell (an offset read before the ledger existed, or a partition it has
+   * no position of): a redriven copy counts once, by the ledger alone.
    */
   | 'unknown';
 
