@@ -1,6 +1,6 @@
 import { PostgresFailure, foldEvents, type EventTry } from '@catchall/core';
 import type { IsolatedRecord } from './partition-state';
-import type { PartitionFlush, RedrivenEvent } from './projection-store';
+import type { DeadLetteredRecord, PartitionFlush, RedrivenEvent } from './projection-store';
 
 /** What committing a refused flush's records in halves needs of the partition's work. */
 export interface IsolationSteps {
@@ -8,8 +8,8 @@ export interface IsolationSteps {
   write(flush: Omit<PartitionFlush, 'topic' | 'partition'>): Promise<void>;
   /** Dead-letters a record Postgres refused alone, with the refusal's message. */
   deadLetter(record: IsolatedRecord, detail: string): Promise<void>;
-  /** The origin the redrive ledger remembers a dead-lettered record by (deadLetterOrigin). */
-  originOf(record: IsolatedRecord): string;
+  /** What the redrive ledger remembers a dead-lettered record by (deadLetterOrigin, its digest). */
+  deadLetteredOf(record: IsolatedRecord): DeadLetteredRecord;
   /** Called after each commit: many small transactions must not cost the group membership. */
   heartbeat(): Promise<void>;
 }
@@ -50,7 +50,7 @@ export async function commitInHalves(
         expected: at,
         next,
         deltas: new Map(),
-        deadLettered: [steps.originOf(records[lo]!)],
+        deadLettered: [steps.deadLetteredOf(records[lo]!)],
       });
     }
     at = next;
@@ -70,12 +70,11 @@ function flushContent(records: IsolatedRecord[]) {
   const folded: IsolatedRecord[] = [];
   for (const r of records) {
     if (r.origin !== undefined) {
-      const { origin, offset, domain, event, at, eventId } = r;
-      redriven.push(
-        eventId === undefined
-          ? { origin, offset, domain, event, at }
-          : { origin, offset, domain, event, at, eventId },
-      );
+      const { origin, offset, domain, event, at, eventId, digest } = r;
+      const copy: RedrivenEvent = { origin, offset, domain, event, at };
+      if (eventId !== undefined) copy.eventId = eventId;
+      if (digest !== undefined) copy.digest = digest;
+      redriven.push(copy);
     } else if (r.eventId === undefined) folded.push(r);
     else tries.push({ domain: r.domain, eventId: r.eventId, at: r.at, event: r.event });
   }

@@ -6,7 +6,7 @@ import {
   type DomainDelta,
   type EventTry,
 } from '@catchall/core';
-import type { PartitionFlush, RedrivenEvent } from './projection-store';
+import type { DeadLetteredRecord, PartitionFlush, RedrivenEvent } from './projection-store';
 
 /** A record kept while a refused flush is taken apart (see PartitionState.isolate). */
 export interface IsolatedRecord {
@@ -19,6 +19,8 @@ export interface IsolatedRecord {
   at: number;
   /** The redrive origin of a redriven dead letter (counted once per origin). */
   origin?: string;
+  /** With `origin`: the record's valueDigest. */
+  digest?: string;
   message: KafkaMessage;
 }
 
@@ -79,6 +81,7 @@ export interface PartitionState {
     timestamp: number,
     eventId?: string,
     origin?: string,
+    digest?: string,
   ): void;
   /** Moves past a record that counts nothing (ignored or dead-lettered). */
   pass(offset: number, timestamp: number): void;
@@ -86,7 +89,7 @@ export interface PartitionState {
    * A record among those pending was dead-lettered: its origin (redrive.ts, deadLetterOrigin)
    * goes to the redrive ledger with the flush, so that a redriven copy may count.
    */
-  markDead(origin: string): void;
+  markDead(record: DeadLetteredRecord): void;
   /** A batch arrived: the partition's end (high watermark) is known before it is applied. */
   sawEnd(highWatermark: number): void;
   /** The batch ended at `lastOffset` (transaction markers after the last record included). */
@@ -173,7 +176,7 @@ export function createPartitionState(
   let pending = new Map<string, DomainDelta>();
   let tries: EventTry[] = [];
   let redriven: RedrivenEvent[] = [];
-  let deadOrigins: string[] = [];
+  let deadOrigins: DeadLetteredRecord[] = [];
   let newestTimestamp = 0;
   let highWatermark: number | undefined;
   let progressAt = now();
@@ -260,9 +263,10 @@ export function createPartitionState(
     },
 
     isApplied: (offset) => offset < (next ?? 0),
-    fold(offset, domain, event, timestamp, eventId, origin) {
+    fold(offset, domain, event, timestamp, eventId, origin, digest) {
       if (origin !== undefined) {
         const r: RedrivenEvent = { origin, offset, domain, event, at: timestamp };
+        if (digest !== undefined) r.digest = digest;
         if (eventId !== undefined) r.eventId = eventId;
         redriven.push(r);
       } else if (eventId === undefined) {
@@ -274,8 +278,8 @@ export function createPartitionState(
       moveTo(offset, timestamp);
     },
     pass: moveTo,
-    markDead(origin) {
-      deadOrigins.push(origin);
+    markDead(record) {
+      deadOrigins.push(record);
     },
     sawEnd(watermark) {
       highWatermark = watermark;

@@ -24,14 +24,21 @@ describe('partition state', () => {
   it('keeps redriven events and dead-lettered origins for the flush, and forgets them with it', () => {
     const state = createPartitionState('events', 0, () => 500);
     state.positionLoaded(null);
-    state.fold(0, 'a.example', delivered, 111, undefined, 'events:1:7');
+    state.fold(0, 'a.example', delivered, 111, undefined, 'events:1:7', 'd7');
     state.pass(1, 112);
-    state.markDead('events:0:1');
+    state.markDead({ origin: 'events:0:1', digest: 'd1' });
     const flush = state.pendingFlush()!;
     expect(flush.redriven).toEqual([
-      { origin: 'events:1:7', offset: 0, domain: 'a.example', event: delivered, at: 111 },
+      {
+        origin: 'events:1:7',
+        offset: 0,
+        domain: 'a.example',
+        event: delivered,
+        at: 111,
+        digest: 'd7',
+      },
     ]);
-    expect(flush.deadLettered).toEqual(['events:0:1']);
+    expect(flush.deadLettered).toEqual([{ origin: 'events:0:1', digest: 'd1' }]);
     expect(flush.deltas.size).toBe(0);
     expect(state.pendingDomains).toBe(1);
     state.committed(flush, 500);

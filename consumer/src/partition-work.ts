@@ -12,7 +12,7 @@ import { countBatch, type BatchCounts, type ConsumerMetrics } from './metrics';
 import type { IsolatedRecord, PartitionState } from './partition-state';
 import { PositionConflict, type PartitionFlush, type ProjectionStore } from './projection-store';
 import { decodeRecord } from './record-decoder';
-import { deadLetterOrigin } from './redrive';
+import { deadLetteredRecord } from './redrive';
 import { commitInHalves } from './partition-isolation';
 import { createHeartbeatPacer } from './heartbeat-pacer';
 
@@ -188,12 +188,12 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
       const timestamp = Number(message.timestamp);
       if (record.kind === 'event') {
         if (state.isIsolating(offset)) {
-          const { domain, event, eventId, origin } = record;
-          state.collect({ offset, domain, event, eventId, origin, at: timestamp, message });
+          const { domain, event, eventId, origin, digest } = record;
+          state.collect({ offset, domain, event, eventId, origin, digest, at: timestamp, message });
           state.pass(offset, timestamp);
         } else {
-          const { domain, event, eventId, origin } = record;
-          state.fold(offset, domain, event, timestamp, eventId, origin);
+          const { domain, event, eventId, origin, digest } = record;
+          state.fold(offset, domain, event, timestamp, eventId, origin, digest);
           if (tracing.enabled) linksOf(state).add(message.headers);
         }
         if (offset >= readBelow) counts[record.event.type] += 1;
@@ -204,7 +204,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
             letters.push({ topic: state.topic, partition: state.partition, message, ...record });
           }
           // Sent before or not, the ledger learns of it with the flush that passes it.
-          state.markDead(deadLetterOrigin(state.topic, state.partition, message));
+          state.markDead(deadLetteredRecord(state.topic, state.partition, message));
         }
         state.pass(offset, timestamp);
       }
@@ -311,7 +311,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     try {
       await commitInHalves(records, until, from, {
         write: (flush) => write(state, { topic, partition, ...flush }),
-        originOf: (record) => deadLetterOrigin(topic, partition, record.message),
+        deadLetteredOf: (record) => deadLetteredRecord(topic, partition, record.message),
         deadLetter: async (refused, detail) => {
           log.warn(
             { partition, offset: refused.offset, domain: refused.domain, detail },

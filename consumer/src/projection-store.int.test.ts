@@ -26,7 +26,9 @@ describe('the projection store on a real Postgres', () => {
       synchronousCommit: false,
       redriven: (outcome) => reports.push(outcome),
     });
+    const dead = (origin: string) => ({ origin, digest: 'v' });
     const event = (origin: string, offset: number): RedrivenEvent => ({
+      digest: 'v',
       origin,
       offset,
       domain: 'a.com',
@@ -35,7 +37,7 @@ describe('the projection store on a real Postgres', () => {
     });
     const flush = (expected: number | null, next: number, extra: Partial<PartitionFlush>) =>
       store.flush({ topic: 't', partition: 0, expected, next, deltas: new Map(), ...extra });
-    await flush(null, 1, { deadLettered: ['t:0:0'] });
+    await flush(null, 1, { deadLettered: [dead('t:0:0')] });
     expect(reports).toEqual([]);
     await flush(1, 5, {
       redriven: [event('t:0:0', 1), event('t:0:0', 2), event('t:0:9', 3), event('t:1:0', 4)],

@@ -47,6 +47,16 @@ export interface RedrivenEvent {
   eventId?: string;
   /** The redriven record's Kafka timestamp, epoch ms. */
   at: number;
+  /** The record's valueDigest: a copy's is its origin's. Absent: not known (any). */
+  digest?: string;
+}
+
+/** A record a flush dead-lettered, as the redrive ledger remembers it. */
+export interface DeadLetteredRecord {
+  /** Its origin (deadLetterOrigin). */
+  origin: string;
+  /** Its valueDigest. Absent: not known (any copy's matches). */
+  digest?: string;
 }
 
 export interface PartitionFlush {
@@ -69,7 +79,7 @@ export interface PartitionFlush {
    */
   redriven?: readonly RedrivenEvent[];
   /** Origins of the records among the flush's that were dead-lettered (the redrive ledger). */
-  deadLettered?: readonly string[];
+  deadLettered?: readonly DeadLetteredRecord[];
   /** The newest Kafka timestamp among the flush's records (epoch ms), when known. */
   newestRecordAt?: number;
 }

@@ -8,7 +8,7 @@ import {
   type CountedEvent,
 } from '@catchall/core';
 import { DecodeError, type DecodedDomainEvent, type EventDecoder } from '@catchall/schemas';
-import { redriveOrigin } from './redrive';
+import { redriveOrigin, valueDigest } from './redrive';
 
 /** Why a record went to the dead-letter topic (the `dlq-reason` header). */
 export type DeadLetterReason =
@@ -43,7 +43,15 @@ export type DecodedRecord =
    * `eventId`: the id the client chose, to deduplicate; absent when the ingest API made it.
    * `origin`: the redrive origin of a redriven dead letter (redrive.ts), counted once.
    */
-  | { kind: 'event'; domain: string; event: CountedEvent; eventId?: string; origin?: string }
+  | {
+      kind: 'event';
+      domain: string;
+      event: CountedEvent;
+      eventId?: string;
+      origin?: string;
+      /** With `origin`: the record's valueDigest, what proves it a copy of the origin. */
+      digest?: string;
+    }
   | { kind: 'ignored' }
   | { kind: 'dead'; reason: DeadLetterReason; detail: string };
 
@@ -77,7 +85,10 @@ export function decodeRecord(
 function withOrigin(record: DecodedRecord, message: KafkaMessage): DecodedRecord {
   if (record.kind !== 'event' || message.headers === undefined) return record;
   const origin = redriveOrigin(message);
-  if (origin !== undefined) record.origin = origin;
+  if (origin !== undefined) {
+    record.origin = origin;
+    record.digest = valueDigest(message.value);
+  }
   return record;
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { queryPool } from '@catchall/core';
-import type { RedrivenEvent } from './projection-store';
+import type { DeadLetteredRecord, RedrivenEvent } from './projection-store';
 import { copyOrigin, parseCoordinates } from './redrive';
 
 /**
@@ -17,48 +17,61 @@ import { copyOrigin, parseCoordinates } from './redrive';
  */
 
 const MARK_DEAD = `
-  INSERT INTO redriven_origins (version, origin, state)
-  SELECT $1, o, 'dead' FROM unnest($2::text[]) AS o ORDER BY o
+  INSERT INTO redriven_origins (version, origin, state, value_digest)
+  SELECT $1, u.origin, 'dead', u.digest
+  FROM unnest($2::text[], $3::text[]) AS u(origin, digest) ORDER BY u.origin
   ON CONFLICT (version, origin) DO NOTHING`;
 
 /**
- * Inside a flush's transaction: remembers the origins of the records the flush dead-lettered
- * (each record's `redrive-origin`, or its own coordinates), so that a redriven copy may count.
+ * Inside a flush's transaction: remembers the records the flush dead-lettered, by origin
+ * (deadLetterOrigin) and value digest, so that a redriven copy may count.
  */
 export async function markDeadLettered(
   client: pg.PoolClient,
   version: number,
-  origins: readonly string[],
+  records: readonly DeadLetteredRecord[],
 ): Promise<void> {
-  if (origins.length === 0) return;
-  await client.query(MARK_DEAD, [version, [...new Set(origins)]]);
+  if (records.length === 0) return;
+  const first = new Map<string, string | null>();
+  for (const r of records) if (!first.has(r.origin)) first.set(r.origin, r.digest ?? null);
+  await client.query(MARK_DEAD, [version, [...first.keys()], [...first.values()]]);
 }
 
-/** Turns `dead` origins ($2) `counted` ($3: the records that count them); returns those. */
+/**
+ * Turns `dead` origins ($2) `counted` ($3: the records that count them) where the copy's
+ * digest ($4) is the origin's (or either is not known); returns those.
+ */
 const COUNT_DEAD = `
   UPDATE redriven_origins AS r SET state = 'counted', counted_as = u.counted_as, updated_at = now()
-  FROM unnest($2::text[], $3::text[]) AS u(origin, counted_as)
+  FROM unnest($2::text[], $3::text[], $4::text[]) AS u(origin, counted_as, digest)
   WHERE r.version = $1 AND r.origin = u.origin AND r.state = 'dead'
-  RETURNING r.origin`;
+    AND (r.value_digest IS NULL OR u.digest IS NULL OR r.value_digest = u.digest)
+  RETURNING r.origin, u.digest`;
 
 /**
- * What the version knows of each origin (one snapshot): its ledger state, and the version's
- * position on the origin's partition with the offset before which no `dead` rows were kept
- * (`dead_marked_from`, set for the positions that existed when the ledger was created).
+ * What the version knows of each origin (one snapshot): its ledger state and digest, the
+ * version's position on the origin's partition with the offset before which no `dead` rows
+ * were kept (`dead_marked_from`, set for the positions that existed when the ledger was
+ * created), and the digests other versions' ledgers hold for it ('' for a row without one;
+ * null when none does).
  */
 const LOOK = `
-  SELECT u.origin, r.state, u.off, p.next_offset, p.dead_marked_from
+  SELECT u.origin, r.state, r.value_digest, u.off, p.next_offset, p.dead_marked_from,
+    (SELECT array_agg(coalesce(x.value_digest, '')) FROM redriven_origins x
+     WHERE x.origin = u.origin AND x.version <> $1) AS elsewhere
   FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) AS u(origin, topic, part, off)
   LEFT JOIN redriven_origins r ON r.version = $1 AND r.origin = u.origin
   LEFT JOIN projection_positions p
     ON p.version = $1 AND p.topic = u.topic AND p.partition = u.part`;
 
-const COUNT_UNKNOWN = `
-  INSERT INTO redriven_origins (version, origin, state, counted_as)
-  SELECT $1, u.origin, 'counted', u.counted_as
-  FROM unnest($2::text[], $3::text[]) AS u(origin, counted_as) ORDER BY u.origin
+/** Counts origins by the ledger alone ($4: the copy's digest), or remembers an original counted. */
+const COUNT_ROWS = `
+  INSERT INTO redriven_origins (version, origin, state, counted_as, value_digest)
+  SELECT $1, u.origin, 'counted', u.counted_as, u.digest
+  FROM unnest($2::text[], $3::text[], $4::text[]) AS u(origin, counted_as, digest)
+  ORDER BY u.origin
   ON CONFLICT (version, origin) DO NOTHING
-  RETURNING origin`;
+  RETURNING origin, value_digest AS digest`;
 
 /** What a version's ledger and positions say of an origin. */
 export type OriginState =
@@ -83,9 +96,20 @@ export type OriginState =
 interface LookRow {
   origin: string;
   state: 'dead' | 'counted' | null;
+  value_digest: string | null;
   off: string;
   next_offset: string | null;
   dead_marked_from: string | null;
+  elsewhere: string[] | null;
+}
+
+/** An origin as the ledger knows it (see LOOK). */
+interface Looked {
+  state: OriginState;
+  /** The digest of this version's row; null when none or not known. */
+  digest: string | null;
+  /** The digests other versions' rows hold (null: not known); null when no version has one. */
+  elsewhere: (string | null)[] | null;
 }
 
 function stateOf(row: LookRow): OriginState {
@@ -100,12 +124,14 @@ async function look(
   run: (text: string, values: unknown[]) => Promise<{ rows: LookRow[] }>,
   version: number,
   origins: readonly string[],
-): Promise<Map<string, OriginState>> {
+): Promise<Map<string, Looked>> {
   const parsed = origins.map((o) => ({ o, c: parseCoordinates(o) }));
   const known = parsed.filter((p) => p.c !== undefined);
-  const states = new Map<string, OriginState>();
-  for (const p of parsed) if (p.c === undefined) states.set(p.o, 'unknown');
-  if (known.length === 0) return states;
+  const looked = new Map<string, Looked>();
+  for (const p of parsed) {
+    if (p.c === undefined) looked.set(p.o, { state: 'unknown', digest: null, elsewhere: null });
+  }
+  if (known.length === 0) return looked;
   const { rows } = await run(LOOK, [
     version,
     known.map((p) => p.o),
@@ -113,34 +139,48 @@ async function look(
     known.map((p) => p.c!.partition),
     known.map((p) => p.c!.offset),
   ]);
-  for (const row of rows) states.set(row.origin, stateOf(row));
-  return states;
+  for (const row of rows) {
+    looked.set(row.origin, {
+      state: stateOf(row),
+      digest: row.value_digest,
+      elsewhere: row.elsewhere && row.elsewhere.map((d) => (d === '' ? null : d)),
+    });
+  }
+  return looked;
+}
+
+/** A copy's digest matches a ledger's when they are equal or either is not known. */
+function matches(known: string | null, copy: string | undefined): boolean {
+  return known === null || copy === undefined || known === copy;
 }
 
 /** What the ledger made of a flush's redriven events (see admitRedriven). */
 export interface AdmittedRedriven {
-  /** The events that count: copies admitted, and records whose header names no earlier record. */
+  /** The events that count: copies admitted, and records that are no copies. */
   counted: RedrivenEvent[];
   /** Copies not counted: their origin was counted already (by a copy, or by itself). */
   alreadyCounted: number;
   /**
-   * Records whose `redrive-origin` names no record before them in their partition (another
-   * partition of the topic, or their own offset or a later one): not a copy redrive wrote,
-   * counted as any record, the ledger untouched.
+   * Records that are no copies, counted as any record, the ledger untouched: their
+   * `redrive-origin` names no record before them in their partition, or names one whose
+   * value was not theirs (a producer wrote the header).
    */
   notCopies: number;
 }
 
 /**
- * Inside a flush's transaction: which redriven events count. A record whose origin is not
- * before it in its own partition is not a copy (copyOrigin) and counts as any record, the
- * ledger untouched: so a header another producer wrote can neither stall the partition nor
- * keep the record it names from counting or being redriven. Of the copies, the first of
- * each origin (in offset order) counts when the origin is `dead` here, or when the version
- * cannot judge it (`unknown`, `pending`: counted once, by the ledger alone); the origin is
- * turned `counted` in the same transaction. A copy of an origin the version read and did
- * not dead-letter (`original-counted`), or counted already, does not count. Never waits.
- * `topic`, `partition`: where the flush's records are, for `counted_as`.
+ * Inside a flush's transaction: which redriven events count. A record is a copy of its origin
+ * only when the origin is before it in its own partition (copyOrigin) and its value is the
+ * origin's (the digest the ledger keeps, where it keeps one); otherwise it counts as any
+ * record, the ledger untouched, so that a header another producer wrote can neither stall
+ * the partition nor take the place of the record it names. Of the copies of an origin, the
+ * first (in offset order) counts when the origin is `dead` here, or when the version cannot
+ * judge it (`unknown`, `pending`: counted once, by the ledger alone); the origin is turned
+ * `counted` in the same transaction. A copy of an origin counted already does not count,
+ * nor one of an origin the version read and counted itself (`original-counted`, a rebuild
+ * after the cause was fixed) that another version's ledger knows with its digest: the
+ * version then remembers it too, for the versions rebuilt from it. Never waits. `topic`,
+ * `partition`: where the flush's records are, for `counted_as`.
  */
 export async function admitRedriven(
   client: pg.PoolClient,
@@ -148,54 +188,75 @@ export async function admitRedriven(
   redriven: readonly RedrivenEvent[],
 ): Promise<AdmittedRedriven> {
   const counted: RedrivenEvent[] = [];
+  const notCopy = (r: RedrivenEvent) => counted.push(r);
+  // The first of each origin and value: another value naming the same origin is judged apart.
+  const keyOf = (origin: string, digest: string | null | undefined) => `${origin}#${digest ?? ''}`;
   const first = new Map<string, RedrivenEvent>();
   let copies = 0;
   for (const r of redriven) {
-    if (copyOrigin({ ...where, offset: r.offset }, r.origin) === undefined) counted.push(r);
+    if (copyOrigin({ ...where, offset: r.offset }, r.origin) === undefined) notCopy(r);
     else {
       copies += 1;
-      if (!first.has(r.origin)) first.set(r.origin, r);
+      const key = keyOf(r.origin, r.digest);
+      if (!first.has(key)) first.set(key, r);
     }
   }
-  const notCopies = counted.length;
+  let notCopies = counted.length;
   if (first.size === 0) return { counted, alreadyCounted: 0, notCopies };
   const countedAs = (r: RedrivenEvent) => `${where.topic}:${where.partition}:${r.offset}`;
   const admitted = new Set<string>();
   const countDead = async (events: RedrivenEvent[]) => {
-    const updated = await client.query<{ origin: string }>(COUNT_DEAD, [
+    const updated = await client.query<{ origin: string; digest: string | null }>(COUNT_DEAD, [
       where.version,
       events.map((r) => r.origin),
       events.map(countedAs),
+      events.map((r) => r.digest ?? null),
     ]);
-    for (const { origin } of updated.rows) admitted.add(origin);
+    for (const { origin, digest } of updated.rows) admitted.add(keyOf(origin, digest));
+  };
+  const insertCounted = async (events: RedrivenEvent[], as: (r: RedrivenEvent) => string) => {
+    if (events.length === 0) return [];
+    const { rows } = await client.query<{ origin: string; digest: string | null }>(COUNT_ROWS, [
+      where.version,
+      events.map((r) => r.origin),
+      events.map(as),
+      events.map((r) => r.digest ?? null),
+    ]);
+    return rows.map((row) => keyOf(row.origin, row.digest));
   };
   const events = [...first.values()].sort((a, b) => (a.origin < b.origin ? -1 : 1));
   await countDead(events);
-  const rest = events.filter((r) => !admitted.has(r.origin));
+  const rest = events.filter((r) => !admitted.has(keyOf(r.origin, r.digest)));
   if (rest.length > 0) {
-    const states = await look(
+    const looked = await look(
       (text, values) => client.query<LookRow>(text, values),
       where.version,
-      rest.map((r) => r.origin),
+      [...new Set(rest.map((r) => r.origin))],
     );
-    // `dead`: marked by a flush that committed after the update above looked; this
-    // statement sees it, and waits for any flush counting it meanwhile.
-    const racing = rest.filter((r) => states.get(r.origin) === 'dead');
-    if (racing.length > 0) await countDead(racing);
-    const unjudged = rest.filter((r) => {
-      const state = states.get(r.origin);
-      return state === 'unknown' || state === 'pending';
-    });
-    if (unjudged.length > 0) {
-      const inserted = await client.query<{ origin: string }>(COUNT_UNKNOWN, [
-        where.version,
-        unjudged.map((r) => r.origin),
-        unjudged.map(countedAs),
-      ]);
-      for (const { origin } of inserted.rows) admitted.add(origin);
+    const racing: RedrivenEvent[] = [];
+    const unjudged: RedrivenEvent[] = [];
+    const originals: RedrivenEvent[] = [];
+    for (const r of rest) {
+      const known = looked.get(r.origin)!;
+      if (known.state === 'dead' || known.state === 'counted') {
+        if (!matches(known.digest, r.digest)) notCopy(r);
+        // `dead`: marked by a flush that committed after the update above looked; this
+        // statement sees it, and waits for any flush counting it meanwhile.
+        else if (known.state === 'dead') racing.push(r);
+      } else if (known.state === 'original-counted') {
+        const elsewhere = known.elsewhere;
+        if (elsewhere !== null && elsewhere.some((d) => matches(d, r.digest))) originals.push(r);
+        // No version dead-lettered a record of this value there: the header is no copy's.
+        else notCopy(r);
+      } else unjudged.push(r);
     }
+    if (racing.length > 0) await countDead(racing);
+    for (const key of await insertCounted(unjudged, countedAs)) admitted.add(key);
+    // Remembered as counted by the original itself, for the versions rebuilt from this one.
+    await insertCounted(originals, (r) => r.origin);
   }
-  for (const r of first.values()) if (admitted.has(r.origin)) counted.push(r);
+  notCopies = counted.length;
+  for (const r of first.values()) if (admitted.has(keyOf(r.origin, r.digest))) counted.push(r);
   return { counted, alreadyCounted: copies - (counted.length - notCopies), notCopies };
 }
 
@@ -222,9 +283,11 @@ export async function originStates(
   );
   const countedAs = new Map(rows.map((r) => [r.origin, r.counted_as]));
   const out = new Map<string, { state: OriginState; countedAs?: string }>();
-  for (const [origin, state] of states) {
+  for (const [origin, { state }] of states) {
     const as = countedAs.get(origin);
-    out.set(origin, as ? { state, countedAs: as } : { state });
+    // A row a rebuild wrote for an original it counted itself (admitRedriven).
+    if (as === origin) out.set(origin, { state: 'original-counted' });
+    else out.set(origin, as ? { state, countedAs: as } : { state });
   }
   return out;
 }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import type { DeadLetteredRecord } from './projection-store';
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 /**
@@ -22,6 +24,17 @@ export const DEAD_LETTER_HEADERS = [
   'dlq-original-timestamp',
   'dlq-original-bytes',
 ] as const;
+
+/**
+ * The SHA-256 (hex) of a record's value (of no bytes for a null value): what the redrive
+ * ledger tells a copy from a record that only names an origin by, as redrive copies a value
+ * byte for byte.
+ */
+export function valueDigest(value: Buffer | null | undefined): string {
+  return createHash('sha256')
+    .update(value ?? Buffer.alloc(0))
+    .digest('hex');
+}
 
 /** Coordinates of a Kafka record. */
 export interface Coordinates {
@@ -141,4 +154,16 @@ export function redriveMessage(letter: {
   headers[REDRIVE_COUNT_HEADER] = String(letter.redriveCount + 1);
   headers[REDRIVE_FROM_HEADER] = coordinatesText(letter.from);
   return { key: letter.key, value: letter.value, headers };
+}
+
+/** A dead-lettered record as the redrive ledger remembers it: its origin and its valueDigest. */
+export function deadLetteredRecord(
+  topic: string,
+  partition: number,
+  message: Pick<KafkaMessage, 'headers' | 'offset' | 'value'>,
+): DeadLetteredRecord {
+  return {
+    origin: deadLetterOrigin(topic, partition, message),
+    digest: valueDigest(message.value),
+  };
 }

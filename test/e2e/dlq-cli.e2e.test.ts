@@ -177,9 +177,10 @@ describe('npm run dlq', () => {
   });
 
   it('given a read model without its last migration, redrive exits 1 naming it and changes no schema; once migrated, it runs', async () => {
-    const last = '1700000000006_redriven-origins';
-    await db.pool.query(`ALTER TABLE projection_positions DROP COLUMN dead_marked_from;
-      DROP TABLE redriven_origins; DELETE FROM pgmigrations WHERE name = '${last}'`);
+    const last = '1700000000007_redrive-value-digest';
+    await db.pool.query(`DROP INDEX redriven_origins_origin;
+      ALTER TABLE redriven_origins DROP COLUMN value_digest;
+      DELETE FROM pgmigrations WHERE name = '${last}'`);
 
     const behind = await dlq(env, 'redrive', '--all', '--dry-run');
     expect(behind.code).toBe(1);
@@ -189,10 +190,12 @@ describe('npm run dlq', () => {
         `CATCHALL_SCHEMA_BEHIND: the read model lacks 1 migration\\(s\\) that npm run dlq -- redrive needs \\(${last}\\); .*run npm run setup, or start the projector`,
       ),
     );
-    const { rows } = await db.pool.query<{ ledger: string | null; applied: string }>(
-      `SELECT to_regclass('redriven_origins')::text AS ledger, (SELECT count(*) FROM pgmigrations)::text AS applied`,
+    const { rows } = await db.pool.query<{ digest: string | null; applied: string }>(
+      `SELECT (SELECT column_name::text FROM information_schema.columns
+               WHERE table_name = 'redriven_origins' AND column_name = 'value_digest') AS digest,
+              (SELECT count(*) FROM pgmigrations)::text AS applied`,
     );
-    expect(rows).toEqual([{ ledger: null, applied: '6' }]);
+    expect(rows).toEqual([{ digest: null, applied: '7' }]);
 
     await migrate({ databaseUrl: db.url, logger: testLogger() });
     const current = await dlq(env, 'redrive', '--all', '--dry-run');
@@ -294,6 +297,14 @@ describe('npm run dlq', () => {
       forged(`${topic.name}:0:999999`),
       forged(`${topic.name}:1:0`),
       forged('some-other-topic:0:0'),
+      // Naming the first of them, which is dead-lettered, with a value of its own: no copy
+      // of it, so it counts and leaves that dead letter to be redriven.
+      {
+        key: 'claimant.example',
+        partition: 0,
+        headers: { 'redrive-origin': `${topic.name}:0:0` },
+        value: encoder.encode(toEvent({ domain: 'claimant.example', type: 'delivered' })),
+      },
     ]);
     await start();
     const letters = await deadLetters(3);
@@ -310,7 +321,10 @@ describe('npm run dlq', () => {
       await start();
       await waitForLiveCatchUp(db.pool, topic.name, testInfra().brokers);
       await stop();
-      expect(await counts()).toEqual({ 'refused.example': { delivered: 3, bounced: 0 } });
+      expect(await counts()).toEqual({
+        'claimant.example': { delivered: 1, bounced: 0 },
+        'refused.example': { delivered: 3, bounced: 0 },
+      });
       // Counted by the first run's copies; the later runs skip them and write nothing.
       expect(r.lines.map((l) => l.action)).toEqual(
         run === 0 ? ['redriven', 'redriven', 'redriven'] : ['skipped', 'skipped', 'skipped'],
@@ -318,7 +332,10 @@ describe('npm run dlq', () => {
     }
     const rebuilt = await replay(env, 'rebuild');
     expect(rebuilt.code).toBe(0);
-    expect(await counts()).toEqual({ 'refused.example': { delivered: 3, bounced: 0 } });
+    expect(await counts()).toEqual({
+      'claimant.example': { delivered: 1, bounced: 0 },
+      'refused.example': { delivered: 3, bounced: 0 },
+    });
   });
 
   it('dead-letters a redriven record that fails again with its counter, and refuses it at the limit', async () => {

@@ -48,8 +48,9 @@ export interface InMemoryStore extends ProjectionStore {
   /** Timestamps of the counted tries, by `domain/eventId`. */
   eventIds: Map<string, number[]>;
   /** The redrive ledger: origins dead-lettered and not counted since, and those counted. */
-  deadOrigins: Set<string>;
-  redrivenOrigins: Set<string>;
+  /** The redrive ledger: origins dead-lettered, and those counted, with their digests. */
+  deadOrigins: Map<string, string | undefined>;
+  redrivenOrigins: Map<string, string | undefined>;
 }
 
 /**
@@ -80,17 +81,21 @@ export function createInMemoryStore(
     refused: new Set(),
     failures: [],
     eventIds: new Map(),
-    deadOrigins: new Set(),
-    redrivenOrigins: new Set(),
+    deadOrigins: new Map(),
+    redrivenOrigins: new Map(),
     loadPosition: (t, partition) => Promise.resolve(positionsOf(t).get(partition) ?? null),
     flush(flush): Promise<FlushOutcome> {
       const failure = store.failures.shift();
       if (failure) return Promise.reject(failure);
       const current = positionsOf(flush.topic).get(flush.partition) ?? null;
       if (current !== flush.expected) return Promise.resolve('conflict');
-      const origins = new Set(store.redrivenOrigins);
-      const dead = new Set(store.deadOrigins);
-      for (const o of flush.deadLettered ?? []) if (!origins.has(o)) dead.add(o);
+      const origins = new Map(store.redrivenOrigins);
+      const dead = new Map(store.deadOrigins);
+      for (const d of flush.deadLettered ?? []) {
+        if (!origins.has(d.origin) && !dead.has(d.origin)) dead.set(d.origin, d.digest);
+      }
+      const matches = (known: string | undefined, copy: string | undefined) =>
+        known === undefined || copy === undefined || known === copy;
       const tries = [...(flush.tries ?? [])];
       const admitted: { domain: string; event: CountedEvent }[] = [];
       for (const r of flush.redriven ?? []) {
@@ -105,10 +110,14 @@ export function createInMemoryStore(
           counts();
           continue;
         }
-        // Counted already; or read and not dead-lettered: the original counted.
-        if (origins.has(r.origin) || !dead.has(r.origin)) continue;
-        dead.delete(r.origin);
-        origins.add(r.origin);
+        // Counted already (the same value): not counted again.
+        if (origins.has(r.origin) && matches(origins.get(r.origin), r.digest)) continue;
+        // Dead-lettered (the same value): counted, once.
+        if (dead.has(r.origin) && matches(dead.get(r.origin), r.digest)) {
+          dead.delete(r.origin);
+          origins.set(r.origin, r.digest);
+        }
+        // Otherwise no copy of a dead letter (one version: nothing else to ask): a record.
         counts();
       }
       const seen = new Map([...store.eventIds].map(([k, times]) => [k, [...times]]));

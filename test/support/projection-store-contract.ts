@@ -1,5 +1,10 @@
 import type { DomainDelta, EventTry, EventType } from '@catchall/core';
-import type { PartitionFlush, ProjectionStore, RedrivenEvent } from '@catchall/consumer';
+import type {
+  DeadLetteredRecord,
+  PartitionFlush,
+  ProjectionStore,
+  RedrivenEvent,
+} from '@catchall/consumer';
 
 /** A store to hold to the contract, and what it holds per domain (times in epoch ms). */
 export interface StoreUnderTest {
@@ -26,6 +31,9 @@ const attempt = (
   type: EventType = 'delivered',
 ): EventTry => ({ domain, eventId, at, event: { type, occurredAt: T0 } });
 
+/** A record dead-lettered, remembered by `origin`, its value's digest `digest` ('v'). */
+const dead = (origin: string, digest = 'v'): DeadLetteredRecord => ({ origin, digest });
+
 /** A redriven dead letter of `origin` at `offset`, an event of `domain`. */
 const redriven = (
   origin: string,
@@ -33,12 +41,14 @@ const redriven = (
   domain: string,
   type: EventType = 'delivered',
   eventId?: string,
+  digest = 'v',
 ): RedrivenEvent => ({
   origin,
   offset,
   domain,
   at: T0,
   event: { type, occurredAt: T0 },
+  digest,
   ...(eventId === undefined ? {} : { eventId }),
 });
 
@@ -276,7 +286,7 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
   describe('redriven dead letters', () => {
     it('counts an origin the version dead-lettered once: twice in a flush, again later', async () => {
       const { store, rows } = await open();
-      await store.flush(flushAt(0, null, 1, { deadLettered: ['t:0:0'] }));
+      await store.flush(flushAt(0, null, 1, { deadLettered: [dead('t:0:0')] }));
       await store.flush(
         flushAt(0, 1, 3, {
           redriven: [redriven('t:0:0', 1, 'a.com'), redriven('t:0:0', 2, 'a.com')],
@@ -297,7 +307,7 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
       const { store, rows } = await open();
       await store.flush(
         flushAt(0, null, 3, {
-          deadLettered: ['t:0:0'],
+          deadLettered: [dead('t:0:0')],
           redriven: [
             redriven('t:0:0', 1, 'a.com'),
             redriven('elsewhere:0:4', 2, 'b.com', 'bounced'),
@@ -312,12 +322,43 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
       expect(counted.get('b.com')).toMatchObject({ bounced: 2 });
     });
 
-    it('does not count a copy of a record the version counted itself (read, not dead-lettered)', async () => {
+    it('counts as a record one naming a record the version counted itself that no version dead-lettered', async () => {
       const { store, rows } = await open();
       await store.flush(flushAt(0, null, 5, { deltas: new Map([['a.com', delta(1, 0)]]) }));
       await store.flush(flushAt(0, 5, 6, { redriven: [redriven('t:0:2', 5, 'a.com')] }));
-      expect((await rows()).get('a.com')).toMatchObject({ delivered: 1 });
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 2 });
       expect(await store.loadPosition('t', 0)).toBe(6);
+    });
+
+    it('counts a record naming a dead letter of another value as any record, and the dead letter once redriven', async () => {
+      const { store, rows } = await open();
+      await store.flush(flushAt(0, null, 1, { deadLettered: [dead('t:0:0', 'y')] }));
+      // A producer's record naming the dead letter, of another value: no copy of it.
+      await store.flush(
+        flushAt(0, 1, 2, {
+          redriven: [redriven('t:0:0', 1, 'z.com', 'delivered', undefined, 'z')],
+        }),
+      );
+      // The real copy (the dead letter's value) counts, once.
+      await store.flush(
+        flushAt(0, 2, 4, {
+          redriven: [
+            redriven('t:0:0', 2, 'y.com', 'delivered', undefined, 'y'),
+            redriven('t:0:0', 3, 'y.com', 'delivered', undefined, 'y'),
+          ],
+        }),
+      );
+      await store.flush(
+        flushAt(0, 4, 6, {
+          redriven: [
+            redriven('t:0:0', 4, 'z.com', 'delivered', undefined, 'z'),
+            redriven('t:0:0', 5, 'y.com', 'delivered', undefined, 'y'),
+          ],
+        }),
+      );
+      const counted = await rows();
+      expect(counted.get('z.com')).toMatchObject({ delivered: 2 });
+      expect(counted.get('y.com')).toMatchObject({ delivered: 1 });
     });
 
     it('counts a record whose header names no record before it in its partition as any record, and leaves the named record its own fate', async () => {
@@ -343,7 +384,7 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
       expect((await rows()).get('b.com')).toMatchObject({ bounced: 2 });
       // The records they name are judged on their own: t:1:9 dead-lettered, then its real
       // copy counts; t:0:999 read and counted itself.
-      await store.flush(flushAt(1, 4, 10, { deadLettered: ['t:1:9'] }));
+      await store.flush(flushAt(1, 4, 10, { deadLettered: [dead('t:1:9')] }));
       await store.flush(flushAt(1, 10, 11, { redriven: [redriven('t:1:9', 10, 'd.com')] }));
       await store.flush(flushAt(0, 5, 1000, { deltas: new Map([['e.com', delta(1, 0)]]) }));
       const counted = await rows();
@@ -356,7 +397,7 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
 
     it('remembers no origin of a flush that lost its compare-and-set', async () => {
       const { store, rows } = await open();
-      await store.flush(flushAt(0, null, 1, { deadLettered: ['t:0:0'] }));
+      await store.flush(flushAt(0, null, 1, { deadLettered: [dead('t:0:0')] }));
       const lost = await store.flush(
         flushAt(0, null, 2, { redriven: [redriven('t:0:0', 1, 'a.com')] }),
       );
@@ -369,11 +410,11 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
       const { store, rows } = await open();
       await store.flush(
         flushAt(0, null, 2, {
-          deadLettered: ['t:0:1', 't:0:1'],
+          deadLettered: [dead('t:0:1'), dead('t:0:1')],
           tries: [attempt('a.com', 'id-1', T0)],
         }),
       );
-      await store.flush(flushAt(0, 2, 3, { deadLettered: ['t:0:2'] }));
+      await store.flush(flushAt(0, 2, 3, { deadLettered: [dead('t:0:2')] }));
       await store.flush({
         topic: 't',
         partition: 0,
