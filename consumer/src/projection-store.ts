@@ -309,64 +309,63 @@ export function createProjectionStore(options: {
       );
       const mayCheck = checked.length + redrivenTries.checked.length;
       const at = recordTime(newestRecordAt);
-      /** What the redrive ledger made of the last attempt's redriven events. */
-      const last: { ledger?: AdmittedRedriven } = {};
+      /** One transaction; with what the redrive ledger made of the redriven events. */
       const tryOnce = (lockDomains: boolean) =>
-        withTransaction(pool, async (client): Promise<FlushOutcome> => {
-          if (!options.synchronousCommit) {
-            await client.query('SET LOCAL synchronous_commit = off');
-          }
-          if (mayCheck > 0) await client.query(TABLES_IN_ORDER);
-          const moved =
-            expected === null
-              ? await client.query(CLAIM, [version, topic, partition, next, at])
-              : await client.query(ADVANCE, [version, topic, partition, expected, next, at]);
-          // Nothing was written: committing the empty transaction changes nothing.
-          if (moved.rowCount !== 1) return 'conflict';
-          // Before any row of domain_stats is taken: the ledger's rows, then the domains', in
-          // every flush. Marked first: a redriven copy in the same flush may count.
-          await markDeadLettered(client, version, deadLettered);
-          const ledger = await admitRedriven(client, { version, topic, partition }, redriven);
-          last.ledger = ledger;
-          const admitted = ledger.counted;
-          const plain = admitted.filter((r) => r.eventId === undefined);
-          const admittedSet = new Set<unknown>(admitted);
-          const redrivenChecked = redrivenTries.checked.filter((t) => admittedSet.has(t));
-          const redrivenUnchecked = redrivenTries.unchecked.filter((t) => admittedSet.has(t));
-          if (lockDomains) {
-            await client.query(LOCK_DOMAINS, [
-              version,
-              flushDomains(deltas, [...tries, ...admitted]),
-            ]);
-          }
-          const { counted, snapshot } = await eventIds.decide(
-            client,
-            redrivenChecked.length > 0 ? [...checked, ...redrivenChecked] : checked,
-          );
-          const all = withTries(deltas, [...unchecked, ...redrivenUnchecked, ...counted, ...plain]);
-          if (all.size === 0) return 'committed';
-          const upserted = await client.query(UPSERT, [
-            version,
-            ...columns(all),
-            threshold,
-            snapshot,
-          ]);
-          if (upserted.rowCount !== all.size) {
-            throw new EventCountedConcurrently(
-              'a flush of another partition counted tries of the same domain after this flush looked; the flush is tried again',
+        withTransaction(
+          pool,
+          async (client): Promise<{ outcome: FlushOutcome; ledger?: AdmittedRedriven }> => {
+            if (!options.synchronousCommit) {
+              await client.query('SET LOCAL synchronous_commit = off');
+            }
+            if (mayCheck > 0) await client.query(TABLES_IN_ORDER);
+            const moved =
+              expected === null
+                ? await client.query(CLAIM, [version, topic, partition, next, at])
+                : await client.query(ADVANCE, [version, topic, partition, expected, next, at]);
+            // Nothing was written: committing the empty transaction changes nothing.
+            if (moved.rowCount !== 1) return { outcome: 'conflict' };
+            // Before any row of domain_stats is taken: the ledger's rows, then the domains', in
+            // every flush. Marked first: a redriven copy in the same flush may count.
+            await markDeadLettered(client, version, deadLettered);
+            const ledger = await admitRedriven(client, { version, topic, partition }, redriven);
+            const admitted = ledger.counted;
+            const plain = admitted.filter((r) => r.eventId === undefined);
+            const admittedSet = new Set<unknown>(admitted);
+            const redrivenChecked = redrivenTries.checked.filter((t) => admittedSet.has(t));
+            const redrivenUnchecked = redrivenTries.unchecked.filter((t) => admittedSet.has(t));
+            if (lockDomains) {
+              await client.query(LOCK_DOMAINS, [
+                version,
+                flushDomains(deltas, [...tries, ...admitted]),
+              ]);
+            }
+            const { counted, snapshot } = await eventIds.decide(
+              client,
+              redrivenChecked.length > 0 ? [...checked, ...redrivenChecked] : checked,
             );
-          }
-          return 'committed';
-        });
-      const takeLedger = () => {
-        const { ledger } = last;
-        last.ledger = undefined;
-        return ledger;
-      };
+            const all = withTries(deltas, [
+              ...unchecked,
+              ...redrivenUnchecked,
+              ...counted,
+              ...plain,
+            ]);
+            if (all.size === 0) return { outcome: 'committed', ledger };
+            const upserted = await client.query(UPSERT, [
+              version,
+              ...columns(all),
+              threshold,
+              snapshot,
+            ]);
+            if (upserted.rowCount !== all.size) {
+              throw new EventCountedConcurrently(
+                'a flush of another partition counted tries of the same domain after this flush looked; the flush is tried again',
+              );
+            }
+            return { outcome: 'committed', ledger };
+          },
+        );
       const attempt = async (lockDomains: boolean) => {
-        takeLedger();
-        const outcome = await tryOnce(lockDomains);
-        const ledger = takeLedger();
+        const { outcome, ledger } = await tryOnce(lockDomains);
         if (outcome === 'committed' && ledger && redriven.length > 0 && options.redriven) {
           const { counted, alreadyCounted, notCopies } = ledger;
           options.redriven({ copies: counted.length - notCopies, alreadyCounted, notCopies });
