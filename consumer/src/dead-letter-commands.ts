@@ -5,6 +5,7 @@ import { listEntry, viewDeadLetter, type DeadLetterView } from './dead-letter-vi
 import { createSummaryCounter, type Summary } from './dead-letter-report';
 import { checkPartitions, readRanges, selects, type Selection } from './dead-letter-selection';
 import { classify, type DecodedRecord } from './record-decoder';
+import { attemptsKey } from './redrive';
 import type { TopicSource } from './topic-reader';
 import { UsageError } from './usage-error';
 
@@ -42,10 +43,11 @@ export interface SelectedDeadLetters {
  * is now (one read of the partition ends, returned), handing each to `onView` in topic order
  * per partition; partitions are read together, so their dead letters interleave. `onView`
  * answers `false` when it wants no more of that partition (OnRecord). With `attempts`, the
- * whole topic is read whatever `onView` answers, and `attempts` gets, per origin redriven
- * before, the highest redrive count of its dead letters (origins never redriven are left
- * out: 0 is the default). A UsageError when the selection names a partition the topic does
- * not have.
+ * whole topic is read whatever `onView` answers, and `attempts` gets, per origin and value
+ * redriven before (attemptsKey), the highest redrive count of its copies' dead letters
+ * (origins never redriven are left out: 0 is the default; a `redrive-count` of a record that
+ * is no copy is a producer's header and left out too). A UsageError when the selection
+ * names a partition the topic does not have.
  */
 export async function scanDeadLetters(
   tools: DeadLetterReader,
@@ -66,8 +68,9 @@ export async function scanDeadLetters(
       ranges,
       (partition, message) => {
         const view = viewDeadLetter(partition, message);
-        if (attempts && view.origin !== undefined && view.redriveCount > 0) {
-          attempts.set(view.origin, Math.max(attempts.get(view.origin) ?? 0, view.redriveCount));
+        if (attempts && view.copyOf !== undefined && view.redriveCount > 0) {
+          const key = attemptsKey(view.copyOf, view.digest);
+          attempts.set(key, Math.max(attempts.get(key) ?? 0, view.redriveCount));
         }
         if (!selects(selection, view)) return true;
         const more = onView(view);

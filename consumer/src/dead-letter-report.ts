@@ -1,5 +1,6 @@
 import type { DeadLetterView } from './dead-letter-view';
-import type { OriginState } from './redrive-ledger';
+import type { OriginLedgerState } from './redrive-ledger';
+import { attemptsKey, coordinatesText, rememberedOrigin } from './redrive';
 
 /** What `summary` prints: counts of the dead letters selected. */
 export interface Summary {
@@ -90,23 +91,30 @@ export function summarize(views: Iterable<DeadLetterView>): Summary {
   return counter.result();
 }
 
-/** What redrive does with one selected dead letter. */
+/**
+ * What redrive does with one selected dead letter; `origin`: the origin the ledger remembered
+ * it under (rememberedOrigin), undefined when its headers name none.
+ */
 export type RedriveDecision =
   /** `redriveCount`: the redrives of the origin so far (the copy carries one more). */
   | { action: 'send'; view: DeadLetterView; origin: string; redriveCount: number }
   /** Not sent, and the run ends non-zero: the operator must look at it. */
-  | { action: 'refused'; view: DeadLetterView; why: string }
+  | { action: 'refused'; view: DeadLetterView; origin: string | undefined; why: string }
   /** Not sent, nothing wrong: counted already, or another dead letter of the origin is sent. */
-  | { action: 'skipped'; view: DeadLetterView; why: string };
+  | { action: 'skipped'; view: DeadLetterView; origin: string; why: string };
 
 /**
- * Decides, for the dead letters selected (in topic order), which are redriven:
+ * Decides, for the dead letters selected (in topic order), which are redriven. Each is taken
+ * for the origin the live version's ledger remembered it under (`states[...].row`, see
+ * rememberedOrigin): the origin its `redrive-origin` names, or its own place when the ledger
+ * found that header no copy's (a producer's record naming an origin of another value). Then:
  * - a dead letter that kept no key or value, or names no origin, is refused;
  * - one whose origin the live read-model version counted (`states`: from a redriven copy, or
  *   the original record itself, see OriginState) is skipped;
  * - one whose origin was redriven `maxRedrives` times already is refused, so that nothing
- *   loops: `attempts` holds, per origin, the highest `redrive-count` of its dead letters in
- *   the whole topic (the first dead letter of a record says 0 however often it was redriven);
+ *   loops: `attempts` holds, per origin and value (attemptsKey), the highest `redrive-count`
+ *   of its copies' dead letters in the whole topic (the first dead letter of a record says 0
+ *   however often it was redriven; a record that is no copy carries a producer's header);
  * - of several dead letters of one origin (a record dead-lettered twice), the first is sent.
  * Sending twice would still count once (the projector's redrive ledger); skipping says so
  * before anything is written.
@@ -115,7 +123,7 @@ export function planRedrive(
   views: readonly DeadLetterView[],
   options: {
     maxRedrives: number;
-    states: Map<string, { state: OriginState; countedAs?: string }>;
+    states: Map<string, OriginLedgerState>;
     attempts?: Map<string, number>;
     /**
      * The events topic: a dead letter of a record of another topic is refused, as its copy
@@ -127,62 +135,74 @@ export function planRedrive(
   const sending = new Map<string, string>();
   return views.map((view): RedriveDecision => {
     const here = `${view.partition}:${view.offset}`;
+    const origin =
+      view.original &&
+      rememberedOrigin(
+        { coordinates: coordinatesText(view.original), copyOf: view.copyOf },
+        (o) => options.states.get(o)?.row === true,
+      );
     if (!view.bodyKept) {
-      const where = view.original
-        ? `${view.original.topic}:${view.original.partition}:${view.original.offset}`
-        : 'the offset its headers name';
+      const where = view.original ? coordinatesText(view.original) : 'the offset its headers name';
       return {
         action: 'refused',
         view,
+        origin,
         why: `dead letter ${here} kept no key or value (the record was ${view.originalBytes} bytes); the original is in the events topic at ${where}`,
       };
     }
-    if (view.origin === undefined) {
+    if (origin === undefined) {
       return {
         action: 'refused',
         view,
-        why: `dead letter ${here} names no origin (no dlq-original-* or redrive-origin headers): it was not written by the projector`,
+        origin,
+        why: `dead letter ${here} names no origin (no dlq-original-* headers): it was not written by the projector`,
       };
     }
     if (options.eventsTopic !== undefined && view.original?.topic !== options.eventsTopic) {
       return {
         action: 'refused',
         view,
+        origin,
         why: `dead letter ${here} holds a record of topic ${view.original?.topic ?? '(none)'}, not of the events topic ${options.eventsTopic}: its copy would count on every redrive`,
       };
     }
-    const known = options.states.get(view.origin);
+    const known = options.states.get(origin);
     if (known?.state === 'counted') {
       return {
         action: 'skipped',
         view,
-        why: `origin ${view.origin} was counted already, as ${known.countedAs ?? 'a redriven record'}`,
+        origin,
+        why: `origin ${origin} was counted already, as ${known.countedAs ?? 'a redriven record'}`,
       };
     }
     if (known?.state === 'original-counted') {
       return {
         action: 'skipped',
         view,
-        why: `the live read model version counted the original record ${view.origin} itself (it was rebuilt after the cause was fixed)`,
+        origin,
+        why: `the live read model version counted the original record ${origin} itself (it was rebuilt after the cause was fixed)`,
       };
     }
-    const attempts = Math.max(view.redriveCount, options.attempts?.get(view.origin) ?? 0);
+    const own = origin === view.copyOf ? view.redriveCount : 0;
+    const attempts = Math.max(own, options.attempts?.get(attemptsKey(origin, view.digest)) ?? 0);
     if (attempts >= options.maxRedrives) {
       return {
         action: 'refused',
         view,
-        why: `origin ${view.origin} (dead letter ${here}) was redriven ${attempts} times already (--max-redrives ${options.maxRedrives}) and failed each time: fix its cause, or raise the limit`,
+        origin,
+        why: `origin ${origin} (dead letter ${here}) was redriven ${attempts} times already (--max-redrives ${options.maxRedrives}) and failed each time: fix its cause, or raise the limit`,
       };
     }
-    const first = sending.get(view.origin);
+    const first = sending.get(origin);
     if (first !== undefined) {
       return {
         action: 'skipped',
         view,
-        why: `origin ${view.origin} is redriven from dead letter ${first} in this run`,
+        origin,
+        why: `origin ${origin} is redriven from dead letter ${first} in this run`,
       };
     }
-    sending.set(view.origin, here);
-    return { action: 'send', view, origin: view.origin, redriveCount: attempts };
+    sending.set(origin, here);
+    return { action: 'send', view, origin, redriveCount: attempts };
   });
 }

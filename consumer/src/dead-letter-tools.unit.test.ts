@@ -3,7 +3,15 @@ import { COMMAND_OPTIONS, parseDlqArgs, USAGE } from './dlq-args';
 import { planRedrive, summarize } from './dead-letter-report';
 import { checkPartitions, parseSelection, readRanges, selects } from './dead-letter-selection';
 import { headersText, viewDeadLetter, type DeadLetterView } from './dead-letter-view';
-import { deadLetterOrigin, redriveCount, redriveMessage, redriveOrigin } from './redrive';
+import {
+  attemptsKey,
+  deadLetteredRecord,
+  redriveCount,
+  redriveMessage,
+  redriveOrigin,
+  rememberedOrigin,
+  valueDigest,
+} from './redrive';
 import {
   checkDeadLettersHeld,
   listCommand,
@@ -396,8 +404,20 @@ describe('the redrive plan', () => {
   it('refuses a dead letter at the redrive limit, and one without its body', () => {
     const decisions = planRedrive(
       [
-        view(0, letter(0, 'undecodable', [0, 1], T0, { 'redrive-count': '3' })),
-        view(0, letter(1, 'undecodable', [0, 2], T0, { 'redrive-count': '2' })),
+        view(
+          0,
+          letter(0, 'undecodable', [0, 1], T0, {
+            'redrive-origin': 'events:0:0',
+            'redrive-count': '3',
+          }),
+        ),
+        view(
+          0,
+          letter(1, 'undecodable', [0, 2], T0, {
+            'redrive-origin': 'events:0:1',
+            'redrive-count': '2',
+          }),
+        ),
         view(0, letter(2, 'undecodable', [0, 3], T0, { 'dlq-original-bytes': '5' })),
       ],
       { maxRedrives: 3, states: new Map() },
@@ -411,11 +431,16 @@ describe('the redrive plan', () => {
 
   it('counts the redrives of an origin across its dead letters: the first one does not reset the counter', () => {
     const first = view(0, letter(0, 'undecodable', [0, 1]));
-    const attempts = new Map([['events:0:1', 2]]);
+    const attempts = new Map([[attemptsKey('events:0:1', first.digest), 2]]);
     expect(planRedrive([first], { maxRedrives: 3, states: new Map(), attempts })).toMatchObject([
       { action: 'send', redriveCount: 2 },
     ]);
-    attempts.set('events:0:1', 3);
+    // Copies of another value naming it are not its redrives.
+    attempts.set(attemptsKey('events:0:1', valueDigest(Buffer.from('other'))), 3);
+    expect(planRedrive([first], { maxRedrives: 3, states: new Map(), attempts })).toMatchObject([
+      { action: 'send', redriveCount: 2 },
+    ]);
+    attempts.set(attemptsKey('events:0:1', first.digest), 3);
     expect(planRedrive([first], { maxRedrives: 3, states: new Map(), attempts })).toMatchObject([
       { action: 'refused', why: expect.stringMatching(/redriven 3 times already/) },
     ]);
@@ -429,6 +454,36 @@ describe('the redrive plan', () => {
     });
     expect(decisions).toMatchObject([
       { action: 'refused', why: expect.stringMatching(/of topic events, not of the events topic/) },
+    ]);
+  });
+
+  it('takes a dead letter the ledger remembered under its own place for its own: the origin it names and its redrive-count are not its', () => {
+    // A producer's record at events:0:5 naming events:0:1, with redrive-count 999999999.
+    const claimant = view(
+      0,
+      letter(7, 'not-wire-format', [0, 5], T0, {
+        'redrive-origin': 'events:0:1',
+        'redrive-count': '999999999',
+      }),
+    );
+    const original = view(0, letter(8, 'not-wire-format', [0, 1]));
+    const states = new Map([
+      ['events:0:1', { state: 'counted' as const, countedAs: 'events:0:9', row: true }],
+      ['events:0:5', { state: 'dead' as const, row: true }],
+    ]);
+    const decisions = planRedrive([claimant, original], { maxRedrives: 3, states });
+    expect(decisions).toMatchObject([
+      { action: 'send', origin: 'events:0:5', redriveCount: 0 },
+      { action: 'skipped', origin: 'events:0:1', why: expect.stringMatching(/as events:0:9/) },
+    ]);
+    // Without a row of its place, the header is a copy's: the origin's fate and count.
+    states.delete('events:0:5');
+    expect(planRedrive([claimant], { maxRedrives: 3, states })).toMatchObject([
+      { action: 'skipped', origin: 'events:0:1' },
+    ]);
+    states.set('events:0:1', { state: 'dead' as const, row: true });
+    expect(planRedrive([claimant], { maxRedrives: 3, states })).toMatchObject([
+      { action: 'refused', origin: 'events:0:1', why: expect.stringMatching(/999999999 times/) },
     ]);
   });
 
@@ -530,18 +585,42 @@ describe('the redriven record', () => {
     expect(JSON.stringify(headersText(headers))).toBe('{"__proto__":"p","toString":"t"}');
   });
 
-  it('is remembered by its origin when dead-lettered again; a record never redriven by its own place', () => {
+  it('names the origin it is a copy of when dead-lettered again, and its own place', () => {
     const headers = { 'redrive-origin': Buffer.from('events:1:40') };
+    const value = Buffer.from('v');
+    const digest = valueDigest(value);
     expect(redriveOrigin({ headers })).toBe('events:1:40');
-    expect(deadLetterOrigin('events', 1, { headers, offset: '77' })).toBe('events:1:40');
-    expect(deadLetterOrigin('events', 1, { headers: {}, offset: '77' })).toBe('events:1:77');
-    // Not before it in its partition: no copy of it; the record is remembered by its place.
-    expect(deadLetterOrigin('events', 2, { headers, offset: '77' })).toBe('events:2:77');
-    expect(deadLetterOrigin('events', 1, { headers, offset: '40' })).toBe('events:1:40');
-    expect(deadLetterOrigin('events', 1, { headers, offset: '39' })).toBe('events:1:39');
-    expect(deadLetterOrigin('other', 1, { headers, offset: '77' })).toBe('other:1:77');
+    expect(deadLetteredRecord('events', 1, { headers, offset: '77', value })).toEqual({
+      coordinates: 'events:1:77',
+      copyOf: 'events:1:40',
+      digest,
+    });
+    expect(deadLetteredRecord('events', 1, { headers: {}, offset: '77', value })).toEqual({
+      coordinates: 'events:1:77',
+      digest,
+    });
+    // Not before it in its partition: no copy of it.
+    for (const [topic, partition, offset] of [
+      ['events', 2, '77'],
+      ['events', 1, '40'],
+      ['events', 1, '39'],
+      ['other', 1, '77'],
+    ] as const) {
+      expect(deadLetteredRecord(topic, partition, { headers, offset, value })).toEqual({
+        coordinates: `${topic}:${partition}:${offset}`,
+        digest,
+      });
+    }
     // A header a direct producer wrote that names no coordinates marks nothing.
     expect(redriveOrigin({ headers: { 'redrive-origin': 'whatever' } })).toBeUndefined();
+  });
+
+  it('is read back under its own place when the ledger holds a row of it, else under the origin it names', () => {
+    const copy = { coordinates: 'events:1:77', copyOf: 'events:1:40' };
+    expect(rememberedOrigin(copy, () => false)).toBe('events:1:40');
+    expect(rememberedOrigin(copy, (o) => o === 'events:1:40')).toBe('events:1:40');
+    expect(rememberedOrigin(copy, (o) => o === 'events:1:77')).toBe('events:1:77');
+    expect(rememberedOrigin({ coordinates: 'events:1:77' }, () => false)).toBe('events:1:77');
   });
 });
 
@@ -568,7 +647,7 @@ describe('reading the dead-letter topic', () => {
       parseSelection({}, ['0:3', '0:4']),
     );
     expect(views.map((v) => v.offset)).toEqual([3, 4]);
-    expect(attempts.get('events:0:10')).toBe(2);
+    expect(attempts.get(attemptsKey('events:0:10', views[1]!.digest))).toBe(2);
     // The whole topic, for the redrive counts of every origin.
     expect(deadLetters.reads).toEqual({ ends: 1, records: 1, handed: 3 });
   });
@@ -700,7 +779,13 @@ describe('reading the dead-letter topic', () => {
     it('keeps --limit dead letters for a redrive, and only the origins redriven before as counts', async () => {
       const deadLetters = createInMemoryTopic('events.dlq', [
         Array.from({ length: 1000 }, (_, i) =>
-          letter(i, 'undecodable', [0, i], T0, i === 999 ? { 'redrive-count': '2' } : {}),
+          letter(
+            i,
+            'undecodable',
+            [0, i],
+            T0,
+            i === 999 ? { 'redrive-origin': 'events:0:3', 'redrive-count': '2' } : {},
+          ),
         ),
       ]);
       const { views, attempts } = await redriveSelection(
@@ -708,7 +793,7 @@ describe('reading the dead-letter topic', () => {
         parseSelection({ limit: '1' }, []),
       );
       expect(views.map((v) => v.offset)).toEqual([0]);
-      expect([...attempts]).toEqual([['events:0:999', 2]]);
+      expect([...attempts]).toEqual([[attemptsKey('events:0:3', views[0]!.digest), 2]]);
       expect(deadLetters.reads.handed).toBe(1000);
     });
   });

@@ -6,6 +6,7 @@ import {
   redriveCount,
   copyOrigin,
   redriveOrigin,
+  valueDigest,
   type Coordinates,
 } from './redrive';
 
@@ -24,11 +25,16 @@ export interface DeadLetterView {
   /** `dlq-original-timestamp`, epoch ms. */
   originalTimestamp: number | undefined;
   /**
-   * What the redrive ledger counts once: the record first dead-lettered, the `redrive-origin`
-   * of a redriven record dead-lettered again, else the original's coordinates; undefined when
-   * the headers name neither.
+   * The origin the headers name: the `redrive-origin` of a redriven record dead-lettered
+   * again (copyOf), else the original's coordinates; undefined when the headers name
+   * neither. Redrive reads back from the ledger which of the two it was remembered under
+   * (rememberedOrigin): a record naming an origin of another value is its own.
    */
   origin: string | undefined;
+  /** The origin its `redrive-origin` names when that is a copy's (copyOrigin). */
+  copyOf: string | undefined;
+  /** The valueDigest of the record kept; undefined when no body was kept. */
+  digest: string | undefined;
   /** How many times the record was redriven already (`redrive-count`). */
   redriveCount: number;
   /** False when the dead letter kept no key, value or headers (`dlq-original-bytes`). */
@@ -58,6 +64,7 @@ export function viewDeadLetter(partition: number, message: KafkaMessage): DeadLe
       ? parseCoordinates(`${topic}:${originalPartition}:${originalOffset}`)
       : undefined;
   const originalBytes = numberOrUndefined(text('dlq-original-bytes'));
+  const copyOf = original && copyOrigin(original, redriveOrigin(message));
   return {
     partition,
     offset: Number(message.offset),
@@ -66,7 +73,9 @@ export function viewDeadLetter(partition: number, message: KafkaMessage): DeadLe
     detail: text('dlq-detail') ?? '',
     original,
     originalTimestamp: numberOrUndefined(text('dlq-original-timestamp')),
-    origin: original && (copyOrigin(original, redriveOrigin(message)) ?? coordinatesText(original)),
+    origin: original && (copyOf ?? coordinatesText(original)),
+    copyOf,
+    digest: originalBytes === undefined ? valueDigest(message.value) : undefined,
     redriveCount: redriveCount(headers),
     bodyKept: originalBytes === undefined,
     originalBytes,

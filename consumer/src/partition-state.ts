@@ -24,6 +24,22 @@ export interface IsolatedRecord {
   message: KafkaMessage;
 }
 
+/** A dead-lettered record of a range being taken apart, and its offset. */
+export interface IsolatedDeadLetter {
+  offset: number;
+  record: DeadLetteredRecord;
+}
+
+/** A refused flush's range, read again whole (see PartitionState.isolate). */
+export interface IsolatedRange {
+  /** Its records that count, in offset order. */
+  records: IsolatedRecord[];
+  /** Its end: the next offset after it. */
+  until: number;
+  /** Its records that were dead-lettered, in offset order. */
+  dead: IsolatedDeadLetter[];
+}
+
 /** `gap`: the batch answers our seek but starts above it (records gone to retention). */
 export type StartDecision = { action: 'process'; gap: boolean } | { action: 'seek'; to: number };
 
@@ -86,10 +102,11 @@ export interface PartitionState {
   /** Moves past a record that counts nothing (ignored or dead-lettered). */
   pass(offset: number, timestamp: number): void;
   /**
-   * A record among those pending was dead-lettered: its origin (redrive.ts, deadLetterOrigin)
-   * goes to the redrive ledger with the flush, so that a redriven copy may count.
+   * The record at `offset` was dead-lettered: it goes to the redrive ledger with the flush
+   * that passes it, so that a redriven copy may count once; one of a range being taken apart
+   * goes with the isolation's flushes (takeIsolated).
    */
-  markDead(record: DeadLetteredRecord): void;
+  markDead(offset: number, record: DeadLetteredRecord): void;
   /** A batch arrived: the partition's end (high watermark) is known before it is applied. */
   sawEnd(highWatermark: number): void;
   /** The batch ended at `lastOffset` (transaction markers after the last record included). */
@@ -113,8 +130,11 @@ export interface PartitionState {
   isIsolating(offset: number): boolean;
   /** Keeps a record of the range being taken apart. */
   collect(record: IsolatedRecord): void;
-  /** The range's records once it has been read whole, and its end; clears the isolation. */
-  takeIsolated(): { records: IsolatedRecord[]; until: number } | undefined;
+  /**
+   * The range's records once it has been read whole, its end, and the records of it that
+   * were dead-lettered (in offset order); clears the isolation.
+   */
+  takeIsolated(): IsolatedRange | undefined;
 
   /**
    * Records below this offset were read by this member before (a failure, a conflict or a
@@ -182,7 +202,7 @@ export function createPartitionState(
   let progressAt = now();
   let deadLetteredBelow = 0;
   let readBelow = 0;
-  let isolation: { until: number; records: IsolatedRecord[] } | undefined;
+  let isolation: IsolatedRange | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
   function forget(): void {
@@ -278,8 +298,10 @@ export function createPartitionState(
       moveTo(offset, timestamp);
     },
     pass: moveTo,
-    markDead(record) {
-      deadOrigins.push(record);
+    markDead(offset, record) {
+      if (isolation !== undefined && offset < isolation.until)
+        isolation.dead.push({ offset, record });
+      else deadOrigins.push(record);
     },
     sawEnd(watermark) {
       highWatermark = watermark;
@@ -337,7 +359,7 @@ export function createPartitionState(
       stored = position;
       next = from;
       seekTo = from;
-      isolation = { until, records: [] };
+      isolation = { until, records: [], dead: [] };
       return from;
     },
     isIsolating: (offset) => isolation !== undefined && offset < isolation.until,

@@ -26,7 +26,7 @@ describe('partition state', () => {
     state.positionLoaded(null);
     state.fold(0, 'a.example', delivered, 111, undefined, 'events:1:7', 'd7');
     state.pass(1, 112);
-    state.markDead({ origin: 'events:0:1', digest: 'd1' });
+    state.markDead(1, { coordinates: 'events:0:1', digest: 'd1' });
     const flush = state.pendingFlush()!;
     expect(flush.redriven).toEqual([
       {
@@ -38,7 +38,7 @@ describe('partition state', () => {
         digest: 'd7',
       },
     ]);
-    expect(flush.deadLettered).toEqual([{ origin: 'events:0:1', digest: 'd1' }]);
+    expect(flush.deadLettered).toEqual([{ coordinates: 'events:0:1', digest: 'd1' }]);
     expect(flush.deltas.size).toBe(0);
     expect(state.pendingDomains).toBe(1);
     state.committed(flush, 500);

@@ -9,7 +9,7 @@ import {
 import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetter, DeadLetters } from './dead-letters';
 import { countBatch, type BatchCounts, type ConsumerMetrics } from './metrics';
-import type { IsolatedRecord, PartitionState } from './partition-state';
+import type { IsolatedRange, PartitionState } from './partition-state';
 import { PositionConflict, type PartitionFlush, type ProjectionStore } from './projection-store';
 import { decodeRecord } from './record-decoder';
 import { deadLetteredRecord } from './redrive';
@@ -204,7 +204,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
             letters.push({ topic: state.topic, partition: state.partition, message, ...record });
           }
           // Sent before or not, the ledger learns of it with the flush that passes it.
-          state.markDead(deadLetteredRecord(state.topic, state.partition, message));
+          state.markDead(offset, deadLetteredRecord(state.topic, state.partition, message));
         }
         state.pass(offset, timestamp);
       }
@@ -233,7 +233,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
     // Transaction markers after the last record are resolved by kafkajs too.
     state.endOfBatch(Number(batch.lastOffset()), Number(batch.highWatermark));
     const isolated = state.takeIsolated();
-    if (isolated) await commitIsolated(state, isolated.records, isolated.until, control);
+    if (isolated) await commitIsolated(state, isolated, control);
     // Committed at once: a restart before the next flush would send these dead letters again.
     if (deadLettered > 0) await flush(state);
   }
@@ -302,14 +302,13 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
   /** Commits a refused flush's records in halves (see commitInHalves). */
   async function commitIsolated(
     state: PartitionState,
-    records: IsolatedRecord[],
-    until: number,
+    range: IsolatedRange,
     control: BatchControl,
   ): Promise<void> {
     const { topic, partition } = state;
     const from = state.position ?? null;
     try {
-      await commitInHalves(records, until, from, {
+      await commitInHalves(range, from, {
         write: (flush) => write(state, { topic, partition, ...flush }),
         deadLetteredOf: (record) => deadLetteredRecord(topic, partition, record.message),
         deadLetter: async (refused, detail) => {

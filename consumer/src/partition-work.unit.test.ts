@@ -238,6 +238,34 @@ describe('partition work', () => {
     expect(store.stored.get(0)).toBe(5);
   });
 
+  it('given a refused flush with other dead letters among its records, when its records are committed in halves, then the redrive ledger learns of every dead letter with the flush that passes it', async () => {
+    const { store, deadLetters, work, state, apply } = setUp();
+    const records = [
+      jsonRecord(0, { domain: 'a.example' }),
+      jsonRecord(1, Buffer.from('not json')),
+      jsonRecord(2, { domain: 'refused.example' }),
+      jsonRecord(3, Buffer.from('not json either')),
+      jsonRecord(4, { domain: 'c.example' }),
+      jsonRecord(5, Buffer.from('nor this')),
+    ];
+    store.refused.add('refused.example');
+    await apply(records);
+    await work.flush(state);
+    await apply(records);
+    await work.flush(state);
+    expect(deadLetters.letters.map((l) => [l.message.offset, l.reason])).toEqual([
+      ['1', 'not-wire-format'],
+      ['3', 'not-wire-format'],
+      ['5', 'not-wire-format'],
+      ['2', 'store-refused'],
+    ]);
+    expect(store.stored.get(0)).toBe(6);
+    expect([...store.deadOrigins.keys()].sort()).toEqual([1, 2, 3, 5].map((o) => `events:0:${o}`));
+    // Each remembered once, by the flush that passed it.
+    const marked = store.flushes.flatMap((f) => (f.deadLettered ?? []).map((d) => d.coordinates));
+    expect(marked.sort()).toEqual([1, 2, 3, 5].map((o) => `events:0:${o}`));
+  });
+
   it('given a long batch whose flush at a heartbeat is refused, when the batch goes on and its records are read again, then only the refused record is left out', async () => {
     const { store, deadLetters, seeks, work, state, apply } = setUp();
     // 12,000 records: the heartbeat after the 5,000th flushes what came before, mid-batch.

@@ -26,7 +26,7 @@ describe('the projection store on a real Postgres', () => {
       synchronousCommit: false,
       redriven: (outcome) => reports.push(outcome),
     });
-    const dead = (origin: string) => ({ origin, digest: 'v' });
+    const dead = (coordinates: string) => ({ coordinates, digest: 'v' });
     const event = (origin: string, offset: number): RedrivenEvent => ({
       digest: 'v',
       origin,

@@ -51,10 +51,12 @@ export interface RedrivenEvent {
   digest?: string;
 }
 
-/** A record a flush dead-lettered, as the redrive ledger remembers it. */
+/** A record a flush dead-lettered, as the redrive ledger takes it (markDeadLettered). */
 export interface DeadLetteredRecord {
-  /** Its origin (deadLetterOrigin). */
-  origin: string;
+  /** Its own coordinates, `<topic>:<partition>:<offset>`. */
+  coordinates: string;
+  /** The origin its `redrive-origin` names, when that is a copy's (copyOrigin). */
+  copyOf?: string;
   /** Its valueDigest. Absent: not known (any copy's matches). */
   digest?: string;
 }
@@ -78,7 +80,7 @@ export interface PartitionFlush {
    * before (the redrive ledger, admitRedriven).
    */
   redriven?: readonly RedrivenEvent[];
-  /** Origins of the records among the flush's that were dead-lettered (the redrive ledger). */
+  /** The records among the flush's that were dead-lettered, in offset order (the redrive ledger). */
   deadLettered?: readonly DeadLetteredRecord[];
   /** The newest Kafka timestamp among the flush's records (epoch ms), when known. */
   newestRecordAt?: number;

@@ -15,7 +15,7 @@ import { planRedrive, type RedriveDecision } from './dead-letter-report';
 import type { Selection } from './dead-letter-selection';
 import { liveReadModelVersion } from './read-model-version';
 import { originStates } from './redrive-ledger';
-import { parseCoordinates, redriveMessage, redriveOrigin } from './redrive';
+import { coordinatesText, parseCoordinates, redriveMessage, redriveOrigin } from './redrive';
 
 /** One line of redrive's output per selected dead letter. */
 export interface RedriveLine {
@@ -174,7 +174,11 @@ export async function redriveCommand(
   options: { maxRedrives: number; dryRun: boolean },
 ): Promise<RedriveResult> {
   const { views, attempts } = await redriveSelection(tools, selection);
-  const origins = [...new Set(views.flatMap((v) => (v.origin === undefined ? [] : [v.origin])))];
+  // Each dead letter's own place and the origin it names: the ledger says which it is under.
+  const origins = views.flatMap((v) => [
+    ...(v.original ? [coordinatesText(v.original)] : []),
+    ...(v.copyOf === undefined ? [] : [v.copyOf]),
+  ]);
   const version = await liveReadModelVersion(deps.pool);
   const states = await originStates(deps.pool, version, origins);
   const plan = planRedrive(views, {
@@ -214,7 +218,7 @@ export async function redriveCommand(
     const base = {
       deadLetter: `${d.view.partition}:${d.view.offset}`,
       reason: d.view.reason,
-      origin: d.view.origin ?? null,
+      origin: d.origin ?? null,
     };
     if (d.action === 'refused') {
       return { ...base, action: 'refused', code: errorCatalogue.redriveRefused.code, why: d.why };

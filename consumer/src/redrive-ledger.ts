@@ -17,14 +17,59 @@ import { copyOrigin, parseCoordinates } from './redrive';
  */
 
 const MARK_DEAD = `
-  INSERT INTO redriven_origins (version, origin, state, value_digest)
-  SELECT $1, u.origin, 'dead', u.digest
-  FROM unnest($2::text[], $3::text[]) AS u(origin, digest) ORDER BY u.origin
+  INSERT INTO redriven_origins (version, origin, state, value_digest, counted_as)
+  SELECT $1, u.origin, u.state, u.digest, CASE WHEN u.state = 'counted' THEN u.origin END
+  FROM unnest($2::text[], $3::text[], $4::text[]) AS u(origin, state, digest) ORDER BY u.origin
   ON CONFLICT (version, origin) DO NOTHING`;
 
+/** A row markDeadLettered writes: `counted` for a copy of an original the version counted. */
+interface DeadRow {
+  state: 'dead' | 'counted';
+  digest: string | null;
+}
+
 /**
- * Inside a flush's transaction: remembers the records the flush dead-lettered, by origin
- * (deadLetterOrigin) and value digest, so that a redriven copy may count.
+ * Where the ledger remembers a dead-lettered record (markDeadLettered): under the origin it
+ * names as a copy's (`copyOf`) when the version knows that origin with the record's value:
+ * a row of this flush (`rows`) or of the ledger (`looked`) with its digest, an origin the
+ * version cannot judge (read before the ledger existed: the ledger alone decides, as for
+ * its copies), or an original the version counted itself that another version's ledger
+ * knows with that value (then remembered `counted`, as admitRedriven does). Otherwise the
+ * header is no copy's and the record is remembered under its own coordinates, so that its
+ * dead letter is its own: redriven, it counts once, and the origin it names is untouched.
+ */
+function placeDeadLettered(
+  record: DeadLetteredRecord,
+  rows: Map<string, DeadRow>,
+  looked: Map<string, Looked>,
+): { origin: string; state: DeadRow['state'] } {
+  const own = { origin: record.coordinates, state: 'dead' as const };
+  const origin = record.copyOf;
+  if (origin === undefined) return own;
+  const inFlush = rows.get(origin);
+  if (inFlush) return matches(inFlush.digest, record.digest) ? { origin, state: 'dead' } : own;
+  const known = looked.get(origin);
+  if (known === undefined) return own;
+  switch (known.state) {
+    case 'dead':
+    case 'counted':
+      return matches(known.digest, record.digest) ? { origin, state: 'dead' } : own;
+    case 'unknown':
+    case 'pending':
+      return { origin, state: 'dead' };
+    case 'original-counted':
+      return known.elsewhere?.some((d) => matches(d, record.digest))
+        ? { origin, state: 'counted' }
+        : own;
+  }
+}
+
+/**
+ * Inside a flush's transaction, after the flush moved its position: remembers the records the
+ * flush dead-lettered (`records`, in offset order), each with its value digest, under the
+ * origin placeDeadLettered gives, so that a redriven copy may count once; the first record
+ * of an origin makes its row, and a row there already stays. The dead-letter tools read the
+ * place back (rememberedOrigin).
  */
 export async function markDeadLettered(
   client: pg.PoolClient,
@@ -32,9 +77,22 @@ export async function markDeadLettered(
   records: readonly DeadLetteredRecord[],
 ): Promise<void> {
   if (records.length === 0) return;
-  const first = new Map<string, string | null>();
-  for (const r of records) if (!first.has(r.origin)) first.set(r.origin, r.digest ?? null);
-  await client.query(MARK_DEAD, [version, [...first.keys()], [...first.values()]]);
+  const named = [...new Set(records.flatMap((r) => (r.copyOf === undefined ? [] : [r.copyOf])))];
+  const looked =
+    named.length === 0
+      ? new Map<string, Looked>()
+      : await look((text, values) => client.query<LookRow>(text, values), version, named);
+  const rows = new Map<string, DeadRow>();
+  for (const r of records) {
+    const { origin, state } = placeDeadLettered(r, rows, looked);
+    if (!rows.has(origin)) rows.set(origin, { state, digest: r.digest ?? null });
+  }
+  await client.query(MARK_DEAD, [
+    version,
+    [...rows.keys()],
+    [...rows.values()].map((r) => r.state),
+    [...rows.values()].map((r) => r.digest),
+  ]);
 }
 
 /**
@@ -260,16 +318,25 @@ export async function admitRedriven(
   return { counted, alreadyCounted: copies - (counted.length - notCopies), notCopies };
 }
 
+/** What a version says of an origin, read by the dead-letter tools (originStates). */
+export interface OriginLedgerState {
+  state: OriginState;
+  /** The ledger row's `counted_as`: the record that counted it. */
+  countedAs?: string;
+  /** Whether the version's ledger holds a row of it (rememberedOrigin reads this). */
+  row: boolean;
+}
+
 /**
  * What read-model version `version` says of each origin (`<topic>:<partition>:<offset>`),
- * read outside any flush: what the dead-letter tools skip before they redrive; the ledger
- * row's `counted_as` for the counted ones.
+ * read outside any flush: what the dead-letter tools skip before they redrive, the ledger
+ * row's `counted_as` for the counted ones, and whether a row is there.
  */
 export async function originStates(
   pool: pg.Pool,
   version: number,
   origins: readonly string[],
-): Promise<Map<string, { state: OriginState; countedAs?: string }>> {
+): Promise<Map<string, OriginLedgerState>> {
   const unique = [...new Set(origins)];
   const states = await look(
     (text, values) => queryPool<LookRow>(pool, text, values),
@@ -282,12 +349,13 @@ export async function originStates(
     [version, unique],
   );
   const countedAs = new Map(rows.map((r) => [r.origin, r.counted_as]));
-  const out = new Map<string, { state: OriginState; countedAs?: string }>();
+  const out = new Map<string, OriginLedgerState>();
   for (const [origin, { state }] of states) {
+    const row = countedAs.has(origin);
     const as = countedAs.get(origin);
-    // A row a rebuild wrote for an original it counted itself (admitRedriven).
-    if (as === origin) out.set(origin, { state: 'original-counted' });
-    else out.set(origin, as ? { state, countedAs: as } : { state });
+    // A row written for an original the version counted itself (admitRedriven, markDeadLettered).
+    if (as === origin) out.set(origin, { state: 'original-counted', row });
+    else out.set(origin, as ? { state, countedAs: as, row } : { state, row });
   }
   return out;
 }

@@ -94,16 +94,26 @@ export function copyOrigin(at: Coordinates, origin: string | undefined): string 
 }
 
 /**
- * What the redrive ledger remembers a dead-lettered record by: the origin it is a copy of
- * (copyOrigin), else its own coordinates.
+ * The origin the redrive ledger remembered a dead-lettered record by, read back from the
+ * ledger (the dead-letter tools): its own coordinates (`coordinates`) when the ledger holds a
+ * row of them, which markDeadLettered writes for a record naming an origin of another value;
+ * else the origin it names as a copy's (`copyOf`, copyOrigin); else its own coordinates.
+ * `hasRow(origin)`: whether the ledger holds a row of that origin.
  */
-export function deadLetterOrigin(
-  topic: string,
-  partition: number,
-  message: Pick<KafkaMessage, 'headers' | 'offset'>,
+export function rememberedOrigin(
+  record: { coordinates: string; copyOf?: string | undefined },
+  hasRow: (origin: string) => boolean,
 ): string {
-  const at = { topic, partition, offset: Number(message.offset) };
-  return copyOrigin(at, redriveOrigin(message)) ?? coordinatesText(at);
+  if (record.copyOf === undefined || hasRow(record.coordinates)) return record.coordinates;
+  return record.copyOf;
+}
+
+/**
+ * The key of `attempts` (scanDeadLetters): an origin and the digest of its value (a record
+ * naming an origin with another value is no copy of it, and its count is not the origin's).
+ */
+export function attemptsKey(origin: string, digest: string | undefined): string {
+  return `${origin}#${digest ?? ''}`;
 }
 
 /** A `redrive-count` as redriveMessage writes it: a plain decimal whole number. */
@@ -156,14 +166,21 @@ export function redriveMessage(letter: {
   return { key: letter.key, value: letter.value, headers };
 }
 
-/** A dead-lettered record as the redrive ledger remembers it: its origin and its valueDigest. */
+/**
+ * A dead-lettered record as the redrive ledger takes it (markDeadLettered): its own
+ * coordinates, the origin its `redrive-origin` names when that is a copy's (copyOrigin), and
+ * its valueDigest.
+ */
 export function deadLetteredRecord(
   topic: string,
   partition: number,
   message: Pick<KafkaMessage, 'headers' | 'offset' | 'value'>,
 ): DeadLetteredRecord {
+  const at = { topic, partition, offset: Number(message.offset) };
+  const copyOf = copyOrigin(at, redriveOrigin(message));
   return {
-    origin: deadLetterOrigin(topic, partition, message),
+    coordinates: coordinatesText(at),
+    ...(copyOf === undefined ? {} : { copyOf }),
     digest: valueDigest(message.value),
   };
 }

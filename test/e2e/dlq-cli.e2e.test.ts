@@ -305,37 +305,62 @@ describe('npm run dlq', () => {
         headers: { 'redrive-origin': `${topic.name}:0:0` },
         value: encoder.encode(toEvent({ domain: 'claimant.example', type: 'delivered' })),
       },
+      // The same, dead-lettered itself, with a redrive-count of its own: its dead letter is
+      // its own (redriven once, counted once), not that of the record it names.
+      {
+        key: 'refused.example',
+        partition: 0,
+        headers: { 'redrive-origin': `${topic.name}:0:0`, 'redrive-count': '2' },
+        value: encoder.encode(toEvent({ domain: 'refused.example', type: 'bounced' })),
+      },
+      {
+        key: 'raw.example',
+        partition: 0,
+        headers: { 'redrive-origin': `${topic.name}:0:0`, 'redrive-count': '999999999' },
+        value: Buffer.from('not avro'),
+      },
     ]);
     await start();
-    const letters = await deadLetters(3);
+    const letters = await deadLetters(5);
     await stop();
     await db.pool.query('ALTER TABLE domain_stats DROP CONSTRAINT no_refused');
     const origins = (await dlq(env, 'list', '--reason', 'store-refused')).lines.map(
       (l) => l.origin,
     );
-    expect(origins).toEqual([0, 1, 2].map((o) => `${topic.name}:0:${o}`));
-    expect(letters).toHaveLength(3);
+    // What the headers name; redrive reads which of them the ledger took.
+    expect(origins).toEqual([0, 1, 2, 0].map((o) => `${topic.name}:0:${o}`));
+    expect(letters).toHaveLength(5);
+    const everyCount = {
+      'claimant.example': { delivered: 1, bounced: 0 },
+      'refused.example': { delivered: 3, bounced: 1 },
+    };
     for (let run = 0; run < 3; run++) {
       const r = await dlq(env, 'redrive', '--reason', 'store-refused');
       expect(r.code).toBe(0);
       await start();
       await waitForLiveCatchUp(db.pool, topic.name, testInfra().brokers);
       await stop();
-      expect(await counts()).toEqual({
-        'claimant.example': { delivered: 1, bounced: 0 },
-        'refused.example': { delivered: 3, bounced: 0 },
-      });
+      expect(await counts()).toEqual(everyCount);
       // Counted by the first run's copies; the later runs skip them and write nothing.
-      expect(r.lines.map((l) => l.action)).toEqual(
-        run === 0 ? ['redriven', 'redriven', 'redriven'] : ['skipped', 'skipped', 'skipped'],
+      expect(r.lines.map((l) => [l.action, l.origin])).toEqual(
+        [0, 1, 2, 4].map((o) => [run === 0 ? 'redriven' : 'skipped', `${topic.name}:0:${o}`]),
       );
+      if (run === 0) expect(r.lines[3]).toMatchObject({ redriveCount: 1 });
     }
+    // The record that is not Avro names the same dead letter, counted by now: its own dead
+    // letter is still to redrive, its header's count not its own.
+    const raw = await dlq(env, 'redrive', '--reason', 'not-wire-format', '--dry-run');
+    expect(raw.code).toBe(0);
+    expect(raw.lines).toEqual([
+      expect.objectContaining({
+        action: 'would-redrive',
+        origin: `${topic.name}:0:5`,
+        redriveCount: 1,
+      }),
+    ]);
     const rebuilt = await replay(env, 'rebuild');
     expect(rebuilt.code).toBe(0);
-    expect(await counts()).toEqual({
-      'claimant.example': { delivered: 1, bounced: 0 },
-      'refused.example': { delivered: 3, bounced: 0 },
-    });
+    expect(await counts()).toEqual(everyCount);
   });
 
   it('dead-letters a redriven record that fails again with its counter, and refuses it at the limit', async () => {

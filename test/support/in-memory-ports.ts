@@ -91,11 +91,22 @@ export function createInMemoryStore(
       if (current !== flush.expected) return Promise.resolve('conflict');
       const origins = new Map(store.redrivenOrigins);
       const dead = new Map(store.deadOrigins);
-      for (const d of flush.deadLettered ?? []) {
-        if (!origins.has(d.origin) && !dead.has(d.origin)) dead.set(d.origin, d.digest);
-      }
       const matches = (known: string | undefined, copy: string | undefined) =>
         known === undefined || copy === undefined || known === copy;
+      const rowOf = (origin: string) =>
+        origins.has(origin)
+          ? { digest: origins.get(origin) }
+          : dead.has(origin)
+            ? { digest: dead.get(origin) }
+            : undefined;
+      for (const d of flush.deadLettered ?? []) {
+        // As markDeadLettered places it: under the origin it names when the ledger knows that
+        // origin with its value; otherwise (one version: nothing else to ask) its own place.
+        const named = d.copyOf === undefined ? undefined : rowOf(d.copyOf);
+        const origin =
+          named !== undefined && matches(named.digest, d.digest) ? d.copyOf! : d.coordinates;
+        if (rowOf(origin) === undefined) dead.set(origin, d.digest);
+      }
       const tries = [...(flush.tries ?? [])];
       const admitted: { domain: string; event: CountedEvent }[] = [];
       for (const r of flush.redriven ?? []) {

@@ -31,8 +31,15 @@ const attempt = (
   type: EventType = 'delivered',
 ): EventTry => ({ domain, eventId, at, event: { type, occurredAt: T0 } });
 
-/** A record dead-lettered, remembered by `origin`, its value's digest `digest` ('v'). */
-const dead = (origin: string, digest = 'v'): DeadLetteredRecord => ({ origin, digest });
+/**
+ * A record at `coordinates` dead-lettered, its value's digest `digest` ('v'); with `copyOf`,
+ * a record whose `redrive-origin` names that earlier record of its partition.
+ */
+const dead = (coordinates: string, digest = 'v', copyOf?: string): DeadLetteredRecord => ({
+  coordinates,
+  digest,
+  ...(copyOf === undefined ? {} : { copyOf }),
+});
 
 /** A redriven dead letter of `origin` at `offset`, an event of `domain`. */
 const redriven = (
@@ -359,6 +366,70 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
       const counted = await rows();
       expect(counted.get('z.com')).toMatchObject({ delivered: 2 });
       expect(counted.get('y.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('remembers a dead-lettered record naming a dead letter of another value under its own place: each counts once when redriven', async () => {
+      const { store, rows } = await open();
+      await store.flush(flushAt(0, null, 1, { deadLettered: [dead('t:0:0', 'y')] }));
+      // A producer's record naming that dead letter, of another value, dead-lettered too.
+      await store.flush(flushAt(0, 1, 2, { deadLettered: [dead('t:0:1', 'z', 't:0:0')] }));
+      // Its dead letter redriven twice (named by its own place, as the tools read it back).
+      await store.flush(
+        flushAt(0, 2, 4, {
+          redriven: [
+            redriven('t:0:1', 2, 'z.com', 'delivered', undefined, 'z'),
+            redriven('t:0:1', 3, 'z.com', 'delivered', undefined, 'z'),
+          ],
+        }),
+      );
+      // The first dead letter's copy still counts once, and a third copy of the other none.
+      await store.flush(
+        flushAt(0, 4, 7, {
+          redriven: [
+            redriven('t:0:0', 4, 'y.com', 'delivered', undefined, 'y'),
+            redriven('t:0:1', 5, 'z.com', 'delivered', undefined, 'z'),
+            redriven('t:0:0', 6, 'y.com', 'delivered', undefined, 'y'),
+          ],
+        }),
+      );
+      const counted = await rows();
+      expect(counted.get('z.com')).toMatchObject({ delivered: 1 });
+      expect(counted.get('y.com')).toMatchObject({ delivered: 1 });
+    });
+
+    it('places records dead-lettered in one flush as the ledger would across flushes', async () => {
+      const { store, rows } = await open();
+      // A dead letter, a copy of it dead-lettered again (its value) and a record naming it
+      // with another value, all in one flush.
+      await store.flush(
+        flushAt(0, null, 3, {
+          deadLettered: [
+            dead('t:0:0', 'y'),
+            dead('t:0:1', 'y', 't:0:0'),
+            dead('t:0:2', 'z', 't:0:0'),
+          ],
+        }),
+      );
+      await store.flush(
+        flushAt(0, 3, 6, {
+          redriven: [
+            redriven('t:0:0', 3, 'y.com', 'delivered', undefined, 'y'),
+            redriven('t:0:2', 4, 'z.com', 'bounced', undefined, 'z'),
+            redriven('t:0:0', 5, 'y.com', 'delivered', undefined, 'y'),
+          ],
+        }),
+      );
+      // The copy dead-lettered again is the first dead letter's: a record naming its place is
+      // no copy of a dead letter, and counts as a record.
+      await store.flush(
+        flushAt(0, 6, 7, {
+          redriven: [redriven('t:0:1', 6, 'w.com', 'delivered', undefined, 'y')],
+        }),
+      );
+      const counted = await rows();
+      expect(counted.get('y.com')).toMatchObject({ delivered: 1, bounced: 0 });
+      expect(counted.get('z.com')).toMatchObject({ delivered: 0, bounced: 1 });
+      expect(counted.get('w.com')).toMatchObject({ delivered: 1 });
     });
 
     it('counts a record whose header names no record before it in its partition as any record, and leaves the named record its own fate', async () => {
