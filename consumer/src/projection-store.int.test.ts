@@ -7,6 +7,7 @@ import {
   type RedrivenEvent,
   type RedrivenOutcome,
 } from './projection-store';
+import { createVersion, dropVersion, markReady, switchLive } from './read-model-version';
 
 describe('the projection store on a real Postgres', () => {
   let db: TestDatabase;
@@ -46,6 +47,64 @@ describe('the projection store on a real Postgres', () => {
     // A flush that lost its compare-and-set reports nothing.
     expect(await flush(1, 6, { redriven: [event('t:0:0', 5)] })).toBe('conflict');
     expect(reports).toHaveLength(1);
+  });
+
+  it('does not count a copy of a record a rebuild counted itself, after the version that dead-lettered it was dropped', async () => {
+    const store = (version: number) =>
+      createProjectionStore({
+        pool: db.pool,
+        version,
+        threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+        synchronousCommit: false,
+      });
+    const a = { delivered: 1, bounced: 0, firstEventAt: 1_700_000_000_000 };
+    const delta = new Map([['a.com', { ...a, lastEventAt: a.firstEventAt }]]);
+    const copy = (offset: number): RedrivenEvent => ({
+      digest: 'v',
+      origin: 't:0:0',
+      offset,
+      domain: 'a.com',
+      at: 1_700_000_000_000,
+      event: { type: 'delivered', occurredAt: 1_700_000_000_000 },
+    });
+    // Version 1 dead-letters the record; version 2, rebuilt after the fix, counts it itself.
+    await store(1).flush({
+      topic: 't',
+      partition: 0,
+      expected: null,
+      next: 1,
+      deltas: new Map(),
+      deadLettered: [{ coordinates: 't:0:0', digest: 'v' }],
+    });
+    const rebuilt = await createVersion(db.pool, {
+      threshold: DEFAULT_CATCH_ALL_THRESHOLD,
+      consumerGroup: (v) => `group-v${v}`,
+      startedFrom: 'earliest',
+    });
+    await store(rebuilt).flush({
+      topic: 't',
+      partition: 0,
+      expected: null,
+      next: 1,
+      deltas: delta,
+    });
+    await markReady(db.pool, rebuilt);
+    await switchLive(db.pool, rebuilt);
+    await dropVersion(db.pool, 1);
+    // A copy redriven from the dead letter version 1 wrote, read by version 2.
+    await store(rebuilt).flush({
+      topic: 't',
+      partition: 0,
+      expected: 1,
+      next: 3,
+      deltas: new Map(),
+      redriven: [copy(1), copy(2)],
+    });
+    const { rows } = await db.pool.query<{ delivered: number }>(
+      "SELECT delivered::int FROM domain_stats WHERE version = $1 AND domain = 'a.com'",
+      [rebuilt],
+    );
+    expect(rows).toEqual([{ delivered: 1 }]);
   });
 
   projectionStoreContract(async () => ({

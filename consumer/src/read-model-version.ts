@@ -232,7 +232,10 @@ export async function switchLive(
   });
 }
 
-/** Drops a version that is not live: its partition, positions and record. */
+/**
+ * Drops a version that is not live: its partition, positions and record; what its redrive
+ * ledger knew of each origin is kept (table redrive_ledger_dropped) for the other versions.
+ */
 export async function dropVersion(pool: pg.Pool, version: number): Promise<void> {
   await withTransaction(pool, async (client) => {
     // Holding the live row keeps a concurrent switch from making this version live now.
@@ -252,6 +255,13 @@ export async function dropVersion(pool: pg.Pool, version: number): Promise<void>
     await client.query(`DROP TABLE IF EXISTS ${partitionTable(version)}`);
     await client.query(`DROP TABLE IF EXISTS ${eventIdTable(version)}`);
     await client.query('DELETE FROM projection_positions WHERE version = $1', [version]);
+    // Kept for the versions that counted these originals themselves (redrive-ledger.ts).
+    await client.query(
+      `INSERT INTO redrive_ledger_dropped (origin, value_digest)
+       SELECT origin, coalesce(value_digest, '') FROM redriven_origins WHERE version = $1
+       ON CONFLICT DO NOTHING`,
+      [version],
+    );
     await client.query('DELETE FROM redriven_origins WHERE version = $1', [version]);
     await client.query('DELETE FROM projection_sources WHERE version = $1', [version]);
     await client.query('DELETE FROM read_model_versions WHERE version = $1', [version]);

@@ -110,13 +110,17 @@ const COUNT_DEAD = `
  * What the version knows of each origin (one snapshot): its ledger state and digest, the
  * version's position on the origin's partition with the offset before which no `dead` rows
  * were kept (`dead_marked_from`, set for the positions that existed when the ledger was
- * created), and the digests other versions' ledgers hold for it ('' for a row without one;
- * null when none does).
+ * created), and the digests other versions' ledgers hold for it, dropped versions' included
+ * ('' for a row without one; null when none does).
  */
 const LOOK = `
   SELECT u.origin, r.state, r.value_digest, u.off, p.next_offset, p.dead_marked_from,
-    (SELECT array_agg(coalesce(x.value_digest, '')) FROM redriven_origins x
-     WHERE x.origin = u.origin AND x.version <> $1) AS elsewhere
+    (SELECT array_agg(e.digest) FROM (
+       SELECT coalesce(x.value_digest, '') AS digest FROM redriven_origins x
+       WHERE x.origin = u.origin AND x.version <> $1
+       UNION ALL
+       SELECT d.value_digest FROM redrive_ledger_dropped d WHERE d.origin = u.origin
+     ) AS e) AS elsewhere
   FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) AS u(origin, topic, part, off)
   LEFT JOIN redriven_origins r ON r.version = $1 AND r.origin = u.origin
   LEFT JOIN projection_positions p

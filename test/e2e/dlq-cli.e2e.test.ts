@@ -177,9 +177,8 @@ describe('npm run dlq', () => {
   });
 
   it('given a read model without its last migration, redrive exits 1 naming it and changes no schema; once migrated, it runs', async () => {
-    const last = '1700000000007_redrive-value-digest';
-    await db.pool.query(`DROP INDEX redriven_origins_origin;
-      ALTER TABLE redriven_origins DROP COLUMN value_digest;
+    const last = '1700000000008_redrive-ledger-dropped';
+    await db.pool.query(`DROP TABLE redrive_ledger_dropped;
       DELETE FROM pgmigrations WHERE name = '${last}'`);
 
     const behind = await dlq(env, 'redrive', '--all', '--dry-run');
@@ -190,12 +189,11 @@ describe('npm run dlq', () => {
         `CATCHALL_SCHEMA_BEHIND: the read model lacks 1 migration\\(s\\) that npm run dlq -- redrive needs \\(${last}\\); .*run npm run setup, or start the projector`,
       ),
     );
-    const { rows } = await db.pool.query<{ digest: string | null; applied: string }>(
-      `SELECT (SELECT column_name::text FROM information_schema.columns
-               WHERE table_name = 'redriven_origins' AND column_name = 'value_digest') AS digest,
+    const { rows } = await db.pool.query<{ table: string | null; applied: string }>(
+      `SELECT to_regclass('redrive_ledger_dropped')::text AS table,
               (SELECT count(*) FROM pgmigrations)::text AS applied`,
     );
-    expect(rows).toEqual([{ digest: null, applied: '7' }]);
+    expect(rows).toEqual([{ table: null, applied: '8' }]);
 
     await migrate({ databaseUrl: db.url, logger: testLogger() });
     const current = await dlq(env, 'redrive', '--all', '--dry-run');
