@@ -10,7 +10,12 @@ import type { EventDecoder } from '@catchall/schemas';
 import type { DeadLetter, DeadLetters } from './dead-letters';
 import { countBatch, type BatchCounts, type ConsumerMetrics } from './metrics';
 import type { IsolatedRange, PartitionState } from './partition-state';
-import { PositionConflict, type PartitionFlush, type ProjectionStore } from './projection-store';
+import {
+  flushDomainCount,
+  PositionConflict,
+  type PartitionFlush,
+  type ProjectionStore,
+} from './projection-store';
 import { decodeRecord } from './record-decoder';
 import { deadLetteredRecord } from './redrive';
 import { commitInHalves } from './partition-isolation';
@@ -252,7 +257,7 @@ export function createPartitionWork(options: PartitionWorkOptions): PartitionWor
               {
                 topic: flush.topic,
                 partition: flush.partition,
-                domains: flush.deltas.size,
+                domains: flushDomainCount(flush),
                 tries: flush.tries?.length ?? 0,
                 nextOffset: flush.next,
               },

@@ -193,6 +193,17 @@ const LOCK_DOMAINS = `
  */
 const TABLES_IN_ORDER = 'LOCK TABLE ONLY domain_stats IN ROW EXCLUSIVE MODE';
 
+/**
+ * How many domains a flush may change: those of its deltas, its tries and its redriven
+ * events (a try or a copy found counted already changes nothing, but is among them).
+ */
+export function flushDomainCount(
+  flush: Pick<PartitionFlush, 'deltas' | 'tries' | 'redriven'>,
+): number {
+  if (!flush.tries?.length && !flush.redriven?.length) return flush.deltas.size;
+  return flushDomains(flush.deltas, [...(flush.tries ?? []), ...(flush.redriven ?? [])]).length;
+}
+
 /** Every domain a flush writes to, sorted: the order its rows are locked in. */
 function flushDomains(
   deltas: Map<string, DomainDelta>,

@@ -46,7 +46,7 @@ export interface CollectedLinks {
 export interface FlushSpanAttributes {
   topic: string;
   partition: number;
-  /** Domains whose counts the transaction changes. */
+  /** Domains whose counts the transaction may change (its events', tries' and copies'). */
   domains: number;
   /** Records (events with client-chosen ids) checked against the dedupe window. */
   tries: number;
