@@ -7,7 +7,9 @@
  * loads also run on a second process with consistency tokens off (buildApp's internal option):
  * what a token costs. A PUT load and a batched load also run on a process with tracing on
  * (OTEL_EXPORTER_OTLP_ENDPOINT pointing at a real Jaeger on this machine) beside one with
- * tracing off, the baseline: what tracing costs.
+ * tracing off, the baseline: what tracing costs. Single PUTs at 64 connections also run on a
+ * bare fastify server answering 202 with no work (bare-fastify.ts), their baseline: what the
+ * API's work costs over the HTTP layer's.
  *
  *   npm run bench:ingest   (BENCH_SECONDS=10 per scenario, BENCH_PRODUCER_WORKERS=<cores>,
  *                           BENCH_ONLY=put|batch|tracing for one part alone)
@@ -215,8 +217,48 @@ async function main(): Promise<void> {
       return lines;
     };
 
+    /**
+     * Single PUTs at 64 connections beside the same load on a bare fastify server (its own
+     * process, one like this round's API, answering 202 with no work: bare-fastify.ts), the
+     * baseline, in the order bare, API, API, bare (a drift of the machine's load weighs on
+     * both alike). Returns the note giving the API's rate as a ratio of the bare server's.
+     */
+    const measureBareFastify = async (into: Record<string, unknown>[]): Promise<string> => {
+      const c = 64;
+      const bare = await startService('bare fastify', {});
+      lifecycle.onClose('bare fastify', () => bare.stop());
+      for (const service of [bare, producer]) await single(c, service.url, 3);
+      const runs: Record<'api' | 'bare', Awaited<ReturnType<typeof measured>>[]> = {
+        api: [],
+        bare: [],
+      };
+      for (const [run, isBare] of [
+        [1, true],
+        [1, false],
+        [2, false],
+        [2, true],
+      ] as const) {
+        const service = isBare ? bare : producer;
+        const row = await measured(() => single(c, service.url), service);
+        const scenario = isBare
+          ? `bare fastify, PUT answered 202 with no work, ${c} connections (baseline, run ${run})`
+          : `PUT, ${c} connections (run ${run})`;
+        into.push({ scenario, ...row });
+        runs[isBare ? 'bare' : 'api'].push(row);
+      }
+      await bare.stop();
+      const mean = (rs: { 'items/s': number }[]) =>
+        rs.reduce((sum, r) => sum + r['items/s'], 0) / rs.length;
+      const figures = (rs: typeof runs.api) =>
+        rs.map((r) => `${r['items/s']}/s, p50 ${r.p50} p95 ${r.p95} p99 ${r.p99} ms`).join('; ');
+      const [api, base] = [mean(runs.api), mean(runs.bare)];
+      return `single PUT at ${c} connections / bare fastify (mean of 2 runs each): ${(api / base).toFixed(3)} (${Math.round(api)} / ${Math.round(base)} PUT/s); ingest API ${figures(runs.api)}; bare fastify ${figures(runs.bare)}`;
+    };
+
     const rows: Record<string, unknown>[] = [];
     const only = process.env.BENCH_ONLY;
+    /** The single PUTs against the bare fastify server, as the token cost's. */
+    const bareCost: string[] = [];
     /** PUT figures with tokens beside the same loads without: what a token costs. */
     const tokenCost: string[] = [];
     /** Tracing on / off figures, as the token cost's. */
@@ -254,6 +296,7 @@ async function main(): Promise<void> {
         );
       }
       await withoutTokens.stop();
+      bareCost.push(await measureBareFastify(rows));
     }
     if (only !== 'put' && only !== 'tracing') {
       for (const c of [2, 8]) {
@@ -331,8 +374,9 @@ async function main(): Promise<void> {
     report('ingest', rows, [
       `record size ${recordSize} bytes; ${SECONDS} s per scenario; broker, API and load generator share this machine (${os.cpus().length} cores)`,
       ...batchRatios,
-      'API CPU µs/event: CPU time of the ingest API (all its processes) per event accepted',
+      "API CPU µs/event: CPU time of the ingest API (all its processes) per event accepted; on the bare fastify rows, that server's",
       'latencies in ms; ProducerPerformance latencies are per record, from send to ack',
+      ...bareCost,
       ...tokenCost,
       ...tracingCost,
     ]);

@@ -49,15 +49,24 @@ function cpuSecondsOf(pid: number): number {
   return [pid, ...childrenOf(pid)].reduce((sum, p) => sum + (processCpuSeconds(p) ?? 0), 0);
 }
 
+/** The services, and the bare fastify server that is the single PUTs' baseline (bare-fastify.ts). */
+export type ServiceName = 'producer-api' | 'consumer' | 'query-api' | 'bare fastify';
+
+/** A service's compiled entry point. */
+function entryPoint(name: ServiceName): string {
+  if (name === 'bare fastify') return path.join(__dirname, 'bare-fastify.js');
+  return path.join(ROOT, name, 'dist', 'main.js');
+}
+
 /**
  * Runs a service's compiled entry point (or `script`, another entry point of it) and waits
  * for /readyz.
  */
 export async function startService(
-  name: 'producer-api' | 'consumer' | 'query-api',
+  name: ServiceName,
   env: Record<string, string>,
   nodeArgs: string[] = [],
-  script = path.join(ROOT, name, 'dist', 'main.js'),
+  script = entryPoint(name),
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, script], {

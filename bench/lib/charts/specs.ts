@@ -44,7 +44,7 @@ type Built = { title: string; subtitle: string; charts: Chart[] };
 
 const builders: Record<string, (r: BenchResult) => Built> = {
   ingest: (r) => ({
-    title: 'bench:ingest: ingest API against Kafka ProducerPerformance',
+    title: 'bench:ingest: ingest API against Kafka ProducerPerformance and a bare fastify server',
     subtitle:
       '; requests/s of the batches (a PUT carries one event: its requests/s are its events/s)',
     charts: scenarioCharts(r, r.rows, {
