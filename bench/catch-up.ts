@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import type { EventEncoder } from '@catchall/schemas';
 import { benchDatabases, benchKafka, eventsTopic, postgresCeiling, preload } from './lib/preload';
-import type { ProgressPoint } from './lib/charts/figure';
+import type { BenchResult, ProgressPoint } from './lib/charts/figure';
 import { latencyHistogram, report } from './lib/report';
 import type { Infra } from '@catchall/scripts';
 import { startService, withStack } from './lib/stack';
@@ -266,6 +266,7 @@ async function main(): Promise<void> {
       `${EVENTS} events per workload over a ${(10_000_000).toLocaleString('en')}-domain key space, ${PARTITIONS} partitions; broker, Postgres, projector and load share this machine`,
       'projector events/s: from the consumer process start to every record committed in Postgres (group join included)',
     ];
+    let latencies: BenchResult['latencies'];
     if (zipfTopic && zipfEncoder) {
       // Reads with a consistency token go through a real query API process.
       const query = await startService('query-api', {
@@ -287,11 +288,15 @@ async function main(): Promise<void> {
         `freshness at 10,000 events/s (Kafka ack to row in Postgres), ${fresh.probes} probes: p50 ${fresh.p50} ms, p95 ${fresh.p95} ms, p99 ${fresh.p99} ms`,
       );
       const token = reads.summary();
+      latencies = {
+        'freshness at 10,000 events/s: Kafka ack to row': fresh,
+        'read-your-writes: Kafka ack to a 200 with the token': token,
+      };
       notes.push(
         `read-your-writes at the same time (Kafka ack to a 200 of GET /domains/<d> with the consistency token from the delivery report, through the query API), ${token.probes} probes: p50 ${token.p50} ms, p95 ${token.p95} ms, p99 ${token.p99} ms; other answers: ${JSON.stringify(token.failures)}`,
       );
     }
-    report('catch-up', rows, notes, { progress });
+    report('catch-up', rows, notes, { progress, ...(latencies ? { latencies } : {}) });
   });
 }
 

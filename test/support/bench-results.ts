@@ -73,8 +73,20 @@ export const catchUpRow = {
 export const catchUpResult: BenchResult = {
   name: 'catch-up',
   at,
-  rows: [catchUpRow, { workload: 'zipf, client ids', events: 1000, 'projector events/s': 80_000 }],
+  rows: [
+    catchUpRow,
+    {
+      workload: 'zipf, client ids',
+      events: 1000,
+      'projector events/s': 80_000,
+      'max RSS MB': 210,
+    },
+  ],
   notes: [],
+  latencies: {
+    freshness: { p50: 190, p95: 300, p99: 360, probes: 59 },
+    'read-your-writes': { p50: 200, p95: 340, p99: 365, probes: 59 },
+  },
   progress: {
     zipf: [
       { s: 0, applied: 0 },

@@ -16,6 +16,11 @@ export interface BenchResult {
    * read model's next offsets) against seconds since the projector process started, by workload.
    */
   progress?: Record<string, ProgressPoint[]>;
+  /**
+   * catch-up only, from its version that records them: latency percentiles (ms) of the probes
+   * run while events flow (freshness, read-your-writes), by what was measured.
+   */
+  latencies?: Record<string, { p50: number; p95: number; p99: number; probes: number }>;
 }
 
 /** One sample of a catch-up: `s` seconds after the projector started, `applied` events in. */

@@ -25,7 +25,7 @@ describe('the SVG of a benchmark result', () => {
 
   it('draws the catch-up progress as lines, and one grid per chart', () => {
     const { option } = echartsOption(figureOf(catchUpResult));
-    expect(option.grid).toHaveLength(2);
+    expect(option.grid).toHaveLength(4);
     const series = option.series as { type: string; name: string; data: unknown[] }[];
     expect(series.filter((s) => s.type === 'line').map((s) => s.name)).toEqual([
       'zipf',

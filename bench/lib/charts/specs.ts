@@ -143,10 +143,30 @@ function catchUpFigure(r: BenchResult): Built {
       },
     ]),
   ];
+  const rss = r.rows.map((row) => optionalNum(r, row, 'max RSS MB'));
+  if (rss.some((v) => v !== null)) {
+    charts.push(
+      bar('Projector peak RSS per workload', 'MB', workloads, [
+        { name: 'peak RSS', values: rss },
+        { name: 'bound (256 MB)', values: workloads.map(() => 256) },
+      ]),
+    );
+  }
+  const latencies = Object.entries(r.latencies ?? {});
+  if (latencies.length > 0) {
+    charts.push(
+      bar(
+        'Latency percentiles while events flow',
+        'ms',
+        latencies.map(([what, l]) => `${what} (${l.probes} probes)`),
+        PERCENTILES.map((p) => ({ name: p, values: latencies.map(([, l]) => l[p]) })),
+      ),
+    );
+  }
   if (!r.progress) {
     return {
       title: 'bench:catch-up: projector catch-up into Postgres',
-      subtitle: '; this run recorded no progress over time: rates per workload only',
+      subtitle: '; this run recorded no progress over time',
       charts,
     };
   }

@@ -89,9 +89,23 @@ describe('the charts of a benchmark result', () => {
     ]);
   });
 
-  it('says so when a catch-up result has no progress over time, and charts its rates alone', () => {
-    const figure = figureOf({ ...catchUpResult, progress: undefined });
-    expect(figure.charts.map((c) => c.title)).toEqual(['Catch-up rate per workload']);
+  it('draws catch-up peak memory per workload beside its bound, and the latency percentiles of the probes', () => {
+    const figure = figureOf(catchUpResult);
+    expect(values(bars(figure, 'Projector peak RSS per workload'))).toEqual({
+      'peak RSS': [null, 210],
+      'bound (256 MB)': [256, 256],
+    });
+    const latency = bars(figure, 'Latency percentiles while events flow');
+    expect(latency.categories).toEqual(['freshness (59 probes)', 'read-your-writes (59 probes)']);
+    expect(values(latency)).toEqual({ p50: [190, 200], p95: [300, 340], p99: [360, 365] });
+  });
+
+  it('says so when a catch-up result has no progress over time, and charts the rest', () => {
+    const figure = figureOf({ ...catchUpResult, progress: undefined, latencies: undefined });
+    expect(figure.charts.map((c) => c.title)).toEqual([
+      'Catch-up rate per workload',
+      'Projector peak RSS per workload',
+    ]);
     expect(figure.subtitle).toContain('no progress over time');
   });
 
