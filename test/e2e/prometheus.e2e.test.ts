@@ -28,7 +28,8 @@ const rules = alertRules();
  * alert expression is evaluated against it, and each returns series (an alert's expression
  * through its metric selectors and the sides of its comparisons, since the alert itself
  * returns nothing while all is well); the stalled-partition alert fires when a transaction
- * left open holds a partition back, whose lag grows meanwhile.
+ * left open holds a partition back, whose lag grows meanwhile; the service-down alert fires
+ * for a frozen ingest API.
  */
 describe('the services, the dashboard and the alerts under a real Prometheus', () => {
   let topic: TestTopic;
@@ -92,7 +93,7 @@ describe('the services, the dashboard and the alerts under a real Prometheus', (
     );
     prometheus = await startPrometheus({
       dir: path.join(dir, 'prometheus'),
-      targets: services.map((s) => new URL(s.url).host),
+      targets: services.map((s) => ({ address: new URL(s.url).host, service: s.name })),
       ruleFiles: [path.join(dir, 'alerts.yml')],
       scrapeIntervalS: 1,
     });
@@ -114,7 +115,11 @@ describe('the services, the dashboard and the alerts under a real Prometheus', (
       const samples = await query('up{job="catch-all"} == 1');
       return samples.length === 3 ? samples : undefined;
     });
-    expect(up.map((s) => s.metric.service ?? s.metric.instance)).toHaveLength(3);
+    expect(up.map((s) => s.metric.service).sort()).toEqual([
+      'consumer',
+      'producer-api',
+      'query-api',
+    ]);
     const services = await query('count by (service) (catchall_process_cpu_seconds_total)');
     expect(services.map((s) => s.metric.service).sort()).toEqual([
       'consumer',
@@ -245,5 +250,31 @@ describe('the services, the dashboard and the alerts under a real Prometheus', (
     });
     expect(missing).toEqual([]);
     expect(parts.length).toBeGreaterThan(rules.length * 2);
+  });
+
+  it('fires CatchAllServiceDown for a frozen ingest API, and resolves once it answers again', async () => {
+    const [ingest] = services;
+    const down = () => query('ALERTS{alertname="CatchAllServiceDown",alertstate="firing"}');
+    expect(await down()).toEqual([]);
+    // SIGSTOP: the process holds its port and answers nothing, as a frozen one does.
+    ingest!.child.kill('SIGSTOP');
+    try {
+      const alert = await waitFor('CatchAllServiceDown to fire', async () => (await down())[0], {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      });
+      expect(alert.metric).toMatchObject({
+        service: 'producer-api',
+        instance: new URL(ingest!.url).host,
+        severity: 'critical',
+      });
+      expect((await down()).map((s) => s.metric.service)).toEqual(['producer-api']);
+    } finally {
+      ingest!.child.kill('SIGCONT');
+    }
+    await waitFor('CatchAllServiceDown to resolve', async () => (await down()).length === 0, {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
   });
 });
