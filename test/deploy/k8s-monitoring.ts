@@ -26,7 +26,13 @@ interface Endpoint {
   path?: string;
   scheme?: string;
   honorLabels?: boolean;
-  metricRelabelings?: { sourceLabels?: string[]; targetLabel?: string; action?: string }[];
+  relabelings?: Relabeling[];
+  metricRelabelings?: Relabeling[];
+}
+interface Relabeling {
+  sourceLabels?: string[];
+  targetLabel?: string;
+  action?: string;
 }
 
 /** Kubernetes's label selector semantics (In, NotIn, Exists, DoesNotExist). */
@@ -70,6 +76,41 @@ export function selectedServiceLabels(): Set<string> {
   return values;
 }
 
+/** A Kubernetes label's name as service discovery spells it (`app.kubernetes.io/name` gives `app_kubernetes_io_name`). */
+function metaName(label: string): string {
+  return label.replace(/[^a-zA-Z0-9_]/g, '_');
+}
+
+/**
+ * The `service` label a scrape target (and so its `up` series) gets: the Operator sets the
+ * Service's name, and a relabelling to `service` replaces it with the value of its one
+ * source label (a label of the Service or the pod, or the Service's name); undefined for a
+ * source this cannot follow, or for a PodMonitor that sets none.
+ */
+function targetServiceLabel(
+  endpoint: Endpoint,
+  service: Resource | undefined,
+  podLabels: Record<string, string>,
+): string | undefined {
+  const rule = (endpoint.relabelings ?? []).findLast(
+    (r) => r.targetLabel === 'service' && (r.action ?? 'replace') === 'replace',
+  );
+  if (!rule) return service?.metadata.name;
+  const [source, ...more] = rule.sourceLabels ?? [];
+  if (source === undefined || more.length > 0) return undefined;
+  if (service && source === '__meta_kubernetes_service_name') return service.metadata.name;
+  const labelsOf: [string, Record<string, string>][] = [
+    ['__meta_kubernetes_pod_label_', podLabels],
+    ['__meta_kubernetes_service_label_', service?.metadata.labels ?? {}],
+  ];
+  for (const [prefix, labels] of labelsOf) {
+    if (!source.startsWith(prefix)) continue;
+    const key = Object.keys(labels).find((k) => metaName(k) === source.slice(prefix.length));
+    return key === undefined ? undefined : labels[key];
+  }
+  return undefined;
+}
+
 function containerPort(container: Container, target: number | string | undefined): number {
   if (typeof target === 'number') return target;
   return container.ports?.find((p) => p.name === target)?.containerPort ?? Number.NaN;
@@ -80,8 +121,8 @@ function scrapesOf(
   c: ImageContainer,
   podLabels: Record<string, string>,
   resources: Resource[],
-): { by: string; port: number; endpoint: Endpoint; service?: string }[] {
-  const scrapes: { by: string; port: number; endpoint: Endpoint; service?: string }[] = [];
+): { by: string; port: number; endpoint: Endpoint; upService?: string }[] {
+  const scrapes: { by: string; port: number; endpoint: Endpoint; upService?: string }[] = [];
   const services = resources.filter(
     (r) =>
       r.kind === 'Service' &&
@@ -101,7 +142,7 @@ function scrapesOf(
           by: `ServiceMonitor ${monitor.metadata.name} via Service ${service.metadata.name}`,
           port: containerPort(c.container, target),
           endpoint,
-          service: service.metadata.name,
+          upService: targetServiceLabel(endpoint, service, podLabels),
         });
       }
     }
@@ -114,6 +155,7 @@ function scrapesOf(
         by: `PodMonitor ${monitor.metadata.name}`,
         port: containerPort(c.container, endpoint.port ?? endpoint.targetPort),
         endpoint,
+        upService: targetServiceLabel(endpoint, undefined, podLabels),
       });
     }
   }
@@ -126,8 +168,9 @@ function scrapesOf(
  * monitoring (no PrometheusRule, no monitor). Each service (producer-api, consumer,
  * query-api) is scraped exactly once per pod, by a ServiceMonitor or a PodMonitor, at the
  * port its program listens on (`PORT`), path /metrics, over http; its series keep their own
- * `service` label (honorLabels, or put back from `exported_service`); and every `service`
- * value the alerts and the dashboard select is one a scraped program sets.
+ * `service` label (honorLabels, or put back from `exported_service`), and its target (its
+ * `up` series, CatchAllServiceDown) is given the same; and every `service` value the alerts
+ * and the dashboard select is one a scraped program sets.
  */
 export function scrapeProblems(resources: Resource[]): string[] {
   const monitoring = resources.some((r) =>
@@ -170,6 +213,13 @@ export function scrapeProblems(resources: Resource[]): string[] {
       }
     }
     const label = serviceLabelOf(c.program);
+    for (const { by, upService } of scrapes) {
+      if (label !== undefined && upService !== label) {
+        problems.push(
+          `${c.workload}: ${by} gives its targets (up) service="${upService ?? ''}", not "${label}"`,
+        );
+      }
+    }
     if (label === undefined)
       problems.push(`${c.program}: no createMetricsRegistry('${c.program}')`);
     else if (scrapes.length > 0) scraped.add(label);

@@ -408,7 +408,7 @@ describe('the manifest checks', () => {
     ]);
   });
 
-  it('fail on a broken copy: a monitor on the wrong port, one replacing the service label, a second monitor', async () => {
+  it('fail on a broken copy: a monitor on the wrong port, one replacing the service label, one giving its targets another, a second monitor', async () => {
     const monitor = 'components/monitoring/service-monitor.yaml';
     const tools = k8sTools();
     const build = async () =>
@@ -430,6 +430,18 @@ describe('the manifest checks', () => {
       "Deployment query-api: ServiceMonitor catch-all via Service query-api replaces the series' own service label",
     );
     expect(relabelled).toHaveLength(3);
+
+    cpSync(K8S, dir, { recursive: true });
+    breakFile(
+      monitor,
+      '[__meta_kubernetes_service_label_app_kubernetes_io_name]',
+      '[__meta_kubernetes_namespace]',
+    );
+    const targetsRelabelled = await build();
+    expect(targetsRelabelled).toContain(
+      'Deployment consumer: ServiceMonitor catch-all via Service consumer gives its targets (up) service="", not "consumer"',
+    );
+    expect(targetsRelabelled).toHaveLength(3);
 
     cpSync(K8S, dir, { recursive: true });
     const copy = readFileSync(path.join(dir, monitor), 'utf8').replace(

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { fetchPromtool } from '../../scripts/src/infra';
-import { alertRules, dashboardQueries, RULES } from '../support/monitoring';
+import { alertRules, DASHBOARD, dashboardQueries, RULES } from '../support/monitoring';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -71,13 +71,36 @@ describe('the alert rules (monitoring/prometheus/alerts.yml)', () => {
     }
   });
 
-  it('names a runbook for every alert, and the README has its row', () => {
+  it('names a runbook for every alert (runbook_url), and the README has its row', () => {
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('### Alerts and what to do'));
     expect(section.length).toBeGreaterThan(0);
     for (const rule of rules) {
-      expect(rule.annotations.runbook).toBe('README.md#alerts-and-what-to-do');
+      expect([rule.alert, rule.annotations.runbook_url]).toEqual([
+        rule.alert,
+        'README.md#alerts-and-what-to-do',
+      ]);
       expect(section).toContain(`| \`${rule.alert}\` |`);
+    }
+  });
+
+  it('describes every alert with its namespace, when it has one, and the labels it groups by', () => {
+    for (const rule of rules) {
+      const description = rule.annotations.description ?? '';
+      expect([rule.alert, description]).toEqual([
+        rule.alert,
+        expect.stringContaining('{{ with $labels.namespace }} in namespace {{ . }}{{ end }}'),
+      ]);
+      const grouped = [...rule.expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) =>
+        m[1]!.split(',').map((l) => l.trim()),
+      );
+      for (const label of new Set(grouped)) {
+        if (label === 'le' || label === 'namespace') continue;
+        expect([rule.alert, description]).toEqual([
+          rule.alert,
+          expect.stringContaining(`$labels.${label}`),
+        ]);
+      }
     }
   });
 
@@ -137,6 +160,31 @@ describe('the Grafana dashboard (k8s/components/monitoring/catch-all-dashboard.j
     }
   });
 
+  it('selects the namespaces of its variable in every query, All by default, and leaves probes and scrapes out of the HTTP panels', () => {
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+      templating: { list: { name: string; includeAll?: boolean; allValue?: string }[] };
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    expect(dashboard.templating.list.find((v) => v.name === 'namespace')).toMatchObject({
+      includeAll: true,
+      allValue: '.*',
+      current: { value: '$__all' },
+    });
+    const selectors = dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).flatMap((t) => [...t.expr.matchAll(/\bcatchall_[a-z_]+(\{[^}]*\})?/g)]),
+    );
+    expect(selectors.length).toBeGreaterThan(30);
+    expect(
+      selectors.filter((m) => !(m[1] ?? '').includes('namespace=~"$namespace"')).map((m) => m[0]),
+    ).toEqual([]);
+    expect(
+      selectors
+        .filter((m) => m[0].startsWith('catchall_http_request'))
+        .filter((m) => !m[1]!.includes('route!~"/healthz|/readyz|/metrics"'))
+        .map((m) => m[0]),
+    ).toEqual([]);
+  });
+
   it('and the alerts ask only for metrics the services export', () => {
     const defined = definedMetrics();
     const used = [...dashboardQueries().map((q) => q.expr), ...rules.map((r) => r.expr)].flatMap(
@@ -146,7 +194,7 @@ describe('the Grafana dashboard (k8s/components/monitoring/catch-all-dashboard.j
     expect([...new Set(used)].filter((name) => !defined.has(name))).toEqual([]);
   });
 
-  it('is what Docker Compose gives Grafana, beside a Prometheus scraping every service', () => {
+  it('is what Docker Compose gives Grafana, beside a Prometheus scraping every service with its service label', () => {
     const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), {
       merge: true,
     }) as {
@@ -159,14 +207,17 @@ describe('the Grafana dashboard (k8s/components/monitoring/catch-all-dashboard.j
       './monitoring/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro',
     );
     const scrape = parse(readFileSync(path.join(RULES_DIR, 'prometheus.yml'), 'utf8')) as {
-      scrape_configs: { static_configs: { targets: string[] }[] }[];
+      scrape_configs: {
+        static_configs: { targets: string[]; labels?: Record<string, string> }[];
+      }[];
     };
+    // Each target labelled with its service, as its series are: `up` has it (CatchAllServiceDown).
     const targets = scrape.scrape_configs.flatMap((c) =>
-      c.static_configs.flatMap((s) => s.targets),
+      c.static_configs.flatMap((s) => s.targets.map((t) => `${t} ${s.labels?.service ?? ''}`)),
     );
     for (const service of ['producer-api', 'consumer', 'query-api']) {
       const port = compose.services[service]?.environment?.PORT;
-      expect(targets).toContain(`${service}:${String(port)}`);
+      expect(targets).toContain(`${service}:${String(port)} ${service}`);
     }
   });
 });

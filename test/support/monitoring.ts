@@ -28,7 +28,10 @@ export function alertRules(): AlertRule[] {
   ).groups.flatMap((g) => g.rules);
 }
 
-/** Every query of the dashboard, with Grafana's `$__rate_interval` as a plain range (1m). */
+/**
+ * Every query of the dashboard, with Grafana's `$__rate_interval` as a plain range (1m) and
+ * its `$namespace` variable as "All" gives it (`.*`: every namespace, and series without one).
+ */
 export function dashboardQueries(): { panel: string; expr: string }[] {
   const { panels } = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
     panels: { title: string; targets?: { expr: string }[] }[];
@@ -36,7 +39,7 @@ export function dashboardQueries(): { panel: string; expr: string }[] {
   return panels.flatMap((p) =>
     (p.targets ?? []).map((t) => ({
       panel: p.title,
-      expr: t.expr.replaceAll('$__rate_interval', '1m'),
+      expr: t.expr.replaceAll('$__rate_interval', '1m').replaceAll('$namespace', '.*'),
     })),
   );
 }
@@ -53,10 +56,12 @@ const COMPARISONS = new Set(['Gtr', 'Lss', 'Gte', 'Lte', 'Eql', 'Neq']);
 
 /**
  * What of an alert expression should return series while the system works, whether or not
- * the alert fires: each vector selector in it, and each side of each comparison that is not
- * a number (`sum(x) > 10` gives `sum(x)`), with `offset` modifiers left out (a test's
- * Prometheus has no data from 10 minutes ago). Parsed with Prometheus's own grammar
- * (@prometheus-io/lezer-promql); throws for an expression it cannot parse.
+ * the alert fires: each vector selector in it, each side of each comparison that is not
+ * a number (`sum(x) > 10` gives `sum(x)`), and both sides of each `unless` (`expected unless
+ * present` is empty on a healthy system because `present` covers `expected`, not because
+ * either is empty), with `offset` modifiers left out (a test's Prometheus has no data from
+ * 10 minutes ago). Parsed with Prometheus's own grammar (@prometheus-io/lezer-promql);
+ * throws for an expression it cannot parse.
  */
 export function alertParts(expr: string): string[] {
   const tree = parser.parse(expr);
@@ -86,7 +91,7 @@ export function alertParts(expr: string): string[] {
       let child = node.firstChild;
       let comparison = false;
       while (child) {
-        if (COMPARISONS.has(child.name)) comparison = true;
+        if (COMPARISONS.has(child.name) || child.name === 'Unless') comparison = true;
         child = child.nextSibling;
       }
       if (!comparison) return;

@@ -14,6 +14,18 @@ describe('the parts of an alert expression that must return series', () => {
     ]);
   });
 
+  it('takes both sides of an unless: on a healthy system the right covers the left, neither is empty', () => {
+    expect(
+      alertParts(
+        'up == 0 or label_replace(group(up), "service", "a", "", "") unless on (service) group by (service) (up)',
+      ),
+    ).toEqual([
+      'up',
+      'label_replace(group(up), "service", "a", "", "")',
+      'group by (service) (up)',
+    ]);
+  });
+
   it('finds a metric selector in every alert of the rules', () => {
     for (const rule of alertRules()) expect(alertParts(rule.expr).length).toBeGreaterThan(1);
   });

@@ -117,13 +117,21 @@ function observeReadiness(registry: Registry, checks: Record<string, ReadinessCh
   });
 }
 
-/** Requests by route and status, and their duration: the RED metrics of every API. */
+/**
+ * Requests by route, status and, for an error answer, its catalogue code; and their duration
+ * by route and status: the RED metrics of every API. The code tells apart answers of one
+ * status that mean different things to an operator: a 503 CATCHALL_CONSISTENCY_TIMEOUT
+ * answers a client's token naming records not applied yet (perhaps never written), a 503
+ * CATCHALL_UNAVAILABLE a dependency that is gone. Answers without a catalogue code (successes,
+ * /healthz and /readyz) have none (`code=""`, which Prometheus drops). The histogram has no
+ * code: it would multiply its buckets for no question a latency panel asks.
+ */
 function observeRequests(app: FastifyInstance, registry: Registry): void {
   const labelNames = ['method', 'route', 'status'];
   const requests = new Counter({
     name: 'catchall_http_requests_total',
-    help: 'HTTP requests answered, by route and status code',
-    labelNames,
+    help: 'HTTP requests answered, by route, status code and, for an error answer, its CATCHALL_ code',
+    labelNames: [...labelNames, 'code'],
     registers: [registry],
   });
   const duration = new Histogram({
@@ -133,16 +141,26 @@ function observeRequests(app: FastifyInstance, registry: Registry): void {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  // The code of each error answer, read from its body before it is serialized.
+  const codes = new WeakMap<FastifyRequest, string>();
+  app.addHook('preSerialization', (request, reply, payload, done) => {
+    if (reply.statusCode >= 400) {
+      const code = (payload as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && code.startsWith('CATCHALL_')) codes.set(request, code);
+    }
+    done(null, payload);
+  });
   // One child per series, made once: labels are not hashed again on every request.
   const series = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
   app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, not the URL: one series per route whatever the domains are.
     const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${request.method} ${route} ${reply.statusCode}`;
+    const code = reply.statusCode >= 400 ? (codes.get(request) ?? '') : '';
+    const key = `${request.method} ${route} ${reply.statusCode} ${code}`;
     let s = series.get(key);
     if (!s) {
       const labels = { method: request.method, route, status: String(reply.statusCode) };
-      s = { count: requests.labels(labels), time: duration.labels(labels) };
+      s = { count: requests.labels({ ...labels, code }), time: duration.labels(labels) };
       series.set(key, s);
     }
     s.count.inc();

@@ -79,14 +79,21 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
+/** A scrape target: `host:port` serving /metrics, and the `service` label its `up` series gets. */
+export interface PrometheusTarget {
+  address: string;
+  service: string;
+}
+
 /**
  * A real Prometheus server (see fetchPrometheusBinaries) on a free loopback port,
- * keeping its data in `dir`: it scrapes `targets` (`host:port`, each serving /metrics) every
- * `scrapeIntervalS` seconds, evaluates `ruleFiles` as often, and resolves once it is ready.
+ * keeping its data in `dir`: it scrapes `targets` every `scrapeIntervalS` seconds (each
+ * labelled with its `service`, as monitoring/prometheus/prometheus.yml labels Docker
+ * Compose's), evaluates `ruleFiles` as often, and resolves once it is ready.
  */
 export async function startPrometheus(options: {
   dir: string;
-  targets: string[];
+  targets: PrometheusTarget[];
   ruleFiles: string[];
   scrapeIntervalS: number;
 }): Promise<RunningPrometheus> {
@@ -105,7 +112,10 @@ export async function startPrometheus(options: {
         {
           job_name: 'catch-all',
           honor_labels: true,
-          static_configs: [{ targets: options.targets }],
+          static_configs: options.targets.map((t) => ({
+            targets: [t.address],
+            labels: { service: t.service },
+          })),
         },
       ],
     }),
