@@ -1,7 +1,30 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 
-const run = promisify(execFile);
+/** What runCommand is told besides the command and its arguments. */
+export interface RunCommandOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Who needs the tool, named when it is not installed. */
+  neededFor?: string;
+  /**
+   * Stops the command when aborted: it then runs in a process group of its own, which is
+   * killed whole (SIGKILL), so that a tool's own children (a Go build's compilers) go too.
+   * The promise rejects with `<command> was stopped`.
+   */
+  signal?: AbortSignal;
+}
+
+/** Signals a process group; a group that is already gone (ESRCH) is what we wanted. */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** What a tool printed, kept up to this many characters per stream. */
+const MAX_OUTPUT = 64 * 1024 * 1024;
 
 /**
  * Runs a tool to completion and returns its output. A failure says what ran and what the
@@ -10,23 +33,48 @@ const run = promisify(execFile);
 export async function runCommand(
   command: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; neededFor?: string } = {},
+  options: RunCommandOptions = {},
 ): Promise<{ stdout: string; stderr: string }> {
+  const { signal } = options;
+  const stopped = () => new Error(`${command} was stopped`);
+  if (signal?.aborted) throw stopped();
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // A group of its own only when it may be stopped: else a terminal's Ctrl-C reaches it.
+    detached: signal !== undefined,
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (c: Buffer) => {
+    if (output.stdout.length < MAX_OUTPUT) output.stdout += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    if (output.stderr.length < MAX_OUTPUT) output.stderr += c.toString();
+  });
+  const onAbort = () => {
+    if (child.pid !== undefined) killGroup(child.pid);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    return await run(command, args, {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      maxBuffer: 64 * 1024 * 1024,
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (exitCode) => resolve(exitCode));
     });
+    if (signal?.aborted) throw stopped();
+    if (code === 0) return output;
   } catch (err) {
-    const { stdout, stderr, code } = err as { stdout?: string; stderr?: string; code?: unknown };
-    if (code === 'ENOENT') {
+    if (signal?.aborted) throw stopped();
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error(
         `\`${command}\` is not installed${options.neededFor ? `; it is needed for ${options.neededFor}` : ''}`,
       );
     }
-    throw new Error(
-      `${command} ${args.join(' ')} failed:\n${(stdout ?? '') + (stderr ?? '')}`.slice(0, 8000),
-    );
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
+  throw new Error(
+    `${command} ${args.join(' ')} failed:\n${output.stdout + output.stderr}`.slice(0, 8000),
+  );
 }

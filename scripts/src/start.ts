@@ -4,7 +4,12 @@ import { configFields, createKafka, ensureTopics, loadConfig, secret } from '@ca
 import { migrate } from '@catchall/consumer';
 import { Type } from '@sinclair/typebox';
 import { startInfra, type Infra } from './infra';
-import { REPO_ROOT } from './infra/paths';
+import { localDir, REPO_ROOT } from './infra/paths';
+import {
+  prometheusBannerNow,
+  startLocalPrometheus,
+  type LocalPrometheus,
+} from './local-prometheus';
 import { serviceEnv } from './service-env';
 import { pipeServiceLogs, terminalLogger } from './service-logs';
 
@@ -24,6 +29,17 @@ const startConfigFields = {
   CATCHALL_PRODUCER_PORT: port(3000, 'ingest API'),
   CATCHALL_QUERY_PORT: port(3001, 'query API'),
   CATCHALL_CONSUMER_PORT: port(3002, 'consumer health and metrics'),
+  CATCHALL_PROMETHEUS_PORT: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      description: 'Prometheus (when unset: 9090, or a free port when 9090 is taken)',
+    }),
+  ),
+  CATCHALL_MONITORING: Type.Boolean({
+    default: true,
+    description: 'start a Prometheus that scrapes the services and evaluates the alerts',
+  }),
   EVENTS_TOPIC_PARTITIONS: configFields.EVENTS_TOPIC_PARTITIONS,
 };
 
@@ -58,15 +74,18 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const children: ChildProcess[] = [];
   let infra: Infra | undefined = undefined;
+  let prometheus: LocalPrometheus | undefined;
   let stopping: Promise<void> | undefined;
   const stopAll = (reason: string, code: number) => {
     stopping ??= (async () => {
       if (infra === undefined) {
-        // Still starting: exiting SIGKILLs the servers already spawned (managed-process).
+        // Still starting: exiting SIGKILLs the servers already spawned (managed-process)
+        // and a Prometheus build under way (the exit handler below).
         logger.info({ reason }, 'stopping while the infrastructure starts');
         process.exit(code);
       }
-      logger.info({ reason }, 'stopping the services, then the infrastructure');
+      logger.info({ reason }, 'stopping Prometheus and the services, then the infrastructure');
+      await prometheus?.stop();
       for (const child of [...children].reverse()) {
         child.kill('SIGTERM');
         await waitExit(child);
@@ -81,9 +100,26 @@ async function main(): Promise<void> {
   // without its exit handlers, and leave Java and Postgres running.
   process.on('SIGINT', () => void stopAll('SIGINT', 0));
   process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
+  // However this process ends: a Prometheus build under way runs in a process group of its
+  // own, which nothing else would stop (aborting it kills that group at once).
+  process.on('exit', () => void prometheus?.stop());
   logger.info(
     'starting Kafka, schema registry and Postgres (the first start fetches them with Maven)',
   );
+  // Built (on a first start) and started while the rest starts; it scrapes the services'
+  // ports from the start, and the system runs on without it when it cannot be had.
+  if (config.CATCHALL_MONITORING) {
+    prometheus = startLocalPrometheus({
+      dir: localDir('dev', 'prometheus'),
+      port: config.CATCHALL_PROMETHEUS_PORT,
+      targets: SERVICES.map(({ name, portKey }) => ({
+        address: `127.0.0.1:${config[portKey]}`,
+        service: name,
+      })),
+      log: (message) => logger.info(message),
+      warn: (message) => logger.warn(message),
+    });
+  }
   infra = await startInfra({
     profile: 'dev',
     ports: {
@@ -155,6 +191,9 @@ async function main(): Promise<void> {
   }
   // A Postgres of the user's own: its URL holds a password, which is not logged.
   const shownDatabaseUrl = config.DATABASE_URL === undefined ? databaseUrl : '<your DATABASE_URL>';
+  const monitoring = await prometheusBannerNow(prometheus, (lines) => {
+    if (!stopping) logger.info(['Prometheus is up.', ...lines].join('\n'));
+  });
   logger.info(
     { seconds: (Date.now() - t0) / 1000 },
     [
@@ -165,6 +204,7 @@ async function main(): Promise<void> {
       `Rebuild the read model from the topic, or redrive dead letters (the other settings are the defaults):`,
       `  DATABASE_URL=${shownDatabaseUrl} npm run replay -- rebuild`,
       `  DATABASE_URL=${shownDatabaseUrl} npm run dlq -- redrive --help`,
+      ...monitoring,
       'Ctrl-C stops everything.',
     ].join('\n'),
   );

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { devPostgresBase } from '../../scripts/src/infra';
 import { freePort } from '../../scripts/src/infra/ports';
+import { EXAMPLE_DASHBOARD_QUERY } from '../../scripts/src/local-prometheus';
+import { alertRules, dashboardQueries } from '../support/monitoring';
 import { waitFor } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -42,13 +44,26 @@ function descendants(root: number): ProcessInfo[] {
   return found;
 }
 
+interface ApiAnswer<T> {
+  status: string;
+  error?: string;
+  data: T;
+}
+
+/** The `data` of a Prometheus API answer at `url`; throws unless its status is success. */
+async function prometheusApi<T>(url: string): Promise<T> {
+  const body = (await (await fetch(url)).json()) as ApiAnswer<T>;
+  if (body.status !== 'success') throw new Error(`${url}: ${body.error ?? body.status}`);
+  return body.data;
+}
+
 /** The pids of `pids` still running (a zombie has exited: it only waits to be reaped). */
 function stillRunning(pids: number[]): ProcessInfo[] {
   const wanted = new Set(pids);
   return processes().filter((p) => wanted.has(p.pid) && !p.stat.startsWith('Z'));
 }
 
-describe('npm start, stopped by a signal to its own process alone', () => {
+describe('npm start, with its Prometheus, stopped by a signal to its own process alone', () => {
   let npm: ChildProcess | undefined;
   let localDir = '';
   let started: ProcessInfo[] = [];
@@ -82,9 +97,11 @@ describe('npm start, stopped by a signal to its own process alone', () => {
         'CATCHALL_PRODUCER_PORT',
         'CATCHALL_QUERY_PORT',
         'CATCHALL_CONSUMER_PORT',
+        'CATCHALL_PROMETHEUS_PORT',
       ]) {
         env[name] = String(await freePort());
       }
+      delete env.CATCHALL_MONITORING;
       const child = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['start'], {
         cwd: ROOT,
         env,
@@ -110,6 +127,70 @@ describe('npm start, stopped by a signal to its own process alone', () => {
       const commands = started.map((p) => p.command);
       expect(commands.filter((c) => c === 'java').length).toBeGreaterThanOrEqual(2);
       expect(commands).toContain('postgres');
+      expect(commands).toContain('prometheus');
+
+      // Prometheus, at the port asked for and named by the banner with its curl commands.
+      const prometheus = `http://127.0.0.1:${env.CATCHALL_PROMETHEUS_PORT}`;
+      expect(output).toContain(`curl -s ${prometheus}/api/v1/alerts`);
+      expect(output).toContain(
+        `curl -sG ${prometheus}/api/v1/query --data-urlencode 'query=${EXAMPLE_DASHBOARD_QUERY}'`,
+      );
+      expect(dashboardQueries().map((q) => q.expr)).toContain(EXAMPLE_DASHBOARD_QUERY);
+      // It scrapes the three services at their ports, every 5 s, as Docker Compose's job does.
+      const targets = await waitFor(
+        'Prometheus to have scraped the three services',
+        async () => {
+          const { activeTargets } = await prometheusApi<{
+            activeTargets: {
+              health: string;
+              labels: { instance: string; job: string };
+              scrapeInterval: string;
+            }[];
+          }>(`${prometheus}/api/v1/targets?state=active`);
+          return activeTargets.length === 3 && activeTargets.every((t) => t.health === 'up')
+            ? activeTargets
+            : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      expect(
+        targets
+          .map((t) => ({ ...t.labels, scrapeInterval: t.scrapeInterval }))
+          .sort((a, b) => a.instance.localeCompare(b.instance)),
+      ).toEqual(
+        ['CATCHALL_PRODUCER_PORT', 'CATCHALL_QUERY_PORT', 'CATCHALL_CONSUMER_PORT']
+          .map((name) => ({
+            instance: `127.0.0.1:${env[name]}`,
+            job: 'catch-all',
+            scrapeInterval: '5s',
+          }))
+          .sort((a, b) => a.instance.localeCompare(b.instance)),
+      );
+      // The series keep the `service` label the alerts and the dashboard select.
+      const services = await prometheusApi<{ result: { metric: { service?: string } }[] }>(
+        `${prometheus}/api/v1/query?query=${encodeURIComponent('count by (service) (catchall_process_cpu_seconds_total)')}`,
+      );
+      expect(services.result.map((r) => r.metric.service).sort()).toEqual([
+        'consumer',
+        'producer-api',
+        'query-api',
+      ]);
+      // The alerts of monitoring/prometheus/alerts.yml are loaded and evaluated.
+      const { groups } = await prometheusApi<{
+        groups: { rules: { name: string; type: string; health: string }[] }[];
+      }>(`${prometheus}/api/v1/rules?type=alert`);
+      const loaded = groups.flatMap((g) => g.rules);
+      expect(loaded.map((r) => r.name).sort()).toEqual(
+        alertRules()
+          .map((r) => r.alert)
+          .sort(),
+      );
+      expect(loaded.filter((r) => r.health === 'err')).toEqual([]);
+      await prometheusApi(`${prometheus}/api/v1/alerts`);
+      const example = await prometheusApi<{ resultType: string }>(
+        `${prometheus}/api/v1/query?query=${encodeURIComponent(EXAMPLE_DASHBOARD_QUERY)}`,
+      );
+      expect(example.resultType).toBe('vector');
       // The launcher, the start script and the three services at least.
       expect(commands.filter((c) => c === 'node').length).toBeGreaterThanOrEqual(5);
 

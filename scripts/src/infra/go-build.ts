@@ -16,6 +16,13 @@ export interface GoToolsBuild {
   /** Extra `-ldflags` (a version stamp), beside `-s -w` (no symbol table, no DWARF). */
   ldflags?: string;
   neededFor: string;
+  /** How long a first build takes, for the message that starts it: `about 14 minutes ...`. */
+  firstBuild?: string;
+}
+
+/** True when .local/dist/<distName>/ holds a completed build (buildGoTools returns at once). */
+export function goToolsBuilt(distName: string): boolean {
+  return existsSync(path.join(localDir('dist', distName), '.complete'));
 }
 
 /**
@@ -24,19 +31,23 @@ export interface GoToolsBuild {
  * go.mod and go.sum pin) and returns that folder. A `.complete` marker written after a
  * successful build makes later calls return at once; a folder without it (a build cut off)
  * is built again from nothing. A fresh machine takes minutes (downloading and compiling the
- * modules; Go's build cache keeps them for later builds). Throws when Go is missing or the
- * build fails, with its output.
+ * modules; Go's build cache keeps them for later builds). `signal` stops a build under way
+ * (its whole process group; the folder is left without its marker). Throws when Go is
+ * missing, the build fails (with its output) or is stopped.
  */
 export async function buildGoTools(
   build: GoToolsBuild,
   log?: (message: string) => void,
+  signal?: AbortSignal,
 ): Promise<string> {
   const dir = localDir('dist', build.distName);
   const marker = path.join(dir, '.complete');
-  if (existsSync(marker)) return dir;
+  if (goToolsBuilt(build.distName)) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  log?.(`building ${build.title} from the Go module proxy (minutes, once)`);
+  log?.(
+    `building ${build.title} from the Go module proxy into ${dir} (once: ${build.firstBuild ?? 'minutes'}; later runs use it at once)`,
+  );
   const started = Date.now();
   const ldflags = ['-s -w', build.ldflags].filter(Boolean).join(' ');
   await runCommand(
@@ -46,6 +57,7 @@ export async function buildGoTools(
       cwd: build.moduleDir,
       env: { GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
       neededFor: build.neededFor,
+      signal,
     },
   );
   writeFileSync(marker, new Date().toISOString());

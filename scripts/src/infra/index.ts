@@ -15,16 +15,22 @@ export { startKafka, type RunningKafka } from './kafka';
 export { startRegistry } from './registry';
 export { startPostgres, externalPostgres, type RunningPostgres } from './postgres';
 export { startStandby, type RunningStandby, type StandbyOptions } from './postgres-standby';
-export { freePort } from './ports';
+export { freePort, portIsFree } from './ports';
 export { fetchKafka, fetchRegistry, fetchStrimziCrdGenerator } from './maven';
 export {
+  ALERT_RULES,
   fetchPrometheus,
   fetchPrometheusBinaries,
   fetchPromtool,
+  localPrometheusConfig,
   prometheusRelease,
   startPrometheus,
+  PROMETHEUS_FIRST_BUILD,
+  PROMETHEUS_PID_FILE,
+  prometheusBuilt,
   PROMETHEUS_VERSION,
   type PrometheusBinaries,
+  type PrometheusTarget,
   type RunningPrometheus,
 } from './prometheus';
 export {

@@ -12,3 +12,15 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** True when nothing listens on 127.0.0.1:`port` a moment ago (we could bind it). */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' ? resolve(false) : reject(err),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
