@@ -20,10 +20,10 @@ export const DEFAULT_PROMETHEUS_PORT = 9090;
 export const LOCAL_SCRAPE_INTERVAL_S = 5;
 /**
  * A query of the dashboard (panel "Events accepted / s"), with Grafana's `$__rate_interval`
- * as 1m: what the banner shows to try. The npm start test checks that the dashboard has it.
+ * as 1m and `$namespace` as All (`.*`): what the banner shows to try. The npm start test checks that the dashboard has it.
  */
 export const EXAMPLE_DASHBOARD_QUERY =
-  'sum by (type) (rate(catchall_events_accepted_total{service="producer-api"}[1m]))';
+  'sum by (type) (rate(catchall_events_accepted_total{namespace=~".*",service="producer-api"}[1m]))';
 
 /** Why there is no Prometheus, or the one running. */
 export type PrometheusOutcome = { server: RunningPrometheus } | { reason: string };

@@ -143,7 +143,7 @@ describe('npm start, with its Prometheus, stopped by a signal to its own process
           const { activeTargets } = await prometheusApi<{
             activeTargets: {
               health: string;
-              labels: { instance: string; job: string };
+              labels: { instance: string; job: string; service: string };
               scrapeInterval: string;
             }[];
           }>(`${prometheus}/api/v1/targets?state=active`);
@@ -158,10 +158,18 @@ describe('npm start, with its Prometheus, stopped by a signal to its own process
           .map((t) => ({ ...t.labels, scrapeInterval: t.scrapeInterval }))
           .sort((a, b) => a.instance.localeCompare(b.instance)),
       ).toEqual(
-        ['CATCHALL_PRODUCER_PORT', 'CATCHALL_QUERY_PORT', 'CATCHALL_CONSUMER_PORT']
-          .map((name) => ({
+        (
+          [
+            ['CATCHALL_PRODUCER_PORT', 'producer-api'],
+            ['CATCHALL_QUERY_PORT', 'query-api'],
+            ['CATCHALL_CONSUMER_PORT', 'consumer'],
+          ] as const
+        )
+          .map(([name, service]) => ({
             instance: `127.0.0.1:${env[name]}`,
             job: 'catch-all',
+            // Each target's `up` has its service's label, as Docker Compose's do.
+            service,
             scrapeInterval: '5s',
           }))
           .sort((a, b) => a.instance.localeCompare(b.instance)),
