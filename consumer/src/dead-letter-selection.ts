@@ -32,9 +32,14 @@ export interface SelectionArgs {
   limit?: string;
 }
 
+/** A whole number as the tools take it: plain decimal digits, as `redriveCount` reads a header. */
+const DECIMAL_DIGITS = /^\d+$/;
+
 /**
- * A whole number from `min` to `max` from option `name`, or a UsageError saying what was
- * wrong.
+ * A whole number from `min` to `max` from option `name`, written in plain decimal digits
+ * (`16`, `007`), or a UsageError saying what was wrong. Not `Number()` alone, which takes
+ * `0x10` for 16, `1e3` for 1000, ` 5` and `5.0` for 5: a command line that means something
+ * else than it reads is refused, as a `redrive-count` header is read (redriveCount).
  */
 export function wholeNumber(
   name: string,
@@ -42,10 +47,12 @@ export function wholeNumber(
   min = 0,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(value) || value < min || value > max) {
+  const value = DECIMAL_DIGITS.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new UsageError(`${name} must be a whole number ${range}, got "${text}"`);
+    throw new UsageError(
+      `${name} must be a whole number ${range} in decimal digits (0-9 only), got "${text}"`,
+    );
   }
   return value;
 }

@@ -186,6 +186,15 @@ describe('the dlq command line', () => {
     expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
   });
 
+  it('takes plain decimal digits, leading zeros included, with the bounds of each option', () => {
+    expect(
+      parseDlqArgs(['list', '--limit', '016', '--partition', '00', '--from-offset', '10']),
+    ).toMatchObject({ selection: { limit: 16, partition: 0, fromOffset: 10 } });
+    expect(parseDlqArgs(['redrive', '--all', '--max-redrives', '999999999'])).toMatchObject({
+      maxRedrives: 999_999_999,
+    });
+  });
+
   it('takes --reason several times: any of the reasons', () => {
     const args = parseDlqArgs(['list', '--reason', 'undecodable', '--reason', 'store-refused']);
     expect(args).toMatchObject({ selection: { reasons: ['undecodable', 'store-refused'] } });
@@ -228,12 +237,30 @@ describe('the dlq command line', () => {
     [['list', '0:1'], /list takes no arguments/],
     [['redrive'], /redrive needs a selection/],
     [['redrive', '--all', '--reason', 'undecodable'], /--all redrives every dead letter/],
-    [['list', '--limit', '0'], /--limit must be a whole number >= 1, got "0"/],
-    [['list', '--limit', '-5'], /--limit must be a whole number >= 1, got "-5"/],
-    [['list', '--limit=-5'], /--limit must be a whole number >= 1, got "-5"/],
-    [['list', '--limit', 'abc'], /--limit must be a whole number >= 1, got "abc"/],
-    [['redrive', '--all', '--limit', '2.5'], /--limit must be a whole number >= 1, got "2.5"/],
-    [['list', '--partition', '-1'], /--partition must be a whole number >= 0, got "-1"/],
+    [
+      ['list', '--limit', '0'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "0"/,
+    ],
+    [
+      ['list', '--limit', '-5'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "-5"/,
+    ],
+    [
+      ['list', '--limit=-5'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "-5"/,
+    ],
+    [
+      ['list', '--limit', 'abc'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "abc"/,
+    ],
+    [
+      ['redrive', '--all', '--limit', '2.5'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "2.5"/,
+    ],
+    [
+      ['list', '--partition', '-1'],
+      /--partition must be a whole number >= 0 in decimal digits \(0-9 only\), got "-1"/,
+    ],
     [
       ['list', '--reason', 'nosuch'],
       /--reason must be one of not-wire-format, unknown-schema-id, undecodable, unknown-event-type, invalid-domain, time-out-of-range, store-refused; got "nosuch"/,
@@ -255,6 +282,36 @@ describe('the dlq command line', () => {
     [['list', '--frob'], /Unknown option '--frob'/],
     [['list', '--reason', ''], /--reason must be one of .*; got ""/],
   ])('refuses %j with a usage error that says what is wrong', (argv, message) => {
+    expect(() => parseDlqArgs(argv)).toThrow(message);
+    expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
+  });
+
+  it.each([
+    [['list', '--limit', '0x10'], '--limit must be a whole number >= 1', '0x10'],
+    [['list', '--limit', '1e1'], '--limit must be a whole number >= 1', '1e1'],
+    [['list', '--limit', ' 5'], '--limit must be a whole number >= 1', ' 5'],
+    [['list', '--limit', '5.0'], '--limit must be a whole number >= 1', '5.0'],
+    [['list', '--limit', '+5'], '--limit must be a whole number >= 1', '+5'],
+    [['list', '--limit', '0b11'], '--limit must be a whole number >= 1', '0b11'],
+    [['list', '--limit', '0o7'], '--limit must be a whole number >= 1', '0o7'],
+    [['list', '--limit', '1_000'], '--limit must be a whole number >= 1', '1_000'],
+    [['summary', '--partition', '0x1'], '--partition must be a whole number >= 0', '0x1'],
+    [['summary', '--partition', '1e0'], '--partition must be a whole number >= 0', '1e0'],
+    [['summary', '--partition', ''], '--partition must be a whole number >= 0', ''],
+    [['list', '--from-offset', '1e1'], '--from-offset must be a whole number >= 0', '1e1'],
+    [['list', '--to-offset', '0x0'], '--to-offset must be a whole number >= 0', '0x0'],
+    [
+      ['list', '--from-offset', '99999999999999999999'],
+      '--from-offset must be a whole number >= 0',
+      '99999999999999999999',
+    ],
+    [
+      ['redrive', '--all', '--max-redrives', '1e3'],
+      '--max-redrives must be a whole number from 1 to 999999999',
+      '1e3',
+    ],
+  ])('refuses %j: a number only JavaScript reads so, naming the option', (argv, what, text) => {
+    const message = `${what} in decimal digits (0-9 only), got "${text}"`;
     expect(() => parseDlqArgs(argv)).toThrow(message);
     expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
   });

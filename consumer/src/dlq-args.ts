@@ -58,6 +58,7 @@ ${reasonLines()}
                           TIME: a date YYYY-MM-DD (its start, UTC) or an RFC 3339 date and
                           time YYYY-MM-DDTHH:MM:SS[.fff] with Z or ±HH:MM
   --limit N               the first N only (list, redrive)
+                          N, P: plain decimal digits (0x10, 1e3, 5.0 are refused)
 
 output:
   --json                  JSON lines on stdout even on a terminal (the default otherwise)
