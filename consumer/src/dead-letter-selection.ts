@@ -1,7 +1,7 @@
 import { parseTime } from './time-option';
 import type { DeadLetterView } from './dead-letter-view';
 import { DEAD_LETTER_REASONS } from './record-decoder';
-import { UsageError } from './usage-error';
+import { NotInTopic, UsageError } from './usage-error';
 
 /** Which dead letters a command works on: every condition given must hold. */
 export interface Selection {
@@ -125,7 +125,7 @@ export function isNarrowed(selection: Selection): boolean {
 }
 
 /**
- * Throws a UsageError when the selection names a partition (`--partition`, or the partition
+ * Throws a NotInTopic (a UsageError) when the selection names a partition (`--partition`, or the partition
  * of a `PARTITION:OFFSET`) that the dead-letter topic does not have, naming the ones it has;
  * `ends` holds the topic's partitions (their `[low, high)` offsets), `topic` its name.
  */
@@ -142,7 +142,7 @@ export function checkPartitions(
   if (missing === undefined) return;
   const has = [...ends.keys()].sort((a, b) => a - b);
   const range = has.length <= 1 ? has.join('') || 'none' : `${has[0]} to ${has[has.length - 1]}`;
-  throw new UsageError(
+  throw new NotInTopic(
     `the dead-letter topic ${topic} has no partition ${missing} (its partitions: ${range})`,
   );
 }

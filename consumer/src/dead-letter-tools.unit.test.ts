@@ -20,6 +20,7 @@ import {
   type ListEntry,
 } from './dead-letter-commands';
 import { redriveSelection } from './redrive-command';
+import { dlqFailure } from './dlq-exit';
 import { createInMemoryTopic, jsonDecoder } from '../../test/support/in-memory-ports';
 
 const HOUR = 3_600_000;
@@ -730,6 +731,39 @@ describe('reading the dead-letter topic', () => {
       showCommand({ deadLetters, progress }, jsonDecoder, { partition: 0, offset: 9 }),
     ).rejects.toThrow(/^no dead letter at 0:9: partition 0 holds offsets 2 to 4$/);
     expect(deadLetters.reads.ends).toBe(1);
+  });
+
+  it('ends a show of a missing dead letter with its message alone, exit 2: the command line was not malformed', async () => {
+    const err: unknown = await showCommand({ deadLetters: topic(), progress }, jsonDecoder, {
+      partition: 0,
+      offset: 99,
+    }).catch((e: unknown) => e);
+    expect(dlqFailure(err, USAGE)).toEqual({
+      stderr: 'CATCHALL_USAGE: no dead letter at 0:99: partition 0 holds offsets 2 to 4',
+      exitCode: 2,
+    });
+    const outside: unknown = await redriveSelection(
+      { deadLetters: topic(), progress },
+      parseSelection({ partition: '7' }),
+    ).catch((e: unknown) => e);
+    expect(dlqFailure(outside, USAGE)).toEqual({
+      stderr:
+        'CATCHALL_USAGE: the dead-letter topic events.dlq has no partition 7 (its partitions: 0 to 1)',
+      exitCode: 2,
+    });
+    // A malformed command line still prints the usage after the message.
+    const malformed = (() => {
+      try {
+        return parseDlqArgs(['show', '0:x']);
+      } catch (e) {
+        return e;
+      }
+    })();
+    const failure = dlqFailure(malformed, USAGE);
+    expect(failure.exitCode).toBe(2);
+    expect(failure.stderr).toBe(
+      `CATCHALL_USAGE: dead letters are named <partition>:<offset> (as list prints them), got "0:x"\n\n${USAGE}`,
+    );
   });
 
   it('shows the fields of a body that decoded but was refused, a time no date can hold included', async () => {

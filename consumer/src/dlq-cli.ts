@@ -5,7 +5,6 @@ import {
   createLogger,
   createPool,
   deadLetterTopic,
-  failureLine,
   asKafkaUnreachable,
   type Logger,
 } from '@catchall/core';
@@ -24,8 +23,7 @@ import { parseDlqArgs, USAGE } from './dlq-args';
 import type { Selection } from './dead-letter-selection';
 import { checkSchemaCurrent } from './migrate';
 import { createTopicSource } from './topic-reader';
-import { VersionError } from './read-model-version';
-import { UsageError } from './usage-error';
+import { dlqFailure } from './dlq-exit';
 
 /** A bar on stderr on a terminal; otherwise a log line every 5 s and at the end. */
 function progressDisplay(logger: Logger): Progress {
@@ -194,7 +192,7 @@ async function runCommand(
 }
 
 run(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(failureLine(err));
-  if (err instanceof UsageError) console.error('\n' + USAGE);
-  process.exit(err instanceof UsageError || err instanceof VersionError ? 2 : 1);
+  const failure = dlqFailure(err, USAGE);
+  console.error(failure.stderr);
+  process.exit(failure.exitCode);
 });

@@ -153,7 +153,14 @@ describe('npm run dlq', () => {
 
     const missing = await dlq(env, 'show', '0:99');
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/no dead letter at 0:99: partition 0 holds offsets 0 to 2/);
+    // The message alone, as its last line: the command line was not malformed.
+    expect(missing.stderr.trim().split('\n').at(-1)).toBe(
+      'CATCHALL_USAGE: no dead letter at 0:99: partition 0 holds offsets 0 to 2',
+    );
+    expect(missing.stderr).not.toContain('usage:');
+    const malformed = await dlq(env, 'show', '0:x');
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('usage: npm run');
     // A redrive of coordinates that hold no dead letter says so: not "sent 0".
     const nothingThere = await dlq(env, 'redrive', '0:99');
     expect(nothingThere.code).toBe(2);
@@ -173,6 +180,7 @@ describe('npm run dlq', () => {
           `CATCHALL_USAGE: the dead-letter topic ${topic.dlq} has no partition 99 \\(its partitions: 0\\)`,
         ),
       );
+      expect(outside.stderr).not.toContain('usage:');
     }
   });
 
