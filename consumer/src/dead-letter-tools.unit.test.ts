@@ -21,6 +21,7 @@ import {
 } from './dead-letter-commands';
 import { redriveSelection } from './redrive-command';
 import { dlqFailure } from './dlq-exit';
+import { checkTopicsExist, topicsOf } from './dlq-topics';
 import { createInMemoryTopic, jsonDecoder } from '../../test/support/in-memory-ports';
 
 const HOUR = 3_600_000;
@@ -895,5 +896,33 @@ describe('reading the dead-letter topic', () => {
     expect(() => checkDeadLettersHeld(ends, [{ partition: 0, offset: 5 }])).toThrow(
       expect.objectContaining({ code: 'CATCHALL_USAGE' }),
     );
+  });
+});
+
+describe('the topics the dlq tools need', () => {
+  const config = { EVENTS_TOPIC: 'nope', KAFKA_BROKERS: '127.0.0.1:9092' };
+
+  it('names the dead-letter topic and the events topic it comes from: a configuration error, exit 2', () => {
+    expect(topicsOf('summary', 'nope')).toEqual(['nope.dlq']);
+    expect(topicsOf('redrive', 'nope')).toEqual(['nope.dlq', 'nope']);
+    const missing = (() => {
+      try {
+        return checkTopicsExist(['nope.dlq'], config);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(dlqFailure(missing, USAGE)).toEqual({
+      stderr:
+        'CATCHALL_INVALID_CONFIG: the dead-letter topic nope.dlq (EVENTS_TOPIC "nope" and .dlq) does not exist at 127.0.0.1:9092: set EVENTS_TOPIC to the projector\'s events topic, or create the topics with npm run setup',
+      exitCode: 2,
+    });
+  });
+
+  it('names the events topic redrive writes to when it alone is missing', () => {
+    expect(() => checkTopicsExist(['nope'], config)).toThrow(
+      /^the events topic nope \(EVENTS_TOPIC\), which redrive writes to, does not exist at 127\.0\.0\.1:9092: /,
+    );
+    expect(() => checkTopicsExist([], config)).not.toThrow();
   });
 });

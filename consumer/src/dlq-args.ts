@@ -66,9 +66,10 @@ output:
 
 On a terminal, progress is a bar on stderr; otherwise JSON log lines on stderr.
 Exit codes: 0 done; 1 a failure (Kafka, the registry or Postgres, or a read model schema
-behind this version; Kafka is given 15 s to answer first); 2 a wrong command line or a dead letter that is not there; 3 redrive
-refused some dead letters (--max-redrives reached, or a dead letter without its body), the
-others were redriven.
+behind this version; Kafka is given 15 s to answer first); 2 a wrong command line, a dead
+letter or partition that is not there, or a wrong configuration (a topic EVENTS_TOPIC names
+that does not exist); 3 redrive refused some dead letters (--max-redrives reached, or a dead
+letter without its body), the others were redriven.
 It reads the consumer's configuration (KAFKA_BROKERS, EVENTS_TOPIC, SCHEMA_REGISTRY_URL,
 DATABASE_URL, ...), as the services do; summary and list use Kafka alone, show Kafka and
 the registry.`;

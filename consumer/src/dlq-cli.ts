@@ -22,7 +22,8 @@ import { redriveCommand } from './redrive-command';
 import { parseDlqArgs, USAGE } from './dlq-args';
 import type { Selection } from './dead-letter-selection';
 import { checkSchemaCurrent } from './migrate';
-import { createTopicSource } from './topic-reader';
+import { createTopicSource, missingTopics } from './topic-reader';
+import { checkTopicsExist, topicsOf } from './dlq-topics';
 import { dlqFailure } from './dlq-exit';
 
 /** A bar on stderr on a terminal; otherwise a log line every 5 s and at the end. */
@@ -171,6 +172,8 @@ async function runCommand(
     json,
   }: { kafka: Kafka; config: ConsumerConfig; logger: Logger; json: boolean },
 ): Promise<void> {
+  // Before any read: a topic that does not exist is a configuration to fix, said at once.
+  checkTopicsExist(await missingTopics(kafka, topicsOf(args.command, config.EVENTS_TOPIC)), config);
   const tools: DeadLetterTools = {
     kafka,
     deadLetters: createTopicSource(kafka, deadLetterTopic(config.EVENTS_TOPIC)),

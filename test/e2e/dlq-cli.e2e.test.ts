@@ -2,9 +2,10 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { migrate } from '@catchall/consumer';
 import { dlq, dlqKilledAt } from '../support/dlq-cli';
 import { testLogger } from '../support/logger';
-import { projectorEnv, testInfra } from '../support/env';
+import { projectorEnv, testInfra, uniqueName } from '../support/env';
 import { encoderFor, produceMessages, toEvent } from '../support/events';
-import { createTestTopic, readAll, type TestTopic } from '../support/kafka';
+import { deadLetterTopic } from '@catchall/core';
+import { createTestTopic, readAll, testKafka, type TestTopic } from '../support/kafka';
 import { createTestDatabase, readModelCounts, type TestDatabase } from '../support/postgres';
 import { startTestProjector, type TestProjector } from '../support/projector';
 import { replay } from '../support/replay-cli';
@@ -401,6 +402,61 @@ describe('npm run dlq', () => {
       /CATCHALL_REDRIVE_REFUSED: origin .* was redriven 2 times already \(--max-redrives 2\)/,
     );
     expect(await counts()).toEqual({ 'a.example': { delivered: 1, bounced: 0 } });
+  });
+});
+
+describe('npm run dlq, a topic that does not exist', () => {
+  let made: string | undefined;
+  afterEach(async () => {
+    if (made === undefined) return;
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: [made] });
+    } finally {
+      await admin.disconnect();
+    }
+    made = undefined;
+  });
+
+  // Postgres is never reached: the topics are checked first.
+  const env = (eventsTopic: string) => projectorEnv(eventsTopic, 'postgres://u@127.0.0.1:1/x');
+
+  it.each([['summary'], ['list'], ['show', '0:0'], ['redrive', '--all', '--dry-run']])(
+    'given an EVENTS_TOPIC whose dead-letter topic does not exist, %s says so at once, exit 2',
+    async (...args) => {
+      const events = uniqueName('nope');
+      const started = Date.now();
+      const run = await dlq(env(events), ...args);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim().split('\n').at(-1)).toMatch(
+        new RegExp(
+          `^CATCHALL_INVALID_CONFIG: the dead-letter topic ${events}\\.dlq \\(EVENTS_TOPIC "${events}" and \\.dlq\\) does not exist at ${testInfra().brokers}: set EVENTS_TOPIC`,
+        ),
+      );
+      // Before, kafkajs retried the unknown topic for about 7 s and blamed the brokers.
+      expect(Date.now() - started).toBeLessThan(5_000);
+    },
+  );
+
+  it('given a dead-letter topic whose events topic does not exist, redrive says so before reading, exit 2', async () => {
+    const events = uniqueName('gone');
+    made = deadLetterTopic(events);
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: made, numPartitions: 1 }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const listed = await dlq(env(events), 'list');
+    expect(listed).toMatchObject({ code: 0, stdout: '' });
+    const run = await dlq(env(events), 'redrive', '--all');
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      `CATCHALL_INVALID_CONFIG: the events topic ${events} (EVENTS_TOPIC), which redrive writes to, does not exist at ${testInfra().brokers}: set EVENTS_TOPIC to the projector's events topic, or create the topics with npm run setup`,
+    );
   });
 });
 
