@@ -22,6 +22,7 @@ import {
 import { redriveSelection } from './redrive-command';
 import { dlqFailure } from './dlq-exit';
 import { checkTopicsExist, topicsOf } from './dlq-topics';
+import { loadDlqConfig } from './config';
 import { createInMemoryTopic, jsonDecoder } from '../../test/support/in-memory-ports';
 
 const HOUR = 3_600_000;
@@ -924,5 +925,34 @@ describe('the topics the dlq tools need', () => {
       /^the events topic nope \(EVENTS_TOPIC\), which redrive writes to, does not exist at 127\.0\.0\.1:9092: /,
     );
     expect(() => checkTopicsExist([], config)).not.toThrow();
+  });
+});
+
+describe('the dlq configuration', () => {
+  const base = { KAFKA_BROKERS: '127.0.0.1:9092' };
+
+  it('refuses a redrive without DATABASE_URL: a configuration error, exit 2, said before anything connects', () => {
+    for (const env of [base, { ...base, DATABASE_URL: '' }]) {
+      const err = (() => {
+        try {
+          return loadDlqConfig(env, 'redrive');
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(dlqFailure(err, USAGE)).toEqual({
+        stderr:
+          "CATCHALL_INVALID_CONFIG: Invalid configuration: DATABASE_URL is not set, and redrive reads the live read model's redrive ledger in Postgres: set DATABASE_URL (or DATABASE_URL_FILE) to the database the projector writes (npm start prints its own)",
+        exitCode: 2,
+      });
+    }
+  });
+
+  it('takes DATABASE_URL for a redrive as given, and reads without it', () => {
+    const url = 'postgres://app@db.example:5432/catchall';
+    expect(loadDlqConfig({ ...base, DATABASE_URL: url }, 'redrive').DATABASE_URL).toBe(url);
+    for (const command of ['summary', 'list', 'show']) {
+      expect(loadDlqConfig(base, command).KAFKA_BROKERS).toBe('127.0.0.1:9092');
+    }
   });
 });

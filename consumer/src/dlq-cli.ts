@@ -10,7 +10,7 @@ import {
 } from '@catchall/core';
 import type { Kafka } from 'kafkajs';
 import { connectRegistry, createEventDecoder, type EventDecoder } from '@catchall/schemas';
-import { loadConsumerConfig, type ConsumerConfig } from './config';
+import { loadDlqConfig, type ConsumerConfig } from './config';
 import {
   listCommand,
   showCommand,
@@ -92,7 +92,8 @@ async function redrive(
   args: { selection: Selection; maxRedrives: number; dryRun: boolean; json: boolean },
 ): Promise<void> {
   const { json, dryRun } = args;
-  await checkPostgresAccess(config.DATABASE_URL, tools.logger);
+  // Redrive runs once and does not keep trying: an unreachable Postgres ends it, said so.
+  await checkPostgresAccess(config.DATABASE_URL, tools.logger, { mustAnswer: true });
   const pool = createPool({
     connectionString: config.DATABASE_URL,
     max: 2,
@@ -133,7 +134,7 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   const json = args.json || !process.stdout.isTTY;
-  const config: ConsumerConfig = loadConsumerConfig(process.env);
+  const config: ConsumerConfig = loadDlqConfig(process.env, args.command);
   // Logs go to stderr so that stdout holds only the output.
   const level =
     process.stderr.isTTY && process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL;

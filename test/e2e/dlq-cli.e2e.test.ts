@@ -460,6 +460,46 @@ describe('npm run dlq, a topic that does not exist', () => {
   });
 });
 
+describe('npm run dlq -- redrive, Postgres not given or not answering', () => {
+  let topic: TestTopic;
+  beforeAll(async () => {
+    topic = await createTestTopic(1);
+  });
+  afterAll(async () => {
+    await topic.delete();
+  });
+
+  it('without DATABASE_URL, says so at once with its code, exit 2, before any connection or log line', async () => {
+    const env = {
+      ...projectorEnv(topic.name, 'unused'),
+      DATABASE_URL: undefined,
+      DATABASE_URL_FILE: undefined,
+    };
+    const run = await dlq(env, 'redrive', '--all', '--dry-run');
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    // The one line: no "Postgres not reachable yet; the program keeps trying" before it.
+    expect(run.stderr.trim()).toBe(
+      "CATCHALL_INVALID_CONFIG: Invalid configuration: DATABASE_URL is not set, and redrive reads the live read model's redrive ledger in Postgres: set DATABASE_URL (or DATABASE_URL_FILE) to the database the projector writes (npm start prints its own)",
+    );
+  });
+
+  it('with a Postgres that does not answer, ends with exit 1 naming it, and promises no retry', async () => {
+    const run = await dlq(
+      projectorEnv(topic.name, 'postgres://app:Pg-Pa55@127.0.0.1:1/catchall'),
+      'redrive',
+      '--all',
+      '--dry-run',
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).not.toContain('keeps trying');
+    expect(run.stderr).not.toContain('Pg-Pa55');
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      'CATCHALL_POSTGRES_UNAVAILABLE: Postgres could not be reached (connect ECONNREFUSED 127.0.0.1:1); check the host and port of DATABASE_URL and that the server runs, then run again',
+    );
+  });
+});
+
 describe('npm run dlq, Kafka not answering', () => {
   let frozen: Server | undefined;
   afterEach(async () => {
