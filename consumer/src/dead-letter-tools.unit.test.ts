@@ -18,8 +18,9 @@ import {
   showCommand,
   summaryCommand,
   type ListEntry,
+  type Verdict,
 } from './dead-letter-commands';
-import { redriveSelection } from './redrive-command';
+import { createRedriveLines, redriveSelection, type RedriveLine } from './redrive-command';
 import { dlqFailure } from './dlq-exit';
 import { checkTopicsExist, topicsOf } from './dlq-topics';
 import { loadDlqConfig } from './config';
@@ -561,6 +562,64 @@ describe('the redrive plan', () => {
     expect(decisions.map((d) => d.action)).toEqual(['skipped', 'skipped', 'send', 'send']);
     expect(decisions[0]).toMatchObject({ why: expect.stringMatching(/as events:1:50/) });
     expect(decisions[1]).toMatchObject({ why: expect.stringMatching(/original record/) });
+  });
+});
+
+describe('the lines of a redrive', () => {
+  // send, skipped (same origin), refused (no body), send, send.
+  const views = [
+    view(0, letter(0, 'undecodable', [0, 1])),
+    view(0, letter(1, 'undecodable', [0, 1])),
+    view(0, letter(2, 'undecodable', [0, 3], T0, { 'dlq-original-bytes': '5' })),
+    view(0, letter(3, 'store-refused', [1, 4])),
+    view(1, letter(0, 'store-refused', [1, 5])),
+  ];
+  const plan = planRedrive(views, { maxRedrives: 3, states: new Map() });
+  const verdicts = new Map(views.map((v) => [v, { outcome: 'counts' as const } as Verdict]));
+  const said = (lines: RedriveLine[]) => lines.map((l) => [l.deadLetter, l.action, l.to]);
+
+  it('says each line in plan order as soon as it is known: a sent one once Kafka acknowledged it', () => {
+    expect(plan.map((d) => d.action)).toEqual(['send', 'skipped', 'refused', 'send', 'send']);
+    const printed: RedriveLine[] = [];
+    const output = createRedriveLines(plan, verdicts, false, (line) => printed.push(line));
+    // Nothing acknowledged yet: the first line is a send, and every line after it waits.
+    output.sent([]);
+    expect(printed).toEqual([]);
+    // The first chunk (two records) acknowledged: the lines up to the third send.
+    output.sent(['0:10', '1:20']);
+    expect(said(printed)).toEqual([
+      ['0:0', 'redriven', '0:10'],
+      ['0:1', 'skipped', undefined],
+      ['0:2', 'refused', undefined],
+      ['0:3', 'redriven', '1:20'],
+    ]);
+    output.sent(['0:10', '1:20', '1:21']);
+    expect(said(printed).at(-1)).toEqual(['1:0', 'redriven', '1:21']);
+    expect(printed).toHaveLength(5);
+    expect(output.lines).toEqual(printed);
+    expect(printed[2]).toMatchObject({ code: 'CATCHALL_REDRIVE_REFUSED', why: /kept no key/ });
+    expect(printed[0]).toEqual({
+      deadLetter: '0:0',
+      reason: 'undecodable',
+      origin: 'events:0:1',
+      action: 'redriven',
+      redriveCount: 1,
+      now: 'counts',
+      to: '0:10',
+    });
+  });
+
+  it('says every line of a dry run at once, with nothing sent', () => {
+    const printed: RedriveLine[] = [];
+    createRedriveLines(plan, verdicts, true, (line) => printed.push(line)).sent([]);
+    expect(printed.map((l) => l.action)).toEqual([
+      'would-redrive',
+      'skipped',
+      'refused',
+      'would-redrive',
+      'would-redrive',
+    ]);
+    expect(printed.every((l) => l.to === undefined)).toBe(true);
   });
 });
 

@@ -70,15 +70,6 @@ function printOne(json: boolean, item: unknown): void {
   console.log(json ? JSON.stringify(item) : JSON.stringify(item, null, 2));
 }
 
-/** Prints a result: JSON lines when `json`, readable text on a terminal otherwise. */
-function print(json: boolean, value: unknown): void {
-  if (json) {
-    for (const item of Array.isArray(value) ? value : [value]) printOne(json, item);
-  } else {
-    printOne(json, value);
-  }
-}
-
 /**
  * `redrive`: the one command that needs Postgres, and only to read the live version's redrive
  * ledger. It does not migrate: a schema change is the projector's or setup's to make, and
@@ -102,11 +93,13 @@ async function redrive(
   });
   try {
     await checkSchemaCurrent(pool, 'npm run dlq -- redrive');
+    // Each line as soon as it is known (a sent one once Kafka acknowledged it): a run killed
+    // half-way has said what went out.
     const result = await redriveCommand(tools, { codec, pool }, args.selection, {
       maxRedrives: args.maxRedrives,
       dryRun,
+      onLine: (line) => printOne(json, line),
     });
-    print(json, result.lines);
     const totals = { sent: result.sent, skipped: result.skipped, refused: result.refused, dryRun };
     if (json) console.error(JSON.stringify({ msg: 'redrive done', ...totals }));
     else
@@ -182,7 +175,8 @@ async function runCommand(
     logger,
     progress: progressDisplay(logger),
   };
-  if (args.command === 'summary') return print(json, await summaryCommand(tools, args.selection));
+  if (args.command === 'summary')
+    return printOne(json, await summaryCommand(tools, args.selection));
   if (args.command === 'list') {
     // Each line as it comes: list holds no more than --limit entries per partition.
     await listCommand(tools, args.selection, (entry) => printOne(json, entry));
@@ -191,7 +185,7 @@ async function runCommand(
   const registryAccess = await connectRegistry(config);
   // No wait on a schema id the registry does not know: the answer is what it knows now.
   const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });
-  if (args.command === 'show') return print(json, await showCommand(tools, codec, args.at));
+  if (args.command === 'show') return printOne(json, await showCommand(tools, codec, args.at));
   await redrive(tools, codec, config, { ...args, json });
 }
 

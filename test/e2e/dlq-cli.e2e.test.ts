@@ -370,6 +370,44 @@ describe('npm run dlq', () => {
     expect(await counts()).toEqual(everyCount);
   });
 
+  it("prints each chunk's lines once Kafka acknowledged it: a run that fails half-way has said what went out", async () => {
+    // An events topic that refuses a record of 200 kB, and dead letters written as the
+    // projector writes them: 200 small ones (the first chunk sent), then one too large.
+    const small = await createTestTopic(1, undefined, { 'max.message.bytes': '100000' });
+    try {
+      await produceMessages(
+        small.dlq,
+        Array.from({ length: 201 }, (_, i) => ({
+          key: 'junk',
+          value: i < 200 ? Buffer.from(`not Avro ${i}`) : Buffer.alloc(200_000, 1),
+          headers: {
+            'dlq-reason': 'not-wire-format',
+            'dlq-detail': 'not in the wire format',
+            'dlq-original-topic': small.name,
+            'dlq-original-partition': '0',
+            'dlq-original-offset': String(i),
+            'dlq-original-timestamp': String(Date.now()),
+          },
+        })),
+      );
+      const run = await dlq(projectorEnv(small.name, db.url), 'redrive', '--all');
+      expect(run.code).toBe(1);
+      // Before, the lines came only at the end: a run that stopped had printed nothing.
+      expect(run.lines).toHaveLength(200);
+      const copies = await readAll(small.name);
+      expect(copies).toHaveLength(200);
+      const at = new Map(copies.map((c) => [`${c.partition}:${c.message.offset}`, c.message]));
+      run.lines.forEach((line, i) => {
+        expect(line).toMatchObject({ action: 'redriven', deadLetter: `0:${i}`, redriveCount: 1 });
+        expect(at.get(line.to as string)?.headers?.['redrive-from']?.toString()).toBe(
+          `${small.dlq}:0:${i}`,
+        );
+      });
+    } finally {
+      await small.delete();
+    }
+  });
+
   it('dead-letters a redriven record that fails again with its counter, and refuses it at the limit', async () => {
     await publish(topic.name, ['a.example'], 1);
     await start();
