@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { COMMAND_OPTIONS, parseDlqArgs, USAGE } from './dlq-args';
 import { planRedrive, summarize } from './dead-letter-report';
@@ -197,6 +199,18 @@ describe('the dlq command line', () => {
     expect(parseDlqArgs(['redrive', '--all', '--max-redrives', '999999999'])).toMatchObject({
       maxRedrives: 999_999_999,
     });
+  });
+
+  it("says to run it with npm run -s, which keeps npm's banner off stdout, in the usage and the README", () => {
+    expect(USAGE).toMatch(/^usage: npm run -s dlq -- <command> \[options\]/m);
+    expect(USAGE).toContain('npm run -s dlq -- summary | jq .total');
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Dead-letter tools\n');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const commands = section.split('\n').filter((l) => /^npm run\b.*\bdlq\b/.test(l));
+    expect(commands.length).toBeGreaterThan(0);
+    for (const line of commands) expect(line).toMatch(/^npm run -s dlq -- /);
+    expect(commands.some((l) => /\| jq /.test(l))).toBe(true);
   });
 
   it('takes --reason several times: any of the reasons', () => {

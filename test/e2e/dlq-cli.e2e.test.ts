@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { migrate } from '@catchall/consumer';
-import { dlq, dlqKilledAt } from '../support/dlq-cli';
+import { dlq, dlqKilledAt, npmRunDlq } from '../support/dlq-cli';
 import { testLogger } from '../support/logger';
 import { projectorEnv, testInfra, uniqueName } from '../support/env';
 import { encoderFor, produceMessages, toEvent } from '../support/events';
@@ -91,6 +91,10 @@ describe('npm run dlq', () => {
         redrivenBefore: 0,
       }),
     ]);
+    // As the README says to pipe it: npm's banner kept off stdout, the JSON lines alone.
+    const piped = await npmRunDlq(env, 'summary');
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.trim().split('\n')).toEqual([JSON.stringify(summary.lines[0])]);
     const hours = Object.values(summary.lines[0]!.byHour as Record<string, number>);
     expect(hours.reduce((a, b) => a + b, 0)).toBe(3);
 

@@ -45,6 +45,27 @@ export async function dlq(
 }
 
 /**
+ * `npm run -s dlq -- <args>` from the repository's root, as the README says to run it when
+ * its output is piped (npm builds first, then runs the same command).
+ */
+export async function npmRunDlq(
+  env: Record<string, string | undefined>,
+  ...args: string[]
+): Promise<DlqRun> {
+  const root = path.resolve(__dirname, '..', '..');
+  try {
+    const { stdout, stderr } = await run('npm', ['run', '-s', 'dlq', '--', ...args], {
+      cwd: root,
+      env: runEnv(env),
+    });
+    return { code: 0, stdout, stderr, lines: parsed(stdout) };
+  } catch (err) {
+    const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr, lines: parsed(stdout) };
+  }
+}
+
+/**
  * Runs the dlq command and kills it (SIGKILL) as soon as its stderr shows `marker`: a crash
  * at that point, before it exits. Resolves once the process is gone, with what it wrote.
  */
