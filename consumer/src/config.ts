@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import {
+  ConfigError,
   configFields,
   kafkaSecurityFields,
   MAX_HEAP_GROWING_PERCENT,
@@ -124,6 +125,25 @@ export type ConsumerConfig = ReturnType<typeof loadConsumerConfig>;
 
 export function loadConsumerConfig(env: Record<string, string | undefined>) {
   return loadConfig(consumerConfigFields, env);
+}
+
+/**
+ * The dead-letter tools' configuration for `command`: the consumer's (loadConsumerConfig).
+ * `redrive` reads the live read model's redrive ledger in Postgres and takes DATABASE_URL
+ * only as given (or DATABASE_URL_FILE): the default, a Postgres at 127.0.0.1:5432, is the
+ * services' fall-back for a local start, and may not be the database the projector writes
+ * (npm start's has its own port). A ConfigError naming it, before anything connects.
+ */
+export function loadDlqConfig(
+  env: Record<string, string | undefined>,
+  command: string,
+): ConsumerConfig {
+  if (command === 'redrive' && !env.DATABASE_URL && !env.DATABASE_URL_FILE) {
+    throw new ConfigError(
+      "Invalid configuration: DATABASE_URL is not set, and redrive reads the live read model's redrive ledger in Postgres: set DATABASE_URL (or DATABASE_URL_FILE) to the database the projector writes (npm start prints its own)",
+    );
+  }
+  return loadConsumerConfig(env);
 }
 
 /** What the one-shot setup (migrations, then topics) reads. */

@@ -7,7 +7,7 @@ import { checkPartitions, readRanges, selects, type Selection } from './dead-let
 import { classify, type DecodedRecord } from './record-decoder';
 import { attemptsKey } from './redrive';
 import type { TopicSource } from './topic-reader';
-import { UsageError } from './usage-error';
+import { NotInTopic } from './usage-error';
 
 /** A progress display: a bar on a terminal, log lines otherwise (see dlq-cli.ts). */
 export interface Progress {
@@ -264,7 +264,7 @@ export function decodedEventView(
 }
 
 /**
- * A UsageError naming the first of `coordinates` outside what the dead-letter topic holds
+ * A NotInTopic (a UsageError) naming the first of `coordinates` outside what the dead-letter topic holds
  * (below its partition's first offset or at or past its end), given the partition ends the
  * selection was read up to (SelectedDeadLetters.ends, so that the answer speaks of the same
  * read): an operator's mistyped offset is not a selection that matches nothing.
@@ -276,7 +276,7 @@ export function checkDeadLettersHeld(
   for (const at of coordinates) {
     const [low, high] = ends.get(at.partition) ?? [0, 0];
     if (at.offset < low || at.offset >= high) {
-      throw new UsageError(
+      throw new NotInTopic(
         `no dead letter at ${at.partition}:${at.offset}: partition ${at.partition} holds ${
           high > low ? `offsets ${low} to ${high - 1}` : 'none'
         }`,
@@ -289,7 +289,7 @@ export function checkDeadLettersHeld(
  * `show <partition>:<offset>`: one dead letter in full: headers, key and value as hex and
  * base64, the Confluent wire header, the decoded event as written (DecodedEventView, null
  * when the value does not decode) and what the projector would do with it now. A
- * UsageError when no dead letter is there.
+ * NotInTopic when no dead letter is there.
  */
 export async function showCommand(
   tools: DeadLetterReader,
@@ -303,7 +303,7 @@ export async function showCommand(
   } = await selectDeadLetters(tools, selection);
   if (!view) {
     checkDeadLettersHeld(ends, [at]);
-    throw new UsageError(`no dead letter at ${at.partition}:${at.offset}`);
+    throw new NotInTopic(`no dead letter at ${at.partition}:${at.offset}`);
   }
   const bytes = (b: Buffer | null) =>
     b === null ? null : { length: b.length, hex: b.toString('hex'), base64: b.toString('base64') };

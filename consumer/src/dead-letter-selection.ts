@@ -1,7 +1,7 @@
 import { parseTime } from './time-option';
 import type { DeadLetterView } from './dead-letter-view';
 import { DEAD_LETTER_REASONS } from './record-decoder';
-import { UsageError } from './usage-error';
+import { NotInTopic, UsageError } from './usage-error';
 
 /** Which dead letters a command works on: every condition given must hold. */
 export interface Selection {
@@ -32,9 +32,14 @@ export interface SelectionArgs {
   limit?: string;
 }
 
+/** A whole number as the tools take it: plain decimal digits, as `redriveCount` reads a header. */
+const DECIMAL_DIGITS = /^\d+$/;
+
 /**
- * A whole number from `min` to `max` from option `name`, or a UsageError saying what was
- * wrong.
+ * A whole number from `min` to `max` from option `name`, written in plain decimal digits
+ * (`16`, `007`), or a UsageError saying what was wrong. Not `Number()` alone, which takes
+ * `0x10` for 16, `1e3` for 1000, ` 5` and `5.0` for 5: a command line that means something
+ * else than it reads is refused, as a `redrive-count` header is read (redriveCount).
  */
 export function wholeNumber(
   name: string,
@@ -42,10 +47,12 @@ export function wholeNumber(
   min = 0,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(value) || value < min || value > max) {
+  const value = DECIMAL_DIGITS.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new UsageError(`${name} must be a whole number ${range}, got "${text}"`);
+    throw new UsageError(
+      `${name} must be a whole number ${range} in decimal digits (0-9 only), got "${text}"`,
+    );
   }
   return value;
 }
@@ -118,7 +125,7 @@ export function isNarrowed(selection: Selection): boolean {
 }
 
 /**
- * Throws a UsageError when the selection names a partition (`--partition`, or the partition
+ * Throws a NotInTopic (a UsageError) when the selection names a partition (`--partition`, or the partition
  * of a `PARTITION:OFFSET`) that the dead-letter topic does not have, naming the ones it has;
  * `ends` holds the topic's partitions (their `[low, high)` offsets), `topic` its name.
  */
@@ -135,7 +142,7 @@ export function checkPartitions(
   if (missing === undefined) return;
   const has = [...ends.keys()].sort((a, b) => a - b);
   const range = has.length <= 1 ? has.join('') || 'none' : `${has[0]} to ${has[has.length - 1]}`;
-  throw new UsageError(
+  throw new NotInTopic(
     `the dead-letter topic ${topic} has no partition ${missing} (its partitions: ${range})`,
   );
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { COMMAND_OPTIONS, parseDlqArgs, USAGE } from './dlq-args';
 import { planRedrive, summarize } from './dead-letter-report';
@@ -18,8 +20,12 @@ import {
   showCommand,
   summaryCommand,
   type ListEntry,
+  type Verdict,
 } from './dead-letter-commands';
-import { redriveSelection } from './redrive-command';
+import { createRedriveLines, redriveSelection, type RedriveLine } from './redrive-command';
+import { dlqFailure } from './dlq-exit';
+import { checkTopicsExist, topicsOf } from './dlq-topics';
+import { loadDlqConfig } from './config';
 import { createInMemoryTopic, jsonDecoder } from '../../test/support/in-memory-ports';
 
 const HOUR = 3_600_000;
@@ -186,6 +192,27 @@ describe('the dlq command line', () => {
     expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
   });
 
+  it('takes plain decimal digits, leading zeros included, with the bounds of each option', () => {
+    expect(
+      parseDlqArgs(['list', '--limit', '016', '--partition', '00', '--from-offset', '10']),
+    ).toMatchObject({ selection: { limit: 16, partition: 0, fromOffset: 10 } });
+    expect(parseDlqArgs(['redrive', '--all', '--max-redrives', '999999999'])).toMatchObject({
+      maxRedrives: 999_999_999,
+    });
+  });
+
+  it("says to run it with npm run -s, which keeps npm's banner off stdout, in the usage and the README", () => {
+    expect(USAGE).toMatch(/^usage: npm run -s dlq -- <command> \[options\]/m);
+    expect(USAGE).toContain('npm run -s dlq -- summary | jq .total');
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Dead-letter tools\n');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const commands = section.split('\n').filter((l) => /^npm run\b.*\bdlq\b/.test(l));
+    expect(commands.length).toBeGreaterThan(0);
+    for (const line of commands) expect(line).toMatch(/^npm run -s dlq -- /);
+    expect(commands.some((l) => /\| jq /.test(l))).toBe(true);
+  });
+
   it('takes --reason several times: any of the reasons', () => {
     const args = parseDlqArgs(['list', '--reason', 'undecodable', '--reason', 'store-refused']);
     expect(args).toMatchObject({ selection: { reasons: ['undecodable', 'store-refused'] } });
@@ -228,12 +255,30 @@ describe('the dlq command line', () => {
     [['list', '0:1'], /list takes no arguments/],
     [['redrive'], /redrive needs a selection/],
     [['redrive', '--all', '--reason', 'undecodable'], /--all redrives every dead letter/],
-    [['list', '--limit', '0'], /--limit must be a whole number >= 1, got "0"/],
-    [['list', '--limit', '-5'], /--limit must be a whole number >= 1, got "-5"/],
-    [['list', '--limit=-5'], /--limit must be a whole number >= 1, got "-5"/],
-    [['list', '--limit', 'abc'], /--limit must be a whole number >= 1, got "abc"/],
-    [['redrive', '--all', '--limit', '2.5'], /--limit must be a whole number >= 1, got "2.5"/],
-    [['list', '--partition', '-1'], /--partition must be a whole number >= 0, got "-1"/],
+    [
+      ['list', '--limit', '0'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "0"/,
+    ],
+    [
+      ['list', '--limit', '-5'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "-5"/,
+    ],
+    [
+      ['list', '--limit=-5'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "-5"/,
+    ],
+    [
+      ['list', '--limit', 'abc'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "abc"/,
+    ],
+    [
+      ['redrive', '--all', '--limit', '2.5'],
+      /--limit must be a whole number >= 1 in decimal digits \(0-9 only\), got "2.5"/,
+    ],
+    [
+      ['list', '--partition', '-1'],
+      /--partition must be a whole number >= 0 in decimal digits \(0-9 only\), got "-1"/,
+    ],
     [
       ['list', '--reason', 'nosuch'],
       /--reason must be one of not-wire-format, unknown-schema-id, undecodable, unknown-event-type, invalid-domain, time-out-of-range, store-refused; got "nosuch"/,
@@ -255,6 +300,36 @@ describe('the dlq command line', () => {
     [['list', '--frob'], /Unknown option '--frob'/],
     [['list', '--reason', ''], /--reason must be one of .*; got ""/],
   ])('refuses %j with a usage error that says what is wrong', (argv, message) => {
+    expect(() => parseDlqArgs(argv)).toThrow(message);
+    expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
+  });
+
+  it.each([
+    [['list', '--limit', '0x10'], '--limit must be a whole number >= 1', '0x10'],
+    [['list', '--limit', '1e1'], '--limit must be a whole number >= 1', '1e1'],
+    [['list', '--limit', ' 5'], '--limit must be a whole number >= 1', ' 5'],
+    [['list', '--limit', '5.0'], '--limit must be a whole number >= 1', '5.0'],
+    [['list', '--limit', '+5'], '--limit must be a whole number >= 1', '+5'],
+    [['list', '--limit', '0b11'], '--limit must be a whole number >= 1', '0b11'],
+    [['list', '--limit', '0o7'], '--limit must be a whole number >= 1', '0o7'],
+    [['list', '--limit', '1_000'], '--limit must be a whole number >= 1', '1_000'],
+    [['summary', '--partition', '0x1'], '--partition must be a whole number >= 0', '0x1'],
+    [['summary', '--partition', '1e0'], '--partition must be a whole number >= 0', '1e0'],
+    [['summary', '--partition', ''], '--partition must be a whole number >= 0', ''],
+    [['list', '--from-offset', '1e1'], '--from-offset must be a whole number >= 0', '1e1'],
+    [['list', '--to-offset', '0x0'], '--to-offset must be a whole number >= 0', '0x0'],
+    [
+      ['list', '--from-offset', '99999999999999999999'],
+      '--from-offset must be a whole number >= 0',
+      '99999999999999999999',
+    ],
+    [
+      ['redrive', '--all', '--max-redrives', '1e3'],
+      '--max-redrives must be a whole number from 1 to 999999999',
+      '1e3',
+    ],
+  ])('refuses %j: a number only JavaScript reads so, naming the option', (argv, what, text) => {
+    const message = `${what} in decimal digits (0-9 only), got "${text}"`;
     expect(() => parseDlqArgs(argv)).toThrow(message);
     expect(() => parseDlqArgs(argv)).toThrow(expect.objectContaining({ code: 'CATCHALL_USAGE' }));
   });
@@ -504,6 +579,64 @@ describe('the redrive plan', () => {
   });
 });
 
+describe('the lines of a redrive', () => {
+  // send, skipped (same origin), refused (no body), send, send.
+  const views = [
+    view(0, letter(0, 'undecodable', [0, 1])),
+    view(0, letter(1, 'undecodable', [0, 1])),
+    view(0, letter(2, 'undecodable', [0, 3], T0, { 'dlq-original-bytes': '5' })),
+    view(0, letter(3, 'store-refused', [1, 4])),
+    view(1, letter(0, 'store-refused', [1, 5])),
+  ];
+  const plan = planRedrive(views, { maxRedrives: 3, states: new Map() });
+  const verdicts = new Map(views.map((v) => [v, { outcome: 'counts' as const } as Verdict]));
+  const said = (lines: RedriveLine[]) => lines.map((l) => [l.deadLetter, l.action, l.to]);
+
+  it('says each line in plan order as soon as it is known: a sent one once Kafka acknowledged it', () => {
+    expect(plan.map((d) => d.action)).toEqual(['send', 'skipped', 'refused', 'send', 'send']);
+    const printed: RedriveLine[] = [];
+    const output = createRedriveLines(plan, verdicts, false, (line) => printed.push(line));
+    // Nothing acknowledged yet: the first line is a send, and every line after it waits.
+    output.sent([]);
+    expect(printed).toEqual([]);
+    // The first chunk (two records) acknowledged: the lines up to the third send.
+    output.sent(['0:10', '1:20']);
+    expect(said(printed)).toEqual([
+      ['0:0', 'redriven', '0:10'],
+      ['0:1', 'skipped', undefined],
+      ['0:2', 'refused', undefined],
+      ['0:3', 'redriven', '1:20'],
+    ]);
+    output.sent(['0:10', '1:20', '1:21']);
+    expect(said(printed).at(-1)).toEqual(['1:0', 'redriven', '1:21']);
+    expect(printed).toHaveLength(5);
+    expect(output.lines).toEqual(printed);
+    expect(printed[2]).toMatchObject({ code: 'CATCHALL_REDRIVE_REFUSED', why: /kept no key/ });
+    expect(printed[0]).toEqual({
+      deadLetter: '0:0',
+      reason: 'undecodable',
+      origin: 'events:0:1',
+      action: 'redriven',
+      redriveCount: 1,
+      now: 'counts',
+      to: '0:10',
+    });
+  });
+
+  it('says every line of a dry run at once, with nothing sent', () => {
+    const printed: RedriveLine[] = [];
+    createRedriveLines(plan, verdicts, true, (line) => printed.push(line)).sent([]);
+    expect(printed.map((l) => l.action)).toEqual([
+      'would-redrive',
+      'skipped',
+      'refused',
+      'would-redrive',
+      'would-redrive',
+    ]);
+    expect(printed.every((l) => l.to === undefined)).toBe(true);
+  });
+});
+
 describe('the headers shown', () => {
   it('shows text as a string, even one that reads base64:, and other bytes as { base64 }', () => {
     const shown = headersText({
@@ -675,6 +808,39 @@ describe('reading the dead-letter topic', () => {
     expect(deadLetters.reads.ends).toBe(1);
   });
 
+  it('ends a show of a missing dead letter with its message alone, exit 2: the command line was not malformed', async () => {
+    const err: unknown = await showCommand({ deadLetters: topic(), progress }, jsonDecoder, {
+      partition: 0,
+      offset: 99,
+    }).catch((e: unknown) => e);
+    expect(dlqFailure(err, USAGE)).toEqual({
+      stderr: 'CATCHALL_USAGE: no dead letter at 0:99: partition 0 holds offsets 2 to 4',
+      exitCode: 2,
+    });
+    const outside: unknown = await redriveSelection(
+      { deadLetters: topic(), progress },
+      parseSelection({ partition: '7' }),
+    ).catch((e: unknown) => e);
+    expect(dlqFailure(outside, USAGE)).toEqual({
+      stderr:
+        'CATCHALL_USAGE: the dead-letter topic events.dlq has no partition 7 (its partitions: 0 to 1)',
+      exitCode: 2,
+    });
+    // A malformed command line still prints the usage after the message.
+    const malformed = (() => {
+      try {
+        return parseDlqArgs(['show', '0:x']);
+      } catch (e) {
+        return e;
+      }
+    })();
+    const failure = dlqFailure(malformed, USAGE);
+    expect(failure.exitCode).toBe(2);
+    expect(failure.stderr).toBe(
+      `CATCHALL_USAGE: dead letters are named <partition>:<offset> (as list prints them), got "0:x"\n\n${USAGE}`,
+    );
+  });
+
   it('shows the fields of a body that decoded but was refused, a time no date can hold included', async () => {
     // Past what a Date holds (8.64e15 ms), as a direct producer's Avro long may be.
     const occurredAt = 9e15;
@@ -804,5 +970,62 @@ describe('reading the dead-letter topic', () => {
     expect(() => checkDeadLettersHeld(ends, [{ partition: 0, offset: 5 }])).toThrow(
       expect.objectContaining({ code: 'CATCHALL_USAGE' }),
     );
+  });
+});
+
+describe('the topics the dlq tools need', () => {
+  const config = { EVENTS_TOPIC: 'nope', KAFKA_BROKERS: '127.0.0.1:9092' };
+
+  it('names the dead-letter topic and the events topic it comes from: a configuration error, exit 2', () => {
+    expect(topicsOf('summary', 'nope')).toEqual(['nope.dlq']);
+    expect(topicsOf('redrive', 'nope')).toEqual(['nope.dlq', 'nope']);
+    const missing = (() => {
+      try {
+        return checkTopicsExist(['nope.dlq'], config);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(dlqFailure(missing, USAGE)).toEqual({
+      stderr:
+        'CATCHALL_INVALID_CONFIG: the dead-letter topic nope.dlq (EVENTS_TOPIC "nope" and .dlq) does not exist at 127.0.0.1:9092: set EVENTS_TOPIC to the projector\'s events topic, or create the topics with npm run setup',
+      exitCode: 2,
+    });
+  });
+
+  it('names the events topic redrive writes to when it alone is missing', () => {
+    expect(() => checkTopicsExist(['nope'], config)).toThrow(
+      /^the events topic nope \(EVENTS_TOPIC\), which redrive writes to, does not exist at 127\.0\.0\.1:9092: /,
+    );
+    expect(() => checkTopicsExist([], config)).not.toThrow();
+  });
+});
+
+describe('the dlq configuration', () => {
+  const base = { KAFKA_BROKERS: '127.0.0.1:9092' };
+
+  it('refuses a redrive without DATABASE_URL: a configuration error, exit 2, said before anything connects', () => {
+    for (const env of [base, { ...base, DATABASE_URL: '' }]) {
+      const err = (() => {
+        try {
+          return loadDlqConfig(env, 'redrive');
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(dlqFailure(err, USAGE)).toEqual({
+        stderr:
+          "CATCHALL_INVALID_CONFIG: Invalid configuration: DATABASE_URL is not set, and redrive reads the live read model's redrive ledger in Postgres: set DATABASE_URL (or DATABASE_URL_FILE) to the database the projector writes (npm start prints its own)",
+        exitCode: 2,
+      });
+    }
+  });
+
+  it('takes DATABASE_URL for a redrive as given, and reads without it', () => {
+    const url = 'postgres://app@db.example:5432/catchall';
+    expect(loadDlqConfig({ ...base, DATABASE_URL: url }, 'redrive').DATABASE_URL).toBe(url);
+    for (const command of ['summary', 'list', 'show']) {
+      expect(loadDlqConfig(base, command).KAFKA_BROKERS).toBe('127.0.0.1:9092');
+    }
   });
 });

@@ -23,7 +23,8 @@ function reasonLines(): string {
 
 export const USAGE = `Reads and redrives the dead-letter topic (<EVENTS_TOPIC>.dlq).
 
-usage: npm run dlq -- <command> [options]    (or: node consumer/dist/dlq-cli.js)
+usage: npm run -s dlq -- <command> [options]    (or, once built: node consumer/dist/dlq-cli.js)
+       -s keeps npm's "> catch-all@... dlq" banner off stdout: needed when the output is piped
 
 commands (each takes the options shown and --json; any other option is refused, and so is
 an option given twice, but --reason):
@@ -58,19 +59,22 @@ ${reasonLines()}
                           TIME: a date YYYY-MM-DD (its start, UTC) or an RFC 3339 date and
                           time YYYY-MM-DDTHH:MM:SS[.fff] with Z or ±HH:MM
   --limit N               the first N only (list, redrive)
+                          N, P: plain decimal digits (0x10, 1e3, 5.0 are refused)
 
 output:
-  --json                  JSON lines on stdout even on a terminal (the default otherwise)
+  --json                  JSON lines on stdout even on a terminal (the default otherwise:
+                          npm run -s dlq -- summary | jq .total)
   -h, --help              this text
 
 On a terminal, progress is a bar on stderr; otherwise JSON log lines on stderr.
 Exit codes: 0 done; 1 a failure (Kafka, the registry or Postgres, or a read model schema
-behind this version; Kafka is given 15 s to answer first); 2 a wrong command line or a dead letter that is not there; 3 redrive
-refused some dead letters (--max-redrives reached, or a dead letter without its body), the
-others were redriven.
+behind this version; Kafka is given 15 s to answer first); 2 a wrong command line, a dead
+letter or partition that is not there, or a wrong configuration (a topic EVENTS_TOPIC names
+that does not exist, redrive without DATABASE_URL); 3 redrive refused some dead letters (--max-redrives reached, or a dead
+letter without its body), the others were redriven.
 It reads the consumer's configuration (KAFKA_BROKERS, EVENTS_TOPIC, SCHEMA_REGISTRY_URL,
 DATABASE_URL, ...), as the services do; summary and list use Kafka alone, show Kafka and
-the registry.`;
+the registry, redrive those and Postgres: DATABASE_URL (or DATABASE_URL_FILE) must be set.`;
 
 const COMMANDS = ['summary', 'list', 'show', 'redrive'] as const;
 type Command = (typeof COMMANDS)[number];

@@ -5,13 +5,12 @@ import {
   createLogger,
   createPool,
   deadLetterTopic,
-  failureLine,
   asKafkaUnreachable,
   type Logger,
 } from '@catchall/core';
 import type { Kafka } from 'kafkajs';
 import { connectRegistry, createEventDecoder, type EventDecoder } from '@catchall/schemas';
-import { loadConsumerConfig, type ConsumerConfig } from './config';
+import { loadDlqConfig, type ConsumerConfig } from './config';
 import {
   listCommand,
   showCommand,
@@ -23,9 +22,9 @@ import { redriveCommand } from './redrive-command';
 import { parseDlqArgs, USAGE } from './dlq-args';
 import type { Selection } from './dead-letter-selection';
 import { checkSchemaCurrent } from './migrate';
-import { createTopicSource } from './topic-reader';
-import { VersionError } from './read-model-version';
-import { UsageError } from './usage-error';
+import { createTopicSource, missingTopics } from './topic-reader';
+import { checkTopicsExist, topicsOf } from './dlq-topics';
+import { dlqFailure } from './dlq-exit';
 
 /** A bar on stderr on a terminal; otherwise a log line every 5 s and at the end. */
 function progressDisplay(logger: Logger): Progress {
@@ -71,15 +70,6 @@ function printOne(json: boolean, item: unknown): void {
   console.log(json ? JSON.stringify(item) : JSON.stringify(item, null, 2));
 }
 
-/** Prints a result: JSON lines when `json`, readable text on a terminal otherwise. */
-function print(json: boolean, value: unknown): void {
-  if (json) {
-    for (const item of Array.isArray(value) ? value : [value]) printOne(json, item);
-  } else {
-    printOne(json, value);
-  }
-}
-
 /**
  * `redrive`: the one command that needs Postgres, and only to read the live version's redrive
  * ledger. It does not migrate: a schema change is the projector's or setup's to make, and
@@ -93,7 +83,8 @@ async function redrive(
   args: { selection: Selection; maxRedrives: number; dryRun: boolean; json: boolean },
 ): Promise<void> {
   const { json, dryRun } = args;
-  await checkPostgresAccess(config.DATABASE_URL, tools.logger);
+  // Redrive runs once and does not keep trying: an unreachable Postgres ends it, said so.
+  await checkPostgresAccess(config.DATABASE_URL, tools.logger, { mustAnswer: true });
   const pool = createPool({
     connectionString: config.DATABASE_URL,
     max: 2,
@@ -102,11 +93,13 @@ async function redrive(
   });
   try {
     await checkSchemaCurrent(pool, 'npm run dlq -- redrive');
+    // Each line as soon as it is known (a sent one once Kafka acknowledged it): a run killed
+    // half-way has said what went out.
     const result = await redriveCommand(tools, { codec, pool }, args.selection, {
       maxRedrives: args.maxRedrives,
       dryRun,
+      onLine: (line) => printOne(json, line),
     });
-    print(json, result.lines);
     const totals = { sent: result.sent, skipped: result.skipped, refused: result.refused, dryRun };
     if (json) console.error(JSON.stringify({ msg: 'redrive done', ...totals }));
     else
@@ -134,7 +127,7 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   const json = args.json || !process.stdout.isTTY;
-  const config: ConsumerConfig = loadConsumerConfig(process.env);
+  const config: ConsumerConfig = loadDlqConfig(process.env, args.command);
   // Logs go to stderr so that stdout holds only the output.
   const level =
     process.stderr.isTTY && process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL;
@@ -173,6 +166,8 @@ async function runCommand(
     json,
   }: { kafka: Kafka; config: ConsumerConfig; logger: Logger; json: boolean },
 ): Promise<void> {
+  // Before any read: a topic that does not exist is a configuration to fix, said at once.
+  checkTopicsExist(await missingTopics(kafka, topicsOf(args.command, config.EVENTS_TOPIC)), config);
   const tools: DeadLetterTools = {
     kafka,
     deadLetters: createTopicSource(kafka, deadLetterTopic(config.EVENTS_TOPIC)),
@@ -180,7 +175,8 @@ async function runCommand(
     logger,
     progress: progressDisplay(logger),
   };
-  if (args.command === 'summary') return print(json, await summaryCommand(tools, args.selection));
+  if (args.command === 'summary')
+    return printOne(json, await summaryCommand(tools, args.selection));
   if (args.command === 'list') {
     // Each line as it comes: list holds no more than --limit entries per partition.
     await listCommand(tools, args.selection, (entry) => printOne(json, entry));
@@ -189,12 +185,12 @@ async function runCommand(
   const registryAccess = await connectRegistry(config);
   // No wait on a schema id the registry does not know: the answer is what it knows now.
   const codec = createEventDecoder({ ...registryAccess, unknownSchemaRetryMs: 0 });
-  if (args.command === 'show') return print(json, await showCommand(tools, codec, args.at));
+  if (args.command === 'show') return printOne(json, await showCommand(tools, codec, args.at));
   await redrive(tools, codec, config, { ...args, json });
 }
 
 run(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(failureLine(err));
-  if (err instanceof UsageError) console.error('\n' + USAGE);
-  process.exit(err instanceof UsageError || err instanceof VersionError ? 2 : 1);
+  const failure = dlqFailure(err, USAGE);
+  console.error(failure.stderr);
+  process.exit(failure.exitCode);
 });

@@ -72,10 +72,16 @@ async function withinDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/**
+ * Sends `messages` to the events topic in chunks of SEND_CHUNK, each acknowledged by all
+ * in-sync replicas before the next; resolves to where each went (`<partition>:<offset>`, in
+ * order). `onSent(where)` after each chunk's acknowledgement: where the records sent so far
+ * went.
+ */
 async function produce(
   tools: DeadLetterTools,
   messages: Message[],
-  onSent: (done: number) => void,
+  onSent: (where: readonly string[]) => void,
 ): Promise<string[]> {
   const producer = tools.kafka.producer({
     idempotent: true,
@@ -107,7 +113,7 @@ async function produce(
         next.set(partition, offset + 1);
         where.push(`${partition}:${offset}`);
       }
-      onSent(i + chunk.length);
+      onSent(where);
     }
   } finally {
     await producer.disconnect();
@@ -144,6 +150,61 @@ async function partitionsOf(tools: DeadLetterTools, messages: Message[]): Promis
 }
 
 /**
+ * The lines of a redrive plan, each handed to `onLine` (and kept in `lines`) in plan order as
+ * soon as it is known: a skipped or refused dead letter's, and with `dryRun` a sent one's, at
+ * once; a sent one's once Kafka acknowledged it, with where it went. `sent(where)`: where the
+ * plan's sends acknowledged so far went, in plan order (`<partition>:<offset>`); each call
+ * hands the lines it makes known. So a run killed half-way has printed what went out, and
+ * the lines read as they did when printed at the end.
+ */
+export function createRedriveLines(
+  plan: readonly RedriveDecision[],
+  verdicts: ReadonlyMap<DeadLetterView, Verdict>,
+  dryRun: boolean,
+  onLine: (line: RedriveLine) => void = () => undefined,
+) {
+  const lines: RedriveLine[] = [];
+  let sends = 0;
+  const lineOf = (d: RedriveDecision, to: string | undefined): RedriveLine => {
+    const base = {
+      deadLetter: `${d.view.partition}:${d.view.offset}`,
+      reason: d.view.reason,
+      origin: d.origin ?? null,
+    };
+    if (d.action === 'refused') {
+      return { ...base, action: 'refused', code: errorCatalogue.redriveRefused.code, why: d.why };
+    }
+    if (d.action === 'skipped') return { ...base, action: 'skipped', why: d.why };
+    const line: RedriveLine = {
+      ...base,
+      action: dryRun ? 'would-redrive' : 'redriven',
+      redriveCount: d.redriveCount + 1,
+      now: verdicts.get(d.view)!.outcome,
+    };
+    if (to !== undefined) line.to = to;
+    return line;
+  };
+  return {
+    lines,
+    sent(where: readonly string[]): void {
+      while (lines.length < plan.length) {
+        const d = plan[lines.length]!;
+        let to: string | undefined;
+        if (d.action === 'send' && !dryRun) {
+          to = where[sends];
+          // Not acknowledged yet: this line and those after it wait.
+          if (to === undefined) return;
+          sends += 1;
+        }
+        const line = lineOf(d, to);
+        lines.push(line);
+        onLine(line);
+      }
+    },
+  };
+}
+
+/**
  * The dead letters a redrive selection names (at most its limit per partition while read)
  * and the highest redrive count of every origin in the topic redriven before (an origin not
  * in the map was never redriven), from one read of the partition ends. A UsageError when a `PARTITION:OFFSET`
@@ -165,13 +226,20 @@ export async function redriveSelection(
  * live read-model version's ledger is read first, to skip origins it counted; the projector's
  * ledger makes a record counted at most once whatever this run does (README, "Dead-letter
  * tools"). `dryRun`: only says what would go. Every dead letter is decoded before anything
- * is sent, so that an unreachable registry fails the run before it writes.
+ * is sent, so that an unreachable registry fails the run before it writes. `onLine` gets each
+ * line as soon as it is known (a sent one once Kafka acknowledged its chunk), so that a run
+ * killed half-way has said what went out; the result holds them all.
  */
 export async function redriveCommand(
   tools: DeadLetterTools,
   deps: { codec: EventDecoder; pool: pg.Pool },
   selection: Selection,
-  options: { maxRedrives: number; dryRun: boolean },
+  options: {
+    maxRedrives: number;
+    dryRun: boolean;
+    /** Each line once it is known, in plan order (createRedriveLines). */
+    onLine?: (line: RedriveLine) => void;
+  },
 ): Promise<RedriveResult> {
   const { views, attempts } = await redriveSelection(tools, selection);
   // Each dead letter's own place and the origin it names: the ledger says which it is under.
@@ -204,40 +272,25 @@ export async function redriveCommand(
       from: { topic: tools.deadLetters.topic, partition: d.view.partition, offset: d.view.offset },
     });
   });
-  let where: string[] = [];
+  const output = createRedriveLines(plan, verdicts, options.dryRun, options.onLine);
+  // The lines that need no acknowledgement first, so that a run that fails sending says them.
+  output.sent([]);
   if (!options.dryRun && messages.length > 0) {
     tools.progress.start('redriving', messages.length);
     try {
-      where = await produce(tools, messages, (n) => tools.progress.update(n));
+      const where = await produce(tools, messages, (sent) => {
+        output.sent(sent);
+        tools.progress.update(sent.length);
+      });
+      output.sent(where);
     } finally {
       tools.progress.stop();
     }
   }
-  const sentAt = new Map(sending.map((d, i) => [d.view, where[i]]));
-  const lines = plan.map((d): RedriveLine => {
-    const base = {
-      deadLetter: `${d.view.partition}:${d.view.offset}`,
-      reason: d.view.reason,
-      origin: d.origin ?? null,
-    };
-    if (d.action === 'refused') {
-      return { ...base, action: 'refused', code: errorCatalogue.redriveRefused.code, why: d.why };
-    }
-    if (d.action === 'skipped') return { ...base, action: 'skipped', why: d.why };
-    const line: RedriveLine = {
-      ...base,
-      action: options.dryRun ? 'would-redrive' : 'redriven',
-      redriveCount: d.redriveCount + 1,
-      now: verdicts.get(d.view)!.outcome,
-    };
-    const to = sentAt.get(d.view);
-    if (to !== undefined) line.to = to;
-    return line;
-  });
   const count = (action: RedriveDecision['action']) =>
     plan.filter((d) => d.action === action).length;
   return {
-    lines,
+    lines: output.lines,
     sent: options.dryRun ? 0 : sending.length,
     skipped: count('skipped'),
     refused: count('refused'),

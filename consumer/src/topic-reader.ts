@@ -32,6 +32,23 @@ export async function partitionEnds(
 }
 
 /**
+ * The topics of `topics` that the cluster does not have, from one Metadata request of every
+ * topic (admin.listTopics). Asked first, because kafkajs's offset and metadata requests for a
+ * topic that does not exist retry UNKNOWN_TOPIC_OR_PARTITION for seconds and then fail as if
+ * the brokers were at fault.
+ */
+export async function missingTopics(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    return topics.filter((topic) => !existing.has(topic));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
  * What a reader of records answers for each record handed: `false` when it wants no more
  * records of that partition (the read stops handing them and counts the partition done, so
  * that `list --limit 1` does not read the whole topic); anything else to go on.

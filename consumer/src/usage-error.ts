@@ -5,3 +5,10 @@ export class UsageError extends Error {
   readonly code = errorCatalogue.usage.code;
   readonly retriable = errorCatalogue.usage.retriable;
 }
+
+/**
+ * A well-formed dlq command line naming what the dead-letter topic does not hold (a dead
+ * letter at `PARTITION:OFFSET`, a partition): exit 2 as a UsageError, but the message alone,
+ * which names what the topic holds; the usage would not help.
+ */
+export class NotInTopic extends UsageError {}

@@ -1,10 +1,11 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { migrate } from '@catchall/consumer';
-import { dlq, dlqKilledAt } from '../support/dlq-cli';
+import { dlq, dlqKilledAt, npmRunDlq } from '../support/dlq-cli';
 import { testLogger } from '../support/logger';
-import { projectorEnv, testInfra } from '../support/env';
+import { projectorEnv, testInfra, uniqueName } from '../support/env';
 import { encoderFor, produceMessages, toEvent } from '../support/events';
-import { createTestTopic, readAll, type TestTopic } from '../support/kafka';
+import { deadLetterTopic } from '@catchall/core';
+import { createTestTopic, readAll, testKafka, type TestTopic } from '../support/kafka';
 import { createTestDatabase, readModelCounts, type TestDatabase } from '../support/postgres';
 import { startTestProjector, type TestProjector } from '../support/projector';
 import { replay } from '../support/replay-cli';
@@ -90,6 +91,10 @@ describe('npm run dlq', () => {
         redrivenBefore: 0,
       }),
     ]);
+    // As the README says to pipe it: npm's banner kept off stdout, the JSON lines alone.
+    const piped = await npmRunDlq(env, 'summary');
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.trim().split('\n')).toEqual([JSON.stringify(summary.lines[0])]);
     const hours = Object.values(summary.lines[0]!.byHour as Record<string, number>);
     expect(hours.reduce((a, b) => a + b, 0)).toBe(3);
 
@@ -153,7 +158,14 @@ describe('npm run dlq', () => {
 
     const missing = await dlq(env, 'show', '0:99');
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/no dead letter at 0:99: partition 0 holds offsets 0 to 2/);
+    // The message alone, as its last line: the command line was not malformed.
+    expect(missing.stderr.trim().split('\n').at(-1)).toBe(
+      'CATCHALL_USAGE: no dead letter at 0:99: partition 0 holds offsets 0 to 2',
+    );
+    expect(missing.stderr).not.toContain('usage:');
+    const malformed = await dlq(env, 'show', '0:x');
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('usage: npm run');
     // A redrive of coordinates that hold no dead letter says so: not "sent 0".
     const nothingThere = await dlq(env, 'redrive', '0:99');
     expect(nothingThere.code).toBe(2);
@@ -173,6 +185,7 @@ describe('npm run dlq', () => {
           `CATCHALL_USAGE: the dead-letter topic ${topic.dlq} has no partition 99 \\(its partitions: 0\\)`,
         ),
       );
+      expect(outside.stderr).not.toContain('usage:');
     }
   });
 
@@ -361,6 +374,44 @@ describe('npm run dlq', () => {
     expect(await counts()).toEqual(everyCount);
   });
 
+  it("prints each chunk's lines once Kafka acknowledged it: a run that fails half-way has said what went out", async () => {
+    // An events topic that refuses a record of 200 kB, and dead letters written as the
+    // projector writes them: 200 small ones (the first chunk sent), then one too large.
+    const small = await createTestTopic(1, undefined, { 'max.message.bytes': '100000' });
+    try {
+      await produceMessages(
+        small.dlq,
+        Array.from({ length: 201 }, (_, i) => ({
+          key: 'junk',
+          value: i < 200 ? Buffer.from(`not Avro ${i}`) : Buffer.alloc(200_000, 1),
+          headers: {
+            'dlq-reason': 'not-wire-format',
+            'dlq-detail': 'not in the wire format',
+            'dlq-original-topic': small.name,
+            'dlq-original-partition': '0',
+            'dlq-original-offset': String(i),
+            'dlq-original-timestamp': String(Date.now()),
+          },
+        })),
+      );
+      const run = await dlq(projectorEnv(small.name, db.url), 'redrive', '--all');
+      expect(run.code).toBe(1);
+      // Before, the lines came only at the end: a run that stopped had printed nothing.
+      expect(run.lines).toHaveLength(200);
+      const copies = await readAll(small.name);
+      expect(copies).toHaveLength(200);
+      const at = new Map(copies.map((c) => [`${c.partition}:${c.message.offset}`, c.message]));
+      run.lines.forEach((line, i) => {
+        expect(line).toMatchObject({ action: 'redriven', deadLetter: `0:${i}`, redriveCount: 1 });
+        expect(at.get(line.to as string)?.headers?.['redrive-from']?.toString()).toBe(
+          `${small.dlq}:0:${i}`,
+        );
+      });
+    } finally {
+      await small.delete();
+    }
+  });
+
   it('dead-letters a redriven record that fails again with its counter, and refuses it at the limit', async () => {
     await publish(topic.name, ['a.example'], 1);
     await start();
@@ -393,6 +444,104 @@ describe('npm run dlq', () => {
       /CATCHALL_REDRIVE_REFUSED: origin .* was redriven 2 times already \(--max-redrives 2\)/,
     );
     expect(await counts()).toEqual({ 'a.example': { delivered: 1, bounced: 0 } });
+  });
+});
+
+describe('npm run dlq, a topic that does not exist', () => {
+  let made: string | undefined;
+  afterEach(async () => {
+    if (made === undefined) return;
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: [made] });
+    } finally {
+      await admin.disconnect();
+    }
+    made = undefined;
+  });
+
+  // Postgres is never reached: the topics are checked first.
+  const env = (eventsTopic: string) => projectorEnv(eventsTopic, 'postgres://u@127.0.0.1:1/x');
+
+  it.each([['summary'], ['list'], ['show', '0:0'], ['redrive', '--all', '--dry-run']])(
+    'given an EVENTS_TOPIC whose dead-letter topic does not exist, %s says so at once, exit 2',
+    async (...args) => {
+      const events = uniqueName('nope');
+      const started = Date.now();
+      const run = await dlq(env(events), ...args);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      // redrive names the events topic too, which it writes to.
+      const eventsToo =
+        args[0] === 'redrive'
+          ? `; the events topic ${events} (EVENTS_TOPIC), which redrive writes to, does not exist`
+          : '';
+      expect(run.stderr.trim().split('\n').at(-1)).toBe(
+        `CATCHALL_INVALID_CONFIG: the dead-letter topic ${events}.dlq (EVENTS_TOPIC "${events}" and .dlq) does not exist${eventsToo} at ${testInfra().brokers}: set EVENTS_TOPIC to the projector's events topic, or create the topics with npm run setup`,
+      );
+      // Before, kafkajs retried the unknown topic for about 7 s and blamed the brokers.
+      expect(Date.now() - started).toBeLessThan(5_000);
+    },
+  );
+
+  it('given a dead-letter topic whose events topic does not exist, redrive says so before reading, exit 2', async () => {
+    const events = uniqueName('gone');
+    made = deadLetterTopic(events);
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: made, numPartitions: 1 }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const listed = await dlq(env(events), 'list');
+    expect(listed).toMatchObject({ code: 0, stdout: '' });
+    const run = await dlq(env(events), 'redrive', '--all');
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      `CATCHALL_INVALID_CONFIG: the events topic ${events} (EVENTS_TOPIC), which redrive writes to, does not exist at ${testInfra().brokers}: set EVENTS_TOPIC to the projector's events topic, or create the topics with npm run setup`,
+    );
+  });
+});
+
+describe('npm run dlq -- redrive, Postgres not given or not answering', () => {
+  let topic: TestTopic;
+  beforeAll(async () => {
+    topic = await createTestTopic(1);
+  });
+  afterAll(async () => {
+    await topic.delete();
+  });
+
+  it('without DATABASE_URL, says so at once with its code, exit 2, before any connection or log line', async () => {
+    const env = {
+      ...projectorEnv(topic.name, 'unused'),
+      DATABASE_URL: undefined,
+      DATABASE_URL_FILE: undefined,
+    };
+    const run = await dlq(env, 'redrive', '--all', '--dry-run');
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    // The one line: no "Postgres not reachable yet; the program keeps trying" before it.
+    expect(run.stderr.trim()).toBe(
+      "CATCHALL_INVALID_CONFIG: Invalid configuration: DATABASE_URL is not set, and redrive reads the live read model's redrive ledger in Postgres: set DATABASE_URL (or DATABASE_URL_FILE) to the database the projector writes (npm start prints its own)",
+    );
+  });
+
+  it('with a Postgres that does not answer, ends with exit 1 naming it, and promises no retry', async () => {
+    const run = await dlq(
+      projectorEnv(topic.name, 'postgres://app:Pg-Pa55@127.0.0.1:1/catchall'),
+      'redrive',
+      '--all',
+      '--dry-run',
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).not.toContain('keeps trying');
+    expect(run.stderr).not.toContain('Pg-Pa55');
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      'CATCHALL_POSTGRES_UNAVAILABLE: Postgres could not be reached (connect ECONNREFUSED 127.0.0.1:1); check the host and port of DATABASE_URL and that the server runs, then run again',
+    );
   });
 });
 

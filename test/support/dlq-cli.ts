@@ -20,11 +20,43 @@ const parsed = (stdout: string) =>
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
+/**
+ * The environment of a run: this process's, with `env` over it (a variable `undefined` in
+ * `env` is left out, as for an operator who did not set it) and LOG_LEVEL info.
+ */
+function runEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env, LOG_LEVEL: 'info' };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete merged[name];
+  return merged;
+}
+
 /** The dlq command as an operator runs it: its own process, no terminal (JSON lines). */
-export async function dlq(env: Record<string, string>, ...args: string[]): Promise<DlqRun> {
+export async function dlq(
+  env: Record<string, string | undefined>,
+  ...args: string[]
+): Promise<DlqRun> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: runEnv(env) });
+    return { code: 0, stdout, stderr, lines: parsed(stdout) };
+  } catch (err) {
+    const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr, lines: parsed(stdout) };
+  }
+}
+
+/**
+ * `npm run -s dlq -- <args>` from the repository's root, as the README says to run it when
+ * its output is piped (npm builds first, then runs the same command).
+ */
+export async function npmRunDlq(
+  env: Record<string, string | undefined>,
+  ...args: string[]
+): Promise<DlqRun> {
+  const root = path.resolve(__dirname, '..', '..');
+  try {
+    const { stdout, stderr } = await run('npm', ['run', '-s', 'dlq', '--', ...args], {
+      cwd: root,
+      env: runEnv(env),
     });
     return { code: 0, stdout, stderr, lines: parsed(stdout) };
   } catch (err) {
@@ -43,7 +75,7 @@ export async function dlqKilledAt(
   ...args: string[]
 ): Promise<{ stderr: string; signal: NodeJS.Signals | null }> {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    env: runEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

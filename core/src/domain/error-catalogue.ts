@@ -364,7 +364,8 @@ export const errorCatalogue = {
   },
   usage: {
     code: 'CATCHALL_USAGE',
-    message: 'the command line (replay, dlq) is wrong; the usage is printed',
+    message:
+      'the command line (replay, dlq) is wrong, and the usage is printed; or a dlq command line names a dead letter or partition the dead-letter topic does not have, and the message says what it holds',
     retriable: false,
   },
   redriveRefused: {

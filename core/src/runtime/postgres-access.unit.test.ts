@@ -84,3 +84,50 @@ describe('checkPostgresAccess against a TLS server the CA did not sign', () => {
     await expect(check).rejects.not.toThrow(/Pg-Secret-99/);
   });
 });
+
+describe('checkPostgresAccess of a server that does not answer', () => {
+  /** A loopback port nothing listens on: one the system gave, then closed. */
+  const closedPort = async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  };
+  const recording = () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    const warned = () =>
+      lines
+        .map((l) => JSON.parse(l) as { level: number; msg: string })
+        .filter((l) => l.level >= 40);
+    return { logger, warned };
+  };
+
+  it('passes, saying the program keeps trying, for a service that does', async () => {
+    const { logger, warned } = recording();
+    const url = `postgres://app:Pg-Pa55@127.0.0.1:${await closedPort()}/catchall`;
+    await checkPostgresAccess(url, logger);
+    expect(warned().map((l) => l.msg)).toEqual([
+      'Postgres not reachable yet; the program keeps trying',
+    ]);
+  });
+
+  it('with mustAnswer, stops with CATCHALL_POSTGRES_UNAVAILABLE at once and logs no promise to keep trying', async () => {
+    const { logger, warned } = recording();
+    const port = await closedPort();
+    const url = `postgres://app:Pg-Pa55@127.0.0.1:${port}/catchall`;
+    const err = (await checkPostgresAccess(url, logger, { mustAnswer: true }).catch(
+      (e: unknown) => e,
+    )) as Error & { code: string; retriable: boolean };
+    expect(err).toMatchObject({
+      code: errorCatalogue.postgresUnavailable.code,
+      retriable: true,
+    });
+    expect(err.message).toBe(
+      `Postgres could not be reached (connect ECONNREFUSED 127.0.0.1:${port}); check the host and port of DATABASE_URL and that the server runs, then run again`,
+    );
+    expect(err.message).not.toContain('Pg-Pa55');
+    expect(warned()).toEqual([]);
+  });
+});
