@@ -11,6 +11,7 @@ import { startTestProjector, type TestProjector } from '../support/projector';
 import { replay } from '../support/replay-cli';
 import { waitForLiveCatchUp } from '../support/catch-up';
 import { waitFor } from '../support/wait';
+import { closedPort } from '../support/closed-port';
 
 const REFUSE =
   "ALTER TABLE domain_stats ADD CONSTRAINT no_refused CHECK (domain <> 'refused.example')";
@@ -552,14 +553,6 @@ describe('npm run dlq, Kafka not answering', () => {
     frozen = undefined;
   });
 
-  /** A port nothing listens on: one the system gave, then closed. */
-  const closedPort = async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  };
   /** A broker that accepts connections and never answers, as a frozen one does. */
   const frozenBroker = async () => {
     frozen = createServer((socket) => socket.resume());

@@ -11,6 +11,7 @@ import {
   createTestCertificates,
   type TestCertificates,
 } from '../../../scripts/src/infra/certificates';
+import { closedPort } from '../../../test/support/closed-port';
 
 const silent = pino({ level: 'silent' });
 
@@ -86,14 +87,6 @@ describe('checkPostgresAccess against a TLS server the CA did not sign', () => {
 });
 
 describe('checkPostgresAccess of a server that does not answer', () => {
-  /** A loopback port nothing listens on: one the system gave, then closed. */
-  const closedPort = async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  };
   const recording = () => {
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
