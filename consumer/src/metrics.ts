@@ -127,6 +127,11 @@ export function createConsumerMetrics(registry: Registry) {
         this.set(paused ? 1 : 0);
       },
     }),
+    topicPartitions: new Gauge({
+      name: 'catchall_topic_partitions',
+      help: 'Partitions of the events topic, read from the broker every few seconds with their ends: what the projectors of a group own between them (CatchAllPartitionsUnowned compares it with the partitions reporting catchall_consumer_lag)',
+      registers,
+    }),
     partitionStalled: new Gauge({
       name: 'catchall_partition_stalled',
       help: '1 while a partition has records to apply and its position has not moved for PARTITION_STALL_MS',

@@ -208,6 +208,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     readingEnds = true;
     try {
       const offsets = await admin.fetchTopicOffsets(topic);
+      metrics.topicPartitions.set(offsets.length);
       // Not waited for: a partition stuck in a task would hold every later reading.
       void partitions.observeEnds(new Map(offsets.map((o) => [o.partition, Number(o.high)])));
     } catch (err) {

@@ -260,7 +260,7 @@ describe('the services, the dashboard and the alerts under a real Prometheus', (
     });
     expect(timeouts.map((s) => Number(s.value[1]))).toEqual([1]);
     const healthyEmpty = all.filter(serverCaused);
-    expect(healthyEmpty).toHaveLength(2);
+    expect(healthyEmpty).toHaveLength(3);
     for (const part of healthyEmpty) {
       expect([part, await query(part.slice(part.indexOf(': ') + 2))]).toEqual([part, []]);
     }
