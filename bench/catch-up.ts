@@ -67,9 +67,13 @@ async function consumerPerformance(stack: Stack, topic: string): Promise<number>
   return Math.round(Number(values[columns.indexOf('nMsg.sec')]));
 }
 
-function rssMb(pid: number): number {
+/**
+ * A process's peak resident memory so far, in MB: the kernel's high-water mark (VmHWM of
+ * /proc/<pid>/status, proc(5)), which no sampling interval can miss.
+ */
+function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
 
 async function appliedTotal(pool: pg.Pool, topic: string): Promise<number> {
@@ -105,17 +109,16 @@ async function catchUp(stack: Stack, databaseUrl: string, pool: pg.Pool, topic: 
     PROJECTOR_NODE_ARGS,
   );
   const t0 = Date.now();
-  let maxRss = 0;
   // Progress over time, from the positions polled anyway: one sample per poll (250 ms).
   const progress: ProgressPoint[] = [];
   for (;;) {
-    maxRss = Math.max(maxRss, rssMb(consumer.child.pid!));
     const applied = await appliedTotal(pool, topic);
     progress.push({ s: Number(((Date.now() - t0) / 1000).toFixed(2)), applied });
     if (applied >= EVENTS) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   const seconds = (Date.now() - t0) / 1000;
+  const maxRss = peakRssMb(consumer.child.pid!);
   // CPU time per event: the figure the machine's other load moves least.
   const cpuMicros = Number(((consumer.cpuSeconds() * 1e6) / EVENTS).toFixed(2));
   return { consumer, rate: Math.round(EVENTS / seconds), seconds, maxRss, cpuMicros, progress };
