@@ -22,7 +22,12 @@ import {
   type ListEntry,
   type Verdict,
 } from './dead-letter-commands';
-import { createRedriveLines, redriveSelection, type RedriveLine } from './redrive-command';
+import {
+  createRedriveLines,
+  redriveSelection,
+  refuseStillFailing,
+  type RedriveLine,
+} from './redrive-command';
 import { dlqFailure } from './dlq-exit';
 import { checkTopicsExist, topicsOf } from './dlq-topics';
 import { loadDlqConfig } from './config';
@@ -634,6 +639,36 @@ describe('the lines of a redrive', () => {
       'would-redrive',
     ]);
     expect(printed.every((l) => l.to === undefined)).toBe(true);
+  });
+});
+
+describe('a redrive of dead letters that would fail again', () => {
+  it('refuses those the projector would dead-letter again now, and leaves the others', () => {
+    const failing = view(0, letter(0, 'not-wire-format', [0, 1]));
+    const fixed = view(0, letter(1, 'unknown-schema-id', [0, 2]));
+    const skipped = view(0, letter(2, 'unknown-schema-id', [0, 2]));
+    const plan = planRedrive([failing, fixed, skipped], { maxRedrives: 3, states: new Map() });
+    const verdicts = new Map<DeadLetterView, Verdict>([
+      [failing, { outcome: 'dead-letters', reason: 'not-wire-format', detail: 'no magic byte' }],
+      [fixed, { outcome: 'counts', domain: 'a.com', type: 'delivered', occurredAt: 'x' }],
+    ]);
+    expect(refuseStillFailing(plan, verdicts)).toMatchObject([
+      {
+        action: 'refused',
+        origin: 'events:0:1',
+        why: 'dead letter 0:0 would be dead-lettered again now (not-wire-format: no magic byte): fix its cause first, or redrive it anyway with --even-if-failing',
+      },
+      { action: 'send', origin: 'events:0:2' },
+      { action: 'skipped' },
+    ]);
+  });
+
+  it('takes --even-if-failing for redrive only', () => {
+    expect(parseDlqArgs(['redrive', '--all', '--even-if-failing'])).toMatchObject({
+      evenIfFailing: true,
+    });
+    expect(parseDlqArgs(['redrive', '--all'])).toMatchObject({ evenIfFailing: false });
+    expect(() => parseDlqArgs(['list', '--even-if-failing'])).toThrow(/list does not take/);
   });
 });
 

@@ -35,7 +35,8 @@ an option given twice, but --reason):
                           (offset order within a partition, partitions interleaved)
   show PARTITION:OFFSET   one dead letter in full: headers, key, value (hex, base64), the
                           decoded event, and what the projector would do with it now
-  redrive [PARTITION:OFFSET ...] [selection] [--limit N] [--dry-run] [--max-redrives N] [--all]
+  redrive [PARTITION:OFFSET ...] [selection] [--limit N] [--dry-run] [--max-redrives N]
+          [--even-if-failing] [--all]
                           writes the selected dead letters back to the events topic, keyed
                           by their normalized domain, with the headers redrive-origin,
                           redrive-count and redrive-from; the projector counts each origin
@@ -46,6 +47,8 @@ an option given twice, but --reason):
                           schema must be current (npm run setup, or a projector's start).
     --dry-run               say what would be redriven, skipped or refused; write nothing
     --max-redrives N        refuse a dead letter redriven N times already (default ${DEFAULT_MAX_REDRIVES})
+    --even-if-failing       send dead letters the projector would dead-letter again now too
+                            (refused otherwise: their cause is not fixed yet)
     --all                   redrive every dead letter (with no other selection)
 
 selection (summary, list, redrive; all given must hold):
@@ -70,8 +73,8 @@ On a terminal, progress is a bar on stderr; otherwise JSON log lines on stderr.
 Exit codes: 0 done; 1 a failure (Kafka, the registry or Postgres, or a read model schema
 behind this version; Kafka is given 15 s to answer first); 2 a wrong command line, a dead
 letter or partition that is not there, or a wrong configuration (a topic EVENTS_TOPIC names
-that does not exist, redrive without DATABASE_URL); 3 redrive refused some dead letters (--max-redrives reached, or a dead
-letter without its body), the others were redriven.
+that does not exist, redrive without DATABASE_URL); 3 redrive refused some dead letters (--max-redrives reached, a dead
+letter without its body, or one that would fail again), the others were redriven.
 It reads the consumer's configuration (KAFKA_BROKERS, EVENTS_TOPIC, SCHEMA_REGISTRY_URL,
 DATABASE_URL, ...), as the services do; summary and list use Kafka alone, show Kafka and
 the registry, redrive those and Postgres: DATABASE_URL (or DATABASE_URL_FILE) must be set.`;
@@ -91,6 +94,7 @@ const OPTIONS = {
   until: { type: 'string' },
   limit: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'even-if-failing': { type: 'boolean' },
   'max-redrives': { type: 'string' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -115,7 +119,7 @@ export const COMMAND_OPTIONS: Record<Command, readonly OptionName[]> = {
   summary: [...SELECTION, 'json'],
   list: [...SELECTION, 'limit', 'json'],
   show: ['json'],
-  redrive: [...SELECTION, 'limit', 'dry-run', 'max-redrives', 'all', 'json'],
+  redrive: [...SELECTION, 'limit', 'dry-run', 'max-redrives', 'even-if-failing', 'all', 'json'],
 };
 
 /**
@@ -173,7 +177,7 @@ function checkOptionsOf(command: Command, given: readonly string[]): void {
  * The command line: the command, its positional arguments and the options. Throws
  * UsageError (node's own message for an unknown option) for a line that is wrong, an option
  * the command does not use (COMMAND_OPTIONS) or one given twice (all but `--reason`) among
- * them. `json`, `dryRun` and `all` are
+ * them. `json`, `dryRun`, `evenIfFailing` and `all` are
  * false when not given; `maxRedrives` is DEFAULT_MAX_REDRIVES then.
  */
 export function parseDlqArgs(argv: string[]) {
@@ -237,6 +241,7 @@ export function parseDlqArgs(argv: string[]) {
     selection,
     maxRedrives,
     dryRun: values['dry-run'] ?? false,
+    evenIfFailing: values['even-if-failing'] ?? false,
     all,
     json,
   };

@@ -80,7 +80,13 @@ async function redrive(
   tools: DeadLetterTools,
   codec: EventDecoder,
   config: ConsumerConfig,
-  args: { selection: Selection; maxRedrives: number; dryRun: boolean; json: boolean },
+  args: {
+    selection: Selection;
+    maxRedrives: number;
+    dryRun: boolean;
+    evenIfFailing: boolean;
+    json: boolean;
+  },
 ): Promise<void> {
   const { json, dryRun } = args;
   // Redrive runs once and does not keep trying: an unreachable Postgres ends it, said so.
@@ -98,6 +104,7 @@ async function redrive(
     const result = await redriveCommand(tools, { codec, pool }, args.selection, {
       maxRedrives: args.maxRedrives,
       dryRun,
+      evenIfFailing: args.evenIfFailing,
       onLine: (line) => printOne(json, line),
     });
     const totals = { sent: result.sent, skipped: result.skipped, refused: result.refused, dryRun };

@@ -205,6 +205,28 @@ export function createRedriveLines(
 }
 
 /**
+ * The plan with the dead letters to send that the projector would dead-letter again now
+ * (their verdict, judge: the cause is not fixed yet) refused instead: a copy of one would
+ * only use up a redrive of its origin and write another dead letter. `verdicts`: of every
+ * dead letter the plan sends.
+ */
+export function refuseStillFailing(
+  plan: readonly RedriveDecision[],
+  verdicts: ReadonlyMap<DeadLetterView, Verdict>,
+): RedriveDecision[] {
+  return plan.map((d): RedriveDecision => {
+    const verdict = verdicts.get(d.view);
+    if (d.action !== 'send' || verdict?.outcome !== 'dead-letters') return d;
+    return {
+      action: 'refused',
+      view: d.view,
+      origin: d.origin,
+      why: `dead letter ${d.view.partition}:${d.view.offset} would be dead-lettered again now (${verdict.reason}: ${verdict.detail}): fix its cause first, or redrive it anyway with --even-if-failing`,
+    };
+  });
+}
+
+/**
  * The dead letters a redrive selection names (at most its limit per partition while read)
  * and the highest redrive count of every origin in the topic redriven before (an origin not
  * in the map was never redriven), from one read of the partition ends. A UsageError when a `PARTITION:OFFSET`
@@ -239,6 +261,8 @@ export async function redriveCommand(
     dryRun: boolean;
     /** Each line once it is known, in plan order (createRedriveLines). */
     onLine?: (line: RedriveLine) => void;
+    /** Sends dead letters the projector would dead-letter again now too (refused otherwise). */
+    evenIfFailing?: boolean;
   },
 ): Promise<RedriveResult> {
   const { views, attempts } = await redriveSelection(tools, selection);
@@ -249,17 +273,20 @@ export async function redriveCommand(
   ]);
   const version = await liveReadModelVersion(deps.pool);
   const states = await originStates(deps.pool, version, origins);
-  const plan = planRedrive(views, {
+  const planned = planRedrive(views, {
     maxRedrives: options.maxRedrives,
     states,
     attempts,
     eventsTopic: tools.eventsTopic,
   });
+  const verdicts = new Map<DeadLetterView, Verdict>();
+  for (const d of planned) {
+    if (d.action === 'send') verdicts.set(d.view, await judge(deps.codec, d.view.value));
+  }
+  const plan = options.evenIfFailing ? planned : refuseStillFailing(planned, verdicts);
   const sending = plan.filter(
     (d): d is Extract<RedriveDecision, { action: 'send' }> => d.action === 'send',
   );
-  const verdicts = new Map<DeadLetterView, Verdict>();
-  for (const d of sending) verdicts.set(d.view, await judge(deps.codec, d.view.value));
   const messages = sending.map((d) => {
     const verdict = verdicts.get(d.view)!;
     return redriveMessage({

@@ -361,7 +361,14 @@ describe('npm run dlq', () => {
     }
     // The record that is not Avro names the same dead letter, counted by now: its own dead
     // letter is still to redrive, its header's count not its own.
-    const raw = await dlq(env, 'redrive', '--reason', 'not-wire-format', '--dry-run');
+    const raw = await dlq(
+      env,
+      'redrive',
+      '--reason',
+      'not-wire-format',
+      '--dry-run',
+      '--even-if-failing',
+    );
     expect(raw.code).toBe(0);
     expect(raw.lines).toEqual([
       expect.objectContaining({
@@ -395,7 +402,12 @@ describe('npm run dlq', () => {
           },
         })),
       );
-      const run = await dlq(projectorEnv(small.name, db.url), 'redrive', '--all');
+      const run = await dlq(
+        projectorEnv(small.name, db.url),
+        'redrive',
+        '--all',
+        '--even-if-failing',
+      );
       expect(run.code).toBe(1);
       // Before, the lines came only at the end: a run that stopped had printed nothing.
       expect(run.lines).toHaveLength(200);
@@ -419,7 +431,19 @@ describe('npm run dlq', () => {
     const [first] = await deadLetters(1);
     const origin = `${topic.name}:${first!.message.headers!['dlq-original-partition']!.toString()}:${first!.message.headers!['dlq-original-offset']!.toString()}`;
 
-    const sent = await dlq(env, 'redrive', '--reason', 'not-wire-format', '--max-redrives', '2');
+    // Not fixed: redrive says so and writes nothing, unless told to send it anyway.
+    const notFixed = await dlq(env, 'redrive', '--reason', 'not-wire-format');
+    expect(notFixed.code).toBe(3);
+    expect(notFixed.lines).toEqual([
+      expect.objectContaining({ action: 'refused', code: 'CATCHALL_REDRIVE_REFUSED' }),
+    ]);
+    expect(notFixed.stderr).toMatch(
+      /CATCHALL_REDRIVE_REFUSED: dead letter 0:0 would be dead-lettered again now \(not-wire-format: .*\): fix its cause first, or redrive it anyway with --even-if-failing/,
+    );
+    expect(await readAll(topic.name)).toHaveLength(2);
+
+    const anyway = ['--even-if-failing', '--max-redrives', '2'];
+    const sent = await dlq(env, 'redrive', '--reason', 'not-wire-format', ...anyway);
     expect(sent.code).toBe(0);
     // A normal run logs nothing an operator would read as a problem (kafkajs warned that an
     // idempotent producer's retries were limited, at every redrive).
@@ -433,12 +457,12 @@ describe('npm run dlq', () => {
     expect(back['dlq-reason']!.toString()).toBe('not-wire-format');
 
     // The first dead letter again: the counter is the origin's, not the dead letter's.
-    const second = await dlq(env, 'redrive', '0:0', '--max-redrives', '2');
+    const second = await dlq(env, 'redrive', '0:0', ...anyway);
     expect(second.lines).toEqual([
       expect.objectContaining({ action: 'redriven', redriveCount: 2 }),
     ]);
     await deadLetters(3);
-    const refused = await dlq(env, 'redrive', '--reason', 'not-wire-format', '--max-redrives', '2');
+    const refused = await dlq(env, 'redrive', '--reason', 'not-wire-format', ...anyway);
     expect(refused.code).toBe(3);
     expect(refused.lines[0]).toMatchObject({ action: 'refused', code: 'CATCHALL_REDRIVE_REFUSED' });
     expect(refused.stderr).toMatch(

@@ -371,7 +371,7 @@ export const errorCatalogue = {
   redriveRefused: {
     code: 'CATCHALL_REDRIVE_REFUSED',
     message:
-      'a dead letter was not redriven: it was redriven --max-redrives times already, or kept no body; the message says which',
+      'a dead letter was not redriven: it was redriven --max-redrives times already, kept no body, or would be dead-lettered again now (--even-if-failing sends it anyway); the message says which',
     retriable: false,
   },
 } as const satisfies Record<string, ErrorDefinition>;
