@@ -21,6 +21,7 @@ import {
   type ReadModelVersion,
 } from './read-model-version';
 import { rebuild, RebuildRefused, type RebuildProgress } from './rebuild';
+import { wholeNumber } from './dead-letter-selection';
 import { UsageError } from './usage-error';
 
 const USAGE = `Rebuilds the read model from the events topic, beside the live one.
@@ -71,13 +72,13 @@ function parse(argv: string[]) {
   return { values, positionals };
 }
 
+/**
+ * A whole-number option or argument in plain decimal digits (wholeNumber: `1e3`, `0x10`,
+ * `5.0` or an empty text are a UsageError, as `Number()` would read them), `fallback` when
+ * not given.
+ */
 function integer(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) {
-    throw new UsageError(`${name} must be a whole number >= 0, got "${text}"`);
-  }
-  return value;
+  return text === undefined ? fallback : wholeNumber(name, text);
 }
 
 function formatDuration(seconds: number | null): string {

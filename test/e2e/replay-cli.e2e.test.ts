@@ -62,6 +62,16 @@ describe('npm run replay', () => {
     const noSuchDay = await replay(env, 'rebuild', '--from-time', '2026-02-30');
     expect(noSuchDay.code).toBe(2);
     expect(noSuchDay.stderr).toMatch(/--from-time must be .*; got "2026-02-30"/);
+    // Numbers in plain decimal digits only: Number() read 1e3 as 1000 and 0x10 as 16.
+    for (const [args, name] of [
+      [['rebuild', '--threshold', '1e3'], '--threshold'],
+      [['rebuild', '--switch-lag', '0x10'], '--switch-lag'],
+      [['switch', '0x1'], 'VERSION'],
+    ] as const) {
+      const wrong = await replay(env, ...args);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toContain(`${name} must be a whole number >= 0 in decimal digits`);
+    }
     const missing = await replay(env, 'switch', '9');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/read model version 9 does not exist/);
