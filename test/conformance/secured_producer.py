@@ -16,6 +16,7 @@ import ssl
 import struct
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -37,8 +38,27 @@ request = urllib.request.Request(
         "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
     },
 )
-with urllib.request.urlopen(request, timeout=10, context=ssl.create_default_context(cafile=CA_FILE)) as answer:
-    schema_id = json.loads(answer.read())["id"]
+
+
+def register():
+    """The schema id the registry gives the contract. A gateway's 502, 503 or 504 is tried
+    again, up to 5 times with a doubling pause, as confluent-kafka's own registry client does
+    (max.retries): registering the same schema again is idempotent (the same id)."""
+    context = ssl.create_default_context(cafile=CA_FILE)
+    pause = 0.5
+    for attempt in range(5):
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=context) as answer:
+                return json.loads(answer.read())["id"]
+        except urllib.error.HTTPError as err:
+            if err.code not in (502, 503, 504) or attempt == 4:
+                raise
+            print(f"registry answered {err.code}; trying again in {pause} s", file=sys.stderr)
+            time.sleep(pause)
+            pause *= 2
+
+
+schema_id = register()
 
 producer = Producer({
     "bootstrap.servers": BROKERS,
