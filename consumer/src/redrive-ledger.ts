@@ -114,7 +114,7 @@ const COUNT_DEAD = `
  * ('' for a row without one; null when none does).
  */
 const LOOK = `
-  SELECT u.origin, r.state, r.value_digest, u.off, p.next_offset, p.dead_marked_from,
+  SELECT u.origin, r.state, r.value_digest, r.counted_as, u.off, p.next_offset, p.dead_marked_from,
     (SELECT array_agg(e.digest) FROM (
        SELECT coalesce(x.value_digest, '') AS digest FROM redriven_origins x
        WHERE x.origin = u.origin AND x.version <> $1
@@ -159,6 +159,7 @@ interface LookRow {
   origin: string;
   state: 'dead' | 'counted' | null;
   value_digest: string | null;
+  counted_as: string | null;
   off: string;
   next_offset: string | null;
   dead_marked_from: string | null;
@@ -170,6 +171,8 @@ interface Looked {
   state: OriginState;
   /** The digest of this version's row; null when none or not known. */
   digest: string | null;
+  /** This version's row's `counted_as`: the record that counted it; null when none. */
+  countedAs: string | null;
   /** The digests other versions' rows hold (null: not known); null when no version has one. */
   elsewhere: (string | null)[] | null;
 }
@@ -191,7 +194,9 @@ async function look(
   const known = parsed.filter((p) => p.c !== undefined);
   const looked = new Map<string, Looked>();
   for (const p of parsed) {
-    if (p.c === undefined) looked.set(p.o, { state: 'unknown', digest: null, elsewhere: null });
+    if (p.c === undefined) {
+      looked.set(p.o, { state: 'unknown', digest: null, countedAs: null, elsewhere: null });
+    }
   }
   if (known.length === 0) return looked;
   const { rows } = await run(LOOK, [
@@ -205,6 +210,7 @@ async function look(
     looked.set(row.origin, {
       state: stateOf(row),
       digest: row.value_digest,
+      countedAs: row.counted_as,
       elsewhere: row.elsewhere && row.elsewhere.map((d) => (d === '' ? null : d)),
     });
   }
@@ -341,25 +347,15 @@ export async function originStates(
   version: number,
   origins: readonly string[],
 ): Promise<Map<string, OriginLedgerState>> {
-  const unique = [...new Set(origins)];
-  const states = await look(
-    (text, values) => queryPool<LookRow>(pool, text, values),
-    version,
-    unique,
-  );
-  const { rows } = await queryPool<{ origin: string; counted_as: string | null }>(
-    pool,
-    `SELECT origin, counted_as FROM redriven_origins WHERE version = $1 AND origin = ANY($2::text[])`,
-    [version, unique],
-  );
-  const countedAs = new Map(rows.map((r) => [r.origin, r.counted_as]));
+  const states = await look((text, values) => queryPool<LookRow>(pool, text, values), version, [
+    ...new Set(origins),
+  ]);
   const out = new Map<string, OriginLedgerState>();
-  for (const [origin, { state }] of states) {
-    const row = countedAs.has(origin);
-    const as = countedAs.get(origin);
+  for (const [origin, { state, countedAs }] of states) {
+    const row = state === 'dead' || state === 'counted';
     // A row written for an original the version counted itself (admitRedriven, markDeadLettered).
-    if (as === origin) out.set(origin, { state: 'original-counted', row });
-    else out.set(origin, as ? { state, countedAs: as, row } : { state, row });
+    if (countedAs === origin) out.set(origin, { state: 'original-counted', row });
+    else out.set(origin, countedAs ? { state, countedAs, row } : { state, row });
   }
   return out;
 }
