@@ -12,7 +12,8 @@
  * API's work costs over the HTTP layer's.
  *
  *   npm run bench:ingest   (BENCH_SECONDS=10 per scenario, BENCH_PRODUCER_WORKERS=<cores>,
- *                           BENCH_ONLY=put|batch|tracing for one part alone)
+ *                           BENCH_ONLY=put|bare|batch|tracing for one part alone; bare:
+ *                           the single PUTs beside the bare fastify server only)
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -266,7 +267,8 @@ async function main(): Promise<void> {
     if (only === undefined || only === 'tracing') {
       tracingCost.push(...(await measureTracing(rows)));
     }
-    if (only !== 'batch' && only !== 'tracing') {
+    if (only === 'bare') bareCost.push(await measureBareFastify(rows));
+    if (only === undefined || only === 'put') {
       // The same API without tokens, beside it: each load runs on one, then at once on the
       // other, both warmed up first, so that the machine's drifting noise hits both alike.
       const withoutTokens = await startProducer(1, false);
@@ -298,7 +300,7 @@ async function main(): Promise<void> {
       await withoutTokens.stop();
       bareCost.push(await measureBareFastify(rows));
     }
-    if (only !== 'put' && only !== 'tracing') {
+    if (only === undefined || only === 'batch') {
       for (const c of [2, 8]) {
         rows.push({
           scenario: `POST ${BATCH}/request, ${c} connections`,
@@ -310,7 +312,7 @@ async function main(): Promise<void> {
         ...(await measured(() => batched(8, true))),
       });
     }
-    if (WORKERS > 1 && only !== 'tracing') {
+    if (WORKERS > 1 && only !== 'tracing' && only !== 'bare') {
       // The same loads on one process per core (WORKERS), each with its own producer.
       await producer.stop();
       producer = await startProducer(WORKERS);
@@ -341,6 +343,14 @@ async function main(): Promise<void> {
         `record size ${recordSize} bytes; ${SECONDS} s per scenario; broker, API, Jaeger and load generator share this machine (${os.cpus().length} cores)`,
         'API CPU µs/event: CPU time of the ingest API (all its processes) per event accepted',
         ...tracingCost,
+      ]);
+      return;
+    }
+    if (only === 'bare') {
+      report('ingest', rows, [
+        `record size ${recordSize} bytes; ${SECONDS} s per scenario; broker, API and load generator share this machine (${os.cpus().length} cores)`,
+        "API CPU µs/event: CPU time of the ingest API per event accepted; on the bare fastify rows, that server's",
+        ...bareCost,
       ]);
       return;
     }

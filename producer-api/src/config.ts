@@ -53,12 +53,13 @@ export const producerConfigFields = {
     minimum: 0,
     maximum: 1000,
     default: 2,
-    description: 'how long records wait to share a Kafka produce request',
+    description:
+      'how long requests of several events wait to share a Kafka transaction while a transactional producer is idle (single events do not wait)',
   }),
   PRODUCE_BATCH_MAX: Type.Integer({
     minimum: 1,
     default: 5000,
-    description: 'records per Kafka transaction at most',
+    description: 'records per Kafka transaction or idempotent produce request at most',
   }),
   PRODUCE_TRANSACTIONS: Type.Integer({
     minimum: 1,
@@ -66,6 +67,13 @@ export const producerConfigFields = {
     default: 8,
     description:
       'Kafka transactions in flight at most, one transactional producer each (a producer starts its next only once the broker completed its last)',
+  }),
+  PRODUCE_IDEMPOTENT_PRODUCERS: Type.Integer({
+    minimum: 0,
+    maximum: 64,
+    default: 8,
+    description:
+      'idempotent producers without transactions, one produce request in flight each, that send the requests of a single event (a PUT, a batch of one); 0 sends them in transactions too',
   }),
   PRODUCE_REQUEST_MAX_BYTES: Type.Integer({
     minimum: 4096,

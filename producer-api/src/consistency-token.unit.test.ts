@@ -13,6 +13,7 @@ import { createPublisher, type PublisherOptions } from './publisher';
 function publisherOver(kafka: InMemoryProducerHandle, options: Partial<PublisherOptions> = {}) {
   return createPublisher({
     producers: [kafka],
+    idempotentProducers: [],
     topic: 'domain-events',
     lingerMs: 20,
     maxBatchRecords: 1000,

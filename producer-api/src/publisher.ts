@@ -37,11 +37,15 @@ const BATCH_OVERHEAD = 128;
 /** How long a failed transaction's abort may take before the producer is replaced anyway. */
 const ABORT_WAIT_MS = 2000;
 
+/** Bytes a message takes in a record batch, at most. Keys are normalized domains, ASCII. */
+function recordSize(m: Message): number {
+  return (m.key?.length ?? 0) + (m.value?.length ?? 0) + RECORD_OVERHEAD + headersSize(m.headers);
+}
+
 /**
  * Splits messages, in order, into groups whose records fit in `maxBytes`: a produce request
  * holds one record batch per partition, so a group of at most `maxBytes` has no partition's
  * batch larger than that either (`max.message.bytes`, the broker's per-batch limit).
- * Keys are normalized domains, ASCII: their length is their size in bytes.
  */
 export function splitToFit(messages: Message[], maxBytes: number): Message[][] {
   const budget = maxBytes - BATCH_OVERHEAD;
@@ -49,9 +53,7 @@ export function splitToFit(messages: Message[], maxBytes: number): Message[][] {
   let start = 0;
   let bytes = 0;
   for (let i = 0; i < messages.length; i += 1) {
-    const m = messages[i]!;
-    const size =
-      (m.key?.length ?? 0) + (m.value?.length ?? 0) + RECORD_OVERHEAD + headersSize(m.headers);
+    const size = recordSize(messages[i]!);
     if (i > start && bytes + size > budget) {
       groups.push(messages.slice(start, i));
       start = i;
@@ -68,13 +70,26 @@ export interface PublisherOptions {
   /**
    * One transactional producer per transaction in flight: a producer has one transaction
    * open at a time, and its next one waits until the broker has completed the last (the
-   * transaction markers written), so transactions overlap across producers.
+   * transaction markers written), so transactions overlap across producers. Requests of
+   * more than one record go out in transactions, and single records too when
+   * `idempotentProducers` is empty.
    */
   producers: ProducerHandle[];
+  /**
+   * Idempotent producers without transactions, one produce request in flight each, for
+   * requests of one record: a record is stored whole or not at all by itself, so it needs
+   * no transaction, and a produce request is answered in one round trip where a transaction
+   * takes four (AddPartitionsToTxn, Produce, EndTxn, and the markers the next transaction
+   * waits for). Empty: single records go out in transactions too.
+   */
+  idempotentProducers: ProducerHandle[];
   topic: string;
-  /** Records wait at most this long to share a produce request. */
+  /**
+   * Records of transactions wait at most this long to share one while a transactional
+   * producer is idle. Single records on idempotent producers do not linger (see createPublisher).
+   */
   lingerMs: number;
-  /** Records per transaction at most (a request's records are never split over two). */
+  /** Records per transaction or produce request at most (a request's records are never split over two transactions). */
   maxBatchRecords: number;
   /** Bytes of records per produce request at most: the topic's `max.message.bytes` or less. */
   maxRequestBytes: number;
@@ -93,13 +108,15 @@ export interface PublisherOptions {
 
 export interface Publisher {
   /**
-   * Resolves once Kafka committed every message (acks=all, in one transaction). Rejects
-   * with a catalogue error: 503 CATCHALL_UNAVAILABLE at once, nothing queued, while Kafka is
-   * known unreachable (the background check fails and so did the last produce request), 503
-   * CATCHALL_OVERLOADED when the queue is full, 503 CATCHALL_UNAVAILABLE when a retriable
-   * failure happened before the commit was sent (nothing of it is visible to read_committed
-   * readers), 503 CATCHALL_COMMIT_UNKNOWN or CATCHALL_TIMEOUT when it may have been
-   * committed, 500 CATCHALL_INTERNAL when the failure is not retriable (see toHttpError).
+   * Resolves once Kafka stored every message with acks=all: a request of several records in
+   * one transaction, a single record in one transaction or by an idempotent producer's
+   * produce request (see createPublisher). Rejects with a catalogue error: 503
+   * CATCHALL_UNAVAILABLE at once, nothing queued, while Kafka is known unreachable (the
+   * background check fails and so did the last produce request), 503 CATCHALL_OVERLOADED
+   * when the queue is full, 503 CATCHALL_UNAVAILABLE when a retriable failure happened
+   * before anything was sent that could be stored (a transaction's commit, a record's
+   * produce request), 503 CATCHALL_COMMIT_UNKNOWN or CATCHALL_TIMEOUT when it may have been
+   * stored, 500 CATCHALL_INTERNAL when the failure is not retriable (see toHttpError).
    * With `offsets`, resolves with the highest offset per partition of `messages` (what a
    * consistency token names; undefined in the unexpected case that Kafka's answer did not
    * tell one, which is logged); without, with undefined, and nothing is spent on them.
@@ -109,7 +126,7 @@ export interface Publisher {
   drain(): Promise<void>;
   /**
    * True when the last produce request failed (Kafka unreachable or refusing), or a request
-   * was not acknowledged within ackTimeoutMs, since the last committed transaction, and that
+   * was not acknowledged within ackTimeoutMs, since the last stored one, and that
    * failure is less than twice ackTimeoutMs old. Under traffic each failing request renews
    * it; without traffic it lapses, and the background Kafka check alone decides readiness
    * (else a failure with no request after it would hold readiness down for good, and a
@@ -128,6 +145,24 @@ interface Pending {
 }
 
 /**
+ * Requests waiting for one kind of producer, and the producers of that kind with nothing in
+ * flight: the transactional producers, or the idempotent ones that take single records.
+ */
+interface Lane {
+  queue: Pending[];
+  /** Records in `queue`, waiting for a produce request. */
+  waitingRecords: number;
+  /** Producers without a transaction or produce request in flight. */
+  idle: ProducerHandle[];
+  /** How long records wait for more while a producer is idle; 0: until the event loop's I/O is read. */
+  lingerMs: number;
+  /** Cancels the pump scheduled for the records waiting, if one is. */
+  cancel: (() => void) | undefined;
+  /** Sends a batch taken from `queue` on `handle`, answering each of its requests. */
+  send(handle: ProducerHandle, batch: Pending[]): Promise<void>;
+}
+
+/**
  * What a client is told of a failure it may retry: the kind of failure (a Kafka protocol
  * error name, or kafkajs's error class), never its message, which may name brokers, keys
  * or records.
@@ -139,64 +174,118 @@ function reason(err: unknown): string {
 }
 
 /**
- * The answer to every request of a failed transaction:
+ * The answer to every request of a failed transaction or produce request:
  * - when it may pass on the next try (mayPassOnNewProducer: Kafka unreachable, a leader
  *   moving, kafkajs's retries run out on such a failure, a fenced producer): 503 with
- *   Retry-After, `CATCHALL_UNAVAILABLE` when the commit was not sent (nothing is visible to
- *   read_committed readers), `CATCHALL_COMMIT_UNKNOWN` when it was;
+ *   Retry-After, `CATCHALL_UNAVAILABLE` when nothing that could store the records was sent
+ *   (no commit of the transaction, no produce request of the idempotent producer): nothing
+ *   is visible to read_committed readers; `CATCHALL_COMMIT_UNKNOWN` when it was (`mayBeStored`);
  * - anything else (a programmer error, records the broker refuses for good): 500
  *   `CATCHALL_INTERNAL`. Its message does not describe the failure; the failure is its
  *   `cause`, logged with the request by the HTTP shell.
  */
-export function toHttpError(err: unknown, commitSent: boolean): CatchallError {
+export function toHttpError(err: unknown, mayBeStored: boolean): CatchallError {
   if (!mayPassOnNewProducer(err)) return Object.assign(errors.internal(), { cause: err });
-  return commitSent
+  return mayBeStored
     ? errors.commitUnknown(reason(err))
     : errors.unavailable(`Kafka (${reason(err)})`);
 }
 
 /**
- * Micro-batching: concurrent requests share Kafka transactions. Records gather while every
- * producer has a transaction in flight, or for at most `lingerMs` when one is idle, and go
- * out together, at most `maxBatchRecords` a transaction, in produce requests of at most
- * `maxRequestBytes`;
- * each caller is answered when the transaction holding its records is committed. A
- * request's records are all in one transaction, so they are stored all together or not at
- * all, whatever their partitions and however many produce requests they take (a partition
- * that refuses its records, a broker lost between two requests: the transaction aborts).
- * Several transactions at a time, one per producer: events are counted, not ordered, so
- * two transactions may commit in either order. While Kafka is known unreachable (both the
+ * Micro-batching: concurrent requests share Kafka transactions and produce requests.
+ * Records gather while every producer of their kind has something in flight, or when one is
+ * idle for at most `lingerMs` (transactions) or until the event loop's pending I/O is read
+ * (single records), and go out together, at most `maxBatchRecords` at a time, in
+ * produce requests of at most `maxRequestBytes`; each caller is answered when Kafka has
+ * stored its records.
+ *
+ * - A request of several records goes out in a transaction (KIP-98) with the requests it
+ *   gathered with, on one of `producers`: its records are all in one transaction, so they
+ *   are stored all together or not at all, whatever their partitions and however many
+ *   produce requests they take (a partition that refuses its records, a broker lost between
+ *   two requests: the transaction aborts).
+ * - A request of one record goes out in a plain produce request (acks=all) on one of
+ *   `idempotentProducers` when there are any and the record fits a produce request: the
+ *   broker appends one record or none, so the request is stored whole or not at all without
+ *   a transaction, and the broker discards a retried produce request it already appended
+ *   (KIP-98's idempotent producer), in one round trip instead of a transaction's four. A
+ *   produce request that failed may have been appended for some of its records: each of
+ *   them is answered CATCHALL_COMMIT_UNKNOWN, never "nothing was accepted".
+ *
+ * Several transactions and produce requests at a time, one per producer: events are
+ * counted, not ordered, so they may be stored in either order. A producer whose send failed
+ * is replaced (ProducerHandle.replace). While Kafka is known unreachable (both the
  * background check and the last produce request failed) a new request is refused at once
  * rather than left to wait `ackTimeoutMs` for its 503; requests already queued or in flight
  * keep waiting for their own outcome.
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   const { metrics } = options;
-  let queue: Pending[] = [];
-  /** Records in `queue`, waiting for a produce request. */
-  let waitingRecords = 0;
+  const transactional = lane(options.producers, options.lingerMs, (handle, batch) =>
+    transact(handle, batch),
+  );
+  // No linger: a produce request takes one round trip, and records gather anyway while
+  // every idempotent producer has one in flight.
+  const idempotent = lane(options.idempotentProducers, 0, (handle, batch) =>
+    produce(handle, batch),
+  );
+  /** Bytes a single record may take and still go out on an idempotent producer. */
+  const singleRecordBudget = options.maxRequestBytes - BATCH_OVERHEAD;
   /** Records accepted and not yet answered: waiting plus in flight. */
   let queuedRecords = 0;
-  /** Producers without a transaction in flight. */
-  const idle = [...options.producers];
   const inFlight = new Set<Promise<void>>();
-  let timer: NodeJS.Timeout | undefined;
-  /** When the last produce request failed (epoch ms), or undefined since one committed. */
+  /** When the last produce request failed (epoch ms), or undefined since one was stored. */
   let failedAt: number | undefined;
 
-  function takeBatch(): Pending[] {
+  function lane(producers: ProducerHandle[], lingerMs: number, send: Lane['send']): Lane {
+    return {
+      queue: [],
+      waitingRecords: 0,
+      idle: [...producers],
+      lingerMs,
+      cancel: undefined,
+      send,
+    };
+  }
+
+  /**
+   * Pumps `l` after its linger, unless a pump is scheduled already: with no linger, once the
+   * requests whose bytes the event loop has read by now are queued (setImmediate runs after
+   * the I/O callbacks of this turn), so that those arriving together share a produce request.
+   */
+  function schedule(l: Lane): void {
+    if (l.cancel) return;
+    if (l.lingerMs === 0) {
+      const immediate = setImmediate(() => pump(l));
+      l.cancel = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(() => pump(l), l.lingerMs);
+      l.cancel = () => clearTimeout(timer);
+    }
+  }
+
+  /** The lane of a request: the idempotent producers take a single record that fits. */
+  function laneOf(messages: Message[]): Lane {
+    return messages.length === 1 &&
+      options.idempotentProducers.length > 0 &&
+      recordSize(messages[0]!) <= singleRecordBudget
+      ? idempotent
+      : transactional;
+  }
+
+  function takeBatch(l: Lane): Pending[] {
     let records = 0;
     let take = 0;
     while (
-      take < queue.length &&
-      (take === 0 || records + queue[take]!.messages.length <= options.maxBatchRecords)
+      take < l.queue.length &&
+      (take === 0 || records + l.queue[take]!.messages.length <= options.maxBatchRecords)
     ) {
-      records += queue[take]!.messages.length;
+      records += l.queue[take]!.messages.length;
       take += 1;
     }
-    const batch = queue.slice(0, take);
-    queue = queue.slice(take);
-    waitingRecords -= records;
+    const batch = l.queue.slice(0, take);
+    l.queue = l.queue.slice(take);
+    l.waitingRecords -= records;
     return batch;
   }
 
@@ -219,13 +308,28 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
-  /** Sends `batch` in one transaction (see transact), then counts its records out of the queue. */
-  async function send(handle: ProducerHandle, batch: Pending[]): Promise<void> {
+  /** Sends `batch` on its lane, then counts its records out of the queue. */
+  async function send(l: Lane, handle: ProducerHandle, batch: Pending[]): Promise<void> {
     try {
-      await transact(handle, batch);
+      await l.send(handle, batch);
     } finally {
       queuedRecords -= batch.reduce((n, p) => n + p.messages.length, 0);
       metrics.queueDepth.set(queuedRecords);
+    }
+  }
+
+  /**
+   * Answers the requests of `batch`, whose records (`messages`, in the batch's order) Kafka
+   * stored, each with its offsets when it asked for them.
+   */
+  function stored(batch: Pending[], messages: Message[], offsets: number[] | undefined): void {
+    failedAt = undefined;
+    const now = process.hrtime.bigint();
+    let start = 0;
+    for (const p of batch) {
+      metrics.produceLatency.observe(Number(now - p.enqueuedAt) / 1e9);
+      p.resolve(offsets && p.offsets ? requestOffsets(messages, offsets, start, p) : undefined);
+      start += p.messages.length;
     }
   }
 
@@ -257,14 +361,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
         if (!committing) await abort(transaction);
         throw err;
       }
-      failedAt = undefined;
-      const now = process.hrtime.bigint();
-      let start = 0;
-      for (const p of batch) {
-        metrics.produceLatency.observe(Number(now - p.enqueuedAt) / 1e9);
-        p.resolve(offsets && p.offsets ? requestOffsets(messages, offsets, start, p) : undefined);
-        start += p.messages.length;
-      }
+      stored(batch, messages, offsets);
     } catch (err) {
       failedAt = Date.now();
       if (producer) handle.replace(producer);
@@ -281,6 +378,45 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
+  /**
+   * The single records of `batch` in produce requests of the idempotent producer, in groups
+   * that fit a request, each group's requests answered by its outcome. A failed group may
+   * have been appended for some partitions (the broker answers each partition on its own):
+   * its requests are answered as may-be-stored; the groups after it were not sent.
+   */
+  async function produce(handle: ProducerHandle, batch: Pending[]): Promise<void> {
+    let producer: Producer | undefined;
+    /** Requests answered, from the batch's start. */
+    let done = 0;
+    /** Requests, after `done`, whose produce request is in flight. */
+    let sending = 0;
+    try {
+      producer = await handle.get();
+      const records = batch.map((p) => p.messages[0]!);
+      for (const group of splitToFit(records, options.maxRequestBytes)) {
+        const requests = batch.slice(done, done + group.length);
+        const offsets = requests.some((p) => p.offsets)
+          ? new Array<number>(group.length)
+          : undefined;
+        metrics.produceBatchSize.observe(group.length);
+        sending = group.length;
+        const metadata = await producer.send({ topic: options.topic, acks: -1, messages: group });
+        sending = 0;
+        if (offsets) recordOffsets(group, metadata, offsets, 0);
+        stored(requests, group, offsets);
+        done += group.length;
+      }
+    } catch (err) {
+      failedAt = Date.now();
+      if (producer) handle.replace(producer);
+      const inDoubt = toHttpError(err, true);
+      const notSent = toHttpError(err, false);
+      for (let i = done; i < batch.length; i += 1) {
+        batch[i]!.reject(i < done + sending ? inDoubt : notSent);
+      }
+    }
+  }
+
   /** The offsets of one request's records (see lastOffsets), logged when Kafka did not tell. */
   function requestOffsets(
     messages: Message[],
@@ -292,24 +428,24 @@ export function createPublisher(options: PublisherOptions): Publisher {
     // The request is stored all the same: it is answered 202, without a token.
     if (!last)
       options.logger.error(
-        'a committed record has no known offset: answered without a consistency token',
+        'a stored record has no known offset: answered without a consistency token',
       );
     return last;
   }
 
-  /** Starts a transaction on each idle producer while records wait. */
-  function pump(): void {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    while (queue.length > 0 && idle.length > 0) {
+  /** Starts a transaction or produce request on each idle producer of `l` while records wait. */
+  function pump(l: Lane): void {
+    l.cancel?.();
+    l.cancel = undefined;
+    while (l.queue.length > 0 && l.idle.length > 0) {
       // The producer idle longest: a producer's next transaction is refused until the broker
       // has written the markers of its last, so the one just freed is taken last.
-      const handle = idle.shift()!;
-      const running: Promise<void> = send(handle, takeBatch()).finally(() => {
+      const handle = l.idle.shift()!;
+      const running: Promise<void> = send(l, handle, takeBatch(l)).finally(() => {
         inFlight.delete(running);
-        idle.push(handle);
+        l.idle.push(handle);
         // What gathered meanwhile goes out now, on the producer just freed.
-        pump();
+        pump(l);
       });
       inFlight.add(running);
     }
@@ -320,7 +456,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     const timeout = new Promise<never>((_, reject) => {
       t = setTimeout(() => {
         // A request Kafka did not acknowledge in time counts as a failed one for readiness
-        // until a transaction is committed again (a broker frozen, not refusing).
+        // until a record is stored again (a broker frozen, not refusing).
         failedAt = Date.now();
         reject(errors.timeout(options.ackTimeoutMs));
       }, options.ackTimeoutMs);
@@ -330,11 +466,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
   /**
    * Kafka known unreachable: the background check's last probe failed, and so did the last
-   * produce request (no transaction committed since). Both, because the check alone may fail
+   * produce request (nothing stored since). Both, because the check alone may fail
    * while Kafka takes records (its own client and DEPENDENCY_CHECK_TIMEOUT_MS deadline, well
    * under ackTimeoutMs: a broker slow to answer Metadata, one of several brokers down while
-   * the partitions' leaders answer); a committed transaction clears the produce failure, so a
-   * service whose transactions commit is never refused. The failure does not lapse here as it
+   * the partitions' leaders answer); a stored record clears the produce failure, so a
+   * service whose records are stored is never refused. The failure does not lapse here as it
    * does for readiness (failing()): the check passing again ends the refusal, within an
    * interval of Kafka answering, and a lapse would let a new wave of requests wait the whole
    * ackTimeoutMs every twice ackTimeoutMs of an outage.
@@ -349,22 +485,25 @@ export function createPublisher(options: PublisherOptions): Publisher {
       if (queuedRecords + messages.length > options.maxQueuedRecords) {
         return Promise.reject(errors.overloaded());
       }
+      const l = laneOf(messages);
       const acked = new Promise<PartitionOffsets | undefined>((resolve, reject) => {
-        queue.push({ messages, offsets, enqueuedAt: process.hrtime.bigint(), resolve, reject });
+        l.queue.push({ messages, offsets, enqueuedAt: process.hrtime.bigint(), resolve, reject });
       });
       queuedRecords += messages.length;
-      waitingRecords += messages.length;
+      l.waitingRecords += messages.length;
       metrics.queueDepth.set(queuedRecords);
-      // While every producer has a transaction in flight the queue fills and goes out when
-      // one returns; an idle producer waits `lingerMs` for more, unless a batch is full.
-      if (idle.length > 0) {
-        if (waitingRecords >= options.maxBatchRecords) pump();
-        else timer ??= setTimeout(pump, options.lingerMs);
+      // While every producer of the lane has something in flight the queue fills and goes
+      // out when one returns; an idle producer waits for more (see schedule), unless a batch
+      // is full.
+      if (l.idle.length > 0) {
+        if (l.waitingRecords >= options.maxBatchRecords) pump(l);
+        else schedule(l);
       }
       return withTimeout(acked);
     },
     async drain() {
-      pump();
+      pump(transactional);
+      pump(idempotent);
       while (inFlight.size > 0) await Promise.all(inFlight);
     },
     failing: () => failedAt !== undefined && Date.now() - failedAt < 2 * options.ackTimeoutMs,

@@ -67,6 +67,7 @@ function publisherOver(options: Partial<PublisherOptions> = {}) {
   const kafka = createInMemoryProducerHandle();
   const publisher = createPublisher({
     producers: [kafka],
+    idempotentProducers: [],
     topic: 'domain-events',
     lingerMs: 50,
     maxBatchRecords: 100,
@@ -414,5 +415,211 @@ describe('the publisher while Kafka is known unreachable', () => {
     check.down = true;
     await expect(publishOne(publisher, 'after.example')).resolves.toBeUndefined();
     expect(keysOf(kafka.committed)).toEqual(['committed.example', 'after.example']);
+  });
+});
+
+/**
+ * A publisher over one in-memory transactional producer and one in-memory idempotent
+ * producer (a second handle: its sends are plain produce requests), with these options.
+ */
+/** `promise`, once the timers due now have run (a linger of 0). */
+const afterTimers = <T>(promise: Promise<T>): Promise<T> =>
+  Promise.all([promise, jest.advanceTimersByTimeAsync(0)]).then(([value]) => value);
+
+function publisherWithIdempotentProducer(options: Partial<PublisherOptions> = {}) {
+  const transactional = createInMemoryProducerHandle();
+  const idempotent = createInMemoryProducerHandle();
+  const { publisher } = publisherOver({
+    producers: [transactional],
+    idempotentProducers: [idempotent],
+    ...options,
+  });
+  return { transactional, idempotent, publisher };
+}
+
+describe('the publisher with idempotent producers for single records', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('sends requests of one record in one plain produce request, and requests of several in a transaction', async () => {
+    const { transactional, idempotent, publisher } = publisherWithIdempotentProducer({
+      lingerMs: 10,
+    });
+    const answers = [
+      publisher.publish([message('a.example', 10)]),
+      publisher.publish([message('b.example', 10), message('c.example', 10)]),
+      publisher.publish([message('d.example', 10)], true),
+    ];
+    await jest.advanceTimersByTimeAsync(10);
+    const [a, bc, d] = await Promise.all(answers);
+    expect(idempotent.plainRequests.map(keysOf)).toEqual([['a.example', 'd.example']]);
+    expect(idempotent.transactions).toEqual([]);
+    expect(transactional.transactions.map((t) => t.requests.map(keysOf))).toEqual([
+      [['b.example', 'c.example']],
+    ]);
+    expect(transactional.plainRequests).toEqual([]);
+    expect([a, bc]).toEqual([undefined, undefined]);
+    // The offset the in-memory broker gave d.example, in the partition it chose.
+    const stored = idempotent.committed.find((m) => m.key === 'd.example')!;
+    expect(d).toEqual(new Map([[stored.partition!, idempotent.logEnds[stored.partition!]! - 1]]));
+  });
+
+  it('sends single records in transactions when there is no idempotent producer', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 0, idempotentProducers: [] });
+    await afterTimers(publisher.publish([message('a.example', 10)]));
+    expect(kafka.plainRequests).toEqual([]);
+    expect(kafka.transactions.map((t) => t.requests.map(keysOf))).toEqual([[['a.example']]]);
+  });
+
+  it('sends a single record too large for a produce request in a transaction, as it sends requests of several records', async () => {
+    const { transactional, idempotent, publisher } = publisherWithIdempotentProducer({
+      lingerMs: 0,
+      maxRequestBytes: 4096,
+    });
+    await afterTimers(
+      Promise.all([
+        publisher.publish([message('small.example', 10)]),
+        publisher.publish([message('large.example', 5000)]),
+      ]),
+    );
+    expect(idempotent.plainRequests.map(keysOf)).toEqual([['small.example']]);
+    expect(transactional.transactions.map((t) => t.requests.map(keysOf))).toEqual([
+      [['large.example']],
+    ]);
+  });
+
+  it('given a produce request failing after the broker appended it, then each of its requests is answered 503 CATCHALL_COMMIT_UNKNOWN, never "nothing was accepted", and the producer is replaced', async () => {
+    const { idempotent, publisher } = publisherWithIdempotentProducer({ lingerMs: 5 });
+    idempotent.failure = {
+      at: 'send',
+      error: new KafkaJSConnectionError('Connection closed'),
+      appendedAnyway: true,
+    };
+    const answers = [
+      watch(publisher.publish([message('a.example', 10)])),
+      watch(publisher.publish([message('b.example', 10)])),
+    ];
+    await jest.advanceTimersByTimeAsync(5);
+    for (const answer of answers) {
+      expect(answer.state).toBe('rejected');
+      expect(answer.error).toMatchObject({
+        code: errorCatalogue.commitUnknown.code,
+        statusCode: 503,
+        retriable: true,
+      });
+    }
+    expect(keysOf(idempotent.committed)).toEqual(['a.example', 'b.example']);
+    expect(idempotent.replaced).toBe(1);
+    expect(publisher.failing()).toBe(true);
+
+    // The next request goes out on the replacement, and a stored record clears the failure.
+    idempotent.failure = undefined;
+    const next = publisher.publish([message('c.example', 10)]);
+    await jest.advanceTimersByTimeAsync(5);
+    await expect(next).resolves.toBeUndefined();
+    expect(publisher.failing()).toBe(false);
+  });
+
+  it('given a batch of single records over several produce requests and the second failing, then the first group is stored and answered, the failed group is in doubt and the groups never sent are answered "nothing was accepted"', async () => {
+    const { idempotent, publisher } = publisherWithIdempotentProducer({
+      lingerMs: 5,
+      maxRequestBytes: 4096,
+    });
+    idempotent.failure = {
+      at: 'send',
+      error: new KafkaJSConnectionError('Connection closed'),
+      afterRequests: 1,
+    };
+    // Each record about 1.5 KiB: two fit in a produce request of 4 KiB.
+    const answers = ['a', 'b', 'c', 'd', 'e', 'f'].map((k) =>
+      watch(publisher.publish([message(`${k}.example`, 1500)])),
+    );
+    await jest.advanceTimersByTimeAsync(5);
+    expect(idempotent.plainRequests.map(keysOf)).toEqual([
+      ['a.example', 'b.example'],
+      ['c.example', 'd.example'],
+    ]);
+    expect(answers.map((a) => a.state)).toEqual([
+      'resolved',
+      'resolved',
+      'rejected',
+      'rejected',
+      'rejected',
+      'rejected',
+    ]);
+    expect(answers.slice(2).map((a) => (a.error as { code: string }).code)).toEqual([
+      errorCatalogue.commitUnknown.code,
+      errorCatalogue.commitUnknown.code,
+      errorCatalogue.unavailable.code,
+      errorCatalogue.unavailable.code,
+    ]);
+    expect(keysOf(idempotent.committed)).toEqual(['a.example', 'b.example']);
+  });
+
+  it('given Kafka refusing a produce request for good, then its requests are answered 500 CATCHALL_INTERNAL', async () => {
+    const { idempotent, publisher } = publisherWithIdempotentProducer({ lingerMs: 0 });
+    idempotent.failure = {
+      at: 'send',
+      error: new KafkaJSProtocolError(
+        Object.assign(new Error('Not authorized to access topics'), {
+          type: 'TOPIC_AUTHORIZATION_FAILED',
+          code: 29,
+          retriable: false,
+        }),
+      ),
+    };
+    await expect(afterTimers(publisher.publish([message('a.example', 10)]))).rejects.toMatchObject({
+      code: errorCatalogue.internal.code,
+      statusCode: 500,
+    });
+    expect(idempotent.committed).toEqual([]);
+  });
+
+  it('given no connected producer, then the request is answered 503 CATCHALL_UNAVAILABLE: nothing was sent', async () => {
+    const { idempotent, publisher } = publisherWithIdempotentProducer({ lingerMs: 0 });
+    idempotent.get = () => Promise.reject(new KafkaJSConnectionError('Connection refused'));
+    await expect(afterTimers(publisher.publish([message('a.example', 10)]))).rejects.toMatchObject({
+      code: errorCatalogue.unavailable.code,
+      statusCode: 503,
+    });
+    expect(idempotent.plainRequests).toEqual([]);
+  });
+
+  it('while every idempotent producer has a produce request in flight, gathers the next single records and sends them together when one returns', async () => {
+    const { idempotent, publisher } = publisherWithIdempotentProducer({ lingerMs: 0 });
+    const release = idempotent.holdAnswers();
+    const first = publisher.publish([message('a.example', 10)]);
+    await jest.advanceTimersByTimeAsync(0);
+    const later = [
+      publisher.publish([message('b.example', 10)]),
+      publisher.publish([message('c.example', 10)]),
+    ];
+    await jest.advanceTimersByTimeAsync(0);
+    expect(idempotent.plainRequests.map(keysOf)).toEqual([['a.example']]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(idempotent.plainRequests.map(keysOf)).toEqual([
+      ['a.example'],
+      ['b.example', 'c.example'],
+    ]);
+  });
+
+  it('drains both kinds of producer', async () => {
+    const { transactional, idempotent, publisher } = publisherWithIdempotentProducer({
+      lingerMs: 60_000,
+    });
+    const answers = [
+      publisher.publish([message('a.example', 10)]),
+      publisher.publish([message('b.example', 10), message('c.example', 10)]),
+    ];
+    await publisher.drain();
+    await Promise.all(answers);
+    expect(keysOf(idempotent.committed)).toEqual(['a.example']);
+    expect(keysOf(transactional.committed)).toEqual(['b.example', 'c.example']);
   });
 });

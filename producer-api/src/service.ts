@@ -4,6 +4,7 @@ import {
   connectKafka,
   startKafkaCheck,
   createProducerHandle,
+  createIdempotentProducer,
   createLifecycle,
   createMetricsRegistry,
   createTransactionalProducer,
@@ -63,9 +64,14 @@ export async function startProducerService(
       logger,
     }),
   );
-  await Promise.all(producers.map((p) => p.get()));
+  // Single events need no transaction (see createPublisher): plain idempotent producers.
+  const idempotentProducers = Array.from({ length: config.PRODUCE_IDEMPOTENT_PRODUCERS }, () =>
+    createProducerHandle({ create: () => createIdempotentProducer(kafka), logger }),
+  );
+  const all = [...producers, ...idempotentProducers];
+  await Promise.all(all.map((p) => p.get()));
   lifecycle.onClose('kafka producers', async () => {
-    await Promise.all(producers.map((p) => p.close()));
+    await Promise.all(all.map((p) => p.close()));
   });
   // Produce requests are split to fit the topic's per-batch limit, whatever it is set to.
   const topicLimit = await topicMaxMessageBytes(kafka, config.EVENTS_TOPIC);
@@ -74,6 +80,7 @@ export async function startProducerService(
 
   const publisher = createPublisher({
     producers,
+    idempotentProducers,
     topic: config.EVENTS_TOPIC,
     lingerMs: config.PRODUCE_LINGER_MS,
     maxBatchRecords: config.PRODUCE_BATCH_MAX,

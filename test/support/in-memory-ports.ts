@@ -267,9 +267,16 @@ export interface InMemoryProducerHandle extends ProducerHandle {
   /** Every transaction begun, in order. */
   transactions: InMemoryTransaction[];
   /**
+   * The records of each produce request sent without a transaction (an idempotent
+   * producer's `send`), in order, whether it failed or not.
+   */
+  plainRequests: Message[][];
+  /**
    * When set, every transaction from now on throws this at that point (and aborts); at
    * 'send', after `afterRequests` produce requests of the transaction succeeded (0 unless
-   * given).
+   * given). A produce request without a transaction fails at 'send' (`afterRequests`
+   * counts those sent since the failure was set), its records stored or not as
+   * `appendedAnyway` says: a broker that appended them and whose answer was lost.
    */
   failure:
     | {
@@ -278,6 +285,7 @@ export interface InMemoryProducerHandle extends ProducerHandle {
         afterRequests?: number;
         /** At 'send': only a produce request whose records this accepts fails. */
         when?: (messages: Message[]) => boolean;
+        appendedAnyway?: boolean;
       }
     | undefined;
   /**
@@ -298,9 +306,10 @@ export interface InMemoryProducerHandle extends ProducerHandle {
 }
 
 /**
- * A transactional producer behind a ProducerHandle (the ingest publisher's port), holding
- * committed records in memory: sends go into the open transaction and become `committed` on
- * commit, nothing on abort. Only the calls the publisher makes are implemented.
+ * A producer behind a ProducerHandle (the ingest publisher's port), holding committed
+ * records in memory: a transaction's sends go into it and become `committed` on commit,
+ * nothing on abort; a `send` without a transaction (an idempotent producer's produce
+ * request) is `committed` when answered. Only the calls the publisher makes are implemented.
  */
 export function createInMemoryProducerHandle(): InMemoryProducerHandle {
   function transaction(): Transaction {
@@ -357,10 +366,32 @@ export function createInMemoryProducerHandle(): InMemoryProducerHandle {
       baseOffset: String(offset),
     }));
   }
-  const producer = { transaction: () => Promise.resolve(transaction()) } as Partial<Producer>;
+  /** Plain produce requests sent since `handle.failure` was last set to this one. */
+  let plainSince: { failure: unknown; sent: number } = { failure: undefined, sent: 0 };
+  function plainSend(record: ProducerRecord): Promise<RecordMetadata[]> {
+    handle.plainRequests.push(record.messages);
+    const failure = handle.failure;
+    if (plainSince.failure !== failure) plainSince = { failure, sent: 0 };
+    plainSince.sent += 1;
+    const fails =
+      failure?.at === 'send' &&
+      plainSince.sent > (failure.afterRequests ?? 0) &&
+      (failure.when?.(record.messages) ?? true);
+    return (handle.answers ?? Promise.resolve()).then(() => {
+      if (fails && !failure.appendedAnyway) return Promise.reject(failure.error);
+      const metadata = append(record);
+      handle.committed.push(...record.messages);
+      return fails ? Promise.reject(failure.error) : metadata;
+    });
+  }
+  const producer = {
+    transaction: () => Promise.resolve(transaction()),
+    send: plainSend,
+  } as Partial<Producer>;
   const handle: InMemoryProducerHandle = {
     committed: [],
     transactions: [],
+    plainRequests: [],
     failure: undefined,
     answers: undefined,
     holdAnswers() {

@@ -50,6 +50,7 @@ export function inMemoryIngestApp(
   const kafkaCheck = options.kafkaCheck ?? answeringKafkaCheck;
   const publisher = createPublisher({
     producers: [kafka],
+    idempotentProducers: [],
     topic: 'domain-events',
     lingerMs: 0,
     maxBatchRecords: 1000,

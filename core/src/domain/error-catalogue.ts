@@ -242,7 +242,7 @@ export const errorCatalogue = {
     statusCode: 503,
     answeredBy: ['ingest'],
     message:
-      'Kafka did not confirm the commit of the events (%s); they may or may not be stored, retry with the same event ids',
+      'Kafka did not confirm that the events were stored (%s); they may or may not be stored, retry with the same event ids',
     retriable: true,
   },
   consistencyTimeout: {

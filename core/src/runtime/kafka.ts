@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import {
   Kafka,
-  Partitioners,
   logLevel,
   type KafkaConfig,
   type LogEntry,
@@ -149,13 +148,15 @@ export function createKafka(
  * The producer every service uses: idempotent with acks=all (set per send), so broker-side
  * retries cannot duplicate or reorder records, and unlimited retries as kafkajs requires
  * for idempotence; callers bound the wait themselves. The partitioner is the Java
- * client's murmur2, so direct Java producers put a domain on the same partition.
+ * client's murmur2, so direct Java producers put a domain on the same partition; it writes
+ * the partition into each message (recordingPartitioner), so a sender knows each record's
+ * offset.
  */
 export function createIdempotentProducer(kafka: Kafka): Producer {
   return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: recordingPartitioner,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
   });
 }
