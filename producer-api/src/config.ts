@@ -71,7 +71,7 @@ export const producerConfigFields = {
   PRODUCE_IDEMPOTENT_PRODUCERS: Type.Integer({
     minimum: 0,
     maximum: 64,
-    default: 8,
+    default: 4,
     description:
       'idempotent producers without transactions, one produce request in flight each, that send the requests of a single event (a PUT, a batch of one); 0 sends them in transactions too',
   }),

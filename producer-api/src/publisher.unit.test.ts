@@ -140,6 +140,8 @@ describe('the publisher', () => {
     expect(kafka.transactions.map((t) => t.requests.map(keysOf))).toEqual([
       [['a.example', 'b.example', 'c.example']],
     ]);
+    // The transaction's producer is idle again (what waited when it returned went out then).
+    await jest.advanceTimersByTimeAsync(0);
     const third = watch(publisher.publish([message('d.example', 10)]));
     // Alone, it waits for the linger.
     await jest.advanceTimersByTimeAsync(999);
@@ -233,6 +235,32 @@ describe('the publisher', () => {
     release();
     await publisher.drain();
     expect(keysOf(kafka.committed)).toEqual(['slow.example']);
+  });
+
+  it('times each request out at its own deadline, ackTimeoutMs after it came, and never one answered before', async () => {
+    const { transactional, idempotent, publisher } = publisherWithIdempotentProducer({
+      lingerMs: 0,
+      ackTimeoutMs: 1000,
+    });
+    const releaseSingles = idempotent.holdAnswers();
+    const first = watch(publisher.publish([message('first.example', 10)]));
+    await jest.advanceTimersByTimeAsync(400);
+    const batch = watch(publisher.publish([message('b.example', 10), message('c.example', 10)]));
+    await jest.advanceTimersByTimeAsync(100);
+    const second = watch(publisher.publish([message('second.example', 10)]));
+    await jest.advanceTimersByTimeAsync(499);
+    expect([first.state, batch.state, second.state]).toEqual(['pending', 'resolved', 'pending']);
+    await jest.advanceTimersByTimeAsync(1);
+    expect([first.state, second.state]).toEqual(['rejected', 'pending']);
+    expect(first.error).toMatchObject({ code: errorCatalogue.timeout.code });
+    await jest.advanceTimersByTimeAsync(499);
+    expect(second.state).toBe('pending');
+    await jest.advanceTimersByTimeAsync(1);
+    expect(second.state).toBe('rejected');
+    // Answered before: the batch stays answered 202, its transaction committed.
+    expect(keysOf(transactional.committed)).toEqual(['b.example', 'c.example']);
+    releaseSingles();
+    await publisher.drain();
   });
 
   it('given maxRequestBytes smaller than a request, when it is published, then its records go in several produce requests of one transaction', async () => {
