@@ -140,8 +140,13 @@ interface Pending {
   /** The request wants its records' offsets (a consistency token). */
   offsets: boolean;
   enqueuedAt: bigint;
-  /** When the request is answered 503 CATCHALL_TIMEOUT if it was not answered before (epoch ms). */
+  /**
+   * When the request is answered 503 CATCHALL_TIMEOUT if it was not answered before
+   * (performance.now() ms: a monotonic clock, which a step of the wall clock does not move).
+   */
   deadline: number;
+  /** Its place in the order requests came (see byDeadline). */
+  slot: number;
   /** Answered (stored, failed or timed out): a later outcome changes nothing. */
   answered: boolean;
   resolve: (offsets: PartitionOffsets | undefined) => void;
@@ -386,7 +391,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
    * The single records of `batch` in produce requests of the idempotent producer, in groups
    * that fit a request, each group's requests answered by its outcome. A failed group may
    * have been appended for some partitions (the broker answers each partition on its own):
-   * its requests are answered as may-be-stored; the groups after it were not sent.
+   * its requests are answered 503 CATCHALL_COMMIT_UNKNOWN, even when Kafka refused one of
+   * its records for good (only a record alone in its request gets that refusal, 500); the
+   * groups after it were not sent: 503 CATCHALL_UNAVAILABLE.
    */
   async function produce(handle: ProducerHandle, batch: Pending[]): Promise<void> {
     let producer: Producer | undefined;
@@ -413,8 +420,20 @@ export function createPublisher(options: PublisherOptions): Publisher {
     } catch (err) {
       failedAt = Date.now();
       if (producer) handle.replace(producer);
-      const inDoubt = toHttpError(err, true);
-      const notSent = toHttpError(err, false);
+      // The records of the produce request that failed may be stored: the broker answers each
+      // partition on its own, so a record refused for good (too large, say) fails the others
+      // of the request too, some of them appended. Sending them again would store those twice
+      // (a new producer, no deduplication), so each is answered as may-be-stored and retried
+      // by its client, alone, where only the refused one is refused (500). A record alone in
+      // its request is refused by its own failure.
+      const inDoubt =
+        sending > 1 && !mayPassOnNewProducer(err)
+          ? Object.assign(errors.commitUnknown(reason(err)), { cause: err })
+          : toHttpError(err, true);
+      // Records after it were never sent: nothing of them is stored. Before any send (no
+      // producer), the failure is their own.
+      const notSent =
+        sending > 0 ? errors.unavailable(`Kafka (${reason(err)})`) : toHttpError(err, false);
       for (let i = done; i < batch.length; i += 1) {
         batch[i]!.reject(i < done + sending ? inDoubt : notSent);
       }
@@ -456,56 +475,60 @@ export function createPublisher(options: PublisherOptions): Publisher {
   }
 
   /**
-   * The requests of both lanes in the order they came, from the oldest not answered on
-   * (`oldest`; the slots before it are emptied): every request waits the same ackTimeoutMs,
-   * so their deadlines come in the same order, and one timer, for the oldest request not
-   * answered, times them all out (a timer and a Promise.race per request cost the ingest API
-   * a few percent of its CPU at 20,000 PUT/s). Requests are answered about in the order they
-   * came, so an answer moves `oldest` on, and only the requests waiting stay referenced here
-   * (holding answered ones until their deadline would keep them alive past young-generation
-   * garbage collection).
+   * The requests of both lanes waiting for an answer, in the order they came: every request
+   * waits the same ackTimeoutMs, so their deadlines come in the same order, and one timer,
+   * for the oldest request waiting, times them all out (a timer and a Promise.race per request
+   * cost the ingest API a few percent of its CPU at 20,000 PUT/s). A request's slot is emptied
+   * when it is answered, whatever its place: only the requests waiting stay referenced here
+   * (holding answered ones until an older one is answered would keep them alive past
+   * young-generation garbage collection, and unbounded by PRODUCE_QUEUE_MAX while a
+   * transaction hangs). Slots are numbered from the first request ever (`Pending.slot`);
+   * `byDeadline[i]` holds slot `firstSlot + i`, and `oldest` is the first slot not emptied.
    */
   let byDeadline: (Pending | undefined)[] = [];
+  let firstSlot = 0;
   let oldest = 0;
   let deadlineTimer: NodeJS.Timeout | undefined;
 
-  /** Moves `oldest` past the answered requests at the front, emptying their slots. */
-  function dropAnswered(): void {
-    while (oldest < byDeadline.length && byDeadline[oldest]!.answered) {
-      byDeadline[oldest] = undefined;
-      oldest += 1;
-    }
-    if (oldest === byDeadline.length) {
+  /** Empties the slot of an answered request, and moves `oldest` past the emptied slots. */
+  function release(p: Pending): void {
+    byDeadline[p.slot - firstSlot] = undefined;
+    if (p.slot !== oldest) return;
+    const end = firstSlot + byDeadline.length;
+    while (oldest < end && byDeadline[oldest - firstSlot] === undefined) oldest += 1;
+    if (oldest === end) {
       byDeadline = [];
-      oldest = 0;
-    } else if (oldest > 4096 && oldest * 2 > byDeadline.length) {
-      byDeadline = byDeadline.slice(oldest);
-      oldest = 0;
+      firstSlot = oldest;
+    } else if (oldest - firstSlot > 4096 && (oldest - firstSlot) * 2 > byDeadline.length) {
+      byDeadline = byDeadline.slice(oldest - firstSlot);
+      firstSlot = oldest;
     }
   }
 
-  /** Arms the timer for the oldest request not answered, if there is one and none is armed. */
+  /** Arms the timer for the oldest request waiting, if there is one and none is armed. */
   function armDeadline(): void {
     if (deadlineTimer) return;
-    dropAnswered();
-    if (oldest === byDeadline.length) return;
-    deadlineTimer = setTimeout(expire, Math.max(0, byDeadline[oldest]!.deadline - Date.now()));
-    // An answered request's deadline needs no wait: only a request waiting (its connection
-    // open) keeps the process alive.
+    const first = byDeadline[oldest - firstSlot];
+    if (first === undefined) return;
+    deadlineTimer = setTimeout(expire, Math.max(0, first.deadline - performance.now()));
+    // Only a request waiting, its connection open, needs the timer: it keeps the process alive.
     deadlineTimer.unref();
   }
 
   /** Answers 503 CATCHALL_TIMEOUT to every request past its deadline and not answered. */
   function expire(): void {
     deadlineTimer = undefined;
-    const now = Date.now();
-    dropAnswered();
-    while (oldest < byDeadline.length && byDeadline[oldest]!.deadline <= now) {
+    const now = performance.now();
+    for (
+      let first = byDeadline[oldest - firstSlot];
+      first !== undefined && first.deadline <= now;
+      first = byDeadline[oldest - firstSlot]
+    ) {
       // A request Kafka did not acknowledge in time counts as a failed one for readiness
       // until a record is stored again (a broker frozen, not refusing). Its records may
       // still be sent and stored: the answer says so. Answering it moves `oldest` on.
-      failedAt = now;
-      byDeadline[oldest]!.reject(errors.timeout(options.ackTimeoutMs));
+      failedAt = Date.now();
+      first.reject(errors.timeout(options.ackTimeoutMs));
     }
     armDeadline();
   }
@@ -537,16 +560,19 @@ export function createPublisher(options: PublisherOptions): Publisher {
           messages,
           offsets,
           enqueuedAt: process.hrtime.bigint(),
-          deadline: Date.now() + options.ackTimeoutMs,
+          deadline: performance.now() + options.ackTimeoutMs,
+          slot: firstSlot + byDeadline.length,
           answered: false,
           resolve(answer) {
+            if (p.answered) return;
             p.answered = true;
-            if (byDeadline[oldest] === p) dropAnswered();
+            release(p);
             resolve(answer);
           },
           reject(err) {
+            if (p.answered) return;
             p.answered = true;
-            if (byDeadline[oldest] === p) dropAnswered();
+            release(p);
             reject(err);
           },
         };

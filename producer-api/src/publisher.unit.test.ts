@@ -263,6 +263,53 @@ describe('the publisher', () => {
     await publisher.drain();
   });
 
+  it('times requests out on a monotonic clock: a step of the wall clock neither delays nor hastens a timeout', async () => {
+    const { kafka, publisher } = publisherOver({ lingerMs: 0, ackTimeoutMs: 1000 });
+    const release = kafka.holdAnswers();
+    const back = watch(publisher.publish([message('back.example', 10)]));
+    await jest.advanceTimersByTimeAsync(100);
+    // NTP steps the clock an hour back, then an hour forward again.
+    jest.setSystemTime(Date.now() - 3_600_000);
+    await jest.advanceTimersByTimeAsync(899);
+    expect(back.state).toBe('pending');
+    await jest.advanceTimersByTimeAsync(1);
+    expect(back.state).toBe('rejected');
+    const forward = watch(publisher.publish([message('forward.example', 10)]));
+    jest.setSystemTime(Date.now() + 3_600_000);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(forward.state).toBe('pending');
+    await jest.advanceTimersByTimeAsync(1);
+    expect(forward.state).toBe('rejected');
+    release();
+    await publisher.drain();
+  });
+
+  it('given requests answered out of order (a transaction held, single records stored), then each waiting request still times out at its own deadline', async () => {
+    const { transactional, idempotent, publisher } = publisherWithIdempotentProducer({
+      lingerMs: 0,
+      ackTimeoutMs: 1000,
+    });
+    const releaseTransactions = transactional.holdAnswers();
+    const batch = watch(publisher.publish([message('b.example', 10), message('c.example', 10)]));
+    const stored = Array.from({ length: 500 }, (_, i) =>
+      watch(publisher.publish([message(`s${i}.example`, 10)])),
+    );
+    await jest.advanceTimersByTimeAsync(300);
+    expect(stored.every((s) => s.state === 'resolved')).toBe(true);
+    const releaseSingles = idempotent.holdAnswers();
+    const held = watch(publisher.publish([message('held.example', 10)]));
+    await jest.advanceTimersByTimeAsync(700);
+    expect([batch.state, held.state]).toEqual(['rejected', 'pending']);
+    await jest.advanceTimersByTimeAsync(299);
+    expect(held.state).toBe('pending');
+    await jest.advanceTimersByTimeAsync(1);
+    expect(held.state).toBe('rejected');
+    expect(stored.every((s) => s.state === 'resolved')).toBe(true);
+    releaseTransactions();
+    releaseSingles();
+    await publisher.drain();
+  });
+
   it('given maxRequestBytes smaller than a request, when it is published, then its records go in several produce requests of one transaction', async () => {
     const { kafka, publisher } = publisherOver({ lingerMs: 0, maxRequestBytes: 600 });
     const records = ['a', 'b', 'c', 'd', 'e'].map((k) => message(`${k}.example`, 200));
@@ -606,6 +653,46 @@ describe('the publisher with idempotent producers for single records', () => {
       statusCode: 500,
     });
     expect(idempotent.committed).toEqual([]);
+  });
+
+  it('given Kafka refusing one record of a produce request for good, then every record of the request is answered 503 CATCHALL_COMMIT_UNKNOWN (others may be stored), and the refused one alone again gets 500', async () => {
+    const { idempotent, publisher } = publisherWithIdempotentProducer({ lingerMs: 0 });
+    const refusal = new KafkaJSProtocolError(
+      Object.assign(new Error('This record is invalid'), {
+        type: 'INVALID_RECORD',
+        code: 87,
+        retriable: false,
+      }),
+    );
+    idempotent.failure = {
+      at: 'send',
+      error: refusal,
+      when: (messages) => messages.some((m) => m.key === 'bad.example'),
+    };
+    const answers = ['a', 'bad', 'c'].map((k) =>
+      watch(publisher.publish([message(`${k}.example`, 10)])),
+    );
+    await jest.advanceTimersByTimeAsync(0);
+    expect(idempotent.plainRequests.map(keysOf)).toEqual([
+      ['a.example', 'bad.example', 'c.example'],
+    ]);
+    for (const answer of answers) {
+      expect(answer.state).toBe('rejected');
+      expect(answer.error).toMatchObject({
+        code: errorCatalogue.commitUnknown.code,
+        statusCode: 503,
+        retriable: true,
+      });
+    }
+    // The clients retry, each alone: only the refused record is refused.
+    const retry = async (key: string) => {
+      const answer = watch(publisher.publish([message(key, 10)]));
+      await jest.advanceTimersByTimeAsync(1);
+      return answer.state === 'rejected' ? (answer.error as { code: string }).code : answer.state;
+    };
+    expect(await retry('a.example')).toBe('resolved');
+    expect(await retry('bad.example')).toBe(errorCatalogue.internal.code);
+    expect(await retry('c.example')).toBe('resolved');
   });
 
   it('given no connected producer, then the request is answered 503 CATCHALL_UNAVAILABLE: nothing was sent', async () => {
