@@ -104,14 +104,18 @@ function watch(promise: Promise<unknown>): {
 
 const keysOf = (messages: Message[]) => messages.map((m) => m.key);
 
-describe('the publisher', () => {
+/** Jest's fake timers (and clock) in each test of the enclosing describe. */
+function useFakeTimersInEach(): void {
   beforeEach(() => {
     jest.useFakeTimers();
   });
-
   afterEach(() => {
     jest.useRealTimers();
   });
+}
+
+describe('the publisher', () => {
+  useFakeTimersInEach();
 
   it('given an idle producer, when requests arrive within lingerMs, then they go out together in one transaction', async () => {
     const { kafka, publisher } = publisherOver({ lingerMs: 50 });
@@ -370,13 +374,7 @@ describe('the publisher', () => {
 });
 
 describe('the publisher while Kafka is known unreachable', () => {
-  beforeEach(() => {
-    jest.useFakeTimers();
-  });
-
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimersInEach();
 
   /** A publisher whose background Kafka check fails while `check.down` is true. */
   function publisherWithCheck() {
@@ -513,13 +511,7 @@ function publisherWithIdempotentProducer(options: Partial<PublisherOptions> = {}
 }
 
 describe('the publisher with idempotent producers for single records', () => {
-  beforeEach(() => {
-    jest.useFakeTimers();
-  });
-
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimersInEach();
 
   it('sends requests of one record in one plain produce request, and requests of several in a transaction', async () => {
     const { transactional, idempotent, publisher } = publisherWithIdempotentProducer({
