@@ -58,14 +58,28 @@ export async function spawnService(
   env: Record<string, string>,
 ): Promise<RunningService> {
   const service = spawnServiceProcess(name, env, await freePort());
-  await waitFor(
-    `${name} to be ready`,
-    async () => {
-      if (service.child.exitCode !== null) throw new Error(`${name} exited: ${service.output()}`);
-      return (await fetch(`${service.url}/readyz`)).ok;
-    },
-    { timeoutMs: 60000, intervalMs: 200 },
-  );
+  try {
+    await waitFor(
+      `${name} to be ready`,
+      async () => {
+        if (service.child.exitCode !== null) throw new Error(`${name} exited: ${service.output()}`);
+        const response = await fetch(`${service.url}/readyz`);
+        if (response.ok) return true;
+        // What the service says is not ready, for the timeout's message.
+        throw new Error(`/readyz ${response.status}: ${await response.text()}`);
+      },
+      { timeoutMs: 60000, intervalMs: 200 },
+    );
+  } catch (err) {
+    // A service that never got ready: its own log says why (the tail of it, with the error).
+    await service.stop();
+    throw new Error(
+      `${(err as Error).message}\n${name} log (tail):\n${service.output().slice(-4000)}`,
+      {
+        cause: err,
+      },
+    );
+  }
   return service;
 }
 
