@@ -73,12 +73,8 @@ export async function spawnService(
   } catch (err) {
     // A service that never got ready: its own log says why (the tail of it, with the error).
     await service.stop();
-    throw new Error(
-      `${(err as Error).message}\n${name} log (tail):\n${service.output().slice(-4000)}`,
-      {
-        cause: err,
-      },
-    );
+    const log = service.output().slice(-4000);
+    throw new Error(`${(err as Error).message}\n${name} log (tail):\n${log}`, { cause: err });
   }
   return service;
 }
@@ -97,11 +93,21 @@ export function requestOnNewConnection(method: string, url: string): Promise<num
   });
 }
 
-/** The ingest API, the projector and the query API, each its own process, all ready. */
-export function spawnAllServices(env: Record<string, string>): Promise<RunningService[]> {
-  return Promise.all([
+/**
+ * The ingest API, the projector and the query API, each its own process, all ready. When one
+ * never gets ready, the others are stopped before the error is thrown: the caller has no
+ * handle on them then, and they would outlive the run.
+ */
+export async function spawnAllServices(env: Record<string, string>): Promise<RunningService[]> {
+  const started = await Promise.allSettled([
     spawnService('producer-api', env),
     spawnService('consumer', env),
     spawnService('query-api', env),
   ]);
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed === undefined) {
+    return started.map((s) => (s as PromiseFulfilledResult<RunningService>).value);
+  }
+  await Promise.all(started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop()] : [])));
+  throw failed.reason;
 }
