@@ -10,12 +10,14 @@ hold, each once). Records of aborted transactions appear in neither.
 """
 
 import copy
+import http.client
 import io
 import json
 import os
 import struct
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -31,14 +33,32 @@ dead_letters = []
 
 
 def registry(method, path, body=None):
+    """One call of the registry's REST API. A connection the registry closed without an answer
+    or reset, or a 502, 503 or 504, is tried again, up to 5 times with a doubling pause, as
+    confluent-kafka's own registry client does (max.retries): every call made here (a schema
+    registered, a subject's compatibility set) gives the same result when made twice."""
     request = urllib.request.Request(
         REGISTRY + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    pause = 0.5
+    for attempt in range(5):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            if err.code not in (502, 503, 504) or attempt == 4:
+                raise
+            failure = f"answered {err.code}"
+        except (http.client.RemoteDisconnected, ConnectionResetError) as err:
+            if attempt == 4:
+                raise
+            failure = f"closed the connection ({type(err).__name__})"
+        print(f"registry {failure}; trying again in {pause} s", file=sys.stderr)
+        time.sleep(pause)
+        pause *= 2
 
 
 def register(subject, schema):
