@@ -104,6 +104,13 @@ function watch(promise: Promise<unknown>): {
 
 const keysOf = (messages: Message[]) => messages.map((m) => m.key);
 
+/** Kafka's answer refusing records for good (a protocol error kafkajs does not retry). */
+function refusedForGood(type: string, code: number, message: string): KafkaJSProtocolError {
+  return new KafkaJSProtocolError(
+    Object.assign(new Error(message), { type, code, retriable: false }),
+  );
+}
+
 /** Jest's fake timers (and clock) in each test of the enclosing describe. */
 function useFakeTimersInEach(): void {
   beforeEach(() => {
@@ -348,12 +355,10 @@ describe('the publisher', () => {
     const { kafka, publisher } = publisherOver({ lingerMs: 50 });
     kafka.failure = {
       at: 'send',
-      error: new KafkaJSProtocolError(
-        Object.assign(new Error('The request included a message larger than allowed'), {
-          type: 'MESSAGE_TOO_LARGE',
-          code: 10,
-          retriable: false,
-        }),
+      error: refusedForGood(
+        'MESSAGE_TOO_LARGE',
+        10,
+        'The request included a message larger than allowed',
       ),
       when: (messages) => messages.some((m) => m.key === 'too.large.example'),
     };
@@ -632,13 +637,7 @@ describe('the publisher with idempotent producers for single records', () => {
     const { idempotent, publisher } = publisherWithIdempotentProducer({ lingerMs: 0 });
     idempotent.failure = {
       at: 'send',
-      error: new KafkaJSProtocolError(
-        Object.assign(new Error('Not authorized to access topics'), {
-          type: 'TOPIC_AUTHORIZATION_FAILED',
-          code: 29,
-          retriable: false,
-        }),
-      ),
+      error: refusedForGood('TOPIC_AUTHORIZATION_FAILED', 29, 'Not authorized to access topics'),
     };
     await expect(afterTimers(publisher.publish([message('a.example', 10)]))).rejects.toMatchObject({
       code: errorCatalogue.internal.code,
@@ -649,13 +648,7 @@ describe('the publisher with idempotent producers for single records', () => {
 
   it('given Kafka refusing one record of a produce request for good, then every record of the request is answered 503 CATCHALL_COMMIT_UNKNOWN (others may be stored), and the refused one alone again gets 500', async () => {
     const { idempotent, publisher } = publisherWithIdempotentProducer({ lingerMs: 0 });
-    const refusal = new KafkaJSProtocolError(
-      Object.assign(new Error('This record is invalid'), {
-        type: 'INVALID_RECORD',
-        code: 87,
-        retriable: false,
-      }),
-    );
+    const refusal = refusedForGood('INVALID_RECORD', 87, 'This record is invalid');
     idempotent.failure = {
       at: 'send',
       error: refusal,
