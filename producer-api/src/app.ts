@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import {
   bearerToken,
   createServiceApp,
+  errorCodeOf,
   errors,
   NotReady,
   requireBearerTokens,
@@ -49,22 +50,6 @@ export interface ProducerAppOptions {
   consistencyTokens?: boolean;
 }
 
-/**
- * The `code` of an error answer's JSON body (fastify's shape: `{statusCode, code, error,
- * message}`), or `HTTP_<status>` for a body without one.
- */
-function errorCodeOf(payload: unknown, status: number): string {
-  if (typeof payload === 'string') {
-    try {
-      const { code } = JSON.parse(payload) as { code?: unknown };
-      if (typeof code === 'string') return code;
-    } catch {
-      // Not JSON: named by its status below.
-    }
-  }
-  return `HTTP_${status}`;
-}
-
 /** The ingest API's routes over the shared service shell; does not listen. */
 export function buildApp(options: ProducerAppOptions): FastifyInstance {
   const tokens = splitList(options.tokens);
@@ -92,11 +77,13 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
   // Auth and rate limits apply to the API routes only; health and metrics stay open.
   void app.register(async (api) => {
     // Every answer of these routes that stores nothing, by its error code (401 and 429 too).
-    api.addHook('onSend', async (_request, reply, payload) => {
-      if (reply.statusCode >= 400) {
-        options.metrics.eventsRejected.inc({ reason: errorCodeOf(payload, reply.statusCode) });
+    // By the answer's code, or `HTTP_<status>` for a body without one.
+    api.addHook('onSend', (_request, reply, payload, done) => {
+      const status = reply.statusCode;
+      if (status >= 400) {
+        options.metrics.eventsRejected.inc({ reason: errorCodeOf(payload) ?? `HTTP_${status}` });
       }
-      return payload;
+      done(null, payload);
     });
     await requireBearerTokens(api, tokens);
     if (options.rateLimitPerMinute > 0) {

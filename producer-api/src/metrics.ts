@@ -17,6 +17,8 @@ export const INGEST_REFUSAL_CODES = codesAnsweredBy('ingest');
  */
 export function createProducerMetrics(registry: Registry) {
   const registers = [registry];
+  /** Reads the records queued (the publisher's count); none until one is named. */
+  let queued: () => number = () => 0;
   const metrics = {
     eventsAccepted: new Counter({
       name: 'catchall_events_accepted_total',
@@ -42,11 +44,20 @@ export function createProducerMetrics(registry: Registry) {
       buckets: [1, 5, 10, 50, 100, 500, 1000, 5000, 10000],
       registers,
     }),
+    // Read at each scrape rather than set on every request: prom-client's set() hashes the
+    // labels and makes a new entry each time, a cost per request on the ingest path.
     queueDepth: new Gauge({
       name: 'catchall_produce_queue_records',
-      help: 'Records accepted but not yet acknowledged by Kafka',
+      help: 'Records accepted but not yet acknowledged by Kafka, read at each scrape',
       registers,
+      collect() {
+        this.set(queued());
+      },
     }),
+    /** Names the function `catchall_produce_queue_records` reads its value from (records). */
+    readQueueDepth(source: () => number): void {
+      queued = source;
+    },
   };
   for (const type of EVENT_TYPES) metrics.eventsAccepted.inc({ type }, 0);
   for (const reason of INGEST_REFUSAL_CODES) metrics.eventsRejected.inc({ reason }, 0);

@@ -139,7 +139,8 @@ interface Pending {
   messages: Message[];
   /** The request wants its records' offsets (a consistency token). */
   offsets: boolean;
-  enqueuedAt: bigint;
+  /** When it was queued (performance.now() ms). */
+  enqueuedAt: number;
   /**
    * When the request is answered 503 CATCHALL_TIMEOUT if it was not answered before
    * (performance.now() ms: a monotonic clock, which a step of the wall clock does not move).
@@ -242,6 +243,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const singleRecordBudget = options.maxRequestBytes - BATCH_OVERHEAD;
   /** Records accepted and not yet answered: waiting plus in flight. */
   let queuedRecords = 0;
+  metrics.readQueueDepth(() => queuedRecords);
   const inFlight = new Set<Promise<void>>();
   /** When the last produce request failed (epoch ms), or undefined since one was stored. */
   let failedAt: number | undefined;
@@ -323,7 +325,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
       await l.send(handle, batch);
     } finally {
       queuedRecords -= batch.reduce((n, p) => n + p.messages.length, 0);
-      metrics.queueDepth.set(queuedRecords);
     }
   }
 
@@ -333,10 +334,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
    */
   function stored(batch: Pending[], messages: Message[], offsets: number[] | undefined): void {
     failedAt = undefined;
-    const now = process.hrtime.bigint();
+    const now = performance.now();
     let start = 0;
     for (const p of batch) {
-      metrics.produceLatency.observe(Number(now - p.enqueuedAt) / 1e9);
+      metrics.produceLatency.observe((now - p.enqueuedAt) / 1000);
       p.resolve(offsets && p.offsets ? requestOffsets(messages, offsets, start, p) : undefined);
       start += p.messages.length;
     }
@@ -555,12 +556,13 @@ export function createPublisher(options: PublisherOptions): Publisher {
         return Promise.reject(errors.overloaded());
       }
       const l = laneOf(messages);
+      const now = performance.now();
       const acked = new Promise<PartitionOffsets | undefined>((resolve, reject) => {
         const p: Pending = {
           messages,
           offsets,
-          enqueuedAt: process.hrtime.bigint(),
-          deadline: performance.now() + options.ackTimeoutMs,
+          enqueuedAt: now,
+          deadline: now + options.ackTimeoutMs,
           slot: firstSlot + byDeadline.length,
           answered: false,
           resolve(answer) {
@@ -582,7 +584,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
       armDeadline();
       queuedRecords += messages.length;
       l.waitingRecords += messages.length;
-      metrics.queueDepth.set(queuedRecords);
       // While every producer of the lane has something in flight the queue fills and goes
       // out when one returns; an idle producer waits for more (see schedule), unless a batch
       // is full.

@@ -175,10 +175,20 @@ describe('the publisher', () => {
   });
 
   it('given the queue holds maxQueuedRecords, when another request arrives, then it is refused at once with 503 CATCHALL_OVERLOADED and nothing of it is sent', async () => {
-    const { kafka, publisher } = publisherOver({ lingerMs: 0, maxQueuedRecords: 3 });
+    const registry = new Registry();
+    const { kafka, publisher } = publisherOver({
+      lingerMs: 0,
+      maxQueuedRecords: 3,
+      metrics: createProducerMetrics(registry),
+    });
+    /** catchall_produce_queue_records as a scrape reads it. */
+    const queueGauge = async () =>
+      (await registry.getSingleMetric('catchall_produce_queue_records')!.get()).values[0]?.value;
+    expect(await queueGauge()).toBe(0);
     const release = kafka.holdAnswers();
     const inFlight = watch(publisher.publish([message('a.example', 10), message('b.example', 10)]));
     await jest.advanceTimersByTimeAsync(0);
+    expect(await queueGauge()).toBe(2);
 
     await expect(
       publisher.publish([message('c.example', 10), message('d.example', 10)]),
@@ -193,6 +203,7 @@ describe('the publisher', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(inFlight.state).toBe('resolved');
     expect(keysOf(kafka.committed)).toEqual(['a.example', 'b.example']);
+    expect(await queueGauge()).toBe(0);
     // Answered records leave the queue: there is room again.
     const after = publisher.publish([message('e.example', 10), message('f.example', 10)]);
     await jest.advanceTimersByTimeAsync(0);

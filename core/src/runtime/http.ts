@@ -118,6 +118,13 @@ function observeReadiness(registry: Registry, checks: Record<string, ReadinessCh
   });
 }
 
+/** One series of the HTTP request metrics: its labels, requests since the last scrape, its histogram. */
+interface Series {
+  labels: Record<string, string>;
+  answered: number;
+  time: Histogram.Internal<string>;
+}
+
 /**
  * Requests by route, status and, for an error answer, its catalogue code; and their duration
  * by route and status: the RED metrics of every API. The code tells apart answers of one
@@ -130,10 +137,7 @@ function observeReadiness(registry: Registry, checks: Record<string, ReadinessCh
 function observeRequests(app: FastifyInstance, registry: Registry): void {
   const labelNames = ['method', 'route', 'status'];
   /** Each series, made once; its requests since the last scrape, added to the counter then. */
-  const series = new Map<
-    string,
-    { labels: Record<string, string>; answered: number; time: Histogram.Internal<string> }
-  >();
+  const series: Series[] = [];
   const requests = new Counter({
     name: 'catchall_http_requests_total',
     help: 'HTTP requests answered, by route, status code and, for an error answer, its CATCHALL_ code',
@@ -142,7 +146,7 @@ function observeRequests(app: FastifyInstance, registry: Registry): void {
     // Counted in a number per series and added here, at each scrape: prom-client hashes a
     // series' labels on every increment, a cost per request that this saves.
     collect() {
-      for (const s of series.values()) {
+      for (const s of series) {
         if (s.answered === 0) continue;
         requests.inc(s.labels, s.answered);
         s.answered = 0;
@@ -156,30 +160,65 @@ function observeRequests(app: FastifyInstance, registry: Registry): void {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  // The code of each error answer, read from its body before it is serialized.
+  // The code of each error answer, read from its serialized body (error answers only: a
+  // success costs one comparison).
   const codes = new WeakMap<FastifyRequest, string>();
-  app.addHook('preSerialization', (request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (reply.statusCode >= 400) {
-      const code = (payload as { code?: unknown } | null)?.code;
-      if (typeof code === 'string' && code.startsWith('CATCHALL_')) codes.set(request, code);
+      const code = errorCodeOf(payload);
+      if (code?.startsWith('CATCHALL_')) codes.set(request, code);
     }
     done(null, payload);
   });
+  /**
+   * The series of each route, by its options' `config` (one object per route, also the 404
+   * handler's), then by answer: the status alone for an answer without a code to a request of
+   * the route's one method, else `<method> <status> <code>` (a route of several methods, an
+   * error code).
+   */
+  const routes = new WeakMap<object, Map<number | string, Series>>();
   app.addHook('onResponse', (request, reply, done) => {
-    // The route pattern, not the URL: one series per route whatever the domains are.
-    const route = request.routeOptions.url ?? 'unmatched';
-    const code = reply.statusCode >= 400 ? (codes.get(request) ?? '') : '';
-    const key = `${request.method} ${route} ${reply.statusCode} ${code}`;
-    let s = series.get(key);
+    const { config, url } = request.routeOptions;
+    let byAnswer = routes.get(config);
+    if (byAnswer === undefined) {
+      byAnswer = new Map();
+      routes.set(config, byAnswer);
+    }
+    const { method } = request;
+    const status = reply.statusCode;
+    const code = status >= 400 ? (codes.get(request) ?? '') : '';
+    const key =
+      code === '' && method === (config as { method?: unknown }).method
+        ? status
+        : `${method} ${status} ${code}`;
+    let s = byAnswer.get(key);
     if (!s) {
-      const labels = { method: request.method, route, status: String(reply.statusCode) };
+      // The route pattern, not the URL: one series per route whatever the domains are.
+      const labels = { method, route: url ?? 'unmatched', status: String(status) };
       s = { labels: { ...labels, code }, answered: 0, time: duration.labels(labels) };
-      series.set(key, s);
+      series.push(s);
+      byAnswer.set(key, s);
     }
     s.answered += 1;
     s.time.observe(reply.elapsedTime / 1000);
     done();
   });
+}
+
+/**
+ * The `code` of an error answer's JSON body (fastify's shape: `{statusCode, code, error,
+ * message}`), given as the serialized string an onSend hook sees; undefined for a body that
+ * is not JSON text or has no string `code`.
+ */
+export function errorCodeOf(payload: unknown): string | undefined {
+  if (typeof payload !== 'string') return undefined;
+  try {
+    const { code } = JSON.parse(payload) as { code?: unknown };
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    // Not JSON: no code.
+    return undefined;
+  }
 }
 
 interface OpenApiDocument {

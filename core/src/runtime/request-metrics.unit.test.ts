@@ -28,7 +28,17 @@ describe('catchall_http_requests_total', () => {
   app.get('/gone', async () => {
     throw errors.unavailable('Postgres');
   });
+  app.route({ method: ['GET', 'DELETE'], url: '/both', handler: async () => ({ ok: true }) });
   afterAll(() => app.close());
+
+  it('counts each method of a route of several methods in its own series', async () => {
+    for (let i = 0; i < 2; i += 1) expect((await app.inject('/both')).statusCode).toBe(200);
+    expect((await app.inject({ method: 'DELETE', url: '/both' })).statusCode).toBe(200);
+    const metrics = (await app.inject('/metrics')).body;
+
+    expect(counted(metrics, 'method="GET",route="/both",status="200",code=""')).toBe(2);
+    expect(counted(metrics, 'method="DELETE",route="/both",status="200",code=""')).toBe(1);
+  });
 
   it("labels an error answer with its catalogue code, so that a client's consistency timeout is told apart from a dependency gone", async () => {
     expect((await app.inject('/ok')).statusCode).toBe(200);
