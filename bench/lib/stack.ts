@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createLifecycle, type Lifecycle } from '@catchall/core';
@@ -40,6 +41,17 @@ export interface ServiceProcess {
   /** CPU seconds the service used so far, its workers included (from /proc: Linux; else NaN). */
   cpuSeconds(): number;
   stop(): Promise<void>;
+}
+
+/** Every process below `pid`, however deep (/proc: Linux; else none). */
+function descendantsOf(pid: number): number[] {
+  if (process.platform !== 'linux') return [];
+  const found: number[] = [];
+  for (let parents = [pid]; parents.length > 0;) {
+    parents = parents.flatMap(childrenOf);
+    found.push(...parents);
+  }
+  return found;
 }
 
 /** User and system CPU seconds of a process and of its children (a primary's workers). */
@@ -98,18 +110,51 @@ export async function startService(
 
 /**
  * Runs a benchmark on a stack of its own: what the benchmark registers with the lifecycle is
- * closed in reverse order when it ends (or fails), then the stack is stopped.
+ * closed in reverse order when it ends (or fails), then the stack is stopped. Interrupted by
+ * SIGINT or SIGTERM (Ctrl-C, a CI's timeout), it closes the same way, also while the stack is
+ * still starting, and exits 128 + the signal's number, as a shell reports a process a signal
+ * ended: an interrupted benchmark leaves no service, broker, registry or Postgres running.
  */
 export async function withStack(
   options: { postgresSharedBuffers?: string },
   bench: (stack: Infra, lifecycle: Lifecycle) => Promise<void>,
 ): Promise<void> {
-  const stack = await startStack(options);
   const lifecycle = createLifecycle({ logger: pino({ level: 'warn' }), timeoutMs: 300_000 });
-  lifecycle.onClose('infrastructure', () => stack.stop());
+  let interrupted: NodeJS.Signals | undefined;
+  const stopOn = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = signal;
+    console.log(`[bench] ${signal}: stopping what was started`);
+    const exit = () => {
+      // What no lifecycle knows of (a load generator, Kafka's perf tool) ends with it.
+      for (const pid of descendantsOf(process.pid)) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch (err) {
+          // Exited since the list was read.
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        }
+      }
+      process.exit(128 + os.constants.signals[signal]);
+    };
+    // Registered before any other caller's: it runs first when the shutdown settles.
+    void lifecycle.shutdown(signal).then(exit, (err: unknown) => {
+      console.error(err);
+      exit();
+    });
+  };
+  process.on('SIGINT', stopOn);
+  process.on('SIGTERM', stopOn);
+  // Registered first, so closed last; a stack still starting is stopped once it is up.
+  const starting = startStack(options);
+  lifecycle.onClose('infrastructure', async () => (await starting).stop());
+  const stack = await starting;
   try {
     await bench(stack, lifecycle);
   } finally {
+    // Interrupted: the same shutdown, whose handler above exits first.
     await lifecycle.shutdown('benchmark done');
+    process.off('SIGINT', stopOn);
+    process.off('SIGTERM', stopOn);
   }
 }

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,43 +6,13 @@ import { devPostgresBase } from '../../scripts/src/infra';
 import { freePort } from '../../scripts/src/infra/ports';
 import { EXAMPLE_DASHBOARD_QUERY } from '../../scripts/src/local-prometheus';
 import { alertRules, dashboardQueries } from '../support/monitoring';
+import { descendants, stillRunning, type ProcessInfo } from '../support/processes';
 import { waitFor } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** A start from built code with the distributions already fetched: well within this. */
 const START_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 60_000;
-
-interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  /** ps's STAT: `Z` is a zombie, an exited process no one has reaped yet. */
-  stat: string;
-  command: string;
-}
-
-function processes(): ProcessInfo[] {
-  return execFileSync('ps', ['-eo', 'pid=,ppid=,stat=,comm='], { encoding: 'utf8' })
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const [pid, ppid, stat, ...command] = line.trim().split(/\s+/);
-      return { pid: Number(pid), ppid: Number(ppid), stat: stat!, command: command.join(' ') };
-    });
-}
-
-/** Every process below `root`, however deep (servers in process groups of their own too). */
-function descendants(root: number): ProcessInfo[] {
-  const all = processes();
-  const found: ProcessInfo[] = [];
-  let parents = new Set([root]);
-  while (parents.size > 0) {
-    const children = all.filter((p) => parents.has(p.ppid));
-    found.push(...children);
-    parents = new Set(children.map((p) => p.pid));
-  }
-  return found;
-}
 
 interface ApiAnswer<T> {
   status: string;
@@ -55,12 +25,6 @@ async function prometheusApi<T>(url: string): Promise<T> {
   const body = (await (await fetch(url)).json()) as ApiAnswer<T>;
   if (body.status !== 'success') throw new Error(`${url}: ${body.error ?? body.status}`);
   return body.data;
-}
-
-/** The pids of `pids` still running (a zombie has exited: it only waits to be reaped). */
-function stillRunning(pids: number[]): ProcessInfo[] {
-  const wanted = new Set(pids);
-  return processes().filter((p) => wanted.has(p.pid) && !p.stat.startsWith('Z'));
 }
 
 describe('npm start, with its Prometheus, stopped by a signal to its own process alone', () => {
