@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { resultSvg } from './charts/render';
+import { interruption } from './interruption';
 
 export interface LatencySummary {
   p50: number;
@@ -27,11 +28,17 @@ export function latencyHistogram() {
   };
 }
 
+/** Where report writes: bench/results/ from the compiled benchmarks (bench/dist/lib). */
+export function resultsDir(): string {
+  return path.join(__dirname, '..', '..', 'results');
+}
+
 /**
  * Prints a table and writes the results as JSON under bench/results/ (ignored by git), with
  * `extra` fields beside rows and notes (catch-up's `progress`), and their charts as an SVG
  * of the same name beside it (what it draws: charts/specs.ts). Throws when the charts cannot
- * be drawn, after the JSON is written.
+ * be drawn, after the JSON is written. An interrupted run (see withStack) prints its table
+ * and writes nothing: its figures may come from loads cut short.
  */
 export function report(
   name: string,
@@ -42,7 +49,12 @@ export function report(
   console.log(`\n${name}`);
   console.table(rows);
   for (const note of notes) console.log(note);
-  const dir = path.join(__dirname, '..', '..', 'results');
+  const signal = interruption();
+  if (signal !== undefined) {
+    console.log(`interrupted by ${signal}: no results written`);
+    return;
+  }
+  const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const result = { name, at: new Date().toISOString(), rows, notes, ...extra };

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { createLifecycle, type Lifecycle } from '@catchall/core';
 import { startInfra, freePort, type Infra } from '@catchall/scripts';
+import { markInterrupted } from './interruption';
 import { childrenOf, processCpuSeconds } from './process-cpu';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -108,12 +109,31 @@ export async function startService(
   };
 }
 
+/** Sends `signal` to each process of `pids`; one that exited meanwhile is skipped. */
+function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch (err) {
+      // ESRCH: it exited since the list was read. Anything else is said, and the rest still
+      // get theirs.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
+        console.error(`[bench] ${signal} to ${pid}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
 /**
  * Runs a benchmark on a stack of its own: what the benchmark registers with the lifecycle is
- * closed in reverse order when it ends (or fails), then the stack is stopped. Interrupted by
- * SIGINT or SIGTERM (Ctrl-C, a CI's timeout), it closes the same way, also while the stack is
- * still starting, and exits 128 + the signal's number, as a shell reports a process a signal
- * ended: an interrupted benchmark leaves no service, broker, registry or Postgres running.
+ * closed in reverse order when it ends (or fails), then the stack is stopped.
+ *
+ * Interrupted by SIGINT or SIGTERM (Ctrl-C, a CI's timeout), also while the stack is still
+ * starting: no result is written from then on (report), the lifecycle closes the same way,
+ * any process below this one that no lifecycle knows of (a load generator, Kafka's perf tool)
+ * gets SIGTERM, and the process exits 128 + the signal's number, as a shell reports a
+ * process the signal ended (1 when a close failed). A second signal does not wait: every
+ * process below gets SIGKILL and the process exits at once.
  */
 export async function withStack(
   options: { postgresSharedBuffers?: string },
@@ -122,26 +142,27 @@ export async function withStack(
   const lifecycle = createLifecycle({ logger: pino({ level: 'warn' }), timeoutMs: 300_000 });
   let interrupted: NodeJS.Signals | undefined;
   const stopOn = (signal: NodeJS.Signals) => {
-    if (interrupted) return;
+    const code = 128 + os.constants.signals[signal];
+    if (interrupted) {
+      console.log(`[bench] ${signal} again: killing every process this one started`);
+      signalAll(descendantsOf(process.pid), 'SIGKILL');
+      process.exit(code);
+    }
     interrupted = signal;
-    console.log(`[bench] ${signal}: stopping what was started`);
-    const exit = () => {
-      // What no lifecycle knows of (a load generator, Kafka's perf tool) ends with it.
-      for (const pid of descendantsOf(process.pid)) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch (err) {
-          // Exited since the list was read.
-          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-        }
-      }
-      process.exit(128 + os.constants.signals[signal]);
-    };
+    markInterrupted(signal);
+    console.log(`[bench] ${signal}: stopping what was started (again to kill it all at once)`);
     // Registered before any other caller's: it runs first when the shutdown settles.
-    void lifecycle.shutdown(signal).then(exit, (err: unknown) => {
-      console.error(err);
-      exit();
-    });
+    void lifecycle.shutdown(signal).then(
+      () => {
+        signalAll(descendantsOf(process.pid), 'SIGTERM');
+        process.exit(code);
+      },
+      (err: unknown) => {
+        console.error(err);
+        signalAll(descendantsOf(process.pid), 'SIGTERM');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', stopOn);
   process.on('SIGTERM', stopOn);
@@ -149,6 +170,8 @@ export async function withStack(
   const starting = startStack(options);
   lifecycle.onClose('infrastructure', async () => (await starting).stop());
   const stack = await starting;
+  // Interrupted while starting: the handler stops the stack and exits; nothing runs on it.
+  if (interrupted) await new Promise<never>(() => undefined);
   try {
     await bench(stack, lifecycle);
   } finally {

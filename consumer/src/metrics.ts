@@ -140,7 +140,7 @@ export function createConsumerMetrics(registry: Registry) {
     }),
     lag: new Gauge({
       name: 'catchall_consumer_lag',
-      help: "Offsets after the stored position up to the broker's end (high watermark), per partition this member owns: offsets, not records, since each commit or abort marker of a transaction takes an offset too (a batch of the ingest API adds one per partition it wrote); computed at each scrape from the last end read (each fetch, and the broker every few seconds, paused or not); a partition whose stored position was not read yet is left out, a revoked one is removed",
+      help: "Offsets after the stored position up to the broker's end (high watermark), per partition this member owns: offsets, not records, since each commit or abort marker of a transaction takes an offset too (one per partition the transaction wrote: the ingest API's batches, and its single events when PRODUCE_IDEMPOTENT_PRODUCERS=0 or too large for a plain produce request); computed at each scrape from the last end read (each fetch, and the broker every few seconds, paused or not); a partition whose stored position was not read yet is left out, a revoked one is removed",
       labelNames: ['partition'],
       registers,
       collect() {
