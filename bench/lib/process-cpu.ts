@@ -34,6 +34,17 @@ export function childrenOf(pid: number): number[] {
   return children ? children.split(/\s+/).map(Number) : [];
 }
 
+/** Every process below `pid`, however deep, parents before their children (/proc: Linux; else none). */
+export function descendantsOf(pid: number): number[] {
+  if (process.platform !== 'linux') return [];
+  const found: number[] = [];
+  for (let parents = [pid]; parents.length > 0;) {
+    parents = parents.flatMap(childrenOf);
+    found.push(...parents);
+  }
+  return found;
+}
+
 /** Which part a process is, from its command line (`postgres: ...` for Postgres backends). */
 function partOf(pid: number, root: number): Part | undefined {
   if (pid === root) return 'load';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { createLifecycle, type Lifecycle } from '@catchall/core';
 import { startInfra, freePort, type Infra } from '@catchall/scripts';
 import { markInterrupted } from './interruption';
-import { childrenOf, processCpuSeconds } from './process-cpu';
+import { childrenOf, descendantsOf, processCpuSeconds } from './process-cpu';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -42,17 +42,6 @@ export interface ServiceProcess {
   /** CPU seconds the service used so far, its workers included (from /proc: Linux; else NaN). */
   cpuSeconds(): number;
   stop(): Promise<void>;
-}
-
-/** Every process below `pid`, however deep (/proc: Linux; else none). */
-function descendantsOf(pid: number): number[] {
-  if (process.platform !== 'linux') return [];
-  const found: number[] = [];
-  for (let parents = [pid]; parents.length > 0;) {
-    parents = parents.flatMap(childrenOf);
-    found.push(...parents);
-  }
-  return found;
 }
 
 /** User and system CPU seconds of a process and of its children (a primary's workers). */

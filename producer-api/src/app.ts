@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import {
   bearerToken,
   createServiceApp,
-  errorCodeOf,
+  answerCodeOf,
   errors,
   NotReady,
   requireBearerTokens,
@@ -77,11 +77,12 @@ export function buildApp(options: ProducerAppOptions): FastifyInstance {
   // Auth and rate limits apply to the API routes only; health and metrics stay open.
   void app.register(async (api) => {
     // Every answer of these routes that stores nothing, by its error code (401 and 429 too).
-    // By the answer's code, or `HTTP_<status>` for a body without one.
-    api.addHook('onSend', (_request, reply, payload, done) => {
+    // By the answer's code (read by the shell's onSend hook, which runs first), or
+    // `HTTP_<status>` for a body without one.
+    api.addHook('onSend', (request, reply, payload, done) => {
       const status = reply.statusCode;
       if (status >= 400) {
-        options.metrics.eventsRejected.inc({ reason: errorCodeOf(payload) ?? `HTTP_${status}` });
+        options.metrics.eventsRejected.inc({ reason: answerCodeOf(request) ?? `HTTP_${status}` });
       }
       done(null, payload);
     });

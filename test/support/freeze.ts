@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import type { ManagedProcess } from '../../scripts/src/infra/managed-process';
+import { descendants } from './processes';
 
 /** Sends `signal` to `pid` (negative: a process group); one already gone is what we wanted. */
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -8,34 +8,6 @@ function signal(pid: number, name: NodeJS.Signals): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
-}
-
-/**
- * The processes descended from `pid`, parents before their children, from Linux's /proc (the
- * parent is the field after the state, after the command's closing parenthesis).
- */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // It ended while the list was read.
-    }
-    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    parents.set(parent, [...(parents.get(parent) ?? []), Number(entry)]);
-  }
-  const found: number[] = [];
-  const visit = (p: number) => {
-    for (const child of parents.get(p) ?? []) {
-      found.push(child);
-      visit(child);
-    }
-  };
-  visit(pid);
-  return found;
 }
 
 /**
@@ -49,7 +21,7 @@ function descendants(pid: number): number[] {
  */
 export function freeze(server: ManagedProcess): () => void {
   signal(-server.pid, 'SIGSTOP');
-  const children = descendants(server.pid);
+  const children = descendants(server.pid).map((p) => p.pid);
   for (const child of children) signal(child, 'SIGSTOP');
   let frozen = true;
   return () => {

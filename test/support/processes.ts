@@ -19,7 +19,10 @@ export function processes(): ProcessInfo[] {
     });
 }
 
-/** Every process below `root`, however deep (servers in process groups of their own too). */
+/**
+ * Every process below `root`, however deep (servers in process groups of their own too),
+ * parents before their children.
+ */
 export function descendants(root: number): ProcessInfo[] {
   const all = processes();
   const found: ProcessInfo[] = [];

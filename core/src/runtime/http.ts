@@ -160,13 +160,12 @@ function observeRequests(app: FastifyInstance, registry: Registry): void {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  // The code of each error answer, read from its serialized body (error answers only: a
-  // success costs one comparison).
-  const codes = new WeakMap<FastifyRequest, string>();
+  // The code of each error answer, read once from its serialized body (error answers only:
+  // a success costs one comparison), for these metrics and answerCodeOf.
   app.addHook('onSend', (request, reply, payload, done) => {
     if (reply.statusCode >= 400) {
       const code = errorCodeOf(payload);
-      if (code?.startsWith('CATCHALL_')) codes.set(request, code);
+      if (code !== undefined) answerCodes.set(request, code);
     }
     done(null, payload);
   });
@@ -186,7 +185,8 @@ function observeRequests(app: FastifyInstance, registry: Registry): void {
     }
     const { method } = request;
     const status = reply.statusCode;
-    const code = status >= 400 ? (codes.get(request) ?? '') : '';
+    const answered = status >= 400 ? answerCodes.get(request) : undefined;
+    const code = answered?.startsWith('CATCHALL_') ? answered : '';
     const key =
       code === '' && method === (config as { method?: unknown }).method
         ? status
@@ -205,12 +205,21 @@ function observeRequests(app: FastifyInstance, registry: Registry): void {
   });
 }
 
+/** The `code` of each error answer with one, by request (see observeRequests). */
+const answerCodes = new WeakMap<FastifyRequest, string>();
+
 /**
- * The `code` of an error answer's JSON body (fastify's shape: `{statusCode, code, error,
- * message}`), given as the serialized string an onSend hook sees; undefined for a body that
- * is not JSON text or has no string `code`.
+ * The `code` of the error answer to `request` (fastify's body shape: `{statusCode, code,
+ * error, message}`), read by the shell's own onSend hook from the serialized body: available
+ * to onSend hooks registered after createServiceApp and later. Undefined for a success, or
+ * a body that is not JSON text or has no string `code`.
  */
-export function errorCodeOf(payload: unknown): string | undefined {
+export function answerCodeOf(request: FastifyRequest): string | undefined {
+  return answerCodes.get(request);
+}
+
+/** The string `code` of a serialized JSON body, or undefined (not a string, not JSON, none). */
+function errorCodeOf(payload: unknown): string | undefined {
   if (typeof payload !== 'string') return undefined;
   try {
     const { code } = JSON.parse(payload) as { code?: unknown };
