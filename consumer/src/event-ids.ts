@@ -8,7 +8,7 @@ import {
   withTransaction,
   type EventTry,
 } from '@catchall/core';
-import { plainArray } from './pg-array';
+import { int8Array, uuidArray } from './pg-array';
 
 /**
  * Event ids are kept in time ranges of this width (by Kafka timestamp), one Postgres table
@@ -84,12 +84,13 @@ export class EventIdsExpired extends Error {
 }
 
 /**
- * The key of an event: an MD5 of its domain and id (a normalized domain holds no `/`), as the
- * 32 hex digits Postgres reads as a uuid: 16 bytes stored whatever the id's length. Not a
- * security boundary: a client that can publish can publish anything anyway.
+ * The key of an event: an MD5 of its domain and id (a normalized domain holds no `/`), as
+ * its 16 bytes in a latin1 string (one character per byte), the form uuidArray sends and
+ * Postgres stores as a uuid: 16 bytes whatever the id's length. Not a security boundary: a
+ * client that can publish can publish anything anyway.
  */
 export function eventKey(domain: string, eventId: string): string {
-  return hash('md5', `${domain}/${eventId}`);
+  return hash('md5', `${domain}/${eventId}`, 'binary');
 }
 
 /** The table of read-model version `version`'s event ids (partitioned by time range). */
@@ -116,7 +117,7 @@ export class EventCountedConcurrently extends Error {
 
 /** One row per stored try of the keys ($2) near the flush's range ($3 to $4), and the snapshot. */
 const FIND = `
-  SELECT translate(key::text, '-', '') AS key, at, NULL AS snapshot FROM event_ids
+  SELECT key::text AS key, at, NULL AS snapshot FROM event_ids
   WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $3 AND $4
   UNION ALL SELECT NULL, NULL, pg_current_snapshot()::text`;
 
@@ -126,7 +127,7 @@ const FIND = `
  */
 const FIND_OR_STORE = `
   WITH found AS (
-    SELECT translate(key::text, '-', '') AS key, at FROM event_ids
+    SELECT key::text AS key, at FROM event_ids
     WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $4 AND $5
   ), stored AS (
     INSERT INTO event_ids (version, key, at)
@@ -150,6 +151,7 @@ const STORE = `
 
 /** A row of FIND: a stored try, or (key null) the statement's snapshot. */
 interface StoredRow {
+  /** The uuid's text form (`8-4-4-4-12` hex digits). */
   key: string | null;
   at: number | string | null;
   snapshot: string | null;
@@ -169,9 +171,11 @@ function lookedUp(rows: StoredRow[]): LookedUp {
       snapshot = r.snapshot;
       continue;
     }
-    const times = counted.get(r.key);
+    // Back to eventKey's form: found keys are few (retries), sent keys are many.
+    const key = Buffer.from(r.key.replaceAll('-', ''), 'hex').toString('latin1');
+    const times = counted.get(key);
     if (times) times.push(Number(r.at));
-    else counted.set(r.key, [Number(r.at)]);
+    else counted.set(key, [Number(r.at)]);
   }
   return { counted, snapshot };
 }
@@ -303,14 +307,14 @@ export function createEventIdStore(options: {
         found = lookedUp(
           await run(client, FIND_OR_STORE, [
             version,
-            plainArray(keys),
-            plainArray(checked.map((t) => t.at)),
+            uuidArray(keys),
+            int8Array(checked.map((t) => t.at)),
             ...range,
           ]),
         );
         if (found.counted.size === 0) return { counted: checked, snapshot: found.snapshot };
       } else {
-        found = lookedUp(await run(client, FIND, [version, plainArray(keys), ...range]));
+        found = lookedUp(await run(client, FIND, [version, uuidArray(keys), ...range]));
       }
       // Decided in offset order, as a rebuild decides them.
       const tries = checked.map((t, i) => ({ at: t.at, key: keys[i]!, t }));
@@ -322,8 +326,8 @@ export function createEventIdStore(options: {
       if (chosen.length > 0) {
         await run(client, STORE, [
           version,
-          plainArray(chosen.map((t) => t.key)),
-          plainArray(chosen.map((t) => t.at)),
+          uuidArray(chosen.map((t) => t.key)),
+          int8Array(chosen.map((t) => t.at)),
         ]);
       }
       return { counted: chosen.map((t) => t.t), snapshot: found.snapshot };
