@@ -7,8 +7,9 @@
  * at a steady 10,000 events/s, and the projector's memory. For the workloads of
  * BENCH_CLIENT_ID_WORKLOADS (all three), the same load again with every event carrying an
  * id the client chose (each checked and remembered in Postgres), beside the load without, and
- * the storage those ids take. The result keeps each catch-up's progress over time (applied
- * events every 250 ms), which its charts draw.
+ * the storage those ids take; then Postgres's CPU per id with and without the older tables of
+ * ids a steady state keeps (BENCH_EVENT_ID_COST=0 skips it). The result keeps each
+ * catch-up's progress over time (applied events every 250 ms), which its charts draw.
  *
  *   npm run bench:catch-up     (BENCH_EVENTS=2000000 per workload by default)
  */
@@ -17,11 +18,13 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { EventEncoder } from '@catchall/schemas';
+import { DEFAULT_DEDUPE_WINDOW_MS, EVENT_ID_BUCKET_MS } from '@catchall/consumer';
 import { benchDatabases, benchKafka, eventsTopic, postgresCeiling, preload } from './lib/preload';
 import type { BenchResult, ProgressPoint } from './lib/charts/figure';
 import { latencyHistogram, report } from './lib/report';
 import type { Infra } from '@catchall/scripts';
 import { startService, withStack } from './lib/stack';
+import { eventIdCost } from './lib/event-id-cost';
 import { tokenReads } from './lib/token-reads';
 import type { Workload } from './lib/workloads';
 
@@ -269,6 +272,20 @@ async function main(): Promise<void> {
       `${EVENTS} events per workload over a ${(10_000_000).toLocaleString('en')}-domain key space, ${PARTITIONS} partitions; broker, Postgres, projector and load share this machine`,
       'projector events/s: from the consumer process start to every record committed in Postgres (group join included)',
     ];
+    if (process.env.BENCH_EVENT_ID_COST !== '0') {
+      // Older tables a look-up reads in a steady state at the default window: 4.
+      const steady = Math.ceil(DEFAULT_DEDUPE_WINDOW_MS / EVENT_ID_BUCKET_MS);
+      const costs = await eventIdCost(stack.postgres, {
+        olderTables: [0, steady],
+        idsPerOlderTable: 250_000,
+        ids: 300_000,
+        flushIds: 5_000,
+      });
+      const [fresh, steadyCost] = costs;
+      notes.push(
+        `Postgres per client id (look-up and row, the projector's EventIdStore, flushes of 5,000, backend CPU): ${fresh!.postgresMicrosPerId} µs with no older table of ids (a short catch-up), ${steadyCost!.postgresMicrosPerId} µs with the ${steady} older ${EVENT_ID_BUCKET_MS / 60_000}-minute tables of 250,000 ids each that a steady state at the default DEDUPE_WINDOW_S keeps (each look-up reads every table within the window): ${(steadyCost!.postgresMicrosPerId / fresh!.postgresMicrosPerId).toFixed(2)}×; wall ${fresh!.wallMicrosPerId} and ${steadyCost!.wallMicrosPerId} µs`,
+      );
+    }
     let latencies: BenchResult['latencies'];
     if (zipfTopic && zipfEncoder) {
       // Reads with a consistency token go through a real query API process.
