@@ -180,6 +180,28 @@ function lookedUp(rows: StoredRow[]): LookedUp {
   return { counted, snapshot };
 }
 
+/**
+ * The positions of `keys` (eventKey's latin1 strings) in key order, and whether no key
+ * repeats. JavaScript compares such strings by their bytes, as Postgres compares uuids
+ * (memcmp), so an array sent in this order reaches Postgres sorted: the look-up sorts the
+ * array it probes with once per table of ids, and the store sorts its rows, and Postgres's
+ * sort returns at once on sorted input (it checks for that first). About 0.2 µs per key here
+ * against about as much per table in Postgres.
+ */
+function inKeyOrder(keys: readonly string[]): { order: Uint32Array; distinct: boolean } {
+  const order = new Uint32Array(keys.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  order.sort((a, b) => {
+    const x = keys[a]!;
+    const y = keys[b]!;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  for (let i = 1; i < order.length; i++) {
+    if (keys[order[i]!] === keys[order[i - 1]!]) return { order, distinct: false };
+  }
+  return { order, distinct: true };
+}
+
 /** 42P07 duplicate table, 23505 (pg_type's unique index): another member created it first. */
 const CREATED_ALREADY = new Set(['42P07', '23505']);
 
@@ -300,21 +322,23 @@ export function createEventIdStore(options: {
         high = Math.max(high, at);
       }
       const range = [low - windowMs, high + windowMs];
+      const { order, distinct } = inKeyOrder(keys);
+      const sortedKeys = Array.from(order, (i) => keys[i]!);
       let found: LookedUp;
-      if (new Set(keys).size === keys.length) {
+      if (distinct) {
         // The usual flush, no event tried twice in it: one statement looks the keys up and
         // stores them all when none is there, sending them once.
         found = lookedUp(
           await run(client, FIND_OR_STORE, [
             version,
-            uuidArray(keys),
-            int8Array(checked.map((t) => t.at)),
+            uuidArray(sortedKeys),
+            int8Array(Array.from(order, (i) => checked[i]!.at)),
             ...range,
           ]),
         );
         if (found.counted.size === 0) return { counted: checked, snapshot: found.snapshot };
       } else {
-        found = lookedUp(await run(client, FIND, [version, uuidArray(keys), ...range]));
+        found = lookedUp(await run(client, FIND, [version, uuidArray(sortedKeys), ...range]));
       }
       // Decided in offset order, as a rebuild decides them.
       const tries = checked.map((t, i) => ({ at: t.at, key: keys[i]!, t }));

@@ -239,6 +239,22 @@ export function projectionStoreContract(open: () => Promise<StoreUnderTest>): vo
       expect((await rows()).get('a.com')).toMatchObject({ delivered: 1, bounced: 1 });
     });
 
+    it("keeps each try's own time, whatever place its key takes among a flush's keys", async () => {
+      const { store, rows } = await open();
+      // Thirty events at three times more than the window apart; each retried near its own.
+      const timeOf = (i: number) => T0 + (i % 3) * (2 * WINDOW_MS + 1);
+      const ids = Array.from({ length: 30 }, (_, i) => `id-${i}`);
+      await store.flush(
+        flushAt(0, null, 30, { tries: ids.map((id, i) => attempt('a.com', id, timeOf(i))) }),
+      );
+      await store.flush(
+        flushAt(0, 30, 60, {
+          tries: ids.map((id, i) => attempt('a.com', id, timeOf(i) + 1000)),
+        }),
+      );
+      expect((await rows()).get('a.com')).toMatchObject({ delivered: 30, bounced: 0 });
+    });
+
     it('counts a retry in a later flush, or on another partition, not again', async () => {
       const { store, rows } = await open();
       const first = [attempt('a.com', 'id-1', T0), attempt('b.com', 'id-1', T0)];
