@@ -115,10 +115,19 @@ export class EventCountedConcurrently extends Error {
   readonly retriable = errorCatalogue.eventCountedConcurrently.retriable;
 }
 
+/**
+ * The keys ($N, a uuid[]) a look-up probes each table of ids with, out of the planner's
+ * sight: a parameter of an unnamed statement is planned as a constant, and the planner then
+ * estimates `key = ANY(...)` element by element for every table in the range, about a
+ * tenth of Postgres's time per id. As a sub-select's value (an InitPlan), the array is read
+ * when the statement runs; the index scans and the pruning of tables by time are the same.
+ */
+const probedKeys = (n: number) => `CAST((SELECT $${n}::uuid[]) AS uuid[])`;
+
 /** One row per stored try of the keys ($2) near the flush's range ($3 to $4), and the snapshot. */
 const FIND = `
   SELECT key::text AS key, at, NULL AS snapshot FROM event_ids
-  WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $3 AND $4
+  WHERE version = $1 AND key = ANY(${probedKeys(2)}) AND at BETWEEN $3 AND $4
   UNION ALL SELECT NULL, NULL, pg_current_snapshot()::text`;
 
 /**
@@ -128,7 +137,7 @@ const FIND = `
 const FIND_OR_STORE = `
   WITH found AS (
     SELECT key::text AS key, at FROM event_ids
-    WHERE version = $1 AND key = ANY($2::uuid[]) AND at BETWEEN $4 AND $5
+    WHERE version = $1 AND key = ANY(${probedKeys(2)}) AND at BETWEEN $4 AND $5
   ), stored AS (
     INSERT INTO event_ids (version, key, at)
     SELECT $1, u.key, u.at FROM unnest($2::uuid[], $3::bigint[]) AS u(key, at)
