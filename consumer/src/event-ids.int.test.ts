@@ -1,7 +1,7 @@
 import { DEFAULT_CATCH_ALL_THRESHOLD, type EventTry } from '@catchall/core';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
 import { waitFor } from '../../test/support/wait';
-import { EVENT_ID_BUCKET_MS, EventIdsExpired, createEventIdStore } from './event-ids';
+import { EVENT_ID_BUCKET_MS, EventIdsExpired, createEventIdStore, eventIdIndex } from './event-ids';
 import { createProjectionStore } from './projection-store';
 
 const HOUR = 3_600_000;
@@ -305,6 +305,28 @@ describe('the event ids of a read model version on a real Postgres', () => {
     ).toBe('committed');
     expect(await delivered()).toBe(3);
     expect(observed).toEqual({ duplicates: 2, unchecked: 0, concurrent: 1 });
+  });
+
+  it('given a version whose ids lack their unique index (made by an older build during an upgrade), then the store makes it before storing any', async () => {
+    await db.pool.query(`DROP INDEX ${eventIdIndex(1)}`);
+    const at = Date.now();
+    const store = open();
+    await store.flush({
+      topic: 't',
+      partition: 0,
+      expected: null,
+      next: 1,
+      deltas: new Map(),
+      tries: [attempt('id-1', at)],
+    });
+    const { rows } = await db.pool.query<{ def: string }>(
+      'SELECT indexdef AS def FROM pg_indexes WHERE tablename = $1',
+      [tableOf(at)],
+    );
+    expect(rows.map((r) => r.def.replace(/^.* USING /, ''))).toEqual(['btree (key, at)']);
+    await expect(
+      db.pool.query(`INSERT INTO event_ids SELECT version, key, at FROM event_ids`),
+    ).rejects.toMatchObject({ code: '23505' });
   });
 
   it('stores an id in 16 bytes of key whatever its length, and tells an id apart from another domain', async () => {

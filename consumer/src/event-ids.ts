@@ -98,6 +98,21 @@ export function eventIdTable(version: number): string {
   return `event_ids_v${version}`;
 }
 
+/** The unique index of a version's event ids, on its table (see eventIdIndexSql). */
+export function eventIdIndex(version: number): string {
+  return `${eventIdTable(version)}_key_at`;
+}
+
+/**
+ * The statement that gives version `version`'s table of event ids its unique index on
+ * (key, at) (migration 1700000000009): Postgres builds it on each of the version's tables
+ * and on every table created under it later, so no id is ever stored without it. The index
+ * is what every look-up probes, and it refuses a try stored twice (23505).
+ */
+export function eventIdIndexSql(version: number): string {
+  return `CREATE UNIQUE INDEX IF NOT EXISTS ${eventIdIndex(version)} ON ${eventIdTable(version)} (key, at)`;
+}
+
 function bucketTable(version: number, bucket: number): string {
   return `${eventIdTable(version)}_b${bucket}`;
 }
@@ -238,18 +253,31 @@ export function createEventIdStore(options: {
       state: string;
       event_ids_from: number | null;
       clock: number | null;
+      indexed: boolean;
     }>(
       pool,
       `SELECT v.state, v.event_ids_from,
               (SELECT min(p.newest_record_at) FROM projection_positions p
-               WHERE p.version = v.version) AS clock
+               WHERE p.version = v.version) AS clock,
+              to_regclass($2) IS NOT NULL AS indexed
        FROM read_model_versions v WHERE v.version = $1`,
-      [version],
+      [version, eventIdIndex(version)],
     );
     const row = rows[0];
+    // A version created by a build from before migration 1700000000009 once that migration
+    // ran (a rolling upgrade): its ids get the index before any is stored or looked up here.
+    if (row && !row.indexed) await createIndex();
     keptFrom = Math.max(keptFrom, row?.event_ids_from ?? 0);
     keptFromRead = true;
     return { state: row?.state ?? 'ready', clock: row?.clock ?? null };
+  }
+
+  async function createIndex(): Promise<void> {
+    try {
+      await queryPool(pool, eventIdIndexSql(version));
+    } catch (err) {
+      if (!(err instanceof PostgresFailure && CREATED_ALREADY.has(err.sqlState ?? ''))) throw err;
+    }
   }
 
   /**

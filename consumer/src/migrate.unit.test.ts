@@ -41,7 +41,7 @@ describe('the migrations this build carries', () => {
     const names = knownMigrations();
     expect(names[0]).toBe('1700000000000_read-model');
     expect(names).toContain('1700000000006_redriven-origins');
-    expect(names.at(-1)).toBe('1700000000008_redrive-ledger-dropped');
+    expect(names.at(-1)).toBe('1700000000009_event-ids-version-index');
     expect([...names].sort()).toEqual(names);
   });
 });

@@ -6,7 +6,7 @@ import {
   withTransaction,
   type Logger,
 } from '@catchall/core';
-import { eventIdTable } from './event-ids';
+import { eventIdIndexSql, eventIdTable } from './event-ids';
 
 /**
  * Read model versions: each is one complete projection of the topic, in its own partition
@@ -156,6 +156,7 @@ export async function createVersion(
       `CREATE TABLE ${eventIdTable(version)} PARTITION OF event_ids
          FOR VALUES IN (${version}) PARTITION BY RANGE (at)`,
     );
+    await client.query(eventIdIndexSql(version));
     return version;
   });
 }

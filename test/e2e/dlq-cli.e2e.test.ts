@@ -191,8 +191,10 @@ describe('npm run dlq', () => {
   });
 
   it('given a read model without its last migration, redrive exits 1 naming it and changes no schema; once migrated, it runs', async () => {
-    const last = '1700000000008_redrive-ledger-dropped';
-    await db.pool.query(`DROP TABLE redrive_ledger_dropped;
+    // The last migration undone by hand, as its down migration does.
+    const last = '1700000000009_event-ids-version-index';
+    await db.pool.query(`DROP INDEX event_ids_v1_key_at;
+      ALTER TABLE event_ids ADD PRIMARY KEY (version, key, at);
       DELETE FROM pgmigrations WHERE name = '${last}'`);
 
     const behind = await dlq(env, 'redrive', '--all', '--dry-run');
@@ -203,11 +205,11 @@ describe('npm run dlq', () => {
         `CATCHALL_SCHEMA_BEHIND: the read model lacks 1 migration\\(s\\) that npm run dlq -- redrive needs \\(${last}\\); .*run npm run setup, or start the projector`,
       ),
     );
-    const { rows } = await db.pool.query<{ table: string | null; applied: string }>(
-      `SELECT to_regclass('redrive_ledger_dropped')::text AS table,
+    const { rows } = await db.pool.query<{ index: string | null; applied: string }>(
+      `SELECT to_regclass('event_ids_v1_key_at')::text AS index,
               (SELECT count(*) FROM pgmigrations)::text AS applied`,
     );
-    expect(rows).toEqual([{ table: null, applied: '8' }]);
+    expect(rows).toEqual([{ index: null, applied: '9' }]);
 
     await migrate({ databaseUrl: db.url, logger: testLogger() });
     const current = await dlq(env, 'redrive', '--all', '--dry-run');
