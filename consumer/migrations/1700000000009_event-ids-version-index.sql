@@ -7,8 +7,11 @@
 -- so `version` in each entry was 4 bytes of the same value (8 with alignment), read on every
 -- look-up and insert. The index is a fifth smaller and an id about a fifth cheaper to check
 -- and store. It still refuses a try stored twice (23505), which the projector reads as another
--- partition's flush having counted it first. Building it blocks writes to the ids meanwhile:
--- about a second per million ids kept on the benchmark machine.
+-- partition's flush having counted it first. The migration holds event_ids and every table
+-- under it exclusively until all versions' indexes are built: projectors still running the
+-- previous build wait meanwhile, about a second per million ids kept on the benchmark
+-- machine. A rebuild must not be started from a build older than this migration once it ran:
+-- its version would have no index (the first projector of this build then builds it).
 ALTER TABLE event_ids DROP CONSTRAINT event_ids_pkey;
 DO $$
 DECLARE v record;
@@ -17,7 +20,8 @@ BEGIN
     SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = 'event_ids'::regclass
   LOOP
-    EXECUTE format('CREATE UNIQUE INDEX %I ON %I (key, at)', v.name || '_key_at', v.name);
+    -- IF NOT EXISTS: a version this build created before the migration ran has it already.
+    EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %I (key, at)', v.name || '_key_at', v.name);
   END LOOP;
 END $$;
 

@@ -329,6 +329,32 @@ describe('the event ids of a read model version on a real Postgres', () => {
     ).rejects.toMatchObject({ code: '23505' });
   });
 
+  it('given a version without its index whose ids hold a try stored twice, then the store refuses to go on and says why', async () => {
+    await db.pool.query(`DROP INDEX ${eventIdIndex(1)}`);
+    const at = Date.now();
+    await open().flush({ topic: 't', partition: 0, expected: null, next: 1, deltas: new Map() });
+    await db.pool.query(`DROP INDEX IF EXISTS ${eventIdIndex(1)}`);
+    await db.pool.query(
+      `CREATE TABLE ${tableOf(at)} PARTITION OF event_ids_v1
+       FOR VALUES FROM (${Math.floor(at / EVENT_ID_BUCKET_MS) * EVENT_ID_BUCKET_MS})
+       TO (${(Math.floor(at / EVENT_ID_BUCKET_MS) + 1) * EVENT_ID_BUCKET_MS})`,
+    );
+    await db.pool.query(
+      `INSERT INTO event_ids VALUES (1, md5('k')::uuid, $1), (1, md5('k')::uuid, $1)`,
+      [at],
+    );
+    const flush = open().flush({
+      topic: 't',
+      partition: 0,
+      expected: 1,
+      next: 2,
+      deltas: new Map(),
+      tries: [attempt('id-1', at)],
+    });
+    await expect(flush).rejects.toThrow(/cannot be built: .* stored twice/);
+    expect(await delivered()).toBe(0);
+  });
+
   it('stores an id in 16 bytes of key whatever its length, and tells an id apart from another domain', async () => {
     const ids = createEventIdStore({ pool: db.pool, version: 1, windowMs: HOUR });
     const at = Date.now();
