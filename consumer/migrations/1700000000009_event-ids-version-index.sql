@@ -26,14 +26,15 @@ BEGIN
 END $$;
 
 -- Down Migration
+-- The versions' indexes (partitioned indexes, relkind 'I'), dropped with their tables' parts.
 DO $$
-DECLARE v record;
+DECLARE i record;
 BEGIN
-  FOR v IN
-    SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE i.inhparent = 'event_ids'::regclass
+  FOR i IN
+    SELECT relname AS name FROM pg_class
+    WHERE relkind = 'I' AND relname ~ '^event_ids_v[0-9]+_key_at$'
   LOOP
-    EXECUTE format('DROP INDEX IF EXISTS %I', v.name || '_key_at');
+    EXECUTE format('DROP INDEX %I', i.name);
   END LOOP;
 END $$;
 ALTER TABLE event_ids ADD PRIMARY KEY (version, key, at);

@@ -55,6 +55,10 @@ describe('the event ids of a read model version on a real Postgres', () => {
 
   const tableOf = (at: number) => `event_ids_v1_b${Math.floor(at / EVENT_ID_BUCKET_MS)}`;
 
+  /** The first flush of partition 0 of topic `t`: its position claimed, `tries` decided. */
+  const firstFlush = (store: ReturnType<typeof open>, tries: EventTry[] = []) =>
+    store.flush({ topic: 't', partition: 0, expected: null, next: 1, deltas: new Map(), tries });
+
   it('given ids older than the window behind every partition, when expiry runs, then their tables are dropped whole and later tries of that age count unchecked', async () => {
     const observed = { duplicates: 0, unchecked: 0, concurrent: 0 };
     const store = open(observed);
@@ -131,14 +135,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
   it('given a table dropped while a flush writes to it, then the flush fails retriable and writes nothing, and the next try counts once', async () => {
     const store = open();
     const at = Date.now();
-    await store.flush({
-      topic: 't',
-      partition: 0,
-      expected: null,
-      next: 1,
-      deltas: new Map(),
-      tries: [attempt('x', at)],
-    });
+    await firstFlush(store, [attempt('x', at)]);
     // Another member's expiry (or an operator) dropped it; this store still knows it exists.
     await db.pool.query(`DROP TABLE ${tableOf(at)}`);
     const flush = {
@@ -310,15 +307,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
   it('given a version whose ids lack their unique index (made by an older build during an upgrade), then the store makes it before storing any', async () => {
     await db.pool.query(`DROP INDEX ${eventIdIndex(1)}`);
     const at = Date.now();
-    const store = open();
-    await store.flush({
-      topic: 't',
-      partition: 0,
-      expected: null,
-      next: 1,
-      deltas: new Map(),
-      tries: [attempt('id-1', at)],
-    });
+    await firstFlush(open(), [attempt('id-1', at)]);
     const { rows } = await db.pool.query<{ def: string }>(
       'SELECT indexdef AS def FROM pg_indexes WHERE tablename = $1',
       [tableOf(at)],
@@ -332,7 +321,7 @@ describe('the event ids of a read model version on a real Postgres', () => {
   it('given a version without its index whose ids hold a try stored twice, then the store refuses to go on and says why', async () => {
     await db.pool.query(`DROP INDEX ${eventIdIndex(1)}`);
     const at = Date.now();
-    await open().flush({ topic: 't', partition: 0, expected: null, next: 1, deltas: new Map() });
+    await firstFlush(open());
     await db.pool.query(`DROP INDEX IF EXISTS ${eventIdIndex(1)}`);
     await db.pool.query(
       `CREATE TABLE ${tableOf(at)} PARTITION OF event_ids_v1
