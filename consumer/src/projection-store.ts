@@ -352,6 +352,8 @@ export function createProjectionStore(options: {
                 flushDomains(deltas, [...tries, ...admitted]),
               ]);
             }
+            // decide turns sequential scans off for the rest of this transaction (see
+            // INDEX_SCANS_ONLY in event-ids.ts): what follows reads tables through indexes only.
             const { counted, snapshot } = await eventIds.decide(
               client,
               redrivenChecked.length > 0 ? [...checked, ...redrivenChecked] : checked,

@@ -318,6 +318,12 @@ export const errorCatalogue = {
       'a table of event ids was dropped (expired) while a flush wrote to it; the flush is read again and tried once more',
     retriable: true,
   },
+  eventIdIndexMissing: {
+    code: 'CATCHALL_EVENT_ID_INDEX_MISSING',
+    message:
+      "a read-model version's event ids have no unique index and it cannot be built, since a try of an event is stored twice (a rebuild started from a build older than migration 1700000000009); the projector stops: rebuild the version",
+    retriable: false,
+  },
   eventCountedConcurrently: {
     code: 'CATCHALL_EVENT_COUNTED_CONCURRENTLY',
     message:
