@@ -3,7 +3,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { createLifecycle, type Lifecycle } from '@catchall/core';
+import {
+  INGEST_NODE_OPTIONS,
+  createLifecycle,
+  withNodeOptions,
+  type Lifecycle,
+} from '@catchall/core';
 import { startInfra, freePort, type Infra } from '@catchall/scripts';
 import { markInterrupted } from './interruption';
 import { childrenOf, descendantsOf, processCpuSeconds } from './process-cpu';
@@ -72,7 +77,17 @@ export async function startService(
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, script], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      // As npm start runs it (scripts/src/start.ts).
+      ...(name === 'producer-api'
+        ? { NODE_OPTIONS: withNodeOptions(INGEST_NODE_OPTIONS, process.env.NODE_OPTIONS) }
+        : {}),
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -21,6 +21,7 @@ export * from './runtime/topics-admin';
 export * from './runtime/producer-handle';
 export * from './runtime/recording-partitioner';
 export * from './runtime/heap';
+export * from './runtime/node-options';
 export * from './domain/event-time';
 export { ErrorBody, HTTP_ERROR_CODES, errorBody, errorResponses } from './runtime/http-errors';
 export { decodeBody } from './runtime/http-body';

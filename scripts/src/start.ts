@@ -1,6 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { configFields, createKafka, ensureTopics, loadConfig, secret } from '@catchall/core';
+import {
+  INGEST_NODE_OPTIONS,
+  configFields,
+  createKafka,
+  ensureTopics,
+  loadConfig,
+  secret,
+  withNodeOptions,
+} from '@catchall/core';
 import { migrate } from '@catchall/consumer';
 import { Type } from '@sinclair/typebox';
 import { startInfra, type Infra } from './infra';
@@ -161,6 +169,9 @@ async function main(): Promise<void> {
           SCHEMA_REGISTRY_URL: infra.registry.url,
           DATABASE_URL: databaseUrl,
           MIGRATE_ON_START: 'false',
+          ...(name === 'producer-api'
+            ? { NODE_OPTIONS: withNodeOptions(INGEST_NODE_OPTIONS, process.env.NODE_OPTIONS) }
+            : {}),
         }),
       });
       pipeServiceLogs(name, index, child.stdout);

@@ -112,7 +112,8 @@ export function imageContainers(resources: Resource[]): ImageContainer[] {
     const pod = (r.spec as { template: { spec: PodSpec } }).template.spec;
     for (const container of pod.containers) {
       if (!/(^|\/)catch-all:/.test(container.image)) continue;
-      const program = programOf[container.args?.[0] ?? ''];
+      // node's own options come before the script it runs.
+      const program = programOf[container.args?.find((a) => !a.startsWith('-')) ?? ''];
       if (!program) throw new Error(`${r.metadata.name} runs ${String(container.args)}`);
       const values: Record<string, string> = {};
       const names: string[] = [];
